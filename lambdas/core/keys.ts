@@ -1,0 +1,68 @@
+/**
+ * The drop-folder contract: which keys are jobs' inputs, and which job (stem) each belongs to.
+ * `inbox/promo/anna.jpg` + `inbox/promo/anna.mp3` (+ optional `inbox/promo/anna.json`) is job stem `promo/anna`.
+ */
+
+export const INBOX_PREFIX = 'inbox/';
+
+export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp'] as const;
+export const AUDIO_EXTENSIONS = ['mp3', 'wav', 'm4a', 'aac', 'ogg'] as const;
+export const SIDECAR_EXTENSION = 'json';
+
+export type FileRole = 'image' | 'audio' | 'sidecar';
+
+export interface InboxKey {
+  key: string;
+  stem: string;
+  role: FileRole;
+  /** Extension in lower case, without the dot. */
+  extension: string;
+}
+
+/**
+ * S3 event notifications carry keys URL-encoded the way HTML forms are: `+` for a space, `%2B` for `+`, and
+ * UTF-8 percent escapes for everything else.
+ */
+export function decodeS3Key(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, ' '));
+}
+
+/**
+ * Classifies a decoded key of the input bucket. Returns `undefined` for keys that are not job inputs (outside
+ * `inbox/`, folders, unknown extensions), which the pipeline ignores.
+ */
+export function classifyKey(key: string): InboxKey | undefined {
+  if (!key.startsWith(INBOX_PREFIX) || key.endsWith('/')) return undefined;
+  const rest = key.slice(INBOX_PREFIX.length);
+  const slash = rest.lastIndexOf('/');
+  const dot = rest.lastIndexOf('.');
+  if (dot <= slash + 1) return undefined; // no extension, or a dot-file such as `.jpg`
+  const extension = rest.slice(dot + 1).toLowerCase();
+  const stem = rest.slice(0, dot);
+  const role = roleOf(extension);
+  if (!role) return undefined;
+  return { key, stem, role, extension };
+}
+
+function roleOf(extension: string): FileRole | undefined {
+  if ((IMAGE_EXTENSIONS as readonly string[]).includes(extension)) return 'image';
+  if ((AUDIO_EXTENSIONS as readonly string[]).includes(extension)) return 'audio';
+  if (extension === SIDECAR_EXTENSION) return 'sidecar';
+  return undefined;
+}
+
+/** Output keys mirror the stem: `<stem>.mp4`, or `<stem>-1.mp4`, `<stem>-2.mp4`... with several results. */
+export function videoOutputKey(stem: string, extension: string, index: number, count: number): string {
+  return count > 1 ? `${stem}-${index + 1}.${extension}` : `${stem}.${extension}`;
+}
+
+export const recordOutputKey = (stem: string): string => `${stem}.json`;
+export const errorOutputKey = (stem: string): string => `${stem}.error.json`;
+
+/**
+ * S3 event sequencers are hexadecimal strings of varying length; compared after left-padding to one length
+ * they order the events of one key. Stored padded, so DynamoDB conditions can compare them as strings.
+ */
+export function normalizeSequencer(sequencer: string): string {
+  return sequencer.toUpperCase().padStart(32, '0');
+}

@@ -1,0 +1,320 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { JobStatus, Stage } from './errors.js';
+import type { GenerationResult, JobError, JobRecord, StoredFile, TaskRecord } from './job.js';
+
+/**
+ * Everything the pipeline keeps, in one DynamoDB table keyed by `pk`/`sk`:
+ * - `STEM#<stem>` / `FILE#<key>`: a file seen in the inbox (pairing);
+ * - `JOB#<jobId>` / `JOB`: the job record;
+ * - `TASK#<taskUUID>` / `TASK`: the Runware task lookup for the webhook and the poller.
+ * Every write is a single-item conditional write (no transactions), so it runs on DynamoDB Local emulators too.
+ */
+export interface JobStore {
+  /** Records a file; false when a newer event of the same key was recorded already (stale event). */
+  putFile(file: StoredFile): Promise<boolean>;
+  listFiles(stem: string): Promise<StoredFile[]>;
+  /** Creates the job; false when it exists already. */
+  createJob(job: JobRecord): Promise<boolean>;
+  /** Replaces a FAILED job by its next attempt; false when someone else did first or it is not FAILED. */
+  restartJob(next: JobRecord, previousAttempt: number): Promise<boolean>;
+  getJob(jobId: string): Promise<JobRecord | undefined>;
+  /** Moves the attempt to `status` with extra fields; throws `StaleAttemptError` if the attempt is over. */
+  advanceJob(jobId: string, attempt: number, status: Stage, fields?: Partial<JobRecord>): Promise<JobRecord>;
+  /** Sets fields of the attempt without changing its status. */
+  updateJob(jobId: string, attempt: number, fields: Partial<JobRecord>): Promise<JobRecord>;
+  /** Marks the attempt FAILED (first failure wins: a later one does not overwrite it). */
+  failJob(jobId: string, attempt: number, error: JobError): Promise<JobRecord | undefined>;
+
+  /** Creates the task lookup, or rotates its token when the submit step runs again. Returns the stored task. */
+  saveTaskToken(task: Omit<TaskRecord, 'results' | 'createdAt'> & { createdAt: string }): Promise<TaskRecord>;
+  getTask(taskUUID: string): Promise<TaskRecord | undefined>;
+  /** Adds one result; `added` is false for a duplicate delivery of a result already kept. */
+  addTaskResult(taskUUID: string, result: GenerationResult): Promise<{ added: boolean; task: TaskRecord }>;
+  /** Records the task's failure (the first one reported is kept). */
+  setTaskError(taskUUID: string, error: { code: string; message: string }): Promise<TaskRecord>;
+  /** Marks the waiting step as told; false when it was already. */
+  markTaskCompleted(taskUUID: string, at: string): Promise<boolean>;
+}
+
+/** The job is on another attempt, or already failed: this step's work is no longer wanted. */
+export class StaleAttemptError extends Error {
+  override name = 'StaleAttemptError';
+}
+
+const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
+const taskKey = (taskUUID: string) => ({ pk: `TASK#${taskUUID}`, sk: 'TASK' });
+const fileKey = (stem: string, key: string) => ({ pk: `STEM#${stem}`, sk: `FILE#${key}` });
+
+function strip<T>(item: Record<string, unknown> | undefined): T | undefined {
+  if (!item) return undefined;
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return rest as T;
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error instanceof Error && error.name === 'ConditionalCheckFailedException')
+  );
+}
+
+export class DynamoJobStore implements JobStore {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
+    });
+  }
+
+  async putFile(file: StoredFile): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...fileKey(file.stem, file.key), ...file },
+          // An equal sequencer is the same event delivered again: let it through, so a retried ingest can
+          // finish what a crashed one started. The job claim below stops it from doing anything twice.
+          ConditionExpression: 'attribute_not_exists(pk) OR sequencer <= :seq',
+          ExpressionAttributeValues: { ':seq': file.sequencer },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async listFiles(stem: string): Promise<StoredFile[]> {
+    const files: StoredFile[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :file)',
+          ExpressionAttributeValues: { ':pk': `STEM#${stem}`, ':file': 'FILE#' },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const file = strip<StoredFile>(item);
+        if (file) files.push(file);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return files;
+  }
+
+  async createJob(job: JobRecord): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...jobKey(job.jobId), ...job },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async restartJob(next: JobRecord, previousAttempt: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...jobKey(next.jobId), ...next },
+          ConditionExpression: '#status = :failed AND attempt = :previous',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':failed': 'FAILED', ':previous': previousAttempt },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async getJob(jobId: string): Promise<JobRecord | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: jobKey(jobId), ConsistentRead: true }),
+    );
+    return strip<JobRecord>(out.Item);
+  }
+
+  advanceJob(jobId: string, attempt: number, status: Stage, fields: Partial<JobRecord> = {}): Promise<JobRecord> {
+    return this.update(jobId, attempt, fields, status);
+  }
+
+  updateJob(jobId: string, attempt: number, fields: Partial<JobRecord>): Promise<JobRecord> {
+    return this.update(jobId, attempt, fields);
+  }
+
+  private async update(
+    jobId: string,
+    attempt: number,
+    fields: Partial<JobRecord>,
+    status?: JobStatus,
+  ): Promise<JobRecord> {
+    const now = this.now().toISOString();
+    const names: Record<string, string> = { '#status': 'status', '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':attempt': attempt, ':failed': 'FAILED', ':now': now };
+    const sets = ['#updatedAt = :now'];
+    let i = 0;
+    for (const [name, value] of Object.entries(fields)) {
+      if (value === undefined || ['jobId', 'attempt', 'status', 'stages', 'pk', 'sk'].includes(name)) continue;
+      names[`#f${i}`] = name;
+      values[`:f${i}`] = value;
+      sets.push(`#f${i} = :f${i}`);
+      i++;
+    }
+    if (status) {
+      names['#stages'] = 'stages';
+      names['#stage'] = status;
+      values[':stage'] = status;
+      sets.push('#status = :stage', '#stages.#stage = :now');
+    }
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attempt = :attempt AND #status <> :failed',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip<JobRecord>(out.Attributes) as JobRecord;
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        throw new StaleAttemptError(`Job ${jobId} attempt ${attempt} is over (failed, retried or missing).`);
+      }
+      throw error;
+    }
+  }
+
+  async failJob(jobId: string, attempt: number, error: JobError): Promise<JobRecord | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET #status = :failed, #error = :error, #stages.#failed = :at, updatedAt = :at',
+          ConditionExpression: 'attempt = :attempt AND #status <> :failed',
+          ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#stages': 'stages', '#failed': 'FAILED' },
+          ExpressionAttributeValues: { ':failed': 'FAILED', ':error': error, ':at': error.at, ':attempt': attempt },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip<JobRecord>(out.Attributes);
+    } catch (e) {
+      if (isConditionFailure(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async saveTaskToken(task: Omit<TaskRecord, 'results' | 'createdAt'> & { createdAt: string }): Promise<TaskRecord> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: taskKey(task.taskUUID),
+        UpdateExpression:
+          'SET taskUUID = :uuid, jobId = :job, attempt = :attempt, numberResults = :n, taskToken = :token, ' +
+          'results = if_not_exists(results, :empty), createdAt = if_not_exists(createdAt, :at)',
+        ExpressionAttributeValues: {
+          ':uuid': task.taskUUID,
+          ':job': task.jobId,
+          ':attempt': task.attempt,
+          ':n': task.numberResults,
+          ':token': task.taskToken,
+          ':empty': {},
+          ':at': task.createdAt,
+        },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return strip<TaskRecord>(out.Attributes) as TaskRecord;
+  }
+
+  async getTask(taskUUID: string): Promise<TaskRecord | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: taskKey(taskUUID), ConsistentRead: true }),
+    );
+    return strip<TaskRecord>(out.Item);
+  }
+
+  async addTaskResult(taskUUID: string, result: GenerationResult): Promise<{ added: boolean; task: TaskRecord }> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: taskKey(taskUUID),
+          UpdateExpression: 'SET results.#video = :result',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(results.#video)',
+          ExpressionAttributeNames: { '#video': result.videoUUID },
+          ExpressionAttributeValues: { ':result': result },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { added: true, task: strip<TaskRecord>(out.Attributes) as TaskRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const task = await this.getTask(taskUUID);
+      if (!task) throw new Error(`Unknown task ${taskUUID}`);
+      return { added: false, task };
+    }
+  }
+
+  async setTaskError(taskUUID: string, error: { code: string; message: string }): Promise<TaskRecord> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: taskKey(taskUUID),
+        UpdateExpression: 'SET #error = if_not_exists(#error, :error)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#error': 'error' },
+        ExpressionAttributeValues: { ':error': error },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return strip<TaskRecord>(out.Attributes) as TaskRecord;
+  }
+
+  async markTaskCompleted(taskUUID: string, at: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: taskKey(taskUUID),
+          UpdateExpression: 'SET completedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(completedAt)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+}
