@@ -26,6 +26,8 @@ export interface MediaFacts {
 /** One video Runware made for the job. */
 export interface GenerationResult {
   videoUUID: string;
+  /** When this result reached us (orders the outputs: `<stem>-1`, `<stem>-2`...). */
+  receivedAt: string;
   videoURL: string;
   cost?: number;
   seed?: number;
@@ -83,6 +85,11 @@ export interface JobRecord {
   updatedAt: string;
 }
 
+export interface TaskError {
+  code: string;
+  message: string;
+}
+
 /** The task lookup item: what the webhook and the poller need to complete a Runware task. */
 export interface TaskRecord {
   taskUUID: string;
@@ -93,7 +100,8 @@ export interface TaskRecord {
   taskToken: string;
   /** Results received so far, keyed by videoUUID (webhooks are at-least-once and arrive in any order). */
   results: Record<string, GenerationResult>;
-  error?: { code: string; message: string };
+  /** Failures reported so far, keyed by a digest of the report (a duplicated delivery counts once). */
+  errors: Record<string, TaskError>;
   /** Set once the waiting step was told the outcome. */
   completedAt?: string;
   createdAt: string;

@@ -7,7 +7,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { JobStatus, Stage } from './errors.js';
-import type { GenerationResult, JobError, JobRecord, StoredFile, TaskRecord } from './job.js';
+import { STAGES } from './errors.js';
+import type { GenerationResult, JobError, JobRecord, StoredFile, TaskError, TaskRecord } from './job.js';
 
 /**
  * Everything the pipeline keeps, in one DynamoDB table keyed by `pk`/`sk`:
@@ -25,20 +26,25 @@ export interface JobStore {
   /** Replaces a FAILED job by its next attempt; false when someone else did first or it is not FAILED. */
   restartJob(next: JobRecord, previousAttempt: number): Promise<boolean>;
   getJob(jobId: string): Promise<JobRecord | undefined>;
-  /** Moves the attempt to `status` with extra fields; throws `StaleAttemptError` if the attempt is over. */
+  /**
+   * Moves the attempt forward to `status` with extra fields. A step that runs late (the job already went
+   * further) changes nothing and gets the current record; throws `StaleAttemptError` if the attempt is over.
+   */
   advanceJob(jobId: string, attempt: number, status: Stage, fields?: Partial<JobRecord>): Promise<JobRecord>;
+  /** Gives the attempt its Runware task UUID unless it has one; returns the one stored. */
+  assignTaskUUID(jobId: string, attempt: number, taskUUID: string): Promise<string>;
   /** Sets fields of the attempt without changing its status. */
   updateJob(jobId: string, attempt: number, fields: Partial<JobRecord>): Promise<JobRecord>;
   /** Marks the attempt FAILED (first failure wins: a later one does not overwrite it). */
   failJob(jobId: string, attempt: number, error: JobError): Promise<JobRecord | undefined>;
 
   /** Creates the task lookup, or rotates its token when the submit step runs again. Returns the stored task. */
-  saveTaskToken(task: Omit<TaskRecord, 'results' | 'createdAt'> & { createdAt: string }): Promise<TaskRecord>;
+  saveTaskToken(task: Omit<TaskRecord, 'results' | 'errors' | 'createdAt'> & { createdAt: string }): Promise<TaskRecord>;
   getTask(taskUUID: string): Promise<TaskRecord | undefined>;
   /** Adds one result; `added` is false for a duplicate delivery of a result already kept. */
   addTaskResult(taskUUID: string, result: GenerationResult): Promise<{ added: boolean; task: TaskRecord }>;
-  /** Records the task's failure (the first one reported is kept). */
-  setTaskError(taskUUID: string, error: { code: string; message: string }): Promise<TaskRecord>;
+  /** Records a failure report, keyed by `id` so a duplicated delivery of the same report counts once. */
+  addTaskError(taskUUID: string, id: string, error: TaskError): Promise<TaskRecord>;
   /** Marks the waiting step as told; false when it was already. */
   markTaskCompleted(taskUUID: string, at: string): Promise<boolean>;
 }
@@ -160,8 +166,40 @@ export class DynamoJobStore implements JobStore {
     return strip<JobRecord>(out.Item);
   }
 
-  advanceJob(jobId: string, attempt: number, status: Stage, fields: Partial<JobRecord> = {}): Promise<JobRecord> {
-    return this.update(jobId, attempt, fields, status);
+  async advanceJob(
+    jobId: string,
+    attempt: number,
+    status: Stage,
+    fields: Partial<JobRecord> = {},
+  ): Promise<JobRecord> {
+    try {
+      return await this.update(jobId, attempt, fields, status);
+    } catch (error) {
+      if (!(error instanceof StaleAttemptError)) throw error;
+      const current = await this.getJob(jobId);
+      if (current && current.attempt === attempt && current.status !== 'FAILED') return current;
+      throw error;
+    }
+  }
+
+  async assignTaskUUID(jobId: string, attempt: number, taskUUID: string): Promise<string> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET taskUUID = if_not_exists(taskUUID, :uuid)',
+        ConditionExpression: 'attempt = :attempt AND #status <> :failed',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':uuid': taskUUID, ':attempt': attempt, ':failed': 'FAILED' },
+        ReturnValues: 'ALL_NEW',
+      }),
+    ).catch((error: unknown) => {
+      if (isConditionFailure(error)) {
+        throw new StaleAttemptError(`Job ${jobId} attempt ${attempt} is over (failed, retried or missing).`);
+      }
+      throw error;
+    });
+    return String(out.Attributes?.taskUUID);
   }
 
   updateJob(jobId: string, attempt: number, fields: Partial<JobRecord>): Promise<JobRecord> {
@@ -172,7 +210,7 @@ export class DynamoJobStore implements JobStore {
     jobId: string,
     attempt: number,
     fields: Partial<JobRecord>,
-    status?: JobStatus,
+    status?: Stage,
   ): Promise<JobRecord> {
     const now = this.now().toISOString();
     const names: Record<string, string> = { '#status': 'status', '#updatedAt': 'updatedAt' };
@@ -186,11 +224,18 @@ export class DynamoJobStore implements JobStore {
       sets.push(`#f${i} = :f${i}`);
       i++;
     }
+    let condition = 'attempt = :attempt AND #status <> :failed';
     if (status) {
       names['#stages'] = 'stages';
       names['#stage'] = status;
       values[':stage'] = status;
       sets.push('#status = :stage', '#stages.#stage = :now');
+      // Only forward (or the same stage again, for a retried step): never back to an earlier stage.
+      const from = STAGES.slice(0, STAGES.indexOf(status) + 1);
+      from.forEach((stage, n) => {
+        values[`:from${n}`] = stage;
+      });
+      condition += ` AND #status IN (${from.map((_, n) => `:from${n}`).join(', ')})`;
     }
     try {
       const out = await this.doc.send(
@@ -198,7 +243,7 @@ export class DynamoJobStore implements JobStore {
           TableName: this.tableName,
           Key: jobKey(jobId),
           UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: 'attempt = :attempt AND #status <> :failed',
+          ConditionExpression: condition,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
@@ -233,14 +278,16 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async saveTaskToken(task: Omit<TaskRecord, 'results' | 'createdAt'> & { createdAt: string }): Promise<TaskRecord> {
+  async saveTaskToken(task: Omit<TaskRecord, 'results' | 'errors' | 'createdAt'> & { createdAt: string }): Promise<TaskRecord> {
     const out = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: taskKey(task.taskUUID),
         UpdateExpression:
           'SET taskUUID = :uuid, jobId = :job, attempt = :attempt, numberResults = :n, taskToken = :token, ' +
-          'results = if_not_exists(results, :empty), createdAt = if_not_exists(createdAt, :at)',
+          'results = if_not_exists(results, :empty), #errors = if_not_exists(#errors, :empty), ' +
+          'createdAt = if_not_exists(createdAt, :at)',
+        ExpressionAttributeNames: { '#errors': 'errors' },
         ExpressionAttributeValues: {
           ':uuid': task.taskUUID,
           ':job': task.jobId,
@@ -285,14 +332,15 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async setTaskError(taskUUID: string, error: { code: string; message: string }): Promise<TaskRecord> {
+  async addTaskError(taskUUID: string, id: string, error: TaskError): Promise<TaskRecord> {
+    // `errors` exists from the moment the task is saved (see saveTaskToken).
     const out = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: taskKey(taskUUID),
-        UpdateExpression: 'SET #error = if_not_exists(#error, :error)',
+        UpdateExpression: 'SET #errors.#id = if_not_exists(#errors.#id, :error)',
         ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#error': 'error' },
+        ExpressionAttributeNames: { '#errors': 'errors', '#id': id },
         ExpressionAttributeValues: { ':error': error },
         ReturnValues: 'ALL_NEW',
       }),

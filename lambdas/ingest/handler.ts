@@ -1,2 +1,50 @@
-// Placeholder: replaced by the real handler.
-export const handler = async (): Promise<void> => {};
+import type { EventBridgeEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { loadConfig, positiveInt } from '../core/config.js';
+import { SfnExecutionStarter } from '../core/executions.js';
+import { OutputWriter } from '../core/outputs.js';
+import { dynamoClient, logger, s3Client, sfnClient } from '../core/runtime.js';
+import { DynamoJobStore } from '../core/store.js';
+import { ingestObject } from './ingest.js';
+
+const config = loadConfig(
+  z.object({
+    TABLE_NAME: z.string().min(1),
+    STATE_MACHINE_ARN: z.string().startsWith('arn:'),
+    OUTPUT_BUCKET: z.string().min(1),
+    ORPHAN_AFTER_SECONDS: positiveInt.default(86_400),
+  }),
+);
+
+const deps = {
+  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  executions: new SfnExecutionStarter(sfnClient(), config.STATE_MACHINE_ARN),
+  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
+  now: () => new Date(),
+};
+
+const ObjectCreatedDetail = z.object({
+  bucket: z.object({ name: z.string() }),
+  object: z.object({
+    key: z.string().min(1),
+    size: z.number().int().nonnegative().default(0),
+    etag: z.string().default(''),
+    sequencer: z.string().min(1),
+  }),
+});
+
+/** EventBridge `Object Created` notifications of the input bucket (rule: `inbox/` prefix). */
+export const handler = async (event: EventBridgeEvent<'Object Created', unknown>): Promise<void> => {
+  const detail = ObjectCreatedDetail.parse(event.detail);
+  const outcome = await ingestObject(
+    {
+      eventId: event.id,
+      encodedKey: detail.object.key,
+      etag: detail.object.etag,
+      size: detail.object.size,
+      sequencer: detail.object.sequencer,
+    },
+    deps,
+  );
+  logger.info('ingested', { outcome });
+};

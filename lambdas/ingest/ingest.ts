@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import type { ExecutionStarter } from '../core/executions.js';
+import type { FileRef, JobRecord, StoredFile } from '../core/job.js';
+import { classifyKey, decodeS3Key, type FileRole, normalizeSequencer } from '../core/keys.js';
+import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
+import type { JobStore } from '../core/store.js';
+
+/** One `Object Created` notification of the input bucket, key still URL-encoded as S3 sends it. */
+export interface ObjectCreated {
+  /** Id of the notification: the same when the same event is delivered again. */
+  eventId: string;
+  encodedKey: string;
+  etag: string;
+  size: number;
+  sequencer: string;
+}
+
+export type IngestOutcome =
+  | { kind: 'ignored'; key: string }
+  | { kind: 'stale'; key: string }
+  | { kind: 'waiting'; stem: string; missing: FileRole }
+  | { kind: 'ambiguous'; stem: string; keys: string[] }
+  | { kind: 'started'; jobId: string; attempt: number; executionArn: string }
+  | { kind: 'unchanged'; jobId: string; attempt: number; status: string };
+
+export interface IngestDeps {
+  store: JobStore;
+  executions: ExecutionStarter;
+  outputs: OutputWriter;
+  now: () => Date;
+}
+
+/**
+ * Pairs an inbox file with the others of its stem and starts the job once image and audio are both there.
+ *
+ * Exactly-once, without transactions: the file is recorded first; then whichever ingest creates the job item
+ * (a conditional put) starts the execution, under a name derived from the content. Concurrent ingests of the
+ * pair compute the same job and only one creates it; a duplicated event finds the job and does nothing; a
+ * retried event (same id) that crashed between the two writes may finish starting it, and Step Functions'
+ * unique execution names make even that start idempotent.
+ */
+export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Promise<IngestOutcome> {
+  const key = decodeS3Key(event.encodedKey);
+  const inbox = classifyKey(key);
+  if (!inbox) return { kind: 'ignored', key };
+
+  const file: StoredFile = {
+    stem: inbox.stem,
+    role: inbox.role,
+    key,
+    etag: event.etag.replace(/"/g, ''),
+    size: event.size,
+    sequencer: normalizeSequencer(event.sequencer),
+    seenAt: deps.now().toISOString(),
+  };
+  if (!(await deps.store.putFile(file))) return { kind: 'stale', key };
+
+  const files = await deps.store.listFiles(inbox.stem);
+  const images = files.filter((f) => f.role === 'image');
+  const audios = files.filter((f) => f.role === 'audio');
+  const sidecar = files.find((f) => f.role === 'sidecar');
+
+  if (images.length > 1 || audios.length > 1) {
+    const keys = [...images, ...audios].map((f) => f.key).sort();
+    await deps.outputs.putError({
+      stem: inbox.stem,
+      stage: 'RECEIVED',
+      code: 'AMBIGUOUS_INPUT',
+      message:
+        `More than one ${images.length > 1 ? 'image' : 'audio file'} has the name "${inbox.stem}": ${keys.join(', ')}. ` +
+        'Keep one image and one audio file per name (delete or rename the others), then upload the one you want again.',
+      howToRetry: HOW_TO_RETRY,
+      failedAt: deps.now().toISOString(),
+    });
+    return { kind: 'ambiguous', stem: inbox.stem, keys };
+  }
+  const [image] = images;
+  const [audio] = audios;
+  if (!image) return { kind: 'waiting', stem: inbox.stem, missing: 'image' };
+  if (!audio) return { kind: 'waiting', stem: inbox.stem, missing: 'audio' };
+
+  const inputs = { image: ref(image), audio: ref(audio), ...(sidecar ? { sidecar: ref(sidecar) } : {}) };
+  const jobId = jobIdOf(inbox.stem, inputs.image, inputs.audio);
+  const now = deps.now().toISOString();
+  const fresh = newAttempt(jobId, inbox.stem, 1, inputs, event.eventId, now);
+
+  let job: JobRecord | undefined = fresh;
+  if (!(await deps.store.createJob(fresh))) {
+    job = await deps.store.getJob(jobId);
+    if (!job) throw new Error(`Job ${jobId} vanished while being created`);
+    if (job.status === 'FAILED' && isNewerThanAttempt(file, job)) {
+      // A new upload after a failure is the user's retry: a new attempt, with a new execution name.
+      const next = newAttempt(jobId, inbox.stem, job.attempt + 1, inputs, event.eventId, now, job);
+      if (!(await deps.store.restartJob(next, job.attempt))) {
+        const current = await deps.store.getJob(jobId);
+        return { kind: 'unchanged', jobId, attempt: current?.attempt ?? job.attempt, status: current?.status ?? 'UNKNOWN' };
+      }
+      job = next;
+    } else if (!(job.claimedBy === event.eventId && job.status === 'RECEIVED' && !job.executionArn)) {
+      return { kind: 'unchanged', jobId, attempt: job.attempt, status: job.status };
+    }
+  }
+
+  const started = await deps.executions.start(job.executionName, { jobId, attempt: job.attempt, stem: job.stem });
+  await deps.store.updateJob(jobId, job.attempt, { executionArn: started.executionArn });
+  return { kind: 'started', jobId, attempt: job.attempt, executionArn: started.executionArn };
+}
+
+const ref = (f: StoredFile): FileRef => ({ key: f.key, etag: f.etag, size: f.size, sequencer: f.sequencer });
+
+/** Same stem and same bytes (by ETag) are the same job; changed bytes are a new one. */
+export function jobIdOf(stem: string, image: FileRef, audio: FileRef): string {
+  return createHash('sha256')
+    .update([stem, image.key, image.etag, audio.key, audio.etag].join('\0'))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/** Was this upload made after the failed attempt began (and so is not just a late copy of an old event)? */
+function isNewerThanAttempt(file: StoredFile, job: JobRecord): boolean {
+  const used = job.inputs[file.role];
+  return !used || file.sequencer > used.sequencer;
+}
+
+function newAttempt(
+  jobId: string,
+  stem: string,
+  attempt: number,
+  inputs: JobRecord['inputs'],
+  claimedBy: string,
+  now: string,
+  previous?: JobRecord,
+): JobRecord {
+  const history = previous
+    ? [
+        ...(previous.history ?? []),
+        {
+          attempt: previous.attempt,
+          status: previous.status,
+          stages: previous.stages,
+          ...(previous.taskUUID ? { taskUUID: previous.taskUUID } : {}),
+          ...(previous.error ? { error: previous.error } : {}),
+        },
+      ]
+    : undefined;
+  return {
+    jobId,
+    stem,
+    attempt,
+    status: 'RECEIVED',
+    stages: { RECEIVED: now },
+    inputs,
+    executionName: `${jobId}-${attempt}`,
+    claimedBy,
+    ...(history ? { history } : {}),
+    createdAt: previous?.createdAt ?? now,
+    updatedAt: now,
+  };
+}

@@ -1,0 +1,177 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/executions.js';
+import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { DynamoJobStore } from '../../lambdas/core/store.js';
+import { type IngestDeps, ingestObject, type ObjectCreated } from '../../lambdas/ingest/ingest.js';
+import { startDynamo } from '../support/dynamo.js';
+
+/** Step Functions stand-in with its naming rule: one execution per name, ever. */
+class RecordingStarter implements ExecutionStarter {
+  readonly calls: { name: string; input: ExecutionInput }[] = [];
+  readonly executions = new Map<string, ExecutionInput>();
+  async start(name: string, input: ExecutionInput) {
+    this.calls.push({ name, input });
+    await new Promise((r) => setTimeout(r, 5));
+    const alreadyExisted = this.executions.has(name);
+    this.executions.set(name, input);
+    return { executionArn: `arn:aws:states:us-east-1:123:execution:sm:${name}`, alreadyExisted };
+  }
+}
+
+const s3 = mockClient(S3Client);
+let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+let deps: IngestDeps & { executions: RecordingStarter };
+let seq = 0x100;
+
+function drop(key: string, etag = `etag-${key}`, extra: Partial<ObjectCreated> = {}): ObjectCreated {
+  seq += 1;
+  return {
+    eventId: `event-${seq}`,
+    encodedKey: key,
+    etag: `"${etag}"`,
+    size: 1000,
+    sequencer: seq.toString(16).toUpperCase(),
+    ...extra,
+  };
+}
+
+beforeAll(async () => {
+  dynamo = await startDynamo();
+});
+afterAll(async () => {
+  await dynamo.stop();
+});
+beforeEach(() => {
+  deps = {
+    store: new DynamoJobStore(dynamo.client, dynamo.tableName),
+    executions: new RecordingStarter(),
+    outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket'),
+    now: () => new Date('2026-11-24T10:00:00Z'),
+  };
+});
+afterEach(() => s3.reset());
+
+describe('ingest', () => {
+  it('waits for the audio when only the image has landed', async () => {
+    const outcome = await ingestObject(drop('inbox/solo/anna.jpg'), deps);
+    expect(outcome).toEqual({ kind: 'waiting', stem: 'solo/anna', missing: 'audio' });
+    expect(deps.executions.calls).toHaveLength(0);
+  });
+
+  it('starts the job when the second file of the pair lands, in either order', async () => {
+    await ingestObject(drop('inbox/order/a.mp3'), deps);
+    const outcome = await ingestObject(drop('inbox/order/a.PNG'), deps);
+    expect(outcome).toMatchObject({ kind: 'started', attempt: 1 });
+    expect(deps.executions.calls).toHaveLength(1);
+    const call = deps.executions.calls[0];
+    expect(call?.input).toMatchObject({ stem: 'order/a', attempt: 1 });
+    expect(call?.name).toBe(`${call?.input.jobId}-1`);
+
+    const job = await deps.store.getJob(call?.input.jobId ?? '');
+    expect(job).toMatchObject({
+      status: 'RECEIVED',
+      stem: 'order/a',
+      inputs: { image: { key: 'inbox/order/a.PNG', etag: 'etag-inbox/order/a.PNG' }, audio: { key: 'inbox/order/a.mp3' } },
+      executionArn: expect.stringContaining(call?.name ?? 'x'),
+    });
+  });
+
+  it('starts one execution when both files land at once', async () => {
+    const image = drop('inbox/race/bob.jpg');
+    const audio = drop('inbox/race/bob.wav');
+    const outcomes = await Promise.all([ingestObject(image, deps), ingestObject(audio, deps)]);
+    expect(deps.executions.calls).toHaveLength(1);
+    expect(outcomes.filter((o) => o.kind === 'started')).toHaveLength(1);
+  });
+
+  it('starts nothing for a duplicated event', async () => {
+    await ingestObject(drop('inbox/dup/c.jpg'), deps);
+    const audio = drop('inbox/dup/c.mp3');
+    await ingestObject(audio, deps);
+    const again = await ingestObject({ ...audio, eventId: 'another-delivery' }, deps);
+    expect(again).toMatchObject({ kind: 'unchanged', status: 'RECEIVED' });
+    expect(deps.executions.calls).toHaveLength(1);
+  });
+
+  it('ignores an event older than one already recorded for the key', async () => {
+    const older = drop('inbox/late/d.jpg', 'old');
+    const newer = drop('inbox/late/d.jpg', 'new');
+    await ingestObject(newer, deps);
+    expect(await ingestObject(older, deps)).toEqual({ kind: 'stale', key: 'inbox/late/d.jpg' });
+  });
+
+  it('treats the same bytes dropped again as the same job and changed bytes as a new one', async () => {
+    await ingestObject(drop('inbox/same/e.jpg', 'img1'), deps);
+    await ingestObject(drop('inbox/same/e.mp3', 'aud1'), deps);
+    const sameBytes = await ingestObject(drop('inbox/same/e.mp3', 'aud1'), deps);
+    expect(sameBytes).toMatchObject({ kind: 'unchanged' });
+    const changed = await ingestObject(drop('inbox/same/e.mp3', 'aud2'), deps);
+    expect(changed).toMatchObject({ kind: 'started', attempt: 1 });
+    expect(new Set(deps.executions.calls.map((c) => c.input.jobId)).size).toBe(2);
+  });
+
+  it('starts a new attempt when a file of a failed job is uploaded again', async () => {
+    await ingestObject(drop('inbox/retry/f.jpg', 'i'), deps);
+    await ingestObject(drop('inbox/retry/f.mp3', 'a'), deps);
+    const jobId = deps.executions.calls[0]?.input.jobId ?? '';
+    await deps.store.failJob(jobId, 1, { stage: 'SUBMITTED', code: 'RUNWARE_INSUFFICIENT_BALANCE', message: 'top up', at: 'now' });
+
+    const retried = await ingestObject(drop('inbox/retry/f.json', 'sidecar'), deps);
+    expect(retried).toMatchObject({ kind: 'started', attempt: 2 });
+    expect(deps.executions.calls.map((c) => c.name)).toEqual([`${jobId}-1`, `${jobId}-2`]);
+    const job = await deps.store.getJob(jobId);
+    expect(job).toMatchObject({ attempt: 2, status: 'RECEIVED', inputs: { sidecar: { key: 'inbox/retry/f.json' } } });
+    expect(job?.history).toEqual([
+      expect.objectContaining({ attempt: 1, status: 'FAILED', error: expect.objectContaining({ code: 'RUNWARE_INSUFFICIENT_BALANCE' }) }),
+    ]);
+  });
+
+  it('does not retry a failed job on a late copy of an old event', async () => {
+    const image = drop('inbox/oldcopy/g.jpg');
+    await ingestObject(image, deps);
+    await ingestObject(drop('inbox/oldcopy/g.mp3'), deps);
+    const jobId = deps.executions.calls[0]?.input.jobId ?? '';
+    await deps.store.failJob(jobId, 1, { stage: 'VALIDATED', code: 'X', message: 'x', at: 'now' });
+    const outcome = await ingestObject({ ...image, eventId: 'redelivered' }, deps);
+    expect(outcome).toMatchObject({ kind: 'unchanged', status: 'FAILED' });
+    expect(deps.executions.calls).toHaveLength(1);
+  });
+
+  it('finishes starting a job when the same event is retried after a crash', async () => {
+    await ingestObject(drop('inbox/crash/h.jpg'), deps);
+    const audio = drop('inbox/crash/h.mp3');
+    const failing: ExecutionStarter = { start: async () => Promise.reject(new Error('network down')) };
+    await expect(ingestObject(audio, { ...deps, executions: failing })).rejects.toThrow('network down');
+    const outcome = await ingestObject(audio, deps);
+    expect(outcome).toMatchObject({ kind: 'started', attempt: 1 });
+    expect(deps.executions.calls).toHaveLength(1);
+  });
+
+  it('decodes URL-encoded keys (spaces, plus signs, non-Latin letters, emoji)', async () => {
+    const encoded = 'inbox/My+Folder/%D0%90%D0%BD%D0%BD%D0%B0+%2B+%F0%9F%98%80';
+    await ingestObject(drop(`${encoded}.JPG`), deps);
+    const outcome = await ingestObject(drop(`${encoded}.mp3`), deps);
+    expect(outcome).toMatchObject({ kind: 'started' });
+    expect(deps.executions.calls[0]?.input.stem).toBe('My Folder/Анна + 😀');
+  });
+
+  it('ignores keys that are not job inputs', async () => {
+    expect(await ingestObject(drop('inbox/notes.txt'), deps)).toMatchObject({ kind: 'ignored' });
+    expect(await ingestObject(drop('elsewhere/a.jpg'), deps)).toMatchObject({ kind: 'ignored' });
+  });
+
+  it('refuses two images with one stem and says so in the output folder', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    deps.outputs = new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket');
+    await ingestObject(drop('inbox/twice/k.jpg'), deps);
+    await ingestObject(drop('inbox/twice/k.mp3'), deps);
+    const outcome = await ingestObject(drop('inbox/twice/k.png'), deps);
+    expect(outcome).toEqual({ kind: 'ambiguous', stem: 'twice/k', keys: ['inbox/twice/k.jpg', 'inbox/twice/k.mp3', 'inbox/twice/k.png'] });
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'out-bucket', Key: 'twice/k.error.json' });
+    const body = JSON.parse(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body));
+    expect(body).toMatchObject({ code: 'AMBIGUOUS_INPUT', stage: 'RECEIVED' });
+    expect(body.message).toContain('inbox/twice/k.png');
+  });
+});
