@@ -1,13 +1,23 @@
 /**
- * The only hosts the pipeline downloads videos from. Entries are exact host names (`vm.runware.ai`) or a
- * wildcard for sub-domains (`*.runware.ai`, which does not match `runware.ai` itself).
+ * Where the pipeline may download videos from. An entry is a host name, which allows HTTPS to that host
+ * (`vm.runware.ai`), a wildcard for its sub-domains (`*.runware.ai`, which does not match `runware.ai`
+ * itself), or a full origin, which allows exactly that scheme, host and port (`http://127.0.0.1:8089`, for a
+ * simulator).
  */
-export function isAllowedHost(hostname: string, allowed: readonly string[]): boolean {
-  const host = hostname.toLowerCase().replace(/\.$/, '');
-  return allowed.some((entry) => {
-    const pattern = entry.toLowerCase().trim();
-    if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
-    return host === pattern;
+export function isAllowedUrl(url: URL, allowed: readonly string[]): boolean {
+  const host = url.hostname.toLowerCase().replace(/\.$/, '');
+  return allowed.some((raw) => {
+    const entry = raw.trim().toLowerCase();
+    if (entry.includes('://')) {
+      try {
+        return new URL(entry).origin === url.origin.toLowerCase();
+      } catch {
+        return false;
+      }
+    }
+    if (url.protocol !== 'https:' || (url.port !== '' && url.port !== '443')) return false;
+    if (entry.startsWith('*.')) return host.endsWith(entry.slice(1)) && host.length > entry.length - 1;
+    return host === entry;
   });
 }
 

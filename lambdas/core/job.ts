@@ -78,6 +78,8 @@ export interface JobRecord {
   taskUUID?: string;
   results?: GenerationResult[];
   costUsd?: number;
+  /** With several results, the ones Runware could not make (the others were delivered). */
+  partialFailures?: TaskError[];
   outputs?: DeliveredOutput[];
   error?: JobError;
   history?: AttemptSummary[];

@@ -1,2 +1,31 @@
-// Placeholder: replaced by the real handler.
-export const handler = async (): Promise<void> => {};
+import { z } from 'zod';
+import { csv, loadConfig } from '../core/config.js';
+import { OutputWriter } from '../core/outputs.js';
+import { dynamoClient, logger, s3Client } from '../core/runtime.js';
+import { StepInputSchema } from '../core/step-input.js';
+import { DynamoJobStore } from '../core/store.js';
+import { deliverJob } from './deliver.js';
+import { HttpVideoSource } from './video-source.js';
+
+const config = loadConfig(
+  z.object({
+    TABLE_NAME: z.string().min(1),
+    OUTPUT_BUCKET: z.string().min(1),
+    ALLOWED_VIDEO_HOSTS: csv.pipe(z.array(z.string()).min(1)),
+  }),
+);
+
+const deps = {
+  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  videos: new HttpVideoSource(config.ALLOWED_VIDEO_HOSTS),
+  s3: s3Client(),
+  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
+};
+
+export const handler = async (event: unknown) => {
+  const input = StepInputSchema.parse(event);
+  logger.appendKeys({ jobId: input.jobId, attempt: input.attempt });
+  const output = await deliverJob(input, deps);
+  logger.info('delivered', { ...output });
+  return output;
+};

@@ -1,2 +1,55 @@
-// Placeholder: replaced by the real handler.
-export const handler = async (): Promise<void> => {};
+import { z } from 'zod';
+import { loadConfig } from '../core/config.js';
+import { OutputWriter } from '../core/outputs.js';
+import { dynamoClient, logger, s3Client } from '../core/runtime.js';
+import { DynamoJobStore } from '../core/store.js';
+import { type FailInput, failJob } from './fail.js';
+
+const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
+
+const deps = {
+  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
+  now: () => new Date(),
+};
+
+const ExecutionInput = z.object({ jobId: z.string(), attempt: z.number().int().positive(), stem: z.string() });
+
+/** From the state machine's Catch. */
+const CaughtFailure = ExecutionInput.extend({
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }),
+});
+
+/** From EventBridge, when an execution ended without reaching the fail step (timed out, aborted). */
+const ExecutionStatusChange = z.object({
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z.object({
+    status: z.string(),
+    name: z.string(),
+    input: z.string(),
+    cause: z.string().nullish(),
+    error: z.string().nullish(),
+  }),
+});
+
+const MESSAGES: Record<string, string> = {
+  TIMED_OUT: '[EXECUTION_TIMED_OUT] The job ran past the workflow time limit and was stopped. Upload one of its files again to retry.',
+  ABORTED: '[EXECUTION_ABORTED] The job was stopped by an operator. Upload one of its files again to retry.',
+};
+
+function toFailInput(event: unknown): FailInput {
+  const caught = CaughtFailure.safeParse(event);
+  if (caught.success) return caught.data;
+  const change = ExecutionStatusChange.parse(event);
+  const input = ExecutionInput.parse(JSON.parse(change.detail.input));
+  const message = MESSAGES[change.detail.status] ?? `[EXECUTION_${change.detail.status}] ${change.detail.cause ?? 'The workflow ended.'}`;
+  return { ...input, error: { Error: `Execution.${change.detail.status}`, Cause: JSON.stringify({ errorMessage: message }) } };
+}
+
+export const handler = async (event: unknown) => {
+  const input = toFailInput(event);
+  logger.appendKeys({ jobId: input.jobId, attempt: input.attempt });
+  const output = await failJob(input, deps);
+  logger.warn('job failed', { ...output });
+  return output;
+};

@@ -1,2 +1,38 @@
-// Placeholder: replaced by the real handler.
-export const handler = async (): Promise<void> => {};
+import { z } from 'zod';
+import { loadConfig, positiveInt } from '../core/config.js';
+import { DEFAULT_MEDIA_LIMITS } from '../core/media/inspect.js';
+import { S3ObjectReader } from '../core/objects.js';
+import { dynamoClient, logger, s3Client } from '../core/runtime.js';
+import { AVATAR_MODELS } from '../core/settings.js';
+import { DynamoJobStore } from '../core/store.js';
+import { StepInputSchema } from '../core/step-input.js';
+import { validateJob } from './validate.js';
+
+const config = loadConfig(
+  z.object({
+    TABLE_NAME: z.string().min(1),
+    INPUT_BUCKET: z.string().min(1),
+    MAX_IMAGE_BYTES: positiveInt.default(DEFAULT_MEDIA_LIMITS.maxImageBytes),
+    MAX_AUDIO_BYTES: positiveInt.default(DEFAULT_MEDIA_LIMITS.maxAudioBytes),
+    DEFAULT_MODEL: z.enum(AVATAR_MODELS).default('klingai:avatar@2.0-pro'),
+    DEFAULT_PROMPT: z.string().max(2500).optional(),
+    HARD_DEADLINE_SECONDS: positiveInt.default(7200),
+  }),
+);
+
+const deps = {
+  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  objects: new S3ObjectReader(s3Client(), config.INPUT_BUCKET),
+  limits: { ...DEFAULT_MEDIA_LIMITS, maxImageBytes: config.MAX_IMAGE_BYTES, maxAudioBytes: config.MAX_AUDIO_BYTES },
+  defaults: { model: config.DEFAULT_MODEL, ...(config.DEFAULT_PROMPT ? { prompt: config.DEFAULT_PROMPT } : {}) },
+  hardDeadlineSeconds: config.HARD_DEADLINE_SECONDS,
+  now: () => new Date(),
+};
+
+export const handler = async (event: unknown) => {
+  const input = StepInputSchema.parse(event);
+  logger.appendKeys({ jobId: input.jobId, attempt: input.attempt });
+  const output = await validateJob(input, deps);
+  logger.info('validated', { ...output });
+  return output;
+};

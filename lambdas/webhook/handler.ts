@@ -1,2 +1,50 @@
-// Placeholder: replaced by the real handler.
-export const handler = async (): Promise<void> => {};
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { SfnTaskNotifier } from '../core/completion.js';
+import { loadConfig } from '../core/config.js';
+import { dynamoClient, logger, readSecret, sfnClient } from '../core/runtime.js';
+import { DynamoJobStore } from '../core/store.js';
+import { handleWebhook, MAX_WEBHOOK_BODY_BYTES } from './webhook.js';
+
+const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), WEBHOOK_SECRET_ARN: z.string().min(1) }));
+
+const deps = {
+  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  notifier: new SfnTaskNotifier(sfnClient()),
+  secret: () => readSecret(config.WEBHOOK_SECRET_ARN),
+  now: () => new Date(),
+  maxBodyBytes: MAX_WEBHOOK_BODY_BYTES,
+};
+
+/** API Gateway HTTP API (payload v2): `POST /runware/{taskUUID}?token=...`. */
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const raw = event.body ?? '';
+  const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  const taskUUID = event.pathParameters?.taskUUID;
+  try {
+    const response = await handleWebhook(
+      {
+        method: event.requestContext.http.method,
+        taskUUID,
+        token: event.queryStringParameters?.token,
+        contentType: headers['content-type'],
+        body,
+      },
+      deps,
+    );
+    // The token is never logged; the task UUID is not a secret.
+    logger.info('webhook', { taskUUID, statusCode: response.statusCode, outcome: response.body.message });
+    return json(response.statusCode, response.body);
+  } catch (error) {
+    logger.error('webhook failed', { taskUUID, error: { name: (error as Error).name, message: (error as Error).message } });
+    // 5xx makes Runware deliver again later; the body says nothing about why.
+    return json(500, { message: 'Internal error.' });
+  }
+};
+
+const json = (statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});

@@ -1,0 +1,16 @@
+import { JobStateError } from './errors.js';
+import type { JobRecord, StepInput } from './job.js';
+import type { JobStore } from './store.js';
+
+/** The job, if `input` names its current attempt and that attempt is still live. */
+export async function loadAttempt(store: JobStore, input: StepInput): Promise<JobRecord> {
+  const job = await store.getJob(input.jobId);
+  if (!job) throw new JobStateError('JOB_NOT_FOUND', `No job ${input.jobId} in the table.`);
+  if (job.attempt !== input.attempt || job.status === 'FAILED') {
+    throw new JobStateError(
+      'STALE_ATTEMPT',
+      `Job ${input.jobId} attempt ${input.attempt} is over (the job is on attempt ${job.attempt}, ${job.status}).`,
+    );
+  }
+  return job;
+}

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { GenerationResult, TaskError, TaskRecord } from './job.js';
+import type { JobStore } from './store.js';
+
+export type TaskOutcome =
+  | { state: 'pending'; received: number; expected: number }
+  | { state: 'succeeded'; results: GenerationResult[]; errors: TaskError[] }
+  | { state: 'failed'; error: TaskError };
+
+/**
+ * Decides whether a Runware task is over. With `numberResults > 1` each result arrives on its own (webhook or
+ * poll), in any order: the task is over when every result or a failure report for it is in. If some results
+ * failed but others were made (and paid for), the task succeeds with those and keeps the failures on record.
+ */
+export function evaluateTask(task: Pick<TaskRecord, 'numberResults' | 'results' | 'errors'>): TaskOutcome {
+  const results = Object.values(task.results ?? {}).sort(
+    (a, b) => a.receivedAt.localeCompare(b.receivedAt) || a.videoUUID.localeCompare(b.videoUUID),
+  );
+  const errors = Object.values(task.errors ?? {});
+  const received = results.length + errors.length;
+  if (results.length >= task.numberResults) return { state: 'succeeded', results, errors };
+  if (errors.length > 0 && (received >= task.numberResults || task.numberResults === 1)) {
+    if (results.length > 0) return { state: 'succeeded', results, errors };
+    const [first] = errors;
+    return { state: 'failed', error: first ?? { code: 'RUNWARE_TASK_FAILED', message: 'The task failed.' } };
+  }
+  return { state: 'pending', received, expected: task.numberResults };
+}
+
+/** Stable id of a failure report, so the same report delivered twice counts once. */
+export function errorId(report: unknown): string {
+  return createHash('sha256').update(JSON.stringify(report)).digest('hex').slice(0, 24);
+}
+
+/** Tells the waiting submit step how the task ended. */
+export interface TaskNotifier {
+  /** 'gone' when the step is no longer waiting on this token (timed out into polling, or already told). */
+  succeed(taskToken: string, output: { taskUUID: string; results: number }): Promise<'delivered' | 'gone'>;
+  fail(taskToken: string, error: string, cause: string): Promise<'delivered' | 'gone'>;
+}
+
+const GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
+
+export class SfnTaskNotifier implements TaskNotifier {
+  constructor(private readonly sfn: SFNClient) {}
+
+  succeed(taskToken: string, output: { taskUUID: string; results: number }) {
+    return this.send(() => this.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) })));
+  }
+
+  fail(taskToken: string, error: string, cause: string) {
+    return this.send(() => this.sfn.send(new SendTaskFailureCommand({ taskToken, error, cause })));
+  }
+
+  private async send(call: () => Promise<unknown>): Promise<'delivered' | 'gone'> {
+    try {
+      await call();
+      return 'delivered';
+    } catch (error) {
+      if (GONE.has((error as Error).name)) return 'gone';
+      throw error;
+    }
+  }
+}
+
+/**
+ * If the task is over and the waiting step was not told yet, tells it (once: the task is then marked
+ * completed, and later deliveries change nothing).
+ */
+export async function notifyIfDone(
+  task: TaskRecord,
+  deps: { store: JobStore; notifier: TaskNotifier; now: () => Date },
+): Promise<TaskOutcome> {
+  const outcome = evaluateTask(task);
+  if (outcome.state === 'pending' || task.completedAt) return outcome;
+  if (outcome.state === 'succeeded') {
+    await deps.notifier.succeed(task.taskToken, { taskUUID: task.taskUUID, results: outcome.results.length });
+  } else {
+    await deps.notifier.fail(
+      task.taskToken,
+      'RunwareTaskError',
+      JSON.stringify({ errorMessage: `[${outcome.error.code}] ${outcome.error.message}` }),
+    );
+  }
+  await deps.store.markTaskCompleted(task.taskUUID, deps.now().toISOString());
+  return outcome;
+}
+
+/** Maps Runware's error report for a task to the job's error. */
+export function taskErrorOf(report: { code?: string | undefined; message?: string | undefined }): TaskError {
+  const provider = report.code ? ` (${report.code})` : '';
+  return {
+    code: 'RUNWARE_TASK_FAILED',
+    message: `Runware could not make the video${provider}: ${report.message ?? 'no reason given'}. Check the inputs and prompt, then retry.`,
+  };
+}

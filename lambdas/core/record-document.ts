@@ -1,0 +1,39 @@
+import type { JobRecord } from './job.js';
+
+/**
+ * The public job record written next to the video as `<stem>.json`: what was made, from what, with which
+ * settings, at what cost, and when each stage happened. Internal fields (claims, tokens) stay in the table.
+ */
+export function recordDocument(job: JobRecord) {
+  const { image, audio, sidecar } = job.inputs;
+  return {
+    jobId: job.jobId,
+    attempt: job.attempt,
+    status: job.status,
+    stem: job.stem,
+    model: job.settings?.model,
+    prompt: job.settings?.prompt ?? null,
+    settings: job.settings,
+    taskUUID: job.taskUUID,
+    inputs: {
+      image: { key: image.key, etag: image.etag, bytes: image.size, ...job.media?.image },
+      audio: { key: audio.key, etag: audio.etag, bytes: audio.size, ...job.media?.audio },
+      ...(sidecar ? { sidecar: { key: sidecar.key, etag: sidecar.etag, bytes: sidecar.size } } : {}),
+    },
+    costUsd: job.costUsd ?? null,
+    results: (job.results ?? []).map((result) => ({
+      videoUUID: result.videoUUID,
+      seed: result.seed ?? null,
+      costUsd: result.cost ?? null,
+      output: job.outputs?.find((o) => o.videoUUID === result.videoUUID)?.key ?? null,
+    })),
+    outputs: job.outputs ?? [],
+    ...(job.partialFailures?.length ? { partialFailures: job.partialFailures } : {}),
+    ...(job.error ? { error: job.error } : {}),
+    stages: job.stages,
+    executionName: job.executionName,
+    ...(job.history?.length ? { previousAttempts: job.history } : {}),
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+  };
+}

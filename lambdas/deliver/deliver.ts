@@ -1,0 +1,130 @@
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { loadAttempt } from '../core/attempt.js';
+import { DeliveryError, JobStateError, TransientError } from '../core/errors.js';
+import type { DeliveredOutput, GenerationResult, StepInput } from '../core/job.js';
+import { recordOutputKey, videoOutputKey } from '../core/keys.js';
+import type { OutputWriter } from '../core/outputs.js';
+import { recordDocument } from '../core/record-document.js';
+import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT, type OutputFormat } from '../core/settings.js';
+import type { JobStore } from '../core/store.js';
+import type { VideoSource } from './video-source.js';
+
+export interface DeliverDeps {
+  store: JobStore;
+  videos: VideoSource;
+  s3: S3Client;
+  outputs: OutputWriter;
+  /** Multipart part size; memory use is about `partSize * queueSize`, whatever the video's size. */
+  partSize?: number;
+  queueSize?: number;
+}
+
+export interface DeliverOutput {
+  outputs: string[];
+  recordKey: string;
+}
+
+/**
+ * Streams each video from Runware into the output bucket (multipart, constant memory) and writes the job
+ * record beside it. Safe to run again: the same keys are overwritten, so a retry leaves exactly one output.
+ * A body that is cut short, or is not the container asked for, aborts the upload: no partial video is left.
+ */
+export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<DeliverOutput> {
+  const job = await loadAttempt(deps.store, input);
+  const results = job.results ?? [];
+  if (!job.settings || results.length === 0) {
+    throw new JobStateError('NOT_GENERATED', `Job ${job.jobId} has no results to deliver.`);
+  }
+  const format = job.settings.outputFormat;
+  const outputs: DeliveredOutput[] = [];
+  for (const [index, result] of results.entries()) {
+    const key = videoOutputKey(job.stem, FILE_EXTENSION_OF_FORMAT[format], index, results.length);
+    const bytes = await copyVideo(result, key, format, deps);
+    outputs.push({ key, bytes, videoUUID: result.videoUUID });
+  }
+  const delivered = await deps.store.advanceJob(job.jobId, job.attempt, 'DELIVERED', { outputs });
+  const recordKey = recordOutputKey(job.stem);
+  await deps.outputs.putJson(recordKey, recordDocument(delivered));
+  return { outputs: outputs.map((o) => o.key), recordKey };
+}
+
+async function copyVideo(result: GenerationResult, key: string, format: OutputFormat, deps: DeliverDeps) {
+  const download = await deps.videos.open(result.videoURL);
+  const check = new VerifyVideo(format, download.contentLength);
+  const body = Readable.fromWeb(download.body as NodeWebReadableStream<Uint8Array>).pipe(check);
+  const upload = new Upload({
+    client: deps.s3,
+    params: { Bucket: deps.outputs.bucket, Key: key, Body: body, ContentType: CONTENT_TYPE_OF_FORMAT[format] },
+    partSize: deps.partSize ?? 8 * 1024 * 1024,
+    queueSize: deps.queueSize ?? 2,
+    leavePartsOnError: false,
+  });
+  try {
+    await upload.done();
+  } catch (error) {
+    if (check.failure) throw check.failure;
+    if (error instanceof DeliveryError || error instanceof TransientError) throw error;
+    throw new TransientError('OUTPUT_WRITE_FAILED', `Could not write ${key} to the output bucket (${(error as Error).name}).`, {
+      stage: 'DELIVERED',
+      cause: error,
+    });
+  }
+  if (check.failure) throw check.failure;
+  return check.bytes;
+}
+
+/** Signature of each container at the start of the file (`ftyp` at offset 4 for MP4/MOV, EBML for WebM). */
+function looksLike(format: OutputFormat, head: Buffer): boolean {
+  if (format === 'WEBM') return head.subarray(0, 4).equals(Buffer.from([0x1a, 0x45, 0xdf, 0xa3]));
+  const box = head.subarray(4, 8).toString('latin1');
+  return ['ftyp', 'moov', 'mdat', 'wide', 'free', 'skip'].includes(box);
+}
+
+/** Counts bytes and checks the container signature and the announced length while the video streams. */
+class VerifyVideo extends Transform {
+  bytes = 0;
+  failure: Error | undefined;
+  private head = Buffer.alloc(0);
+
+  constructor(
+    private readonly format: OutputFormat,
+    private readonly expectedLength: number | undefined,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.head.length < 12) {
+      this.head = Buffer.concat([this.head, chunk]).subarray(0, 12);
+      if (this.head.length >= 12 && !looksLike(this.format, this.head)) {
+        return callback(this.fail(new DeliveryError('VIDEO_WRONG_CONTENT', `The file Runware served is not a ${this.format} video.`)));
+      }
+    }
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.bytes === 0 || this.head.length < 12) {
+      return callback(this.fail(new TransientError('VIDEO_TRUNCATED', `The video download was empty or cut short (${this.bytes} bytes).`, { stage: 'DELIVERED' })));
+    }
+    if (this.expectedLength !== undefined && this.bytes !== this.expectedLength) {
+      return callback(
+        this.fail(
+          new TransientError('VIDEO_TRUNCATED', `The video download was cut short: ${this.bytes} of ${this.expectedLength} bytes.`, {
+            stage: 'DELIVERED',
+          }),
+        ),
+      );
+    }
+    callback();
+  }
+
+  private fail(error: Error): Error {
+    this.failure = error;
+    return error;
+  }
+}

@@ -1,0 +1,74 @@
+import { type ErrorInfo, parseErrorCause, STAGES, type Stage } from '../core/errors.js';
+import type { JobRecord } from '../core/job.js';
+import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
+import type { JobStore } from '../core/store.js';
+
+export interface FailInput {
+  jobId: string;
+  attempt: number;
+  stem: string;
+  /** What Step Functions caught: `{ Error, Cause }`. */
+  error: { Error: string; Cause?: string | undefined };
+}
+
+export interface FailOutput {
+  code: string;
+  message: string;
+  stage: Stage;
+  /** `<stem>.error.json`, or null when the attempt was already replaced by a newer one. */
+  errorKey: string | null;
+}
+
+export interface FailDeps {
+  store: JobStore;
+  outputs: OutputWriter;
+  now: () => Date;
+}
+
+/** Which stage an error name belongs to; otherwise the stage after the last one the job reached. */
+const STAGE_OF_ERROR: Record<string, Stage> = {
+  ValidationError: 'VALIDATED',
+  RunwareRejectedError: 'SUBMITTED',
+  RunwareTaskError: 'GENERATED',
+  DeadlineExceededError: 'GENERATED',
+  DeliveryError: 'DELIVERED',
+};
+
+/**
+ * The end of every unhappy path: marks the attempt FAILED with the stage, a stable code and a message a person
+ * can act on, and writes `<stem>.error.json` beside where the video would have been. Inputs are never touched.
+ * Idempotent: the first failure recorded wins, and running again rewrites the same file.
+ */
+export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOutput> {
+  const info = parseErrorCause(input.error.Error, input.error.Cause);
+  const job = await deps.store.getJob(input.jobId);
+  const stage = stageOf(info, job);
+  if (job && job.attempt !== input.attempt) {
+    // A newer attempt owns the job and its output files now.
+    return { code: info.code, message: info.message, stage, errorKey: null };
+  }
+  const at = deps.now().toISOString();
+  const failed = job ? await deps.store.failJob(job.jobId, job.attempt, { stage, code: info.code, message: info.message, at }) : undefined;
+  // If it had failed already, report the failure that was recorded first.
+  const recorded = failed?.error ?? (job?.status === 'FAILED' ? job.error : undefined) ?? { stage, code: info.code, message: info.message, at };
+
+  const errorKey = await deps.outputs.putError({
+    stem: input.stem,
+    jobId: input.jobId,
+    attempt: input.attempt,
+    stage: recorded.stage,
+    code: recorded.code,
+    message: recorded.message,
+    howToRetry: HOW_TO_RETRY,
+    ...(job ? { inputs: Object.fromEntries(Object.entries(job.inputs).map(([role, ref]) => [role, ref.key])) } : {}),
+    failedAt: recorded.at,
+  });
+  return { code: recorded.code, message: recorded.message, stage: recorded.stage, errorKey };
+}
+
+function stageOf(info: ErrorInfo, job: JobRecord | undefined): Stage {
+  const known = STAGE_OF_ERROR[info.name];
+  if (known) return known;
+  const reached = job && job.status !== 'FAILED' ? STAGES.indexOf(job.status) : 0;
+  return STAGES[Math.min(reached + 1, STAGES.length - 1)] ?? 'VALIDATED';
+}

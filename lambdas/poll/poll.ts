@@ -1,0 +1,79 @@
+import { loadAttempt } from '../core/attempt.js';
+import { errorId, evaluateTask, taskErrorOf } from '../core/completion.js';
+import { DeadlineExceededError, JobStateError, RunwareTaskError } from '../core/errors.js';
+import type { StepInput, TaskRecord } from '../core/job.js';
+import type { RunwareClient } from '../core/runware/client.js';
+import type { JobStore } from '../core/store.js';
+
+export interface PollDeps {
+  store: JobStore;
+  runware: RunwareClient;
+  now: () => Date;
+  minWaitSeconds?: number;
+  maxWaitSeconds?: number;
+}
+
+export interface PollOutput {
+  done: boolean;
+  /** How long the state machine waits before the next poll. */
+  waitSeconds: number;
+}
+
+/**
+ * The fallback when no webhook came in time: asks Runware (`getResponse`) how the task is doing. Results it
+ * reports go through the same store as webhook deliveries, so whichever arrives first counts once. Backs off as
+ * the task gets older, and gives up with DEADLINE_EXCEEDED at the job's hard deadline: nothing waits forever.
+ */
+export async function pollJob(input: StepInput, deps: PollDeps): Promise<PollOutput> {
+  const job = await loadAttempt(deps.store, input);
+  if (!job.taskUUID) throw new JobStateError('NOT_SUBMITTED', `Job ${job.jobId} has no Runware task to poll.`);
+  let task = await deps.store.getTask(job.taskUUID);
+  if (!task) throw new JobStateError('NOT_SUBMITTED', `Task ${job.taskUUID} of job ${job.jobId} is not recorded.`);
+
+  if (evaluateTask(task).state === 'pending') task = await refresh(task, deps);
+  const outcome = evaluateTask(task);
+  if (outcome.state === 'succeeded') {
+    await deps.store.markTaskCompleted(task.taskUUID, deps.now().toISOString());
+    return { done: true, waitSeconds: 0 };
+  }
+  if (outcome.state === 'failed') {
+    await deps.store.markTaskCompleted(task.taskUUID, deps.now().toISOString());
+    throw new RunwareTaskError(outcome.error.code, outcome.error.message);
+  }
+
+  const now = deps.now().getTime();
+  const deadline = job.deadline ? Date.parse(job.deadline) : Number.POSITIVE_INFINITY;
+  if (now >= deadline) {
+    const minutes = Math.round((deadline - Date.parse(job.stages.VALIDATED ?? job.createdAt)) / 60_000);
+    throw new DeadlineExceededError(
+      `Runware had not finished task ${task.taskUUID} ${minutes} minutes after the job started (${outcome.received} of ` +
+        `${outcome.expected} results in). The job was stopped so that it does not wait forever. Retry it by uploading ` +
+        'one of its files again; if this keeps happening, raise hardDeadlineSeconds.',
+    );
+  }
+  const min = deps.minWaitSeconds ?? 5;
+  const max = deps.maxWaitSeconds ?? 60;
+  const age = (now - Date.parse(job.stages.SUBMITTED ?? task.createdAt)) / 1000;
+  const backoff = Math.min(max, Math.max(min, Math.round(age / 10)));
+  const untilDeadline = Math.ceil((deadline - now) / 1000);
+  return { done: false, waitSeconds: Math.max(1, Math.min(backoff, untilDeadline)) };
+}
+
+async function refresh(task: TaskRecord, deps: PollDeps): Promise<TaskRecord> {
+  const poll = await deps.runware.getResponse(task.taskUUID);
+  const receivedAt = deps.now().toISOString();
+  let current = task;
+  for (const result of poll.results) {
+    ({ task: current } = await deps.store.addTaskResult(task.taskUUID, {
+      videoUUID: result.videoUUID,
+      videoURL: result.videoURL,
+      receivedAt,
+      ...(result.cost !== undefined ? { cost: result.cost } : {}),
+      ...(result.seed !== undefined ? { seed: result.seed } : {}),
+    }));
+  }
+  for (const error of poll.errors) {
+    current = await deps.store.addTaskError(task.taskUUID, errorId(error), taskErrorOf(error));
+  }
+  return current;
+}

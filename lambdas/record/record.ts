@@ -1,0 +1,31 @@
+import { loadAttempt } from '../core/attempt.js';
+import { evaluateTask } from '../core/completion.js';
+import { JobStateError, RunwareTaskError } from '../core/errors.js';
+import type { StepInput } from '../core/job.js';
+import type { JobStore } from '../core/store.js';
+
+export interface RecordOutput {
+  results: number;
+  costUsd: number;
+}
+
+/** Copies the task's results (video UUIDs and URLs, cost, seeds) into the job: GENERATED. */
+export async function recordResults(input: StepInput, deps: { store: JobStore }): Promise<RecordOutput> {
+  const job = await loadAttempt(deps.store, input);
+  if (!job.taskUUID) throw new JobStateError('NOT_SUBMITTED', `Job ${job.jobId} has no Runware task.`);
+  const task = await deps.store.getTask(job.taskUUID);
+  if (!task) throw new JobStateError('NOT_SUBMITTED', `Task ${job.taskUUID} of job ${job.jobId} is not recorded.`);
+  const outcome = evaluateTask(task);
+  if (outcome.state === 'failed') throw new RunwareTaskError(outcome.error.code, outcome.error.message);
+  if (outcome.state === 'pending') {
+    throw new JobStateError('NOT_GENERATED', `Task ${task.taskUUID} has ${outcome.received} of ${outcome.expected} results.`);
+  }
+  // Runware reports cost per result; five decimals is its precision.
+  const costUsd = Math.round(outcome.results.reduce((sum, r) => sum + (r.cost ?? 0), 0) * 100_000) / 100_000;
+  await deps.store.advanceJob(job.jobId, job.attempt, 'GENERATED', {
+    results: outcome.results,
+    costUsd,
+    ...(outcome.errors.length ? { partialFailures: outcome.errors } : {}),
+  });
+  return { results: outcome.results.length, costUsd };
+}
