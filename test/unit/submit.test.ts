@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RunwareRejectedError, TransientError } from '../../lambdas/core/errors.js';
+import { DynamoJobStore } from '../../lambdas/core/store.js';
+import { verifyWebhookToken } from '../../lambdas/core/webhook-token.js';
+import { type SubmitDeps, submitJob } from '../../lambdas/submit/submit.js';
+import { startDynamo } from '../support/dynamo.js';
+import { FakeRunware, RecordingNotifier, result, seedValidatedJob } from '../support/jobs.js';
+
+let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+let store: DynamoJobStore;
+let runware: FakeRunware;
+let notifier: RecordingNotifier;
+let deps: SubmitDeps;
+let n = 0;
+const SECRET = 'webhook-signing-secret';
+
+beforeAll(async () => {
+  dynamo = await startDynamo();
+  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
+});
+afterAll(async () => dynamo.stop());
+beforeEach(() => {
+  runware = new FakeRunware();
+  notifier = new RecordingNotifier();
+  deps = {
+    store,
+    runware,
+    notifier,
+    presigner: { presign: async (key) => `https://input.s3.amazonaws.com/${key}?X-Amz-Signature=sig` },
+    webhook: { baseUrl: 'https://hooks.example.com/runware', secret: async () => SECRET },
+    now: () => new Date('2026-11-24T10:01:00Z'),
+    newUUID: () => `11111111-1111-4111-8111-${(++n).toString().padStart(12, '0')}`,
+  };
+});
+
+describe('submit', () => {
+  it('stores the task UUID and token, then sends one task with presigned inputs and a tokened webhook', async () => {
+    const job = await seedValidatedJob(store);
+    const out = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-1' }, deps);
+
+    expect(out).toEqual({ taskUUID: expect.stringMatching(/^11111111-1111-4111-8111-\d{12}$/), status: 'accepted' });
+    expect(runware.submitted).toHaveLength(1);
+    const task = runware.submitted[0];
+    expect(task).toMatchObject({
+      taskType: 'videoInference',
+      taskUUID: out.taskUUID,
+      model: 'klingai:avatar@2.0-pro',
+      positivePrompt: 'A calm presenter',
+      inputs: {
+        image: `https://input.s3.amazonaws.com/${job.inputs.image.key}?X-Amz-Signature=sig`,
+        audio: `https://input.s3.amazonaws.com/${job.inputs.audio.key}?X-Amz-Signature=sig`,
+      },
+      outputFormat: 'MP4',
+      outputQuality: 95,
+      deliveryMethod: 'async',
+      includeCost: true,
+      numberResults: 1,
+    });
+    const hook = new URL(task?.webhookURL ?? '');
+    expect(hook.origin + hook.pathname).toBe(`https://hooks.example.com/runware/${out.taskUUID}`);
+    expect(verifyWebhookToken(SECRET, out.taskUUID, hook.searchParams.get('token') ?? '')).toBe(true);
+
+    expect(await store.getTask(out.taskUUID)).toMatchObject({ jobId: job.jobId, taskToken: 'token-1', numberResults: 1 });
+    expect(await store.getJob(job.jobId)).toMatchObject({ status: 'SUBMITTED', taskUUID: out.taskUUID });
+  });
+
+  it('reuses the task UUID when the step is retried, so Runware is never asked twice for a new video', async () => {
+    const job = await seedValidatedJob(store);
+    runware.submitAnswers = [
+      async () => Promise.reject(new TransientError('RUNWARE_TIMEOUT', 'timed out')),
+      async () => ({ status: 'already-accepted' }),
+    ];
+    await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-1' }, deps)).rejects.toThrow(TransientError);
+    const out = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-2' }, deps);
+
+    expect(out.status).toBe('already-accepted');
+    expect(new Set(runware.submitted.map((t) => t.taskUUID)).size).toBe(1);
+    expect((await store.getTask(out.taskUUID))?.taskToken).toBe('token-2');
+  });
+
+  it('completes at once, without calling Runware, when the results came in while the step was being retried', async () => {
+    const job = await seedValidatedJob(store);
+    const first = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-1' }, deps);
+    await store.addTaskResult(first.taskUUID, result(1));
+
+    const again = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-2' }, deps);
+    expect(again).toEqual({ taskUUID: first.taskUUID, status: 'already-finished' });
+    expect(runware.submitted).toHaveLength(1);
+    expect(notifier.successes).toEqual([{ taskToken: 'token-2', output: { taskUUID: first.taskUUID, results: 1 } }]);
+  });
+
+  it('lets a final rejection through for the fail step, leaving the job VALIDATED', async () => {
+    const job = await seedValidatedJob(store);
+    runware.submitAnswers = [async () => Promise.reject(new RunwareRejectedError('RUNWARE_INSUFFICIENT_BALANCE', 'top up'))];
+    await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps)).rejects.toMatchObject({
+      name: 'RunwareRejectedError',
+      code: 'RUNWARE_INSUFFICIENT_BALANCE',
+    });
+    expect((await store.getJob(job.jobId))?.status).toBe('VALIDATED');
+  });
+
+  it('sends the sidecar settings: format, quality, several results, safety, and no prompt when none is set', async () => {
+    const job = await seedValidatedJob(store, {
+      settings: {
+        model: 'klingai:avatar@2.0-standard',
+        outputFormat: 'WEBM',
+        outputQuality: 60,
+        numberResults: 3,
+        safety: { checkContent: true, mode: 'fast' },
+      },
+    });
+    await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps);
+    const task = runware.submitted[0];
+    expect(task).toMatchObject({ model: 'klingai:avatar@2.0-standard', outputFormat: 'WEBM', outputQuality: 60, numberResults: 3, safety: { checkContent: true, mode: 'fast' } });
+    expect(task).not.toHaveProperty('positivePrompt');
+  });
+
+  it('refuses to run for an attempt that is over', async () => {
+    const job = await seedValidatedJob(store, { attempt: 2 });
+    await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps)).rejects.toMatchObject({ code: 'STALE_ATTEMPT' });
+    expect(runware.submitted).toHaveLength(0);
+  });
+});

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoJobStore } from '../../lambdas/core/store.js';
+import { webhookToken } from '../../lambdas/core/webhook-token.js';
+import { handleWebhook, type WebhookDeps, type WebhookRequest } from '../../lambdas/webhook/webhook.js';
+import { startDynamo } from '../support/dynamo.js';
+import { RecordingNotifier, seedValidatedJob } from '../support/jobs.js';
+
+const SECRET = 'webhook-signing-secret';
+let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+let store: DynamoJobStore;
+let notifier: RecordingNotifier;
+let deps: WebhookDeps;
+
+beforeAll(async () => {
+  dynamo = await startDynamo();
+  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
+});
+afterAll(async () => dynamo.stop());
+beforeEach(() => {
+  notifier = new RecordingNotifier();
+  deps = { store, notifier, secret: async () => SECRET, now: () => new Date('2026-11-24T10:05:00Z'), maxBodyBytes: 256 * 1024 };
+});
+
+async function waitingTask(numberResults = 1) {
+  const job = await seedValidatedJob(store);
+  const taskUUID = randomUUID();
+  await store.saveTaskToken({ taskUUID, jobId: job.jobId, attempt: 1, numberResults, taskToken: `token-${taskUUID}`, createdAt: 'now' });
+  return { job, taskUUID };
+}
+
+function item(taskUUID: string, n = 1) {
+  return {
+    taskType: 'videoInference',
+    taskUUID,
+    videoUUID: `267a2bde-25e5-48bc-9c2d-${n.toString().padStart(12, '0')}`,
+    videoURL: `https://vm.runware.ai/video/os/a15d18/ws/5/vi/${n}.mp4`,
+    cost: 1.20634,
+    seed: 42 + n,
+  };
+}
+
+function post(taskUUID: string, body: unknown, overrides: Partial<WebhookRequest> = {}): WebhookRequest {
+  return {
+    method: 'POST',
+    taskUUID,
+    token: webhookToken(SECRET, taskUUID),
+    contentType: 'application/json',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...overrides,
+  };
+}
+
+describe('webhook', () => {
+  it('completes the waiting step with the result of the task', async () => {
+    const { taskUUID } = await waitingTask();
+    const response = await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), deps);
+    expect(response.statusCode).toBe(200);
+    expect(notifier.successes).toEqual([{ taskToken: `token-${taskUUID}`, output: { taskUUID, results: 1 } }]);
+    const task = await store.getTask(taskUUID);
+    expect(Object.values(task?.results ?? {})).toEqual([
+      expect.objectContaining({ videoURL: item(taskUUID).videoURL, cost: 1.20634, seed: 43, receivedAt: '2026-11-24T10:05:00.000Z' }),
+    ]);
+    expect(task?.completedAt).toBe('2026-11-24T10:05:00.000Z');
+  });
+
+  it('accepts a bare result item as well as the envelope', async () => {
+    const { taskUUID } = await waitingTask();
+    expect((await handleWebhook(post(taskUUID, item(taskUUID)), deps)).statusCode).toBe(200);
+    expect(notifier.successes).toHaveLength(1);
+  });
+
+  it('answers 2xx to a duplicate delivery and changes nothing', async () => {
+    const { taskUUID } = await waitingTask();
+    await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), deps);
+    const before = await store.getTask(taskUUID);
+    const again = await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), { ...deps, now: () => new Date('2026-11-24T11:00:00Z') });
+    expect(again).toEqual({ statusCode: 200, body: { message: 'Already complete.' } });
+    expect(notifier.successes).toHaveLength(1);
+    expect(await store.getTask(taskUUID)).toEqual(before);
+  });
+
+  it('waits for every result when several were asked for, in any order', async () => {
+    const { taskUUID } = await waitingTask(2);
+    const first = await handleWebhook(post(taskUUID, { data: [item(taskUUID, 2)] }), deps);
+    expect(first.body.message).toContain('waiting');
+    await handleWebhook(post(taskUUID, { data: [item(taskUUID, 2)] }), deps); // duplicate of the first
+    expect(notifier.successes).toHaveLength(0);
+    await handleWebhook(post(taskUUID, { data: [item(taskUUID, 1)] }), deps);
+    expect(notifier.successes).toEqual([{ taskToken: `token-${taskUUID}`, output: { taskUUID, results: 2 } }]);
+  });
+
+  it('fails the waiting step with the provider message on an error webhook', async () => {
+    const { taskUUID } = await waitingTask();
+    const body = { errors: [{ code: 'timeoutProvider', message: 'The provider timed out', taskUUID }] };
+    expect((await handleWebhook(post(taskUUID, body), deps)).statusCode).toBe(200);
+    expect(notifier.failures).toHaveLength(1);
+    expect(notifier.failures[0]?.error).toBe('RunwareTaskError');
+    expect(notifier.failures[0]?.cause).toContain('[RUNWARE_TASK_FAILED]');
+    expect(notifier.failures[0]?.cause).toContain('The provider timed out');
+  });
+
+  it.each([
+    ['a missing token', { token: undefined }, 401],
+    ['a wrong token', { token: 'x'.repeat(43) }, 401],
+    ['the wrong method', { method: 'GET' }, 405],
+    ['the wrong content type', { contentType: 'text/plain' }, 415],
+    ['malformed JSON', { body: '{"data": [' }, 400],
+    ['a body that is not a task response', { body: '{"hello": "world"}' }, 400],
+    ['an oversized body', { body: JSON.stringify({ data: [], pad: 'x'.repeat(300 * 1024) }) }, 413],
+  ])('refuses %s and changes nothing', async (_name, overrides, status) => {
+    const { taskUUID } = await waitingTask();
+    const before = await store.getTask(taskUUID);
+    const response = await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }, overrides as Partial<WebhookRequest>), deps);
+    expect(response.statusCode).toBe(status);
+    expect(notifier.successes).toHaveLength(0);
+    expect(await store.getTask(taskUUID)).toEqual(before);
+  });
+
+  it("refuses a token of another task", async () => {
+    const { taskUUID } = await waitingTask();
+    const other = await waitingTask();
+    const response = await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }, { token: webhookToken(SECRET, other.taskUUID) }), deps);
+    expect(response.statusCode).toBe(401);
+    expect(notifier.successes).toHaveLength(0);
+  });
+
+  it('refuses a body about another task', async () => {
+    const { taskUUID } = await waitingTask();
+    const response = await handleWebhook(post(taskUUID, { data: [item(randomUUID())] }), deps);
+    expect(response.statusCode).toBe(400);
+    expect(Object.keys((await store.getTask(taskUUID))?.results ?? {})).toHaveLength(0);
+  });
+
+  it('answers 404 for a task it never sent, even with a valid token', async () => {
+    const taskUUID = randomUUID();
+    expect((await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), deps)).statusCode).toBe(404);
+  });
+
+  it('keeps the result when the waiting step has already moved on to polling', async () => {
+    const { taskUUID } = await waitingTask();
+    notifier.gone = true;
+    expect((await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), deps)).statusCode).toBe(200);
+    expect(Object.keys((await store.getTask(taskUUID))?.results ?? {})).toHaveLength(1);
+  });
+});
