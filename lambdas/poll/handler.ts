@@ -16,7 +16,13 @@ const config = loadConfig(
 
 const deps = {
   store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
-  runware: new HttpRunwareClient({ url: config.RUNWARE_API_URL, apiKey: () => readSecret(config.RUNWARE_API_KEY_SECRET) }),
+  // 3 tries of at most 25 s each, plus backoff, fit well inside the function's timeout.
+  runware: new HttpRunwareClient({
+    url: config.RUNWARE_API_URL,
+    apiKey: () => readSecret(config.RUNWARE_API_KEY_SECRET),
+    maxAttempts: 3,
+    timeoutMs: 25_000,
+  }),
   now: () => new Date(),
 };
 

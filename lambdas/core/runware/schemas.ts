@@ -163,7 +163,8 @@ export type GetResponseItem = z.infer<typeof GetResponseItemSchema>;
  * in the query string, and provider messages often echo the input URL they failed to fetch.
  */
 export function stripUrlQueries(text: string): string {
-  return text.replace(/(https?:\/\/[^\s?#"'<>()]*)[?#][^\s"'<>()]*/gi, '$1');
+  // Trailing punctuation is left alone: it belongs to the sentence, not to the URL.
+  return text.replace(/(https?:\/\/[^\s?#"'<>()]*)[?#][^\s"'<>()]*?(?=[.,;:!]*(?:[\s"'<>()]|$))/gi, '$1');
 }
 
 function sanitizeErrorItem(item: RunwareErrorItem): RunwareErrorItem {

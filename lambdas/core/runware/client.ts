@@ -1,0 +1,440 @@
+import { z } from 'zod';
+import { RunwareRejectedError, type Stage, TransientError } from '../errors.js';
+import {
+  AckItemSchema,
+  describeIssues,
+  GetResponseItemSchema,
+  type ResponseEnvelope,
+  ResponseEnvelopeSchema,
+  type RunwareErrorItem,
+  stripUrlQueries,
+  type VideoInferenceTask,
+  VideoInferenceTaskSchema,
+  type VideoResult,
+} from './schemas.js';
+
+/** Job error codes this client raises, as carried by {@link TransientError} and {@link RunwareRejectedError}. */
+export const RUNWARE_ERROR_CODES = {
+  /** HTTP 429: Runware's queue for the model is full. Transient. */
+  busy: 'RUNWARE_BUSY',
+  /** HTTP 504 or no answer within `timeoutMs`. Transient. */
+  timeout: 'RUNWARE_TIMEOUT',
+  /** Any other 5xx. Transient. */
+  unavailable: 'RUNWARE_UNAVAILABLE',
+  /** The request never got an HTTP answer (DNS, TLS, connection reset). Transient. */
+  network: 'RUNWARE_NETWORK',
+  /** A 2xx whose body is not a Runware reply. Transient. */
+  badResponse: 'RUNWARE_BAD_RESPONSE',
+  /** HTTP 400 / 422: Runware refused a parameter. Final. */
+  invalidRequest: 'RUNWARE_INVALID_REQUEST',
+  /** HTTP 401 / 403: the API key is wrong or revoked. Final. */
+  unauthorized: 'RUNWARE_UNAUTHORIZED',
+  /** HTTP 402: the Runware account is out of credit. Final. */
+  insufficientBalance: 'RUNWARE_INSUFFICIENT_BALANCE',
+  /** HTTP 404. Final. */
+  notFound: 'RUNWARE_NOT_FOUND',
+  /** Any other refusal, including a 2xx that carries an `errors` array. Final. */
+  rejected: 'RUNWARE_REJECTED',
+} as const;
+export type RunwareErrorCode = (typeof RUNWARE_ERROR_CODES)[keyof typeof RUNWARE_ERROR_CODES];
+
+/** Result of {@link RunwareClient.submit}. */
+export interface SubmitOutcome {
+  /**
+   * `already-accepted`: Runware answered `conflictTaskUUID`, i.e. it already holds a task with this UUID. That
+   * is what a retry of a submit that did reach Runware looks like, so it is success, not an error.
+   */
+  status: 'accepted' | 'already-accepted';
+}
+
+/** A task-level failure reported by Runware for a task it had accepted. */
+export interface TaskFailure {
+  /** Runware's (or the provider's) error code, verbatim. */
+  code: string;
+  /** Runware's message, verbatim except that URL query strings are removed. */
+  message: string;
+  parameter?: string;
+}
+
+/** Summary of a `getResponse` poll for one task. */
+export interface TaskPoll {
+  /** Finished videos (one per result when `numberResults > 1`). */
+  results: VideoResult[];
+  /** Items still `processing` / `pending` (or in a status this code does not know). */
+  pending: number;
+  /** Items that failed. Non-empty means the task failed, even if other results finished. */
+  errors: TaskFailure[];
+}
+
+/** Runware as the pipeline needs it: send a task, and ask how it is going. */
+export interface RunwareClient {
+  /** Sends one `videoInference` task. Safe to call again with the same task after a failure. */
+  submit(task: VideoInferenceTask): Promise<SubmitOutcome>;
+  /** Polls a task sent earlier (the fallback when its webhook is late or lost). */
+  getResponse(taskUUID: string): Promise<TaskPoll>;
+}
+
+export interface HttpRunwareClientOptions {
+  /** Runware endpoint, e.g. `https://api.runware.ai/v1`. */
+  url: string;
+  /** Returns the API key; called once per request so a rotated secret is picked up by the caller's cache. */
+  apiKey: () => Promise<string>;
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** @default setTimeout-based sleep */
+  sleep?: (ms: number) => Promise<void>;
+  /** Attempts per call, including the first. @default 4 */
+  maxAttempts?: number;
+  /** First backoff ceiling; doubles per attempt. @default 500 */
+  baseDelayMs?: number;
+  /** Ceiling of any one wait, `Retry-After` included. @default 8000 */
+  maxDelayMs?: number;
+  /** Per-attempt time limit. @default 30000 */
+  timeoutMs?: number;
+  /** Source of jitter in [0, 1). @default Math.random */
+  random?: () => number;
+}
+
+/** One HTTP answer that is not transient (transient ones are retried inside {@link HttpRunwareClient.post}). */
+interface Reply {
+  status: number;
+  /** The body as a Runware envelope, or undefined when it is not one. */
+  envelope: ResponseEnvelope | undefined;
+  /** Why the body is not an envelope, for the error message. */
+  envelopeProblem: string | undefined;
+}
+
+interface Failure {
+  code: RunwareErrorCode;
+  /** What happened on the last attempt, in words, already free of secrets. */
+  what: string;
+  cause?: unknown;
+}
+
+/** A request Runware will not accept whatever we do; only the message's subject differs. */
+interface RequestContext {
+  subject: string;
+  stage: Stage;
+  apiKey: string;
+}
+
+const CONFLICT_TASK_UUID = 'conflictTaskUUID';
+const MAX_MESSAGE_LENGTH = 4000;
+
+/**
+ * {@link RunwareClient} over Runware's HTTP API. Transient failures (429, 5xx, network, timeout) are retried
+ * here with capped exponential backoff and full jitter; the caller's own retry (the state machine's) covers
+ * longer outages. Retrying a submit is safe because Runware refuses a second task with the same UUID
+ * (`conflictTaskUUID`), which {@link submit} reports as `already-accepted`.
+ */
+export class HttpRunwareClient implements RunwareClient {
+  private readonly url: string;
+  private readonly apiKey: () => Promise<string>;
+  private readonly fetch: typeof fetch;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly timeoutMs: number;
+  private readonly random: () => number;
+
+  constructor(options: HttpRunwareClientOptions) {
+    this.url = options.url;
+    this.apiKey = options.apiKey;
+    // Wrapped: calling the global fetch as a method of another object throws "Illegal invocation".
+    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.maxAttempts = options.maxAttempts ?? 4;
+    this.baseDelayMs = options.baseDelayMs ?? 500;
+    this.maxDelayMs = options.maxDelayMs ?? 8000;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.random = options.random ?? Math.random;
+    if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) {
+      throw new RangeError(`maxAttempts must be a positive integer, got ${this.maxAttempts}.`);
+    }
+  }
+
+  /**
+   * Sends one task. The task is checked against {@link VideoInferenceTaskSchema} first: a task that fails is a
+   * bug in the caller, so it throws a `TypeError` and nothing is sent (or billed).
+   *
+   * @throws {TransientError} RUNWARE_BUSY / RUNWARE_TIMEOUT / RUNWARE_UNAVAILABLE / RUNWARE_NETWORK after
+   *   `maxAttempts`, or RUNWARE_BAD_RESPONSE at once.
+   * @throws {RunwareRejectedError} when Runware refuses the task (see {@link RUNWARE_ERROR_CODES}).
+   */
+  async submit(task: VideoInferenceTask): Promise<SubmitOutcome> {
+    const checked = VideoInferenceTaskSchema.safeParse(task);
+    if (!checked.success) {
+      throw new TypeError(
+        `Refusing to send an invalid Runware task (${describeIssues(checked.error)}). This is a bug in the caller.`,
+      );
+    }
+    const ctx: RequestContext = { subject: 'the task', stage: 'SUBMITTED', apiKey: await this.apiKey() };
+    const reply = await this.post([checked.data], ctx);
+    const errors = reply.envelope?.errors ?? [];
+    if (errors.some((e) => e.code === CONFLICT_TASK_UUID)) return { status: 'already-accepted' };
+    if (!isSuccess(reply.status) || errors.length > 0) throw rejected(reply.status, errors, ctx);
+
+    const envelope = requireEnvelope(reply, ctx);
+    const acks = z.array(AckItemSchema).safeParse(envelope.data ?? []);
+    if (!acks.success) throw badResponse(reply.status, describeIssues(acks.error), ctx);
+    return { status: 'accepted' };
+  }
+
+  /**
+   * Asks Runware how a task is going. A failure of the task itself (Runware's `errors` naming this task, or an
+   * item with `status: "error"`) comes back in {@link TaskPoll.errors}; a failure of the request (bad key, no
+   * balance) throws like {@link submit}.
+   */
+  async getResponse(taskUUID: string): Promise<TaskPoll> {
+    if (!z.uuid().safeParse(taskUUID).success) {
+      throw new TypeError(
+        'getResponse needs the task UUID of a task sent earlier. This is a bug in the caller.',
+      );
+    }
+    const ctx: RequestContext = {
+      subject: `the status request for task ${taskUUID}`,
+      stage: 'GENERATED',
+      apiKey: await this.apiKey(),
+    };
+    const reply = await this.post([{ taskType: 'getResponse', taskUUID }], ctx);
+    const errors = reply.envelope?.errors ?? [];
+    const ofTask = errors.filter((e) => e.taskUUID === taskUUID);
+    const other = errors.filter((e) => e.taskUUID !== taskUUID);
+    // A failed task may be reported with 400/422; any other status is about the request, not the task.
+    const taskLevel = isSuccess(reply.status) || reply.status === 400 || reply.status === 422;
+    if (other.length > 0 || (!isSuccess(reply.status) && !(taskLevel && ofTask.length > 0))) {
+      throw rejected(reply.status, other.length > 0 ? other : errors, ctx);
+    }
+
+    const envelope = requireEnvelope(reply, ctx);
+    const poll: TaskPoll = { results: [], pending: 0, errors: ofTask.map(toTaskFailure) };
+    const items = z.array(GetResponseItemSchema).safeParse(envelope.data ?? []);
+    if (!items.success) throw badResponse(reply.status, describeIssues(items.error), ctx);
+
+    for (const item of items.data) {
+      // getResponse for one UUID only returns that task's items; anything else is not ours to report.
+      if (item.taskUUID !== taskUUID) continue;
+      const { videoUUID, videoURL } = item;
+      if (item.status === 'error' || (item.error !== undefined && item.status !== 'success')) {
+        poll.errors.push({
+          code: item.error?.code ?? 'taskFailed',
+          message: stripUrlQueries(
+            item.error?.message ?? 'Runware reported the task as failed without a message.',
+          ),
+        });
+      } else if (videoUUID !== undefined && videoURL !== undefined) {
+        poll.results.push({
+          taskType: item.taskType ?? 'videoInference',
+          taskUUID: item.taskUUID,
+          videoUUID,
+          videoURL,
+          ...(item.cost === undefined ? {} : { cost: item.cost }),
+          ...(item.seed === undefined ? {} : { seed: item.seed }),
+          ...(item.NSFWContent === undefined ? {} : { NSFWContent: item.NSFWContent }),
+          ...(item.status === undefined ? {} : { status: item.status }),
+        });
+      } else if (item.status === 'success') {
+        throw badResponse(reply.status, 'a "success" item without videoUUID and videoURL', ctx);
+      } else {
+        // processing, pending, or a status we do not know yet: keep waiting; the job deadline bounds it.
+        poll.pending += 1;
+      }
+    }
+    return poll;
+  }
+
+  /**
+   * POSTs the tasks, retrying transient failures. Returns the first answer that is not transient, whatever its
+   * status; the caller decides what a 4xx means for its request.
+   */
+  private async post(tasks: readonly unknown[], ctx: RequestContext): Promise<Reply> {
+    const body = JSON.stringify(tasks);
+    let failure: Failure | undefined;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      let retryAfterMs: number | undefined;
+      try {
+        const response = await this.fetch(this.url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ctx.apiKey}` },
+          body,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+        const text = await response.text();
+        const reply = toReply(response.status, text);
+        if (!isTransientStatus(response.status)) return reply;
+        failure = transientStatusFailure(reply);
+        retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+      } catch (cause) {
+        failure = networkFailure(cause, this.timeoutMs);
+      }
+      if (attempt < this.maxAttempts) await this.sleep(this.backoff(attempt, retryAfterMs));
+    }
+    // The loop runs at least once (maxAttempts >= 1) and only falls through after a failure.
+    const last = failure ?? { code: RUNWARE_ERROR_CODES.network, what: 'no attempt was made' };
+    throw new TransientError(
+      last.code,
+      sanitize(`${last.what} on all ${this.maxAttempts} attempts. Retry the job later.`, ctx.apiKey),
+      { stage: ctx.stage, ...(last.cause === undefined ? {} : { cause: last.cause }) },
+    );
+  }
+
+  /** Full jitter: a uniform wait in [0, min(cap, base * 2^(attempt-1))), unless the server said how long. */
+  private backoff(attempt: number, retryAfterMs: number | undefined): number {
+    if (retryAfterMs !== undefined) return Math.min(retryAfterMs, this.maxDelayMs);
+    const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
+    return Math.floor(this.random() * ceiling);
+  }
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+function isTransientStatus(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+function toReply(status: number, text: string): Reply {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { status, envelope: undefined, envelopeProblem: 'the body is not JSON' };
+  }
+  const parsed = ResponseEnvelopeSchema.safeParse(json);
+  if (parsed.success) return { status, envelope: parsed.data, envelopeProblem: undefined };
+  return { status, envelope: undefined, envelopeProblem: describeIssues(parsed.error) };
+}
+
+function requireEnvelope(reply: Reply, ctx: RequestContext): ResponseEnvelope {
+  if (reply.envelope) return reply.envelope;
+  throw badResponse(reply.status, reply.envelopeProblem ?? 'no body', ctx);
+}
+
+/** `Retry-After` in seconds; the HTTP-date form is ignored (Runware is not known to send it). */
+function parseRetryAfter(header: string | null): number | undefined {
+  if (header === null || !/^\s*\d+(\.\d+)?\s*$/.test(header)) return undefined;
+  return Math.round(Number(header) * 1000);
+}
+
+function transientStatusFailure(reply: Reply): Failure {
+  const detail = describeProviderErrors(reply.envelope?.errors ?? []);
+  // Runware says which of its limits was hit (queue full, queue wait exceeded); worth keeping.
+  const said = detail ? `, saying ${detail}` : '';
+  if (reply.status === 429) {
+    return { code: RUNWARE_ERROR_CODES.busy, what: `Runware was at capacity (HTTP 429${said})` };
+  }
+  if (reply.status === 504) {
+    return { code: RUNWARE_ERROR_CODES.timeout, what: `Runware timed out (HTTP 504${said})` };
+  }
+  return {
+    code: RUNWARE_ERROR_CODES.unavailable,
+    what: `Runware was unavailable (HTTP ${reply.status}${said})`,
+  };
+}
+
+function networkFailure(cause: unknown, timeoutMs: number): Failure {
+  const name = typeof cause === 'object' && cause !== null && 'name' in cause ? String(cause.name) : '';
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return {
+      code: RUNWARE_ERROR_CODES.timeout,
+      what: `Runware did not answer within ${timeoutMs} ms`,
+      cause,
+    };
+  }
+  return {
+    code: RUNWARE_ERROR_CODES.network,
+    what: `Could not reach Runware (${describeCause(cause)})`,
+    cause,
+  };
+}
+
+/** `fetch failed (ECONNRESET)`: undici hides the useful part in `cause.code`. */
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const inner: unknown = cause.cause;
+  const code =
+    typeof inner === 'object' && inner !== null && 'code' in inner && typeof inner.code === 'string'
+      ? ` (${inner.code})`
+      : '';
+  return `${cause.message}${code}`;
+}
+
+function rejected(
+  status: number,
+  errors: readonly RunwareErrorItem[],
+  ctx: RequestContext,
+): RunwareRejectedError {
+  const detail = describeProviderErrors(errors);
+  const base = detail
+    ? `Runware rejected ${ctx.subject} ${detail}`
+    : `Runware rejected ${ctx.subject} with HTTP ${status} and no error details.`;
+  const { code, advice } = rejectionKind(status);
+  const sentence = /[.!?]$/.test(base) ? base : `${base}.`;
+  return new RunwareRejectedError(
+    code,
+    sanitize(advice ? `${sentence} ${advice}` : base, ctx.apiKey),
+    status,
+  );
+}
+
+function rejectionKind(status: number): { code: RunwareErrorCode; advice?: string } {
+  switch (status) {
+    case 400:
+    case 422:
+      return { code: RUNWARE_ERROR_CODES.invalidRequest };
+    case 401:
+    case 403:
+      return {
+        code: RUNWARE_ERROR_CODES.unauthorized,
+        advice: 'Check that the Runware API key secret holds a valid, active key, then retry the job.',
+      };
+    case 402:
+      return {
+        code: RUNWARE_ERROR_CODES.insufficientBalance,
+        advice: 'Top up your Runware balance, then retry the job.',
+      };
+    case 404:
+      return { code: RUNWARE_ERROR_CODES.notFound };
+    default:
+      return { code: RUNWARE_ERROR_CODES.rejected };
+  }
+}
+
+function badResponse(status: number, problem: string, ctx: RequestContext): TransientError {
+  return new TransientError(
+    RUNWARE_ERROR_CODES.badResponse,
+    sanitize(
+      `Runware's answer to ${ctx.subject} (HTTP ${status}) is not a Runware reply: ${problem}.`,
+      ctx.apiKey,
+    ),
+    { stage: ctx.stage },
+  );
+}
+
+/** `(code, parameter p): message; (code2): message2`, the provider's words kept verbatim. */
+function describeProviderErrors(errors: readonly RunwareErrorItem[]): string {
+  return errors
+    .map((e) => `(${e.code}${e.parameter ? `, parameter ${e.parameter}` : ''}): ${e.message}`)
+    .join('; ');
+}
+
+function toTaskFailure(e: RunwareErrorItem): TaskFailure {
+  return {
+    code: e.code,
+    message: stripUrlQueries(e.message),
+    ...(e.parameter === undefined ? {} : { parameter: e.parameter }),
+  };
+}
+
+/**
+ * Last line of defence for messages that reach job records and logs: no presigned signatures, no key, no
+ * Authorization header, bounded length.
+ */
+function sanitize(message: string, apiKey: string): string {
+  let text = stripUrlQueries(message).replace(/Bearer\s+[^\s"',;)]+/gi, 'Bearer [redacted]');
+  // Short strings would match innocent text; real keys are long.
+  if (apiKey.length >= 8) text = text.split(apiKey).join('[redacted]');
+  return text.length > MAX_MESSAGE_LENGTH ? `${text.slice(0, MAX_MESSAGE_LENGTH - 1)}…` : text;
+}
