@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { webhookToken } from '../../lambdas/core/webhook-token.js';
+
+const SECRET = 'the-webhook-signing-secret-value';
+const secrets = mockClient(SecretsManagerClient);
+const dynamo = mockClient(DynamoDBDocumentClient);
+const sfn = mockClient(SFNClient);
+const s3 = mockClient(S3Client);
+
+beforeAll(() => {
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    TABLE_NAME: 'jobs',
+    WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-AbCdEf',
+    STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:pipeline',
+    OUTPUT_BUCKET: 'out',
+  });
+});
+afterEach(() => {
+  secrets.reset();
+  dynamo.reset();
+  sfn.reset();
+  s3.reset();
+  vi.restoreAllMocks();
+});
+
+function apiEvent(taskUUID: string, token: string, body: string, base64 = false): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: 'POST /runware/{taskUUID}',
+    rawPath: `/runware/${taskUUID}`,
+    rawQueryString: `token=${token}`,
+    headers: { 'Content-Type': 'application/json' },
+    queryStringParameters: { token },
+    pathParameters: { taskUUID },
+    body: base64 ? Buffer.from(body).toString('base64') : body,
+    isBase64Encoded: base64,
+    requestContext: { http: { method: 'POST', path: `/runware/${taskUUID}` } },
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+describe('webhook handler', () => {
+  it('maps an API Gateway v2 event (base64 body) to the core, and never logs the token or the secret', async () => {
+    const taskUUID = randomUUID();
+    const token = webhookToken(SECRET, taskUUID);
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: SECRET });
+    const task = { pk: `TASK#${taskUUID}`, sk: 'TASK', taskUUID, jobId: 'j', attempt: 1, numberResults: 1, taskToken: 'sfn-token', results: {}, errors: {}, createdAt: 'x' };
+    dynamo.on(GetCommand).resolves({ Item: task });
+    const stored = { videoUUID: randomUUID(), videoURL: 'https://vm.runware.ai/v.mp4', receivedAt: 'now' };
+    dynamo.on(UpdateCommand).resolves({ Attributes: { ...task, results: { [stored.videoUUID]: stored } } });
+    sfn.on(SendTaskSuccessCommand).resolves({});
+    const logs: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      logs.push(String(chunk));
+      return true;
+    });
+    vi.spyOn(console, 'info').mockImplementation((...args) => logs.push(args.join(' ')));
+    vi.spyOn(console, 'log').mockImplementation((...args) => logs.push(args.join(' ')));
+
+    const { handler } = await import('../../lambdas/webhook/handler.js');
+    const body = JSON.stringify({ data: [{ taskType: 'videoInference', taskUUID, videoUUID: stored.videoUUID, videoURL: stored.videoURL, cost: 1 }] });
+    const response = await handler(apiEvent(taskUUID, token, body, true));
+
+    expect(response).toMatchObject({ statusCode: 200, headers: { 'content-type': 'application/json' } });
+    expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, { taskToken: 'sfn-token' });
+    expect(logs.join('\n')).toContain(taskUUID);
+    expect(logs.join('\n')).not.toContain(token);
+    expect(logs.join('\n')).not.toContain(SECRET);
+  });
+
+  it('answers 500 with no detail when the store fails, so Runware delivers again', async () => {
+    const taskUUID = randomUUID();
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: SECRET });
+    dynamo.on(GetCommand).rejects(new Error('internal table detail'));
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const { handler } = await import('../../lambdas/webhook/handler.js');
+    const response = await handler(apiEvent(taskUUID, webhookToken(SECRET, taskUUID), '{"data":[]}'));
+    expect(response).toEqual({ statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"Internal error."}' });
+  });
+});
+
+describe('ingest handler', () => {
+  it('reads an EventBridge Object Created event and starts the execution of a complete pair', async () => {
+    const files = [
+      { pk: 'STEM#a b', sk: 'FILE#inbox/a b.jpg', stem: 'a b', role: 'image', key: 'inbox/a b.jpg', etag: 'e1', size: 1, sequencer: '1'.padStart(32, '0') },
+      { pk: 'STEM#a b', sk: 'FILE#inbox/a b.mp3', stem: 'a b', role: 'audio', key: 'inbox/a b.mp3', etag: 'e2', size: 1, sequencer: '2'.padStart(32, '0') },
+    ];
+    dynamo.on(PutCommand).resolves({});
+    dynamo.on(QueryCommand).resolves({ Items: files });
+    dynamo.on(UpdateCommand).resolves({ Attributes: {} });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:us-east-1:123456789012:execution:pipeline:x' });
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    vi.spyOn(console, 'info').mockImplementation(() => undefined);
+    const { handler } = await import('../../lambdas/ingest/handler.js');
+    await handler({
+      version: '0',
+      id: 'evt-1',
+      'detail-type': 'Object Created',
+      source: 'aws.s3',
+      account: '123456789012',
+      time: '2026-11-24T10:00:00Z',
+      region: 'us-east-1',
+      resources: [],
+      detail: { bucket: { name: 'in' }, object: { key: 'inbox/a+b.mp3', size: 1, etag: 'e2', sequencer: '2' }, reason: 'PutObject' },
+    });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+      stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:pipeline',
+      name: expect.stringMatching(/^[0-9a-f]{32}-1$/),
+      input: expect.stringContaining('"stem":"a b"'),
+    });
+  });
+});
+
+describe('fail handler', () => {
+  it('turns an execution that timed out (EventBridge status change) into a FAILED job with an error file', async () => {
+    const jobId = 'f'.repeat(32);
+    dynamo.on(GetCommand).resolves({ Item: { jobId, attempt: 1, status: 'SUBMITTED', stem: 's', inputs: { image: { key: 'inbox/s.jpg' }, audio: { key: 'inbox/s.mp3' } }, stages: {} } });
+    dynamo.on(UpdateCommand).resolves({ Attributes: { jobId, attempt: 1, status: 'FAILED' } });
+    s3.on(PutObjectCommand).resolves({});
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const { handler } = await import('../../lambdas/fail/handler.js');
+    const out = await handler({
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      detail: { status: 'TIMED_OUT', name: `${jobId}-1`, input: JSON.stringify({ jobId, attempt: 1, stem: 's' }), cause: null, error: null },
+    });
+    expect(out).toMatchObject({ code: 'EXECUTION_TIMED_OUT', stage: 'GENERATED', errorKey: 's.error.json' });
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'out', Key: 's.error.json' });
+  });
+});
