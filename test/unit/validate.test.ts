@@ -1,0 +1,119 @@
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { JobRecord } from '../../lambdas/core/job.js';
+import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
+import { S3ObjectReader } from '../../lambdas/core/objects.js';
+import { DynamoJobStore } from '../../lambdas/core/store.js';
+import { type ValidateDeps, validateJob } from '../../lambdas/validate/validate.js';
+import { png, text, wav } from '../fixtures/media/generate.js';
+import { startDynamo } from '../support/dynamo.js';
+import { seedValidatedJob } from '../support/jobs.js';
+
+const s3Mock = mockClient(S3Client);
+let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+let store: DynamoJobStore;
+let deps: ValidateDeps;
+let objects: Map<string, Uint8Array>;
+
+beforeAll(async () => {
+  dynamo = await startDynamo();
+  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
+});
+afterAll(async () => dynamo.stop());
+beforeEach(() => {
+  objects = new Map();
+  s3Mock.on(GetObjectCommand).callsFake((input: { Key: string; IfMatch?: string }) => {
+    const body = objects.get(input.Key);
+    if (!body) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+    if (input.IfMatch === '"changed"') throw Object.assign(new Error('PreconditionFailed'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+    // The reader only asks the SDK's stream for its bytes.
+    return { ContentLength: body.length, Body: { transformToByteArray: async () => body } } as never;
+  });
+  deps = {
+    store,
+    objects: new S3ObjectReader(new S3Client({ region: 'us-east-1' }), 'in'),
+    limits: DEFAULT_MEDIA_LIMITS,
+    defaults: { model: 'klingai:avatar@2.0-pro', prompt: 'Default prompt' },
+    hardDeadlineSeconds: 7200,
+    now: () => new Date('2026-11-24T10:00:10Z'),
+  };
+});
+afterEach(() => s3Mock.reset());
+
+/** A RECEIVED job whose files hold the given bytes. */
+async function received(image: Uint8Array, audio: Uint8Array, sidecar?: string, overrides: Partial<JobRecord> = {}) {
+  const job = await seedValidatedJob(store, { status: 'RECEIVED', media: undefined, settings: undefined, deadline: undefined, ...overrides });
+  const withSizes = { ...job.inputs, image: { ...job.inputs.image, size: image.length }, audio: { ...job.inputs.audio, size: audio.length, key: job.inputs.audio.key.replace('.mp3', '.wav') } };
+  await store.updateJob(job.jobId, 1, { inputs: withSizes });
+  objects.set(withSizes.image.key, image);
+  objects.set(withSizes.audio.key, audio);
+  if (sidecar !== undefined) {
+    const key = `inbox/${job.stem}.json`;
+    objects.set(key, new TextEncoder().encode(sidecar));
+    await store.putFile({ stem: job.stem, role: 'sidecar', key, etag: 's', size: sidecar.length, sequencer: '3'.padStart(32, '0'), seenAt: 'now' });
+  }
+  return job;
+}
+
+describe('validate', () => {
+  it('records media facts, settings and the hard deadline: VALIDATED', async () => {
+    const job = await received(png(720, 960), wav(3));
+    const out = await validateJob({ jobId: job.jobId, attempt: 1 }, deps);
+    expect(out).toEqual({ deadline: '2026-11-24T12:00:10.000Z', numberResults: 1 });
+    expect(await store.getJob(job.jobId)).toMatchObject({
+      status: 'VALIDATED',
+      media: { image: { format: 'png', width: 720, height: 960 }, audio: { format: 'wav', durationSeconds: 3 } },
+      settings: { model: 'klingai:avatar@2.0-pro', prompt: 'Default prompt', outputFormat: 'MP4', outputQuality: 95, numberResults: 1 },
+      deadline: '2026-11-24T12:00:10.000Z',
+    });
+    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: 'in', Key: job.inputs.image.key, IfMatch: '"img"' });
+  });
+
+  it('applies the sidecar over the defaults', async () => {
+    const job = await received(png(720, 960), wav(3), JSON.stringify({ prompt: 'Smile', outputFormat: 'mov', outputQuality: 80, numberResults: 2 }));
+    await validateJob({ jobId: job.jobId, attempt: 1 }, deps);
+    const stored = await store.getJob(job.jobId);
+    expect(stored?.settings).toEqual({ model: 'klingai:avatar@2.0-pro', prompt: 'Smile', outputFormat: 'MOV', outputQuality: 80, numberResults: 2 });
+    expect(stored?.inputs.sidecar?.key).toBe(`inbox/${job.stem}.json`);
+  });
+
+  it.each([
+    ['text renamed .jpg', () => [text(), wav(3)], 'NOT_AN_IMAGE'],
+    ['an image too small for the model', () => [png(200, 180), wav(3)], 'IMAGE_TOO_SMALL'],
+    ['audio under 2 s', () => [png(720, 960), wav(1)], 'AUDIO_TOO_SHORT'],
+    ['a PNG as the audio', () => [png(720, 960), png(400, 400)], 'NOT_AN_AUDIO_FILE'],
+    ['a zero-byte image', () => [new Uint8Array(), wav(3)], 'EMPTY_FILE'],
+  ])('refuses %s before anything is submitted', async (_name, files, code) => {
+    const [image, audio] = files() as [Uint8Array, Uint8Array];
+    const job = await received(image, audio);
+    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ name: 'ValidationError', code });
+    expect((await store.getJob(job.jobId))?.status).toBe('RECEIVED');
+  });
+
+  it.each([
+    ['invalid JSON', '{"prompt": ', 'INVALID_SIDECAR_JSON', 'not valid JSON'],
+    ['an unknown field', '{"promt": "hi"}', 'INVALID_SIDECAR', 'unknown field(s) "promt"'],
+    ['a prompt over 2500 characters', JSON.stringify({ prompt: 'x'.repeat(2501) }), 'INVALID_SIDECAR', '"prompt"'],
+    ['an out-of-range quality', '{"outputQuality": 100}', 'INVALID_SIDECAR', '"outputQuality"'],
+    ['a model that is not an avatar model', '{"model": "runware:100@1"}', 'INVALID_SIDECAR', '"model"'],
+  ])('refuses a sidecar with %s, saying what is wrong', async (_name, sidecar, code, says) => {
+    const job = await received(png(720, 960), wav(3), sidecar);
+    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ code, message: expect.stringContaining(says) });
+  });
+
+  it('refuses an input that was replaced since the job started', async () => {
+    const job = await received(png(720, 960), wav(3));
+    const changed = { ...job.inputs, image: { ...job.inputs.image, etag: 'changed', size: 10 } };
+    await store.updateJob(job.jobId, 1, { inputs: { ...changed, audio: { ...job.inputs.audio, key: job.inputs.audio.key.replace('.mp3', '.wav'), size: wav(3).length } } });
+    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ code: 'INPUT_CHANGED' });
+  });
+
+  it('refuses a file over the size limit without downloading it', async () => {
+    const job = await received(png(720, 960), wav(3));
+    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, { ...deps, limits: { ...deps.limits, maxImageBytes: 100 } })).rejects.toMatchObject({
+      code: 'FILE_TOO_LARGE',
+    });
+    expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+  });
+});
