@@ -1,0 +1,184 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Node } from 'constructs';
+import { z } from 'zod';
+import { AVATAR_MODELS, PROMPT_MAX_LENGTH } from '../lambdas/core/settings';
+
+/**
+ * Deploy-time settings of the pipeline, read from CDK context (`cdk.json` or `cdk deploy -c name=value`).
+ * Every setting has a documented default; an invalid value fails synth with the setting's name.
+ */
+export interface Settings {
+  /**
+   * Name of an EXISTING Secrets Manager secret (created by the operator) whose SecretString is the Runware API key.
+   * Imported by name; never read at synth time.
+   * @default 'avatar-pipeline/runware-api-key'
+   */
+  readonly runwareApiKeySecretName: string;
+  /**
+   * Runware model used when a job's sidecar names none.
+   * @default 'klingai:avatar@2.0-pro'
+   */
+  readonly model: (typeof AVATAR_MODELS)[number];
+  /**
+   * Prompt used when a job's sidecar has none (at most 2500 characters).
+   * @default - no prompt
+   */
+  readonly defaultPrompt?: string;
+  /**
+   * Hosts a `videoURL` may point at; deliver refuses to download from any other host.
+   * Accepts a list (cdk.json) or a comma-separated string (`-c`).
+   * @default ['vm.runware.ai']
+   */
+  readonly allowedVideoHosts: readonly string[];
+  /**
+   * How long the submit step waits for the webhook before falling back to polling.
+   * @default 1800
+   */
+  readonly waitTimeoutSeconds: number;
+  /**
+   * A job's hard deadline, counted from its start: polling gives up after it. Must exceed `waitTimeoutSeconds`.
+   * @default 7200
+   */
+  readonly hardDeadlineSeconds: number;
+  /**
+   * Wait before validation, so a sidecar uploaded together with the pair is picked up whatever the order.
+   * @default 10
+   */
+  readonly settleSeconds: number;
+  /**
+   * Runware REST endpoint.
+   * @default 'https://api.runware.ai/v1'
+   */
+  readonly runwareApiUrl: string;
+  /**
+   * Largest accepted image, in bytes.
+   * @default 10485760 (10 MiB)
+   */
+  readonly maxImageBytes: number;
+  /**
+   * Largest accepted audio file, in bytes.
+   * @default 52428800 (50 MiB)
+   */
+  readonly maxAudioBytes: number;
+  /**
+   * Lifetime of the presigned GET URLs handed to Runware for the inputs.
+   * @default 900
+   */
+  readonly presignTtlSeconds: number;
+  /**
+   * After how long a file whose partner never arrived is reported as an orphan.
+   * @default 86400
+   */
+  readonly orphanAfterSeconds: number;
+  /**
+   * Retention of every log group of the pipeline (a value CloudWatch Logs accepts, e.g. 7, 30, 90, 365).
+   * @default 30
+   */
+  readonly logRetentionDays: RetentionDays;
+  /**
+   * E-mail address subscribed to the alarm topic (the subscription must be confirmed).
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
+}
+
+/** Context keys, in the order they are documented. */
+export const SETTING_NAMES = [
+  'runwareApiKeySecretName',
+  'model',
+  'defaultPrompt',
+  'allowedVideoHosts',
+  'waitTimeoutSeconds',
+  'hardDeadlineSeconds',
+  'settleSeconds',
+  'runwareApiUrl',
+  'maxImageBytes',
+  'maxAudioBytes',
+  'presignTtlSeconds',
+  'orphanAfterSeconds',
+  'logRetentionDays',
+  'alarmEmail',
+] as const satisfies readonly (keyof Settings)[];
+
+const RETENTION_VALUES = new Set<number>(
+  Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'),
+);
+
+/** `-c name=value` always yields strings: numbers are coerced, an empty string means "not set". */
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const emptyAsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+const SettingsSchema = z
+  .object({
+    runwareApiKeySecretName: z
+      .string()
+      .regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'must be a Secrets Manager secret name')
+      .default('avatar-pipeline/runware-api-key'),
+    model: z.enum(AVATAR_MODELS).default('klingai:avatar@2.0-pro'),
+    defaultPrompt: z.string().trim().min(1).max(PROMPT_MAX_LENGTH).optional(),
+    allowedVideoHosts: z
+      .union([z.string().transform((s) => s.split(',')), z.array(z.string())])
+      .transform((hosts) => hosts.map((h) => h.trim().toLowerCase()).filter(Boolean))
+      .pipe(
+        z
+          .array(z.string().regex(/^[a-z0-9.-]+$/, 'must be host names such as vm.runware.ai'))
+          .min(1, 'must name at least one host'),
+      )
+      .default(['vm.runware.ai']),
+    waitTimeoutSeconds: int(60, 86_400).default(1800),
+    hardDeadlineSeconds: int(120, 604_800).default(7200),
+    settleSeconds: int(0, 300).default(10),
+    runwareApiUrl: z.url({ protocol: /^https?$/ }).default('https://api.runware.ai/v1'),
+    maxImageBytes: int(1, 1_073_741_824).default(10_485_760),
+    maxAudioBytes: int(1, 1_073_741_824).default(52_428_800),
+    presignTtlSeconds: int(60, 604_800).default(900),
+    orphanAfterSeconds: int(60, 31_536_000).default(86_400),
+    logRetentionDays: z.coerce
+      .number()
+      .refine(
+        (n) => RETENTION_VALUES.has(n),
+        'must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, ...)',
+      )
+      .default(30)
+      .transform((n) => n as RetentionDays),
+    alarmEmail: z.email().optional(),
+  })
+  .strict()
+  .refine((s) => s.hardDeadlineSeconds > s.waitTimeoutSeconds, {
+    path: ['hardDeadlineSeconds'],
+    message: 'must be greater than waitTimeoutSeconds',
+  });
+
+/** Raised when a setting is invalid; the message starts with the setting's name. */
+export class InvalidSettingError extends Error {
+  constructor(
+    readonly setting: string,
+    problem: string,
+  ) {
+    super(`Invalid setting "${setting}": ${problem}`);
+    this.name = 'InvalidSettingError';
+  }
+}
+
+/** Parses settings from a plain record (keys as in {@link SETTING_NAMES}); unknown keys are ignored. */
+export function parseSettings(raw: Readonly<Record<string, unknown>>): Settings {
+  const input: Record<string, unknown> = {};
+  for (const name of SETTING_NAMES) {
+    const value = emptyAsUnset(raw[name]);
+    if (value !== undefined) input[name] = value;
+  }
+  const parsed = SettingsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const setting = String(issue?.path[0] ?? 'settings');
+    throw new InvalidSettingError(setting, issue?.message ?? 'invalid value');
+  }
+  return parsed.data;
+}
+
+/** Reads the settings from the CDK context visible at `node` (app context, `cdk.json`, `-c`). */
+export function loadSettings(node: Node): Settings {
+  const raw: Record<string, unknown> = {};
+  for (const name of SETTING_NAMES) raw[name] = node.tryGetContext(name);
+  return parseSettings(raw);
+}

@@ -1,0 +1,95 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface StorageProps {
+  /**
+   * How long replaced or deleted versions of dropped files are kept before S3 expires them.
+   * @default Duration.days(30)
+   */
+  readonly noncurrentVersionExpiration?: Duration;
+  /**
+   * How long server access logs are kept.
+   * @default Duration.days(90)
+   */
+  readonly accessLogExpiration?: Duration;
+}
+
+/**
+ * The stateful part of the pipeline: the drop-folder (input) bucket, the output bucket, the bucket their server
+ * access logs go to, and the job table. Everything here is retained when the stack is deleted: it holds people's
+ * files and the record of what was paid for.
+ */
+export class Storage extends Construct {
+  /** Where jobs are dropped under `inbox/`. Sends its events to EventBridge; versioned so nothing is lost. */
+  readonly inputBucket: s3.Bucket;
+  /** Where videos, job records and `<stem>.error.json` files appear. */
+  readonly outputBucket: s3.Bucket;
+  /** Server access logs of both buckets. */
+  readonly accessLogBucket: s3.Bucket;
+  /** Jobs, pairing records and task lookups (`pk`/`sk`, TTL on `expiresAt`). */
+  readonly table: dynamodb.Table;
+
+  constructor(scope: Construct, id: string, props: StorageProps = {}) {
+    super(scope, id);
+
+    const secure = {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    } satisfies s3.BucketProps;
+    const abortIncompleteUploads: s3.LifecycleRule = {
+      id: 'abort-incomplete-multipart-uploads',
+      abortIncompleteMultipartUploadAfter: Duration.days(1),
+    };
+
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogBucket', {
+      ...secure,
+      lifecycleRules: [
+        abortIncompleteUploads,
+        { id: 'expire-access-logs', expiration: props.accessLogExpiration ?? Duration.days(90) },
+      ],
+    });
+
+    this.inputBucket = new s3.Bucket(this, 'InputBucket', {
+      ...secure,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'input/',
+      lifecycleRules: [
+        {
+          ...abortIncompleteUploads,
+          noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(30),
+          expiredObjectDeleteMarker: true,
+        },
+      ],
+    });
+
+    // S3 -> EventBridge notifications, set on the CloudFormation resource itself. The L2 `eventBridgeEnabled`
+    // would do it through a custom resource (an extra Python Lambda with a managed-policy role) for no benefit
+    // on a bucket this stack owns.
+    (this.inputBucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
+
+    this.outputBucket = new s3.Bucket(this, 'OutputBucket', {
+      ...secure,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'output/',
+      lifecycleRules: [abortIncompleteUploads],
+    });
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+}

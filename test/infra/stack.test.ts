@@ -1,0 +1,836 @@
+import type { CfnResource } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PipelineFunctionName } from '../../lib/pipeline-function';
+import { parseSettings } from '../../lib/settings';
+import { type AslDefinition, definitionOf, isLambdaTask, stateOf } from './definition';
+import { type Synthesized, synth } from './synth';
+
+interface Statement {
+  effect: string;
+  actions: string[];
+  resources: unknown[];
+}
+
+const asList = (value: unknown): unknown[] =>
+  Array.isArray(value) ? value : value === undefined ? [] : [value];
+const text = (value: unknown): string => JSON.stringify(value);
+
+let s: Synthesized;
+let template: Template;
+let definition: AslDefinition;
+let resources: Record<
+  string,
+  { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string }
+>;
+
+const logicalId = (construct: { node: { defaultChild?: unknown } }): string =>
+  s.stack.getLogicalId(construct.node.defaultChild as CfnResource);
+
+/** Every statement of every policy attached to the function's role. */
+function statementsOf(name: PipelineFunctionName): Statement[] {
+  const roleId = logicalId(s.stack.pipeline.functions[name].executionRole);
+  const out: Statement[] = [];
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::IAM::Policy') continue;
+    if (!text(resource.Properties?.Roles).includes(`"${roleId}"`)) continue;
+    const document = resource.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] };
+    for (const st of document.Statement) {
+      out.push({
+        effect: String(st.Effect),
+        actions: asList(st.Action).map(String),
+        resources: asList(st.Resource),
+      });
+    }
+  }
+  return out;
+}
+
+const actionsOf = (name: PipelineFunctionName) => statementsOf(name).flatMap((st) => st.actions);
+const statementsWith = (name: PipelineFunctionName, action: string) =>
+  statementsOf(name).filter((st) => st.actions.includes(action));
+
+/** The environment variables of a function, as synthesized (values are strings or CloudFormation tokens). */
+function environmentOf(name: PipelineFunctionName, from: Synthesized = s): Record<string, unknown> {
+  const id = from.stack.getLogicalId(from.stack.pipeline.functions[name].node.defaultChild as CfnResource);
+  const fn = from.template.findResources('AWS::Lambda::Function')[id] as
+    | { Properties: { Environment?: { Variables?: Record<string, unknown> } } }
+    | undefined;
+  const env = fn?.Properties.Environment?.Variables;
+  if (!env) throw new Error(`no environment on ${name}`);
+  return env;
+}
+
+const FUNCTIONS: PipelineFunctionName[] = [
+  'ingest',
+  'validate',
+  'submit',
+  'webhook',
+  'poll',
+  'record',
+  'deliver',
+  'fail',
+];
+
+beforeAll(() => {
+  s = synth();
+  template = s.template;
+  resources = template.toJSON().Resources;
+  definition = definitionOf(template);
+});
+
+describe('least-privilege IAM per function', () => {
+  const inputBucket = () => logicalId(s.stack.storage.inputBucket);
+  const outputBucket = () => logicalId(s.stack.storage.outputBucket);
+
+  it('lets validate read only inbox/* objects of the input bucket (and list it, so a missing sidecar is 404)', () => {
+    const s3 = statementsOf('validate').filter((st) => st.actions.some((a) => a.startsWith('s3:')));
+    expect(s3).toEqual([
+      {
+        effect: 'Allow',
+        actions: ['s3:GetObject'],
+        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [inputBucket(), 'Arn'] }, '/inbox/*']] }],
+      },
+      { effect: 'Allow', actions: ['s3:ListBucket'], resources: [{ 'Fn::GetAtt': [inputBucket(), 'Arn'] }] },
+    ]);
+  });
+
+  it('lets submit read (presign) only inbox/* objects and nothing of the output bucket', () => {
+    const s3 = statementsOf('submit').filter((st) => st.actions.some((a) => a.startsWith('s3:')));
+    expect(s3).toEqual([
+      {
+        effect: 'Allow',
+        actions: ['s3:GetObject'],
+        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [inputBucket(), 'Arn'] }, '/inbox/*']] }],
+      },
+    ]);
+  });
+
+  it('lets deliver only put objects (and abort its uploads) in the output bucket, never read the input bucket', () => {
+    const s3 = statementsOf('deliver').filter((st) => st.actions.some((a) => a.startsWith('s3:')));
+    expect(s3).toEqual([
+      {
+        effect: 'Allow',
+        actions: ['s3:AbortMultipartUpload', 's3:PutObject'],
+        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [outputBucket(), 'Arn'] }, '/*']] }],
+      },
+    ]);
+    expect(text(statementsOf('deliver'))).not.toContain(inputBucket());
+  });
+
+  it('lets ingest and fail only put objects in the output bucket', () => {
+    for (const name of ['ingest', 'fail'] as const) {
+      const s3 = statementsOf(name).filter((st) => st.actions.some((a) => a.startsWith('s3:')));
+      expect(s3, name).toEqual([
+        {
+          effect: 'Allow',
+          actions: ['s3:PutObject'],
+          resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [outputBucket(), 'Arn'] }, '/*']] }],
+        },
+      ]);
+    }
+  });
+
+  it('gives webhook, poll and record no S3 access at all', () => {
+    for (const name of ['webhook', 'poll', 'record'] as const) {
+      expect(
+        actionsOf(name).filter((a) => a.startsWith('s3:')),
+        name,
+      ).toEqual([]);
+    }
+  });
+
+  it('never grants wildcard or destructive S3 actions', () => {
+    for (const name of FUNCTIONS) {
+      const s3 = actionsOf(name).filter((a) => a.startsWith('s3:'));
+      expect(
+        s3.filter((a) => a.includes('*') || /Delete|PutBucket|Acl|Tagging/.test(a)),
+        name,
+      ).toEqual([]);
+    }
+  });
+
+  it('lets only submit and webhook read the webhook secret, and only submit and poll the Runware API key', () => {
+    const webhookSecret = logicalId(s.stack.secrets.webhookSigningSecret);
+    const reads = (name: PipelineFunctionName) => text(statementsWith(name, 'secretsmanager:GetSecretValue'));
+    for (const name of FUNCTIONS) {
+      expect(reads(name).includes('runware-api-key'), `${name} reads the API key`).toBe(
+        name === 'submit' || name === 'poll',
+      );
+      expect(reads(name).includes(webhookSecret), `${name} reads the webhook secret`).toBe(
+        name === 'submit' || name === 'webhook',
+      );
+    }
+  });
+
+  it('lets only submit and webhook complete task tokens, only webhook fail them', () => {
+    for (const name of FUNCTIONS) {
+      const sendTask = actionsOf(name)
+        .filter((a) => a.startsWith('states:SendTask'))
+        .sort();
+      const expected =
+        name === 'webhook'
+          ? ['states:SendTaskFailure', 'states:SendTaskSuccess']
+          : name === 'submit'
+            ? ['states:SendTaskSuccess']
+            : [];
+      expect(sendTask, name).toEqual(expected);
+    }
+    for (const name of ['submit', 'webhook'] as const) {
+      for (const st of statementsOf(name).filter((x) => x.actions.some((a) => a.startsWith('states:')))) {
+        expect(st.resources).toEqual([{ Ref: logicalId(s.stack.pipeline.stateMachine) }]);
+      }
+    }
+  });
+
+  it('lets only ingest start executions, of this state machine only', () => {
+    for (const name of FUNCTIONS) {
+      const start = statementsWith(name, 'states:StartExecution');
+      if (name === 'ingest')
+        expect(start.map((st) => st.resources)).toEqual([
+          [{ Ref: logicalId(s.stack.pipeline.stateMachine) }],
+        ]);
+      else expect(start, name).toEqual([]);
+    }
+  });
+
+  it('scopes every function to the job table and its own log group', () => {
+    const table = logicalId(s.stack.storage.table);
+    for (const name of FUNCTIONS) {
+      const dynamo = statementsOf(name).filter((st) => st.actions.some((a) => a.startsWith('dynamodb:')));
+      expect(
+        dynamo.flatMap((st) => st.resources),
+        name,
+      ).toEqual([{ 'Fn::GetAtt': [table, 'Arn'] }]);
+      const logGroup = logicalId(s.stack.pipeline.functions[name].ownLogGroup);
+      const logStatements = statementsOf(name).filter((st) => st.actions.some((a) => a.startsWith('logs:')));
+      expect(
+        logStatements.flatMap((st) => st.resources),
+        name,
+      ).toEqual([{ 'Fn::GetAtt': [logGroup, 'Arn'] }]);
+    }
+  });
+
+  it('uses a "*" resource only for X-Ray actions, which have no resource type', () => {
+    for (const name of FUNCTIONS) {
+      const star = statementsOf(name).filter((st) => st.resources.includes('*'));
+      expect(star.flatMap((st) => st.actions).sort(), name).toEqual([
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ]);
+    }
+  });
+
+  it('attaches no managed policy to the function roles', () => {
+    for (const name of FUNCTIONS) {
+      const role = resources[logicalId(s.stack.pipeline.functions[name].executionRole)];
+      expect(role?.Properties?.ManagedPolicyArns, name).toBeUndefined();
+    }
+  });
+});
+
+describe('function configuration', () => {
+  it('runs every function on arm64 nodejs22.x with active tracing, JSON logs in its own log group', () => {
+    for (const name of FUNCTIONS) {
+      const fn = resources[logicalId(s.stack.pipeline.functions[name])];
+      expect(fn?.Properties, name).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: {
+          LogFormat: 'JSON',
+          LogGroup: { Ref: logicalId(s.stack.pipeline.functions[name].ownLogGroup) },
+        },
+      });
+    }
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it.each([
+    ['ingest', 30, 512],
+    ['validate', 60, 1024],
+    ['submit', 120, 512],
+    ['webhook', 15, 256],
+    ['poll', 60, 512],
+    ['record', 15, 512],
+    ['deliver', 900, 1024],
+    ['fail', 30, 512],
+  ] as const)('gives %s a %i s timeout and %i MB', (name, timeout, memory) => {
+    const fn = resources[logicalId(s.stack.pipeline.functions[name])];
+    expect(fn?.Properties).toMatchObject({ Timeout: timeout, MemorySize: memory });
+  });
+
+  it('retries failed async invocations of ingest and fail twice, then keeps them in the DLQ', () => {
+    const dlqArn = { 'Fn::GetAtt': [logicalId(s.stack.pipeline.deadLetterQueue), 'Arn'] };
+    for (const name of ['ingest', 'fail'] as const) {
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        FunctionName: { Ref: logicalId(s.stack.pipeline.functions[name]) },
+        MaximumRetryAttempts: 2,
+        DestinationConfig: { OnFailure: { Destination: dlqArn } },
+      });
+      const sqs = statementsOf(name).filter((st) => st.actions.some((a) => a.startsWith('sqs:')));
+      expect(
+        sqs.flatMap((st) => st.resources),
+        name,
+      ).toEqual([dlqArn]);
+    }
+    for (const name of FUNCTIONS.filter((n) => n !== 'ingest' && n !== 'fail')) {
+      expect(
+        actionsOf(name).filter((a) => a.startsWith('sqs:')),
+        name,
+      ).toEqual([]);
+    }
+  });
+
+  it('reserves no concurrency', () => {
+    for (const name of FUNCTIONS) {
+      const fn = resources[logicalId(s.stack.pipeline.functions[name])];
+      expect(fn?.Properties?.ReservedConcurrentExecutions, name).toBeUndefined();
+    }
+  });
+});
+
+describe('function environment (the contract with lambdas/*)', () => {
+  const HOUSE = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME'];
+  it.each([
+    ['ingest', ['TABLE_NAME', 'STATE_MACHINE_ARN', 'OUTPUT_BUCKET', 'ORPHAN_AFTER_SECONDS']],
+    [
+      'validate',
+      [
+        'TABLE_NAME',
+        'INPUT_BUCKET',
+        'MAX_IMAGE_BYTES',
+        'MAX_AUDIO_BYTES',
+        'DEFAULT_MODEL',
+        'HARD_DEADLINE_SECONDS',
+      ],
+    ],
+    [
+      'submit',
+      [
+        'TABLE_NAME',
+        'INPUT_BUCKET',
+        'RUNWARE_API_URL',
+        'RUNWARE_API_KEY_SECRET',
+        'WEBHOOK_SECRET_ARN',
+        'WEBHOOK_URL',
+        'PRESIGN_TTL_SECONDS',
+      ],
+    ],
+    ['webhook', ['TABLE_NAME', 'WEBHOOK_SECRET_ARN']],
+    ['poll', ['TABLE_NAME', 'RUNWARE_API_URL', 'RUNWARE_API_KEY_SECRET']],
+    ['record', ['TABLE_NAME']],
+    ['deliver', ['TABLE_NAME', 'OUTPUT_BUCKET', 'ALLOWED_VIDEO_HOSTS']],
+    ['fail', ['TABLE_NAME', 'OUTPUT_BUCKET']],
+  ] as const)('gives %s exactly its variables', (name, expected) => {
+    expect(Object.keys(environmentOf(name)).sort()).toEqual([...HOUSE, ...expected].sort());
+  });
+
+  it('sets the house defaults and the settings defaults', () => {
+    expect(environmentOf('record')).toMatchObject({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'avatar-pipeline',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+    });
+    expect(environmentOf('validate')).toMatchObject({
+      MAX_IMAGE_BYTES: '10485760',
+      MAX_AUDIO_BYTES: '52428800',
+      DEFAULT_MODEL: 'klingai:avatar@2.0-pro',
+      HARD_DEADLINE_SECONDS: '7200',
+    });
+    expect(environmentOf('submit')).toMatchObject({
+      RUNWARE_API_URL: 'https://api.runware.ai/v1',
+      PRESIGN_TTL_SECONDS: '900',
+      WEBHOOK_URL: {
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(s.stack.webhookApi.api), 'ApiEndpoint'] }, '/runware']],
+      },
+    });
+    expect(environmentOf('ingest')).toMatchObject({
+      ORPHAN_AFTER_SECONDS: '86400',
+      STATE_MACHINE_ARN: { Ref: logicalId(s.stack.pipeline.stateMachine) },
+    });
+    expect(environmentOf('deliver')).toMatchObject({ ALLOWED_VIDEO_HOSTS: 'vm.runware.ai' });
+  });
+
+  it('passes secrets by name or ARN, never by value', () => {
+    const webhookSecretRef = { Ref: logicalId(s.stack.secrets.webhookSigningSecret) };
+    for (const name of ['submit', 'poll'] as const) {
+      expect(environmentOf(name).RUNWARE_API_KEY_SECRET).toBe('avatar-pipeline/runware-api-key');
+    }
+    for (const name of ['submit', 'webhook'] as const) {
+      expect(environmentOf(name).WEBHOOK_SECRET_ARN).toEqual(webhookSecretRef);
+    }
+    for (const name of FUNCTIONS) {
+      const env = environmentOf(name);
+      expect(text(env), name).not.toMatch(/resolve:secretsmanager|SecretString|GenerateSecretString/);
+      for (const [key, value] of Object.entries(env)) {
+        if (typeof value !== 'string') continue;
+        // A 32+ character run of letters and digits is what a key or a generated secret looks like.
+        expect(value, `${name}.${key}`).not.toMatch(/[A-Za-z0-9]{32,}/);
+        if (/KEY|SECRET|TOKEN|PASSWORD/.test(key)) expect(key, `${name}.${key}`).toMatch(/_SECRET(_ARN)?$/);
+      }
+    }
+  });
+});
+
+describe('state machine definition', () => {
+  it('is a Standard workflow with tracing, ALL logging without execution data, and a deadline backstop', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+    expect(definition.TimeoutSeconds).toBe(7200 + 1800);
+  });
+
+  it('runs Settle -> Validate -> Submit -> Record -> Deliver -> PublishSucceeded -> Succeeded', () => {
+    expect(definition.StartAt).toBe('Settle');
+    expect(stateOf(definition, 'Settle')).toMatchObject({ Type: 'Wait', Seconds: 10, Next: 'Validate' });
+    expect(stateOf(definition, 'Validate')).toMatchObject({ Next: 'Submit', ResultPath: '$.validated' });
+    expect(stateOf(definition, 'Submit')).toMatchObject({ Next: 'Record', ResultPath: '$.generation' });
+    expect(stateOf(definition, 'Record')).toMatchObject({ Next: 'Deliver', ResultPath: '$.recorded' });
+    expect(stateOf(definition, 'Deliver')).toMatchObject({
+      Next: 'PublishSucceeded',
+      ResultPath: '$.delivery',
+    });
+    expect(stateOf(definition, 'PublishSucceeded')).toMatchObject({ Next: 'Succeeded' });
+    expect(stateOf(definition, 'Succeeded').Type).toBe('Succeed');
+  });
+
+  it('gives every Lambda step a timeout, a retry of transient errors with backoff and jitter, and a catch', () => {
+    const lambdaSteps = Object.entries(definition.States).filter(([, st]) => isLambdaTask(st));
+    expect(lambdaSteps.map(([name]) => name).sort()).toEqual(
+      ['Deliver', 'Fail', 'Poll', 'Record', 'Submit', 'Validate'].sort(),
+    );
+    for (const [name, st] of lambdaSteps) {
+      expect(st.TimeoutSeconds, name).toBeGreaterThan(0);
+      expect(st.Retry, name).toEqual([
+        {
+          ErrorEquals: [
+            'Lambda.ServiceException',
+            'Lambda.AWSLambdaException',
+            'Lambda.SdkClientException',
+            'Lambda.TooManyRequestsException',
+            'TransientError',
+          ],
+          IntervalSeconds: 2,
+          BackoffRate: 2,
+          MaxAttempts: 4,
+          JitterStrategy: 'FULL',
+        },
+      ]);
+      if (name === 'Fail') {
+        expect(st.Catch, 'the fail step must not catch into itself').toBeUndefined();
+      } else {
+        expect(st.Catch?.at(-1), name).toEqual({
+          ErrorEquals: ['States.ALL'],
+          ResultPath: '$.error',
+          Next: 'Fail',
+        });
+      }
+    }
+  });
+
+  it('invokes functions directly (payload only) with explicit payloads, except Submit', () => {
+    const fnArn = (name: PipelineFunctionName) =>
+      `arn:aws:lambda:us-east-1:123456789012:function:${logicalId(s.stack.pipeline.functions[name])}`;
+    const job = { 'jobId.$': '$.jobId', 'attempt.$': '$.attempt' };
+    expect(stateOf(definition, 'Validate')).toMatchObject({
+      Resource: fnArn('validate'),
+      Parameters: { ...job, 'stem.$': '$.stem' },
+      TimeoutSeconds: 90,
+    });
+    expect(stateOf(definition, 'Poll')).toMatchObject({ Resource: fnArn('poll'), Parameters: job });
+    expect(stateOf(definition, 'Record')).toMatchObject({ Resource: fnArn('record'), Parameters: job });
+    expect(stateOf(definition, 'Deliver')).toMatchObject({
+      Resource: fnArn('deliver'),
+      Parameters: job,
+      TimeoutSeconds: 930,
+    });
+    expect(stateOf(definition, 'Fail')).toMatchObject({
+      Resource: fnArn('fail'),
+      Parameters: { ...job, 'stem.$': '$.stem', 'error.$': '$.error' },
+      ResultPath: '$.failure',
+    });
+  });
+
+  it('waits for the task token in Submit, then falls back to polling on States.Timeout', () => {
+    const submit = stateOf(definition, 'Submit');
+    expect(submit.Resource).toMatch(/lambda:invoke\.waitForTaskToken$/);
+    expect(submit.TimeoutSeconds).toBe(1800);
+    expect(submit.Parameters).toMatchObject({
+      FunctionName: `arn:aws:lambda:us-east-1:123456789012:function:${logicalId(s.stack.pipeline.functions.submit)}`,
+      Payload: { 'jobId.$': '$.jobId', 'attempt.$': '$.attempt', 'taskToken.$': '$$.Task.Token' },
+    });
+    expect(submit.Catch).toEqual([
+      { ErrorEquals: ['States.Timeout'], ResultPath: '$.waitTimedOut', Next: 'Poll' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Fail' },
+    ]);
+    expect(submit.Retry?.flatMap((r) => r.ErrorEquals)).not.toContain('States.Timeout');
+  });
+
+  it('polls until done: Poll -> IsGenerated -> Record, or WaitBeforePoll ($.poll.waitSeconds) -> Poll', () => {
+    expect(stateOf(definition, 'Poll')).toMatchObject({ Next: 'IsGenerated', ResultPath: '$.poll' });
+    expect(stateOf(definition, 'IsGenerated')).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.poll.done', BooleanEquals: true, Next: 'Record' }],
+      Default: 'WaitBeforePoll',
+    });
+    expect(stateOf(definition, 'WaitBeforePoll')).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.poll.waitSeconds',
+      Next: 'Poll',
+    });
+  });
+
+  it('ends a failed job with Fail -> PublishFailed -> Failed (JobFailed)', () => {
+    expect(stateOf(definition, 'Fail').Next).toBe('PublishFailed');
+    expect(stateOf(definition, 'PublishFailed')).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::events:putEvents',
+      Next: 'Failed',
+      TimeoutSeconds: 30,
+      Parameters: {
+        Entries: [
+          {
+            Source: 'avatar-pipeline',
+            DetailType: 'JobFailed',
+            Detail: {
+              'jobId.$': '$.jobId',
+              'attempt.$': '$.attempt',
+              'stem.$': '$.stem',
+              'code.$': '$.failure.code',
+              'message.$': '$.failure.message',
+              'stage.$': '$.failure.stage',
+              'errorKey.$': '$.failure.errorKey',
+            },
+          },
+        ],
+      },
+    });
+    expect(stateOf(definition, 'Failed')).toMatchObject({ Type: 'Fail', Error: 'JobFailed' });
+  });
+
+  it('publishes JobSucceeded with the outputs and the record key to the default bus', () => {
+    const publish = stateOf(definition, 'PublishSucceeded');
+    expect(publish.Parameters).toEqual({
+      Entries: [
+        {
+          Source: 'avatar-pipeline',
+          DetailType: 'JobSucceeded',
+          Detail: {
+            'jobId.$': '$.jobId',
+            'attempt.$': '$.attempt',
+            'stem.$': '$.stem',
+            'outputs.$': '$.delivery.outputs',
+            'recordKey.$': '$.delivery.recordKey',
+          },
+        },
+      ],
+    });
+    expect(publish.TimeoutSeconds).toBe(30);
+  });
+
+  it('sends timed-out and aborted executions of this state machine to the fail function', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [{ Ref: logicalId(s.stack.pipeline.stateMachine) }],
+        },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [logicalId(s.stack.pipeline.functions.fail), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(s.stack.pipeline.deadLetterQueue), 'Arn'] } },
+        }),
+      ],
+    });
+  });
+});
+
+describe('ingest trigger', () => {
+  it('sends S3 Object Created events under inbox/ of the input bucket to ingest, with retries and a DLQ', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: {
+          bucket: { name: [{ Ref: logicalId(s.stack.storage.inputBucket) }] },
+          object: { key: [{ prefix: 'inbox/' }] },
+        },
+      },
+      Targets: [
+        {
+          Id: Match.anyValue(),
+          Arn: { 'Fn::GetAtt': [logicalId(s.stack.pipeline.functions.ingest), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(s.stack.pipeline.deadLetterQueue), 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 7200 },
+        },
+      ],
+    });
+  });
+
+  it('encrypts the dead-letter queue and refuses plain-HTTP access to it', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('storage', () => {
+  const buckets = () => [
+    s.stack.storage.inputBucket,
+    s.stack.storage.outputBucket,
+    s.stack.storage.accessLogBucket,
+  ];
+
+  it('encrypts every bucket, blocks all public access and keeps them on stack deletion', () => {
+    for (const bucket of buckets()) {
+      const resource = resources[logicalId(bucket)];
+      expect(resource?.Properties).toMatchObject({
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+      });
+      expect(resource?.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  it('denies requests without TLS on every bucket', () => {
+    for (const bucket of buckets()) {
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: logicalId(bucket) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 's3:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('versions the input bucket, sends its events to EventBridge and cleans up after itself', () => {
+    expect(resources[logicalId(s.stack.storage.inputBucket)]?.Properties).toMatchObject({
+      VersioningConfiguration: { Status: 'Enabled' },
+      NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(s.stack.storage.accessLogBucket) } },
+      LifecycleConfiguration: {
+        Rules: [
+          expect.objectContaining({
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+            NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+            Status: 'Enabled',
+          }),
+        ],
+      },
+    });
+  });
+
+  it('logs output bucket access and aborts its incomplete uploads', () => {
+    expect(resources[logicalId(s.stack.storage.outputBucket)]?.Properties).toMatchObject({
+      LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(s.stack.storage.accessLogBucket) } },
+      LifecycleConfiguration: {
+        Rules: [expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } })],
+      },
+    });
+  });
+
+  it('keeps the job table on demand, encrypted, with point-in-time recovery, TTL on expiresAt, retained', () => {
+    const table = resources[logicalId(s.stack.storage.table)];
+    expect(table?.Properties).toMatchObject({
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+    expect(table?.DeletionPolicy).toBe('Retain');
+  });
+
+  it('generates the webhook signing secret and imports the API key secret by name', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    });
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    template.hasOutput('RunwareApiKeySecretName', { Value: 'avatar-pipeline/runware-api-key' });
+  });
+});
+
+describe('webhook API', () => {
+  it('has exactly one route, POST /runware/{taskUUID}, to the webhook function', () => {
+    const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route');
+    expect(routes.map((r) => r.Properties?.RouteKey)).toEqual(['POST /runware/{taskUUID}']);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: { 'Fn::GetAtt': [logicalId(s.stack.pipeline.functions.webhook), 'Arn'] },
+      PayloadFormatVersion: '2.0',
+    });
+  });
+
+  it('throttles the default stage and keeps the token (query string) and path out of the access log', () => {
+    const stages = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Stage');
+    expect(stages).toHaveLength(1);
+    const stage = stages[0]?.Properties ?? {};
+    expect(stage).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingBurstLimit: 50, ThrottlingRateLimit: 20 },
+    });
+    const format = (stage.AccessLogSettings as { Format: string }).Format;
+    const fields = Object.values(JSON.parse(format) as Record<string, string>).sort();
+    expect(fields).toEqual(
+      [
+        '$context.requestId',
+        '$context.identity.sourceIp',
+        '$context.requestTime',
+        '$context.httpMethod',
+        '$context.routeKey',
+        '$context.status',
+        '$context.responseLength',
+        '$context.integrationErrorMessage',
+      ].sort(),
+    );
+    expect(format).not.toMatch(/path|querystring|queryString|token/i);
+  });
+
+  it('outputs the webhook base URL', () => {
+    template.hasOutput('WebhookUrl', {
+      Value: {
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(s.stack.webhookApi.api), 'ApiEndpoint'] }, '/runware']],
+      },
+    });
+  });
+});
+
+describe('monitoring', () => {
+  it('alarms on failed and timed-out executions, DLQ depth and every function error', () => {
+    const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    const metrics = alarms.map((a) => `${a.Properties?.Namespace}/${a.Properties?.MetricName}`).sort();
+    expect(metrics).toEqual(
+      [
+        'AWS/States/ExecutionsFailed',
+        'AWS/States/ExecutionsTimedOut',
+        'AWS/SQS/ApproximateNumberOfMessagesVisible',
+        ...FUNCTIONS.map(() => 'AWS/Lambda/Errors'),
+      ].sort(),
+    );
+    for (const alarm of alarms) {
+      expect(alarm.Properties).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Period: 300,
+        AlarmActions: [{ Ref: logicalId(s.stack.monitoring.topic) }],
+      });
+    }
+  });
+
+  it('encrypts the alarm topic with a key CloudWatch may use, and subscribes no one by default', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('AlarmTopicKey'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' } }),
+        ]),
+      },
+    });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('settings from context', () => {
+  let custom: Synthesized;
+  let customDefinition: AslDefinition;
+  beforeAll(() => {
+    custom = synth({
+      waitTimeoutSeconds: '600',
+      hardDeadlineSeconds: '3600',
+      settleSeconds: '0',
+      allowedVideoHosts: 'vm.runware.ai, cdn.example.com',
+      defaultPrompt: 'A friendly presenter',
+      model: 'klingai:avatar@2.0-standard',
+      alarmEmail: 'ops@example.com',
+      logRetentionDays: '7',
+    });
+    customDefinition = definitionOf(custom.template);
+  });
+
+  it('changes the definition: Submit timeout, settle wait and the deadline backstop', () => {
+    expect(stateOf(customDefinition, 'Submit').TimeoutSeconds).toBe(600);
+    expect(stateOf(customDefinition, 'Settle').Seconds).toBe(0);
+    expect(customDefinition.TimeoutSeconds).toBe(3600 + 1800);
+  });
+
+  it('changes the environment, log retention and alarm subscription', () => {
+    const env = (name: PipelineFunctionName) => environmentOf(name, custom);
+    expect(env('deliver').ALLOWED_VIDEO_HOSTS).toBe('vm.runware.ai,cdn.example.com');
+    expect(env('validate')).toMatchObject({
+      DEFAULT_PROMPT: 'A friendly presenter',
+      DEFAULT_MODEL: 'klingai:avatar@2.0-standard',
+      HARD_DEADLINE_SECONDS: '3600',
+    });
+    custom.template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+    custom.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  it.each([
+    [{ waitTimeoutSeconds: 'soon' }, 'waitTimeoutSeconds'],
+    [{ waitTimeoutSeconds: '7200' }, 'hardDeadlineSeconds'],
+    [{ model: 'klingai:other@1' }, 'model'],
+    [{ logRetentionDays: '31' }, 'logRetentionDays'],
+    [{ alarmEmail: 'not an address' }, 'alarmEmail'],
+    [{ allowedVideoHosts: ' , ' }, 'allowedVideoHosts'],
+    [{ runwareApiUrl: 'ftp://api.runware.ai' }, 'runwareApiUrl'],
+    [{ defaultPrompt: 'x'.repeat(2501) }, 'defaultPrompt'],
+  ])('fails synth on %o, naming %s', (context, name) => {
+    expect(() => synth(context)).toThrow(new RegExp(`Invalid setting "${name}"`));
+  });
+
+  it('documents the defaults it applies', () => {
+    expect(parseSettings({})).toEqual({
+      runwareApiKeySecretName: 'avatar-pipeline/runware-api-key',
+      model: 'klingai:avatar@2.0-pro',
+      allowedVideoHosts: ['vm.runware.ai'],
+      waitTimeoutSeconds: 1800,
+      hardDeadlineSeconds: 7200,
+      settleSeconds: 10,
+      runwareApiUrl: 'https://api.runware.ai/v1',
+      maxImageBytes: 10_485_760,
+      maxAudioBytes: 52_428_800,
+      presignTtlSeconds: 900,
+      orphanAfterSeconds: 86_400,
+      logRetentionDays: 30,
+    });
+    expect(parseSettings({ allowedVideoHosts: ['A.example.com'] }).allowedVideoHosts).toEqual([
+      'a.example.com',
+    ]);
+    expect(parseSettings({ alarmEmail: '' }).alarmEmail).toBeUndefined();
+  });
+});
