@@ -43,9 +43,14 @@ export interface PipelineProps {
   readonly settings: Settings;
 }
 
-/** Errors retried with backoff by every Lambda step: Lambda's own transient failures plus our `TransientError`. */
+/**
+ * Errors retried with backoff by every Lambda step: Lambda's own transient failures, a function that crashed or
+ * ran out of time (every step is idempotent, and submit reuses its task UUID), plus our `TransientError`.
+ */
 export const RETRIED_ERRORS = [
   'Lambda.ServiceException',
+  'Lambda.Unknown',
+  'Sandbox.Timedout',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',

@@ -46,7 +46,9 @@ export class SfnTaskNotifier implements TaskNotifier {
   constructor(private readonly sfn: SFNClient) {}
 
   succeed(taskToken: string, output: { taskUUID: string; results: number }) {
-    return this.send(() => this.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) })));
+    return this.send(() =>
+      this.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) })),
+    );
   }
 
   fail(taskToken: string, error: string, cause: string) {

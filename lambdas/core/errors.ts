@@ -146,7 +146,8 @@ function serviceErrorCode(error: string): string {
 }
 
 function serviceErrorMessage(error: string, text: string): string {
-  if (error === 'States.Timeout') return 'A step took longer than its time limit. Retry the job; if it happens again, check the logs of the step.';
+  if (error === 'States.Timeout')
+    return 'A step took longer than its time limit. Retry the job; if it happens again, check the logs of the step.';
   if (text) return `${error}: ${text.slice(0, 500)}`;
   return `${error}: the step failed without a message. Retry the job and check the logs.`;
 }

@@ -18,10 +18,17 @@ export class SfnExecutionStarter implements ExecutionStarter {
     private readonly stateMachineArn: string,
   ) {}
 
-  async start(name: string, input: ExecutionInput): Promise<{ executionArn: string; alreadyExisted: boolean }> {
+  async start(
+    name: string,
+    input: ExecutionInput,
+  ): Promise<{ executionArn: string; alreadyExisted: boolean }> {
     try {
       const out = await this.sfn.send(
-        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }),
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name,
+          input: JSON.stringify(input),
+        }),
       );
       return { executionArn: out.executionArn ?? this.arnOf(name), alreadyExisted: false };
     } catch (error) {

@@ -20,7 +20,10 @@ export class S3ObjectReader implements ObjectReader {
       );
       if ((out.ContentLength ?? 0) > maxBytes) {
         await out.Body?.transformToByteArray().catch(() => undefined);
-        throw new ValidationError('FILE_TOO_LARGE', `${key} is ${out.ContentLength} bytes; the limit is ${maxBytes}.`);
+        throw new ValidationError(
+          'FILE_TOO_LARGE',
+          `${key} is ${out.ContentLength} bytes; the limit is ${maxBytes}.`,
+        );
       }
       return (await out.Body?.transformToByteArray()) ?? new Uint8Array();
     } catch (error) {

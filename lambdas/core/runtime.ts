@@ -1,8 +1,8 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { ConfigurationError } from './errors.js';
 
 /**
@@ -37,7 +37,9 @@ const SECRET_MAX_AGE_SECONDS = 300;
 export async function readSecret(secretId: string): Promise<string> {
   const value = await getSecret(secretId, { maxAge: SECRET_MAX_AGE_SECONDS });
   if (typeof value !== 'string' || value.length === 0) {
-    throw new ConfigurationError(`Secret ${secretId} is empty or not a string. Put the value with aws secretsmanager put-secret-value.`);
+    throw new ConfigurationError(
+      `Secret ${secretId} is empty or not a string. Put the value with aws secretsmanager put-secret-value.`,
+    );
   }
   return value;
 }

@@ -63,7 +63,11 @@ export function resolveSettings(sidecar: Sidecar, defaults: SettingsDefaults): J
   };
 }
 
-export const FILE_EXTENSION_OF_FORMAT: Record<OutputFormat, string> = { MP4: 'mp4', WEBM: 'webm', MOV: 'mov' };
+export const FILE_EXTENSION_OF_FORMAT: Record<OutputFormat, string> = {
+  MP4: 'mp4',
+  WEBM: 'webm',
+  MOV: 'mov',
+};
 export const CONTENT_TYPE_OF_FORMAT: Record<OutputFormat, string> = {
   MP4: 'video/mp4',
   WEBM: 'video/webm',

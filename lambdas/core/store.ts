@@ -6,8 +6,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { JobStatus, Stage } from './errors.js';
-import { STAGES } from './errors.js';
+import { STAGES, type Stage } from './errors.js';
 import type { GenerationResult, JobError, JobRecord, StoredFile, TaskError, TaskRecord } from './job.js';
 
 /**
@@ -39,7 +38,9 @@ export interface JobStore {
   failJob(jobId: string, attempt: number, error: JobError): Promise<JobRecord | undefined>;
 
   /** Creates the task lookup, or rotates its token when the submit step runs again. Returns the stored task. */
-  saveTaskToken(task: Omit<TaskRecord, 'results' | 'errors' | 'createdAt'> & { createdAt: string }): Promise<TaskRecord>;
+  saveTaskToken(
+    task: Omit<TaskRecord, 'results' | 'errors' | 'createdAt'> & { createdAt: string },
+  ): Promise<TaskRecord>;
   getTask(taskUUID: string): Promise<TaskRecord | undefined>;
   /** Adds one result; `added` is false for a duplicate delivery of a result already kept. */
   addTaskResult(taskUUID: string, result: GenerationResult): Promise<{ added: boolean; task: TaskRecord }>;
@@ -183,22 +184,26 @@ export class DynamoJobStore implements JobStore {
   }
 
   async assignTaskUUID(jobId: string, attempt: number, taskUUID: string): Promise<string> {
-    const out = await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: jobKey(jobId),
-        UpdateExpression: 'SET taskUUID = if_not_exists(taskUUID, :uuid)',
-        ConditionExpression: 'attempt = :attempt AND #status <> :failed',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':uuid': taskUUID, ':attempt': attempt, ':failed': 'FAILED' },
-        ReturnValues: 'ALL_NEW',
-      }),
-    ).catch((error: unknown) => {
-      if (isConditionFailure(error)) {
-        throw new StaleAttemptError(`Job ${jobId} attempt ${attempt} is over (failed, retried or missing).`);
-      }
-      throw error;
-    });
+    const out = await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: 'SET taskUUID = if_not_exists(taskUUID, :uuid)',
+          ConditionExpression: 'attempt = :attempt AND #status <> :failed',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':uuid': taskUUID, ':attempt': attempt, ':failed': 'FAILED' },
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+      .catch((error: unknown) => {
+        if (isConditionFailure(error)) {
+          throw new StaleAttemptError(
+            `Job ${jobId} attempt ${attempt} is over (failed, retried or missing).`,
+          );
+        }
+        throw error;
+      });
     return String(out.Attributes?.taskUUID);
   }
 
@@ -218,7 +223,8 @@ export class DynamoJobStore implements JobStore {
     const sets = ['#updatedAt = :now'];
     let i = 0;
     for (const [name, value] of Object.entries(fields)) {
-      if (value === undefined || ['jobId', 'attempt', 'status', 'stages', 'pk', 'sk'].includes(name)) continue;
+      if (value === undefined || ['jobId', 'attempt', 'status', 'stages', 'pk', 'sk'].includes(name))
+        continue;
       names[`#f${i}`] = name;
       values[`:f${i}`] = value;
       sets.push(`#f${i} = :f${i}`);
@@ -266,8 +272,18 @@ export class DynamoJobStore implements JobStore {
           Key: jobKey(jobId),
           UpdateExpression: 'SET #status = :failed, #error = :error, #stages.#failed = :at, updatedAt = :at',
           ConditionExpression: 'attempt = :attempt AND #status <> :failed',
-          ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#stages': 'stages', '#failed': 'FAILED' },
-          ExpressionAttributeValues: { ':failed': 'FAILED', ':error': error, ':at': error.at, ':attempt': attempt },
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#error': 'error',
+            '#stages': 'stages',
+            '#failed': 'FAILED',
+          },
+          ExpressionAttributeValues: {
+            ':failed': 'FAILED',
+            ':error': error,
+            ':at': error.at,
+            ':attempt': attempt,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -278,7 +294,9 @@ export class DynamoJobStore implements JobStore {
     }
   }
 
-  async saveTaskToken(task: Omit<TaskRecord, 'results' | 'errors' | 'createdAt'> & { createdAt: string }): Promise<TaskRecord> {
+  async saveTaskToken(
+    task: Omit<TaskRecord, 'results' | 'errors' | 'createdAt'> & { createdAt: string },
+  ): Promise<TaskRecord> {
     const out = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -310,7 +328,10 @@ export class DynamoJobStore implements JobStore {
     return strip<TaskRecord>(out.Item);
   }
 
-  async addTaskResult(taskUUID: string, result: GenerationResult): Promise<{ added: boolean; task: TaskRecord }> {
+  async addTaskResult(
+    taskUUID: string,
+    result: GenerationResult,
+  ): Promise<{ added: boolean; task: TaskRecord }> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({

@@ -57,7 +57,12 @@ async function copyVideo(result: GenerationResult, key: string, format: OutputFo
   const body = Readable.fromWeb(download.body as NodeWebReadableStream<Uint8Array>).pipe(check);
   const upload = new Upload({
     client: deps.s3,
-    params: { Bucket: deps.outputs.bucket, Key: key, Body: body, ContentType: CONTENT_TYPE_OF_FORMAT[format] },
+    params: {
+      Bucket: deps.outputs.bucket,
+      Key: key,
+      Body: body,
+      ContentType: CONTENT_TYPE_OF_FORMAT[format],
+    },
     partSize: deps.partSize ?? 8 * 1024 * 1024,
     queueSize: deps.queueSize ?? 2,
     leavePartsOnError: false,
@@ -67,10 +72,14 @@ async function copyVideo(result: GenerationResult, key: string, format: OutputFo
   } catch (error) {
     if (check.failure) throw check.failure;
     if (error instanceof DeliveryError || error instanceof TransientError) throw error;
-    throw new TransientError('OUTPUT_WRITE_FAILED', `Could not write ${key} to the output bucket (${(error as Error).name}).`, {
-      stage: 'DELIVERED',
-      cause: error,
-    });
+    throw new TransientError(
+      'OUTPUT_WRITE_FAILED',
+      `Could not write ${key} to the output bucket (${(error as Error).name}).`,
+      {
+        stage: 'DELIVERED',
+        cause: error,
+      },
+    );
   }
   if (check.failure) throw check.failure;
   return check.bytes;
@@ -100,7 +109,9 @@ class VerifyVideo extends Transform {
     if (this.head.length < 12) {
       this.head = Buffer.concat([this.head, chunk]).subarray(0, 12);
       if (this.head.length >= 12 && !looksLike(this.format, this.head)) {
-        return callback(this.fail(new DeliveryError('VIDEO_WRONG_CONTENT', `The file Runware served is not a ${this.format} video.`)));
+        const message = `The file Runware served is not a ${this.format} video.`;
+        callback(this.fail(new DeliveryError('VIDEO_WRONG_CONTENT', message)));
+        return;
       }
     }
     this.bytes += chunk.length;
@@ -108,19 +119,20 @@ class VerifyVideo extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
+    callback(this.checkComplete());
+  }
+
+  /** An error if the body was empty, too short to be a video, or shorter than its Content-Length. */
+  private checkComplete(): Error | null {
+    const truncated = (message: string) =>
+      this.fail(new TransientError('VIDEO_TRUNCATED', message, { stage: 'DELIVERED' }));
     if (this.bytes === 0 || this.head.length < 12) {
-      return callback(this.fail(new TransientError('VIDEO_TRUNCATED', `The video download was empty or cut short (${this.bytes} bytes).`, { stage: 'DELIVERED' })));
+      return truncated(`The video download was empty or cut short (${this.bytes} bytes).`);
     }
     if (this.expectedLength !== undefined && this.bytes !== this.expectedLength) {
-      return callback(
-        this.fail(
-          new TransientError('VIDEO_TRUNCATED', `The video download was cut short: ${this.bytes} of ${this.expectedLength} bytes.`, {
-            stage: 'DELIVERED',
-          }),
-        ),
-      );
+      return truncated(`The video download was cut short: ${this.bytes} of ${this.expectedLength} bytes.`);
     }
-    callback();
+    return null;
   }
 
   private fail(error: Error): Error {

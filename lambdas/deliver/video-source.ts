@@ -69,9 +69,16 @@ export class HttpVideoSource implements VideoSource {
         );
       }
       const length = response.headers.get('content-length');
-      return { body: response.body, contentType, contentLength: length === null ? undefined : Number(length) };
+      return {
+        body: response.body,
+        contentType,
+        contentLength: length === null ? undefined : Number(length),
+      };
     }
-    throw new DeliveryError('VIDEO_TOO_MANY_REDIRECTS', `${redactUrl(raw)} redirected more than ${MAX_REDIRECTS} times.`);
+    throw new DeliveryError(
+      'VIDEO_TOO_MANY_REDIRECTS',
+      `${redactUrl(raw)} redirected more than ${MAX_REDIRECTS} times.`,
+    );
   }
 
   /** Refuses, before any request, a URL whose host is not on the allow list. */

@@ -48,9 +48,17 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
     return { code: info.code, message: info.message, stage, errorKey: null };
   }
   const at = deps.now().toISOString();
-  const failed = job ? await deps.store.failJob(job.jobId, job.attempt, { stage, code: info.code, message: info.message, at }) : undefined;
+  const failed = job
+    ? await deps.store.failJob(job.jobId, job.attempt, { stage, code: info.code, message: info.message, at })
+    : undefined;
   // If it had failed already, report the failure that was recorded first.
-  const recorded = failed?.error ?? (job?.status === 'FAILED' ? job.error : undefined) ?? { stage, code: info.code, message: info.message, at };
+  const recorded = failed?.error ??
+    (job?.status === 'FAILED' ? job.error : undefined) ?? {
+      stage,
+      code: info.code,
+      message: info.message,
+      at,
+    };
 
   const errorKey = await deps.outputs.putError({
     stem: input.stem,
@@ -60,7 +68,9 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
     code: recorded.code,
     message: recorded.message,
     howToRetry: HOW_TO_RETRY,
-    ...(job ? { inputs: Object.fromEntries(Object.entries(job.inputs).map(([role, ref]) => [role, ref.key])) } : {}),
+    ...(job
+      ? { inputs: Object.fromEntries(Object.entries(job.inputs).map(([role, ref]) => [role, ref.key])) }
+      : {}),
     failedAt: recorded.at,
   });
   return { code: recorded.code, message: recorded.message, stage: recorded.stage, errorKey };

@@ -13,7 +13,11 @@ const deps = {
   now: () => new Date(),
 };
 
-const ExecutionInput = z.object({ jobId: z.string(), attempt: z.number().int().positive(), stem: z.string() });
+const ExecutionInput = z.object({
+  jobId: z.string(),
+  attempt: z.number().int().positive(),
+  stem: z.string(),
+});
 
 /** From the state machine's Catch. */
 const CaughtFailure = ExecutionInput.extend({
@@ -33,7 +37,8 @@ const ExecutionStatusChange = z.object({
 });
 
 const MESSAGES: Record<string, string> = {
-  TIMED_OUT: '[EXECUTION_TIMED_OUT] The job ran past the workflow time limit and was stopped. Upload one of its files again to retry.',
+  TIMED_OUT:
+    '[EXECUTION_TIMED_OUT] The job ran past the workflow time limit and was stopped. Upload one of its files again to retry.',
   ABORTED: '[EXECUTION_ABORTED] The job was stopped by an operator. Upload one of its files again to retry.',
 };
 
@@ -42,8 +47,13 @@ function toFailInput(event: unknown): FailInput {
   if (caught.success) return caught.data;
   const change = ExecutionStatusChange.parse(event);
   const input = ExecutionInput.parse(JSON.parse(change.detail.input));
-  const message = MESSAGES[change.detail.status] ?? `[EXECUTION_${change.detail.status}] ${change.detail.cause ?? 'The workflow ended.'}`;
-  return { ...input, error: { Error: `Execution.${change.detail.status}`, Cause: JSON.stringify({ errorMessage: message }) } };
+  const message =
+    MESSAGES[change.detail.status] ??
+    `[EXECUTION_${change.detail.status}] ${change.detail.cause ?? 'The workflow ended.'}`;
+  return {
+    ...input,
+    error: { Error: `Execution.${change.detail.status}`, Cause: JSON.stringify({ errorMessage: message }) },
+  };
 }
 
 export const handler = async (event: unknown) => {

@@ -93,7 +93,12 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
       const next = newAttempt(jobId, inbox.stem, job.attempt + 1, inputs, event.eventId, now, job);
       if (!(await deps.store.restartJob(next, job.attempt))) {
         const current = await deps.store.getJob(jobId);
-        return { kind: 'unchanged', jobId, attempt: current?.attempt ?? job.attempt, status: current?.status ?? 'UNKNOWN' };
+        return {
+          kind: 'unchanged',
+          jobId,
+          attempt: current?.attempt ?? job.attempt,
+          status: current?.status ?? 'UNKNOWN',
+        };
       }
       job = next;
     } else if (!(job.claimedBy === event.eventId && job.status === 'RECEIVED' && !job.executionArn)) {
@@ -101,7 +106,11 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
     }
   }
 
-  const started = await deps.executions.start(job.executionName, { jobId, attempt: job.attempt, stem: job.stem });
+  const started = await deps.executions.start(job.executionName, {
+    jobId,
+    attempt: job.attempt,
+    stem: job.stem,
+  });
   await deps.store.updateJob(jobId, job.attempt, { executionArn: started.executionArn });
   return { kind: 'started', jobId, attempt: job.attempt, executionArn: started.executionArn };
 }

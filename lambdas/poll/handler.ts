@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfig } from '../core/config.js';
-import { HttpRunwareClient } from '../core/runware/client.js';
 import { dynamoClient, logger, readSecret } from '../core/runtime.js';
+import { HttpRunwareClient } from '../core/runware/client.js';
 import { StepInputSchema } from '../core/step-input.js';
 import { DynamoJobStore } from '../core/store.js';
 import { pollJob } from './poll.js';

@@ -26,9 +26,11 @@ export interface PollOutput {
  */
 export async function pollJob(input: StepInput, deps: PollDeps): Promise<PollOutput> {
   const job = await loadAttempt(deps.store, input);
-  if (!job.taskUUID) throw new JobStateError('NOT_SUBMITTED', `Job ${job.jobId} has no Runware task to poll.`);
+  if (!job.taskUUID)
+    throw new JobStateError('NOT_SUBMITTED', `Job ${job.jobId} has no Runware task to poll.`);
   let task = await deps.store.getTask(job.taskUUID);
-  if (!task) throw new JobStateError('NOT_SUBMITTED', `Task ${job.taskUUID} of job ${job.jobId} is not recorded.`);
+  if (!task)
+    throw new JobStateError('NOT_SUBMITTED', `Task ${job.taskUUID} of job ${job.jobId} is not recorded.`);
 
   if (evaluateTask(task).state === 'pending') task = await refresh(task, deps);
   const outcome = evaluateTask(task);

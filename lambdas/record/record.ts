@@ -14,11 +14,15 @@ export async function recordResults(input: StepInput, deps: { store: JobStore })
   const job = await loadAttempt(deps.store, input);
   if (!job.taskUUID) throw new JobStateError('NOT_SUBMITTED', `Job ${job.jobId} has no Runware task.`);
   const task = await deps.store.getTask(job.taskUUID);
-  if (!task) throw new JobStateError('NOT_SUBMITTED', `Task ${job.taskUUID} of job ${job.jobId} is not recorded.`);
+  if (!task)
+    throw new JobStateError('NOT_SUBMITTED', `Task ${job.taskUUID} of job ${job.jobId} is not recorded.`);
   const outcome = evaluateTask(task);
   if (outcome.state === 'failed') throw new RunwareTaskError(outcome.error.code, outcome.error.message);
   if (outcome.state === 'pending') {
-    throw new JobStateError('NOT_GENERATED', `Task ${task.taskUUID} has ${outcome.received} of ${outcome.expected} results.`);
+    throw new JobStateError(
+      'NOT_GENERATED',
+      `Task ${task.taskUUID} has ${outcome.received} of ${outcome.expected} results.`,
+    );
   }
   // Runware reports cost per result; five decimals is its precision.
   const costUsd = Math.round(outcome.results.reduce((sum, r) => sum + (r.cost ?? 0), 0) * 100_000) / 100_000;

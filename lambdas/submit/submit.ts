@@ -31,7 +31,10 @@ export interface SubmitOutput {
  * accepted), so a crash, a timeout or a transient error never pays for a second video; and a webhook that
  * arrives before this function returns finds the token it needs.
  */
-export async function submitJob(input: StepInput & { taskToken: string }, deps: SubmitDeps): Promise<SubmitOutput> {
+export async function submitJob(
+  input: StepInput & { taskToken: string },
+  deps: SubmitDeps,
+): Promise<SubmitOutput> {
   const job = await loadAttempt(deps.store, input);
   const { settings, media } = job;
   if (!settings || !media) {

@@ -4,8 +4,8 @@ import { DEFAULT_MEDIA_LIMITS } from '../core/media/inspect.js';
 import { S3ObjectReader } from '../core/objects.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
 import { AVATAR_MODELS } from '../core/settings.js';
-import { DynamoJobStore } from '../core/store.js';
 import { StepInputSchema } from '../core/step-input.js';
+import { DynamoJobStore } from '../core/store.js';
 import { validateJob } from './validate.js';
 
 const config = loadConfig(
@@ -23,8 +23,15 @@ const config = loadConfig(
 const deps = {
   store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
   objects: new S3ObjectReader(s3Client(), config.INPUT_BUCKET),
-  limits: { ...DEFAULT_MEDIA_LIMITS, maxImageBytes: config.MAX_IMAGE_BYTES, maxAudioBytes: config.MAX_AUDIO_BYTES },
-  defaults: { model: config.DEFAULT_MODEL, ...(config.DEFAULT_PROMPT ? { prompt: config.DEFAULT_PROMPT } : {}) },
+  limits: {
+    ...DEFAULT_MEDIA_LIMITS,
+    maxImageBytes: config.MAX_IMAGE_BYTES,
+    maxAudioBytes: config.MAX_AUDIO_BYTES,
+  },
+  defaults: {
+    model: config.DEFAULT_MODEL,
+    ...(config.DEFAULT_PROMPT ? { prompt: config.DEFAULT_PROMPT } : {}),
+  },
   hardDeadlineSeconds: config.HARD_DEADLINE_SECONDS,
   now: () => new Date(),
 };

@@ -87,7 +87,8 @@ async function readSidecar(ref: FileRef, objects: ObjectReader) {
   const parsed = SidecarSchema.safeParse(json);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+      if (issue.code === 'unrecognized_keys')
+        return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
       const where = issue.path.length ? `"${issue.path.join('.')}"` : 'the file';
       return `${where}: ${issue.message}`;
     });

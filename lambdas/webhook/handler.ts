@@ -18,7 +18,9 @@ const deps = {
 
 /** API Gateway HTTP API (payload v2): `POST /runware/{taskUUID}?token=...`. */
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-  const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const headers = Object.fromEntries(
+    Object.entries(event.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+  );
   const raw = event.body ?? '';
   const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   const taskUUID = event.pathParameters?.taskUUID;
@@ -37,7 +39,10 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
     logger.info('webhook', { taskUUID, statusCode: response.statusCode, outcome: response.body.message });
     return json(response.statusCode, response.body);
   } catch (error) {
-    logger.error('webhook failed', { taskUUID, error: { name: (error as Error).name, message: (error as Error).message } });
+    logger.error('webhook failed', {
+      taskUUID,
+      error: { name: (error as Error).name, message: (error as Error).message },
+    });
     // 5xx makes Runware deliver again later; the body says nothing about why.
     return json(500, { message: 'Internal error.' });
   }

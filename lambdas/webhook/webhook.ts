@@ -60,7 +60,11 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
     return reply(400, 'Body is not a Runware task response.');
   }
   const items = [...parsed.results, ...parsed.errors];
-  if (items.some((item) => item.taskUUID !== undefined && item.taskUUID.toLowerCase() !== taskUUID.toLowerCase())) {
+  if (
+    items.some(
+      (item) => item.taskUUID !== undefined && item.taskUUID.toLowerCase() !== taskUUID.toLowerCase(),
+    )
+  ) {
     return reply(400, 'Body is about another task.');
   }
 

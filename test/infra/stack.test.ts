@@ -409,6 +409,8 @@ describe('state machine definition', () => {
         {
           ErrorEquals: [
             'Lambda.ServiceException',
+            'Lambda.Unknown',
+            'Sandbox.Timedout',
             'Lambda.AWSLambdaException',
             'Lambda.SdkClientException',
             'Lambda.TooManyRequestsException',

@@ -1,5 +1,4 @@
 import {
-  AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   PutObjectCommand,
@@ -8,10 +7,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type DeliverDeps, deliverJob } from '../../lambdas/deliver/deliver.js';
-import { HttpVideoSource } from '../../lambdas/deliver/video-source.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { DynamoJobStore } from '../../lambdas/core/store.js';
+import { type DeliverDeps, deliverJob } from '../../lambdas/deliver/deliver.js';
+import { HttpVideoSource } from '../../lambdas/deliver/video-source.js';
 import { startDynamo } from '../support/dynamo.js';
 import { result, seedValidatedJob } from '../support/jobs.js';
 
@@ -39,7 +38,10 @@ function serve(routes: Record<string, () => Response>): typeof fetch {
 }
 
 const ok = (body: Uint8Array, headers: Record<string, string> = {}) =>
-  new Response(body, { status: 200, headers: { 'content-type': 'video/mp4', 'content-length': String(body.length), ...headers } });
+  new Response(body, {
+    status: 200,
+    headers: { 'content-type': 'video/mp4', 'content-length': String(body.length), ...headers },
+  });
 
 beforeAll(async () => {
   dynamo = await startDynamo();
@@ -53,13 +55,34 @@ beforeEach(() => {
   s3Mock.on(UploadPartCommand).resolves({ ETag: '"p"' });
   s3Mock.on(CompleteMultipartUploadCommand).resolves({});
   const s3 = new S3Client({ region: 'us-east-1' });
-  deps = { store, s3, outputs: new OutputWriter(s3, 'out'), videos: new HttpVideoSource(['vm.runware.ai'], serve({})) };
+  deps = {
+    store,
+    s3,
+    outputs: new OutputWriter(s3, 'out'),
+    videos: new HttpVideoSource(['vm.runware.ai'], serve({})),
+  };
 });
 afterEach(() => s3Mock.reset());
 
 async function generated(results = [result(1)], format: 'MP4' | 'WEBM' | 'MOV' = 'MP4') {
-  const job = await seedValidatedJob(store, { status: 'GENERATED', taskUUID: '5e1f0000-0000-4000-8000-000000000001', results, costUsd: 1.20634 });
-  await store.updateJob(job.jobId, 1, { settings: { ...(job.settings ?? { model: 'klingai:avatar@2.0-pro', outputQuality: 95, numberResults: 1, outputFormat: 'MP4' }), outputFormat: format, numberResults: results.length } });
+  const job = await seedValidatedJob(store, {
+    status: 'GENERATED',
+    taskUUID: '5e1f0000-0000-4000-8000-000000000001',
+    results,
+    costUsd: 1.20634,
+  });
+  await store.updateJob(job.jobId, 1, {
+    settings: {
+      ...(job.settings ?? {
+        model: 'klingai:avatar@2.0-pro',
+        outputQuality: 95,
+        numberResults: 1,
+        outputFormat: 'MP4',
+      }),
+      outputFormat: format,
+      numberResults: results.length,
+    },
+  });
   return job;
 }
 
@@ -73,12 +96,21 @@ function uploadedKeys(): string[] {
 describe('deliver', () => {
   it('streams the video into the output bucket and writes the job record beside it', async () => {
     const job = await generated();
-    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: () => ok(mp4(2048)) }));
+    deps.videos = new HttpVideoSource(
+      ['vm.runware.ai'],
+      serve({ [result(1).videoURL]: () => ok(mp4(2048)) }),
+    );
     const out = await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
 
     expect(out).toEqual({ outputs: [`${job.stem}.mp4`], recordKey: `${job.stem}.json` });
-    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'out', Key: `${job.stem}.mp4`, ContentType: 'video/mp4' });
-    const recordCall = s3Mock.commandCalls(PutObjectCommand).find((c) => c.args[0].input.Key === `${job.stem}.json`);
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: 'out',
+      Key: `${job.stem}.mp4`,
+      ContentType: 'video/mp4',
+    });
+    const recordCall = s3Mock
+      .commandCalls(PutObjectCommand)
+      .find((c) => c.args[0].input.Key === `${job.stem}.json`);
     const record = JSON.parse(String(recordCall?.args[0].input.Body));
     expect(record).toMatchObject({
       jobId: job.jobId,
@@ -87,17 +119,25 @@ describe('deliver', () => {
       prompt: 'A calm presenter',
       taskUUID: '5e1f0000-0000-4000-8000-000000000001',
       costUsd: 1.20634,
-      inputs: { image: { key: job.inputs.image.key, sha256: 'a'.repeat(64), width: 720 }, audio: { durationSeconds: 12.5 } },
+      inputs: {
+        image: { key: job.inputs.image.key, sha256: 'a'.repeat(64), width: 720 },
+        audio: { durationSeconds: 12.5 },
+      },
       results: [{ videoUUID: result(1).videoUUID, seed: 1001, output: `${job.stem}.mp4` }],
       outputs: [{ key: `${job.stem}.mp4`, bytes: 2048 }],
     });
-    expect(Object.keys(record.stages)).toEqual(expect.arrayContaining(['RECEIVED', 'VALIDATED', 'DELIVERED']));
+    expect(Object.keys(record.stages)).toEqual(
+      expect.arrayContaining(['RECEIVED', 'VALIDATED', 'DELIVERED']),
+    );
     expect((await store.getJob(job.jobId))?.status).toBe('DELIVERED');
   });
 
   it('uses a multipart upload for a large video, in parts of the configured size', async () => {
     const job = await generated();
-    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: () => ok(mp4(12 * 1024 * 1024)) }));
+    deps.videos = new HttpVideoSource(
+      ['vm.runware.ai'],
+      serve({ [result(1).videoURL]: () => ok(mp4(12 * 1024 * 1024)) }),
+    );
     await deliverJob({ jobId: job.jobId, attempt: 1 }, { ...deps, partSize: 5 * 1024 * 1024 });
     expect(s3Mock.commandCalls(UploadPartCommand)).toHaveLength(3);
     expect(s3Mock).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, { Key: `${job.stem}.mp4` });
@@ -109,7 +149,10 @@ describe('deliver', () => {
     webm.set([0x1a, 0x45, 0xdf, 0xa3]);
     deps.videos = new HttpVideoSource(
       ['vm.runware.ai'],
-      serve({ [result(1).videoURL]: () => ok(webm, { 'content-type': 'video/webm' }), [result(2).videoURL]: () => ok(webm, { 'content-type': 'video/webm' }) }),
+      serve({
+        [result(1).videoURL]: () => ok(webm, { 'content-type': 'video/webm' }),
+        [result(2).videoURL]: () => ok(webm, { 'content-type': 'video/webm' }),
+      }),
     );
     const out = await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
     expect(out.outputs).toEqual([`${job.stem}-1.webm`, `${job.stem}-2.webm`]);
@@ -117,8 +160,14 @@ describe('deliver', () => {
 
   it('refuses a host that is not on the allow list without making any request', async () => {
     const job = await generated([result(1, { videoURL: 'https://evil.example.com/v.mp4' })]);
-    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ 'https://evil.example.com/v.mp4': () => ok(mp4(100)) }));
-    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ name: 'DeliveryError', code: 'VIDEO_HOST_NOT_ALLOWED' });
+    deps.videos = new HttpVideoSource(
+      ['vm.runware.ai'],
+      serve({ 'https://evil.example.com/v.mp4': () => ok(mp4(100)) }),
+    );
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      name: 'DeliveryError',
+      code: 'VIDEO_HOST_NOT_ALLOWED',
+    });
     expect(requests).toEqual([]);
     expect(uploadedKeys()).toEqual([]);
   });
@@ -127,18 +176,38 @@ describe('deliver', () => {
     const job = await generated();
     deps.videos = new HttpVideoSource(
       ['vm.runware.ai'],
-      serve({ [result(1).videoURL]: () => new Response(null, { status: 302, headers: { location: 'http://169.254.169.254/latest' } }) }),
+      serve({
+        [result(1).videoURL]: () =>
+          new Response(null, { status: 302, headers: { location: 'http://169.254.169.254/latest' } }),
+      }),
     );
-    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ code: 'VIDEO_HOST_NOT_ALLOWED' });
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      code: 'VIDEO_HOST_NOT_ALLOWED',
+    });
     expect(requests).toEqual([result(1).videoURL]);
   });
 
   it.each([
     ['a 404', () => new Response('gone', { status: 404 }), 'DeliveryError', 'VIDEO_NOT_FOUND'],
     ['a 503', () => new Response('busy', { status: 503 }), 'TransientError', 'VIDEO_DOWNLOAD_FAILED'],
-    ['the wrong content type', () => ok(mp4(100), { 'content-type': 'text/html' }), 'DeliveryError', 'VIDEO_WRONG_CONTENT_TYPE'],
-    ['a body that is not a video', () => ok(new TextEncoder().encode('<html>this is not a video at all</html>')), 'DeliveryError', 'VIDEO_WRONG_CONTENT'],
-    ['a truncated body', () => ok(mp4(100), { 'content-length': '5000' }), 'TransientError', 'VIDEO_TRUNCATED'],
+    [
+      'the wrong content type',
+      () => ok(mp4(100), { 'content-type': 'text/html' }),
+      'DeliveryError',
+      'VIDEO_WRONG_CONTENT_TYPE',
+    ],
+    [
+      'a body that is not a video',
+      () => ok(new TextEncoder().encode('<html>this is not a video at all</html>')),
+      'DeliveryError',
+      'VIDEO_WRONG_CONTENT',
+    ],
+    [
+      'a truncated body',
+      () => ok(mp4(100), { 'content-length': '5000' }),
+      'TransientError',
+      'VIDEO_TRUNCATED',
+    ],
   ])('fails on %s and leaves no video behind', async (_name, respond, name, code) => {
     const job = await generated();
     deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: respond }));
@@ -149,14 +218,23 @@ describe('deliver', () => {
 
   it('reports an unreachable video host as transient', async () => {
     const job = await generated();
-    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ name: 'TransientError', code: 'VIDEO_DOWNLOAD_FAILED' });
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      name: 'TransientError',
+      code: 'VIDEO_DOWNLOAD_FAILED',
+    });
   });
 
   it('retries cleanly after the output bucket failed once: one output, same key', async () => {
     const job = await generated();
     deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: () => ok(mp4(300)) }));
-    s3Mock.on(PutObjectCommand).rejectsOnce(Object.assign(new Error('slow down'), { name: 'SlowDown' })).resolves({});
-    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ name: 'TransientError', code: 'OUTPUT_WRITE_FAILED' });
+    s3Mock
+      .on(PutObjectCommand)
+      .rejectsOnce(Object.assign(new Error('slow down'), { name: 'SlowDown' }))
+      .resolves({});
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      name: 'TransientError',
+      code: 'OUTPUT_WRITE_FAILED',
+    });
     await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
     expect(new Set(uploadedKeys())).toEqual(new Set([`${job.stem}.mp4`, `${job.stem}.json`]));
   });

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { GetCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -53,7 +59,18 @@ describe('webhook handler', () => {
     const taskUUID = randomUUID();
     const token = webhookToken(SECRET, taskUUID);
     secrets.on(GetSecretValueCommand).resolves({ SecretString: SECRET });
-    const task = { pk: `TASK#${taskUUID}`, sk: 'TASK', taskUUID, jobId: 'j', attempt: 1, numberResults: 1, taskToken: 'sfn-token', results: {}, errors: {}, createdAt: 'x' };
+    const task = {
+      pk: `TASK#${taskUUID}`,
+      sk: 'TASK',
+      taskUUID,
+      jobId: 'j',
+      attempt: 1,
+      numberResults: 1,
+      taskToken: 'sfn-token',
+      results: {},
+      errors: {},
+      createdAt: 'x',
+    };
     dynamo.on(GetCommand).resolves({ Item: task });
     const stored = { videoUUID: randomUUID(), videoURL: 'https://vm.runware.ai/v.mp4', receivedAt: 'now' };
     dynamo.on(UpdateCommand).resolves({ Attributes: { ...task, results: { [stored.videoUUID]: stored } } });
@@ -67,7 +84,17 @@ describe('webhook handler', () => {
     vi.spyOn(console, 'log').mockImplementation((...args) => logs.push(args.join(' ')));
 
     const { handler } = await import('../../lambdas/webhook/handler.js');
-    const body = JSON.stringify({ data: [{ taskType: 'videoInference', taskUUID, videoUUID: stored.videoUUID, videoURL: stored.videoURL, cost: 1 }] });
+    const body = JSON.stringify({
+      data: [
+        {
+          taskType: 'videoInference',
+          taskUUID,
+          videoUUID: stored.videoUUID,
+          videoURL: stored.videoURL,
+          cost: 1,
+        },
+      ],
+    });
     const response = await handler(apiEvent(taskUUID, token, body, true));
 
     expect(response).toMatchObject({ statusCode: 200, headers: { 'content-type': 'application/json' } });
@@ -85,20 +112,44 @@ describe('webhook handler', () => {
     vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const { handler } = await import('../../lambdas/webhook/handler.js');
     const response = await handler(apiEvent(taskUUID, webhookToken(SECRET, taskUUID), '{"data":[]}'));
-    expect(response).toEqual({ statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"Internal error."}' });
+    expect(response).toEqual({
+      statusCode: 500,
+      headers: { 'content-type': 'application/json' },
+      body: '{"message":"Internal error."}',
+    });
   });
 });
 
 describe('ingest handler', () => {
   it('reads an EventBridge Object Created event and starts the execution of a complete pair', async () => {
     const files = [
-      { pk: 'STEM#a b', sk: 'FILE#inbox/a b.jpg', stem: 'a b', role: 'image', key: 'inbox/a b.jpg', etag: 'e1', size: 1, sequencer: '1'.padStart(32, '0') },
-      { pk: 'STEM#a b', sk: 'FILE#inbox/a b.mp3', stem: 'a b', role: 'audio', key: 'inbox/a b.mp3', etag: 'e2', size: 1, sequencer: '2'.padStart(32, '0') },
+      {
+        pk: 'STEM#a b',
+        sk: 'FILE#inbox/a b.jpg',
+        stem: 'a b',
+        role: 'image',
+        key: 'inbox/a b.jpg',
+        etag: 'e1',
+        size: 1,
+        sequencer: '1'.padStart(32, '0'),
+      },
+      {
+        pk: 'STEM#a b',
+        sk: 'FILE#inbox/a b.mp3',
+        stem: 'a b',
+        role: 'audio',
+        key: 'inbox/a b.mp3',
+        etag: 'e2',
+        size: 1,
+        sequencer: '2'.padStart(32, '0'),
+      },
     ];
     dynamo.on(PutCommand).resolves({});
     dynamo.on(QueryCommand).resolves({ Items: files });
     dynamo.on(UpdateCommand).resolves({ Attributes: {} });
-    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:us-east-1:123456789012:execution:pipeline:x' });
+    sfn
+      .on(StartExecutionCommand)
+      .resolves({ executionArn: 'arn:aws:states:us-east-1:123456789012:execution:pipeline:x' });
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     vi.spyOn(console, 'info').mockImplementation(() => undefined);
     const { handler } = await import('../../lambdas/ingest/handler.js');
@@ -111,7 +162,11 @@ describe('ingest handler', () => {
       time: '2026-11-24T10:00:00Z',
       region: 'us-east-1',
       resources: [],
-      detail: { bucket: { name: 'in' }, object: { key: 'inbox/a+b.mp3', size: 1, etag: 'e2', sequencer: '2' }, reason: 'PutObject' },
+      detail: {
+        bucket: { name: 'in' },
+        object: { key: 'inbox/a+b.mp3', size: 1, etag: 'e2', sequencer: '2' },
+        reason: 'PutObject',
+      },
     });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:pipeline',
@@ -124,7 +179,16 @@ describe('ingest handler', () => {
 describe('fail handler', () => {
   it('turns an execution that timed out (EventBridge status change) into a FAILED job with an error file', async () => {
     const jobId = 'f'.repeat(32);
-    dynamo.on(GetCommand).resolves({ Item: { jobId, attempt: 1, status: 'SUBMITTED', stem: 's', inputs: { image: { key: 'inbox/s.jpg' }, audio: { key: 'inbox/s.mp3' } }, stages: {} } });
+    dynamo.on(GetCommand).resolves({
+      Item: {
+        jobId,
+        attempt: 1,
+        status: 'SUBMITTED',
+        stem: 's',
+        inputs: { image: { key: 'inbox/s.jpg' }, audio: { key: 'inbox/s.mp3' } },
+        stages: {},
+      },
+    });
     dynamo.on(UpdateCommand).resolves({ Attributes: { jobId, attempt: 1, status: 'FAILED' } });
     s3.on(PutObjectCommand).resolves({});
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
@@ -133,7 +197,13 @@ describe('fail handler', () => {
     const out = await handler({
       'detail-type': 'Step Functions Execution Status Change',
       source: 'aws.states',
-      detail: { status: 'TIMED_OUT', name: `${jobId}-1`, input: JSON.stringify({ jobId, attempt: 1, stem: 's' }), cause: null, error: null },
+      detail: {
+        status: 'TIMED_OUT',
+        name: `${jobId}-1`,
+        input: JSON.stringify({ jobId, attempt: 1, stem: 's' }),
+        cause: null,
+        error: null,
+      },
     });
     expect(out).toMatchObject({ code: 'EXECUTION_TIMED_OUT', stage: 'GENERATED', errorKey: 's.error.json' });
     expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'out', Key: 's.error.json' });

@@ -73,7 +73,10 @@ describe('ingest', () => {
     expect(job).toMatchObject({
       status: 'RECEIVED',
       stem: 'order/a',
-      inputs: { image: { key: 'inbox/order/a.PNG', etag: 'etag-inbox/order/a.PNG' }, audio: { key: 'inbox/order/a.mp3' } },
+      inputs: {
+        image: { key: 'inbox/order/a.PNG', etag: 'etag-inbox/order/a.PNG' },
+        audio: { key: 'inbox/order/a.mp3' },
+      },
       executionArn: expect.stringContaining(call?.name ?? 'x'),
     });
   });
@@ -116,15 +119,28 @@ describe('ingest', () => {
     await ingestObject(drop('inbox/retry/f.jpg', 'i'), deps);
     await ingestObject(drop('inbox/retry/f.mp3', 'a'), deps);
     const jobId = deps.executions.calls[0]?.input.jobId ?? '';
-    await deps.store.failJob(jobId, 1, { stage: 'SUBMITTED', code: 'RUNWARE_INSUFFICIENT_BALANCE', message: 'top up', at: 'now' });
+    await deps.store.failJob(jobId, 1, {
+      stage: 'SUBMITTED',
+      code: 'RUNWARE_INSUFFICIENT_BALANCE',
+      message: 'top up',
+      at: 'now',
+    });
 
     const retried = await ingestObject(drop('inbox/retry/f.json', 'sidecar'), deps);
     expect(retried).toMatchObject({ kind: 'started', attempt: 2 });
     expect(deps.executions.calls.map((c) => c.name)).toEqual([`${jobId}-1`, `${jobId}-2`]);
     const job = await deps.store.getJob(jobId);
-    expect(job).toMatchObject({ attempt: 2, status: 'RECEIVED', inputs: { sidecar: { key: 'inbox/retry/f.json' } } });
+    expect(job).toMatchObject({
+      attempt: 2,
+      status: 'RECEIVED',
+      inputs: { sidecar: { key: 'inbox/retry/f.json' } },
+    });
     expect(job?.history).toEqual([
-      expect.objectContaining({ attempt: 1, status: 'FAILED', error: expect.objectContaining({ code: 'RUNWARE_INSUFFICIENT_BALANCE' }) }),
+      expect.objectContaining({
+        attempt: 1,
+        status: 'FAILED',
+        error: expect.objectContaining({ code: 'RUNWARE_INSUFFICIENT_BALANCE' }),
+      }),
     ]);
   });
 
@@ -168,8 +184,15 @@ describe('ingest', () => {
     await ingestObject(drop('inbox/twice/k.jpg'), deps);
     await ingestObject(drop('inbox/twice/k.mp3'), deps);
     const outcome = await ingestObject(drop('inbox/twice/k.png'), deps);
-    expect(outcome).toEqual({ kind: 'ambiguous', stem: 'twice/k', keys: ['inbox/twice/k.jpg', 'inbox/twice/k.mp3', 'inbox/twice/k.png'] });
-    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'out-bucket', Key: 'twice/k.error.json' });
+    expect(outcome).toEqual({
+      kind: 'ambiguous',
+      stem: 'twice/k',
+      keys: ['inbox/twice/k.jpg', 'inbox/twice/k.mp3', 'inbox/twice/k.png'],
+    });
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: 'out-bucket',
+      Key: 'twice/k.error.json',
+    });
     const body = JSON.parse(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body));
     expect(body).toMatchObject({ code: 'AMBIGUOUS_INPUT', stage: 'RECEIVED' });
     expect(body.message).toContain('inbox/twice/k.png');

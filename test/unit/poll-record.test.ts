@@ -20,10 +20,23 @@ async function submitted(numberResults = 1) {
   const job = await seedValidatedJob(store, {
     status: 'SUBMITTED',
     taskUUID,
-    stages: { RECEIVED: '2026-11-24T10:00:00.000Z', VALIDATED: '2026-11-24T10:00:12.000Z', SUBMITTED: '2026-11-24T10:00:13.000Z' },
+    stages: {
+      RECEIVED: '2026-11-24T10:00:00.000Z',
+      VALIDATED: '2026-11-24T10:00:12.000Z',
+      SUBMITTED: '2026-11-24T10:00:13.000Z',
+    },
   });
-  if (numberResults !== 1) await store.updateJob(job.jobId, 1, { settings: { ...job.settings!, numberResults } });
-  await store.saveTaskToken({ taskUUID, jobId: job.jobId, attempt: 1, numberResults, taskToken: 'tok', createdAt: '2026-11-24T10:00:13.000Z' });
+  if (numberResults !== 1 && job.settings) {
+    await store.updateJob(job.jobId, 1, { settings: { ...job.settings, numberResults } });
+  }
+  await store.saveTaskToken({
+    taskUUID,
+    jobId: job.jobId,
+    attempt: 1,
+    numberResults,
+    taskToken: 'tok',
+    createdAt: '2026-11-24T10:00:13.000Z',
+  });
   return { job, taskUUID };
 }
 
@@ -34,12 +47,30 @@ describe('poll', () => {
     const { job, taskUUID } = await submitted();
     const runware = new FakeRunware();
     const r = result(1);
-    runware.pollAnswer = { results: [{ taskType: 'videoInference', taskUUID, videoUUID: r.videoUUID, videoURL: r.videoURL, cost: 2.5, seed: 7 }], pending: 0, errors: [] };
-    const out = await pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T10:31:00Z') });
+    runware.pollAnswer = {
+      results: [
+        {
+          taskType: 'videoInference',
+          taskUUID,
+          videoUUID: r.videoUUID,
+          videoURL: r.videoURL,
+          cost: 2.5,
+          seed: 7,
+        },
+      ],
+      pending: 0,
+      errors: [],
+    };
+    const out = await pollJob(
+      { jobId: job.jobId, attempt: 1 },
+      { store, runware, now: at('2026-11-24T10:31:00Z') },
+    );
     expect(out).toEqual({ done: true, waitSeconds: 0 });
     expect(runware.polled).toEqual([taskUUID]);
     const task = await store.getTask(taskUUID);
-    expect(Object.values(task?.results ?? {})).toEqual([expect.objectContaining({ videoUUID: r.videoUUID, cost: 2.5, seed: 7 })]);
+    expect(Object.values(task?.results ?? {})).toEqual([
+      expect.objectContaining({ videoUUID: r.videoUUID, cost: 2.5, seed: 7 }),
+    ]);
     expect(task?.completedAt).toBeDefined();
   });
 
@@ -47,16 +78,27 @@ describe('poll', () => {
     const { job, taskUUID } = await submitted();
     await store.addTaskResult(taskUUID, result(1));
     const runware = new FakeRunware();
-    expect(await pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T10:31:00Z') })).toMatchObject({ done: true });
+    expect(
+      await pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T10:31:00Z') }),
+    ).toMatchObject({ done: true });
     expect(runware.polled).toEqual([]);
   });
 
   it('backs off while the task is processing, growing with its age and capped', async () => {
     const { job } = await submitted();
     const runware = new FakeRunware();
-    const early = await pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T10:00:23Z') });
-    const later = await pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T10:05:13Z') });
-    const late = await pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T11:00:13Z') });
+    const early = await pollJob(
+      { jobId: job.jobId, attempt: 1 },
+      { store, runware, now: at('2026-11-24T10:00:23Z') },
+    );
+    const later = await pollJob(
+      { jobId: job.jobId, attempt: 1 },
+      { store, runware, now: at('2026-11-24T10:05:13Z') },
+    );
+    const late = await pollJob(
+      { jobId: job.jobId, attempt: 1 },
+      { store, runware, now: at('2026-11-24T11:00:13Z') },
+    );
     expect(early).toEqual({ done: false, waitSeconds: 5 });
     expect(later).toEqual({ done: false, waitSeconds: 30 });
     expect(late).toEqual({ done: false, waitSeconds: 60 });
@@ -65,9 +107,14 @@ describe('poll', () => {
   it('never waits past the deadline, and fails with DEADLINE_EXCEEDED once it is reached', async () => {
     const { job } = await submitted();
     const runware = new FakeRunware();
-    const near = await pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T12:00:00Z') });
+    const near = await pollJob(
+      { jobId: job.jobId, attempt: 1 },
+      { store, runware, now: at('2026-11-24T12:00:00Z') },
+    );
     expect(near.waitSeconds).toBe(12);
-    await expect(pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T12:00:12Z') })).rejects.toMatchObject({
+    await expect(
+      pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T12:00:12Z') }),
+    ).rejects.toMatchObject({
       name: 'DeadlineExceededError',
       code: 'DEADLINE_EXCEEDED',
     });
@@ -76,8 +123,14 @@ describe('poll', () => {
   it('fails with the provider message when getResponse reports an error', async () => {
     const { job } = await submitted();
     const runware = new FakeRunware();
-    runware.pollAnswer = { results: [], pending: 0, errors: [{ code: 'invalidAudio', message: 'Audio could not be decoded' }] };
-    await expect(pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T10:31:00Z') })).rejects.toMatchObject({
+    runware.pollAnswer = {
+      results: [],
+      pending: 0,
+      errors: [{ code: 'invalidAudio', message: 'Audio could not be decoded' }],
+    };
+    await expect(
+      pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T10:31:00Z') }),
+    ).rejects.toMatchObject({
       name: 'RunwareTaskError',
       message: expect.stringContaining('Audio could not be decoded'),
     });
@@ -89,7 +142,10 @@ describe('record', () => {
     const { job, taskUUID } = await submitted(2);
     await store.addTaskResult(taskUUID, result(2, { cost: 1.29917 }));
     await store.addTaskResult(taskUUID, result(1, { cost: 1.9488 }));
-    expect(await recordResults({ jobId: job.jobId, attempt: 1 }, { store })).toEqual({ results: 2, costUsd: 3.24797 });
+    expect(await recordResults({ jobId: job.jobId, attempt: 1 }, { store })).toEqual({
+      results: 2,
+      costUsd: 3.24797,
+    });
     const stored = await store.getJob(job.jobId);
     expect(stored?.status).toBe('GENERATED');
     expect(stored?.stages.GENERATED).toBeDefined();
@@ -99,8 +155,16 @@ describe('record', () => {
   it('keeps the results that were made when one of several failed', async () => {
     const { job, taskUUID } = await submitted(2);
     await store.addTaskResult(taskUUID, result(1));
-    await store.addTaskError(taskUUID, 'e1', { code: 'RUNWARE_TASK_FAILED', message: 'one variation failed' });
-    expect(await recordResults({ jobId: job.jobId, attempt: 1 }, { store })).toEqual({ results: 1, costUsd: 1.20634 });
-    expect((await store.getJob(job.jobId))?.partialFailures).toEqual([{ code: 'RUNWARE_TASK_FAILED', message: 'one variation failed' }]);
+    await store.addTaskError(taskUUID, 'e1', {
+      code: 'RUNWARE_TASK_FAILED',
+      message: 'one variation failed',
+    });
+    expect(await recordResults({ jobId: job.jobId, attempt: 1 }, { store })).toEqual({
+      results: 1,
+      costUsd: 1.20634,
+    });
+    expect((await store.getJob(job.jobId))?.partialFailures).toEqual([
+      { code: 'RUNWARE_TASK_FAILED', message: 'one variation failed' },
+    ]);
   });
 });

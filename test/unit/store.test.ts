@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StaleAttemptError, DynamoJobStore } from '../../lambdas/core/store.js';
+import { DynamoJobStore, StaleAttemptError } from '../../lambdas/core/store.js';
 import { startDynamo } from '../support/dynamo.js';
 import { result, seedValidatedJob } from '../support/jobs.js';
 
@@ -16,7 +16,11 @@ describe('job store', () => {
   it('moves a job forward and stamps each stage', async () => {
     const job = await seedValidatedJob(store);
     const out = await store.advanceJob(job.jobId, 1, 'SUBMITTED', { taskUUID: 't-1' });
-    expect(out).toMatchObject({ status: 'SUBMITTED', taskUUID: 't-1', stages: { SUBMITTED: '2026-11-24T10:10:00.000Z' } });
+    expect(out).toMatchObject({
+      status: 'SUBMITTED',
+      taskUUID: 't-1',
+      stages: { SUBMITTED: '2026-11-24T10:10:00.000Z' },
+    });
   });
 
   it('never moves a job back when a step reports late', async () => {
@@ -36,21 +40,40 @@ describe('job store', () => {
   it('keeps the first failure', async () => {
     const job = await seedValidatedJob(store);
     await store.failJob(job.jobId, 1, { stage: 'SUBMITTED', code: 'FIRST', message: 'a', at: 'then' });
-    expect(await store.failJob(job.jobId, 1, { stage: 'DELIVERED', code: 'SECOND', message: 'b', at: 'later' })).toBeUndefined();
+    expect(
+      await store.failJob(job.jobId, 1, { stage: 'DELIVERED', code: 'SECOND', message: 'b', at: 'later' }),
+    ).toBeUndefined();
     expect((await store.getJob(job.jobId))?.error?.code).toBe('FIRST');
   });
 
   it('assigns one task UUID per attempt, whoever asks first', async () => {
     const job = await seedValidatedJob(store);
-    const [a, b] = await Promise.all([store.assignTaskUUID(job.jobId, 1, 'uuid-a'), store.assignTaskUUID(job.jobId, 1, 'uuid-b')]);
+    const [a, b] = await Promise.all([
+      store.assignTaskUUID(job.jobId, 1, 'uuid-a'),
+      store.assignTaskUUID(job.jobId, 1, 'uuid-b'),
+    ]);
     expect(a).toBe(b);
   });
 
   it('counts a result once however often it is delivered, and keeps the token fresh', async () => {
-    await store.saveTaskToken({ taskUUID: 'task-1', jobId: 'j', attempt: 1, numberResults: 2, taskToken: 'old', createdAt: 'c' });
+    await store.saveTaskToken({
+      taskUUID: 'task-1',
+      jobId: 'j',
+      attempt: 1,
+      numberResults: 2,
+      taskToken: 'old',
+      createdAt: 'c',
+    });
     expect((await store.addTaskResult('task-1', result(1))).added).toBe(true);
     expect((await store.addTaskResult('task-1', result(1))).added).toBe(false);
-    const rotated = await store.saveTaskToken({ taskUUID: 'task-1', jobId: 'j', attempt: 1, numberResults: 2, taskToken: 'new', createdAt: 'later' });
+    const rotated = await store.saveTaskToken({
+      taskUUID: 'task-1',
+      jobId: 'j',
+      attempt: 1,
+      numberResults: 2,
+      taskToken: 'new',
+      createdAt: 'later',
+    });
     expect(rotated).toMatchObject({ taskToken: 'new', createdAt: 'c' });
     expect(Object.keys(rotated.results)).toHaveLength(1);
     expect(await store.markTaskCompleted('task-1', 'now')).toBe(true);

@@ -38,7 +38,10 @@ describe('submit', () => {
     const job = await seedValidatedJob(store);
     const out = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-1' }, deps);
 
-    expect(out).toEqual({ taskUUID: expect.stringMatching(/^11111111-1111-4111-8111-\d{12}$/), status: 'accepted' });
+    expect(out).toEqual({
+      taskUUID: expect.stringMatching(/^11111111-1111-4111-8111-\d{12}$/),
+      status: 'accepted',
+    });
     expect(runware.submitted).toHaveLength(1);
     const task = runware.submitted[0];
     expect(task).toMatchObject({
@@ -60,7 +63,11 @@ describe('submit', () => {
     expect(hook.origin + hook.pathname).toBe(`https://hooks.example.com/runware/${out.taskUUID}`);
     expect(verifyWebhookToken(SECRET, out.taskUUID, hook.searchParams.get('token') ?? '')).toBe(true);
 
-    expect(await store.getTask(out.taskUUID)).toMatchObject({ jobId: job.jobId, taskToken: 'token-1', numberResults: 1 });
+    expect(await store.getTask(out.taskUUID)).toMatchObject({
+      jobId: job.jobId,
+      taskToken: 'token-1',
+      numberResults: 1,
+    });
     expect(await store.getJob(job.jobId)).toMatchObject({ status: 'SUBMITTED', taskUUID: out.taskUUID });
   });
 
@@ -70,7 +77,9 @@ describe('submit', () => {
       async () => Promise.reject(new TransientError('RUNWARE_TIMEOUT', 'timed out')),
       async () => ({ status: 'already-accepted' }),
     ];
-    await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-1' }, deps)).rejects.toThrow(TransientError);
+    await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-1' }, deps)).rejects.toThrow(
+      TransientError,
+    );
     const out = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-2' }, deps);
 
     expect(out.status).toBe('already-accepted');
@@ -86,12 +95,16 @@ describe('submit', () => {
     const again = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-2' }, deps);
     expect(again).toEqual({ taskUUID: first.taskUUID, status: 'already-finished' });
     expect(runware.submitted).toHaveLength(1);
-    expect(notifier.successes).toEqual([{ taskToken: 'token-2', output: { taskUUID: first.taskUUID, results: 1 } }]);
+    expect(notifier.successes).toEqual([
+      { taskToken: 'token-2', output: { taskUUID: first.taskUUID, results: 1 } },
+    ]);
   });
 
   it('lets a final rejection through for the fail step, leaving the job VALIDATED', async () => {
     const job = await seedValidatedJob(store);
-    runware.submitAnswers = [async () => Promise.reject(new RunwareRejectedError('RUNWARE_INSUFFICIENT_BALANCE', 'top up'))];
+    runware.submitAnswers = [
+      async () => Promise.reject(new RunwareRejectedError('RUNWARE_INSUFFICIENT_BALANCE', 'top up')),
+    ];
     await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps)).rejects.toMatchObject({
       name: 'RunwareRejectedError',
       code: 'RUNWARE_INSUFFICIENT_BALANCE',
@@ -111,13 +124,21 @@ describe('submit', () => {
     });
     await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps);
     const task = runware.submitted[0];
-    expect(task).toMatchObject({ model: 'klingai:avatar@2.0-standard', outputFormat: 'WEBM', outputQuality: 60, numberResults: 3, safety: { checkContent: true, mode: 'fast' } });
+    expect(task).toMatchObject({
+      model: 'klingai:avatar@2.0-standard',
+      outputFormat: 'WEBM',
+      outputQuality: 60,
+      numberResults: 3,
+      safety: { checkContent: true, mode: 'fast' },
+    });
     expect(task).not.toHaveProperty('positivePrompt');
   });
 
   it('refuses to run for an attempt that is over', async () => {
     const job = await seedValidatedJob(store, { attempt: 2 });
-    await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps)).rejects.toMatchObject({ code: 'STALE_ATTEMPT' });
+    await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps)).rejects.toMatchObject({
+      code: 'STALE_ATTEMPT',
+    });
     expect(runware.submitted).toHaveLength(0);
   });
 });

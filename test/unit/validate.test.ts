@@ -25,8 +25,13 @@ beforeEach(() => {
   objects = new Map();
   s3Mock.on(GetObjectCommand).callsFake((input: { Key: string; IfMatch?: string }) => {
     const body = objects.get(input.Key);
-    if (!body) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
-    if (input.IfMatch === '"changed"') throw Object.assign(new Error('PreconditionFailed'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+    if (!body)
+      throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+    if (input.IfMatch === '"changed"')
+      throw Object.assign(new Error('PreconditionFailed'), {
+        name: 'PreconditionFailed',
+        $metadata: { httpStatusCode: 412 },
+      });
     // The reader only asks the SDK's stream for its bytes.
     return { ContentLength: body.length, Body: { transformToByteArray: async () => body } } as never;
   });
@@ -42,16 +47,39 @@ beforeEach(() => {
 afterEach(() => s3Mock.reset());
 
 /** A RECEIVED job whose files hold the given bytes. */
-async function received(image: Uint8Array, audio: Uint8Array, sidecar?: string, overrides: Partial<JobRecord> = {}) {
-  const job = await seedValidatedJob(store, { status: 'RECEIVED', media: undefined, settings: undefined, deadline: undefined, ...overrides });
-  const withSizes = { ...job.inputs, image: { ...job.inputs.image, size: image.length }, audio: { ...job.inputs.audio, size: audio.length, key: job.inputs.audio.key.replace('.mp3', '.wav') } };
+async function received(
+  image: Uint8Array,
+  audio: Uint8Array,
+  sidecar?: string,
+  overrides: Partial<JobRecord> = {},
+) {
+  const job = await seedValidatedJob(store, {
+    status: 'RECEIVED',
+    media: undefined,
+    settings: undefined,
+    deadline: undefined,
+    ...overrides,
+  });
+  const withSizes = {
+    ...job.inputs,
+    image: { ...job.inputs.image, size: image.length },
+    audio: { ...job.inputs.audio, size: audio.length, key: job.inputs.audio.key.replace('.mp3', '.wav') },
+  };
   await store.updateJob(job.jobId, 1, { inputs: withSizes });
   objects.set(withSizes.image.key, image);
   objects.set(withSizes.audio.key, audio);
   if (sidecar !== undefined) {
     const key = `inbox/${job.stem}.json`;
     objects.set(key, new TextEncoder().encode(sidecar));
-    await store.putFile({ stem: job.stem, role: 'sidecar', key, etag: 's', size: sidecar.length, sequencer: '3'.padStart(32, '0'), seenAt: 'now' });
+    await store.putFile({
+      stem: job.stem,
+      role: 'sidecar',
+      key,
+      etag: 's',
+      size: sidecar.length,
+      sequencer: '3'.padStart(32, '0'),
+      seenAt: 'now',
+    });
   }
   return job;
 }
@@ -63,18 +91,41 @@ describe('validate', () => {
     expect(out).toEqual({ deadline: '2026-11-24T12:00:10.000Z', numberResults: 1 });
     expect(await store.getJob(job.jobId)).toMatchObject({
       status: 'VALIDATED',
-      media: { image: { format: 'png', width: 720, height: 960 }, audio: { format: 'wav', durationSeconds: 3 } },
-      settings: { model: 'klingai:avatar@2.0-pro', prompt: 'Default prompt', outputFormat: 'MP4', outputQuality: 95, numberResults: 1 },
+      media: {
+        image: { format: 'png', width: 720, height: 960 },
+        audio: { format: 'wav', durationSeconds: 3 },
+      },
+      settings: {
+        model: 'klingai:avatar@2.0-pro',
+        prompt: 'Default prompt',
+        outputFormat: 'MP4',
+        outputQuality: 95,
+        numberResults: 1,
+      },
       deadline: '2026-11-24T12:00:10.000Z',
     });
-    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: 'in', Key: job.inputs.image.key, IfMatch: '"img"' });
+    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, {
+      Bucket: 'in',
+      Key: job.inputs.image.key,
+      IfMatch: '"img"',
+    });
   });
 
   it('applies the sidecar over the defaults', async () => {
-    const job = await received(png(720, 960), wav(3), JSON.stringify({ prompt: 'Smile', outputFormat: 'mov', outputQuality: 80, numberResults: 2 }));
+    const job = await received(
+      png(720, 960),
+      wav(3),
+      JSON.stringify({ prompt: 'Smile', outputFormat: 'mov', outputQuality: 80, numberResults: 2 }),
+    );
     await validateJob({ jobId: job.jobId, attempt: 1 }, deps);
     const stored = await store.getJob(job.jobId);
-    expect(stored?.settings).toEqual({ model: 'klingai:avatar@2.0-pro', prompt: 'Smile', outputFormat: 'MOV', outputQuality: 80, numberResults: 2 });
+    expect(stored?.settings).toEqual({
+      model: 'klingai:avatar@2.0-pro',
+      prompt: 'Smile',
+      outputFormat: 'MOV',
+      outputQuality: 80,
+      numberResults: 2,
+    });
     expect(stored?.inputs.sidecar?.key).toBe(`inbox/${job.stem}.json`);
   });
 
@@ -87,31 +138,58 @@ describe('validate', () => {
   ])('refuses %s before anything is submitted', async (_name, files, code) => {
     const [image, audio] = files() as [Uint8Array, Uint8Array];
     const job = await received(image, audio);
-    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ name: 'ValidationError', code });
+    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      name: 'ValidationError',
+      code,
+    });
     expect((await store.getJob(job.jobId))?.status).toBe('RECEIVED');
   });
 
   it.each([
     ['invalid JSON', '{"prompt": ', 'INVALID_SIDECAR_JSON', 'not valid JSON'],
     ['an unknown field', '{"promt": "hi"}', 'INVALID_SIDECAR', 'unknown field(s) "promt"'],
-    ['a prompt over 2500 characters', JSON.stringify({ prompt: 'x'.repeat(2501) }), 'INVALID_SIDECAR', '"prompt"'],
+    [
+      'a prompt over 2500 characters',
+      JSON.stringify({ prompt: 'x'.repeat(2501) }),
+      'INVALID_SIDECAR',
+      '"prompt"',
+    ],
     ['an out-of-range quality', '{"outputQuality": 100}', 'INVALID_SIDECAR', '"outputQuality"'],
     ['a model that is not an avatar model', '{"model": "runware:100@1"}', 'INVALID_SIDECAR', '"model"'],
   ])('refuses a sidecar with %s, saying what is wrong', async (_name, sidecar, code, says) => {
     const job = await received(png(720, 960), wav(3), sidecar);
-    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ code, message: expect.stringContaining(says) });
+    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      code,
+      message: expect.stringContaining(says),
+    });
   });
 
   it('refuses an input that was replaced since the job started', async () => {
     const job = await received(png(720, 960), wav(3));
     const changed = { ...job.inputs, image: { ...job.inputs.image, etag: 'changed', size: 10 } };
-    await store.updateJob(job.jobId, 1, { inputs: { ...changed, audio: { ...job.inputs.audio, key: job.inputs.audio.key.replace('.mp3', '.wav'), size: wav(3).length } } });
-    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ code: 'INPUT_CHANGED' });
+    await store.updateJob(job.jobId, 1, {
+      inputs: {
+        ...changed,
+        audio: {
+          ...job.inputs.audio,
+          key: job.inputs.audio.key.replace('.mp3', '.wav'),
+          size: wav(3).length,
+        },
+      },
+    });
+    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      code: 'INPUT_CHANGED',
+    });
   });
 
   it('refuses a file over the size limit without downloading it', async () => {
     const job = await received(png(720, 960), wav(3));
-    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, { ...deps, limits: { ...deps.limits, maxImageBytes: 100 } })).rejects.toMatchObject({
+    await expect(
+      validateJob(
+        { jobId: job.jobId, attempt: 1 },
+        { ...deps, limits: { ...deps.limits, maxImageBytes: 100 } },
+      ),
+    ).rejects.toMatchObject({
       code: 'FILE_TOO_LARGE',
     });
     expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);

@@ -19,13 +19,26 @@ beforeAll(async () => {
 afterAll(async () => dynamo.stop());
 beforeEach(() => {
   notifier = new RecordingNotifier();
-  deps = { store, notifier, secret: async () => SECRET, now: () => new Date('2026-11-24T10:05:00Z'), maxBodyBytes: 256 * 1024 };
+  deps = {
+    store,
+    notifier,
+    secret: async () => SECRET,
+    now: () => new Date('2026-11-24T10:05:00Z'),
+    maxBodyBytes: 256 * 1024,
+  };
 });
 
 async function waitingTask(numberResults = 1) {
   const job = await seedValidatedJob(store);
   const taskUUID = randomUUID();
-  await store.saveTaskToken({ taskUUID, jobId: job.jobId, attempt: 1, numberResults, taskToken: `token-${taskUUID}`, createdAt: 'now' });
+  await store.saveTaskToken({
+    taskUUID,
+    jobId: job.jobId,
+    attempt: 1,
+    numberResults,
+    taskToken: `token-${taskUUID}`,
+    createdAt: 'now',
+  });
   return { job, taskUUID };
 }
 
@@ -56,10 +69,17 @@ describe('webhook', () => {
     const { taskUUID } = await waitingTask();
     const response = await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), deps);
     expect(response.statusCode).toBe(200);
-    expect(notifier.successes).toEqual([{ taskToken: `token-${taskUUID}`, output: { taskUUID, results: 1 } }]);
+    expect(notifier.successes).toEqual([
+      { taskToken: `token-${taskUUID}`, output: { taskUUID, results: 1 } },
+    ]);
     const task = await store.getTask(taskUUID);
     expect(Object.values(task?.results ?? {})).toEqual([
-      expect.objectContaining({ videoURL: item(taskUUID).videoURL, cost: 1.20634, seed: 43, receivedAt: '2026-11-24T10:05:00.000Z' }),
+      expect.objectContaining({
+        videoURL: item(taskUUID).videoURL,
+        cost: 1.20634,
+        seed: 43,
+        receivedAt: '2026-11-24T10:05:00.000Z',
+      }),
     ]);
     expect(task?.completedAt).toBe('2026-11-24T10:05:00.000Z');
   });
@@ -74,7 +94,10 @@ describe('webhook', () => {
     const { taskUUID } = await waitingTask();
     await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), deps);
     const before = await store.getTask(taskUUID);
-    const again = await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), { ...deps, now: () => new Date('2026-11-24T11:00:00Z') });
+    const again = await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), {
+      ...deps,
+      now: () => new Date('2026-11-24T11:00:00Z'),
+    });
     expect(again).toEqual({ statusCode: 200, body: { message: 'Already complete.' } });
     expect(notifier.successes).toHaveLength(1);
     expect(await store.getTask(taskUUID)).toEqual(before);
@@ -87,7 +110,9 @@ describe('webhook', () => {
     await handleWebhook(post(taskUUID, { data: [item(taskUUID, 2)] }), deps); // duplicate of the first
     expect(notifier.successes).toHaveLength(0);
     await handleWebhook(post(taskUUID, { data: [item(taskUUID, 1)] }), deps);
-    expect(notifier.successes).toEqual([{ taskToken: `token-${taskUUID}`, output: { taskUUID, results: 2 } }]);
+    expect(notifier.successes).toEqual([
+      { taskToken: `token-${taskUUID}`, output: { taskUUID, results: 2 } },
+    ]);
   });
 
   it('fails the waiting step with the provider message on an error webhook', async () => {
@@ -111,16 +136,22 @@ describe('webhook', () => {
   ])('refuses %s and changes nothing', async (_name, overrides, status) => {
     const { taskUUID } = await waitingTask();
     const before = await store.getTask(taskUUID);
-    const response = await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }, overrides as Partial<WebhookRequest>), deps);
+    const response = await handleWebhook(
+      post(taskUUID, { data: [item(taskUUID)] }, overrides as Partial<WebhookRequest>),
+      deps,
+    );
     expect(response.statusCode).toBe(status);
     expect(notifier.successes).toHaveLength(0);
     expect(await store.getTask(taskUUID)).toEqual(before);
   });
 
-  it("refuses a token of another task", async () => {
+  it('refuses a token of another task', async () => {
     const { taskUUID } = await waitingTask();
     const other = await waitingTask();
-    const response = await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }, { token: webhookToken(SECRET, other.taskUUID) }), deps);
+    const response = await handleWebhook(
+      post(taskUUID, { data: [item(taskUUID)] }, { token: webhookToken(SECRET, other.taskUUID) }),
+      deps,
+    );
     expect(response.statusCode).toBe(401);
     expect(notifier.successes).toHaveLength(0);
   });
