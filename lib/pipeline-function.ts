@@ -22,7 +22,7 @@ export type PipelineFunctionName =
   | 'fail';
 
 /** Repository root: `lambdas/` and `package-lock.json` are resolved from here, not from the current directory. */
-export const PROJECT_ROOT = path.resolve(__dirname, '..');
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 
 /** Lets ESM bundles load the CommonJS dependencies that call `require` (some AWS SDK and Powertools internals). */
 const ESM_REQUIRE_BANNER =

@@ -4,7 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AvatarPipelineStack } from '../../lib/avatar-pipeline-stack';
 
-const CDK_JSON = path.resolve(__dirname, '../../cdk.json');
+const CDK_JSON = path.resolve(import.meta.dirname, '../../cdk.json');
 
 /** The feature flags of cdk.json, so a test app behaves like `cdk synth`. */
 export function cdkJsonContext(): Record<string, unknown> {

@@ -1,0 +1,117 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type LocalExecution, type LocalStepFunctions, SfnApiError } from './step-functions.js';
+
+/** A secret of local mode's Secrets Manager. */
+export interface LocalSecret {
+  arn: string;
+  name: string;
+  value: string;
+}
+
+/**
+ * The AWS APIs that local mode serves itself over their real JSON protocols, so the handlers' and the CLI's
+ * SDK clients work unchanged against it (`AWS_ENDPOINT_URL_SFN`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`):
+ * Step Functions (StartExecution, DescribeExecution, ListExecutions, SendTaskSuccess/Failure/Heartbeat) and
+ * Secrets Manager (GetSecretValue).
+ */
+export class LocalAwsEndpoint {
+  private server: Server | undefined;
+  readonly calls: string[] = [];
+
+  constructor(
+    private readonly sfn: LocalStepFunctions,
+    private readonly secrets: LocalSecret[],
+  ) {}
+
+  async start(port = 0): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => reply(res, 500, { __type: 'InternalFailure', message: String(error) }));
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+    const [service, operation] = target.split('.');
+    this.calls.push(target);
+    try {
+      if (service === 'AWSStepFunctions') return reply(res, 200, this.stepFunctions(operation ?? '', body));
+      if (service === 'secretsmanager') return reply(res, 200, this.secretsManager(operation ?? '', body));
+      reply(res, 400, { __type: 'UnknownOperationException', message: `Local mode does not serve ${target}` });
+    } catch (error) {
+      if (error instanceof SfnApiError) return reply(res, 400, { __type: error.type, message: error.message });
+      throw error;
+    }
+  }
+
+  private stepFunctions(operation: string, body: Record<string, unknown>): unknown {
+    switch (operation) {
+      case 'StartExecution': {
+        const execution = this.sfn.startExecution(String(body.stateMachineArn), String(body.name), String(body.input ?? '{}'));
+        return { executionArn: execution.executionArn, startDate: seconds(execution.startDate) };
+      }
+      case 'DescribeExecution':
+        return describe(this.sfn.describeExecution(String(body.executionArn)));
+      case 'ListExecutions':
+        return {
+          executions: this.sfn.listExecutions(body.statusFilter as never).map((e) => {
+            const { input: _input, output: _output, error: _error, cause: _cause, ...summary } = describe(e);
+            return summary;
+          }),
+        };
+      case 'SendTaskSuccess':
+        this.sfn.sendTaskSuccess(String(body.taskToken), String(body.output));
+        return {};
+      case 'SendTaskFailure':
+        this.sfn.sendTaskFailure(String(body.taskToken), body.error as string | undefined, body.cause as string | undefined);
+        return {};
+      case 'SendTaskHeartbeat':
+        this.sfn.sendTaskHeartbeat(String(body.taskToken));
+        return {};
+      default:
+        throw new SfnApiError('UnknownOperationException', `Local mode does not serve Step Functions ${operation}`);
+    }
+  }
+
+  private secretsManager(operation: string, body: Record<string, unknown>): unknown {
+    if (operation !== 'GetSecretValue') {
+      throw new SfnApiError('UnknownOperationException', `Local mode does not serve Secrets Manager ${operation}`);
+    }
+    const id = String(body.SecretId);
+    const secret = this.secrets.find((s) => s.arn === id || s.name === id);
+    if (!secret) throw new SfnApiError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    return { ARN: secret.arn, Name: secret.name, SecretString: secret.value, VersionId: 'local', VersionStages: ['AWSCURRENT'], CreatedDate: 0 };
+  }
+}
+
+const seconds = (d: Date) => d.getTime() / 1000;
+
+function describe(e: LocalExecution) {
+  return {
+    executionArn: e.executionArn,
+    stateMachineArn: e.executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
+    name: e.name,
+    status: e.status,
+    startDate: seconds(e.startDate),
+    ...(e.stopDate ? { stopDate: seconds(e.stopDate) } : {}),
+    input: e.input,
+    ...(e.output !== undefined ? { output: e.output } : {}),
+    ...(e.error !== undefined ? { error: e.error } : {}),
+    ...(e.cause !== undefined ? { cause: e.cause } : {}),
+  };
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LambdaHost } from './lambda-host.js';
+
+const ROUTE = /^\/runware\/([^/]+)$/;
+/** API Gateway refuses larger payloads before the function sees them. */
+const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Stands in for the HTTP API: one route, `POST /runware/{taskUUID}`, turned into an API Gateway HTTP API
+ * (payload format 2.0) event for the webhook function; anything else is answered the way API Gateway does.
+ */
+export class LocalWebhookEndpoint {
+  private server: Server | undefined;
+  readonly requests: { method: string; path: string; status: number }[] = [];
+
+  constructor(private readonly lambdas: LambdaHost) {}
+
+  async start(port = 0): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch(() => send(res, 500, { message: 'Internal Server Error' }));
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const method = req.method ?? 'GET';
+    const match = ROUTE.exec(url.pathname);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size <= MAX_PAYLOAD_BYTES) chunks.push(chunk as Buffer);
+    }
+    const record = (status: number) => this.requests.push({ method, path: url.pathname, status });
+    if (!match || method !== 'POST') {
+      record(404);
+      return send(res, 404, { message: 'Not Found' });
+    }
+    if (size > MAX_PAYLOAD_BYTES) {
+      record(413);
+      return send(res, 413, { message: 'Request Entity Too Large' });
+    }
+    const raw = Buffer.concat(chunks);
+    const contentType = String(req.headers['content-type'] ?? '');
+    const isText = /^(application\/json|text\/)/i.test(contentType);
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]));
+    const query = Object.fromEntries(url.searchParams);
+    const event = {
+      version: '2.0',
+      routeKey: 'POST /runware/{taskUUID}',
+      rawPath: url.pathname,
+      rawQueryString: url.search.slice(1),
+      headers,
+      ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+      pathParameters: { taskUUID: decodeURIComponent(match[1] ?? '') },
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'local',
+        domainName: req.headers.host ?? '127.0.0.1',
+        http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        requestId: randomUUID(),
+        routeKey: 'POST /runware/{taskUUID}',
+        stage: '$default',
+        time: new Date().toUTCString(),
+        timeEpoch: Date.now(),
+      },
+      body: isText ? raw.toString('utf8') : raw.toString('base64'),
+      isBase64Encoded: !isText,
+    };
+    try {
+      const result = (await this.lambdas.invoke('webhook', event)) as { statusCode?: number; headers?: Record<string, string>; body?: string };
+      const status = result.statusCode ?? 200;
+      record(status);
+      res.writeHead(status, result.headers ?? { 'content-type': 'application/json' });
+      res.end(result.body ?? '');
+    } catch {
+      record(500);
+      send(res, 500, { message: 'Internal Server Error' });
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
