@@ -25,7 +25,8 @@ export interface Settings {
    */
   readonly defaultPrompt?: string;
   /**
-   * Hosts a `videoURL` may point at; deliver refuses to download from any other host.
+   * Hosts a `videoURL` may point at; deliver refuses to download from any other host. An entry is a host name
+   * (HTTPS only), `*.domain` for its sub-domains, or a full origin such as `http://127.0.0.1:8080` (local mode).
    * Accepts a list (cdk.json) or a comma-separated string (`-c`).
    * @default ['vm.runware.ai']
    */
@@ -121,7 +122,14 @@ const SettingsSchema = z
       .transform((hosts) => hosts.map((h) => h.trim().toLowerCase()).filter(Boolean))
       .pipe(
         z
-          .array(z.string().regex(/^[a-z0-9.-]+$/, 'must be host names such as vm.runware.ai'))
+          .array(
+            z
+              .string()
+              .regex(
+                /^(\*\.)?[a-z0-9.-]+$|^https?:\/\/[a-z0-9.-]+(:\d+)?$/,
+                'must be host names such as vm.runware.ai, *.runware.ai, or origins such as http://127.0.0.1:8080',
+              ),
+          )
           .min(1, 'must name at least one host'),
       )
       .default(['vm.runware.ai']),

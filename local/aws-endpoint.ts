@@ -26,7 +26,9 @@ export class LocalAwsEndpoint {
 
   async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => reply(res, 500, { __type: 'InternalFailure', message: String(error) }));
+      this.handle(req, res).catch((error: unknown) =>
+        reply(res, 500, { __type: 'InternalFailure', message: String(error) }),
+      );
     });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -46,9 +48,13 @@ export class LocalAwsEndpoint {
     try {
       if (service === 'AWSStepFunctions') return reply(res, 200, this.stepFunctions(operation ?? '', body));
       if (service === 'secretsmanager') return reply(res, 200, this.secretsManager(operation ?? '', body));
-      reply(res, 400, { __type: 'UnknownOperationException', message: `Local mode does not serve ${target}` });
+      reply(res, 400, {
+        __type: 'UnknownOperationException',
+        message: `Local mode does not serve ${target}`,
+      });
     } catch (error) {
-      if (error instanceof SfnApiError) return reply(res, 400, { __type: error.type, message: error.message });
+      if (error instanceof SfnApiError)
+        return reply(res, 400, { __type: error.type, message: error.message });
       throw error;
     }
   }
@@ -56,7 +62,11 @@ export class LocalAwsEndpoint {
   private stepFunctions(operation: string, body: Record<string, unknown>): unknown {
     switch (operation) {
       case 'StartExecution': {
-        const execution = this.sfn.startExecution(String(body.stateMachineArn), String(body.name), String(body.input ?? '{}'));
+        const execution = this.sfn.startExecution(
+          String(body.stateMachineArn),
+          String(body.name),
+          String(body.input ?? '{}'),
+        );
         return { executionArn: execution.executionArn, startDate: seconds(execution.startDate) };
       }
       case 'DescribeExecution':
@@ -72,24 +82,42 @@ export class LocalAwsEndpoint {
         this.sfn.sendTaskSuccess(String(body.taskToken), String(body.output));
         return {};
       case 'SendTaskFailure':
-        this.sfn.sendTaskFailure(String(body.taskToken), body.error as string | undefined, body.cause as string | undefined);
+        this.sfn.sendTaskFailure(
+          String(body.taskToken),
+          body.error as string | undefined,
+          body.cause as string | undefined,
+        );
         return {};
       case 'SendTaskHeartbeat':
         this.sfn.sendTaskHeartbeat(String(body.taskToken));
         return {};
       default:
-        throw new SfnApiError('UnknownOperationException', `Local mode does not serve Step Functions ${operation}`);
+        throw new SfnApiError(
+          'UnknownOperationException',
+          `Local mode does not serve Step Functions ${operation}`,
+        );
     }
   }
 
   private secretsManager(operation: string, body: Record<string, unknown>): unknown {
     if (operation !== 'GetSecretValue') {
-      throw new SfnApiError('UnknownOperationException', `Local mode does not serve Secrets Manager ${operation}`);
+      throw new SfnApiError(
+        'UnknownOperationException',
+        `Local mode does not serve Secrets Manager ${operation}`,
+      );
     }
     const id = String(body.SecretId);
     const secret = this.secrets.find((s) => s.arn === id || s.name === id);
-    if (!secret) throw new SfnApiError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
-    return { ARN: secret.arn, Name: secret.name, SecretString: secret.value, VersionId: 'local', VersionStages: ['AWSCURRENT'], CreatedDate: 0 };
+    if (!secret)
+      throw new SfnApiError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    return {
+      ARN: secret.arn,
+      Name: secret.name,
+      SecretString: secret.value,
+      VersionId: 'local',
+      VersionStages: ['AWSCURRENT'],
+      CreatedDate: 0,
+    };
   }
 }
 
@@ -112,6 +140,9 @@ function describe(e: LocalExecution) {
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FunctionName, LocalFunction } from './template.js';
 
 const CHILD = join(fileURLToPath(new URL('.', import.meta.url)), 'lambda-child.mjs');
@@ -64,7 +64,12 @@ export class LambdaHost {
         const timer = setTimeout(() => {
           this.pending.delete(id);
           this.kill(instance);
-          reject(new LambdaFunctionError('Sandbox.Timedout', `Task timed out after ${fn.timeoutSeconds}.00 seconds`));
+          reject(
+            new LambdaFunctionError(
+              'Sandbox.Timedout',
+              `Task timed out after ${fn.timeoutSeconds}.00 seconds`,
+            ),
+          );
         }, timeoutMs);
         this.pending.set(id, {
           resolve: (v) => {
@@ -100,23 +105,34 @@ export class LambdaHost {
     }
     const fn = this.options.functions[name];
     const [file, exportName] = fn.handler.split('.');
-    const child = fork(CHILD, [join(fn.assetDir, `${file}.mjs`), exportName ?? 'handler', `avatar-pipeline-${name}`, String(fn.timeoutSeconds * 1000)], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        ...this.options.sharedEnvironment,
-        ...fn.environment,
-        AWS_LAMBDA_FUNCTION_NAME: `avatar-pipeline-${name}`,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    const child = fork(
+      CHILD,
+      [
+        join(fn.assetDir, `${file}.mjs`),
+        exportName ?? 'handler',
+        `avatar-pipeline-${name}`,
+        String(fn.timeoutSeconds * 1000),
+      ],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...this.options.sharedEnvironment,
+          ...fn.environment,
+          AWS_LAMBDA_FUNCTION_NAME: `avatar-pipeline-${name}`,
+          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+          AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        },
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
+    );
     const instance: Instance = {
       child,
       busy: true,
       ready: new Promise<void>((resolve, reject) => {
         child.once('message', () => resolve());
-        child.once('exit', (code) => reject(new LambdaFunctionError('Runtime.ExitError', `${name} exited with ${code} while starting`)));
+        child.once('exit', (code) =>
+          reject(new LambdaFunctionError('Runtime.ExitError', `${name} exited with ${code} while starting`)),
+        );
       }),
     };
     instance.ready.catch(() => undefined);
@@ -125,20 +141,29 @@ export class LambdaHost {
     };
     child.stdout?.on('data', forward);
     child.stderr?.on('data', forward);
-    child.on('message', (message: { id?: string; result?: unknown; error?: { errorType: string; errorMessage: string } }) => {
-      if (message.id === undefined) return;
-      const waiting = this.pending.get(message.id);
-      if (!waiting) return;
-      this.pending.delete(message.id);
-      if (message.error) waiting.reject(new LambdaFunctionError(message.error.errorType, message.error.errorMessage));
-      else waiting.resolve(message.result);
-    });
+    child.on(
+      'message',
+      (message: { id?: string; result?: unknown; error?: { errorType: string; errorMessage: string } }) => {
+        if (message.id === undefined) return;
+        const waiting = this.pending.get(message.id);
+        if (!waiting) return;
+        this.pending.delete(message.id);
+        if (message.error)
+          waiting.reject(new LambdaFunctionError(message.error.errorType, message.error.errorMessage));
+        else waiting.resolve(message.result);
+      },
+    );
     child.on('exit', (code, signal) => {
       this.all.delete(instance);
       const waiting = instance.current === undefined ? undefined : this.pending.get(instance.current);
       if (waiting && instance.current !== undefined) {
         this.pending.delete(instance.current);
-        waiting.reject(new LambdaFunctionError('Runtime.ExitError', `RequestId: ${instance.current} Error: Runtime exited with ${signal ?? `status ${code}`}`));
+        waiting.reject(
+          new LambdaFunctionError(
+            'Runtime.ExitError',
+            `RequestId: ${instance.current} Error: Runtime exited with ${signal ?? `status ${code}`}`,
+          ),
+        );
       }
     });
     this.all.add(instance);
@@ -147,7 +172,11 @@ export class LambdaHost {
 
   private kill(instance: Instance): void {
     this.all.delete(instance);
-    for (const [name, list] of this.idle) this.idle.set(name, list.filter((i) => i !== instance));
+    for (const [name, list] of this.idle)
+      this.idle.set(
+        name,
+        list.filter((i) => i !== instance),
+      );
     instance.child.kill('SIGKILL');
   }
 }

@@ -12,7 +12,13 @@ import { LocalAwsEndpoint, type LocalSecret } from './aws-endpoint.js';
 import { LambdaHost } from './lambda-host.js';
 import { RunwareSimulator } from './runware-simulator.js';
 import { type LocalExecution, LocalStepFunctions } from './step-functions.js';
-import { type FunctionName, LOCAL_ACCOUNT, LOCAL_REGION, type LocalAssembly, loadAssembly } from './template.js';
+import {
+  type FunctionName,
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  type LocalAssembly,
+  loadAssembly,
+} from './template.js';
 import { LocalWebhookEndpoint } from './webhook-endpoint.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -79,7 +85,11 @@ export class LocalStack {
       let runware: { url: string; videoHosts: string; apiKey: string };
       let simulator: RunwareSimulator | undefined;
       if (options.runwareApiKey) {
-        runware = { url: 'https://api.runware.ai/v1', videoHosts: 'vm.runware.ai', apiKey: options.runwareApiKey };
+        runware = {
+          url: 'https://api.runware.ai/v1',
+          videoHosts: 'vm.runware.ai',
+          apiKey: options.runwareApiKey,
+        };
       } else {
         simulator = new RunwareSimulator({ workDir: join(workDir, 'runware') });
         const started = await simulator.start();
@@ -90,7 +100,11 @@ export class LocalStack {
       // 2. The app, synthesized by the CDK CLI exactly as for a deployment, with local endpoints as settings.
       progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
       const cdkOut = join(workDir, 'cdk.out');
-      const context = { runwareApiUrl: runware.url, allowedVideoHosts: runware.videoHosts, ...options.context };
+      const context = {
+        runwareApiUrl: runware.url,
+        allowedVideoHosts: runware.videoHosts,
+        ...options.context,
+      };
       await synth(cdkOut, context);
 
       // 3. The stateful services.
@@ -150,15 +164,22 @@ export class LocalStack {
 
       // 4. Secrets, Step Functions and the functions.
       const secrets: LocalSecret[] = [
-        { arn: names.webhookSecretArn, name: 'avatar-pipeline/webhook-signing-secret', value: randomBytes(32).toString('base64url') },
+        {
+          arn: names.webhookSecretArn,
+          name: 'avatar-pipeline/webhook-signing-secret',
+          value: randomBytes(32).toString('base64url'),
+        },
         {
           arn: `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${assembly.functions.submit.environment.RUNWARE_API_KEY_SECRET}-AbCdEf`,
-          name: assembly.functions.submit.environment.RUNWARE_API_KEY_SECRET ?? 'avatar-pipeline/runware-api-key',
+          name:
+            assembly.functions.submit.environment.RUNWARE_API_KEY_SECRET ?? 'avatar-pipeline/runware-api-key',
           value: runware.apiKey,
         },
       ];
       const logDir = join(workDir, 'logs');
-      const log = options.log ?? ((name: FunctionName, line: string) => appendFileSync(join(logDir, `${name}.log`), `${line}\n`));
+      const log =
+        options.log ??
+        ((name: FunctionName, line: string) => appendFileSync(join(logDir, `${name}.log`), `${line}\n`));
       const sharedEnvironment: Record<string, string> = {
         AWS_REGION: LOCAL_REGION,
         AWS_DEFAULT_REGION: LOCAL_REGION,
@@ -184,7 +205,10 @@ export class LocalStack {
           stack?.events.push({
             source: entry.Source,
             detailType: entry.DetailType,
-            detail: (typeof entry.Detail === 'string' ? JSON.parse(entry.Detail) : entry.Detail) as Record<string, unknown>,
+            detail: (typeof entry.Detail === 'string' ? JSON.parse(entry.Detail) : entry.Detail) as Record<
+              string,
+              unknown
+            >,
             at: new Date(),
           }),
         onExecutionEnded: (execution) => stack?.executionEnded(execution),
@@ -255,7 +279,12 @@ export class LocalStack {
         version: '0',
         bucket: { name: bucket.name },
         // S3 sends keys URL-encoded the way HTML forms are; s3rver does not, so this does.
-        object: { key: encodeKey(object.key), size: object.size ?? 0, etag: object.eTag ?? '', sequencer: object.sequencer },
+        object: {
+          key: encodeKey(object.key),
+          size: object.size ?? 0,
+          etag: object.eTag ?? '',
+          sequencer: object.sequencer,
+        },
         'request-id': randomUUID(),
         requester: LOCAL_ACCOUNT,
         reason: record.eventName === 'ObjectCreated:Copy' ? 'CopyObject' : 'PutObject',
@@ -282,7 +311,8 @@ export class LocalStack {
           await this.lambdas.invoke(name, event);
           return;
         } catch (error) {
-          if (attempt === 2) this.deadLetters.push({ function: name, event, error: (error as Error).message });
+          if (attempt === 2)
+            this.deadLetters.push({ function: name, event, error: (error as Error).message });
           else await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
         }
       }

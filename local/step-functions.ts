@@ -67,7 +67,9 @@ export class LocalStepFunctions {
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: false } });
-    for (const [name, state] of Object.entries((options.definition.States ?? {}) as Record<string, Record<string, unknown>>)) {
+    for (const [name, state] of Object.entries(
+      (options.definition.States ?? {}) as Record<string, Record<string, unknown>>,
+    )) {
       if (state.Type !== 'Task') continue;
       const resource = String(state.Resource);
       const timeoutSeconds = Number(state.TimeoutSeconds ?? 60);
@@ -75,10 +77,12 @@ export class LocalStepFunctions {
         const fn = this.functionOf(resource);
         this.handlers[name] = (input) => options.lambdas.invoke(fn, input);
       } else if (resource.endsWith(':states:::lambda:invoke.waitForTaskToken')) {
-        this.handlers[name] = (input) => this.invokeAndWait(input as { FunctionName: string; Payload: unknown }, timeoutSeconds);
+        this.handlers[name] = (input) =>
+          this.invokeAndWait(input as { FunctionName: string; Payload: unknown }, timeoutSeconds);
       } else if (resource.endsWith(':states:::events:putEvents')) {
         this.handlers[name] = async (input) => {
-          const entries = (input as { Entries: { Source: string; DetailType: string; Detail: unknown }[] }).Entries;
+          const entries = (input as { Entries: { Source: string; DetailType: string; Detail: unknown }[] })
+            .Entries;
           for (const entry of entries) options.onEvent(entry);
           return { Entries: entries.map(() => ({ EventId: randomUUID() })), FailedEntryCount: 0 };
         };
@@ -89,7 +93,8 @@ export class LocalStepFunctions {
   }
 
   startExecution(stateMachineArn: string, name: string, input: string): LocalExecution {
-    if (stateMachineArn !== this.options.stateMachineArn) throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    if (stateMachineArn !== this.options.stateMachineArn)
+      throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
     const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     const existing = this.executions.get(executionArn);
     if (existing) {
@@ -113,12 +118,15 @@ export class LocalStepFunctions {
 
   describeExecution(executionArn: string): LocalExecution {
     const execution = this.executions.get(executionArn);
-    if (!execution) throw new SfnApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    if (!execution)
+      throw new SfnApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
     return execution;
   }
 
   listExecutions(status?: ExecutionStatus): LocalExecution[] {
-    return [...this.executions.values()].filter((e) => !status || e.status === status).sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+    return [...this.executions.values()]
+      .filter((e) => !status || e.status === status)
+      .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
   }
 
   sendTaskSuccess(taskToken: string, output: string): void {
@@ -184,7 +192,10 @@ export class LocalStepFunctions {
   }
 
   /** `lambda:invoke.waitForTaskToken`: invoke with a fresh token, then wait until someone answers it. */
-  private async invokeAndWait(input: { FunctionName: string; Payload: unknown }, timeoutSeconds: number): Promise<unknown> {
+  private async invokeAndWait(
+    input: { FunctionName: string; Payload: unknown },
+    timeoutSeconds: number,
+  ): Promise<unknown> {
     const token = randomBytes(48).toString('base64url');
     const payload = JSON.parse(JSON.stringify(input.Payload).replaceAll(TOKEN_PLACEHOLDER, token));
     let waiter: Waiter = { resolve: () => undefined, reject: () => undefined, closed: false };
@@ -202,7 +213,9 @@ export class LocalStepFunctions {
     } catch (error) {
       waiter.closed = true;
       clearTimeout(timer);
-      throw error instanceof LambdaFunctionError ? error : Object.assign(new Error(String(error)), { name: 'Lambda.Unknown' });
+      throw error instanceof LambdaFunctionError
+        ? error
+        : Object.assign(new Error(String(error)), { name: 'Lambda.Unknown' });
     }
     return promise;
   }

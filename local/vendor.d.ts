@@ -1,6 +1,7 @@
 declare module 's3rver' {
   import type { EventEmitter } from 'node:events';
   import type { AddressInfo } from 'node:net';
+
   interface S3rverOptions {
     address?: string;
     port?: number;
@@ -15,7 +16,10 @@ declare module 's3rver' {
     Records: {
       eventName: string;
       eventTime: string;
-      s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string; sequencer: string } };
+      s3: {
+        bucket: { name: string };
+        object: { key: string; size?: number; eTag?: string; sequencer: string };
+      };
     }[];
   }
   export default class S3rver extends EventEmitter {

@@ -52,7 +52,9 @@ export class LocalWebhookEndpoint {
     const raw = Buffer.concat(chunks);
     const contentType = String(req.headers['content-type'] ?? '');
     const isText = /^(application\/json|text\/)/i.test(contentType);
-    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]));
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
+    );
     const query = Object.fromEntries(url.searchParams);
     const event = {
       version: '2.0',
@@ -66,7 +68,13 @@ export class LocalWebhookEndpoint {
         accountId: '000000000000',
         apiId: 'local',
         domainName: req.headers.host ?? '127.0.0.1',
-        http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        http: {
+          method,
+          path: url.pathname,
+          protocol: 'HTTP/1.1',
+          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+          userAgent: headers['user-agent'] ?? '',
+        },
         requestId: randomUUID(),
         routeKey: 'POST /runware/{taskUUID}',
         stage: '$default',
@@ -77,7 +85,11 @@ export class LocalWebhookEndpoint {
       isBase64Encoded: !isText,
     };
     try {
-      const result = (await this.lambdas.invoke('webhook', event)) as { statusCode?: number; headers?: Record<string, string>; body?: string };
+      const result = (await this.lambdas.invoke('webhook', event)) as {
+        statusCode?: number;
+        headers?: Record<string, string>;
+        body?: string;
+      };
       const status = result.statusCode ?? 200;
       record(status);
       res.writeHead(status, result.headers ?? { 'content-type': 'application/json' });

@@ -1,0 +1,217 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { makeSamplePortrait, makeSampleVoice, probe } from './ffmpeg.js';
+import { LocalStack } from './stack.js';
+
+const USAGE = `Usage: npm start -- [options]
+
+Runs one avatar job end to end on this machine: local S3, DynamoDB, Step Functions, the Lambda bundles from
+cdk synth, and the Runware simulator (or the real API with RUNWARE_API_KEY set).
+
+  --image FILE     portrait (.jpg .jpeg .png .webp); default: a generated sample portrait
+  --audio FILE     voice track (.mp3 .wav .m4a .aac .ogg); default: a generated 6 s sample
+  --prompt TEXT    prompt for the model (goes into the <stem>.json sidecar)
+  --format F       MP4 (default), WEBM or MOV
+  --stem NAME      job name (folder/name) in the inbox; default: demo/<image name>
+  --out DIR        where the video and its record are copied; default: ./output
+  --keep           keep the stack running after the job, to drop more files with any S3 client
+  -h, --help       this text`;
+
+const { values } = parseArgs({
+  options: {
+    image: { type: 'string' },
+    audio: { type: 'string' },
+    prompt: { type: 'string' },
+    format: { type: 'string' },
+    stem: { type: 'string' },
+    out: { type: 'string', default: 'output' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s`;
+const say = (line: string) => console.log(`[${elapsed()}] ${line}`);
+const workDir = resolve('.local');
+
+async function main(): Promise<void> {
+  const apiKey = process.env.RUNWARE_API_KEY;
+  if (apiKey)
+    say('RUNWARE_API_KEY is set: using the real Runware API (results are polled; this costs money).');
+  const stack = await LocalStack.start({
+    workDir,
+    // A short settle wait keeps the demo quick; with the real API there is no webhook, so poll early.
+    context: { settleSeconds: '2', ...(apiKey ? { waitTimeoutSeconds: '30' } : {}) },
+    ...(apiKey ? { runwareApiKey: apiKey } : {}),
+    onProgress: say,
+  });
+  const stop = async () => {
+    await stack.stop();
+  };
+  process.on('SIGINT', () => {
+    void stop().then(() => process.exit(130));
+  });
+
+  try {
+    const samples = join(workDir, 'samples');
+    mkdirSync(samples, { recursive: true });
+    let image = values.image;
+    let audio = values.audio;
+    if (!image) {
+      image = join(samples, 'portrait.png');
+      await makeSamplePortrait(image);
+      say(`No --image: generated a sample portrait (${image}).`);
+    }
+    if (!audio) {
+      audio = join(samples, 'voice.wav');
+      await makeSampleVoice(audio, 6);
+      say(`No --audio: generated a 6 s sample voice track (${audio}).`);
+    }
+    const stem = values.stem ?? `demo/${basename(image, extname(image))}`;
+    const { inputBucket, outputBucket, tableName } = stack.names;
+
+    const sidecar = {
+      ...(values.prompt ? { prompt: values.prompt } : {}),
+      ...(values.format ? { outputFormat: values.format.toUpperCase() } : {}),
+    };
+    if (Object.keys(sidecar).length) {
+      await stack.s3.send(
+        new PutObjectCommand({
+          Bucket: inputBucket,
+          Key: `inbox/${stem}.json`,
+          Body: JSON.stringify(sidecar),
+        }),
+      );
+      say(`Dropped s3://${inputBucket}/inbox/${stem}.json`);
+    }
+    for (const file of [image, audio]) {
+      const key = `inbox/${stem}${extname(file).toLowerCase()}`;
+      await stack.s3.send(new PutObjectCommand({ Bucket: inputBucket, Key: key, Body: readFileSync(file) }));
+      say(`Dropped s3://${inputBucket}/${key}`);
+    }
+
+    const job = await followJob(stack, tableName, stem);
+    await stack.idle();
+    const outDir = resolve(values.out);
+    const copied = await copyOutputs(stack, outputBucket, stem, outDir);
+    console.log('');
+    if (job?.status === 'DELIVERED') {
+      for (const file of copied.filter((f) => !f.endsWith('.json'))) {
+        const facts = await probe(file);
+        const streams = facts.streams
+          .map((s) => `${s.codecType} ${s.codecName}${s.width ? ` ${s.width}x${s.height}` : ''}`)
+          .join(', ');
+        say(`Video: ${file} (${facts.durationSeconds.toFixed(2)} s; ${streams})`);
+      }
+      say(
+        `Job record: ${join(outDir, `${stem}.json`)} (cost USD ${String(job.costUsd)}, job ${String(job.jobId)})`,
+      );
+      say(`In the output bucket: s3://${outputBucket}/${stem}.*`);
+    } else {
+      say(
+        `The job ended ${String(job?.status ?? 'without a record')}. Error: ${join(outDir, `${stem}.error.json`)}`,
+      );
+      const error = (job?.error ?? {}) as Record<string, unknown>;
+      if (error.code) say(`${String(error.code)} at ${String(error.stage)}: ${String(error.message)}`);
+      process.exitCode = 1;
+    }
+    say(`Function logs: ${join(workDir, 'logs')}/<function>.log`);
+
+    if (values.keep) {
+      printKeepInstructions(stack);
+      await new Promise(() => undefined);
+    }
+  } finally {
+    if (!values.keep) await stop();
+  }
+}
+
+/** Prints each stage of the job as it is recorded in DynamoDB, until it ends. */
+async function followJob(stack: LocalStack, tableName: string, stem: string) {
+  const doc = DynamoDBDocumentClient.from(stack.dynamo);
+  const seen = new Set<string>();
+  const deadline = Date.now() + 30 * 60_000;
+  let jobId: string | undefined;
+  while (Date.now() < deadline) {
+    if (!jobId) {
+      const execution = stack.sfn
+        .listExecutions()
+        .find((e) => (JSON.parse(e.input) as { stem?: string }).stem === stem);
+      if (execution) {
+        jobId = (JSON.parse(execution.input) as { jobId: string }).jobId;
+        say(`Execution ${execution.name} started`);
+      }
+    }
+    if (jobId) {
+      const { Item: job } = await doc.send(
+        new GetCommand({ TableName: tableName, Key: { pk: `JOB#${jobId}`, sk: 'JOB' } }),
+      );
+      const stages = (job?.stages ?? {}) as Record<string, string>;
+      for (const [stage, at] of Object.entries(stages).sort((a, b) => a[1].localeCompare(b[1]))) {
+        if (seen.has(stage)) continue;
+        seen.add(stage);
+        say(
+          `${stage.padEnd(9)} ${at}${stage === 'SUBMITTED' ? ` (Runware task ${String(job?.taskUUID)})` : ''}`,
+        );
+      }
+      if (job && (job.status === 'DELIVERED' || job.status === 'FAILED')) return job;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
+}
+
+async function copyOutputs(
+  stack: LocalStack,
+  bucket: string,
+  stem: string,
+  outDir: string,
+): Promise<string[]> {
+  const listed = await stack.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: stem }));
+  const files: string[] = [];
+  for (const object of listed.Contents ?? []) {
+    const key = object.Key ?? '';
+    const rest = key.slice(stem.length);
+    if (!/^(-\d+)?\.[a-z0-9]+$|^\.error\.json$/.test(rest)) continue;
+    const out = await stack.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const target = join(outDir, key);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, await (out.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
+    files.push(target);
+  }
+  return files;
+}
+
+function printKeepInstructions(stack: LocalStack): void {
+  const env = stack.clientEnvironment();
+  const { inputBucket, outputBucket } = stack.names;
+  console.log(`
+The local stack keeps running (Ctrl-C to stop). Drop more jobs with any S3 client:
+
+  export ${Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' \\\n         ')}
+
+  aws --endpoint-url ${stack.endpoints.s3} s3 cp portrait.jpg s3://${inputBucket}/inbox/mine/anna.jpg
+  aws --endpoint-url ${stack.endpoints.s3} s3 cp voice.mp3    s3://${inputBucket}/inbox/mine/anna.mp3
+  aws --endpoint-url ${stack.endpoints.s3} s3 ls --recursive s3://${outputBucket}/
+  aws --endpoint-url ${stack.endpoints.aws} stepfunctions list-executions --state-machine-arn ${stack.names.stateMachineArn}
+
+S3 endpoint: ${stack.endpoints.s3}   input bucket: ${inputBucket}   output bucket: ${outputBucket}
+DynamoDB endpoint: ${stack.endpoints.dynamodb} (table ${stack.names.tableName})
+Step Functions endpoint: ${stack.endpoints.aws}   webhook: ${stack.endpoints.webhook}/runware/{taskUUID}
+Runware: ${stack.endpoints.runware}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});
