@@ -133,8 +133,8 @@ const SettingsSchema = z
           .min(1, 'must name at least one host'),
       )
       .default(['vm.runware.ai']),
-    waitTimeoutSeconds: int(60, 86_400).default(1800),
-    hardDeadlineSeconds: int(120, 604_800).default(7200),
+    waitTimeoutSeconds: int(5, 86_400).default(1800),
+    hardDeadlineSeconds: int(10, 604_800).default(7200),
     settleSeconds: int(0, 300).default(10),
     runwareApiUrl: z.url({ protocol: /^https?$/ }).default('https://api.runware.ai/v1'),
     maxImageBytes: int(1, 1_073_741_824).default(10_485_760),

@@ -6,7 +6,9 @@ import dynalite from 'dynalite';
  * A real DynamoDB API (dynalite, in memory) with the pipeline's table, for tests of conditional writes and
  * races that a mocked client could not prove anything about.
  */
-export async function startDynamo(tableName = 'jobs'): Promise<{ client: DynamoDBClient; tableName: string; stop: () => Promise<void> }> {
+export async function startDynamo(
+  tableName = 'jobs',
+): Promise<{ client: DynamoDBClient; tableName: string; stop: () => Promise<void> }> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;

@@ -1,5 +1,5 @@
-import type { GenerationResult, JobRecord } from '../../lambdas/core/job.js';
 import type { TaskNotifier } from '../../lambdas/core/completion.js';
+import type { GenerationResult, JobRecord } from '../../lambdas/core/job.js';
 import type { RunwareClient, SubmitOutcome, TaskPoll } from '../../lambdas/core/runware/client.js';
 import type { VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';
 import type { JobStore } from '../../lambdas/core/store.js';
@@ -7,7 +7,10 @@ import type { JobStore } from '../../lambdas/core/store.js';
 let counter = 0;
 
 /** A job as validation leaves it: VALIDATED, with media facts, settings and a deadline. */
-export async function seedValidatedJob(store: JobStore, overrides: Partial<JobRecord> = {}): Promise<JobRecord> {
+export async function seedValidatedJob(
+  store: JobStore,
+  overrides: Partial<JobRecord> = {},
+): Promise<JobRecord> {
   counter += 1;
   const jobId = counter.toString(16).padStart(32, 'a');
   const job: JobRecord = {
@@ -17,8 +20,18 @@ export async function seedValidatedJob(store: JobStore, overrides: Partial<JobRe
     status: 'VALIDATED',
     stages: { RECEIVED: '2026-11-24T10:00:00.000Z', VALIDATED: '2026-11-24T10:00:12.000Z' },
     inputs: {
-      image: { key: `inbox/promo/anna-${counter}.jpg`, etag: 'img', size: 1000, sequencer: '1'.padStart(32, '0') },
-      audio: { key: `inbox/promo/anna-${counter}.mp3`, etag: 'aud', size: 2000, sequencer: '2'.padStart(32, '0') },
+      image: {
+        key: `inbox/promo/anna-${counter}.jpg`,
+        etag: 'img',
+        size: 1000,
+        sequencer: '1'.padStart(32, '0'),
+      },
+      audio: {
+        key: `inbox/promo/anna-${counter}.mp3`,
+        etag: 'aud',
+        size: 2000,
+        sequencer: '2'.padStart(32, '0'),
+      },
     },
     executionName: `${jobId}-1`,
     claimedBy: 'event-1',
@@ -26,7 +39,13 @@ export async function seedValidatedJob(store: JobStore, overrides: Partial<JobRe
       image: { format: 'jpeg', width: 720, height: 1280, bytes: 1000, sha256: 'a'.repeat(64) },
       audio: { format: 'mp3', durationSeconds: 12.5, bytes: 2000, sha256: 'b'.repeat(64) },
     },
-    settings: { model: 'klingai:avatar@2.0-pro', prompt: 'A calm presenter', outputFormat: 'MP4', outputQuality: 95, numberResults: 1 },
+    settings: {
+      model: 'klingai:avatar@2.0-pro',
+      prompt: 'A calm presenter',
+      outputFormat: 'MP4',
+      outputQuality: 95,
+      numberResults: 1,
+    },
     deadline: '2026-11-24T12:00:12.000Z',
     createdAt: '2026-11-24T10:00:00.000Z',
     updatedAt: '2026-11-24T10:00:12.000Z',

@@ -1,0 +1,189 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probe } from '../../local/ffmpeg.js';
+import type { LocalStack } from '../../local/stack.js';
+import {
+  drop,
+  finishedJob,
+  inputExists,
+  outputKeys,
+  readOutput,
+  type Samples,
+  startLocal,
+} from '../support/local.js';
+
+let stack: LocalStack;
+let samples: Samples;
+let dir: string;
+
+beforeAll(async () => {
+  ({ stack, samples, dir } = await startLocal());
+}, 120_000);
+afterAll(async () => stack?.stop());
+
+async function probeOutput(key: string) {
+  const file = join(dir, key.replaceAll('/', '_'));
+  writeFileSync(file, await readOutput(stack, key));
+  return probe(file);
+}
+
+/** How many videoInference tasks the simulator accepted for a stem's job. */
+function submissionsFor(taskUUID: string | undefined): number {
+  return (stack.simulator?.submissions ?? []).filter((s) => s.task.taskUUID === taskUUID).length;
+}
+
+describe('local mode, end to end', () => {
+  it.each([
+    ['MP4', 'mp4', 'h264'],
+    ['WEBM', 'webm', 'vp9'],
+    ['MOV', 'mov', 'h264'],
+  ])(
+    'makes a playable %s video of the audio length, with a complete job record',
+    async (format, ext, codec) => {
+      const stem = `formats/${ext}`;
+      await drop(
+        stack,
+        `${stem}.json`,
+        JSON.stringify({ outputFormat: format, prompt: `A ${format} presenter` }),
+      );
+      await drop(stack, `${stem}.png`, samples.portrait);
+      await drop(stack, `${stem}.wav`, samples.voice3s);
+      const job = await finishedJob(stack, stem);
+
+      expect(job.status).toBe('DELIVERED');
+      expect(await outputKeys(stack, stem)).toEqual([`${stem}.${ext}`, `${stem}.json`].sort());
+      const facts = await probeOutput(`${stem}.${ext}`);
+      expect(facts.streams.map((s) => s.codecType).sort()).toEqual(['audio', 'video']);
+      expect(facts.streams.find((s) => s.codecType === 'video')?.codecName).toBe(codec);
+      expect(Math.abs(facts.durationSeconds - 3)).toBeLessThan(0.5);
+
+      const record = JSON.parse((await readOutput(stack, `${stem}.json`)).toString('utf8'));
+      expect(record).toMatchObject({
+        jobId: job.jobId,
+        status: 'DELIVERED',
+        model: 'klingai:avatar@2.0-pro',
+        prompt: `A ${format} presenter`,
+        settings: { outputFormat: format },
+        taskUUID: job.taskUUID,
+        inputs: {
+          image: {
+            key: `inbox/${stem}.png`,
+            format: 'png',
+            width: 720,
+            height: 960,
+            sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+          },
+          audio: {
+            key: `inbox/${stem}.wav`,
+            durationSeconds: 3,
+            sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+          },
+          sidecar: { key: `inbox/${stem}.json` },
+        },
+        costUsd: expect.any(Number),
+        results: [{ videoUUID: expect.any(String), seed: expect.any(Number), output: `${stem}.${ext}` }],
+      });
+      expect(Object.keys(record.stages)).toEqual([
+        'RECEIVED',
+        'VALIDATED',
+        'SUBMITTED',
+        'GENERATED',
+        'DELIVERED',
+      ]);
+      expect(submissionsFor(job.taskUUID)).toBe(1);
+      expect(
+        stack.events.filter((e) => e.detailType === 'JobSucceeded' && e.detail.jobId === job.jobId),
+      ).toHaveLength(1);
+    },
+  );
+
+  it('starts the job whichever file of the pair lands first', async () => {
+    await drop(stack, 'order/audio-first.wav', samples.voice3s);
+    await new Promise((r) => setTimeout(r, 300));
+    await drop(stack, 'order/audio-first.png', samples.portrait);
+    expect((await finishedJob(stack, 'order/audio-first')).status).toBe('DELIVERED');
+  });
+
+  it('honours a sidecar that lands after the pair', async () => {
+    await drop(stack, 'late/sidecar.png', samples.portrait);
+    await drop(stack, 'late/sidecar.wav', samples.voice3s);
+    await drop(stack, 'late/sidecar.json', JSON.stringify({ prompt: 'Landed last', outputQuality: 70 }));
+    const job = await finishedJob(stack, 'late/sidecar');
+    expect(job.settings).toMatchObject({ prompt: 'Landed last', outputQuality: 70 });
+    expect(stack.simulator?.submissions.find((s) => s.task.taskUUID === job.taskUUID)?.task).toMatchObject({
+      positivePrompt: 'Landed last',
+      outputQuality: 70,
+    });
+  });
+
+  it('delivers two videos for numberResults 2', async () => {
+    await drop(stack, 'multi/two.json', JSON.stringify({ numberResults: 2 }));
+    await drop(stack, 'multi/two.png', samples.portrait);
+    await drop(stack, 'multi/two.wav', samples.voice3s);
+    const job = await finishedJob(stack, 'multi/two');
+    expect(job.status).toBe('DELIVERED');
+    expect(await outputKeys(stack, 'multi/two')).toEqual([
+      'multi/two-1.mp4',
+      'multi/two-2.mp4',
+      'multi/two.json',
+    ]);
+    expect(job.results).toHaveLength(2);
+  });
+
+  it('ends FAILED with <stem>.error.json on an error webhook, keeping the inputs', async () => {
+    stack.simulator?.queueFault({
+      errorWebhook: { code: 'providerError', message: 'The provider could not animate this face' },
+    });
+    await drop(stack, 'faults/error-webhook.png', samples.portrait);
+    await drop(stack, 'faults/error-webhook.wav', samples.voice3s);
+    const job = await finishedJob(stack, 'faults/error-webhook');
+    expect(job).toMatchObject({
+      status: 'FAILED',
+      error: { stage: 'GENERATED', code: 'RUNWARE_TASK_FAILED' },
+    });
+    const error = JSON.parse((await readOutput(stack, 'faults/error-webhook.error.json')).toString('utf8'));
+    expect(error).toMatchObject({ code: 'RUNWARE_TASK_FAILED', stage: 'GENERATED' });
+    expect(error.message).toContain('The provider could not animate this face');
+    expect(await inputExists(stack, 'faults/error-webhook.png')).toBe(true);
+    expect(await inputExists(stack, 'faults/error-webhook.wav')).toBe(true);
+    expect(
+      stack.events.filter((e) => e.detailType === 'JobFailed' && e.detail.jobId === job.jobId),
+    ).toHaveLength(1);
+  });
+
+  it('rescues a lost webhook by polling', async () => {
+    stack.simulator?.queueFault({ loseWebhook: true });
+    await drop(stack, 'faults/lost-webhook.png', samples.portrait);
+    await drop(stack, 'faults/lost-webhook.wav', samples.voice3s);
+    const job = await finishedJob(stack, 'faults/lost-webhook');
+    expect(job.status).toBe('DELIVERED');
+    const execution = stack.sfn.listExecutions().find((e) => e.input.includes('faults/lost-webhook'));
+    expect(execution?.states).toContain('Poll');
+    expect(submissionsFor(job.taskUUID)).toBe(1);
+  });
+
+  it('delivers once when the webhook is delivered twice', async () => {
+    stack.simulator?.queueFault({ duplicateWebhook: true });
+    await drop(stack, 'faults/duplicate.png', samples.portrait);
+    await drop(stack, 'faults/duplicate.wav', samples.voice3s);
+    const job = await finishedJob(stack, 'faults/duplicate');
+    expect(job.status).toBe('DELIVERED');
+    expect(job.outputs).toHaveLength(1);
+    expect(
+      stack.simulator?.webhookDeliveries.filter((d) => d.url.includes(job.taskUUID ?? 'x')).length,
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      stack.events.filter((e) => e.detailType === 'JobSucceeded' && e.detail.jobId === job.jobId),
+    ).toHaveLength(1);
+  });
+
+  it('retries a 429 on submit and submits the task once', async () => {
+    stack.simulator?.queueFault({ submitStatus: [429] });
+    await drop(stack, 'faults/busy.png', samples.portrait);
+    await drop(stack, 'faults/busy.wav', samples.voice3s);
+    const job = await finishedJob(stack, 'faults/busy');
+    expect(job.status).toBe('DELIVERED');
+    expect(submissionsFor(job.taskUUID)).toBe(1);
+  });
+});

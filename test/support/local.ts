@@ -1,0 +1,83 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { JobRecord } from '../../lambdas/core/job.js';
+import { makeSamplePortrait, makeSampleVoice } from '../../local/ffmpeg.js';
+import { LocalStack } from '../../local/stack.js';
+
+/** Settings for end-to-end runs: short waits so timeouts and polling happen within a test's time. */
+export const E2E_CONTEXT = { settleSeconds: '1', waitTimeoutSeconds: '8', hardDeadlineSeconds: '40' };
+
+export interface Samples {
+  portrait: Buffer;
+  voice3s: Buffer;
+  voice5s: Buffer;
+}
+
+export async function startLocal(
+  context: Record<string, string> = E2E_CONTEXT,
+): Promise<{ stack: LocalStack; samples: Samples; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'avatar-e2e-'));
+  const stack = await LocalStack.start({ workDir: dir, context });
+  await Promise.all([
+    makeSamplePortrait(join(dir, 'portrait.png')),
+    makeSampleVoice(join(dir, 'voice3.wav'), 3),
+    makeSampleVoice(join(dir, 'voice5.wav'), 5),
+  ]);
+  const samples = {
+    portrait: readFileSync(join(dir, 'portrait.png')),
+    voice3s: readFileSync(join(dir, 'voice3.wav')),
+    voice5s: readFileSync(join(dir, 'voice5.wav')),
+  };
+  return { stack, samples, dir };
+}
+
+export async function drop(stack: LocalStack, key: string, body: Buffer | string): Promise<void> {
+  await stack.s3.send(
+    new PutObjectCommand({ Bucket: stack.names.inputBucket, Key: `inbox/${key}`, Body: body }),
+  );
+}
+
+/** The job of `stem` once its execution has ended and nothing else is running. */
+export async function finishedJob(stack: LocalStack, stem: string): Promise<JobRecord> {
+  await stack.idle();
+  const execution = stack.sfn
+    .listExecutions()
+    .find((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
+  if (!execution) throw new Error(`No execution for ${stem}`);
+  const { jobId } = JSON.parse(execution.input) as { jobId: string };
+  const doc = DynamoDBDocumentClient.from(stack.dynamo);
+  const { Item } = await doc.send(
+    new GetCommand({ TableName: stack.names.tableName, Key: { pk: `JOB#${jobId}`, sk: 'JOB' } }),
+  );
+  if (!Item) throw new Error(`No job record for ${stem}`);
+  return Item as unknown as JobRecord;
+}
+
+export async function outputKeys(stack: LocalStack, prefix: string): Promise<string[]> {
+  const out = await stack.s3.send(
+    new ListObjectsV2Command({ Bucket: stack.names.outputBucket, Prefix: prefix }),
+  );
+  return (out.Contents ?? []).map((o) => o.Key ?? '').sort();
+}
+
+export async function readOutput(stack: LocalStack, key: string): Promise<Buffer> {
+  const out = await stack.s3.send(new GetObjectCommand({ Bucket: stack.names.outputBucket, Key: key }));
+  return Buffer.from(await (out.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
+}
+
+export async function inputExists(stack: LocalStack, key: string): Promise<boolean> {
+  try {
+    await stack.s3.send(new HeadObjectCommand({ Bucket: stack.names.inputBucket, Key: `inbox/${key}` }));
+    return true;
+  } catch {
+    return false;
+  }
+}
