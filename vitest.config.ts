@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The JSON report feeds the plain pass/fail line that .ci/run prints at the end.
+    reporters: ['default', ['json', { outputFile: '.vitest/report.json' }]],
   },
 });
