@@ -51,6 +51,7 @@ export const RETRIED_ERRORS = [
   'Lambda.ServiceException',
   'Lambda.Unknown',
   'Sandbox.Timedout',
+  'Runtime.ExitError',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',

@@ -49,6 +49,8 @@ export class LambdaHost {
   private readonly pending = new Map<string, Pending>();
   private nextId = 0;
   readonly invocations: { name: FunctionName; at: number }[] = [];
+  /** One-shot faults for tests: the next invocation of a function has its process killed after `afterMs`. */
+  private readonly crashes = new Map<FunctionName, number[]>();
 
   constructor(private readonly options: LambdaHostOptions) {}
 
@@ -83,6 +85,8 @@ export class LambdaHost {
         });
         instance.current = id;
         instance.child.send({ id, event });
+        const crashAfter = this.crashes.get(name)?.shift();
+        if (crashAfter !== undefined) setTimeout(() => instance.child.kill('SIGKILL'), crashAfter);
       });
     } finally {
       if (this.all.has(instance)) {
@@ -90,6 +94,14 @@ export class LambdaHost {
         this.idle.get(name)?.push(instance) ?? this.idle.set(name, [instance]);
       }
     }
+  }
+
+  /**
+   * Kills the process that runs the next invocation of `name`, `afterMs` after it starts: a function that dies
+   * mid-step, as when Lambda runs out of memory or the host fails.
+   */
+  crashNext(name: FunctionName, afterMs: number): void {
+    this.crashes.set(name, [...(this.crashes.get(name) ?? []), afterMs]);
   }
 
   async stop(): Promise<void> {
@@ -155,6 +167,7 @@ export class LambdaHost {
     );
     child.on('exit', (code, signal) => {
       this.all.delete(instance);
+      for (const [fn, list] of this.idle) this.idle.set(fn, list.filter((i) => i !== instance));
       const waiting = instance.current === undefined ? undefined : this.pending.get(instance.current);
       if (waiting && instance.current !== undefined) {
         this.pending.delete(instance.current);

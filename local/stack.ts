@@ -11,6 +11,7 @@ import S3rver, { type S3rverEvent } from 's3rver';
 import { LocalAwsEndpoint, type LocalSecret } from './aws-endpoint.js';
 import { LambdaHost } from './lambda-host.js';
 import { RunwareSimulator } from './runware-simulator.js';
+import { S3FaultProxy } from './s3-proxy.js';
 import { type LocalExecution, LocalStepFunctions } from './step-functions.js';
 import {
   type FunctionName,
@@ -39,6 +40,23 @@ export interface LocalStackOptions {
   onProgress?: (line: string) => void;
 }
 
+/** The EventBridge `Object Created` event ingest receives. */
+export interface IngestEvent {
+  version: string;
+  id: string;
+  'detail-type': string;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: {
+    bucket: { name: string };
+    object: { key: string; size: number; etag: string; sequencer: string };
+    [key: string]: unknown;
+  };
+}
+
 /** An `events:putEvents` entry the state machine emitted (JobSucceeded, JobFailed). */
 export interface PipelineEvent {
   source: string;
@@ -56,6 +74,8 @@ export class LocalStack {
   readonly events: PipelineEvent[] = [];
   /** Ingest invocations that failed after their retries (what the dead-letter queue holds on AWS). */
   readonly deadLetters: unknown[] = [];
+  /** Every EventBridge event sent to ingest, in order (tests re-deliver them to duplicate or reorder). */
+  readonly ingestEvents: IngestEvent[] = [];
   private readonly stoppers: (() => Promise<void>)[] = [];
   private pendingIngests = new Set<Promise<void>>();
 
@@ -69,6 +89,8 @@ export class LocalStack {
     readonly simulator: RunwareSimulator | undefined,
     readonly awsEndpoint: LocalAwsEndpoint,
     readonly webhook: LocalWebhookEndpoint,
+    /** Makes S3 fail for the functions (see {@link S3FaultProxy.failNext}). */
+    readonly s3Faults: S3FaultProxy,
   ) {}
 
   get names() {
@@ -137,6 +159,10 @@ export class LocalStack {
       const s3Address = await s3rver.run();
       stoppers.push(() => s3rver.close());
       const s3Url = `http://127.0.0.1:${s3Address.port}`;
+      // The functions reach S3 through a pass-through that tests can make fail.
+      const s3Proxy = new S3FaultProxy(s3Url);
+      const functionsS3Url = await s3Proxy.start();
+      stoppers.push(() => s3Proxy.stop());
 
       const clientConfig = { region: LOCAL_REGION, credentials: CREDENTIALS };
       const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: dynamodbUrl });
@@ -185,7 +211,7 @@ export class LocalStack {
         AWS_DEFAULT_REGION: LOCAL_REGION,
         AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-        AWS_ENDPOINT_URL_S3: s3Url,
+        AWS_ENDPOINT_URL_S3: functionsS3Url,
         AWS_ENDPOINT_URL_DYNAMODB: dynamodbUrl,
         S3_FORCE_PATH_STYLE: 'true',
         AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
@@ -229,6 +255,7 @@ export class LocalStack {
         simulator,
         awsEndpoint,
         webhook,
+        s3Proxy,
       );
       stack.stoppers.push(...stoppers);
       const started = stack;
@@ -289,7 +316,7 @@ export class LocalStack {
         requester: LOCAL_ACCOUNT,
         reason: record.eventName === 'ObjectCreated:Copy' ? 'CopyObject' : 'PutObject',
       };
-      this.invokeAsync('ingest', {
+      this.deliverToIngest({
         version: '0',
         id: randomUUID(),
         'detail-type': 'Object Created',
@@ -301,6 +328,15 @@ export class LocalStack {
         detail,
       });
     }
+  }
+
+  /**
+   * Sends an `Object Created` event to ingest as the EventBridge rule does. Tests call it again with an earlier
+   * event to model what EventBridge allows: duplicated and out-of-order deliveries.
+   */
+  deliverToIngest(event: IngestEvent): void {
+    this.ingestEvents.push(event);
+    this.invokeAsync('ingest', event);
   }
 
   /** Lambda's asynchronous invocation: two retries with backoff, then the dead-letter queue. */

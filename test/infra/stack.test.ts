@@ -411,6 +411,7 @@ describe('state machine definition', () => {
             'Lambda.ServiceException',
             'Lambda.Unknown',
             'Sandbox.Timedout',
+            'Runtime.ExitError',
             'Lambda.AWSLambdaException',
             'Lambda.SdkClientException',
             'Lambda.TooManyRequestsException',
