@@ -61,6 +61,9 @@ export const RETRIED_ERRORS = [
 /** `source` of the JobSucceeded / JobFailed events the pipeline puts on the default bus. */
 export const EVENT_SOURCE = 'avatar-pipeline';
 
+/** How often lone inbox files are checked against `orphanAfterSeconds`. */
+export const ORPHAN_SWEEP_INTERVAL = Duration.minutes(5);
+
 /** Execution statuses that end a run without passing through the fail step. */
 const UNHANDLED_END_STATUSES = ['TIMED_OUT', 'ABORTED'];
 
@@ -75,6 +78,7 @@ export class Pipeline extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   readonly ingestRule: events.Rule;
   readonly executionEndedRule: events.Rule;
+  readonly orphanSweepRule: events.Rule;
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
@@ -170,13 +174,21 @@ export class Pipeline extends Construct {
       env: 'OUTPUT_BUCKET',
       actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
     });
+    // Once a job succeeds, a `<stem>.error.json` of an earlier attempt (or an orphan report) would contradict
+    // the video beside it: deliver may delete error files, and nothing else.
+    bindBucket(deliver, outputBucket, { actions: ['s3:DeleteObject'], keyPattern: '*.error.json' });
 
     // Also invoked asynchronously, by the rule that closes timed-out and aborted executions.
     const fail = fn('fail', { timeout: Duration.seconds(30), retryAttempts: 2, onFailure: asyncFailures });
     bindTable(fail, table, 'readWrite');
     bindBucket(fail, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
 
-    this.functions = { ingest, validate, submit, webhook, poll, record, deliver, fail };
+    // Reports lone images and audio files whose partner never came (the orphan clock is set by ingest).
+    const sweep = fn('sweep', { timeout: Duration.seconds(60) });
+    bindTable(sweep, table, 'readWrite');
+    bindBucket(sweep, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
+
+    this.functions = { ingest, validate, submit, webhook, poll, record, deliver, fail, sweep };
 
     // ---- State machine ----
     const retryTransient = <T extends sfn.TaskStateBase>(task: T): T => {
@@ -338,6 +350,12 @@ export class Pipeline extends Construct {
         detail: { status: UNHANDLED_END_STATUSES, stateMachineArn: [this.stateMachine.stateMachineArn] },
       },
       targets: [new targets.LambdaFunction(fail, targetOptions)],
+    });
+
+    this.orphanSweepRule = new events.Rule(this, 'OrphanSweepSchedule', {
+      description: 'avatar-pipeline: report lone inbox files whose partner never arrived',
+      schedule: events.Schedule.rate(ORPHAN_SWEEP_INTERVAL),
+      targets: [new targets.LambdaFunction(sweep, { retryAttempts: 2 })],
     });
 
     this.suppressNagFindings();

@@ -36,6 +36,8 @@ export interface LocalStackOptions {
   runwareApiKey?: string;
   /** Where the functions' log lines go; by default to `<workDir>/logs/<function>.log`. */
   log?: (name: FunctionName, line: string) => void;
+  /** How often the scheduled orphan sweep runs. @default 60000 */
+  sweepIntervalMs?: number;
   /** Progress of the start-up. */
   onProgress?: (line: string) => void;
 }
@@ -166,19 +168,13 @@ export class LocalStack {
 
       const clientConfig = { region: LOCAL_REGION, credentials: CREDENTIALS };
       const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: dynamodbUrl });
+      // The table exactly as the template declares it: keys and indexes.
       await dynamo.send(
         new CreateTableCommand({
           TableName: names.tableName,
           BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [
-            { AttributeName: 'pk', AttributeType: 'S' },
-            { AttributeName: 'sk', AttributeType: 'S' },
-          ],
-          KeySchema: [
-            { AttributeName: 'pk', KeyType: 'HASH' },
-            { AttributeName: 'sk', KeyType: 'RANGE' },
-          ],
-        }),
+          ...(assembly.table as object),
+        } as never),
       );
       const s3 = new S3Client({
         ...clientConfig,
@@ -261,12 +257,34 @@ export class LocalStack {
       const started = stack;
       // 5. The EventBridge rule: `Object Created` under inbox/ of the input bucket -> ingest.
       s3rver.on('event', (event: S3rverEvent) => started.onS3Event(event));
+      // 6. The schedule rule: the orphan sweep (every 5 minutes on AWS; more often here, it is cheap).
+      const sweepTimer = setInterval(
+        () => started.sweep().catch(() => undefined),
+        options.sweepIntervalMs ?? 60_000,
+      );
+      sweepTimer.unref();
+      stack.stoppers.push(async () => clearInterval(sweepTimer));
       progress('Local stack is up.');
       return stack;
     } catch (error) {
       for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Runs the scheduled orphan sweep now (what its EventBridge schedule does every few minutes on AWS). */
+  async sweep(): Promise<unknown> {
+    return this.lambdas.invoke('sweep', {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: LOCAL_ACCOUNT,
+      time: new Date().toISOString(),
+      region: LOCAL_REGION,
+      resources: [],
+      detail: {},
+    });
   }
 
   /** Environment variables that point the AWS CLI and SDKs at this stack. */

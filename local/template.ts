@@ -28,6 +28,7 @@ export const FUNCTION_NAMES = [
   'record',
   'deliver',
   'fail',
+  'sweep',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
@@ -55,7 +56,19 @@ export interface LocalNames {
   webhookOrigin: string;
 }
 
+/** The table as the template declares it (keys and indexes), for creating it in the local DynamoDB. */
+export interface TableDefinition {
+  AttributeDefinitions: { AttributeName: string; AttributeType: string }[];
+  KeySchema: { AttributeName: string; KeyType: string }[];
+  GlobalSecondaryIndexes?: {
+    IndexName: string;
+    KeySchema: { AttributeName: string; KeyType: string }[];
+    Projection: { ProjectionType: string };
+  }[];
+}
+
 export interface LocalAssembly {
+  table: TableDefinition;
   functions: Record<FunctionName, LocalFunction>;
   /** The state machine definition (ASL) with Lambda ARNs resolved to local ARNs. */
   definition: Record<string, unknown>;
@@ -180,5 +193,13 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
     string,
     unknown
   >;
-  return { functions, definition, names, functionByArn };
+  const tableProps = (resources[ids.table] as CfnResource).Properties ?? {};
+  const table = {
+    AttributeDefinitions: tableProps.AttributeDefinitions,
+    KeySchema: tableProps.KeySchema,
+    ...(tableProps.GlobalSecondaryIndexes
+      ? { GlobalSecondaryIndexes: tableProps.GlobalSecondaryIndexes }
+      : {}),
+  } as unknown as TableDefinition;
+  return { functions, definition, names, functionByArn, table };
 }

@@ -1,4 +1,4 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { errorOutputKey } from './keys.js';
 
 export interface ErrorDocument {
@@ -30,6 +30,11 @@ export class OutputWriter {
         ContentType: 'application/json',
       }),
     );
+  }
+
+  /** Deletes a key of the output bucket (deleting a key that does not exist succeeds). */
+  async delete(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
   async putError(document: ErrorDocument): Promise<string> {

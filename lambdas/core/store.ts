@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -20,6 +21,14 @@ export interface JobStore {
   /** Records a file; false when a newer event of the same key was recorded already (stale event). */
   putFile(file: StoredFile): Promise<boolean>;
   listFiles(stem: string): Promise<StoredFile[]>;
+  /** Starts (or restarts) the orphan clock of a stem that has only one of its two files. */
+  watchOrphan(watch: OrphanWatch): Promise<void>;
+  /** The pair is complete (or the files are gone): stop watching. */
+  unwatchOrphan(stem: string): Promise<void>;
+  /** Watches that fell due at or before `now`, oldest first. */
+  dueOrphans(now: string, limit?: number): Promise<OrphanWatch[]>;
+  /** Marks a watch as reported; false when another sweep reported it first. */
+  markOrphanReported(stem: string, at: string): Promise<boolean>;
   /** Creates the job; false when it exists already. */
   createJob(job: JobRecord): Promise<boolean>;
   /** Replaces a FAILED job by its next attempt; false when someone else did first or it is not FAILED. */
@@ -48,6 +57,18 @@ export interface JobStore {
   addTaskError(taskUUID: string, id: string, error: TaskError): Promise<TaskRecord>;
   /** Marks the waiting step as told; false when it was already. */
   markTaskCompleted(taskUUID: string, at: string): Promise<boolean>;
+}
+
+/** Name of the table's index of items by due time (`duePk` / `dueSk`). */
+export const DUE_INDEX = 'due';
+const ORPHAN_DUE = 'ORPHAN';
+
+/** A stem with a lone file, watched so that it is reported if its partner never comes. */
+export interface OrphanWatch {
+  stem: string;
+  /** When the lone file(s) count as orphaned. */
+  dueAt: string;
+  since: string;
 }
 
 /** The job is on another attempt, or already failed: this step's work is no longer wanted. */
@@ -124,6 +145,63 @@ export class DynamoJobStore implements JobStore {
       start = page.LastEvaluatedKey;
     } while (start);
     return files;
+  }
+
+  async watchOrphan(watch: OrphanWatch): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: `STEM#${watch.stem}`,
+          sk: 'ORPHAN_WATCH',
+          duePk: ORPHAN_DUE,
+          dueSk: `${watch.dueAt}#${watch.stem}`,
+          ...watch,
+        },
+      }),
+    );
+  }
+
+  async unwatchOrphan(stem: string): Promise<void> {
+    await this.doc.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { pk: `STEM#${stem}`, sk: 'ORPHAN_WATCH' } }),
+    );
+  }
+
+  async dueOrphans(now: string, limit = 100): Promise<OrphanWatch[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: DUE_INDEX,
+        KeyConditionExpression: 'duePk = :orphan AND dueSk <= :now',
+        // `~` sorts after every character of an ISO time and `#`: all watches due at or before `now`.
+        ExpressionAttributeValues: { ':orphan': ORPHAN_DUE, ':now': `${now}~` },
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((item) => ({
+      stem: String(item.stem),
+      dueAt: String(item.dueAt),
+      since: String(item.since),
+    }));
+  }
+
+  async markOrphanReported(stem: string, at: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `STEM#${stem}`, sk: 'ORPHAN_WATCH' },
+          UpdateExpression: 'REMOVE duePk, dueSk SET reportedAt = :at',
+          ConditionExpression: 'attribute_exists(dueSk)',
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async createJob(job: JobRecord): Promise<boolean> {

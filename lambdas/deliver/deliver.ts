@@ -5,7 +5,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { loadAttempt } from '../core/attempt.js';
 import { DeliveryError, JobStateError, TransientError } from '../core/errors.js';
 import type { DeliveredOutput, GenerationResult, StepInput } from '../core/job.js';
-import { recordOutputKey, videoOutputKey } from '../core/keys.js';
+import { errorOutputKey, recordOutputKey, videoOutputKey } from '../core/keys.js';
 import type { OutputWriter } from '../core/outputs.js';
 import { recordDocument } from '../core/record-document.js';
 import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT, type OutputFormat } from '../core/settings.js';
@@ -48,6 +48,8 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
   const delivered = await deps.store.advanceJob(job.jobId, job.attempt, 'DELIVERED', { outputs });
   const recordKey = recordOutputKey(job.stem);
   await deps.outputs.putJson(recordKey, recordDocument(delivered));
+  // An error file of an earlier attempt (or an orphan report) would now contradict the video beside it.
+  await deps.outputs.delete(errorOutputKey(job.stem));
   return { outputs: outputs.map((o) => o.key), recordKey };
 }
 

@@ -18,6 +18,7 @@ const config = loadConfig(
 
 const deps = {
   store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  orphanAfterSeconds: config.ORPHAN_AFTER_SECONDS,
   executions: new SfnExecutionStarter(sfnClient(), config.STATE_MACHINE_ARN),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
   now: () => new Date(),

@@ -25,6 +25,8 @@ export type IngestOutcome =
 
 export interface IngestDeps {
   store: JobStore;
+  /** How long a lone image or audio may wait for its partner before it is reported as an orphan. */
+  orphanAfterSeconds: number;
   executions: ExecutionStarter;
   outputs: OutputWriter;
   now: () => Date;
@@ -76,8 +78,14 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
   }
   const [image] = images;
   const [audio] = audios;
-  if (!image) return { kind: 'waiting', stem: inbox.stem, missing: 'image' };
-  if (!audio) return { kind: 'waiting', stem: inbox.stem, missing: 'audio' };
+  if (!image || !audio) {
+    // Each new lone upload restarts the clock; the sweeper reports the stem if its partner never comes.
+    const now = deps.now();
+    const dueAt = new Date(now.getTime() + deps.orphanAfterSeconds * 1000).toISOString();
+    await deps.store.watchOrphan({ stem: inbox.stem, dueAt, since: now.toISOString() });
+    return { kind: 'waiting', stem: inbox.stem, missing: image ? 'audio' : 'image' };
+  }
+  await deps.store.unwatchOrphan(inbox.stem);
 
   const inputs = { image: ref(image), audio: ref(audio), ...(sidecar ? { sidecar: ref(sidecar) } : {}) };
   const jobId = jobIdOf(inbox.stem, inputs.image, inputs.audio);

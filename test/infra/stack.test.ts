@@ -70,6 +70,7 @@ const FUNCTIONS: PipelineFunctionName[] = [
   'record',
   'deliver',
   'fail',
+  'sweep',
 ];
 
 beforeAll(() => {
@@ -106,7 +107,7 @@ describe('least-privilege IAM per function', () => {
     ]);
   });
 
-  it('lets deliver only put objects (and abort its uploads) in the output bucket, never read the input bucket', () => {
+  it('lets deliver only put objects (and abort its uploads) in the output bucket, delete nothing but error files, and never read the input bucket', () => {
     const s3 = statementsOf('deliver').filter((st) => st.actions.some((a) => a.startsWith('s3:')));
     expect(s3).toEqual([
       {
@@ -114,12 +115,17 @@ describe('least-privilege IAM per function', () => {
         actions: ['s3:AbortMultipartUpload', 's3:PutObject'],
         resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [outputBucket(), 'Arn'] }, '/*']] }],
       },
+      {
+        effect: 'Allow',
+        actions: ['s3:DeleteObject'],
+        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [outputBucket(), 'Arn'] }, '/*.error.json']] }],
+      },
     ]);
     expect(text(statementsOf('deliver'))).not.toContain(inputBucket());
   });
 
-  it('lets ingest and fail only put objects in the output bucket', () => {
-    for (const name of ['ingest', 'fail'] as const) {
+  it('lets ingest, fail and sweep only put objects in the output bucket', () => {
+    for (const name of ['ingest', 'fail', 'sweep'] as const) {
       const s3 = statementsOf(name).filter((st) => st.actions.some((a) => a.startsWith('s3:')));
       expect(s3, name).toEqual([
         {
@@ -140,14 +146,18 @@ describe('least-privilege IAM per function', () => {
     }
   });
 
-  it('never grants wildcard or destructive S3 actions', () => {
+  it('never grants wildcard or destructive S3 actions (deliver may delete only <stem>.error.json files)', () => {
     for (const name of FUNCTIONS) {
       const s3 = actionsOf(name).filter((a) => a.startsWith('s3:'));
+      const allowed = name === 'deliver' ? ['s3:DeleteObject'] : [];
       expect(
         s3.filter((a) => a.includes('*') || /Delete|PutBucket|Acl|Tagging/.test(a)),
         name,
-      ).toEqual([]);
+      ).toEqual(allowed);
     }
+    const deletes = statementsWith('deliver', 's3:DeleteObject').flatMap((st) => st.resources);
+    expect(text(deletes)).toContain('/*.error.json');
+    expect(text(deletes)).not.toContain(inputBucket());
   });
 
   it('lets only submit and webhook read the webhook secret, and only submit and poll the Runware API key', () => {
@@ -201,7 +211,10 @@ describe('least-privilege IAM per function', () => {
       expect(
         dynamo.flatMap((st) => st.resources),
         name,
-      ).toEqual([{ 'Fn::GetAtt': [table, 'Arn'] }]);
+      ).toEqual([
+        { 'Fn::GetAtt': [table, 'Arn'] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, '/index/*']] },
+      ]);
       const logGroup = logicalId(s.stack.pipeline.functions[name].ownLogGroup);
       const logStatements = statementsOf(name).filter((st) => st.actions.some((a) => a.startsWith('logs:')));
       expect(

@@ -1,6 +1,7 @@
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -130,6 +131,11 @@ describe('deliver', () => {
       expect.arrayContaining(['RECEIVED', 'VALIDATED', 'DELIVERED']),
     );
     expect((await store.getJob(job.jobId))?.status).toBe('DELIVERED');
+    // A stale error file of an earlier attempt must not contradict the video.
+    expect(s3Mock).toHaveReceivedCommandWith(DeleteObjectCommand, {
+      Bucket: 'out',
+      Key: `${job.stem}.error.json`,
+    });
   });
 
   it('uses a multipart upload for a large video, in parts of the configured size', async () => {

@@ -46,6 +46,7 @@ afterAll(async () => {
 beforeEach(() => {
   deps = {
     store: new DynamoJobStore(dynamo.client, dynamo.tableName),
+    orphanAfterSeconds: 3600,
     executions: new RecordingStarter(),
     outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket'),
     now: () => new Date('2026-11-24T10:00:00Z'),

@@ -1,0 +1,54 @@
+import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
+import type { JobStore } from '../core/store.js';
+
+export interface SweepDeps {
+  store: JobStore;
+  outputs: OutputWriter;
+  now: () => Date;
+}
+
+export interface SweepOutput {
+  /** Stems reported as orphans on this run. */
+  reported: string[];
+  /** Stems whose watch was dropped because the pair is complete or the files are gone. */
+  cleared: string[];
+}
+
+/**
+ * Reports lone images and audio files whose partner never arrived: `<stem>.error.json` with ORPHAN_INPUT says
+ * which file is waiting and what to upload. Nothing is started and nothing is deleted; if the partner arrives
+ * later the job starts as usual. Runs on a schedule; safe to run concurrently (a stem is reported once).
+ */
+export async function sweepOrphans(deps: SweepDeps): Promise<SweepOutput> {
+  const now = deps.now();
+  const reported: string[] = [];
+  const cleared: string[] = [];
+  for (const watch of await deps.store.dueOrphans(now.toISOString())) {
+    const files = await deps.store.listFiles(watch.stem);
+    const images = files.filter((f) => f.role === 'image');
+    const audios = files.filter((f) => f.role === 'audio');
+    if ((images.length > 0 && audios.length > 0) || (images.length === 0 && audios.length === 0)) {
+      await deps.store.unwatchOrphan(watch.stem);
+      cleared.push(watch.stem);
+      continue;
+    }
+    if (!(await deps.store.markOrphanReported(watch.stem, now.toISOString()))) continue;
+    const present = [...images, ...audios].map((f) => f.key).join(', ');
+    const missing =
+      images.length > 0 ? 'audio file (.mp3 .wav .m4a .aac .ogg)' : 'image (.jpg .jpeg .png .webp)';
+    const hours = ((now.getTime() - Date.parse(watch.since)) / 3_600_000).toFixed(1);
+    await deps.outputs.putError({
+      stem: watch.stem,
+      stage: 'RECEIVED',
+      code: 'ORPHAN_INPUT',
+      message:
+        `${present} has waited ${hours} h for its ${missing} named "${watch.stem}". Nothing was started. ` +
+        `Upload the missing file to inbox/${watch.stem}.<extension> to run the job, or delete what is there.`,
+      howToRetry: HOW_TO_RETRY,
+      inputs: Object.fromEntries([...images, ...audios].map((f) => [f.role, f.key])),
+      failedAt: now.toISOString(),
+    });
+    reported.push(watch.stem);
+  }
+  return { reported, cleared };
+}

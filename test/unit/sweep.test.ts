@@ -1,0 +1,98 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ExecutionStarter } from '../../lambdas/core/executions.js';
+import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { DynamoJobStore } from '../../lambdas/core/store.js';
+import { ingestObject, type ObjectCreated } from '../../lambdas/ingest/ingest.js';
+import { sweepOrphans } from '../../lambdas/sweep/sweep.js';
+import { startDynamo } from '../support/dynamo.js';
+
+const s3Mock = mockClient(S3Client);
+let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+let store: DynamoJobStore;
+let clock: Date;
+let seq = 0x500;
+const starter: ExecutionStarter = {
+  start: async (name) => ({ executionArn: `arn:x:${name}`, alreadyExisted: false }),
+};
+
+beforeAll(async () => {
+  dynamo = await startDynamo();
+  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
+});
+afterAll(async () => dynamo.stop());
+beforeEach(() => {
+  s3Mock.on(PutObjectCommand).resolves({});
+  clock = new Date('2026-11-24T10:00:00Z');
+});
+afterEach(() => s3Mock.reset());
+
+const outputs = () => new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out');
+const ingest = (key: string) => {
+  seq += 1;
+  const event: ObjectCreated = {
+    eventId: `e${seq}`,
+    encodedKey: key,
+    etag: `"${key}"`,
+    size: 10,
+    sequencer: seq.toString(16),
+  };
+  return ingestObject(event, {
+    store,
+    executions: starter,
+    outputs: outputs(),
+    orphanAfterSeconds: 3600,
+    now: () => clock,
+  });
+};
+const sweep = () => sweepOrphans({ store, outputs: outputs(), now: () => clock });
+const later = (seconds: number) => {
+  clock = new Date(clock.getTime() + seconds * 1000);
+};
+
+describe('orphan sweep', () => {
+  it('reports a lone image once its wait is over, once, and starts nothing', async () => {
+    await ingest('inbox/lonely/img.jpg');
+    later(3599);
+    expect((await sweep()).reported).not.toContain('lonely/img');
+    later(2);
+    expect((await sweep()).reported).toContain('lonely/img');
+    expect((await sweep()).reported).not.toContain('lonely/img');
+
+    const call = s3Mock
+      .commandCalls(PutObjectCommand)
+      .find((c) => c.args[0].input.Key === 'lonely/img.error.json');
+    const doc = JSON.parse(String(call?.args[0].input.Body));
+    expect(doc).toMatchObject({
+      stem: 'lonely/img',
+      stage: 'RECEIVED',
+      code: 'ORPHAN_INPUT',
+      inputs: { image: 'inbox/lonely/img.jpg' },
+    });
+    expect(doc.message).toContain('audio file');
+    expect(doc.message).toContain('inbox/lonely/img.<extension>');
+  });
+
+  it('does not report a stem whose partner arrived in time', async () => {
+    await ingest('inbox/paired/a.mp3');
+    later(600);
+    await ingest('inbox/paired/a.png');
+    later(7200);
+    const out = await sweep();
+    expect(out.reported).not.toContain('paired/a');
+    expect(
+      s3Mock.commandCalls(PutObjectCommand).filter((c) => c.args[0].input.Key === 'paired/a.error.json'),
+    ).toHaveLength(0);
+  });
+
+  it('restarts the clock when the lone file is uploaded again', async () => {
+    await ingest('inbox/again/b.wav');
+    later(3000);
+    await ingest('inbox/again/b.wav');
+    later(1000);
+    expect((await sweep()).reported).not.toContain('again/b');
+    later(3000);
+    expect((await sweep()).reported).toContain('again/b');
+  });
+});
