@@ -140,7 +140,7 @@ const SettingsSchema = z
     maxImageBytes: int(1, 1_073_741_824).default(10_485_760),
     maxAudioBytes: int(1, 1_073_741_824).default(52_428_800),
     presignTtlSeconds: int(60, 604_800).default(900),
-    orphanAfterSeconds: int(60, 31_536_000).default(86_400),
+    orphanAfterSeconds: int(1, 31_536_000).default(86_400),
     logRetentionDays: z.coerce
       .number()
       .refine(

@@ -167,7 +167,11 @@ export class LambdaHost {
     );
     child.on('exit', (code, signal) => {
       this.all.delete(instance);
-      for (const [fn, list] of this.idle) this.idle.set(fn, list.filter((i) => i !== instance));
+      for (const [fn, list] of this.idle)
+        this.idle.set(
+          fn,
+          list.filter((i) => i !== instance),
+        );
       const waiting = instance.current === undefined ? undefined : this.pending.get(instance.current);
       if (waiting && instance.current !== undefined) {
         this.pending.delete(instance.current);
