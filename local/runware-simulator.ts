@@ -99,6 +99,30 @@ export interface TaskFaults {
   videoFault?: VideoFault;
   /** The task stays `processing` forever: no webhook, `getResponse` never finishes. */
   neverFinish?: boolean;
+  /**
+   * Holds the HTTP answer (the ack) to the submission of this task at least this many ms while the task is
+   * processed and its webhooks POSTed in the meantime, so the webhook reaches the pipeline *before* the
+   * submitter has its answer (the real API can do this when a task is fast). The ack is written only once
+   * every webhook of the task has had its first POST answered (or failed), however long rendering takes, so
+   * the order is guaranteed, not just likely. A task that sends no webhook (`loseWebhook`, `neverFinish`, no
+   * `webhookURL`) is held `ackDelayMs` only.
+   */
+  ackDelayMs?: number;
+  /**
+   * Holds the ack to the submission of this task this many ms *before* the task starts processing, so no
+   * webhook can go out early either. The task is accepted at once: during the hold `getResponse` reports it
+   * `processing` and a resubmission gets `conflictTaskUUID`. For a test that kills the submitter mid-call
+   * after Runware has the task: when the submitter has hung up, the ack goes nowhere and the task still runs.
+   * With `ackDelayMs` too, this hold comes first, then processing starts and `ackDelayMs` applies.
+   */
+  submitDelayMs?: number;
+  /**
+   * The results' `videoURL` point at this host instead of the simulator, path kept, e.g. `files.evil.example`
+   * gives `https://files.evil.example/video/<videoUUID>.mp4`; a value with a scheme (`http://10.0.0.1:8080`) is
+   * used as the origin as is. For testing the pipeline's allow-list: nothing here serves that host (the video
+   * is still served at the same path on the simulator's own origin).
+   */
+  videoUrlHost?: string;
 }
 
 /**
@@ -125,6 +149,18 @@ export interface SimulatorFaults extends TaskFaults {
   httpStatus?: number;
   /** The next `getResponse` requests, one status each, answer these HTTP statuses (like `submitStatus`). */
   getResponseStatus?: number[];
+  /**
+   * The next N submissions get their connection destroyed after the request was read, before any answer:
+   * the client sees a network error (`fetch failed`). No task is created, unless `acceptThenDrop`. Counted
+   * like `submitStatus` (set through `faults` or added by {@link RunwareSimulator.queueFault}, N requests
+   * either way), and consumed before it: a request that is dropped does not use up a queued status.
+   */
+  submitNetworkError?: number;
+  /**
+   * With `submitNetworkError`, the task is accepted (and processed, webhook included) and only *then* is the
+   * connection destroyed, as when the answer is lost on the way back. A retry gets `conflictTaskUUID`.
+   */
+  acceptThenDrop?: boolean;
 }
 
 /** Status of a task or of one of its results. */
@@ -228,6 +264,16 @@ interface StatusFault {
 interface Reply {
   status: number;
   body: { data?: unknown[]; errors?: SimulatorErrorItem[] };
+  /** Destroy the connection instead of answering (`submitNetworkError`). */
+  drop?: boolean;
+  /** Tasks this request created: they start processing when {@link RunwareSimulator.answer} says so. */
+  accepted?: SimulatedTask[];
+}
+
+interface Dispatched {
+  data: unknown[];
+  errors: SimulatorErrorItem[];
+  accepted?: SimulatedTask;
 }
 
 const TASK_FAULT_KEYS = [
@@ -238,6 +284,9 @@ const TASK_FAULT_KEYS = [
   'failResult',
   'videoFault',
   'neverFinish',
+  'ackDelayMs',
+  'submitDelayMs',
+  'videoUrlHost',
 ] as const satisfies readonly (keyof TaskFaults)[];
 
 function taskFaultsOf(faults: SimulatorFaults): TaskFaults {
@@ -283,9 +332,16 @@ export class RunwareSimulator {
   /** videoUUID -> the task and result it belongs to, for `GET /video`. */
   private readonly videos = new Map<string, { task: SimulatedTask; result: SimulatedResult }>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** The running `process()` of each task, for `ackDelayMs`. */
+  private readonly processes = new WeakMap<SimulatedTask, Promise<void>>();
+  /** Per task, one promise per webhook delivery, settled once its first POST attempt is over. */
+  private readonly firstPosts = new WeakMap<SimulatedTask, Promise<void>[]>();
+  private renderCount = 0;
 
   private standingFaults: SimulatorFaults = {};
   private submitQueue: StatusFault[] = [];
+  /** `submitNetworkError`: one entry per submission to drop, saying whether to accept the task first. */
+  private dropQueue: { acceptFirst: boolean }[] = [];
   private getResponseQueue: number[] = [];
   private oneShotHttpStatus: number[] = [];
   private oneShotTaskFaults: TaskFaults[] = [];
@@ -314,8 +370,9 @@ export class RunwareSimulator {
   }
 
   /**
-   * Replaces every fault, queued ones included: `submitStatus` and `getResponseStatus` apply to the next
-   * requests, one status each; `httpStatus` and the task faults apply until replaced. `faults = {}` heals.
+   * Replaces every fault, queued ones included: `submitStatus`, `getResponseStatus` and
+   * `submitNetworkError` apply to the next requests, one each; `httpStatus` and the task faults (including
+   * `ackDelayMs`, `submitDelayMs`, `videoUrlHost`) apply until replaced. `faults = {}` heals.
    */
   set faults(value: SimulatorFaults) {
     this.standingFaults = { ...value };
@@ -324,22 +381,40 @@ export class RunwareSimulator {
       acceptThenFail: value.acceptThenFail ?? false,
     }));
     this.getResponseQueue = [...(value.getResponseStatus ?? [])];
+    this.dropQueue = drops(value);
     this.oneShotHttpStatus = [];
     this.oneShotTaskFaults = [];
   }
 
   /**
-   * Adds a one-time fault: statuses are appended to the request queues, `httpStatus` answers the next
-   * submission only, and the task faults apply to the next accepted task only (over the standing ones).
+   * Adds a one-time fault: statuses and `submitNetworkError` drops are appended to the request queues,
+   * `httpStatus` answers the next submission only, and the task faults (including `ackDelayMs`,
+   * `submitDelayMs`, `videoUrlHost`) apply to the next accepted task only (over the standing ones).
    */
   queueFault(fault: SimulatorFaults): void {
     for (const status of fault.submitStatus ?? []) {
       this.submitQueue.push({ status, acceptThenFail: fault.acceptThenFail ?? false });
     }
     this.getResponseQueue.push(...(fault.getResponseStatus ?? []));
+    this.dropQueue.push(...drops(fault));
     if (fault.httpStatus !== undefined) this.oneShotHttpStatus.push(fault.httpStatus);
     const taskFaults = taskFaultsOf(fault);
     if (Object.keys(taskFaults).length > 0) this.oneShotTaskFaults.push(taskFaults);
+  }
+
+  /**
+   * How many `videoInference` tasks were accepted (a refused or conflicting submission is not counted),
+   * or, given a taskUUID, how many with that UUID (0 or 1, since Runware refuses a reused UUID).
+   */
+  acceptedTasks(taskUUID?: string): number {
+    if (taskUUID === undefined) return this.submissions.length;
+    const key = taskUUID.toLowerCase();
+    return this.submissions.filter((s) => s.taskUUID.toLowerCase() === key).length;
+  }
+
+  /** How many videos were rendered in all (one per successful result; a failed or aborted render is not). */
+  get renders(): number {
+    return this.renderCount;
   }
 
   /** Starts listening. Port 0 picks a free port. */
@@ -398,7 +473,14 @@ export class RunwareSimulator {
         return;
       }
       const reply = await this.handleApi(req);
-      sendJson(res, reply.status, reply.body);
+      if (!reply.accepted?.length && !reply.drop) {
+        sendJson(res, reply.status, reply.body);
+        return;
+      }
+      const answered = this.answer(req, res, reply);
+      // Tracked so that waitForIdle() also waits for held acks and the tasks they start.
+      this.track(answered.catch(() => undefined));
+      await answered;
       return;
     }
     const video = /^\/video\/([^/]+)$/.exec(pathname);
@@ -452,8 +534,15 @@ export class RunwareSimulator {
 
     const hasSubmission = types.includes('videoInference');
     let lateFault: StatusFault | undefined;
+    let acceptThenDrop = false;
     if (hasSubmission) {
-      const fault = this.nextSubmissionFault();
+      const drop = this.dropQueue.shift();
+      if (drop && !drop.acceptFirst) {
+        this.log('runware-sim: POST /v1 videoInference -> connection destroyed (submitNetworkError)');
+        return { status: 0, body: {}, drop: true };
+      }
+      acceptThenDrop = drop !== undefined;
+      const fault = drop ? undefined : this.nextSubmissionFault();
       if (fault && !(fault.acceptThenFail && fault.status >= 500)) {
         this.log(`runware-sim: POST /v1 videoInference -> ${fault.status} (fault)`);
         return failure(fault.status, statusError(fault.status, firstScope));
@@ -469,14 +558,20 @@ export class RunwareSimulator {
 
     const data: unknown[] = [];
     const errors: SimulatorErrorItem[] = [];
+    const accepted: SimulatedTask[] = [];
     for (const item of tasks) {
       const outcome = this.dispatch(item);
       data.push(...outcome.data);
       errors.push(...outcome.errors);
+      if (outcome.accepted) accepted.push(outcome.accepted);
+    }
+    if (acceptThenDrop) {
+      this.log('runware-sim: POST /v1 videoInference accepted, then connection destroyed (acceptThenDrop)');
+      return { status: 0, body: {}, drop: true, accepted };
     }
     if (lateFault) {
       this.log(`runware-sim: POST /v1 videoInference accepted, then -> ${lateFault.status} (fault)`);
-      return failure(lateFault.status, statusError(lateFault.status, firstScope));
+      return { ...failure(lateFault.status, statusError(lateFault.status, firstScope)), accepted };
     }
     // Mirrors Runware: 200 when anything succeeded (errors of other tasks ride along), else the refusal's 400.
     const status = data.length > 0 || errors.length === 0 ? 200 : 400;
@@ -486,7 +581,56 @@ export class RunwareSimulator {
         ...(data.length > 0 || errors.length === 0 ? { data } : {}),
         ...(errors.length ? { errors } : {}),
       },
+      accepted,
     };
+  }
+
+  /**
+   * Answers a request that created tasks or is to be dropped: starts the tasks, and writes (or withholds) the
+   * answer as their `submitDelayMs` / `ackDelayMs` say.
+   */
+  private async answer(req: IncomingMessage, res: ServerResponse, reply: Reply): Promise<void> {
+    const accepted = reply.accepted ?? [];
+    if (reply.drop) {
+      for (const task of accepted) this.startProcessing(task);
+      req.socket.destroy();
+      return;
+    }
+    const submitDelayMs = Math.max(0, ...accepted.map((t) => t.faults.submitDelayMs ?? 0));
+    if (submitDelayMs > 0) {
+      this.log(`runware-sim: holding the ack for ${submitDelayMs} ms before processing (submitDelayMs)`);
+      await this.sleep(submitDelayMs);
+    }
+    for (const task of accepted) this.startProcessing(task);
+    const held = accepted.filter((t) => t.faults.ackDelayMs !== undefined);
+    if (held.length > 0) {
+      const ackDelayMs = Math.max(0, ...held.map((t) => t.faults.ackDelayMs ?? 0));
+      this.log(
+        `runware-sim: holding the ack for ${ackDelayMs} ms and until the webhooks went out (ackDelayMs)`,
+      );
+      await Promise.all([this.sleep(ackDelayMs), ...held.map((t) => this.webhooksPosted(t))]);
+    }
+    if (res.destroyed || res.socket === null || res.socket.destroyed) {
+      this.log('runware-sim: the submitter hung up before its ack; the task goes on');
+      return;
+    }
+    sendJson(res, reply.status, reply.body);
+  }
+
+  /** Starts processing an accepted task (unless it never finishes, or the simulator is stopping). */
+  private startProcessing(task: SimulatedTask): void {
+    // A task that never finishes is not tracked: waitForIdle() must not wait for it.
+    if (task.faults.neverFinish || this.stopping || this.processes.has(task)) return;
+    const work = this.process(task);
+    this.processes.set(task, work);
+    this.track(work);
+  }
+
+  /** Settles when the task has finished and each of its webhooks had its first POST answered (or failed). */
+  private async webhooksPosted(task: SimulatedTask): Promise<void> {
+    if (task.faults.neverFinish) return;
+    await this.processes.get(task);
+    await Promise.all(this.firstPosts.get(task) ?? []);
   }
 
   private isAuthenticated(header: string | undefined, body: unknown): boolean {
@@ -505,7 +649,7 @@ export class RunwareSimulator {
     return standing === undefined ? undefined : { status: standing, acceptThenFail: false };
   }
 
-  private dispatch(item: unknown): { data: unknown[]; errors: SimulatorErrorItem[] } {
+  private dispatch(item: unknown): Dispatched {
     const envelope = TaskEnvelopeSchema.safeParse(item);
     if (!envelope.success) {
       return {
@@ -538,7 +682,7 @@ export class RunwareSimulator {
 
   // -------------------------------------------------------------------------------------------- submit
 
-  private submit(item: unknown): { data: unknown[]; errors: SimulatorErrorItem[] } {
+  private submit(item: unknown): Dispatched {
     const checked = validateVideoInference(item);
     if (!checked.ok) {
       this.log(
@@ -588,9 +732,12 @@ export class RunwareSimulator {
       `runware-sim: videoInference ${task.taskUUID} accepted (${task.model}, ${format}, ${count} result${count > 1 ? 's' : ''}` +
         `${faultNames.length ? `, faults: ${faultNames.join(', ')}` : ''})`,
     );
-    // A task that never finishes is not tracked: waitForIdle() must not wait for it.
-    if (!simulated.faults.neverFinish) this.track(this.process(simulated));
-    return { data: [{ taskType: 'videoInference', taskUUID: task.taskUUID }], errors: [] };
+    // Processing starts when the request is answered (see answer()), which submitDelayMs can put off.
+    return {
+      data: [{ taskType: 'videoInference', taskUUID: task.taskUUID }],
+      errors: [],
+      accepted: simulated,
+    };
   }
 
   // --------------------------------------------------------------------------------------- getResponse
@@ -692,11 +839,7 @@ export class RunwareSimulator {
         if (result.status === 'processing') result.status = 'error';
       }
       this.log(`runware-sim: videoInference ${task.taskUUID} error ${failure.code}: ${failure.message}`);
-      this.track(
-        this.deliver(task, {
-          errors: [{ ...task.error, taskType: 'videoInference', taskUUID: task.taskUUID }],
-        }),
-      );
+      this.send(task, { errors: [{ ...task.error, taskType: 'videoInference', taskUUID: task.taskUUID }] });
     }
   }
 
@@ -722,9 +865,10 @@ export class RunwareSimulator {
         durationSeconds,
         signal: this.stopController.signal,
       });
+      this.renderCount += 1;
       if (this.stopping) return;
       result.videoUUID = videoUUID;
-      result.videoURL = `${this.origin}/video/${videoUUID}.${ext}`;
+      result.videoURL = `${videoOrigin(task.faults.videoUrlHost) ?? this.origin}/video/${videoUUID}.${ext}`;
       result.durationSeconds = rendered.durationSeconds;
       result.renderMs = rendered.elapsedMs;
       if (task.task.includeCost) {
@@ -755,13 +899,11 @@ export class RunwareSimulator {
       result.status = 'error';
       result.error = error;
       this.log(`runware-sim: videoInference ${task.taskUUID} result ${result.index} error ${error.code}`);
-      this.track(
-        this.deliver(task, { errors: [{ ...error, taskType: 'videoInference', taskUUID: task.taskUUID }] }),
-      );
+      this.send(task, { errors: [{ ...error, taskType: 'videoInference', taskUUID: task.taskUUID }] });
       return;
     }
     result.status = 'success';
-    this.track(this.deliver(task, { data: [resultItem(task, result)] }));
+    this.send(task, { data: [resultItem(task, result)] });
   }
 
   /** Downloads one input into the task's folder, as Runware does with the URLs it is given. */
@@ -844,7 +986,23 @@ export class RunwareSimulator {
 
   // ------------------------------------------------------------------------------------------ webhooks
 
-  private async deliver(task: SimulatedTask, body: SimulatorWebhookBody): Promise<void> {
+  /** Delivers a webhook in the background, noting when its first POST attempt is over (for `ackDelayMs`). */
+  private send(task: SimulatedTask, body: SimulatorWebhookBody): void {
+    let firstPostDone = (): void => {};
+    const firstPost = new Promise<void>((resolve) => {
+      firstPostDone = resolve;
+    });
+    const posts = this.firstPosts.get(task) ?? [];
+    posts.push(firstPost);
+    this.firstPosts.set(task, posts);
+    this.track(this.deliver(task, body, firstPostDone).finally(firstPostDone));
+  }
+
+  private async deliver(
+    task: SimulatedTask,
+    body: SimulatorWebhookBody,
+    onFirstPost?: () => void,
+  ): Promise<void> {
     const url = task.task.webhookURL;
     if (url === undefined) return;
     const shown = withoutQuery(url);
@@ -853,11 +1011,18 @@ export class RunwareSimulator {
       return;
     }
     const copies = task.faults.duplicateWebhook ? 2 : 1;
-    for (let copy = 0; copy < copies && !this.stopping; copy++) await this.post(task, url, body);
+    for (let copy = 0; copy < copies && !this.stopping; copy++) {
+      await this.post(task, url, body, copy === 0 ? onFirstPost : undefined);
+    }
   }
 
   /** One delivery: POSTs until a 2xx, retrying a few times like Runware does. */
-  private async post(task: SimulatedTask, url: string, body: SimulatorWebhookBody): Promise<void> {
+  private async post(
+    task: SimulatedTask,
+    url: string,
+    body: SimulatorWebhookBody,
+    onFirstAttempt?: () => void,
+  ): Promise<void> {
     const shown = withoutQuery(url);
     const attempts = WEBHOOK_RETRY_DELAYS_MS.length + 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -887,6 +1052,7 @@ export class RunwareSimulator {
         at: new Date(),
       });
       this.log(`runware-sim: webhook POST ${shown} -> ${status ?? problem} (attempt ${attempt}/${attempts})`);
+      if (attempt === 1) onFirstAttempt?.();
       if (status !== null && status >= 200 && status < 300) return;
       const pause = WEBHOOK_RETRY_DELAYS_MS[attempt - 1];
       if (pause !== undefined) await this.sleep(pause);
@@ -1122,6 +1288,18 @@ function statusError(status: number, scope: { taskType?: string; taskUUID?: stri
   };
   const known = byStatus[status] ?? { code: `http${status}`, message: `Simulated HTTP ${status}.` };
   return { ...known, ...(status === 401 ? { taskType: 'authentication' } : scoped) };
+}
+
+/** The `submitNetworkError` entries a fault adds to the drop queue. */
+function drops(fault: SimulatorFaults): { acceptFirst: boolean }[] {
+  const count = Math.max(0, Math.floor(fault.submitNetworkError ?? 0));
+  return Array.from({ length: count }, () => ({ acceptFirst: fault.acceptThenDrop ?? false }));
+}
+
+/** The origin `videoUrlHost` names: a bare host means HTTPS; a value with a scheme is taken as is. */
+function videoOrigin(host: string | undefined): string | undefined {
+  if (host === undefined || host === '') return undefined;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(host) ? host.replace(/\/+$/, '') : `https://${host}`;
 }
 
 function failure(status: number, error: SimulatorErrorItem): Reply {

@@ -21,6 +21,8 @@ interface Received {
   path: string;
   search: string;
   body: unknown;
+  /** `performance.now()` when the POST was received, to order it against the client's answers. */
+  at: number;
 }
 
 /** A tiny webhook endpoint: records every POST, answers queued statuses first, then 200. */
@@ -66,6 +68,7 @@ beforeAll(async () => {
           path: url.pathname,
           search: url.search,
           body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+          at: performance.now(),
         });
         res.writeHead(hook.statuses.shift() ?? 200).end();
       });
@@ -101,6 +104,30 @@ function client(options: Partial<HttpRunwareClientOptions> = {}): HttpRunwareCli
     timeoutMs: 10_000,
     ...options,
   });
+}
+
+/** A client whose fetch notes when each HTTP answer arrived, and how many attempts got none (network errors). */
+function watchedClient(options: Partial<HttpRunwareClientOptions> = {}) {
+  const seen = { answeredAt: [] as number[], networkErrors: 0 };
+  const watched = client({
+    fetch: async (input, init) => {
+      try {
+        const response = await fetch(input, init);
+        seen.answeredAt.push(performance.now());
+        return response;
+      } catch (error) {
+        seen.networkErrors += 1;
+        throw error;
+      }
+    },
+    ...options,
+  });
+  return { client: watched, seen };
+}
+
+/** Webhook POSTs received for a task, raw, with their arrival times. */
+function receivedFor(taskUUID: string): Received[] {
+  return hook.received.filter((r) => r.path === `/webhook/${taskUUID}`);
 }
 
 /** A valid task with presigned-looking input URLs and a webhook URL carrying a token, as submit builds them. */
@@ -547,6 +574,229 @@ describe('results and faults', () => {
   it('resets the connection for the video (videoFault unreachable)', async () => {
     const url = await videoURLWith('unreachable');
     await expect(fetch(url)).rejects.toThrow();
+  });
+});
+
+describe('network and timing faults', () => {
+  it('destroys the connection of the next N submissions (submitNetworkError): no task, the client retries', async () => {
+    simulator.queueFault({ submitNetworkError: 2 });
+    const before = simulator.requests.videoInference ?? 0;
+    const { client: watched, seen } = watchedClient();
+    const sent = task();
+
+    await expect(watched.submit(sent)).resolves.toEqual({ status: 'accepted' });
+    expect(seen.networkErrors).toBe(2);
+    expect((simulator.requests.videoInference ?? 0) - before).toBe(3);
+    expect(simulator.acceptedTasks(sent.taskUUID)).toBe(1);
+    await simulator.waitForIdle();
+    expect(webhooksFor(sent.taskUUID)).toHaveLength(1);
+  });
+
+  it('creates no task when every attempt is dropped: the client gives up with RUNWARE_NETWORK', async () => {
+    simulator.faults = { submitNetworkError: 2 };
+    const sent = task();
+    const error = await rejection(client({ maxAttempts: 2 }).submit(sent));
+
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error).toMatchObject({ code: 'RUNWARE_NETWORK' });
+    expect(simulator.acceptedTasks(sent.taskUUID)).toBe(0);
+    expect(simulator.tasks.has(sent.taskUUID)).toBe(false);
+    // The queue is used up: the next submission is answered.
+    await expect(client().submit(task())).resolves.toEqual({ status: 'accepted' });
+  });
+
+  it('accepts the task, then destroys the connection (acceptThenDrop): the retry hits conflictTaskUUID, one render', async () => {
+    simulator.queueFault({ submitNetworkError: 1, acceptThenDrop: true });
+    const rendersBefore = simulator.renders;
+    const { client: watched, seen } = watchedClient();
+    const sent = task();
+
+    await expect(watched.submit(sent)).resolves.toEqual({ status: 'already-accepted' });
+    expect(seen.networkErrors).toBe(1);
+    await simulator.waitForIdle();
+    expect(simulator.acceptedTasks(sent.taskUUID)).toBe(1);
+    expect(webhooksFor(sent.taskUUID)).toHaveLength(1);
+    expect(simulator.renders - rendersBefore).toBe(1);
+  });
+
+  it.each([
+    { ackDelayMs: 1, numberResults: 2 },
+    { ackDelayMs: 600, numberResults: 1 },
+  ])(
+    'holds the ack until the webhooks went out (ackDelayMs $ackDelayMs, $numberResults results)',
+    async ({ ackDelayMs, numberResults }) => {
+      simulator.queueFault({ ackDelayMs });
+      const { client: watched, seen } = watchedClient();
+      const sent = task({ numberResults });
+      const started = performance.now();
+
+      await expect(watched.submit(sent)).resolves.toEqual({ status: 'accepted' });
+      const ackAt = seen.answeredAt[0] ?? Number.NaN;
+      // Even a 1 ms hold outlasts the render: the ack waits for the webhooks, so the order is certain.
+      const received = receivedFor(sent.taskUUID);
+      expect(received).toHaveLength(numberResults);
+      for (const webhook of received) expect(webhook.at).toBeLessThan(ackAt);
+      expect(ackAt - started).toBeGreaterThanOrEqual(ackDelayMs - 5);
+      expect(webhooksFor(sent.taskUUID).flatMap((w) => w.results)).toHaveLength(numberResults);
+    },
+  );
+
+  it('holds the ack only ackDelayMs for a task that sends no webhook (neverFinish)', async () => {
+    simulator.queueFault({ ackDelayMs: 300, neverFinish: true });
+    const sent = task();
+    const started = performance.now();
+
+    await expect(client().submit(sent)).resolves.toEqual({ status: 'accepted' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(295);
+    expect(receivedFor(sent.taskUUID)).toEqual([]);
+  });
+
+  it('holds the ack without processing (submitDelayMs): task known at once, webhook only after the ack', async () => {
+    simulator.queueFault({ submitDelayMs: 800 });
+    const { client: watched, seen } = watchedClient();
+    const sent = task();
+    const started = performance.now();
+    const submitted = watched.submit(sent);
+
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(simulator.acceptedTasks(sent.taskUUID)).toBe(1);
+    await expect(client().getResponse(sent.taskUUID)).resolves.toEqual({
+      results: [],
+      pending: 1,
+      errors: [],
+    });
+
+    await expect(submitted).resolves.toEqual({ status: 'accepted' });
+    const ackAt = seen.answeredAt[0] ?? Number.NaN;
+    expect(ackAt - started).toBeGreaterThanOrEqual(795);
+    expect(receivedFor(sent.taskUUID)).toEqual([]);
+    await simulator.waitForIdle();
+    const received = receivedFor(sent.taskUUID);
+    expect(received).toHaveLength(1);
+    expect(received[0]?.at).toBeGreaterThan(ackAt);
+  });
+
+  it('keeps a task whose submitter died mid-call (submitDelayMs): the retry is already-accepted, one render', async () => {
+    simulator.queueFault({ submitDelayMs: 800 });
+    const rendersBefore = simulator.renders;
+    const sent = task();
+
+    // The "Lambda" gives up after 200 ms, while the simulator holds the ack.
+    const error = await rejection(client({ timeoutMs: 200, maxAttempts: 1 }).submit(sent));
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error).toMatchObject({ code: 'RUNWARE_TIMEOUT' });
+    expect(simulator.acceptedTasks(sent.taskUUID)).toBe(1);
+
+    await expect(client().submit(sent)).resolves.toEqual({ status: 'already-accepted' });
+    await simulator.waitForIdle();
+    expect(simulator.acceptedTasks(sent.taskUUID)).toBe(1);
+    expect(webhooksFor(sent.taskUUID)).toHaveLength(1);
+    expect(simulator.renders - rendersBefore).toBe(1);
+    expect(logLines.some((line) => line.includes('hung up'))).toBe(true);
+  });
+
+  it.each([
+    ['files.evil.example', 'https://files.evil.example'],
+    ['http://10.0.0.1:8080/', 'http://10.0.0.1:8080'],
+  ])('points videoURL at another host (videoUrlHost %s), path kept', async (videoUrlHost, origin) => {
+    simulator.queueFault({ videoUrlHost });
+    const sent = task();
+    await client().submit(sent);
+    await simulator.waitForIdle();
+
+    const result = webhooksFor(sent.taskUUID)[0]?.results[0];
+    expect(result?.videoURL).toBe(`${origin}/video/${result?.videoUUID}.mp4`);
+    const poll = await client().getResponse(sent.taskUUID);
+    expect(poll.results.map((r) => r.videoURL)).toEqual([result?.videoURL]);
+  });
+});
+
+describe('double checks', () => {
+  it('keeps a neverFinish task processing on every poll, with nothing rendered or sent', async () => {
+    simulator.queueFault({ neverFinish: true });
+    const rendersBefore = simulator.renders;
+    const sent = task();
+    await client().submit(sent);
+
+    for (let poll = 0; poll < 4; poll++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const { status, json } = await rawPost([{ taskType: 'getResponse', taskUUID: sent.taskUUID }]);
+      expect(status).toBe(200);
+      expect(json).toEqual({
+        data: [expect.objectContaining({ taskUUID: sent.taskUUID, status: 'processing' })],
+      });
+      await expect(client().getResponse(sent.taskUUID)).resolves.toEqual({
+        results: [],
+        pending: 1,
+        errors: [],
+      });
+    }
+    expect(simulator.tasks.get(sent.taskUUID)?.status).toBe('processing');
+    expect(receivedFor(sent.taskUUID)).toEqual([]);
+    expect(simulator.renders).toBe(rendersBefore);
+  });
+
+  it.each([1, 2])(
+    'failResult %i of 2: one success and one error webhook; getResponse 200 with data and errors',
+    async (failResult) => {
+      simulator.queueFault({ failResult });
+      const sent = task({ numberResults: 2 });
+      await client().submit(sent);
+      await simulator.waitForIdle();
+
+      const bodies = receivedFor(sent.taskUUID).map((r) => r.body);
+      expect(bodies).toHaveLength(2);
+      const success = bodies.filter((b) => typeof b === 'object' && b !== null && 'data' in b);
+      const failed = bodies.filter((b) => typeof b === 'object' && b !== null && 'errors' in b);
+      expect(success).toEqual([
+        { data: [expect.objectContaining({ taskUUID: sent.taskUUID, videoURL: expect.any(String) })] },
+      ]);
+      expect(failed).toEqual([
+        {
+          errors: [
+            expect.objectContaining({
+              code: 'providerError',
+              taskType: 'videoInference',
+              taskUUID: sent.taskUUID,
+            }),
+          ],
+        },
+      ]);
+
+      const { status, json } = await rawPost([{ taskType: 'getResponse', taskUUID: sent.taskUUID }]);
+      expect(status).toBe(200);
+      const item = (success[0] as { data: Record<string, unknown>[] }).data[0];
+      expect(json).toEqual({
+        data: [{ ...item, status: 'success' }],
+        errors: [
+          expect.objectContaining({
+            code: 'providerError',
+            taskType: 'videoInference',
+            taskUUID: sent.taskUUID,
+          }),
+        ],
+      });
+      const poll = await client().getResponse(sent.taskUUID);
+      expect(poll.results.map((r) => r.videoUUID)).toEqual([item?.videoUUID]);
+      expect(poll.errors).toEqual([expect.objectContaining({ code: 'providerError' })]);
+    },
+  );
+
+  it('counts accepted tasks and renders (acceptedTasks, renders), conflicts and refusals excluded', async () => {
+    const acceptedBefore = simulator.acceptedTasks();
+    const rendersBefore = simulator.renders;
+    const sent = task({ numberResults: 2 });
+
+    await client().submit(sent);
+    await client().submit(sent);
+    await rawPost([{ ...task(), outputQuality: 100 }]);
+    await simulator.waitForIdle();
+
+    expect(simulator.acceptedTasks() - acceptedBefore).toBe(1);
+    expect(simulator.acceptedTasks(sent.taskUUID)).toBe(1);
+    expect(simulator.acceptedTasks(sent.taskUUID.toUpperCase())).toBe(1);
+    expect(simulator.acceptedTasks(randomUUID())).toBe(0);
+    expect(simulator.renders - rendersBefore).toBe(2);
   });
 });
 
