@@ -89,6 +89,40 @@ export async function notifyIfDone(
   return outcome;
 }
 
+/**
+ * Keeps what Runware reported about a task (results and failures), whichever way it came: webhook or
+ * `getResponse`. Each result counts once by videoUUID and each failure once by its content.
+ */
+export async function recordTaskReports(
+  store: JobStore,
+  task: TaskRecord,
+  reports: {
+    results: readonly {
+      videoUUID: string;
+      videoURL: string;
+      cost?: number | undefined;
+      seed?: number | undefined;
+    }[];
+    errors: readonly { code?: string | undefined; message?: string | undefined }[];
+  },
+  receivedAt: string,
+): Promise<TaskRecord> {
+  let current = task;
+  for (const result of reports.results) {
+    ({ task: current } = await store.addTaskResult(task.taskUUID, {
+      videoUUID: result.videoUUID,
+      videoURL: result.videoURL,
+      receivedAt,
+      ...(result.cost !== undefined ? { cost: result.cost } : {}),
+      ...(result.seed !== undefined ? { seed: result.seed } : {}),
+    }));
+  }
+  for (const error of reports.errors) {
+    current = await store.addTaskError(task.taskUUID, errorId(error), taskErrorOf(error));
+  }
+  return current;
+}
+
 /** Maps Runware's error report for a task to the job's error. */
 export function taskErrorOf(report: { code?: string | undefined; message?: string | undefined }): TaskError {
   const provider = report.code ? ` (${report.code})` : '';

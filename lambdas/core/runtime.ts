@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from './errors.js';
+import { HttpRunwareClient } from './runware/client.js';
 
 /**
  * What every function shares: one logger, SDK clients created once per container, secrets read through the
@@ -42,4 +43,17 @@ export async function readSecret(secretId: string): Promise<string> {
     );
   }
   return value;
+}
+
+/**
+ * The Runware client of a function, its API key read from Secrets Manager on use. Three tries of at most 25 s
+ * each, plus backoff, fit well inside the submit and poll functions' timeouts.
+ */
+export function runwareClient(url: string, apiKeySecret: string): HttpRunwareClient {
+  return new HttpRunwareClient({
+    url,
+    apiKey: () => readSecret(apiKeySecret),
+    maxAttempts: 3,
+    timeoutMs: 25_000,
+  });
 }

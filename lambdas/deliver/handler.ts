@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { csv, loadConfig } from '../core/config.js';
 import { OutputWriter } from '../core/outputs.js';
-import { dynamoClient, logger, s3Client } from '../core/runtime.js';
-import { StepInputSchema } from '../core/step-input.js';
+import { dynamoClient, s3Client } from '../core/runtime.js';
+import { stepHandler } from '../core/step-input.js';
 import { DynamoJobStore } from '../core/store.js';
 import { deliverJob } from './deliver.js';
 import { HttpVideoSource } from './video-source.js';
@@ -22,10 +22,4 @@ const deps = {
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
 };
 
-export const handler = async (event: unknown) => {
-  const input = StepInputSchema.parse(event);
-  logger.appendKeys({ jobId: input.jobId, attempt: input.attempt });
-  const output = await deliverJob(input, deps);
-  logger.info('delivered', { ...output });
-  return output;
-};
+export const handler = stepHandler('delivered', (input) => deliverJob(input, deps));

@@ -1,5 +1,5 @@
 import { loadAttempt } from '../core/attempt.js';
-import { errorId, evaluateTask, taskErrorOf } from '../core/completion.js';
+import { evaluateTask, recordTaskReports } from '../core/completion.js';
 import { DeadlineExceededError, JobStateError, RunwareTaskError } from '../core/errors.js';
 import type { StepInput, TaskRecord } from '../core/job.js';
 import type { RunwareClient } from '../core/runware/client.js';
@@ -63,19 +63,5 @@ export async function pollJob(input: StepInput, deps: PollDeps): Promise<PollOut
 
 async function refresh(task: TaskRecord, deps: PollDeps): Promise<TaskRecord> {
   const poll = await deps.runware.getResponse(task.taskUUID);
-  const receivedAt = deps.now().toISOString();
-  let current = task;
-  for (const result of poll.results) {
-    ({ task: current } = await deps.store.addTaskResult(task.taskUUID, {
-      videoUUID: result.videoUUID,
-      videoURL: result.videoURL,
-      receivedAt,
-      ...(result.cost !== undefined ? { cost: result.cost } : {}),
-      ...(result.seed !== undefined ? { seed: result.seed } : {}),
-    }));
-  }
-  for (const error of poll.errors) {
-    current = await deps.store.addTaskError(task.taskUUID, errorId(error), taskErrorOf(error));
-  }
-  return current;
+  return recordTaskReports(deps.store, task, poll, deps.now().toISOString());
 }

@@ -2,9 +2,8 @@ import { z } from 'zod';
 import { SfnTaskNotifier } from '../core/completion.js';
 import { loadConfig, positiveInt } from '../core/config.js';
 import { S3InputPresigner } from '../core/presign.js';
-import { dynamoClient, logger, readSecret, s3Client, sfnClient } from '../core/runtime.js';
-import { HttpRunwareClient } from '../core/runware/client.js';
-import { StepInputSchema } from '../core/step-input.js';
+import { dynamoClient, readSecret, runwareClient, s3Client, sfnClient } from '../core/runtime.js';
+import { StepInputSchema, stepHandler } from '../core/step-input.js';
 import { DynamoJobStore } from '../core/store.js';
 import { submitJob } from './submit.js';
 
@@ -22,13 +21,7 @@ const config = loadConfig(
 
 const deps = {
   store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
-  // 3 tries of at most 25 s each, plus backoff, fit well inside the function's timeout.
-  runware: new HttpRunwareClient({
-    url: config.RUNWARE_API_URL,
-    apiKey: () => readSecret(config.RUNWARE_API_KEY_SECRET),
-    maxAttempts: 3,
-    timeoutMs: 25_000,
-  }),
+  runware: runwareClient(config.RUNWARE_API_URL, config.RUNWARE_API_KEY_SECRET),
   presigner: new S3InputPresigner(s3Client(), config.INPUT_BUCKET, config.PRESIGN_TTL_SECONDS),
   notifier: new SfnTaskNotifier(sfnClient()),
   webhook: { baseUrl: config.WEBHOOK_URL, secret: () => readSecret(config.WEBHOOK_SECRET_ARN) },
@@ -38,10 +31,4 @@ const deps = {
 const SubmitInput = StepInputSchema.extend({ taskToken: z.string().min(1) });
 
 /** Invoked by the state machine with `.waitForTaskToken`: the step waits until the webhook reports back. */
-export const handler = async (event: unknown) => {
-  const input = SubmitInput.parse(event);
-  logger.appendKeys({ jobId: input.jobId, attempt: input.attempt });
-  const output = await submitJob(input, deps);
-  logger.info('submitted', { ...output });
-  return output;
-};
+export const handler = stepHandler('submitted', (input) => submitJob(input, deps), SubmitInput);

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { loadConfig, positiveInt } from '../core/config.js';
 import { DEFAULT_MEDIA_LIMITS } from '../core/media/inspect.js';
 import { S3ObjectReader } from '../core/objects.js';
-import { dynamoClient, logger, s3Client } from '../core/runtime.js';
+import { dynamoClient, s3Client } from '../core/runtime.js';
 import { AVATAR_MODELS } from '../core/settings.js';
-import { StepInputSchema } from '../core/step-input.js';
+import { stepHandler } from '../core/step-input.js';
 import { DynamoJobStore } from '../core/store.js';
 import { validateJob } from './validate.js';
 
@@ -36,10 +36,4 @@ const deps = {
   now: () => new Date(),
 };
 
-export const handler = async (event: unknown) => {
-  const input = StepInputSchema.parse(event);
-  logger.appendKeys({ jobId: input.jobId, attempt: input.attempt });
-  const output = await validateJob(input, deps);
-  logger.info('validated', { ...output });
-  return output;
-};
+export const handler = stepHandler('validated', (input) => validateJob(input, deps));

@@ -1,4 +1,4 @@
-import { errorId, notifyIfDone, type TaskNotifier, taskErrorOf } from '../core/completion.js';
+import { notifyIfDone, recordTaskReports, type TaskNotifier } from '../core/completion.js';
 import { parseWebhookBody } from '../core/runware/schemas.js';
 import type { JobStore } from '../core/store.js';
 import { verifyWebhookToken } from '../core/webhook-token.js';
@@ -72,19 +72,7 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
   if (!task) return reply(404, 'Unknown task.');
   if (task.completedAt) return reply(200, 'Already complete.');
 
-  const receivedAt = deps.now().toISOString();
-  for (const result of parsed.results) {
-    ({ task } = await deps.store.addTaskResult(task.taskUUID, {
-      videoUUID: result.videoUUID,
-      videoURL: result.videoURL,
-      receivedAt,
-      ...(result.cost !== undefined ? { cost: result.cost } : {}),
-      ...(result.seed !== undefined ? { seed: result.seed } : {}),
-    }));
-  }
-  for (const error of parsed.errors) {
-    task = await deps.store.addTaskError(task.taskUUID, errorId(error), taskErrorOf(error));
-  }
+  task = await recordTaskReports(deps.store, task, parsed, deps.now().toISOString());
   const outcome = await notifyIfDone(task, deps);
   return reply(200, outcome.state === 'pending' ? 'Received; waiting for the other results.' : 'Received.');
 }
