@@ -166,12 +166,27 @@ export class PipelineFunction extends NodejsFunction {
 }
 
 /** How a function may use the table. */
-export type TableAccess = 'read' | 'readWrite';
+/**
+ * What a function does with the job table: every handler reads, puts and updates single items and queries;
+ * only the ones that clear orphan watches delete items. No scans, batch writes or stream reads.
+ */
+export type TableAccess = 'readWrite' | 'readWriteDelete';
+
+const TABLE_ACTIONS: Record<TableAccess, string[]> = {
+  readWrite: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  readWriteDelete: [
+    'dynamodb:GetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+  ],
+};
 
 /** Grants the table and sets `TABLE_NAME` in one call. */
 export function bindTable(fn: PipelineFunction, table: ITable, mode: TableAccess): void {
-  if (mode === 'read') table.grantReadData(fn);
-  else table.grantReadWriteData(fn);
+  // `grant` also covers the table's indexes.
+  table.grant(fn, ...TABLE_ACTIONS[mode]);
   fn.addEnvironment('TABLE_NAME', table.tableName);
   // The grant covers the table's own indexes (`<table>/index/*`), which cdk-nag reports as a wildcard.
   acknowledge(

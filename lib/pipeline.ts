@@ -109,7 +109,7 @@ export class Pipeline extends Construct {
       onFailure: asyncFailures,
       environment: { ORPHAN_AFTER_SECONDS: String(settings.orphanAfterSeconds) },
     });
-    bindTable(ingest, table, 'readWrite');
+    bindTable(ingest, table, 'readWriteDelete');
     // Only for `<stem>.error.json` when a drop is ambiguous (e.g. two images for one stem).
     bindBucket(ingest, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
 
@@ -185,7 +185,7 @@ export class Pipeline extends Construct {
 
     // Reports lone images and audio files whose partner never came (the orphan clock is set by ingest).
     const sweep = fn('sweep', { timeout: Duration.seconds(60) });
-    bindTable(sweep, table, 'readWrite');
+    bindTable(sweep, table, 'readWriteDelete');
     bindBucket(sweep, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
 
     this.functions = { ingest, validate, submit, webhook, poll, record, deliver, fail, sweep };

@@ -55,7 +55,9 @@ export class LocalWebhookEndpoint {
     const headers = Object.fromEntries(
       Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
     );
-    const query = Object.fromEntries(url.searchParams);
+    // API Gateway (payload 2.0) joins repeated query parameters with commas.
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
     const event = {
       version: '2.0',
       routeKey: 'POST /runware/{taskUUID}',

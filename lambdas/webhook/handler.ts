@@ -24,6 +24,10 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
   const raw = event.body ?? '';
   const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   const taskUUID = event.pathParameters?.taskUUID;
+  // The path parameter is whatever the caller sent: log it only when it is a UUID.
+  const loggedTask = /^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(taskUUID ?? '')
+    ? taskUUID
+    : '(invalid)';
   try {
     const response = await handleWebhook(
       {
@@ -36,11 +40,15 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
       deps,
     );
     // The token is never logged; the task UUID is not a secret.
-    logger.info('webhook', { taskUUID, statusCode: response.statusCode, outcome: response.body.message });
+    logger.info('webhook', {
+      taskUUID: loggedTask,
+      statusCode: response.statusCode,
+      outcome: response.body.message,
+    });
     return json(response.statusCode, response.body);
   } catch (error) {
     logger.error('webhook failed', {
-      taskUUID,
+      taskUUID: loggedTask,
       error: { name: (error as Error).name, message: (error as Error).message },
     });
     // 5xx makes Runware deliver again later; the body says nothing about why.

@@ -126,30 +126,20 @@ function actionAllows(granted: string, action: string): boolean {
 
 // ------------------------------------------------------------------------------------------ expectations
 
-const DYNAMODB_READ_WRITE = [
-  'dynamodb:BatchGetItem',
-  'dynamodb:BatchWriteItem',
-  'dynamodb:ConditionCheckItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:DescribeTable',
-  'dynamodb:GetItem',
-  'dynamodb:GetRecords',
-  'dynamodb:GetShardIterator',
-  'dynamodb:PutItem',
-  'dynamodb:Query',
-  'dynamodb:Scan',
-  'dynamodb:UpdateItem',
-];
+/** Single-item reads and writes and queries: no scans, batch writes or stream reads. */
+const DYNAMODB_READ_WRITE = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+/** Ingest and sweep also delete orphan watches. */
+const DYNAMODB_READ_WRITE_DELETE = [...DYNAMODB_READ_WRITE, 'dynamodb:DeleteItem'].sort();
 const SECRET_READ = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'];
 const RUNWARE_API_KEY =
   'arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:avatar-pipeline/runware-api-key-??????';
 
 /** Every function: its own log group, X-Ray (no resource type, hence `*`), and the job table with its indexes. */
-const base = (fn: string): Grants => ({
+const base = (fn: string, table = DYNAMODB_READ_WRITE): Grants => ({
   [`${fn}LogGroup`]: ['logs:CreateLogStream', 'logs:PutLogEvents'],
   '*': ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
-  table: DYNAMODB_READ_WRITE,
-  'table/index/*': DYNAMODB_READ_WRITE,
+  table,
+  'table/index/*': table,
 });
 /** Lambda's asynchronous-invocation destination (functions invoked asynchronously with `onFailure`). */
 const DEAD_LETTERS: Grants = {
@@ -159,7 +149,7 @@ const DEAD_LETTERS: Grants = {
 /** The complete permissions of each function (lib/pipeline.ts), resource -> actions. */
 const EXPECTED: Record<string, Grants> = {
   ingest: {
-    ...base('ingest'),
+    ...base('ingest', DYNAMODB_READ_WRITE_DELETE),
     ...DEAD_LETTERS,
     'outputBucket/*': ['s3:PutObject'],
     stateMachine: ['states:StartExecution'],
@@ -197,7 +187,7 @@ const EXPECTED: Record<string, Grants> = {
     'outputBucket/*': ['s3:PutObject'],
   },
   sweep: {
-    ...base('sweep'),
+    ...base('sweep', DYNAMODB_READ_WRITE_DELETE),
     'outputBucket/*': ['s3:PutObject'],
   },
 };
