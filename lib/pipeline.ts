@@ -333,7 +333,7 @@ export class Pipeline extends Construct {
       description: 'avatar-pipeline: a file landed under inbox/ in the input bucket',
       eventPattern: {
         source: ['aws.s3'],
-        detailType: ['Object Created'],
+        detailType: ['Object Created', 'Object Deleted'],
         detail: {
           bucket: { name: [inputBucket.bucketName] },
           object: { key: events.Match.prefix('inbox/') },

@@ -54,7 +54,7 @@ export interface IngestEvent {
   resources: string[];
   detail: {
     bucket: { name: string };
-    object: { key: string; size: number; etag: string; sequencer: string };
+    object: { key: string; size?: number; etag?: string; sequencer: string };
     [key: string]: unknown;
   };
 }
@@ -318,8 +318,29 @@ export class LocalStack {
   private onS3Event(event: S3rverEvent): void {
     for (const record of event.Records) {
       const { bucket, object } = record.s3;
-      if (!record.eventName.startsWith('ObjectCreated:') || bucket.name !== this.names.inputBucket) continue;
-      if (!object.key.startsWith('inbox/')) continue;
+      if (bucket.name !== this.names.inputBucket || !object.key.startsWith('inbox/')) continue;
+      if (record.eventName.startsWith('ObjectRemoved:')) {
+        this.deliverToIngest({
+          version: '0',
+          id: randomUUID(),
+          'detail-type': 'Object Deleted',
+          source: 'aws.s3',
+          account: LOCAL_ACCOUNT,
+          time: record.eventTime,
+          region: LOCAL_REGION,
+          resources: [`arn:aws:s3:::${bucket.name}`],
+          detail: {
+            version: '0',
+            bucket: { name: bucket.name },
+            object: { key: encodeKey(object.key), sequencer: object.sequencer },
+            'request-id': randomUUID(),
+            requester: LOCAL_ACCOUNT,
+            'deletion-type': 'Permanently Deleted',
+          },
+        });
+        continue;
+      }
+      if (!record.eventName.startsWith('ObjectCreated:')) continue;
       const detail = {
         version: '0',
         bucket: { name: bucket.name },

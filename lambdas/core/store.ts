@@ -21,6 +21,8 @@ export interface JobStore {
   /** Records a file; false when a newer event of the same key was recorded already (stale event). */
   putFile(file: StoredFile): Promise<boolean>;
   listFiles(stem: string): Promise<StoredFile[]>;
+  /** Forgets a file whose object was deleted; false when a newer upload of the key replaced it meanwhile. */
+  forgetFile(stem: string, key: string, sequencer: string): Promise<boolean>;
   /** Starts (or restarts) the orphan clock of a stem that has only one of its two files. */
   watchOrphan(watch: OrphanWatch): Promise<void>;
   /** The pair is complete (or the files are gone): stop watching. */
@@ -116,6 +118,24 @@ export class DynamoJobStore implements JobStore {
           // finish what a crashed one started. The job claim below stops it from doing anything twice.
           ConditionExpression: 'attribute_not_exists(pk) OR sequencer <= :seq',
           ExpressionAttributeValues: { ':seq': file.sequencer },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async forgetFile(stem: string, key: string, sequencer: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: fileKey(stem, key),
+          // A delete event older than the upload on record (a late or re-ordered event) must not remove it.
+          ConditionExpression: 'attribute_exists(pk) AND sequencer < :seq',
+          ExpressionAttributeValues: { ':seq': sequencer },
         }),
       );
       return true;

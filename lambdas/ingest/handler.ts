@@ -5,7 +5,7 @@ import { SfnExecutionStarter } from '../core/executions.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client, sfnClient } from '../core/runtime.js';
 import { DynamoJobStore } from '../core/store.js';
-import { ingestObject } from './ingest.js';
+import { forgetObject, ingestObject } from './ingest.js';
 
 const config = loadConfig(
   z.object({
@@ -34,8 +34,20 @@ const ObjectCreatedDetail = z.object({
   }),
 });
 
-/** EventBridge `Object Created` notifications of the input bucket (rule: `inbox/` prefix). */
-export const handler = async (event: EventBridgeEvent<'Object Created', unknown>): Promise<void> => {
+const ObjectDeletedDetail = z.object({
+  object: z.object({ key: z.string().min(1), sequencer: z.string().min(1) }),
+});
+
+/** EventBridge `Object Created` / `Object Deleted` notifications of the input bucket (rule: `inbox/` prefix). */
+export const handler = async (
+  event: EventBridgeEvent<'Object Created' | 'Object Deleted', unknown>,
+): Promise<void> => {
+  if (event['detail-type'] === 'Object Deleted') {
+    const { object } = ObjectDeletedDetail.parse(event.detail);
+    const outcome = await forgetObject({ encodedKey: object.key, sequencer: object.sequencer }, deps);
+    logger.info('forgotten', { outcome });
+    return;
+  }
   const detail = ObjectCreatedDetail.parse(event.detail);
   const outcome = await ingestObject(
     {

@@ -17,6 +17,7 @@ export interface ObjectCreated {
 
 export type IngestOutcome =
   | { kind: 'ignored'; key: string }
+  | { kind: 'forgotten'; key: string; stem: string }
   | { kind: 'stale'; key: string }
   | { kind: 'waiting'; stem: string; missing: FileRole }
   | { kind: 'ambiguous'; stem: string; keys: string[] }
@@ -63,7 +64,8 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
   const sidecar = files.find((f) => f.role === 'sidecar');
 
   if (images.length > 1 || audios.length > 1) {
-    const keys = [...images, ...audios].map((f) => f.key).sort();
+    const duplicates = images.length > 1 ? images : audios;
+    const keys = duplicates.map((f) => f.key).sort();
     await deps.outputs.putError({
       stem: inbox.stem,
       stage: 'RECEIVED',
@@ -121,6 +123,28 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
   });
   await deps.store.updateJob(jobId, job.attempt, { executionArn: started.executionArn });
   return { kind: 'started', jobId, attempt: job.attempt, executionArn: started.executionArn };
+}
+
+/** One `Object Deleted` notification of the input bucket. */
+export interface ObjectDeleted {
+  encodedKey: string;
+  sequencer: string;
+}
+
+/**
+ * A deleted inbox file stops counting for its stem: deleting the extra image of an ambiguous stem (as the
+ * AMBIGUOUS_INPUT message says) or a sidecar makes the next upload run without it. Nothing is started here.
+ */
+export async function forgetObject(event: ObjectDeleted, deps: IngestDeps): Promise<IngestOutcome> {
+  const key = decodeS3Key(event.encodedKey);
+  const inbox = classifyKey(key);
+  if (!inbox) return { kind: 'ignored', key };
+  if (!(await deps.store.forgetFile(inbox.stem, key, normalizeSequencer(event.sequencer)))) {
+    return { kind: 'stale', key };
+  }
+  const left = (await deps.store.listFiles(inbox.stem)).filter((f) => f.role !== 'sidecar');
+  if (left.length === 0) await deps.store.unwatchOrphan(inbox.stem);
+  return { kind: 'forgotten', key, stem: inbox.stem };
 }
 
 const ref = (f: StoredFile): FileRef => ({ key: f.key, etag: f.etag, size: f.size, sequencer: f.sequencer });

@@ -36,13 +36,13 @@ export async function sweepOrphans(deps: SweepDeps): Promise<SweepOutput> {
     const present = [...images, ...audios].map((f) => f.key).join(', ');
     const missing =
       images.length > 0 ? 'audio file (.mp3 .wav .m4a .aac .ogg)' : 'image (.jpg .jpeg .png .webp)';
-    const hours = ((now.getTime() - Date.parse(watch.since)) / 3_600_000).toFixed(1);
+    const waited = duration(now.getTime() - Date.parse(watch.since));
     await deps.outputs.putError({
       stem: watch.stem,
       stage: 'RECEIVED',
       code: 'ORPHAN_INPUT',
       message:
-        `${present} has waited ${hours} h for its ${missing} named "${watch.stem}". Nothing was started. ` +
+        `${present} has waited ${waited} for its ${missing} named "${watch.stem}". Nothing was started. ` +
         `Upload the missing file to inbox/${watch.stem}.<extension> to run the job, or delete what is there.`,
       howToRetry: HOW_TO_RETRY,
       inputs: Object.fromEntries([...images, ...audios].map((f) => [f.role, f.key])),
@@ -51,4 +51,13 @@ export async function sweepOrphans(deps: SweepDeps): Promise<SweepOutput> {
     reported.push(watch.stem);
   }
   return { reported, cleared };
+}
+
+/** `45 s`, `12 min`, `3.5 h`, `2.0 days`: how long a file has waited, in words a person reads at a glance. */
+function duration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86_400).toFixed(1)} days`;
 }

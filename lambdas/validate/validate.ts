@@ -45,7 +45,19 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   const media: MediaFacts = { image: imageFacts, audio: audioFacts };
 
   // The sidecar is read now, after the settle wait, so one uploaded with the pair counts whatever the order.
-  const sidecarFile = (await deps.store.listFiles(job.stem)).find((f) => f.role === 'sidecar');
+  const files = await deps.store.listFiles(job.stem);
+  // So does a second image or audio file: which one the person meant is unknown, so nothing is paid for.
+  const images = files.filter((f) => f.role === 'image');
+  const audios = files.filter((f) => f.role === 'audio');
+  if (images.length > 1 || audios.length > 1) {
+    const keys = (images.length > 1 ? images : audios).map((f) => f.key).sort();
+    throw new ValidationError(
+      'AMBIGUOUS_INPUT',
+      `More than one ${images.length > 1 ? 'image' : 'audio file'} has the name "${job.stem}": ${keys.join(', ')}. ` +
+        'Keep one image and one audio file per name (delete or rename the others), then upload the one you want again.',
+    );
+  }
+  const sidecarFile = files.find((f) => f.role === 'sidecar');
   const sidecarRef: FileRef | undefined = sidecarFile && {
     key: sidecarFile.key,
     etag: sidecarFile.etag,

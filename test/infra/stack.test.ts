@@ -573,7 +573,7 @@ describe('ingest trigger', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.s3'],
-        'detail-type': ['Object Created'],
+        'detail-type': ['Object Created', 'Object Deleted'],
         detail: {
           bucket: { name: [{ Ref: logicalId(s.stack.storage.inputBucket) }] },
           object: { key: [{ prefix: 'inbox/' }] },

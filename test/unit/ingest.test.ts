@@ -4,7 +4,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/executions.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { DynamoJobStore } from '../../lambdas/core/store.js';
-import { type IngestDeps, ingestObject, type ObjectCreated } from '../../lambdas/ingest/ingest.js';
+import {
+  forgetObject,
+  type IngestDeps,
+  ingestObject,
+  type ObjectCreated,
+} from '../../lambdas/ingest/ingest.js';
 import { startDynamo } from '../support/dynamo.js';
 
 /** Step Functions stand-in with its naming rule: one execution per name, ever. */
@@ -188,7 +193,7 @@ describe('ingest', () => {
     expect(outcome).toEqual({
       kind: 'ambiguous',
       stem: 'twice/k',
-      keys: ['inbox/twice/k.jpg', 'inbox/twice/k.mp3', 'inbox/twice/k.png'],
+      keys: ['inbox/twice/k.jpg', 'inbox/twice/k.png'],
     });
     expect(s3).toHaveReceivedCommandWith(PutObjectCommand, {
       Bucket: 'out-bucket',
@@ -197,5 +202,30 @@ describe('ingest', () => {
     const body = JSON.parse(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body));
     expect(body).toMatchObject({ code: 'AMBIGUOUS_INPUT', stage: 'RECEIVED' });
     expect(body.message).toContain('inbox/twice/k.png');
+  });
+
+  it('forgets a deleted file, so deleting the extra image of an ambiguous stem lets the next upload run', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    await ingestObject(drop('inbox/fix/m.jpg'), deps);
+    await ingestObject(drop('inbox/fix/m.png'), deps);
+    expect(await ingestObject(drop('inbox/fix/m.mp3'), deps)).toMatchObject({ kind: 'ambiguous' });
+    seq += 1;
+    expect(await forgetObject({ encodedKey: 'inbox/fix/m.png', sequencer: seq.toString(16) }, deps)).toEqual({
+      kind: 'forgotten',
+      key: 'inbox/fix/m.png',
+      stem: 'fix/m',
+    });
+    expect(await ingestObject(drop('inbox/fix/m.jpg'), deps)).toMatchObject({ kind: 'started' });
+  });
+
+  it('ignores a deletion older than the upload it would undo', async () => {
+    const upload = drop('inbox/late-delete/n.jpg');
+    await ingestObject(upload, deps);
+    expect(await forgetObject({ encodedKey: 'inbox/late-delete/n.jpg', sequencer: '1' }, deps)).toMatchObject(
+      { kind: 'stale' },
+    );
+    expect((await deps.store.listFiles('late-delete/n')).map((f) => f.key)).toEqual([
+      'inbox/late-delete/n.jpg',
+    ]);
   });
 });
