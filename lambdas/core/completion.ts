@@ -76,16 +76,20 @@ export async function notifyIfDone(
 ): Promise<TaskOutcome> {
   const outcome = evaluateTask(task);
   if (outcome.state === 'pending' || task.completedAt) return outcome;
-  if (outcome.state === 'succeeded') {
-    await deps.notifier.succeed(task.taskToken, { taskUUID: task.taskUUID, results: outcome.results.length });
-  } else {
-    await deps.notifier.fail(
-      task.taskToken,
-      'RunwareTaskError',
-      JSON.stringify({ errorMessage: `[${outcome.error.code}] ${outcome.error.message}` }),
-    );
-  }
-  await deps.store.markTaskCompleted(task.taskUUID, deps.now().toISOString());
+  const told =
+    outcome.state === 'succeeded'
+      ? await deps.notifier.succeed(task.taskToken, {
+          taskUUID: task.taskUUID,
+          results: outcome.results.length,
+        })
+      : await deps.notifier.fail(
+          task.taskToken,
+          'RunwareTaskError',
+          JSON.stringify({ errorMessage: `[${outcome.error.code}] ${outcome.error.message}` }),
+        );
+  // A token that is gone was not told: its step crashed or timed out and is being retried (the retry saves a
+  // fresh token and must still be told), or it moved on to polling (the poller completes the task itself).
+  if (told === 'delivered') await deps.store.markTaskCompleted(task.taskUUID, deps.now().toISOString());
   return outcome;
 }
 

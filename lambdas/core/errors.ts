@@ -139,6 +139,7 @@ function serviceErrorCode(error: string): string {
     case 'Lambda.Unknown':
     case 'Lambda.ServiceException':
     case 'Sandbox.Timedout':
+    case 'Runtime.ExitError':
       return 'STEP_CRASHED';
     default:
       return 'INTERNAL';

@@ -56,7 +56,11 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
 async function copyVideo(result: GenerationResult, key: string, format: OutputFormat, deps: DeliverDeps) {
   const download = await deps.videos.open(result.videoURL);
   const check = new VerifyVideo(format, download.contentLength);
-  const body = Readable.fromWeb(download.body as NodeWebReadableStream<Uint8Array>).pipe(check);
+  const source = Readable.fromWeb(download.body as NodeWebReadableStream<Uint8Array>);
+  // pipe() does not forward errors: a download that breaks off must fail the check (and so the upload), not
+  // surface as an unhandled 'error' event that kills the process.
+  source.once('error', (error) => check.abort(error));
+  const body = source.pipe(check);
   const upload = new Upload({
     client: deps.s3,
     params: {
@@ -135,6 +139,18 @@ class VerifyVideo extends Transform {
       return truncated(`The video download was cut short: ${this.bytes} of ${this.expectedLength} bytes.`);
     }
     return null;
+  }
+
+  /** The download broke off (connection reset, timeout): what arrived is not the whole video. */
+  abort(cause: Error): void {
+    const of = this.expectedLength === undefined ? '' : ` of ${this.expectedLength}`;
+    const error = new TransientError(
+      'VIDEO_TRUNCATED',
+      `The video download was cut short: ${this.bytes}${of} bytes arrived before the connection broke ` +
+        `(${cause.message}).`,
+      { stage: 'DELIVERED', cause },
+    );
+    this.destroy(this.failure ?? this.fail(error));
   }
 
   private fail(error: Error): Error {

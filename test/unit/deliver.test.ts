@@ -222,6 +222,32 @@ describe('deliver', () => {
     expect((await store.getJob(job.jobId))?.status).toBe('GENERATED');
   });
 
+  it('fails cleanly (transient, no video left) when the download breaks off mid-stream', async () => {
+    const job = await generated();
+    const broken = () => {
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (!sent) {
+            sent = true;
+            controller.enqueue(mp4(1000));
+          } else controller.error(new Error('socket hang up'));
+        },
+      });
+      return new Response(body, {
+        status: 200,
+        headers: { 'content-type': 'video/mp4', 'content-length': '5000' },
+      });
+    };
+    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: broken }));
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      name: 'TransientError',
+      code: 'VIDEO_TRUNCATED',
+      message: expect.stringContaining('socket hang up'),
+    });
+    expect(uploadedKeys()).toEqual([]);
+  });
+
   it('reports an unreachable video host as transient', async () => {
     const job = await generated();
     await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({

@@ -172,6 +172,9 @@ describe('webhook', () => {
     const { taskUUID } = await waitingTask();
     notifier.gone = true;
     expect((await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), deps)).statusCode).toBe(200);
-    expect(Object.keys((await store.getTask(taskUUID))?.results ?? {})).toHaveLength(1);
+    const task = await store.getTask(taskUUID);
+    expect(Object.keys(task?.results ?? {})).toHaveLength(1);
+    // Not marked told: a retried submit step (with a fresh token) must still be told.
+    expect(task?.completedAt).toBeUndefined();
   });
 });

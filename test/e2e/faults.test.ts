@@ -1,0 +1,843 @@
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Stage } from '../../lambdas/core/errors.js';
+import type { JobRecord } from '../../lambdas/core/job.js';
+import { probe } from '../../local/ffmpeg.js';
+import type { RunwareSimulator, SimulatorFaults } from '../../local/runware-simulator.js';
+import type { IngestEvent, LocalStack } from '../../local/stack.js';
+import type { FunctionName } from '../../local/template.js';
+import {
+  drop,
+  finishedJob,
+  inputExists,
+  outputKeys,
+  readOutput,
+  type Samples,
+  startLocal,
+} from '../support/local.js';
+
+/**
+ * "Hold under faults": the whole pipeline in local mode (E2E_CONTEXT: settle 1 s, webhook wait 8 s, hard deadline
+ * 40 s) while S3 events are duplicated and reordered, Runware refuses, fails, lies and loses things, the video
+ * download breaks, the output bucket throttles, and Lambdas die mid-step. Every scenario checks the same things:
+ * the job's terminal state and its record (DynamoDB item and `<stem>.json` / `<stem>.error.json`, with a code and
+ * a message a person can act on), the exact files in the output folder, that the inputs are still there, and how
+ * many tasks Runware accepted (money spent) and how many videos it rendered.
+ *
+ * Each scenario uses its own folder (`<group>/<scenario>/avatar`), so its output folder holds only its files.
+ */
+
+const SLOW = 120_000;
+
+let stack: LocalStack;
+let samples: Samples;
+let dir: string;
+let sim: RunwareSimulator;
+let doc: DynamoDBDocumentClient;
+
+/** Every Lambda invocation, when it ran and how it ended (`error` is the errorType Step Functions saw). */
+interface Call {
+  name: FunctionName;
+  start: number;
+  end?: number;
+  error?: string;
+}
+const calls: Call[] = [];
+/** When each request the S3 fault proxy failed was answered (same order as `stack.s3Faults.failed`). */
+const s3FaultTimes: number[] = [];
+
+beforeAll(async () => {
+  ({ stack, samples, dir } = await startLocal());
+  if (!stack.simulator) throw new Error('These tests need the Runware simulator.');
+  sim = stack.simulator;
+  doc = DynamoDBDocumentClient.from(stack.dynamo);
+  // Record the outcome of every invocation (Step Functions, the webhook endpoint and ingest all go through here).
+  const invoke = stack.lambdas.invoke.bind(stack.lambdas);
+  stack.lambdas.invoke = async (name: FunctionName, event: unknown) => {
+    const call: Call = { name, start: Date.now() };
+    calls.push(call);
+    try {
+      return await invoke(name, event);
+    } catch (error) {
+      call.error = (error as Error).name;
+      throw error;
+    } finally {
+      call.end = Date.now();
+    }
+  };
+  const failed = stack.s3Faults.failed;
+  const push = failed.push.bind(failed);
+  failed.push = (...items) => {
+    for (const _ of items) s3FaultTimes.push(Date.now());
+    return push(...items);
+  };
+}, 180_000);
+afterAll(async () => stack?.stop());
+
+/** Counters at the start of each test; assertions are about what one scenario did. */
+let before: {
+  accepted: number;
+  renders: number;
+  submitRequests: number;
+  calls: number;
+  deadLetters: number;
+  s3Faults: number;
+};
+beforeEach(() => {
+  before = {
+    accepted: sim.acceptedTasks(),
+    renders: sim.renders,
+    submitRequests: sim.requests.videoInference ?? 0,
+    calls: calls.length,
+    deadLetters: stack.deadLetters.length,
+    s3Faults: stack.s3Faults.failed.length,
+  };
+});
+// Heal whatever a scenario queued and did not use up, so that it cannot leak into the next one.
+afterEach(() => {
+  sim.faults = {};
+});
+
+// ------------------------------------------------------------------------------------------------ helpers
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Tasks Runware accepted during this test (each one is a video paid for). */
+const acceptedSince = () => sim.acceptedTasks() - before.accepted;
+/** Videos the simulator rendered during this test. */
+const rendersSince = () => sim.renders - before.renders;
+/** `videoInference` requests that reached Runware during this test, refused and dropped ones included. */
+const submitRequestsSince = () => (sim.requests.videoInference ?? 0) - before.submitRequests;
+/** How the invocations of one function ended during this test: 'ok' or the error type. */
+const callsSince = (name: FunctionName) =>
+  calls
+    .slice(before.calls)
+    .filter((c) => c.name === name)
+    .map((c) => c.error ?? 'ok');
+
+function executionsOf(stem: string) {
+  return stack.sfn.listExecutions().filter((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
+}
+
+async function jobById(jobId: string): Promise<JobRecord | undefined> {
+  const { Item } = await doc.send(
+    new GetCommand({ TableName: stack.names.tableName, Key: { pk: `JOB#${jobId}`, sk: 'JOB' } }),
+  );
+  return Item as JobRecord | undefined;
+}
+
+async function readJson(key: string): Promise<Record<string, unknown>> {
+  return JSON.parse((await readOutput(stack, key)).toString('utf8')) as Record<string, unknown>;
+}
+
+async function probeOutput(key: string) {
+  const file = join(dir, key.replaceAll('/', '_'));
+  writeFileSync(file, await readOutput(stack, key));
+  return probe(file);
+}
+
+/** The `Object Created` events EventBridge sent to ingest for an inbox key, once there are at least `count`. */
+async function ingestEventsOf(name: string, count = 1): Promise<IngestEvent[]> {
+  const key = `inbox/${name}`;
+  for (let waited = 0; ; waited += 20) {
+    const found = stack.ingestEvents.filter((e) => e.detail.object.key === key);
+    if (found.length >= count) return found;
+    if (waited > 5_000) throw new Error(`No ingest event for ${key}`);
+    await sleep(20);
+  }
+}
+
+const stemOf = (folder: string) => `${folder}/avatar`;
+
+/** Drops the portrait and a voice track (and a sidecar first, when given) into `inbox/<stem>.*`. */
+async function dropPair(stem: string, options: { audio?: Buffer; sidecar?: object } = {}): Promise<void> {
+  if (options.sidecar) await drop(stack, `${stem}.json`, JSON.stringify(options.sidecar));
+  await drop(stack, `${stem}.png`, samples.portrait);
+  await drop(stack, `${stem}.wav`, options.audio ?? samples.voice3s);
+}
+
+interface Expected {
+  status: 'DELIVERED' | 'FAILED';
+  /** FAILED only: where, which code, and phrases the message must contain (the provider's words, advice). */
+  failure?: { stage: Stage; code: string; phrases: (string | RegExp)[] };
+  /** File names in the stem's output folder, exactly. */
+  outputs: string[];
+  /** Extensions of the inputs that must still be in the inbox. @default ['png', 'wav'] */
+  inputs?: string[];
+  /** Tasks Runware accepted for the job's task UUID, and in all during the test (no second UUID either). */
+  accepted: number;
+  /** Videos the simulator rendered during the test (at most one per result). */
+  renders: number;
+}
+
+/**
+ * Waits for the job of `stem` (its newest execution) to end and checks what every scenario must hold: terminal
+ * state and record, output folder, inputs, Runware submissions and renders, one JobSucceeded/JobFailed event.
+ */
+async function expectJob(stem: string, expected: Expected): Promise<JobRecord> {
+  const job = await finishedJob(stack, stem);
+  const folder = stem.slice(0, stem.lastIndexOf('/') + 1);
+  const name = stem.slice(folder.length);
+
+  expect(job.status).toBe(expected.status);
+  expect(await outputKeys(stack, folder)).toEqual(expected.outputs.map((file) => `${folder}${file}`).sort());
+  for (const ext of expected.inputs ?? ['png', 'wav']) {
+    expect(await inputExists(stack, `${stem}.${ext}`), `inbox/${stem}.${ext} is kept`).toBe(true);
+  }
+
+  const events = stack.events.filter((e) => e.detail.jobId === job.jobId);
+  if (expected.status === 'DELIVERED') {
+    expect(job.stages.DELIVERED).toEqual(expect.any(String));
+    const record = await readJson(`${stem}.json`);
+    expect(record).toMatchObject({
+      jobId: job.jobId,
+      attempt: job.attempt,
+      status: 'DELIVERED',
+      stem,
+      taskUUID: job.taskUUID,
+      outputs: (job.outputs ?? []).map((o) => ({ key: o.key, bytes: o.bytes })),
+    });
+    expect(record.error).toBeUndefined();
+    for (const output of job.outputs ?? []) {
+      expect((await readOutput(stack, output.key)).length, `${output.key} is complete`).toBe(output.bytes);
+    }
+    expect(events.map((e) => e.detailType)).toEqual(['JobSucceeded']);
+    expect(events[0]?.detail).toMatchObject({ stem, recordKey: `${stem}.json` });
+  } else {
+    const failure = expected.failure;
+    if (!failure) throw new Error('A FAILED expectation needs its failure');
+    expect(job.error).toMatchObject({ stage: failure.stage, code: failure.code });
+    const document = await readJson(`${folder}${name}.error.json`);
+    expect(document).toMatchObject({
+      stem,
+      jobId: job.jobId,
+      attempt: job.attempt,
+      stage: failure.stage,
+      code: failure.code,
+      message: job.error?.message,
+      howToRetry: expect.stringContaining('upload'),
+      inputs: { image: `inbox/${stem}.png`, audio: `inbox/${stem}.wav` },
+    });
+    for (const phrase of failure.phrases) expect(document.message).toMatch(phrase);
+    // Nothing a person must not see: no presigned signature, no API key.
+    expect(document.message).not.toMatch(/X-Amz-Signature|local-simulator-key/i);
+    expect(events.map((e) => e.detailType)).toEqual(['JobFailed']);
+    expect(events[0]?.detail).toMatchObject({
+      stem,
+      code: failure.code,
+      stage: failure.stage,
+      errorKey: `${stem}.error.json`,
+    });
+  }
+
+  expect(job.taskUUID === undefined ? 0 : sim.acceptedTasks(job.taskUUID)).toBe(expected.accepted);
+  expect(acceptedSince(), 'tasks accepted in all').toBe(expected.accepted);
+  expect(rendersSince(), 'videos rendered').toBe(expected.renders);
+  expect(executionsOf(stem).filter((e) => e.name.startsWith(job.jobId))).toHaveLength(1);
+  expect(stack.deadLetters.length, 'dead letters').toBe(before.deadLetters);
+  return job;
+}
+
+const delivered = (stem: string, extra: Partial<Expected> = {}): Expected => ({
+  status: 'DELIVERED',
+  outputs: [`${stem.slice(stem.lastIndexOf('/') + 1)}.mp4`, `${stem.slice(stem.lastIndexOf('/') + 1)}.json`],
+  accepted: 1,
+  renders: 1,
+  ...extra,
+});
+
+const failed = (stem: string, failure: Expected['failure'], extra: Partial<Expected> = {}): Expected => ({
+  status: 'FAILED',
+  failure,
+  outputs: [`${stem.slice(stem.lastIndexOf('/') + 1)}.error.json`],
+  accepted: 1,
+  renders: 1,
+  ...extra,
+});
+
+// ------------------------------------------------------------------------------------------------ events
+
+describe('S3 events: duplicated, reordered, simultaneous, dropped again', () => {
+  it(
+    'a duplicated S3 event starts no second execution and submits once',
+    async () => {
+      const stem = stemOf('events/duplicated');
+      await dropPair(stem);
+      const [image] = await ingestEventsOf(`${stem}.png`);
+      const [audio] = await ingestEventsOf(`${stem}.wav`);
+      if (!image || !audio) throw new Error('no events');
+      // EventBridge delivers at least once: the same events again while the job runs...
+      stack.deliverToIngest(image);
+      stack.deliverToIngest(audio);
+      const job = await expectJob(stem, delivered(stem));
+
+      // ...and again after it succeeded.
+      stack.deliverToIngest(image);
+      stack.deliverToIngest(audio);
+      await stack.idle();
+      expect(callsSince('ingest')).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+      expect(executionsOf(stem)).toHaveLength(1);
+      expect(await jobById(job.jobId)).toEqual(job);
+      expect(acceptedSince()).toBe(1);
+      expect(await outputKeys(stack, 'events/duplicated/')).toEqual([`${stem}.json`, `${stem}.mp4`]);
+    },
+    SLOW,
+  );
+
+  it(
+    'an older event delivered after a newer one of the same key is stale and changes nothing',
+    async () => {
+      const stem = stemOf('events/reordered');
+      await drop(stack, `${stem}.wav`, samples.voice3s);
+      const [older] = await ingestEventsOf(`${stem}.wav`, 1);
+      if (!older) throw new Error('no event');
+      await stack.idle();
+      // The audio is replaced (5 s instead of 3 s) before the image lands.
+      await sleep(5);
+      await drop(stack, `${stem}.wav`, samples.voice5s);
+      const [, newer] = await ingestEventsOf(`${stem}.wav`, 2);
+      await stack.idle();
+      // The first upload's event arrives late: it must not bring back the replaced audio.
+      stack.deliverToIngest(older);
+      await stack.idle();
+      const { Item: pairing } = await doc.send(
+        new GetCommand({
+          TableName: stack.names.tableName,
+          Key: { pk: `STEM#${stem}`, sk: `FILE#inbox/${stem}.wav` },
+        }),
+      );
+      if (!newer) throw new Error('no event');
+      expect(pairing?.etag).toBe((newer.detail.object.etag ?? '').replace(/"/g, ''));
+      expect(newer.detail.object.etag).not.toBe(older.detail.object.etag);
+      await drop(stack, `${stem}.png`, samples.portrait);
+
+      const job = await expectJob(stem, delivered(stem));
+      expect(job.media?.audio.durationSeconds).toBeCloseTo(5, 0);
+      expect(Math.abs((await probeOutput(`${stem}.mp4`)).durationSeconds - 5)).toBeLessThan(0.5);
+
+      // And late again after the job succeeded: still stale, nothing moves.
+      stack.deliverToIngest(older);
+      await stack.idle();
+      expect(executionsOf(stem)).toHaveLength(1);
+      expect(await jobById(job.jobId)).toEqual(job);
+      expect(acceptedSince()).toBe(1);
+      expect(callsSince('ingest').every((c) => c === 'ok')).toBe(true);
+    },
+    SLOW,
+  );
+
+  it(
+    'an image and its audio landing in the same instant start exactly one execution',
+    async () => {
+      const stem = stemOf('events/same-instant');
+      await Promise.all([
+        drop(stack, `${stem}.png`, samples.portrait),
+        drop(stack, `${stem}.wav`, samples.voice3s),
+      ]);
+      await expectJob(stem, delivered(stem));
+      expect(executionsOf(stem)).toHaveLength(1);
+      expect(callsSince('ingest')).toEqual(['ok', 'ok']);
+    },
+    SLOW,
+  );
+
+  it(
+    'the same bytes dropped again after success are the same job: no new submission',
+    async () => {
+      const stem = stemOf('events/same-bytes');
+      await dropPair(stem);
+      const job = await expectJob(stem, delivered(stem));
+      const video = await readOutput(stack, `${stem}.mp4`);
+
+      await drop(stack, `${stem}.png`, samples.portrait);
+      await drop(stack, `${stem}.wav`, samples.voice3s);
+      await ingestEventsOf(`${stem}.wav`, 2);
+      await stack.idle();
+      expect(executionsOf(stem)).toHaveLength(1);
+      expect(await jobById(job.jobId)).toEqual(job);
+      expect(acceptedSince()).toBe(1);
+      expect(rendersSince()).toBe(1);
+      expect(await outputKeys(stack, 'events/same-bytes/')).toEqual([`${stem}.json`, `${stem}.mp4`]);
+      expect((await readOutput(stack, `${stem}.mp4`)).equals(video)).toBe(true);
+    },
+    SLOW,
+  );
+
+  it(
+    'a changed file dropped again is a new job whose video and record replace the first',
+    async () => {
+      const stem = stemOf('events/changed');
+      await dropPair(stem, { audio: samples.voice3s });
+      const first = await expectJob(stem, delivered(stem));
+      const firstVideo = await readOutput(stack, `${stem}.mp4`);
+
+      before.accepted = sim.acceptedTasks();
+      before.renders = sim.renders;
+      await drop(stack, `${stem}.wav`, samples.voice5s);
+      const second = await expectJob(stem, delivered(stem));
+
+      expect(second.jobId).not.toBe(first.jobId);
+      expect(second.taskUUID).not.toBe(first.taskUUID);
+      expect(sim.acceptedTasks(first.taskUUID)).toBe(1);
+      expect(executionsOf(stem)).toHaveLength(2);
+      // The first job keeps its own record in the table; the output folder shows the second, consistently.
+      expect((await jobById(first.jobId))?.status).toBe('DELIVERED');
+      const record = await readJson(`${stem}.json`);
+      expect(record).toMatchObject({
+        jobId: second.jobId,
+        taskUUID: second.taskUUID,
+        inputs: { audio: { durationSeconds: 5 } },
+      });
+      const video = await readOutput(stack, `${stem}.mp4`);
+      expect(video.equals(firstVideo)).toBe(false);
+      expect(video.length).toBe(second.outputs?.[0]?.bytes);
+      expect(Math.abs((await probeOutput(`${stem}.mp4`)).durationSeconds - 5)).toBeLessThan(0.5);
+    },
+    SLOW,
+  );
+});
+
+// ---------------------------------------------------------------------------------------- Runware: submit
+
+describe('Runware on submit', () => {
+  it.each([
+    [400, 'RUNWARE_INVALID_REQUEST', ['invalidRequest', 'The request was unacceptable to the provider']],
+    [
+      401,
+      'RUNWARE_UNAUTHORIZED',
+      ['invalidApiKey', 'Invalid API key', 'Check that the Runware API key secret holds a valid, active key'],
+    ],
+    [
+      402,
+      'RUNWARE_INSUFFICIENT_BALANCE',
+      ['insufficientCredits', 'Insufficient credits', 'Top up your Runware balance'],
+    ],
+  ])(
+    'HTTP %i is final: FAILED at SUBMITTED with %s and the provider message, nothing accepted',
+    async (status, code, phrases) => {
+      const stem = stemOf(`submit/http-${status}`);
+      sim.queueFault({ httpStatus: status });
+      await dropPair(stem);
+      const job = await expectJob(
+        stem,
+        failed(stem, { stage: 'SUBMITTED', code, phrases }, { accepted: 0, renders: 0 }),
+      );
+      expect(job.taskUUID).toEqual(expect.any(String));
+      // Not retried: a refusal would only be repeated (and each retry of a 402 could be billed once topped up).
+      expect(submitRequestsSince()).toBe(1);
+      expect(callsSince('submit')).toEqual(['RunwareRejectedError']);
+    },
+    SLOW,
+  );
+
+  it.each<[string, SimulatorFaults]>([
+    ['429 (queue full)', { submitStatus: [429, 429] }],
+    ['503 (unavailable)', { submitStatus: [503, 503] }],
+    ['504 (queue wait exceeded)', { submitStatus: [504, 504] }],
+    ['network errors', { submitNetworkError: 2 }],
+  ])(
+    'retries %s with backoff, then submits once and delivers',
+    async (label, fault) => {
+      const stem = stemOf(`submit/retry-${label.split(' ')[0]}`);
+      sim.queueFault(fault);
+      await dropPair(stem);
+      await expectJob(stem, delivered(stem));
+      // Two refusals and the accepted third try, within the Runware client's 3 tries.
+      expect(submitRequestsSince()).toBe(3);
+      expect(callsSince('submit')).toEqual(['ok']);
+    },
+    SLOW,
+  );
+
+  it(
+    'a Runware outage that outlasts every retry ends FAILED with RUNWARE_UNAVAILABLE within a bound',
+    async () => {
+      const stem = stemOf('submit/outage');
+      sim.queueFault({ submitStatus: Array.from({ length: 30 }, () => 503) });
+      const started = Date.now();
+      await dropPair(stem);
+      const job = await expectJob(
+        stem,
+        failed(
+          stem,
+          {
+            stage: 'SUBMITTED',
+            code: 'RUNWARE_UNAVAILABLE',
+            phrases: ['HTTP 503', 'on all 3 attempts', 'Retry the job later'],
+          },
+          { accepted: 0, renders: 0 },
+        ),
+      );
+      // 3 tries in the client x 5 runs of the step (the first and 4 retries with backoff).
+      expect(callsSince('submit')).toEqual(Array.from({ length: 5 }, () => 'TransientError'));
+      expect(submitRequestsSince()).toBe(15);
+      // Bounded: retries 2+4+8+16 s (full jitter) plus the client's backoff, far from waiting forever.
+      const failedAfter = Date.parse(job.stages.FAILED ?? '') - Date.parse(job.stages.VALIDATED ?? '');
+      expect(failedAfter).toBeLessThan(45_000);
+      expect(Date.now() - started).toBeLessThan(60_000);
+    },
+    SLOW,
+  );
+
+  it.each<[string, SimulatorFaults]>([
+    ['a 504 after Runware accepted the task', { submitStatus: [504], acceptThenFail: true }],
+    ['a connection dropped after Runware accepted the task', { submitNetworkError: 1, acceptThenDrop: true }],
+  ])(
+    'retries %s with the same task UUID: conflictTaskUUID counts as accepted, one task, one render',
+    async (label, fault) => {
+      const stem = stemOf(`submit/conflict-${label.includes('504') ? '504' : 'drop'}`);
+      sim.queueFault(fault);
+      await dropPair(stem);
+      await expectJob(stem, delivered(stem));
+      expect(submitRequestsSince()).toBe(2);
+      expect(callsSince('submit')).toEqual(['ok']);
+    },
+    SLOW,
+  );
+});
+
+// ------------------------------------------------------------------------------------ Runware: after submit
+
+describe('Runware after submit', () => {
+  it(
+    'an error webhook ends FAILED at GENERATED with the provider message',
+    async () => {
+      const stem = stemOf('task/error-webhook');
+      sim.queueFault({
+        errorWebhook: { code: 'providerError', message: 'The provider could not animate this face' },
+      });
+      await dropPair(stem);
+      await expectJob(
+        stem,
+        failed(
+          stem,
+          {
+            stage: 'GENERATED',
+            code: 'RUNWARE_TASK_FAILED',
+            phrases: ['providerError', 'The provider could not animate this face', 'then retry'],
+          },
+          { renders: 0 },
+        ),
+      );
+      expect(callsSince('deliver')).toEqual([]);
+    },
+    SLOW,
+  );
+
+  it(
+    'a duplicated webhook delivers once and publishes one JobSucceeded',
+    async () => {
+      const stem = stemOf('task/duplicate-webhook');
+      sim.queueFault({ duplicateWebhook: true });
+      await dropPair(stem);
+      const job = await expectJob(stem, delivered(stem));
+      const posts = sim.webhookDeliveries.filter((d) => d.taskUUID === job.taskUUID);
+      expect(posts.map((d) => d.status)).toEqual([200, 200]);
+      expect(callsSince('webhook')).toEqual(['ok', 'ok']);
+      expect(callsSince('record')).toEqual(['ok']);
+      expect(callsSince('deliver')).toEqual(['ok']);
+    },
+    SLOW,
+  );
+
+  it(
+    'a webhook that arrives before the submit call has returned still completes the job, once',
+    async () => {
+      const stem = stemOf('task/webhook-before-ack');
+      sim.queueFault({ ackDelayMs: 300 });
+      await dropPair(stem);
+      const job = await expectJob(stem, delivered(stem));
+      const [post] = sim.webhookDeliveries.filter((d) => d.taskUUID === job.taskUUID);
+      // The webhook was answered before submit recorded SUBMITTED (which it does after Runware's answer).
+      expect(post?.status).toBe(200);
+      expect(post?.at.getTime()).toBeLessThanOrEqual(Date.parse(job.stages.SUBMITTED ?? ''));
+      const [execution] = executionsOf(stem);
+      expect(execution?.states).not.toContain('Poll');
+      expect(callsSince('deliver')).toEqual(['ok']);
+    },
+    SLOW,
+  );
+
+  it(
+    'a lost webhook is rescued by polling',
+    async () => {
+      const stem = stemOf('task/lost-webhook');
+      sim.queueFault({ loseWebhook: true });
+      await dropPair(stem);
+      await expectJob(stem, delivered(stem));
+      const [execution] = executionsOf(stem);
+      expect(execution?.states).toContain('Poll');
+      expect(callsSince('webhook')).toEqual([]);
+    },
+    SLOW,
+  );
+
+  it('a task that never finishes ends FAILED with DEADLINE_EXCEEDED at the hard deadline', async () => {
+    const stem = stemOf('task/never-finishes');
+    sim.queueFault({ neverFinish: true });
+    await dropPair(stem);
+    const job = await expectJob(
+      stem,
+      failed(
+        stem,
+        {
+          stage: 'GENERATED',
+          code: 'DEADLINE_EXCEEDED',
+          phrases: ['had not finished task', 'does not wait forever', 'hardDeadlineSeconds'],
+        },
+        { renders: 0 },
+      ),
+    );
+    const validated = Date.parse(job.stages.VALIDATED ?? '');
+    const deadline = Date.parse(job.deadline ?? '');
+    const failedAt = Date.parse(job.stages.FAILED ?? '');
+    expect(deadline - validated).toBe(40_000);
+    expect(failedAt).toBeGreaterThanOrEqual(deadline);
+    expect(failedAt - deadline).toBeLessThan(10_000);
+    expect(executionsOf(stem)[0]?.states).toContain('Poll');
+  }, 90_000);
+
+  it(
+    'with numberResults 2 and one result failing, delivers the other video and records the partial failure',
+    async () => {
+      const stem = stemOf('task/partial');
+      sim.queueFault({ failResult: 2 });
+      await dropPair(stem, { sidecar: { numberResults: 2 } });
+      // One video made (and paid for) is delivered; a single result takes the plain name.
+      const job = await expectJob(stem, delivered(stem, { inputs: ['png', 'wav', 'json'] }));
+      expect(job.results).toHaveLength(1);
+      expect(job.outputs?.map((o) => o.key)).toEqual([`${stem}.mp4`]);
+      const record = await readJson(`${stem}.json`);
+      expect(record.partialFailures).toEqual([
+        { code: 'RUNWARE_TASK_FAILED', message: expect.stringContaining('result 2 of 2') },
+      ]);
+      expect(record.results).toEqual([expect.objectContaining({ output: `${stem}.mp4` })]);
+      expect(record.costUsd).toBe(job.results?.[0]?.cost);
+    },
+    SLOW,
+  );
+});
+
+// --------------------------------------------------------------------------------------------- delivery
+
+describe('Delivery', () => {
+  it(
+    'a video URL answering 404 ends FAILED with VIDEO_NOT_FOUND',
+    async () => {
+      const stem = stemOf('delivery/not-found');
+      sim.queueFault({ videoFault: '404' });
+      await dropPair(stem);
+      await expectJob(
+        stem,
+        failed(stem, {
+          stage: 'DELIVERED',
+          code: 'VIDEO_NOT_FOUND',
+          phrases: ['answered 404', 'gone or has expired', 'Retry the job'],
+        }),
+      );
+      expect(callsSince('deliver')).toEqual(['DeliveryError']);
+    },
+    SLOW,
+  );
+
+  it(
+    'a truncated download is retried, then ends FAILED with VIDEO_TRUNCATED and no partial video',
+    async () => {
+      const stem = stemOf('delivery/truncated');
+      sim.queueFault({ videoFault: 'truncate' });
+      await dropPair(stem);
+      await expectJob(
+        stem,
+        failed(stem, { stage: 'DELIVERED', code: 'VIDEO_TRUNCATED', phrases: ['cut short'] }),
+      );
+      expect(callsSince('deliver')).toEqual(Array.from({ length: 5 }, () => 'TransientError'));
+    },
+    SLOW,
+  );
+
+  it(
+    'a video URL serving an HTML page ends FAILED with VIDEO_WRONG_CONTENT_TYPE',
+    async () => {
+      const stem = stemOf('delivery/wrong-type');
+      sim.queueFault({ videoFault: 'wrong-content-type' });
+      await dropPair(stem);
+      await expectJob(
+        stem,
+        failed(stem, {
+          stage: 'DELIVERED',
+          code: 'VIDEO_WRONG_CONTENT_TYPE',
+          phrases: ['text/html', 'not a video', 'Nothing was stored'],
+        }),
+      );
+      expect(callsSince('deliver')).toEqual(['DeliveryError']);
+    },
+    SLOW,
+  );
+
+  it(
+    'an unreachable video host is retried, then ends FAILED with VIDEO_DOWNLOAD_FAILED',
+    async () => {
+      const stem = stemOf('delivery/unreachable');
+      sim.queueFault({ videoFault: 'unreachable' });
+      await dropPair(stem);
+      await expectJob(
+        stem,
+        failed(stem, { stage: 'DELIVERED', code: 'VIDEO_DOWNLOAD_FAILED', phrases: ['Could not reach'] }),
+      );
+      expect(callsSince('deliver')).toEqual(Array.from({ length: 5 }, () => 'TransientError'));
+    },
+    SLOW,
+  );
+
+  it(
+    'a video URL on a host that is not allowed ends FAILED with VIDEO_HOST_NOT_ALLOWED, no request made',
+    async () => {
+      const stem = stemOf('delivery/foreign-host');
+      // A server that would happily serve the video: it must never be asked.
+      const requests: string[] = [];
+      const foreign = createServer((req, res) => {
+        requests.push(`${req.method} ${req.url}`);
+        res.writeHead(200, { 'Content-Type': 'video/mp4' }).end();
+      });
+      await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
+      try {
+        const origin = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
+        sim.queueFault({ videoUrlHost: origin });
+        await dropPair(stem);
+        await expectJob(
+          stem,
+          failed(stem, {
+            stage: 'DELIVERED',
+            code: 'VIDEO_HOST_NOT_ALLOWED',
+            phrases: [origin, 'not in allowedVideoHosts', 'add the new one to the setting'],
+          }),
+        );
+        expect(requests).toEqual([]);
+        expect(callsSince('deliver')).toEqual(['DeliveryError']);
+      } finally {
+        foreign.closeAllConnections();
+        await new Promise<void>((resolve) => foreign.close(() => resolve()));
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'an output bucket that throttles past the SDK retries is retried by the step: one video delivered',
+    async () => {
+      const stem = stemOf('delivery/output-throttled');
+      // The SDK tries 3 times; the 4th failure makes the deliver step itself fail and be retried.
+      stack.s3Faults.failNext(4, { method: 'PUT', bucket: stack.names.outputBucket, keyPrefix: stem });
+      await dropPair(stem);
+      const job = await expectJob(stem, delivered(stem));
+      expect(stack.s3Faults.failed.slice(before.s3Faults)).toHaveLength(4);
+      expect(callsSince('deliver')).toEqual(['TransientError', 'ok']);
+      const facts = await probeOutput(`${stem}.mp4`);
+      expect(Math.abs(facts.durationSeconds - 3)).toBeLessThan(0.5);
+      expect(job.outputs).toHaveLength(1);
+    },
+    SLOW,
+  );
+});
+
+// ----------------------------------------------------------------------------------------- Lambda crashes
+
+describe('A Lambda that crashes mid-step', () => {
+  it(
+    'submit killed after Runware accepted the task: the retry reuses the UUID, one task, one render',
+    async () => {
+      const stem = stemOf('crash/submit');
+      // Runware takes the task at once but holds its answer 5 s; the submit process dies 1.5 s into the call,
+      // and its retry (after at most 2 s of backoff) is waiting on a fresh token before the task even starts.
+      sim.queueFault({ submitDelayMs: 5_000 });
+      stack.lambdas.crashNext('submit', 1_500);
+      await dropPair(stem);
+      const job = await expectJob(stem, delivered(stem));
+      const submits = calls.slice(before.calls).filter((c) => c.name === 'submit');
+      expect(submits.map((c) => c.error ?? 'ok')).toEqual(['Runtime.ExitError', 'ok']);
+      // Runware had the task before the process died.
+      const [submission] = sim.submissions.filter((s) => s.taskUUID === job.taskUUID);
+      const crashed = submits[0];
+      expect(submission?.receivedAt.getTime()).toBeGreaterThanOrEqual(crashed?.start ?? Number.NaN);
+      expect(submission?.receivedAt.getTime()).toBeLessThanOrEqual(crashed?.end ?? Number.NaN);
+      // The retry's request got conflictTaskUUID (already accepted), and the webhook reached the retried step.
+      expect(submitRequestsSince()).toBe(2);
+      expect(executionsOf(stem)[0]?.states).not.toContain('Poll');
+    },
+    SLOW,
+  );
+
+  it(
+    'Runware reports while a crashed submit awaits its retry: the retried step is told at once',
+    async () => {
+      const stem = stemOf('crash/submit-report-between');
+      // Runware takes the task, holds its answer 1 s, then fails the task at once (an error report needs no
+      // render: it goes out within milliseconds). The submit process dies at 1 s, before Runware starts on the
+      // task, so the report finds the crashed step's token dead. The first retry dies at once too (a bad host),
+      // so the step that finally runs comes well after the report, and finds it in the table.
+      sim.queueFault({
+        submitDelayMs: 1_000,
+        errorWebhook: { code: 'providerError', message: 'The provider could not animate this face' },
+      });
+      stack.lambdas.crashNext('submit', 1_000);
+      stack.lambdas.crashNext('submit', 0);
+      await dropPair(stem);
+      const job = await expectJob(
+        stem,
+        failed(
+          stem,
+          {
+            stage: 'GENERATED',
+            code: 'RUNWARE_TASK_FAILED',
+            phrases: ['The provider could not animate this face'],
+          },
+          { renders: 0 },
+        ),
+      );
+      const submits = calls.slice(before.calls).filter((c) => c.name === 'submit');
+      expect(submits.map((c) => c.error ?? 'ok')).toEqual(['Runtime.ExitError', 'Runtime.ExitError', 'ok']);
+      const [report] = sim.webhookDeliveries.filter((d) => d.taskUUID === job.taskUUID);
+      expect(report?.status).toBe(200);
+      // As constructed: the report came after the first crash and before the step that succeeded started.
+      expect(report?.at.getTime()).toBeGreaterThan(submits[0]?.end ?? Number.NaN);
+      expect(report?.at.getTime()).toBeLessThan(submits[2]?.start ?? Number.NaN);
+      // That step must tell its own, fresh token what Runware reported: the job should not sit out the whole
+      // webhook wait (waitTimeoutSeconds: 8 s here, 30 min by default) and only then learn it by polling.
+      expect(executionsOf(stem)[0]?.states, 'the retried submit step was told, no polling').not.toContain(
+        'Poll',
+      );
+      expect(Date.parse(job.stages.FAILED ?? '') - (submits[2]?.end ?? 0)).toBeLessThan(3_000);
+    },
+    SLOW,
+  );
+
+  it(
+    'deliver killed mid-copy: the retry delivers exactly one video',
+    async () => {
+      const stem = stemOf('crash/deliver');
+      // Throttled PUTs of the video keep the copy in progress (SDK backoff) when the process is killed.
+      stack.s3Faults.failNext(2, {
+        method: 'PUT',
+        bucket: stack.names.outputBucket,
+        keyPrefix: `${stem}.mp4`,
+      });
+      stack.lambdas.crashNext('deliver', 100);
+      await dropPair(stem);
+      const job = await expectJob(stem, delivered(stem));
+      const delivers = calls.slice(before.calls).filter((c) => c.name === 'deliver');
+      expect(delivers.map((c) => c.error ?? 'ok')).toEqual(['Runtime.ExitError', 'ok']);
+      // The copy had begun (a PUT of the video was attempted) when the process was killed.
+      const crashed = delivers[0];
+      const videoPuts = s3FaultTimes.slice(before.s3Faults);
+      expect(videoPuts.some((at) => at >= (crashed?.start ?? 0) && at <= (crashed?.end ?? 0))).toBe(true);
+      expect(job.outputs).toHaveLength(1);
+      const facts = await probeOutput(`${stem}.mp4`);
+      expect(Math.abs(facts.durationSeconds - 3)).toBeLessThan(0.5);
+    },
+    SLOW,
+  );
+});
