@@ -276,7 +276,9 @@ export class DynamoJobStore implements JobStore {
     } catch (error) {
       if (!(error instanceof StaleAttemptError)) throw error;
       const current = await this.getJob(jobId);
-      if (current && current.attempt === attempt && current.status !== 'FAILED') return current;
+      if (current && current.attempt === attempt && current.status !== 'FAILED') {
+        return this.update(jobId, attempt, fields, status, true);
+      }
       throw error;
     }
   }
@@ -314,6 +316,7 @@ export class DynamoJobStore implements JobStore {
     attempt: number,
     fields: Partial<JobRecord>,
     status?: Stage,
+    late = false,
   ): Promise<JobRecord> {
     const now = this.now().toISOString();
     const names: Record<string, string> = { '#status': 'status', '#updatedAt': 'updatedAt' };
@@ -329,7 +332,12 @@ export class DynamoJobStore implements JobStore {
       i++;
     }
     let condition = 'attempt = :attempt AND #status <> :failed';
-    if (status) {
+    if (status && late) {
+      // The job already went further: keep its status, but still record when this stage happened.
+      names['#stages'] = 'stages';
+      names['#stage'] = status;
+      sets.push('#stages.#stage = if_not_exists(#stages.#stage, :now)');
+    } else if (status) {
       names['#stages'] = 'stages';
       names['#stage'] = status;
       values[':stage'] = status;
