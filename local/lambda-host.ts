@@ -50,7 +50,7 @@ export class LambdaHost {
   private nextId = 0;
   readonly invocations: { name: FunctionName; at: number }[] = [];
   /** One-shot faults for tests: the next invocation of a function has its process killed after `afterMs`. */
-  private readonly crashes = new Map<FunctionName, number[]>();
+  private readonly crashes = new Map<FunctionName, { afterMs: number; as: 'crash' | 'timeout' }[]>();
 
   constructor(private readonly options: LambdaHostOptions) {}
 
@@ -63,7 +63,9 @@ export class LambdaHost {
     const timeoutMs = fn.timeoutSeconds * 1000;
     try {
       return await new Promise<unknown>((resolve, reject) => {
-        const timer = setTimeout(() => {
+        const expire = () => {
+          if (!this.pending.has(id)) return;
+          clearTimeout(timer);
           this.pending.delete(id);
           this.kill(instance);
           reject(
@@ -72,7 +74,8 @@ export class LambdaHost {
               `Task timed out after ${fn.timeoutSeconds}.00 seconds`,
             ),
           );
-        }, timeoutMs);
+        };
+        const timer = setTimeout(expire, timeoutMs);
         this.pending.set(id, {
           resolve: (v) => {
             clearTimeout(timer);
@@ -85,8 +88,10 @@ export class LambdaHost {
         });
         instance.current = id;
         instance.child.send({ id, event });
-        const crashAfter = this.crashes.get(name)?.shift();
-        if (crashAfter !== undefined) setTimeout(() => instance.child.kill('SIGKILL'), crashAfter);
+        const crash = this.crashes.get(name)?.shift();
+        if (crash?.as === 'crash') setTimeout(() => instance.child.kill('SIGKILL'), crash.afterMs);
+        // A timeout ends the invocation the way the function's own timeout does (above), just sooner.
+        if (crash?.as === 'timeout') setTimeout(() => expire(), crash.afterMs);
       });
     } finally {
       if (this.all.has(instance)) {
@@ -101,7 +106,15 @@ export class LambdaHost {
    * mid-step, as when Lambda runs out of memory or the host fails.
    */
   crashNext(name: FunctionName, afterMs: number): void {
-    this.crashes.set(name, [...(this.crashes.get(name) ?? []), afterMs]);
+    this.crashes.set(name, [...(this.crashes.get(name) ?? []), { afterMs, as: 'crash' }]);
+  }
+
+  /**
+   * Makes the next invocation of `name` time out `afterMs` after it starts, as if that were the function's
+   * timeout: Lambda stops the environment and reports `Sandbox.Timedout`.
+   */
+  timeOutNext(name: FunctionName, afterMs: number): void {
+    this.crashes.set(name, [...(this.crashes.get(name) ?? []), { afterMs, as: 'timeout' }]);
   }
 
   async stop(): Promise<void> {

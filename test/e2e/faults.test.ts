@@ -772,6 +772,23 @@ describe('A Lambda that crashes mid-step', () => {
   );
 
   it(
+    'submit timing out after Runware accepted the task: the retry reuses the UUID, one task, one render',
+    async () => {
+      const stem = stemOf('timeout/submit');
+      // As above, but the invocation ends the way a Lambda timeout ends it (Sandbox.Timedout).
+      sim.queueFault({ submitDelayMs: 5_000 });
+      stack.lambdas.timeOutNext('submit', 1_500);
+      await dropPair(stem);
+      const job = await expectJob(stem, delivered(stem));
+      const submits = calls.slice(before.calls).filter((c) => c.name === 'submit');
+      expect(submits.map((c) => c.error ?? 'ok')).toEqual(['Sandbox.Timedout', 'ok']);
+      expect(sim.acceptedTasks(job.taskUUID)).toBe(1);
+      expect(submitRequestsSince()).toBe(2);
+    },
+    SLOW,
+  );
+
+  it(
     'Runware reports while a crashed submit awaits its retry: the retried step is told at once',
     async () => {
       const stem = stemOf('crash/submit-report-between');
