@@ -36,6 +36,8 @@ export interface LocalStackOptions {
   runwareApiKey?: string;
   /** Where the functions' log lines go; by default to `<workDir>/logs/<function>.log`. */
   log?: (name: FunctionName, line: string) => void;
+  /** Delete the work folder when the stack stops (tests); `npm start` keeps it for its logs. @default false */
+  removeWorkDirOnStop?: boolean;
   /** How often the scheduled orphan sweep runs. @default 60000 */
   sweepIntervalMs?: number;
   /** Progress of the start-up. */
@@ -254,6 +256,8 @@ export class LocalStack {
         s3Proxy,
       );
       stack.stoppers.push(...stoppers);
+      if (options.removeWorkDirOnStop)
+        stack.stoppers.unshift(async () => rmSync(workDir, { recursive: true, force: true }));
       const started = stack;
       // 5. The EventBridge rule: `Object Created` under inbox/ of the input bucket -> ingest.
       s3rver.on('event', (event: S3rverEvent) => started.onS3Event(event));

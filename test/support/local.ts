@@ -25,7 +25,7 @@ export async function startLocal(
   context: Record<string, string> = E2E_CONTEXT,
 ): Promise<{ stack: LocalStack; samples: Samples; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'avatar-e2e-'));
-  const stack = await LocalStack.start({ workDir: dir, context });
+  const stack = await LocalStack.start({ workDir: dir, context, removeWorkDirOnStop: true });
   await Promise.all([
     makeSamplePortrait(join(dir, 'portrait.png')),
     makeSampleVoice(join(dir, 'voice3.wav'), 3),
