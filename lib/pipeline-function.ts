@@ -8,19 +8,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import type { PipelineFunctionName } from './function-names';
 import { acknowledge, wildcardResource } from './nag';
 
-/** The handlers of the pipeline: each lives in `lambdas/<name>/handler.ts` and exports `handler`. */
-export type PipelineFunctionName =
-  | 'ingest'
-  | 'validate'
-  | 'submit'
-  | 'webhook'
-  | 'poll'
-  | 'record'
-  | 'deliver'
-  | 'fail'
-  | 'sweep';
+export type { PipelineFunctionName } from './function-names';
 
 /** Repository root: `lambdas/` and `package-lock.json` are resolved from here, not from the current directory. */
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');

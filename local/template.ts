@@ -18,19 +18,10 @@ interface CfnResource {
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
 
-/** The function names of the pipeline (the folder names under `lambdas/`). */
-export const FUNCTION_NAMES = [
-  'ingest',
-  'validate',
-  'submit',
-  'webhook',
-  'poll',
-  'record',
-  'deliver',
-  'fail',
-  'sweep',
-] as const;
-export type FunctionName = (typeof FUNCTION_NAMES)[number];
+import { PIPELINE_FUNCTION_NAMES, type PipelineFunctionName } from '../lib/function-names.js';
+
+export const FUNCTION_NAMES = PIPELINE_FUNCTION_NAMES;
+export type FunctionName = PipelineFunctionName;
 
 export interface LocalFunction {
   name: FunctionName;

@@ -1,7 +1,7 @@
 import type { CfnResource } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PipelineFunctionName } from '../../lib/pipeline-function';
+import { PIPELINE_FUNCTION_NAMES, type PipelineFunctionName } from '../../lib/function-names';
 import { parseSettings } from '../../lib/settings';
 import { type AslDefinition, definitionOf, isLambdaTask, stateOf } from './definition';
 import { type Synthesized, synth } from './synth';
@@ -61,17 +61,7 @@ function environmentOf(name: PipelineFunctionName, from: Synthesized = s): Recor
   return env;
 }
 
-const FUNCTIONS: PipelineFunctionName[] = [
-  'ingest',
-  'validate',
-  'submit',
-  'webhook',
-  'poll',
-  'record',
-  'deliver',
-  'fail',
-  'sweep',
-];
+const FUNCTIONS: readonly PipelineFunctionName[] = PIPELINE_FUNCTION_NAMES;
 
 beforeAll(() => {
   s = synth();
