@@ -107,8 +107,8 @@ export class Api {
     const scopeIndex = types.findIndex((type) => type !== undefined && type !== 'authentication');
     const scope: ErrorScope = { taskType: types[scopeIndex], taskUUID: uuidOf(tasks[scopeIndex]) };
 
-    const early = this.earlyFault(types, scope);
-    if (early.reply) return early.reply;
+    const fault = this.faultFor(types, scope);
+    if (fault.reply) return fault.reply;
 
     const data: unknown[] = [];
     const errors: SimulatorErrorItem[] = [];
@@ -119,9 +119,9 @@ export class Api {
       errors.push(...outcome.errors);
       if (outcome.accepted) accepted.push(outcome.accepted);
     }
-    if (early.late) {
-      log(`runware-sim: POST /v1 videoInference accepted, then ${early.late.note}`);
-      return { ...early.late.reply, accepted };
+    if (fault.late) {
+      log(`runware-sim: POST /v1 videoInference accepted, then ${fault.late.note}`);
+      return { ...fault.late.reply, accepted };
     }
     // Mirrors Runware: 200 when anything succeeded (errors of other tasks ride along), else the refusal's 400.
     const ok = data.length > 0 || errors.length === 0;
@@ -137,7 +137,7 @@ export class Api {
    * its tasks were accepted. A submission takes a `submitDrop` fault first, and only without one a
    * `submitStatus` fault; a poll takes a `getResponseStatus` fault.
    */
-  private earlyFault(
+  private faultFor(
     types: (string | undefined)[],
     scope: ErrorScope,
   ): { reply?: Reply; late?: { reply: Reply; note: string } } {
@@ -156,8 +156,10 @@ export class Api {
       const fault = plan.take('submitStatus');
       if (!fault) return {};
       const reply = failure(fault.status, statusError(fault.status, scope));
-      if (fault.afterAccept && fault.status >= 500)
+      // Only a 5xx can come after acceptance: a refusal (4xx) means Runware never took the task.
+      if (fault.afterAccept && fault.status >= 500) {
         return { late: { reply, note: `-> ${fault.status} (fault)` } };
+      }
       runtime.log(`runware-sim: POST /v1 videoInference -> ${fault.status} (fault)`);
       return { reply };
     }
