@@ -12,11 +12,9 @@ import type { TaskRegistry } from './registry.js';
 import { describe, elapsed, type Runtime } from './runtime.js';
 import {
   COST_PER_SECOND_USD,
-  resultItem,
   type SimulatedError,
   type SimulatedResult,
   type SimulatedTask,
-  taskError,
 } from './types.js';
 import type { WebhookSender } from './webhooks.js';
 
@@ -109,7 +107,7 @@ export class Renderer {
     this.runtime.log(
       `runware-sim: videoInference ${task.taskUUID} error ${failure.code}: ${failure.message}`,
     );
-    this.webhooks.send(task, { errors: [taskError(task, task.error)] });
+    this.webhooks.sendFailure(task, task.error);
   }
 
   private async renderResult(
@@ -168,11 +166,11 @@ export class Renderer {
       this.runtime.log(
         `runware-sim: videoInference ${task.taskUUID} result ${result.index} error ${error.code}`,
       );
-      this.webhooks.send(task, { errors: [taskError(task, error)] });
+      this.webhooks.sendFailure(task, error);
       return;
     }
     result.status = 'success';
-    this.webhooks.send(task, { data: [resultItem(task, result)] });
+    this.webhooks.sendResult(task, result);
   }
 }
 

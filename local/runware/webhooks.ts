@@ -2,7 +2,15 @@
 import { redactUrl } from '../../lambdas/core/hosts.js';
 import { stripUrlQueries } from '../../lambdas/core/runware/schemas.js';
 import { describe, type Runtime } from './runtime.js';
-import type { SimulatedTask, SimulatorWebhookBody, WebhookDelivery } from './types.js';
+import {
+  resultItem,
+  type SimulatedError,
+  type SimulatedResult,
+  type SimulatedTask,
+  type SimulatorWebhookBody,
+  taskError,
+  type WebhookDelivery,
+} from './types.js';
 
 /** Webhook attempts per delivery, and the pauses between them: Runware retries until it gets a 2xx. */
 const WEBHOOK_RETRY_DELAYS_MS = [200, 500, 1000] as const;
@@ -16,8 +24,18 @@ export class WebhookSender {
 
   constructor(private readonly runtime: Runtime) {}
 
+  /** Reports a finished result. */
+  sendResult(task: SimulatedTask, result: SimulatedResult): void {
+    this.send(task, { data: [resultItem(task, result)] });
+  }
+
+  /** Reports the task's or one result's failure: the one place that shapes a failure webhook's body. */
+  sendFailure(task: SimulatedTask, error: SimulatedError): void {
+    this.send(task, { errors: [taskError(task, error)] });
+  }
+
   /** Delivers a webhook in the background, noting when its first POST attempt is over (for `ackDelayMs`). */
-  send(task: SimulatedTask, body: SimulatorWebhookBody): void {
+  private send(task: SimulatedTask, body: SimulatorWebhookBody): void {
     let firstPostDone = (): void => {};
     const firstPost = new Promise<void>((resolve) => {
       firstPostDone = resolve;
