@@ -1,0 +1,102 @@
+/** The task's inputs, fetched from their URLs and checked the way the model would take them. */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
+import { stripUrlQueries } from '../../lambdas/core/runware/schemas.js';
+import { probe } from '../ffmpeg.js';
+import { describe, type Runtime } from './runtime.js';
+import { AUDIO_LIMITS_SECONDS } from './types.js';
+
+const INPUT_FETCH_TIMEOUT_MS = 30_000;
+/** The largest input of each kind: the model's limits, as the pipeline's validate step applies them. */
+const MAX_INPUT_BYTES = {
+  image: DEFAULT_MEDIA_LIMITS.maxImageBytes,
+  audio: DEFAULT_MEDIA_LIMITS.maxAudioBytes,
+};
+
+/** A task-level failure found while processing, carried to the webhook as Runware's code and message. */
+export class TaskFailure extends Error {
+  override readonly name = 'TaskFailure';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Downloads one input into the task's folder, as Runware does with the URLs it is given. */
+export async function fetchInput(
+  runtime: Runtime,
+  url: string,
+  kind: 'image' | 'audio',
+  dir: string,
+): Promise<string> {
+  const code = kind === 'image' ? 'invalidImageURL' : 'invalidAudioURL';
+  // Messages and logs never carry the query string: it is the presigned URL's signature.
+  const shown = stripUrlQueries(url);
+  const limit = MAX_INPUT_BYTES[kind];
+  let bytes: Uint8Array;
+  try {
+    const response = await fetch(url, { signal: runtime.deadline(INPUT_FETCH_TIMEOUT_MS) });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new TaskFailure(
+        code,
+        `Could not download inputs.${kind} from ${shown}: HTTP ${response.status}.`,
+      );
+    }
+    const declared = Number(response.headers.get('content-length') ?? '0');
+    if (declared > limit) {
+      await response.body?.cancel();
+      throw new TaskFailure(code, `inputs.${kind} at ${shown} is larger than ${limit} bytes.`);
+    }
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (error) {
+    if (error instanceof TaskFailure) throw error;
+    throw new TaskFailure(code, `Could not download inputs.${kind} from ${shown}: ${describe(error)}.`);
+  }
+  if (bytes.length === 0) throw new TaskFailure(code, `inputs.${kind} at ${shown} is empty.`);
+  let name: string = kind;
+  if (kind === 'image') {
+    // ffmpeg's looping image reader picks its decoder by extension, so the file needs the right one.
+    const ext = imageExtension(bytes);
+    if (!ext) {
+      throw new TaskFailure('invalidImage', `inputs.image at ${shown} is not a JPEG, PNG or WebP image.`);
+    }
+    name = `image.${ext}`;
+  }
+  const file = join(dir, name);
+  await writeFile(file, bytes);
+  return file;
+}
+
+/** Checks that the inputs are media the model can use; returns the audio's duration. */
+export async function checkInputs(runtime: Runtime, image: string, audio: string): Promise<number> {
+  const picture = await probe(image, runtime.signal).catch(() => undefined);
+  if (!picture?.streams.some((s) => s.codecType === 'video' && (s.width ?? 0) > 0)) {
+    throw new TaskFailure('invalidImage', 'inputs.image could not be decoded as an image.');
+  }
+  const sound = await probe(audio, runtime.signal).catch(() => undefined);
+  if (!sound?.streams.some((s) => s.codecType === 'audio')) {
+    throw new TaskFailure('invalidAudio', 'inputs.audio could not be decoded as audio.');
+  }
+  const seconds = sound.durationSeconds;
+  const { min, max } = AUDIO_LIMITS_SECONDS;
+  if (!(seconds >= min && seconds <= max)) {
+    throw new TaskFailure(
+      'invalidAudioDuration',
+      `inputs.audio lasts ${seconds.toFixed(2)} s; the model accepts ${min} to ${max} s.`,
+    );
+  }
+  return seconds;
+}
+
+/** By magic bytes: what ffmpeg's image reader needs as a file extension. */
+function imageExtension(bytes: Uint8Array): string | undefined {
+  const ascii = (from: number, to: number): string => String.fromCharCode(...bytes.subarray(from, to));
+  if (bytes[0] === 0x89 && ascii(1, 4) === 'PNG') return 'png';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpg';
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
+  return undefined;
+}

@@ -1,0 +1,186 @@
+/**
+ * The renderer: turns an accepted task into videos. It fetches and checks the inputs, waits the configured
+ * render time, renders each result with ffmpeg, and reports each one by webhook as it becomes available.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FILE_EXTENSION_OF_FORMAT } from '../../lambdas/core/settings.js';
+import { renderAvatarVideo } from '../ffmpeg.js';
+import { checkInputs, fetchInput, TaskFailure } from './inputs.js';
+import type { TaskRegistry } from './registry.js';
+import { describe, elapsed, type Runtime } from './runtime.js';
+import {
+  COST_PER_SECOND_USD,
+  type SimulatedError,
+  type SimulatedResult,
+  type SimulatedTask,
+} from './types.js';
+import type { WebhookSender } from './webhooks.js';
+
+export interface RendererOptions {
+  workDir: string;
+  /** Extra time each task takes before it finishes, in ms. */
+  renderDelayMs: number;
+  /** The origin `videoURL`s point at (known once the server listens). */
+  origin: () => string;
+}
+
+export class Renderer {
+  /** Videos rendered in all (one per successful result; a failed or aborted render is not one). */
+  renders = 0;
+  /** The running processing of each task, for acks held until its webhooks went out. */
+  private readonly processes = new WeakMap<SimulatedTask, Promise<void>>();
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly registry: TaskRegistry,
+    private readonly webhooks: WebhookSender,
+    private readonly options: RendererOptions,
+  ) {}
+
+  /** Starts processing an accepted task (unless it never finishes, or the simulator is stopping). */
+  start(task: SimulatedTask): void {
+    // A task that never finishes is not tracked: waitForIdle() must not wait for it.
+    if (task.faults.neverFinish || this.runtime.stopping || this.processes.has(task)) return;
+    const work = this.process(task);
+    this.processes.set(task, work);
+    this.runtime.track(work);
+  }
+
+  /** Settles when the task has finished and each of its webhooks had its first POST answered (or failed). */
+  async webhooksPosted(task: SimulatedTask): Promise<void> {
+    if (task.faults.neverFinish) return;
+    await this.processes.get(task);
+    await this.webhooks.firstPostsOf(task);
+  }
+
+  private async process(task: SimulatedTask): Promise<void> {
+    const { runtime } = this;
+    const started = performance.now();
+    const renderTime = this.options.renderDelayMs + (task.faults.slowMs ?? 0);
+    try {
+      const dir = join(this.options.workDir, task.taskUUID.toLowerCase());
+      await mkdir(dir, { recursive: true });
+      if (task.faults.errorWebhook) {
+        await runtime.sleep(renderTime);
+        if (runtime.stopping) return;
+        throw new TaskFailure(task.faults.errorWebhook.code, task.faults.errorWebhook.message);
+      }
+      const image = await fetchInput(runtime, task.task.inputs.image, 'image', dir);
+      const audio = await fetchInput(runtime, task.task.inputs.audio, 'audio', dir);
+      const durationSeconds = await checkInputs(runtime, image, audio);
+      await runtime.sleep(renderTime);
+
+      for (const result of task.results) {
+        if (runtime.stopping) return;
+        if (task.faults.failResult === result.index) {
+          this.finishResult(task, result, {
+            code: 'providerError',
+            message: `The provider failed to generate result ${result.index} of ${task.results.length}. Retry the task.`,
+          });
+          continue;
+        }
+        await this.renderResult(task, result, image, audio, durationSeconds);
+      }
+      task.status = task.results.some((r) => r.status === 'error') ? 'error' : 'success';
+      task.finishedAt = new Date();
+      runtime.log(`runware-sim: videoInference ${task.taskUUID} ${task.status} in ${elapsed(started)}`);
+    } catch (error) {
+      if (runtime.stopping) return;
+      this.failTask(task, error);
+    }
+  }
+
+  /** Ends the whole task in an error, and reports it by webhook. */
+  private failTask(task: SimulatedTask, error: unknown): void {
+    const failure =
+      error instanceof TaskFailure
+        ? error
+        : new TaskFailure('internalError', `The task failed inside the simulator: ${describe(error)}`);
+    task.error = { code: failure.code, message: failure.message };
+    task.status = 'error';
+    task.finishedAt = new Date();
+    for (const result of task.results) {
+      if (result.status === 'processing') result.status = 'error';
+    }
+    this.runtime.log(
+      `runware-sim: videoInference ${task.taskUUID} error ${failure.code}: ${failure.message}`,
+    );
+    this.webhooks.sendFailure(task, task.error);
+  }
+
+  private async renderResult(
+    task: SimulatedTask,
+    result: SimulatedResult,
+    image: string,
+    audio: string,
+    durationSeconds: number,
+  ): Promise<void> {
+    const { runtime } = this;
+    const videoUUID = randomUUID();
+    const ext = FILE_EXTENSION_OF_FORMAT[task.format];
+    const file = join(this.options.workDir, task.taskUUID.toLowerCase(), `${videoUUID}.${ext}`);
+    result.file = file;
+    try {
+      const rendered = await renderAvatarVideo({
+        image,
+        audio,
+        output: file,
+        format: task.format,
+        quality: task.task.outputQuality ?? 95,
+        seed: result.seed,
+        durationSeconds,
+        signal: runtime.signal,
+      });
+      this.renders += 1;
+      if (runtime.stopping) return;
+      result.videoUUID = videoUUID;
+      const origin = videoOrigin(task.faults.videoUrlHost) ?? this.options.origin();
+      result.videoURL = `${origin}/video/${videoUUID}.${ext}`;
+      result.durationSeconds = rendered.durationSeconds;
+      result.renderMs = rendered.elapsedMs;
+      if (task.task.includeCost) {
+        result.cost = roundCost(COST_PER_SECOND_USD[task.task.model] * rendered.durationSeconds);
+      }
+      this.registry.addVideo(videoUUID, task, result);
+      runtime.log(
+        `runware-sim: videoInference ${task.taskUUID} result ${result.index}/${task.results.length} rendered in ` +
+          `${rendered.elapsedMs} ms (${rendered.durationSeconds.toFixed(2)} s, ${rendered.width}x${rendered.height}, ${task.format})`,
+      );
+      this.finishResult(task, result);
+    } catch (error) {
+      if (runtime.stopping) return;
+      this.finishResult(task, result, {
+        code: 'providerError',
+        message: `The provider failed to generate the video: ${describe(error)}`,
+      });
+    }
+  }
+
+  /** Marks a result done and sends its webhook. */
+  private finishResult(task: SimulatedTask, result: SimulatedResult, error?: SimulatedError): void {
+    if (error) {
+      result.status = 'error';
+      result.error = error;
+      this.runtime.log(
+        `runware-sim: videoInference ${task.taskUUID} result ${result.index} error ${error.code}`,
+      );
+      this.webhooks.sendFailure(task, error);
+      return;
+    }
+    result.status = 'success';
+    this.webhooks.sendResult(task, result);
+  }
+}
+
+/** The origin `videoUrlHost` names: a bare host means HTTPS; a value with a scheme is taken as is. */
+function videoOrigin(host: string | undefined): string | undefined {
+  if (host === undefined || host === '') return undefined;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(host) ? host.replace(/\/+$/, '') : `https://${host}`;
+}
+
+/** USD with 5 decimals, as Runware reports costs. */
+function roundCost(usd: number): number {
+  return Math.round(usd * 100_000) / 100_000;
+}

@@ -1,0 +1,147 @@
+/** The simulator's public records: what it accepted, what became of it, and what it sent. */
+import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
+import type { VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';
+import type { AvatarModel, OutputFormat } from '../../lambdas/core/settings.js';
+import type { TaskFaults } from './faults.js';
+
+/** API key the simulator accepts unless told otherwise. */
+export const SIMULATOR_DEFAULT_API_KEY = 'local-simulator-key';
+
+/** Runware's published price per second of output video, per model. */
+export const COST_PER_SECOND_USD: Readonly<Record<AvatarModel, number>> = {
+  'klingai:avatar@2.0-pro': 0.087,
+  'klingai:avatar@2.0-standard': 0.044,
+};
+
+/** The model's audio limits: the ones the pipeline's validate step uses. */
+export const AUDIO_LIMITS_SECONDS = {
+  min: DEFAULT_MEDIA_LIMITS.minAudioSeconds,
+  max: DEFAULT_MEDIA_LIMITS.maxAudioSeconds,
+} as const;
+
+/** One entry of an `errors` array, as Runware sends it. */
+export interface SimulatorErrorItem {
+  code: string;
+  message: string;
+  parameter?: string;
+  taskType?: string;
+  taskUUID?: string;
+}
+
+/** A task's or a result's failure, as Runware's code and message. */
+export interface SimulatedError {
+  code: string;
+  message: string;
+}
+
+/** One finished video, as sent in a webhook (and, with `status`, in a `getResponse` reply). */
+export interface SimulatorResultItem {
+  taskType: 'videoInference';
+  taskUUID: string;
+  videoUUID: string;
+  videoURL: string;
+  cost?: number;
+  seed: number;
+}
+
+/** A webhook body: one result, or the task's (or one result's) error. */
+export type SimulatorWebhookBody = { data: SimulatorResultItem[] } | { errors: SimulatorErrorItem[] };
+
+/** Status of a task or of one of its results. */
+export type SimulatedStatus = 'processing' | 'success' | 'error';
+
+/** One result of a task (a task has `numberResults` of them, each with its own seed). */
+export interface SimulatedResult {
+  /** 1-based position among the task's results. */
+  index: number;
+  status: SimulatedStatus;
+  seed: number;
+  videoUUID?: string;
+  videoURL?: string;
+  /** USD, only when the task asked for `includeCost`. */
+  cost?: number;
+  durationSeconds?: number;
+  /** Where the rendered file is on disk. */
+  file?: string;
+  renderMs?: number;
+  error?: SimulatedError;
+}
+
+/** A task the simulator accepted, with what became of it. */
+export interface SimulatedTask {
+  taskUUID: string;
+  task: VideoInferenceTask;
+  format: OutputFormat;
+  faults: TaskFaults;
+  status: SimulatedStatus;
+  results: SimulatedResult[];
+  /** Set when the task as a whole failed (inputs unusable, `errorWebhook`). */
+  error?: SimulatedError;
+  acceptedAt: Date;
+  finishedAt?: Date;
+  /** When the result URLs stop working (`ttl`). */
+  expiresAt?: Date;
+}
+
+/** An accepted `videoInference` task, as it arrived. */
+export interface Submission {
+  taskUUID: string;
+  task: VideoInferenceTask;
+  receivedAt: Date;
+}
+
+/** One webhook POST attempt. */
+export interface WebhookDelivery {
+  taskUUID: string;
+  /** The webhook URL without its query string, which carries the pipeline's token. */
+  url: string;
+  /** 1-based attempt number within this delivery. */
+  attempt: number;
+  /** HTTP status of the answer, or `null` when there was none (refused, reset, timed out). */
+  status: number | null;
+  /** Why there was no answer, when `status` is null. */
+  error?: string;
+  body: SimulatorWebhookBody;
+  at: Date;
+}
+
+/** Options of the simulator. */
+export interface RunwareSimulatorOptions {
+  /** @default 'local-simulator-key' */
+  apiKey?: string;
+  /** Where downloaded inputs and rendered videos go (one folder per task). */
+  workDir: string;
+  /** Host name put in `videoURL`s and in the URL returned by `start`. @default '127.0.0.1' */
+  publicHost?: string;
+  /** Address the server listens on. @default '127.0.0.1' */
+  listenHost?: string;
+  /** Extra time each task takes before it finishes, in ms. @default 0 */
+  renderDelayMs?: number;
+  /** Receives one line per event. Never gets the API key or any URL's query string. @default no logging */
+  log?: (line: string) => void;
+}
+
+/** Where a started simulator answers. */
+export interface SimulatorAddress {
+  /** The API endpoint, e.g. `http://127.0.0.1:PORT/v1`. */
+  url: string;
+  /** Origin of the `videoURL`s, e.g. `http://127.0.0.1:PORT`. */
+  videoOrigin: string;
+}
+
+/** A finished result in the shape webhooks and `getResponse` carry it. */
+export function resultItem(task: SimulatedTask, result: SimulatedResult): SimulatorResultItem {
+  return {
+    taskType: 'videoInference',
+    taskUUID: task.taskUUID,
+    videoUUID: result.videoUUID ?? '',
+    videoURL: result.videoURL ?? '',
+    ...(result.cost === undefined ? {} : { cost: result.cost }),
+    seed: result.seed,
+  };
+}
+
+/** An error scoped to its task, as webhooks and `getResponse` report it. */
+export function taskError(task: SimulatedTask, error: SimulatedError): SimulatorErrorItem {
+  return { ...error, taskType: 'videoInference', taskUUID: task.taskUUID };
+}

@@ -1,0 +1,119 @@
+/** Webhook delivery: POSTs each result or error to the task's `webhookURL`, retrying until a 2xx like Runware. */
+import { redactUrl } from '../../lambdas/core/hosts.js';
+import { stripUrlQueries } from '../../lambdas/core/runware/schemas.js';
+import { describe, type Runtime } from './runtime.js';
+import {
+  resultItem,
+  type SimulatedError,
+  type SimulatedResult,
+  type SimulatedTask,
+  type SimulatorWebhookBody,
+  taskError,
+  type WebhookDelivery,
+} from './types.js';
+
+/** Webhook attempts per delivery, and the pauses between them: Runware retries until it gets a 2xx. */
+const WEBHOOK_RETRY_DELAYS_MS = [200, 500, 1000] as const;
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+export class WebhookSender {
+  /** Every webhook POST attempt, in order. */
+  readonly deliveries: WebhookDelivery[] = [];
+  /** Per task, one promise per webhook delivery, settled once its first POST attempt is over. */
+  private readonly firstPosts = new WeakMap<SimulatedTask, Promise<void>[]>();
+
+  constructor(private readonly runtime: Runtime) {}
+
+  /** Reports a finished result. */
+  sendResult(task: SimulatedTask, result: SimulatedResult): void {
+    this.send(task, { data: [resultItem(task, result)] });
+  }
+
+  /** Reports the task's or one result's failure: the one place that shapes a failure webhook's body. */
+  sendFailure(task: SimulatedTask, error: SimulatedError): void {
+    this.send(task, { errors: [taskError(task, error)] });
+  }
+
+  /** Delivers a webhook in the background, noting when its first POST attempt is over (for `ackDelayMs`). */
+  private send(task: SimulatedTask, body: SimulatorWebhookBody): void {
+    let firstPostDone = (): void => {};
+    const firstPost = new Promise<void>((resolve) => {
+      firstPostDone = resolve;
+    });
+    const posts = this.firstPosts.get(task) ?? [];
+    posts.push(firstPost);
+    this.firstPosts.set(task, posts);
+    this.runtime.track(this.deliver(task, body, firstPostDone).finally(firstPostDone));
+  }
+
+  /** Settles when each webhook sent so far for the task had its first POST answered (or failed). */
+  async firstPostsOf(task: SimulatedTask): Promise<void> {
+    await Promise.all(this.firstPosts.get(task) ?? []);
+  }
+
+  private async deliver(
+    task: SimulatedTask,
+    body: SimulatorWebhookBody,
+    onFirstPost: () => void,
+  ): Promise<void> {
+    const url = task.task.webhookURL;
+    if (url === undefined) return;
+    if (task.faults.loseWebhook) {
+      this.runtime.log(
+        `runware-sim: webhook for ${task.taskUUID} to ${redactUrl(url)} dropped (loseWebhook)`,
+      );
+      return;
+    }
+    const copies = task.faults.duplicateWebhook ? 2 : 1;
+    for (let copy = 0; copy < copies && !this.runtime.stopping; copy++) {
+      await this.post(task, url, body, copy === 0 ? onFirstPost : undefined);
+    }
+  }
+
+  /** One delivery: POSTs until a 2xx, retrying a few times like Runware does. */
+  private async post(
+    task: SimulatedTask,
+    url: string,
+    body: SimulatorWebhookBody,
+    onFirstAttempt?: () => void,
+  ): Promise<void> {
+    const { runtime } = this;
+    const shown = redactUrl(url);
+    const attempts = WEBHOOK_RETRY_DELAYS_MS.length + 1;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      let status: number | null = null;
+      let problem: string | undefined;
+      try {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'User-Agent': 'runware-simulator' },
+          body: JSON.stringify(body),
+          redirect: 'manual',
+          signal: runtime.deadline(WEBHOOK_TIMEOUT_MS),
+        });
+        status = response.status;
+        await response.arrayBuffer().catch(() => undefined);
+      } catch (error) {
+        problem = stripUrlQueries(describe(error));
+      }
+      if (runtime.stopping) return;
+      this.deliveries.push({
+        taskUUID: task.taskUUID,
+        url: shown,
+        attempt,
+        status,
+        ...(problem === undefined ? {} : { error: problem }),
+        body,
+        at: new Date(),
+      });
+      runtime.log(
+        `runware-sim: webhook POST ${shown} -> ${status ?? problem} (attempt ${attempt}/${attempts})`,
+      );
+      if (attempt === 1) onFirstAttempt?.();
+      if (status !== null && status >= 200 && status < 300) return;
+      const pause = WEBHOOK_RETRY_DELAYS_MS[attempt - 1];
+      if (pause !== undefined) await runtime.sleep(pause);
+    }
+    runtime.log(`runware-sim: webhook for ${task.taskUUID} to ${shown} given up after ${attempts} attempts`);
+  }
+}
