@@ -294,6 +294,24 @@ describe('each function reaches only its own resources', () => {
   });
 });
 
+describe('no way out of the stack', () => {
+  it('grants no function an IAM, STS, KMS or Lambda action (nothing to escalate or hop with)', () => {
+    expect(grantsWhere((g) => /^(iam|sts|kms|lambda):/.test(g.action))).toEqual({});
+  });
+
+  it('lets functions reach only this stack’s resources, the Runware API key secret, and "*" for X-Ray', () => {
+    const own = new Set([...labels.values(), RUNWARE_API_KEY, '*']);
+    const foreign = allGrants().filter(
+      (g) => !own.has(g.resource.replace(/\/.*$/, '')) && !own.has(g.resource),
+    );
+    expect(foreign).toEqual([]);
+  });
+
+  it('lets no function touch the access log bucket, which only S3 server access logging writes', () => {
+    expect(grantsWhere((g) => g.resource.startsWith('accessLogBucket'))).toEqual({});
+  });
+});
+
 describe('S3: inputs are never lost, outputs are never read', () => {
   it('lets no function read or list the output bucket', () => {
     const reads = allGrants().filter(
