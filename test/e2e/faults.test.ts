@@ -29,6 +29,8 @@ import {
  * many tasks Runware accepted (money spent) and how many videos it rendered.
  *
  * Each scenario uses its own folder (`<group>/<scenario>/avatar`), so its output folder holds only its files.
+ * The fault scenarios are rows of typed tables ({@link FaultScenario}: the faults, then what must hold), played by
+ * {@link runScenario}; the S3 event scenarios, each its own choreography of deliveries, are written out.
  */
 
 const SLOW = 120_000;
@@ -112,12 +114,10 @@ const acceptedSince = () => sim.acceptedTasks() - before.accepted;
 const rendersSince = () => sim.renders - before.renders;
 /** `videoInference` requests that reached Runware during this test, refused and dropped ones included. */
 const submitRequestsSince = () => (sim.requests.videoInference ?? 0) - before.submitRequests;
+/** The invocations of one function during this test, in order. */
+const invocationsSince = (name: FunctionName) => calls.slice(before.calls).filter((c) => c.name === name);
 /** How the invocations of one function ended during this test: 'ok' or the error type. */
-const callsSince = (name: FunctionName) =>
-  calls
-    .slice(before.calls)
-    .filter((c) => c.name === name)
-    .map((c) => c.error ?? 'ok');
+const callsSince = (name: FunctionName) => invocationsSince(name).map((c) => c.error ?? 'ok');
 
 function executionsOf(stem: string) {
   return stack.sfn.listExecutions().filter((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
@@ -164,8 +164,11 @@ interface Expected {
   status: 'DELIVERED' | 'FAILED';
   /** FAILED only: where, which code, and phrases the message must contain (the provider's words, advice). */
   failure?: { stage: Stage; code: string; phrases: (string | RegExp)[] };
-  /** File names in the stem's output folder, exactly. */
-  outputs: string[];
+  /**
+   * File names in the stem's output folder, exactly.
+   * @default the video and the record when DELIVERED, the error document when FAILED
+   */
+  outputs?: string[];
   /** Extensions of the inputs that must still be in the inbox. @default ['png', 'wav'] */
   inputs?: string[];
   /** Tasks Runware accepted for the job's task UUID, and in all during the test (no second UUID either). */
@@ -183,8 +186,12 @@ async function expectJob(stem: string, expected: Expected): Promise<JobRecord> {
   const folder = stem.slice(0, stem.lastIndexOf('/') + 1);
   const name = stem.slice(folder.length);
 
+  const outputs =
+    expected.outputs ??
+    (expected.status === 'DELIVERED' ? [`${name}.mp4`, `${name}.json`] : [`${name}.error.json`]);
+
   expect(job.status).toBe(expected.status);
-  expect(await outputKeys(stack, folder)).toEqual(expected.outputs.map((file) => `${folder}${file}`).sort());
+  expect(await outputKeys(stack, folder)).toEqual(outputs.map((file) => `${folder}${file}`).sort());
   for (const ext of expected.inputs ?? ['png', 'wav']) {
     expect(await inputExists(stack, `${stem}.${ext}`), `inbox/${stem}.${ext} is kept`).toBe(true);
   }
@@ -242,22 +249,81 @@ async function expectJob(stem: string, expected: Expected): Promise<JobRecord> {
   return job;
 }
 
-const delivered = (stem: string, extra: Partial<Expected> = {}): Expected => ({
+const delivered = (extra: Partial<Expected> = {}): Expected => ({
   status: 'DELIVERED',
-  outputs: [`${stem.slice(stem.lastIndexOf('/') + 1)}.mp4`, `${stem.slice(stem.lastIndexOf('/') + 1)}.json`],
   accepted: 1,
   renders: 1,
   ...extra,
 });
 
-const failed = (stem: string, failure: Expected['failure'], extra: Partial<Expected> = {}): Expected => ({
+const failed = (failure: Expected['failure'], extra: Partial<Expected> = {}): Expected => ({
   status: 'FAILED',
   failure,
-  outputs: [`${stem.slice(stem.lastIndexOf('/') + 1)}.error.json`],
   accepted: 1,
   renders: 1,
   ...extra,
 });
+
+/** What a scenario's own assertions are given. */
+interface Outcome {
+  stem: string;
+  /** The job, finished and checked by {@link expectJob}. */
+  job: JobRecord;
+  /** When the scenario's files began to land. */
+  startedAt: number;
+}
+
+/**
+ * One job under one fault plan: what goes wrong, and what must hold once the job has ended. Rows of the tables
+ * below; {@link runScenario} plays one.
+ */
+interface FaultScenario {
+  /** The behaviour, as the test says it. */
+  name: string;
+  /** `<group>/<scenario>`: where the job's files go (its output folder then holds only its files). */
+  folder: string;
+  /** Faults queued in the Runware simulator, used up by the job's requests. */
+  faults?: SimulatorFaults;
+  /** Arms the faults outside Runware before the files land: S3 throttling, Lambda invocations that die. */
+  arrange?: (stem: string) => void;
+  /** A sidecar dropped before the pair. */
+  sidecar?: object;
+  /** What every scenario checks: terminal state and record, outputs, inputs kept, tasks accepted, renders. */
+  expected: Expected;
+  /** How the invocations of these functions ended during the scenario, in order ('ok' or the error type). */
+  calls?: Partial<Record<FunctionName, string[]>>;
+  /** `videoInference` requests that reached Runware, refused and dropped ones included. */
+  submitRequests?: number;
+  /** Assertions particular to this scenario. */
+  check?: (outcome: Outcome) => void | Promise<void>;
+}
+
+/** Arms the scenario's faults, drops its files, and checks everything it expects. */
+async function runScenario(scenario: FaultScenario): Promise<void> {
+  const stem = stemOf(scenario.folder);
+  if (scenario.faults) sim.queueFault(scenario.faults);
+  scenario.arrange?.(stem);
+  const startedAt = Date.now();
+  await dropPair(stem, { sidecar: scenario.sidecar });
+  const job = await expectJob(stem, scenario.expected);
+  for (const [name, outcomes] of Object.entries(scenario.calls ?? {})) {
+    expect(callsSince(name as FunctionName), `${name} invocations`).toEqual(outcomes);
+  }
+  if (scenario.submitRequests !== undefined) {
+    expect(submitRequestsSince(), 'videoInference requests').toBe(scenario.submitRequests);
+  }
+  await scenario.check?.({ stem, job, startedAt });
+}
+
+/**
+ * `it.each` over scenario rows, each test named by its row's behaviour: `it.each(rows)('%s', (_name, row) => ...)`.
+ * (`'$name'` would cut the name at 40 characters.)
+ */
+const eachScenario = (rows: FaultScenario[]) =>
+  it.each(rows.map((row): [string, FaultScenario] => [row.name, row]));
+
+/** `value`, `count` times (invocations that all ended the same way, statuses a fault repeats). */
+const times = <T>(count: number, value: T): T[] => Array.from({ length: count }, () => value);
 
 // ------------------------------------------------------------------------------------------------ events
 
@@ -273,7 +339,7 @@ describe('S3 events: duplicated, reordered, simultaneous, dropped again', () => 
       // EventBridge delivers at least once: the same events again while the job runs...
       stack.deliverToIngest(image);
       stack.deliverToIngest(audio);
-      const job = await expectJob(stem, delivered(stem));
+      const job = await expectJob(stem, delivered());
 
       // ...and again after it succeeded.
       stack.deliverToIngest(image);
@@ -315,7 +381,7 @@ describe('S3 events: duplicated, reordered, simultaneous, dropped again', () => 
       expect(newer.detail.object.etag).not.toBe(older.detail.object.etag);
       await drop(stack, `${stem}.png`, samples.portrait);
 
-      const job = await expectJob(stem, delivered(stem));
+      const job = await expectJob(stem, delivered());
       expect(job.media?.audio.durationSeconds).toBeCloseTo(5, 0);
       expect(Math.abs((await probeOutput(`${stem}.mp4`)).durationSeconds - 5)).toBeLessThan(0.5);
 
@@ -338,7 +404,7 @@ describe('S3 events: duplicated, reordered, simultaneous, dropped again', () => 
         drop(stack, `${stem}.png`, samples.portrait),
         drop(stack, `${stem}.wav`, samples.voice3s),
       ]);
-      await expectJob(stem, delivered(stem));
+      await expectJob(stem, delivered());
       expect(executionsOf(stem)).toHaveLength(1);
       expect(callsSince('ingest')).toEqual(['ok', 'ok']);
     },
@@ -350,7 +416,7 @@ describe('S3 events: duplicated, reordered, simultaneous, dropped again', () => 
     async () => {
       const stem = stemOf('events/same-bytes');
       await dropPair(stem);
-      const job = await expectJob(stem, delivered(stem));
+      const job = await expectJob(stem, delivered());
       const video = await readOutput(stack, `${stem}.mp4`);
 
       await drop(stack, `${stem}.png`, samples.portrait);
@@ -372,13 +438,13 @@ describe('S3 events: duplicated, reordered, simultaneous, dropped again', () => 
     async () => {
       const stem = stemOf('events/changed');
       await dropPair(stem, { audio: samples.voice3s });
-      const first = await expectJob(stem, delivered(stem));
+      const first = await expectJob(stem, delivered());
       const firstVideo = await readOutput(stack, `${stem}.mp4`);
 
       before.accepted = sim.acceptedTasks();
       before.renders = sim.renders;
       await drop(stack, `${stem}.wav`, samples.voice5s);
-      const second = await expectJob(stem, delivered(stem));
+      const second = await expectJob(stem, delivered());
 
       expect(second.jobId).not.toBe(first.jobId);
       expect(second.taskUUID).not.toBe(first.taskUUID);
@@ -403,212 +469,175 @@ describe('S3 events: duplicated, reordered, simultaneous, dropped again', () => 
 
 // ---------------------------------------------------------------------------------------- Runware: submit
 
-describe('Runware on submit', () => {
-  it.each([
-    [400, 'RUNWARE_INVALID_REQUEST', ['invalidRequest', 'The request was unacceptable to the provider']],
-    [
-      401,
-      'RUNWARE_UNAUTHORIZED',
-      ['invalidApiKey', 'Invalid API key', 'Check that the Runware API key secret holds a valid, active key'],
+/** Final refusals, not retried: a refusal would only be repeated (and each retry of a 402 could be billed once topped up). */
+const REFUSALS: { status: number; code: string; phrases: string[] }[] = [
+  {
+    status: 400,
+    code: 'RUNWARE_INVALID_REQUEST',
+    phrases: ['invalidRequest', 'The request was unacceptable to the provider'],
+  },
+  {
+    status: 401,
+    code: 'RUNWARE_UNAUTHORIZED',
+    phrases: [
+      'invalidApiKey',
+      'Invalid API key',
+      'Check that the Runware API key secret holds a valid, active key',
     ],
-    [
-      402,
-      'RUNWARE_INSUFFICIENT_BALANCE',
-      ['insufficientCredits', 'Insufficient credits', 'Top up your Runware balance'],
-    ],
-  ])(
-    'HTTP %i is final: FAILED at SUBMITTED with %s and the provider message, nothing accepted',
-    async (status, code, phrases) => {
-      const stem = stemOf(`submit/http-${status}`);
-      sim.queueFault({ httpStatus: status });
-      await dropPair(stem);
-      const job = await expectJob(
-        stem,
-        failed(stem, { stage: 'SUBMITTED', code, phrases }, { accepted: 0, renders: 0 }),
-      );
-      expect(job.taskUUID).toEqual(expect.any(String));
-      // Not retried: a refusal would only be repeated (and each retry of a 402 could be billed once topped up).
-      expect(submitRequestsSince()).toBe(1);
-      expect(callsSince('submit')).toEqual(['RunwareRejectedError']);
-    },
-    SLOW,
-  );
+  },
+  {
+    status: 402,
+    code: 'RUNWARE_INSUFFICIENT_BALANCE',
+    phrases: ['insufficientCredits', 'Insufficient credits', 'Top up your Runware balance'],
+  },
+];
 
-  it.each<[string, SimulatorFaults]>([
-    ['429 (queue full)', { submitStatus: [429, 429] }],
-    ['503 (unavailable)', { submitStatus: [503, 503] }],
-    ['504 (queue wait exceeded)', { submitStatus: [504, 504] }],
-    ['network errors', { submitNetworkError: 2 }],
-  ])(
-    'retries %s with backoff, then submits once and delivers',
-    async (label, fault) => {
-      const stem = stemOf(`submit/retry-${label.split(' ')[0]}`);
-      sim.queueFault(fault);
-      await dropPair(stem);
-      await expectJob(stem, delivered(stem));
-      // Two refusals and the accepted third try, within the Runware client's 3 tries.
-      expect(submitRequestsSince()).toBe(3);
-      expect(callsSince('submit')).toEqual(['ok']);
-    },
-    SLOW,
-  );
+/** Refusals worth retrying, twice each, then accepted: two refusals and the accepted third of the client's 3 tries. */
+const TRANSIENT_REFUSALS: { label: string; slug: string; faults: SimulatorFaults }[] = [
+  { label: '429 (queue full)', slug: '429', faults: { submitStatus: [429, 429] } },
+  { label: '503 (unavailable)', slug: '503', faults: { submitStatus: [503, 503] } },
+  { label: '504 (queue wait exceeded)', slug: '504', faults: { submitStatus: [504, 504] } },
+  { label: 'network errors', slug: 'network', faults: { submitNetworkError: 2 } },
+];
 
-  it(
-    'a Runware outage that outlasts every retry ends FAILED with RUNWARE_UNAVAILABLE within a bound',
-    async () => {
-      const stem = stemOf('submit/outage');
-      sim.queueFault({ submitStatus: Array.from({ length: 30 }, () => 503) });
-      const started = Date.now();
-      await dropPair(stem);
-      const job = await expectJob(
-        stem,
-        failed(
-          stem,
-          {
-            stage: 'SUBMITTED',
-            code: 'RUNWARE_UNAVAILABLE',
-            phrases: ['HTTP 503', 'on all 3 attempts', 'Retry the job later'],
-          },
-          { accepted: 0, renders: 0 },
-        ),
-      );
-      // 3 tries in the client x 5 runs of the step (the first and 4 retries with backoff).
-      expect(callsSince('submit')).toEqual(Array.from({ length: 5 }, () => 'TransientError'));
-      expect(submitRequestsSince()).toBe(15);
+/** Answers lost after Runware accepted the task: the retry's `conflictTaskUUID` counts as accepted. */
+const LOST_ACCEPTANCES: { label: string; slug: string; faults: SimulatorFaults }[] = [
+  {
+    label: 'a 504 after Runware accepted the task',
+    slug: '504',
+    faults: { submitStatus: [504], acceptThenFail: true },
+  },
+  {
+    label: 'a connection dropped after Runware accepted the task',
+    slug: 'drop',
+    faults: { submitNetworkError: 1, acceptThenDrop: true },
+  },
+];
+
+const SUBMIT: FaultScenario[] = [
+  ...REFUSALS.map(
+    ({ status, code, phrases }): FaultScenario => ({
+      name: `HTTP ${status} is final: FAILED at SUBMITTED with ${code} and the provider message, nothing accepted`,
+      folder: `submit/http-${status}`,
+      faults: { httpStatus: status },
+      expected: failed({ stage: 'SUBMITTED', code, phrases }, { accepted: 0, renders: 0 }),
+      calls: { submit: ['RunwareRejectedError'] },
+      submitRequests: 1,
+      check: ({ job }) => expect(job.taskUUID).toEqual(expect.any(String)),
+    }),
+  ),
+  ...TRANSIENT_REFUSALS.map(
+    ({ label, slug, faults }): FaultScenario => ({
+      name: `retries ${label} with backoff, then submits once and delivers`,
+      folder: `submit/retry-${slug}`,
+      faults,
+      expected: delivered(),
+      calls: { submit: ['ok'] },
+      submitRequests: 3,
+    }),
+  ),
+  {
+    name: 'a Runware outage that outlasts every retry ends FAILED with RUNWARE_UNAVAILABLE within a bound',
+    folder: 'submit/outage',
+    faults: { submitStatus: times(30, 503) },
+    expected: failed(
+      {
+        stage: 'SUBMITTED',
+        code: 'RUNWARE_UNAVAILABLE',
+        phrases: ['HTTP 503', 'on all 3 attempts', 'Retry the job later'],
+      },
+      { accepted: 0, renders: 0 },
+    ),
+    // 3 tries in the client x 5 runs of the step (the first and 4 retries with backoff).
+    calls: { submit: times(5, 'TransientError') },
+    submitRequests: 15,
+    check: ({ job, startedAt }) => {
       // Bounded: retries 2+4+8+16 s (full jitter) plus the client's backoff, far from waiting forever.
       const failedAfter = Date.parse(job.stages.FAILED ?? '') - Date.parse(job.stages.VALIDATED ?? '');
       expect(failedAfter).toBeLessThan(45_000);
-      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(Date.now() - startedAt).toBeLessThan(60_000);
     },
-    SLOW,
-  );
+  },
+  ...LOST_ACCEPTANCES.map(
+    ({ label, slug, faults }): FaultScenario => ({
+      name: `retries ${label} with the same task UUID: conflictTaskUUID counts as accepted, one task, one render`,
+      folder: `submit/conflict-${slug}`,
+      faults,
+      expected: delivered(),
+      calls: { submit: ['ok'] },
+      submitRequests: 2,
+    }),
+  ),
+];
 
-  it.each<[string, SimulatorFaults]>([
-    ['a 504 after Runware accepted the task', { submitStatus: [504], acceptThenFail: true }],
-    ['a connection dropped after Runware accepted the task', { submitNetworkError: 1, acceptThenDrop: true }],
-  ])(
-    'retries %s with the same task UUID: conflictTaskUUID counts as accepted, one task, one render',
-    async (label, fault) => {
-      const stem = stemOf(`submit/conflict-${label.includes('504') ? '504' : 'drop'}`);
-      sim.queueFault(fault);
-      await dropPair(stem);
-      await expectJob(stem, delivered(stem));
-      expect(submitRequestsSince()).toBe(2);
-      expect(callsSince('submit')).toEqual(['ok']);
-    },
-    SLOW,
-  );
+describe('Runware on submit', () => {
+  eachScenario(SUBMIT)('%s', (_name, row) => runScenario(row), SLOW);
 });
 
 // ------------------------------------------------------------------------------------ Runware: after submit
 
-describe('Runware after submit', () => {
-  it(
-    'an error webhook ends FAILED at GENERATED with the provider message',
-    async () => {
-      const stem = stemOf('task/error-webhook');
-      sim.queueFault({
-        errorWebhook: { code: 'providerError', message: 'The provider could not animate this face' },
-      });
-      await dropPair(stem);
-      await expectJob(
-        stem,
-        failed(
-          stem,
-          {
-            stage: 'GENERATED',
-            code: 'RUNWARE_TASK_FAILED',
-            phrases: ['providerError', 'The provider could not animate this face', 'then retry'],
-          },
-          { renders: 0 },
-        ),
-      );
-      expect(callsSince('deliver')).toEqual([]);
-    },
-    SLOW,
-  );
+const PROVIDER_ERROR = { code: 'providerError', message: 'The provider could not animate this face' };
 
-  it(
-    'a duplicated webhook delivers once and publishes one JobSucceeded',
-    async () => {
-      const stem = stemOf('task/duplicate-webhook');
-      sim.queueFault({ duplicateWebhook: true });
-      await dropPair(stem);
-      const job = await expectJob(stem, delivered(stem));
+const AFTER_SUBMIT: FaultScenario[] = [
+  {
+    name: 'an error webhook ends FAILED at GENERATED with the provider message',
+    folder: 'task/error-webhook',
+    faults: { errorWebhook: PROVIDER_ERROR },
+    expected: failed(
+      {
+        stage: 'GENERATED',
+        code: 'RUNWARE_TASK_FAILED',
+        phrases: ['providerError', 'The provider could not animate this face', 'then retry'],
+      },
+      { renders: 0 },
+    ),
+    calls: { deliver: [] },
+  },
+  {
+    name: 'a duplicated webhook delivers once and publishes one JobSucceeded',
+    folder: 'task/duplicate-webhook',
+    faults: { duplicateWebhook: true },
+    expected: delivered(),
+    calls: { webhook: ['ok', 'ok'], record: ['ok'], deliver: ['ok'] },
+    check: ({ job }) => {
       const posts = sim.webhookDeliveries.filter((d) => d.taskUUID === job.taskUUID);
       expect(posts.map((d) => d.status)).toEqual([200, 200]);
-      expect(callsSince('webhook')).toEqual(['ok', 'ok']);
-      expect(callsSince('record')).toEqual(['ok']);
-      expect(callsSince('deliver')).toEqual(['ok']);
     },
-    SLOW,
-  );
-
-  it(
-    'a webhook that arrives before the submit call has returned still completes the job, once',
-    async () => {
-      const stem = stemOf('task/webhook-before-ack');
-      sim.queueFault({ ackDelayMs: 300 });
-      await dropPair(stem);
-      const job = await expectJob(stem, delivered(stem));
+  },
+  {
+    name: 'a webhook that arrives before the submit call has returned still completes the job, once',
+    folder: 'task/webhook-before-ack',
+    faults: { ackDelayMs: 300 },
+    expected: delivered(),
+    calls: { deliver: ['ok'] },
+    check: ({ stem, job }) => {
       const [post] = sim.webhookDeliveries.filter((d) => d.taskUUID === job.taskUUID);
       // The webhook was answered before submit recorded SUBMITTED (which it does after Runware's answer).
       expect(post?.status).toBe(200);
       expect(post?.at.getTime()).toBeLessThanOrEqual(Date.parse(job.stages.SUBMITTED ?? ''));
       const [execution] = executionsOf(stem);
       expect(execution?.states).not.toContain('Poll');
-      expect(callsSince('deliver')).toEqual(['ok']);
     },
-    SLOW,
-  );
-
-  it(
-    'a lost webhook is rescued by polling',
-    async () => {
-      const stem = stemOf('task/lost-webhook');
-      sim.queueFault({ loseWebhook: true });
-      await dropPair(stem);
-      await expectJob(stem, delivered(stem));
+  },
+  {
+    name: 'a lost webhook is rescued by polling',
+    folder: 'task/lost-webhook',
+    faults: { loseWebhook: true },
+    expected: delivered(),
+    calls: { webhook: [] },
+    check: ({ stem }) => {
       const [execution] = executionsOf(stem);
       expect(execution?.states).toContain('Poll');
-      expect(callsSince('webhook')).toEqual([]);
     },
-    SLOW,
-  );
-
-  it('a task that never finishes ends FAILED with DEADLINE_EXCEEDED at the hard deadline', async () => {
-    const stem = stemOf('task/never-finishes');
-    sim.queueFault({ neverFinish: true });
-    await dropPair(stem);
-    const job = await expectJob(
-      stem,
-      failed(
-        stem,
-        {
-          stage: 'GENERATED',
-          code: 'DEADLINE_EXCEEDED',
-          phrases: ['had not finished task', 'does not wait forever', 'hardDeadlineSeconds'],
-        },
-        { renders: 0 },
-      ),
-    );
-    const validated = Date.parse(job.stages.VALIDATED ?? '');
-    const deadline = Date.parse(job.deadline ?? '');
-    const failedAt = Date.parse(job.stages.FAILED ?? '');
-    expect(deadline - validated).toBe(40_000);
-    expect(failedAt).toBeGreaterThanOrEqual(deadline);
-    expect(failedAt - deadline).toBeLessThan(10_000);
-    expect(executionsOf(stem)[0]?.states).toContain('Poll');
-  }, 90_000);
-
-  it(
-    'with numberResults 2 and one result failing, delivers the other video and records the partial failure',
-    async () => {
-      const stem = stemOf('task/partial');
-      sim.queueFault({ failResult: 2 });
-      await dropPair(stem, { sidecar: { numberResults: 2 } });
-      // One video made (and paid for) is delivered; a single result takes the plain name.
-      const job = await expectJob(stem, delivered(stem, { inputs: ['png', 'wav', 'json'] }));
+  },
+  {
+    name: 'with numberResults 2 and one result failing, delivers the other video and records the partial failure',
+    folder: 'task/partial',
+    faults: { failResult: 2 },
+    sidecar: { numberResults: 2 },
+    // One video made (and paid for) is delivered; a single result takes the plain name.
+    expected: delivered({ inputs: ['png', 'wav', 'json'] }),
+    check: async ({ stem, job }) => {
       expect(job.results).toHaveLength(1);
       expect(job.outputs?.map((o) => o.key)).toEqual([`${stem}.mp4`]);
       const record = await readJson(`${stem}.json`);
@@ -618,85 +647,104 @@ describe('Runware after submit', () => {
       expect(record.results).toEqual([expect.objectContaining({ output: `${stem}.mp4` })]);
       expect(record.costUsd).toBe(job.results?.[0]?.cost);
     },
-    SLOW,
-  );
+  },
+];
+
+/** Waits out the hard deadline (40 s here), hence its own, shorter test timeout. */
+const NEVER_FINISHES: FaultScenario = {
+  name: 'a task that never finishes ends FAILED with DEADLINE_EXCEEDED at the hard deadline',
+  folder: 'task/never-finishes',
+  faults: { neverFinish: true },
+  expected: failed(
+    {
+      stage: 'GENERATED',
+      code: 'DEADLINE_EXCEEDED',
+      phrases: ['had not finished task', 'does not wait forever', 'hardDeadlineSeconds'],
+    },
+    { renders: 0 },
+  ),
+  check: ({ stem, job }) => {
+    const validated = Date.parse(job.stages.VALIDATED ?? '');
+    const deadline = Date.parse(job.deadline ?? '');
+    const failedAt = Date.parse(job.stages.FAILED ?? '');
+    expect(deadline - validated).toBe(40_000);
+    expect(failedAt).toBeGreaterThanOrEqual(deadline);
+    expect(failedAt - deadline).toBeLessThan(10_000);
+    expect(executionsOf(stem)[0]?.states).toContain('Poll');
+  },
+};
+
+describe('Runware after submit', () => {
+  eachScenario(AFTER_SUBMIT)('%s', (_name, row) => runScenario(row), SLOW);
+  it(NEVER_FINISHES.name, () => runScenario(NEVER_FINISHES), 90_000);
 });
 
 // --------------------------------------------------------------------------------------------- delivery
 
+const DELIVERY: FaultScenario[] = [
+  // A video that cannot be fetched as it should be: FAILED at DELIVERED, nothing stored.
+  {
+    name: 'a video URL answering 404 ends FAILED with VIDEO_NOT_FOUND',
+    folder: 'delivery/not-found',
+    faults: { videoFault: '404' },
+    expected: failed({
+      stage: 'DELIVERED',
+      code: 'VIDEO_NOT_FOUND',
+      phrases: ['answered 404', 'gone or has expired', 'Retry the job'],
+    }),
+    calls: { deliver: ['DeliveryError'] },
+  },
+  {
+    name: 'a truncated download is retried, then ends FAILED with VIDEO_TRUNCATED and no partial video',
+    folder: 'delivery/truncated',
+    faults: { videoFault: 'truncate' },
+    expected: failed({ stage: 'DELIVERED', code: 'VIDEO_TRUNCATED', phrases: ['cut short'] }),
+    calls: { deliver: times(5, 'TransientError') },
+  },
+  {
+    name: 'a video URL serving an HTML page ends FAILED with VIDEO_WRONG_CONTENT_TYPE',
+    folder: 'delivery/wrong-type',
+    faults: { videoFault: 'wrong-content-type' },
+    expected: failed({
+      stage: 'DELIVERED',
+      code: 'VIDEO_WRONG_CONTENT_TYPE',
+      phrases: ['text/html', 'not a video', 'Nothing was stored'],
+    }),
+    calls: { deliver: ['DeliveryError'] },
+  },
+  {
+    name: 'an unreachable video host is retried, then ends FAILED with VIDEO_DOWNLOAD_FAILED',
+    folder: 'delivery/unreachable',
+    faults: { videoFault: 'unreachable' },
+    expected: failed({ stage: 'DELIVERED', code: 'VIDEO_DOWNLOAD_FAILED', phrases: ['Could not reach'] }),
+    calls: { deliver: times(5, 'TransientError') },
+  },
+  {
+    name: 'an output bucket that throttles past the SDK retries is retried by the step: one video delivered',
+    folder: 'delivery/output-throttled',
+    // The SDK tries 3 times; the 4th failure makes the deliver step itself fail and be retried.
+    arrange: (stem) =>
+      stack.s3Faults.failNext(4, { method: 'PUT', bucket: stack.names.outputBucket, keyPrefix: stem }),
+    expected: delivered(),
+    calls: { deliver: ['TransientError', 'ok'] },
+    check: async ({ stem, job }) => {
+      expect(stack.s3Faults.failed.slice(before.s3Faults)).toHaveLength(4);
+      const facts = await probeOutput(`${stem}.mp4`);
+      expect(Math.abs(facts.durationSeconds - 3)).toBeLessThan(0.5);
+      expect(job.outputs).toHaveLength(1);
+    },
+  },
+];
+
+const FOREIGN_HOST =
+  'a video URL on a host that is not allowed ends FAILED with VIDEO_HOST_NOT_ALLOWED, no request made';
+
 describe('Delivery', () => {
-  it(
-    'a video URL answering 404 ends FAILED with VIDEO_NOT_FOUND',
-    async () => {
-      const stem = stemOf('delivery/not-found');
-      sim.queueFault({ videoFault: '404' });
-      await dropPair(stem);
-      await expectJob(
-        stem,
-        failed(stem, {
-          stage: 'DELIVERED',
-          code: 'VIDEO_NOT_FOUND',
-          phrases: ['answered 404', 'gone or has expired', 'Retry the job'],
-        }),
-      );
-      expect(callsSince('deliver')).toEqual(['DeliveryError']);
-    },
-    SLOW,
-  );
+  eachScenario(DELIVERY)('%s', (_name, row) => runScenario(row), SLOW);
 
   it(
-    'a truncated download is retried, then ends FAILED with VIDEO_TRUNCATED and no partial video',
+    FOREIGN_HOST,
     async () => {
-      const stem = stemOf('delivery/truncated');
-      sim.queueFault({ videoFault: 'truncate' });
-      await dropPair(stem);
-      await expectJob(
-        stem,
-        failed(stem, { stage: 'DELIVERED', code: 'VIDEO_TRUNCATED', phrases: ['cut short'] }),
-      );
-      expect(callsSince('deliver')).toEqual(Array.from({ length: 5 }, () => 'TransientError'));
-    },
-    SLOW,
-  );
-
-  it(
-    'a video URL serving an HTML page ends FAILED with VIDEO_WRONG_CONTENT_TYPE',
-    async () => {
-      const stem = stemOf('delivery/wrong-type');
-      sim.queueFault({ videoFault: 'wrong-content-type' });
-      await dropPair(stem);
-      await expectJob(
-        stem,
-        failed(stem, {
-          stage: 'DELIVERED',
-          code: 'VIDEO_WRONG_CONTENT_TYPE',
-          phrases: ['text/html', 'not a video', 'Nothing was stored'],
-        }),
-      );
-      expect(callsSince('deliver')).toEqual(['DeliveryError']);
-    },
-    SLOW,
-  );
-
-  it(
-    'an unreachable video host is retried, then ends FAILED with VIDEO_DOWNLOAD_FAILED',
-    async () => {
-      const stem = stemOf('delivery/unreachable');
-      sim.queueFault({ videoFault: 'unreachable' });
-      await dropPair(stem);
-      await expectJob(
-        stem,
-        failed(stem, { stage: 'DELIVERED', code: 'VIDEO_DOWNLOAD_FAILED', phrases: ['Could not reach'] }),
-      );
-      expect(callsSince('deliver')).toEqual(Array.from({ length: 5 }, () => 'TransientError'));
-    },
-    SLOW,
-  );
-
-  it(
-    'a video URL on a host that is not allowed ends FAILED with VIDEO_HOST_NOT_ALLOWED, no request made',
-    async () => {
-      const stem = stemOf('delivery/foreign-host');
       // A server that would happily serve the video: it must never be asked.
       const requests: string[] = [];
       const foreign = createServer((req, res) => {
@@ -706,18 +754,18 @@ describe('Delivery', () => {
       await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
       try {
         const origin = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
-        sim.queueFault({ videoUrlHost: origin });
-        await dropPair(stem);
-        await expectJob(
-          stem,
-          failed(stem, {
+        await runScenario({
+          name: FOREIGN_HOST,
+          folder: 'delivery/foreign-host',
+          faults: { videoUrlHost: origin },
+          expected: failed({
             stage: 'DELIVERED',
             code: 'VIDEO_HOST_NOT_ALLOWED',
             phrases: [origin, 'not in allowedVideoHosts', 'add the new one to the setting'],
           }),
-        );
-        expect(requests).toEqual([]);
-        expect(callsSince('deliver')).toEqual(['DeliveryError']);
+          calls: { deliver: ['DeliveryError'] },
+          check: () => expect(requests).toEqual([]),
+        });
       } finally {
         foreign.closeAllConnections();
         await new Promise<void>((resolve) => foreign.close(() => resolve()));
@@ -725,98 +773,66 @@ describe('Delivery', () => {
     },
     SLOW,
   );
-
-  it(
-    'an output bucket that throttles past the SDK retries is retried by the step: one video delivered',
-    async () => {
-      const stem = stemOf('delivery/output-throttled');
-      // The SDK tries 3 times; the 4th failure makes the deliver step itself fail and be retried.
-      stack.s3Faults.failNext(4, { method: 'PUT', bucket: stack.names.outputBucket, keyPrefix: stem });
-      await dropPair(stem);
-      const job = await expectJob(stem, delivered(stem));
-      expect(stack.s3Faults.failed.slice(before.s3Faults)).toHaveLength(4);
-      expect(callsSince('deliver')).toEqual(['TransientError', 'ok']);
-      const facts = await probeOutput(`${stem}.mp4`);
-      expect(Math.abs(facts.durationSeconds - 3)).toBeLessThan(0.5);
-      expect(job.outputs).toHaveLength(1);
-    },
-    SLOW,
-  );
 });
 
 // ----------------------------------------------------------------------------------------- Lambda crashes
 
-describe('A Lambda that crashes mid-step', () => {
-  it(
-    'submit killed after Runware accepted the task: the retry reuses the UUID, one task, one render',
-    async () => {
-      const stem = stemOf('crash/submit');
-      // Runware takes the task at once but holds its answer 5 s; the submit process dies 1.5 s into the call,
-      // and its retry (after at most 2 s of backoff) is waiting on a fresh token before the task even starts.
-      sim.queueFault({ submitDelayMs: 5_000 });
-      stack.lambdas.crashNext('submit', 1_500);
-      await dropPair(stem);
-      const job = await expectJob(stem, delivered(stem));
-      const submits = calls.slice(before.calls).filter((c) => c.name === 'submit');
-      expect(submits.map((c) => c.error ?? 'ok')).toEqual(['Runtime.ExitError', 'ok']);
+const CRASHES: FaultScenario[] = [
+  {
+    // Runware takes the task at once but holds its answer 5 s; the submit process dies 1.5 s into the call, and
+    // its retry (after at most 2 s of backoff) is waiting on a fresh token before the task even starts. The
+    // retry's request gets conflictTaskUUID (already accepted).
+    name: 'submit killed after Runware accepted the task: the retry reuses the UUID, one task, one render',
+    folder: 'crash/submit',
+    faults: { submitDelayMs: 5_000 },
+    arrange: () => stack.lambdas.crashNext('submit', 1_500),
+    expected: delivered(),
+    calls: { submit: ['Runtime.ExitError', 'ok'] },
+    submitRequests: 2,
+    check: ({ stem, job }) => {
       // Runware had the task before the process died.
       const [submission] = sim.submissions.filter((s) => s.taskUUID === job.taskUUID);
-      const crashed = submits[0];
+      const [crashed] = invocationsSince('submit');
       expect(submission?.receivedAt.getTime()).toBeGreaterThanOrEqual(crashed?.start ?? Number.NaN);
       expect(submission?.receivedAt.getTime()).toBeLessThanOrEqual(crashed?.end ?? Number.NaN);
-      // The retry's request got conflictTaskUUID (already accepted), and the webhook reached the retried step.
-      expect(submitRequestsSince()).toBe(2);
+      // The webhook reached the retried step.
       expect(executionsOf(stem)[0]?.states).not.toContain('Poll');
     },
-    SLOW,
-  );
-
-  it(
-    'submit timing out after Runware accepted the task: the retry reuses the UUID, one task, one render',
-    async () => {
-      const stem = stemOf('timeout/submit');
-      // As above, but the invocation ends the way a Lambda timeout ends it (Sandbox.Timedout).
-      sim.queueFault({ submitDelayMs: 5_000 });
-      stack.lambdas.timeOutNext('submit', 1_500);
-      await dropPair(stem);
-      const job = await expectJob(stem, delivered(stem));
-      const submits = calls.slice(before.calls).filter((c) => c.name === 'submit');
-      expect(submits.map((c) => c.error ?? 'ok')).toEqual(['Sandbox.Timedout', 'ok']);
-      expect(sim.acceptedTasks(job.taskUUID)).toBe(1);
-      expect(submitRequestsSince()).toBe(2);
-    },
-    SLOW,
-  );
-
-  it(
-    'Runware reports while a crashed submit awaits its retry: the retried step is told at once',
-    async () => {
-      const stem = stemOf('crash/submit-report-between');
-      // Runware takes the task, holds its answer 1 s, then fails the task at once (an error report needs no
-      // render: it goes out within milliseconds). The submit process dies at 1 s, before Runware starts on the
-      // task, so the report finds the crashed step's token dead. The first retry dies at once too (a bad host),
-      // so the step that finally runs comes well after the report, and finds it in the table.
-      sim.queueFault({
-        submitDelayMs: 1_000,
-        errorWebhook: { code: 'providerError', message: 'The provider could not animate this face' },
-      });
+  },
+  {
+    // As above, but the invocation ends the way a Lambda timeout ends it (Sandbox.Timedout).
+    name: 'submit timing out after Runware accepted the task: the retry reuses the UUID, one task, one render',
+    folder: 'timeout/submit',
+    faults: { submitDelayMs: 5_000 },
+    arrange: () => stack.lambdas.timeOutNext('submit', 1_500),
+    expected: delivered(),
+    calls: { submit: ['Sandbox.Timedout', 'ok'] },
+    submitRequests: 2,
+    check: ({ job }) => expect(sim.acceptedTasks(job.taskUUID)).toBe(1),
+  },
+  {
+    name: 'Runware reports while a crashed submit awaits its retry: the retried step is told at once',
+    folder: 'crash/submit-report-between',
+    // Runware takes the task, holds its answer 1 s, then fails the task at once (an error report needs no
+    // render: it goes out within milliseconds). The submit process dies at 1 s, before Runware starts on the
+    // task, so the report finds the crashed step's token dead. The first retry dies at once too (a bad host),
+    // so the step that finally runs comes well after the report, and finds it in the table.
+    faults: { submitDelayMs: 1_000, errorWebhook: PROVIDER_ERROR },
+    arrange: () => {
       stack.lambdas.crashNext('submit', 1_000);
       stack.lambdas.crashNext('submit', 0);
-      await dropPair(stem);
-      const job = await expectJob(
-        stem,
-        failed(
-          stem,
-          {
-            stage: 'GENERATED',
-            code: 'RUNWARE_TASK_FAILED',
-            phrases: ['The provider could not animate this face'],
-          },
-          { renders: 0 },
-        ),
-      );
-      const submits = calls.slice(before.calls).filter((c) => c.name === 'submit');
-      expect(submits.map((c) => c.error ?? 'ok')).toEqual(['Runtime.ExitError', 'Runtime.ExitError', 'ok']);
+    },
+    expected: failed(
+      {
+        stage: 'GENERATED',
+        code: 'RUNWARE_TASK_FAILED',
+        phrases: ['The provider could not animate this face'],
+      },
+      { renders: 0 },
+    ),
+    calls: { submit: ['Runtime.ExitError', 'Runtime.ExitError', 'ok'] },
+    check: ({ stem, job }) => {
+      const submits = invocationsSince('submit');
       const [report] = sim.webhookDeliveries.filter((d) => d.taskUUID === job.taskUUID);
       expect(report?.status).toBe(200);
       // As constructed: the report came after the first crash and before the step that succeeded started.
@@ -829,13 +845,11 @@ describe('A Lambda that crashes mid-step', () => {
       );
       expect(Date.parse(job.stages.FAILED ?? '') - (submits[2]?.end ?? 0)).toBeLessThan(3_000);
     },
-    SLOW,
-  );
-
-  it(
-    'deliver killed mid-copy: the retry delivers exactly one video',
-    async () => {
-      const stem = stemOf('crash/deliver');
+  },
+  {
+    name: 'deliver killed mid-copy: the retry delivers exactly one video',
+    folder: 'crash/deliver',
+    arrange: (stem) => {
       // Throttled PUTs of the video keep the copy in progress (SDK backoff) when the process is killed.
       stack.s3Faults.failNext(2, {
         method: 'PUT',
@@ -843,18 +857,21 @@ describe('A Lambda that crashes mid-step', () => {
         keyPrefix: `${stem}.mp4`,
       });
       stack.lambdas.crashNext('deliver', 100);
-      await dropPair(stem);
-      const job = await expectJob(stem, delivered(stem));
-      const delivers = calls.slice(before.calls).filter((c) => c.name === 'deliver');
-      expect(delivers.map((c) => c.error ?? 'ok')).toEqual(['Runtime.ExitError', 'ok']);
+    },
+    expected: delivered(),
+    calls: { deliver: ['Runtime.ExitError', 'ok'] },
+    check: async ({ stem, job }) => {
       // The copy had begun (a PUT of the video was attempted) when the process was killed.
-      const crashed = delivers[0];
+      const [crashed] = invocationsSince('deliver');
       const videoPuts = s3FaultTimes.slice(before.s3Faults);
       expect(videoPuts.some((at) => at >= (crashed?.start ?? 0) && at <= (crashed?.end ?? 0))).toBe(true);
       expect(job.outputs).toHaveLength(1);
       const facts = await probeOutput(`${stem}.mp4`);
       expect(Math.abs(facts.durationSeconds - 3)).toBeLessThan(0.5);
     },
-    SLOW,
-  );
+  },
+];
+
+describe('A Lambda that crashes mid-step', () => {
+  eachScenario(CRASHES)('%s', (_name, row) => runScenario(row), SLOW);
 });

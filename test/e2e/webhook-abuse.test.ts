@@ -196,6 +196,30 @@ function forgedError(taskUUID: string): string {
   });
 }
 
+/**
+ * Sends one request about `target`'s task and checks that it changed nothing: the target's job (still `status`)
+ * and task items, everything {@link world} sees, and that the in-flight task's genuine webhook is still to come
+ * (else the attack ran outside its window: raise SLOW_MS). `expectAnswer` checks the answer as soon as it comes.
+ */
+async function expectChangesNothing(
+  target: Task,
+  status: 'SUBMITTED' | 'DELIVERED',
+  request: () => Request,
+  expectAnswer: (answer: { status: number; body: string }) => void,
+): Promise<void> {
+  const before = await world();
+  const job = await jobItem(target.jobId);
+  const task = await taskItem(target.taskUUID);
+  expect(job?.status).toBe(status);
+
+  expectAnswer(await send(request()));
+
+  expect(await jobItem(target.jobId)).toEqual(job);
+  expect(await taskItem(target.taskUUID)).toEqual(task);
+  expect(await world()).toEqual(before);
+  expect(deliveriesTo(inFlight.taskUUID), 'attack window too short').toEqual([]);
+}
+
 /** A base64url string of a token's length (43) that is not the token. */
 const randomToken = () => randomBytes(32).toString('base64url');
 
@@ -496,21 +520,11 @@ describe('webhook under abuse, over HTTP through the local stack', () => {
     ];
 
     it.each(attacks)('refuses %s (answers %s) and changes nothing', async (_name, expected, request) => {
-      const before = await world();
-      const job = await jobItem(inFlight.jobId);
-      const task = await taskItem(inFlight.taskUUID);
-      expect(job?.status).toBe('SUBMITTED');
-
-      const answer = await send(request());
-      expect([expected].flat()).toContain(answer.status);
-      expect(answer.status).toBeLessThan(500);
-      expect(() => JSON.parse(answer.body)).not.toThrow();
-
-      expect(await jobItem(inFlight.jobId)).toEqual(job);
-      expect(await taskItem(inFlight.taskUUID)).toEqual(task);
-      expect(await world()).toEqual(before);
-      // The attack ran while the genuine webhook was still to come (else raise SLOW_MS).
-      expect(deliveriesTo(inFlight.taskUUID), 'attack window too short').toEqual([]);
+      await expectChangesNothing(inFlight, 'SUBMITTED', request, (answer) => {
+        expect([expected].flat()).toContain(answer.status);
+        expect(answer.status).toBeLessThan(500);
+        expect(() => JSON.parse(answer.body)).not.toThrow();
+      });
     });
 
     describe('replays against the completed task', () => {
@@ -549,19 +563,11 @@ describe('webhook under abuse, over HTTP through the local stack', () => {
       ];
 
       it.each(replays)('answers %s with %s and changes nothing', async (_name, expected, request) => {
-        const before = await world();
-        const job = await jobItem(done.jobId);
-        const task = await taskItem(done.taskUUID);
-        expect(job?.status).toBe('DELIVERED');
-
-        const answer = await send(request());
-        expect([expected].flat()).toContain(answer.status);
-        if (answer.status === 200) expect(JSON.parse(answer.body)).toEqual({ message: 'Already complete.' });
-
-        expect(await jobItem(done.jobId)).toEqual(job);
-        expect(await taskItem(done.taskUUID)).toEqual(task);
-        expect(await world()).toEqual(before);
-        expect(deliveriesTo(inFlight.taskUUID), 'attack window too short').toEqual([]);
+        await expectChangesNothing(done, 'DELIVERED', request, (answer) => {
+          expect([expected].flat()).toContain(answer.status);
+          if (answer.status === 200)
+            expect(JSON.parse(answer.body)).toEqual({ message: 'Already complete.' });
+        });
       });
     });
 

@@ -5,7 +5,9 @@ import { type Synthesized, synth } from './synth';
 /**
  * Least privilege, read from the synthesized template: what each function's role may do, on what, as the
  * complete list. The expected table below is written out from lib/pipeline.ts so that any widening (a new
- * action, a new resource, a new function) fails here and has to be stated on purpose.
+ * action, a new resource, a new function) fails here and has to be stated on purpose. The properties after it
+ * (who may read inputs, delete outputs, read secrets, complete task tokens...) read the same grants from another
+ * angle, so that the table cannot be widened together with the code by accident. IAM is asserted only here.
  */
 
 interface CfnResourceJson {
@@ -101,13 +103,27 @@ function grantsOf(roleId: string): Grants {
 
 const grantsOfFunction = (name: string) => grantsOf(roleOf(functionIds()[name] ?? `<no ${name}>`));
 
+interface Grant {
+  fn: string;
+  action: string;
+  resource: string;
+}
+
 /** Every (function, action, resource) of the pipeline's functions. */
-function allGrants(): { fn: string; action: string; resource: string }[] {
+function allGrants(): Grant[] {
   return Object.keys(functionIds()).flatMap((fn) =>
     Object.entries(grantsOfFunction(fn)).flatMap(([resource, actions]) =>
       actions.map((action) => ({ fn, action, resource })),
     ),
   );
+}
+
+/** The grants `keep` selects, per function (`<action> on <resource>`, sorted); functions with none left out. */
+function grantsWhere(keep: (grant: Grant) => boolean): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const g of allGrants().filter(keep))
+    out[g.fn] = [...(out[g.fn] ?? []), `${g.action} on ${g.resource}`];
+  return Object.fromEntries(Object.entries(out).map(([fn, grants]) => [fn, grants.sort()]));
 }
 
 /** IAM resource wildcards (`*` matches any run of characters, `/` included; `?` one character). */
@@ -278,6 +294,24 @@ describe('each function reaches only its own resources', () => {
   });
 });
 
+describe('no way out of the stack', () => {
+  it('grants no function an IAM, STS, KMS or Lambda action (nothing to escalate or hop with)', () => {
+    expect(grantsWhere((g) => /^(iam|sts|kms|lambda):/.test(g.action))).toEqual({});
+  });
+
+  it('lets functions reach only this stack’s resources, the Runware API key secret, and "*" for X-Ray', () => {
+    const own = new Set([...labels.values(), RUNWARE_API_KEY, '*']);
+    const foreign = allGrants().filter(
+      (g) => !own.has(g.resource.replace(/\/.*$/, '')) && !own.has(g.resource),
+    );
+    expect(foreign).toEqual([]);
+  });
+
+  it('lets no function touch the access log bucket, which only S3 server access logging writes', () => {
+    expect(grantsWhere((g) => g.resource.startsWith('accessLogBucket'))).toEqual({});
+  });
+});
+
 describe('S3: inputs are never lost, outputs are never read', () => {
   it('lets no function read or list the output bucket', () => {
     const reads = allGrants().filter(
@@ -290,7 +324,7 @@ describe('S3: inputs are never lost, outputs are never read', () => {
     expect(reads).toEqual([]);
   });
 
-  it('lets only validate and submit read the input bucket, and only its inbox/* objects', () => {
+  it('lets only validate and submit read the input bucket, and only its inbox/* objects; only validate lists it (a missing sidecar is then a 404)', () => {
     const reads = allGrants().filter(
       (g) => g.resource.startsWith('inputBucket') && actionAllows(g.action, 's3:GetObject'),
     );
@@ -340,6 +374,36 @@ describe('S3: inputs are never lost, outputs are never read', () => {
     expect(deletes.every((g) => arnMatches(g.resource, 'outputBucket/promo/anna.error.json'))).toBe(true);
   });
 
+  it('lets ingest, fail and sweep only put objects in the output bucket; deliver also aborts its uploads and deletes <stem>.error.json', () => {
+    const put = ['s3:PutObject on outputBucket/*'];
+    expect(grantsWhere((g) => g.resource.startsWith('outputBucket'))).toEqual({
+      ingest: put,
+      deliver: [
+        's3:AbortMultipartUpload on outputBucket/*',
+        's3:DeleteObject on outputBucket/*.error.json',
+        's3:PutObject on outputBucket/*',
+      ],
+      fail: put,
+      sweep: put,
+    });
+  });
+
+  it('gives webhook, poll and record no S3 access at all', () => {
+    const s3 = grantsWhere((g) => g.action.startsWith('s3:'));
+    for (const name of ['webhook', 'poll', 'record']) expect(s3[name], name).toBeUndefined();
+    expect(Object.keys(s3).sort()).toEqual(['deliver', 'fail', 'ingest', 'submit', 'sweep', 'validate']);
+  });
+
+  it('never grants wildcard or destructive S3 actions (deliver may delete only <stem>.error.json files)', () => {
+    expect(
+      grantsWhere(
+        (g) =>
+          g.action.startsWith('s3:') &&
+          (g.action.includes('*') || /Delete|PutBucket|Acl|Tagging/.test(g.action)),
+      ),
+    ).toEqual({ deliver: ['s3:DeleteObject on outputBucket/*.error.json'] });
+  });
+
   it('denies requests without TLS on every bucket, objects included', () => {
     const buckets = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::S3::Bucket');
     expect(buckets.map(([id]) => label(id)).sort()).toEqual([
@@ -381,6 +445,59 @@ describe('S3: inputs are never lost, outputs are never read', () => {
       expect(render(st.Resource)).toMatch(/^accessLogBucket\/(input|output)\/\*$/);
       expect(st.Condition?.ArnLike?.['aws:SourceArn']).toBeDefined();
     }
+  });
+});
+
+describe('Step Functions, DynamoDB, logs and the dead-letter queue', () => {
+  it('lets only submit and webhook complete task tokens, only webhook fail them, on this state machine only', () => {
+    expect(grantsWhere((g) => g.action.startsWith('states:SendTask'))).toEqual({
+      submit: ['states:SendTaskSuccess on stateMachine'],
+      webhook: ['states:SendTaskFailure on stateMachine', 'states:SendTaskSuccess on stateMachine'],
+    });
+  });
+
+  it('lets only ingest start executions, of this state machine only', () => {
+    expect(grantsWhere((g) => actionAllows(g.action, 'states:StartExecution'))).toEqual({
+      ingest: ['states:StartExecution on stateMachine'],
+    });
+  });
+
+  it('scopes every function’s DynamoDB access to the job table and its indexes', () => {
+    const dynamo = grantsWhere((g) => g.action.startsWith('dynamodb:'));
+    expect(Object.keys(dynamo).sort()).toEqual(Object.keys(EXPECTED).sort());
+    for (const [name, grants] of Object.entries(dynamo)) {
+      expect([...new Set(grants.map((g) => g.slice(g.indexOf(' on ') + 4)))].sort(), name).toEqual([
+        'table',
+        'table/index/*',
+      ]);
+    }
+  });
+
+  it('lets every function write logs only to its own log group', () => {
+    const logs = grantsWhere((g) => g.action.startsWith('logs:'));
+    expect(Object.keys(logs).sort()).toEqual(Object.keys(EXPECTED).sort());
+    for (const [name, grants] of Object.entries(logs)) {
+      expect(grants, name).toEqual([
+        `logs:CreateLogStream on ${name}LogGroup`,
+        `logs:PutLogEvents on ${name}LogGroup`,
+      ]);
+    }
+  });
+
+  it('uses a "*" resource only for X-Ray actions, which have no resource type', () => {
+    const star = grantsWhere((g) => g.resource === '*');
+    expect(Object.keys(star).sort()).toEqual(Object.keys(EXPECTED).sort());
+    for (const [name, grants] of Object.entries(star)) {
+      expect(grants, name).toEqual(['xray:PutTelemetryRecords on *', 'xray:PutTraceSegments on *']);
+    }
+  });
+
+  it('lets only ingest and fail, invoked asynchronously with a failure destination, send to the dead-letter queue', () => {
+    const sqs = grantsWhere((g) => g.action.startsWith('sqs:'));
+    const dlq = ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].map(
+      (a) => `${a} on deadLetterQueue`,
+    );
+    expect(sqs).toEqual({ ingest: dlq, fail: dlq });
   });
 });
 

@@ -6,14 +6,11 @@ import { parseSettings } from '../../lib/settings';
 import { type AslDefinition, definitionOf, isLambdaTask, stateOf } from './definition';
 import { type Synthesized, synth } from './synth';
 
-interface Statement {
-  effect: string;
-  actions: string[];
-  resources: unknown[];
-}
+/**
+ * The synthesized stack's configuration: functions, state machine, triggers, storage, API, monitoring, settings.
+ * What each role may do (least privilege) is asserted in one place, security.test.ts.
+ */
 
-const asList = (value: unknown): unknown[] =>
-  Array.isArray(value) ? value : value === undefined ? [] : [value];
 const text = (value: unknown): string => JSON.stringify(value);
 
 let s: Synthesized;
@@ -26,29 +23,6 @@ let resources: Record<
 
 const logicalId = (construct: { node: { defaultChild?: unknown } }): string =>
   s.stack.getLogicalId(construct.node.defaultChild as CfnResource);
-
-/** Every statement of every policy attached to the function's role. */
-function statementsOf(name: PipelineFunctionName): Statement[] {
-  const roleId = logicalId(s.stack.pipeline.functions[name].executionRole);
-  const out: Statement[] = [];
-  for (const resource of Object.values(resources)) {
-    if (resource.Type !== 'AWS::IAM::Policy') continue;
-    if (!text(resource.Properties?.Roles).includes(`"${roleId}"`)) continue;
-    const document = resource.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] };
-    for (const st of document.Statement) {
-      out.push({
-        effect: String(st.Effect),
-        actions: asList(st.Action).map(String),
-        resources: asList(st.Resource),
-      });
-    }
-  }
-  return out;
-}
-
-const actionsOf = (name: PipelineFunctionName) => statementsOf(name).flatMap((st) => st.actions);
-const statementsWith = (name: PipelineFunctionName, action: string) =>
-  statementsOf(name).filter((st) => st.actions.includes(action));
 
 /** The environment variables of a function, as synthesized (values are strings or CloudFormation tokens). */
 function environmentOf(name: PipelineFunctionName, from: Synthesized = s): Record<string, unknown> {
@@ -68,168 +42,6 @@ beforeAll(() => {
   template = s.template;
   resources = template.toJSON().Resources;
   definition = definitionOf(template);
-});
-
-describe('least-privilege IAM per function', () => {
-  const inputBucket = () => logicalId(s.stack.storage.inputBucket);
-  const outputBucket = () => logicalId(s.stack.storage.outputBucket);
-
-  it('lets validate read only inbox/* objects of the input bucket (and list it, so a missing sidecar is 404)', () => {
-    const s3 = statementsOf('validate').filter((st) => st.actions.some((a) => a.startsWith('s3:')));
-    expect(s3).toEqual([
-      {
-        effect: 'Allow',
-        actions: ['s3:GetObject'],
-        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [inputBucket(), 'Arn'] }, '/inbox/*']] }],
-      },
-      { effect: 'Allow', actions: ['s3:ListBucket'], resources: [{ 'Fn::GetAtt': [inputBucket(), 'Arn'] }] },
-    ]);
-  });
-
-  it('lets submit read (presign) only inbox/* objects and nothing of the output bucket', () => {
-    const s3 = statementsOf('submit').filter((st) => st.actions.some((a) => a.startsWith('s3:')));
-    expect(s3).toEqual([
-      {
-        effect: 'Allow',
-        actions: ['s3:GetObject'],
-        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [inputBucket(), 'Arn'] }, '/inbox/*']] }],
-      },
-    ]);
-  });
-
-  it('lets deliver only put objects (and abort its uploads) in the output bucket, delete nothing but error files, and never read the input bucket', () => {
-    const s3 = statementsOf('deliver').filter((st) => st.actions.some((a) => a.startsWith('s3:')));
-    expect(s3).toEqual([
-      {
-        effect: 'Allow',
-        actions: ['s3:AbortMultipartUpload', 's3:PutObject'],
-        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [outputBucket(), 'Arn'] }, '/*']] }],
-      },
-      {
-        effect: 'Allow',
-        actions: ['s3:DeleteObject'],
-        resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [outputBucket(), 'Arn'] }, '/*.error.json']] }],
-      },
-    ]);
-    expect(text(statementsOf('deliver'))).not.toContain(inputBucket());
-  });
-
-  it('lets ingest, fail and sweep only put objects in the output bucket', () => {
-    for (const name of ['ingest', 'fail', 'sweep'] as const) {
-      const s3 = statementsOf(name).filter((st) => st.actions.some((a) => a.startsWith('s3:')));
-      expect(s3, name).toEqual([
-        {
-          effect: 'Allow',
-          actions: ['s3:PutObject'],
-          resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [outputBucket(), 'Arn'] }, '/*']] }],
-        },
-      ]);
-    }
-  });
-
-  it('gives webhook, poll and record no S3 access at all', () => {
-    for (const name of ['webhook', 'poll', 'record'] as const) {
-      expect(
-        actionsOf(name).filter((a) => a.startsWith('s3:')),
-        name,
-      ).toEqual([]);
-    }
-  });
-
-  it('never grants wildcard or destructive S3 actions (deliver may delete only <stem>.error.json files)', () => {
-    for (const name of FUNCTIONS) {
-      const s3 = actionsOf(name).filter((a) => a.startsWith('s3:'));
-      const allowed = name === 'deliver' ? ['s3:DeleteObject'] : [];
-      expect(
-        s3.filter((a) => a.includes('*') || /Delete|PutBucket|Acl|Tagging/.test(a)),
-        name,
-      ).toEqual(allowed);
-    }
-    const deletes = statementsWith('deliver', 's3:DeleteObject').flatMap((st) => st.resources);
-    expect(text(deletes)).toContain('/*.error.json');
-    expect(text(deletes)).not.toContain(inputBucket());
-  });
-
-  it('lets only submit and webhook read the webhook secret, and only submit and poll the Runware API key', () => {
-    const webhookSecret = logicalId(s.stack.secrets.webhookSigningSecret);
-    const reads = (name: PipelineFunctionName) => text(statementsWith(name, 'secretsmanager:GetSecretValue'));
-    for (const name of FUNCTIONS) {
-      expect(reads(name).includes('runware-api-key'), `${name} reads the API key`).toBe(
-        name === 'submit' || name === 'poll',
-      );
-      expect(reads(name).includes(webhookSecret), `${name} reads the webhook secret`).toBe(
-        name === 'submit' || name === 'webhook',
-      );
-    }
-  });
-
-  it('lets only submit and webhook complete task tokens, only webhook fail them', () => {
-    for (const name of FUNCTIONS) {
-      const sendTask = actionsOf(name)
-        .filter((a) => a.startsWith('states:SendTask'))
-        .sort();
-      const expected =
-        name === 'webhook'
-          ? ['states:SendTaskFailure', 'states:SendTaskSuccess']
-          : name === 'submit'
-            ? ['states:SendTaskSuccess']
-            : [];
-      expect(sendTask, name).toEqual(expected);
-    }
-    for (const name of ['submit', 'webhook'] as const) {
-      for (const st of statementsOf(name).filter((x) => x.actions.some((a) => a.startsWith('states:')))) {
-        expect(st.resources).toEqual([{ Ref: logicalId(s.stack.pipeline.stateMachine) }]);
-      }
-    }
-  });
-
-  it('lets only ingest start executions, of this state machine only', () => {
-    for (const name of FUNCTIONS) {
-      const start = statementsWith(name, 'states:StartExecution');
-      if (name === 'ingest')
-        expect(start.map((st) => st.resources)).toEqual([
-          [{ Ref: logicalId(s.stack.pipeline.stateMachine) }],
-        ]);
-      else expect(start, name).toEqual([]);
-    }
-  });
-
-  it('scopes every function to the job table and its own log group', () => {
-    const table = logicalId(s.stack.storage.table);
-    for (const name of FUNCTIONS) {
-      const dynamo = statementsOf(name).filter((st) => st.actions.some((a) => a.startsWith('dynamodb:')));
-      expect(
-        dynamo.flatMap((st) => st.resources),
-        name,
-      ).toEqual([
-        { 'Fn::GetAtt': [table, 'Arn'] },
-        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, '/index/*']] },
-      ]);
-      const logGroup = logicalId(s.stack.pipeline.functions[name].ownLogGroup);
-      const logStatements = statementsOf(name).filter((st) => st.actions.some((a) => a.startsWith('logs:')));
-      expect(
-        logStatements.flatMap((st) => st.resources),
-        name,
-      ).toEqual([{ 'Fn::GetAtt': [logGroup, 'Arn'] }]);
-    }
-  });
-
-  it('uses a "*" resource only for X-Ray actions, which have no resource type', () => {
-    for (const name of FUNCTIONS) {
-      const star = statementsOf(name).filter((st) => st.resources.includes('*'));
-      expect(star.flatMap((st) => st.actions).sort(), name).toEqual([
-        'xray:PutTelemetryRecords',
-        'xray:PutTraceSegments',
-      ]);
-    }
-  });
-
-  it('attaches no managed policy to the function roles', () => {
-    for (const name of FUNCTIONS) {
-      const role = resources[logicalId(s.stack.pipeline.functions[name].executionRole)];
-      expect(role?.Properties?.ManagedPolicyArns, name).toBeUndefined();
-    }
-  });
 });
 
 describe('function configuration', () => {
@@ -272,17 +84,6 @@ describe('function configuration', () => {
         MaximumRetryAttempts: 2,
         DestinationConfig: { OnFailure: { Destination: dlqArn } },
       });
-      const sqs = statementsOf(name).filter((st) => st.actions.some((a) => a.startsWith('sqs:')));
-      expect(
-        sqs.flatMap((st) => st.resources),
-        name,
-      ).toEqual([dlqArn]);
-    }
-    for (const name of FUNCTIONS.filter((n) => n !== 'ingest' && n !== 'fail')) {
-      expect(
-        actionsOf(name).filter((a) => a.startsWith('sqs:')),
-        name,
-      ).toEqual([]);
     }
   });
 
