@@ -122,56 +122,38 @@ export class PipelineError extends Error {
   }
 }
 
-export class ValidationError extends PipelineError {
-  constructor(code: string, message: string) {
-    super('ValidationError', code, message);
-  }
-}
+/** A kind whose errors each carry their own code: `new ValidationError('IMAGE_TOO_SMALL', '...')`. */
+const codedKind = (name: ErrorName) =>
+  class extends PipelineError {
+    constructor(code: string, message: string, options?: { cause?: unknown }) {
+      super(name, code, message, options);
+    }
+  };
+
+/** A kind with the one code the table gives it: `new ConfigurationError('...')`. */
+const fixedKind = (name: 'DeadlineExceededError' | 'ConfigurationError') =>
+  class extends PipelineError {
+    constructor(message: string) {
+      super(name, ERROR_KINDS[name].code, message);
+    }
+  };
+
+export class ValidationError extends codedKind('ValidationError') {}
+export class RunwareTaskError extends codedKind('RunwareTaskError') {}
+export class TransientError extends codedKind('TransientError') {}
+export class DeliveryError extends codedKind('DeliveryError') {}
+export class JobStateError extends codedKind('JobStateError') {}
+export class DeadlineExceededError extends fixedKind('DeadlineExceededError') {}
+export class ConfigurationError extends fixedKind('ConfigurationError') {}
 
 export class RunwareRejectedError extends PipelineError {
   constructor(
     code: string,
     message: string,
-    /** Runware's HTTP status, for the tests and logs that tell a 401 from a 402. */
+    /** Runware's HTTP status: which refusal it was, when the code (e.g. RUNWARE_REJECTED) does not say. */
     readonly httpStatus?: number,
   ) {
     super('RunwareRejectedError', code, message);
-  }
-}
-
-export class RunwareTaskError extends PipelineError {
-  constructor(code: string, message: string) {
-    super('RunwareTaskError', code, message);
-  }
-}
-
-export class TransientError extends PipelineError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super('TransientError', code, message, options);
-  }
-}
-
-export class DeadlineExceededError extends PipelineError {
-  constructor(message: string) {
-    super('DeadlineExceededError', ERROR_KINDS.DeadlineExceededError.code, message);
-  }
-}
-
-export class DeliveryError extends PipelineError {
-  constructor(code: string, message: string) {
-    super('DeliveryError', code, message);
-  }
-}
-
-export class ConfigurationError extends PipelineError {
-  constructor(message: string) {
-    super('ConfigurationError', ERROR_KINDS.ConfigurationError.code, message);
-  }
-}
-
-export class JobStateError extends PipelineError {
-  constructor(code: string, message: string) {
-    super('JobStateError', code, message);
   }
 }
 
