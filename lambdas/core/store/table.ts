@@ -83,6 +83,8 @@ export type Write =
   | { readonly delete: ItemKey; readonly if?: Expr }
   | { readonly update: ItemKey; readonly set: Expr; readonly if?: Expr };
 
+type UpdateWrite = Extract<Write, { update: ItemKey }>;
+
 const CONDITION_FAILED = Symbol('condition failed');
 
 export class Table {
@@ -155,10 +157,9 @@ export class Table {
    * Applies an update and returns the whole item after it, parsed by `schema`; undefined when its condition
    * does not hold (nothing was changed then).
    */
-  async update<S extends z.ZodType>(
-    write: Extract<Write, { update: ItemKey }>,
-    schema: S,
-  ): Promise<z.output<S> | undefined> {
+  update<S extends z.ZodType>(write: UpdateWrite & { if?: undefined }, schema: S): Promise<z.output<S>>;
+  update<S extends z.ZodType>(write: UpdateWrite, schema: S): Promise<z.output<S> | undefined>;
+  async update<S extends z.ZodType>(write: UpdateWrite, schema: S): Promise<z.output<S> | undefined> {
     const out = await this.send(write, 'ALL_NEW');
     return out === CONDITION_FAILED ? undefined : schema.parse(out.Attributes);
   }

@@ -21,8 +21,8 @@ export interface TaskStore {
 export class DynamoTaskStore implements TaskStore {
   constructor(private readonly table: Table) {}
 
-  async save(task: NewTask): Promise<TaskRecord> {
-    const saved = await this.table.update(
+  save(task: NewTask): Promise<TaskRecord> {
+    return this.table.update(
       {
         update: keys.task(task.taskUUID),
         set: expr(
@@ -43,8 +43,6 @@ export class DynamoTaskStore implements TaskStore {
       },
       TaskRecordSchema,
     );
-    if (!saved) throw new Error(`Task ${task.taskUUID} was not saved`); // unconditional: cannot happen
-    return saved;
   }
 
   get(taskUUID: string): Promise<TaskRecord | undefined> {
