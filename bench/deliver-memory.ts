@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { OutputWriter } from '../lambdas/core/outputs.js';
-import { DynamoJobStore } from '../lambdas/core/store.js';
+import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
+import { Table } from '../lambdas/core/store/table.js';
 import { deliverJob } from '../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../lambdas/deliver/video-source.js';
 import { startDynamo } from '../test/support/dynamo.js';
@@ -58,7 +59,7 @@ const s3rver = new S3rver({
 const s3Address = await s3rver.run();
 
 const dynamo = await startDynamo();
-const store = new DynamoJobStore(dynamo.client, dynamo.tableName);
+const jobs = new DynamoJobStore(new Table(dynamo.client, dynamo.tableName));
 const s3 = new S3Client({
   region: 'us-east-1',
   endpoint: `http://127.0.0.1:${s3Address.port}`,
@@ -70,7 +71,7 @@ const s3 = new S3Client({
 
 /** Delivers one video of `mb` MiB; returns the peak RSS seen and the seconds it took. */
 async function deliverOnce(mb: number): Promise<{ peak: number; seconds: number }> {
-  const job = await seedValidatedJob(store, {
+  const job = await seedValidatedJob(jobs, {
     status: 'GENERATED',
     results: [result(1, { videoURL: `${origin}/video.mp4?mb=${mb}` })],
   });
@@ -81,7 +82,7 @@ async function deliverOnce(mb: number): Promise<{ peak: number; seconds: number 
   const started = performance.now();
   await deliverJob(
     { jobId: job.jobId, attempt: 1 },
-    { store, s3, outputs: new OutputWriter(s3, 'bench-out'), videos: new HttpVideoSource([origin]) },
+    { jobs, s3, outputs: new OutputWriter(s3, 'bench-out'), videos: new HttpVideoSource([origin]) },
   );
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);

@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { DUE_INDEX } from '../lambdas/core/store';
+import { TABLE_SCHEMA } from '../lambdas/core/store/schema';
 
 export interface StorageProps {
   /**
@@ -84,19 +84,19 @@ export class Storage extends Construct {
     });
 
     this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_SCHEMA.sortKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      timeToLiveAttribute: 'expiresAt',
+      timeToLiveAttribute: TABLE_SCHEMA.timeToLiveAttribute,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     // Items that fall due at a time (a lone image or audio waiting for its partner), for the sweeper.
     this.table.addGlobalSecondaryIndex({
-      indexName: DUE_INDEX,
-      partitionKey: { name: 'duePk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'dueSk', type: dynamodb.AttributeType.STRING },
+      indexName: TABLE_SCHEMA.dueIndex.name,
+      partitionKey: { name: TABLE_SCHEMA.dueIndex.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_SCHEMA.dueIndex.sortKey, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
   }

@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
+import { Table } from '../lambdas/core/store/table.js';
 import { makeSamplePortrait, makeSampleVoice, probe } from './ffmpeg.js';
 import { LocalStack } from './stack.js';
 
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
 
 /** Prints each stage of the job as it is recorded in DynamoDB, until it ends. */
 async function followJob(stack: LocalStack, tableName: string, stem: string) {
-  const doc = DynamoDBDocumentClient.from(stack.dynamo);
+  const jobs = new DynamoJobStore(new Table(stack.dynamo, tableName));
   const seen = new Set<string>();
   const deadline = Date.now() + 30 * 60_000;
   let jobId: string | undefined;
@@ -151,10 +152,8 @@ async function followJob(stack: LocalStack, tableName: string, stem: string) {
       }
     }
     if (jobId) {
-      const { Item: job } = await doc.send(
-        new GetCommand({ TableName: tableName, Key: { pk: `JOB#${jobId}`, sk: 'JOB' } }),
-      );
-      const stages = (job?.stages ?? {}) as Record<string, string>;
+      const job = await jobs.get(jobId);
+      const stages = job?.stages ?? {};
       for (const [stage, at] of Object.entries(stages).sort((a, b) => a[1].localeCompare(b[1]))) {
         if (seen.has(stage)) continue;
         seen.add(stage);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { GenerationResult, TaskError, TaskRecord } from './job.js';
-import type { JobStore } from './store.js';
+import type { TaskStore } from './store/tasks.js';
 
 export type TaskOutcome =
   | { state: 'pending'; received: number; expected: number }
@@ -72,7 +72,7 @@ export class SfnTaskNotifier implements TaskNotifier {
  */
 export async function notifyIfDone(
   task: TaskRecord,
-  deps: { store: JobStore; notifier: TaskNotifier; now: () => Date },
+  deps: { tasks: TaskStore; notifier: TaskNotifier; now: () => Date },
 ): Promise<TaskOutcome> {
   const outcome = evaluateTask(task);
   if (outcome.state === 'pending' || task.completedAt) return outcome;
@@ -89,7 +89,7 @@ export async function notifyIfDone(
         );
   // A token that is gone was not told: its step crashed or timed out and is being retried (the retry saves a
   // fresh token and must still be told), or it moved on to polling (the poller completes the task itself).
-  if (told === 'delivered') await deps.store.markTaskCompleted(task.taskUUID, deps.now().toISOString());
+  if (told === 'delivered') await deps.tasks.markCompleted(task.taskUUID, deps.now().toISOString());
   return outcome;
 }
 
@@ -98,7 +98,7 @@ export async function notifyIfDone(
  * `getResponse`. Each result counts once by videoUUID and each failure once by its content.
  */
 export async function recordTaskReports(
-  store: JobStore,
+  tasks: TaskStore,
   task: TaskRecord,
   reports: {
     results: readonly {
@@ -113,7 +113,7 @@ export async function recordTaskReports(
 ): Promise<TaskRecord> {
   let current = task;
   for (const result of reports.results) {
-    ({ task: current } = await store.addTaskResult(task.taskUUID, {
+    ({ task: current } = await tasks.addResult(task.taskUUID, {
       videoUUID: result.videoUUID,
       videoURL: result.videoURL,
       receivedAt,
@@ -122,7 +122,7 @@ export async function recordTaskReports(
     }));
   }
   for (const error of reports.errors) {
-    current = await store.addTaskError(task.taskUUID, errorId(error), taskErrorOf(error));
+    current = await tasks.addError(task.taskUUID, errorId(error), taskErrorOf(error));
   }
   return current;
 }

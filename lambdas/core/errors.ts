@@ -1,7 +1,10 @@
 /**
- * Typed errors of the pipeline. Each has a stable `name` (what Step Functions sees as `Error` and matches in
- * Retry/Catch) and a stable `code` (what the job record and `<stem>.error.json` carry). The message is for a
- * person: it says what went wrong and what to do about it, and never carries a secret.
+ * Typed errors of the pipeline, under one root ({@link PipelineError}), and the one table that says what each
+ * kind of error means: the stage a job fails at, its code, how the webhook answers it and what a person reads.
+ *
+ * Each kind has a stable `name` (what Step Functions sees as `Error` and matches in Retry/Catch) and a stable
+ * `code` (what the job record and `<stem>.error.json` carry). The message is for a person: it says what went
+ * wrong and what to do about it, and never carries a secret.
  *
  * Lambda serializes only `errorType` (the name) and `errorMessage`, so the code travels as a `[CODE]` prefix of
  * the message; {@link parseErrorCause} reads it back in the fail step.
@@ -11,96 +14,175 @@ export const STAGES = ['RECEIVED', 'VALIDATED', 'SUBMITTED', 'GENERATED', 'DELIV
 export type Stage = (typeof STAGES)[number];
 export type JobStatus = Stage | 'FAILED';
 
+interface ErrorKind {
+  /** Stage a job fails at with this error; without one, the stage after the last one the job reached. */
+  readonly stage?: Stage;
+  /** Retried with backoff by the state machine before it gives up. */
+  readonly retried?: true;
+  /** For errors that carry no `[CODE]` (raised by AWS, not by our code): the code recorded. */
+  readonly code?: string;
+  /** For errors that carry no message a person can act on: the message recorded. */
+  readonly message?: string;
+  /** For errors the webhook answers: the HTTP status and the body's message (never more than this). */
+  readonly reply?: { readonly status: number; readonly message: string };
+}
+
+const crashed = { code: 'STEP_CRASHED' } as const;
+const retryUpload = 'Upload one of its files again to retry.';
+
+/** Every kind of error, by the name Step Functions (or the webhook) sees. */
+export const ERROR_KINDS = {
+  // Raised by the pipeline's own code: the code travels in the message.
+  /** Bad input: the user must change a file or the sidecar. Never retried, never billed. */
+  ValidationError: { stage: 'VALIDATED' },
+  /** Runware refused the task (400/401/402/403/404...). Final: retrying would fail the same way. */
+  RunwareRejectedError: { stage: 'SUBMITTED' },
+  /** Runware accepted the task but reported that it failed. */
+  RunwareTaskError: { stage: 'GENERATED' },
+  /** Something that may work if tried again: 429, 5xx, 504, network errors, throttling. */
+  TransientError: { retried: true },
+  DeadlineExceededError: { stage: 'GENERATED', code: 'DEADLINE_EXCEEDED' },
+  /** The video could not be copied to the output bucket (bad URL, host not allowed, wrong content...). */
+  DeliveryError: { stage: 'DELIVERED' },
+  ConfigurationError: { code: 'CONFIGURATION' },
+  /** The job is not in a state where this step may run (a stale attempt, a missing record). */
+  JobStateError: {},
+
+  // Raised by Step Functions or Lambda: no code in the message.
+  'States.Timeout': {
+    code: 'STEP_TIMEOUT',
+    message:
+      'A step took longer than its time limit. Retry the job; if it happens again, check the logs of the step.',
+  },
+  'States.HeartbeatTimeout': { code: 'STEP_TIMEOUT' },
+  'Lambda.Unknown': crashed,
+  'Lambda.ServiceException': crashed,
+  'Sandbox.Timedout': crashed,
+  'Runtime.ExitError': crashed,
+  // An execution that ended without reaching the fail step (EventBridge status change).
+  'Execution.TIMED_OUT': {
+    code: 'EXECUTION_TIMED_OUT',
+    message: `The job ran past the workflow time limit and was stopped. ${retryUpload}`,
+  },
+  'Execution.ABORTED': {
+    code: 'EXECUTION_ABORTED',
+    message: `The job was stopped by an operator. ${retryUpload}`,
+  },
+
+  // Requests the webhook refuses: they change nothing.
+  MethodNotAllowed: { reply: { status: 405, message: 'Method not allowed.' } },
+  Unauthorized: { reply: { status: 401, message: 'Unauthorized.' } },
+  UnsupportedMediaType: { reply: { status: 415, message: 'Expected application/json.' } },
+  BodyTooLarge: { reply: { status: 413, message: 'Body too large.' } },
+  BodyNotJson: { reply: { status: 400, message: 'Body is not JSON.' } },
+  /** A webhook body that matches none of the shapes Runware is known to send. */
+  InvalidWebhookBodyError: {
+    code: 'RUNWARE_BAD_WEBHOOK',
+    reply: { status: 400, message: 'Body is not a Runware task response.' },
+  },
+  WrongTask: { reply: { status: 400, message: 'Body is about another task.' } },
+  UnknownTask: { reply: { status: 404, message: 'Unknown task.' } },
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorName = keyof typeof ERROR_KINDS;
+export type WebhookRefusal = {
+  [K in ErrorName]: (typeof ERROR_KINDS)[K] extends { reply: object } ? K : never;
+}[ErrorName];
+
+const kindOf = (name: string): ErrorKind | undefined =>
+  Object.hasOwn(ERROR_KINDS, name) ? (ERROR_KINDS as Record<string, ErrorKind>)[name] : undefined;
+
 /** Error names that the state machine retries (with backoff) before giving up. */
-export const TRANSIENT_ERROR_NAMES = ['TransientError'] as const;
+export const TRANSIENT_ERROR_NAMES: readonly string[] = Object.entries(
+  ERROR_KINDS as Record<string, ErrorKind>,
+)
+  .filter(([, kind]) => kind.retried)
+  .map(([name]) => name);
 
-export type ErrorName =
-  | 'ValidationError'
-  | 'RunwareRejectedError'
-  | 'RunwareTaskError'
-  | 'TransientError'
-  | 'DeadlineExceededError'
-  | 'DeliveryError'
-  | 'ConfigurationError'
-  | 'JobStateError';
+/** The webhook's answer to anything that is not one of its refusals: says nothing about why. */
+export const INTERNAL_REPLY = { status: 500, message: 'Internal error.' } as const;
 
+/** The root of every error the pipeline raises on purpose. */
 export class PipelineError extends Error {
-  /** Stage the job was trying to reach when this happened. */
-  readonly stage: Stage | undefined;
+  override readonly name: ErrorName;
 
   constructor(
     name: ErrorName,
     readonly code: string,
     message: string,
-    options?: { stage?: Stage; cause?: unknown },
+    options?: { cause?: unknown },
   ) {
     super(`[${code}] ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = name;
-    this.stage = options?.stage;
   }
 
-  /** The message without the `[CODE]` prefix. */
-  get detail(): string {
-    return this.message.slice(this.code.length + 3);
-  }
-}
-
-/** Bad input: the user must change a file or the sidecar. Never retried, never billed. */
-export class ValidationError extends PipelineError {
-  constructor(code: string, message: string) {
-    super('ValidationError', code, message, { stage: 'VALIDATED' });
+  /** Stage a job fails at with this kind of error (see {@link ERROR_KINDS}). */
+  get stage(): Stage | undefined {
+    return kindOf(this.name)?.stage;
   }
 }
 
-/** Runware refused the task (400/401/402/403/404...). Final: retrying would fail the same way. */
+/** A kind whose errors each carry their own code: `new ValidationError('IMAGE_TOO_SMALL', '...')`. */
+const codedKind = (name: ErrorName) =>
+  class extends PipelineError {
+    constructor(code: string, message: string, options?: { cause?: unknown }) {
+      super(name, code, message, options);
+    }
+  };
+
+/** A kind with the one code the table gives it: `new ConfigurationError('...')`. */
+const fixedKind = (name: 'DeadlineExceededError' | 'ConfigurationError') =>
+  class extends PipelineError {
+    constructor(message: string) {
+      super(name, ERROR_KINDS[name].code, message);
+    }
+  };
+
+export class ValidationError extends codedKind('ValidationError') {}
+export class RunwareTaskError extends codedKind('RunwareTaskError') {}
+export class TransientError extends codedKind('TransientError') {}
+export class DeliveryError extends codedKind('DeliveryError') {}
+export class JobStateError extends codedKind('JobStateError') {}
+export class DeadlineExceededError extends fixedKind('DeadlineExceededError') {}
+export class ConfigurationError extends fixedKind('ConfigurationError') {}
+
 export class RunwareRejectedError extends PipelineError {
   constructor(
     code: string,
     message: string,
+    /** Runware's HTTP status: which refusal it was, when the code (e.g. RUNWARE_REJECTED) does not say. */
     readonly httpStatus?: number,
   ) {
-    super('RunwareRejectedError', code, message, { stage: 'SUBMITTED' });
+    super('RunwareRejectedError', code, message);
   }
 }
 
-/** Runware accepted the task but reported that it failed. */
-export class RunwareTaskError extends PipelineError {
-  constructor(code: string, message: string) {
-    super('RunwareTaskError', code, message, { stage: 'GENERATED' });
-  }
-}
-
-/** Something that may work if tried again: 429, 5xx, 504, network errors, throttling. */
-export class TransientError extends PipelineError {
-  constructor(code: string, message: string, options?: { stage?: Stage; cause?: unknown }) {
-    super('TransientError', code, message, options);
-  }
-}
-
-export class DeadlineExceededError extends PipelineError {
+/** The attempt a step works for is over (failed, retried or gone): its work is no longer wanted. */
+export class StaleAttemptError extends JobStateError {
   constructor(message: string) {
-    super('DeadlineExceededError', 'DEADLINE_EXCEEDED', message, { stage: 'GENERATED' });
+    super('STALE_ATTEMPT', message);
   }
 }
 
-/** The video could not be copied to the output bucket (bad URL, host not allowed, wrong content...). */
-export class DeliveryError extends PipelineError {
-  constructor(code: string, message: string) {
-    super('DeliveryError', code, message, { stage: 'DELIVERED' });
+/** A webhook request refused before anything is changed; answered with the status and message of its kind. */
+export class WebhookRefusedError extends PipelineError {
+  constructor(name: WebhookRefusal, detail?: string) {
+    const kind: ErrorKind = ERROR_KINDS[name];
+    super(name, kind.code ?? 'WEBHOOK_REFUSED', detail ?? kind.reply?.message ?? name);
   }
 }
 
-export class ConfigurationError extends PipelineError {
-  constructor(message: string) {
-    super('ConfigurationError', 'CONFIGURATION', message);
+/** A webhook body that matches none of the shapes Runware is known to send. */
+export class InvalidWebhookBodyError extends WebhookRefusedError {
+  constructor(detail: string) {
+    super('InvalidWebhookBodyError', detail);
   }
 }
 
-/** The job is not in a state where this step may run (a stale attempt, a missing record). */
-export class JobStateError extends PipelineError {
-  constructor(code: string, message: string) {
-    super('JobStateError', code, message);
-  }
+/** What the webhook answers for an error: its refusal, or a bare 500 for anything else. */
+export function webhookReply(error: unknown): { status: number; message: string } {
+  const kind = error instanceof WebhookRefusedError ? kindOf(error.name) : undefined;
+  return kind?.reply ?? INTERNAL_REPLY;
 }
 
 export interface ErrorInfo {
@@ -128,27 +210,28 @@ export function parseErrorCause(error: string, cause: string | undefined): Error
   }
   const match = CODE_PREFIX.exec(text);
   if (match?.[1] && match[2] !== undefined) return { name: error, code: match[1], message: match[2] };
-  return { name: error, code: serviceErrorCode(error), message: serviceErrorMessage(error, text) };
+  const kind = kindOf(error);
+  return { name: error, code: kind?.code ?? 'INTERNAL', message: kind?.message ?? unexplained(error, text) };
 }
 
-function serviceErrorCode(error: string): string {
-  switch (error) {
-    case 'States.Timeout':
-    case 'States.HeartbeatTimeout':
-      return 'STEP_TIMEOUT';
-    case 'Lambda.Unknown':
-    case 'Lambda.ServiceException':
-    case 'Sandbox.Timedout':
-    case 'Runtime.ExitError':
-      return 'STEP_CRASHED';
-    default:
-      return 'INTERNAL';
-  }
-}
-
-function serviceErrorMessage(error: string, text: string): string {
-  if (error === 'States.Timeout')
-    return 'A step took longer than its time limit. Retry the job; if it happens again, check the logs of the step.';
+function unexplained(error: string, text: string): string {
   if (text) return `${error}: ${text.slice(0, 500)}`;
   return `${error}: the step failed without a message. Retry the job and check the logs.`;
+}
+
+/**
+ * The `errorMessage` of an execution that ended without reaching the fail step (timed out, aborted...), in the
+ * `[CODE] message` form the fail step reads.
+ */
+export function executionEndMessage(status: string, cause: string | null | undefined): string {
+  const kind = kindOf(`Execution.${status}`);
+  return `[${kind?.code ?? `EXECUTION_${status}`}] ${kind?.message ?? cause ?? 'The workflow ended.'}`;
+}
+
+/** Which stage an error belongs to; otherwise the stage after the last one the job reached. */
+export function stageOfError(name: string, reached: JobStatus | undefined): Stage {
+  const known = kindOf(name)?.stage;
+  if (known) return known;
+  const index = reached && reached !== 'FAILED' ? STAGES.indexOf(reached) : 0;
+  return STAGES[Math.min(index + 1, STAGES.length - 1)] ?? 'VALIDATED';
 }

@@ -36,15 +36,16 @@ export const SidecarSchema = z
   .strict();
 export type Sidecar = z.infer<typeof SidecarSchema>;
 
-/** Settings of one job: the sidecar merged over the deployment's defaults. */
-export interface JobSettings {
-  model: AvatarModel;
-  prompt?: string;
-  outputFormat: OutputFormat;
-  outputQuality: number;
-  numberResults: number;
-  safety?: z.infer<typeof SafetySchema>;
-}
+/** Settings of one job: the sidecar merged over the deployment's defaults (as stored with the job). */
+export const JobSettingsSchema = z.object({
+  model: z.enum(AVATAR_MODELS),
+  prompt: z.string().optional(),
+  outputFormat: z.enum(OUTPUT_FORMATS),
+  outputQuality: z.number(),
+  numberResults: z.number(),
+  safety: SafetySchema.optional(),
+});
+export type JobSettings = z.infer<typeof JobSettingsSchema>;
 
 export interface SettingsDefaults {
   model: AvatarModel;

@@ -9,11 +9,11 @@ import { errorOutputKey, recordOutputKey, videoOutputKey } from '../core/keys.js
 import type { OutputWriter } from '../core/outputs.js';
 import { recordDocument } from '../core/record-document.js';
 import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT, type OutputFormat } from '../core/settings.js';
-import type { JobStore } from '../core/store.js';
+import type { JobStore } from '../core/store/jobs.js';
 import type { VideoSource } from './video-source.js';
 
 export interface DeliverDeps {
-  store: JobStore;
+  jobs: JobStore;
   videos: VideoSource;
   s3: S3Client;
   outputs: OutputWriter;
@@ -33,7 +33,7 @@ export interface DeliverOutput {
  * A body that is cut short, or is not the container asked for, aborts the upload: no partial video is left.
  */
 export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<DeliverOutput> {
-  const job = await loadAttempt(deps.store, input);
+  const job = await loadAttempt(deps.jobs, input);
   const results = job.results ?? [];
   if (!job.settings || results.length === 0) {
     throw new JobStateError('NOT_GENERATED', `Job ${job.jobId} has no results to deliver.`);
@@ -45,7 +45,7 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
     const bytes = await copyVideo(result, key, format, deps);
     outputs.push({ key, bytes, videoUUID: result.videoUUID });
   }
-  const delivered = await deps.store.advanceJob(job.jobId, job.attempt, 'DELIVERED', { outputs });
+  const delivered = await deps.jobs.advance(job.jobId, job.attempt, 'DELIVERED', { outputs });
   const recordKey = recordOutputKey(job.stem);
   await deps.outputs.putJson(recordKey, recordDocument(delivered));
   // An error file of an earlier attempt (or an orphan report) would now contradict the video beside it.
@@ -81,10 +81,7 @@ async function copyVideo(result: GenerationResult, key: string, format: OutputFo
     throw new TransientError(
       'OUTPUT_WRITE_FAILED',
       `Could not write ${key} to the output bucket (${(error as Error).name}).`,
-      {
-        stage: 'DELIVERED',
-        cause: error,
-      },
+      { cause: error },
     );
   }
   if (check.failure) throw check.failure;
@@ -130,8 +127,7 @@ class VerifyVideo extends Transform {
 
   /** An error if the body was empty, too short to be a video, or shorter than its Content-Length. */
   private checkComplete(): Error | null {
-    const truncated = (message: string) =>
-      this.fail(new TransientError('VIDEO_TRUNCATED', message, { stage: 'DELIVERED' }));
+    const truncated = (message: string) => this.fail(new TransientError('VIDEO_TRUNCATED', message));
     if (this.bytes === 0 || this.head.length < 12) {
       return truncated(`The video download was empty or cut short (${this.bytes} bytes).`);
     }
@@ -148,7 +144,7 @@ class VerifyVideo extends Transform {
       'VIDEO_TRUNCATED',
       `The video download was cut short: ${this.bytes}${of} bytes arrived before the connection broke ` +
         `(${cause.message}).`,
-      { stage: 'DELIVERED', cause },
+      { cause },
     );
     this.destroy(this.failure ?? this.fail(error));
   }

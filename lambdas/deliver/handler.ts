@@ -3,7 +3,8 @@ import { csv, loadConfig } from '../core/config.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, s3Client } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
-import { DynamoJobStore } from '../core/store.js';
+import { DynamoJobStore } from '../core/store/jobs.js';
+import { Table } from '../core/store/table.js';
 import { deliverJob } from './deliver.js';
 import { HttpVideoSource } from './video-source.js';
 
@@ -16,7 +17,7 @@ const config = loadConfig(
 );
 
 const deps = {
-  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  jobs: new DynamoJobStore(new Table(dynamoClient(), config.TABLE_NAME)),
   videos: new HttpVideoSource(config.ALLOWED_VIDEO_HOSTS),
   s3: s3Client(),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),

@@ -36,7 +36,6 @@ export class HttpVideoSource implements VideoSource {
         throw new TransientError(
           'VIDEO_DOWNLOAD_FAILED',
           `Could not reach ${redactUrl(url.href)} (${(error as Error).message}).`,
-          { stage: 'DELIVERED' },
         );
       }
       if (response.status >= 300 && response.status < 400 && response.headers.get('location')) {
@@ -57,7 +56,6 @@ export class HttpVideoSource implements VideoSource {
         throw new TransientError(
           'VIDEO_DOWNLOAD_FAILED',
           `Downloading ${redactUrl(url.href)} failed with HTTP ${response.status}.`,
-          { stage: 'DELIVERED' },
         );
       }
       const contentType = response.headers.get('content-type') ?? 'application/octet-stream';

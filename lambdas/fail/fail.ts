@@ -1,7 +1,6 @@
-import { type ErrorInfo, parseErrorCause, STAGES, type Stage } from '../core/errors.js';
-import type { JobRecord } from '../core/job.js';
+import { parseErrorCause, type Stage, stageOfError } from '../core/errors.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
-import type { JobStore } from '../core/store.js';
+import type { JobStore } from '../core/store/jobs.js';
 
 export interface FailInput {
   jobId: string;
@@ -20,19 +19,10 @@ export interface FailOutput {
 }
 
 export interface FailDeps {
-  store: JobStore;
+  jobs: JobStore;
   outputs: OutputWriter;
   now: () => Date;
 }
-
-/** Which stage an error name belongs to; otherwise the stage after the last one the job reached. */
-const STAGE_OF_ERROR: Record<string, Stage> = {
-  ValidationError: 'VALIDATED',
-  RunwareRejectedError: 'SUBMITTED',
-  RunwareTaskError: 'GENERATED',
-  DeadlineExceededError: 'GENERATED',
-  DeliveryError: 'DELIVERED',
-};
 
 /**
  * The end of every unhappy path: marks the attempt FAILED with the stage, a stable code and a message a person
@@ -41,15 +31,15 @@ const STAGE_OF_ERROR: Record<string, Stage> = {
  */
 export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOutput> {
   const info = parseErrorCause(input.error.Error, input.error.Cause);
-  const job = await deps.store.getJob(input.jobId);
-  const stage = stageOf(info, job);
+  const job = await deps.jobs.get(input.jobId);
+  const stage = stageOfError(info.name, job?.status);
   if (job && job.attempt !== input.attempt) {
     // A newer attempt owns the job and its output files now.
     return { code: info.code, message: info.message, stage, errorKey: null };
   }
   const at = deps.now().toISOString();
   const failed = job
-    ? await deps.store.failJob(job.jobId, job.attempt, { stage, code: info.code, message: info.message, at })
+    ? await deps.jobs.fail(job.jobId, job.attempt, { stage, code: info.code, message: info.message, at })
     : undefined;
   // If it had failed already, report the failure that was recorded first.
   const recorded = failed?.error ??
@@ -74,11 +64,4 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
     failedAt: recorded.at,
   });
   return { code: recorded.code, message: recorded.message, stage: recorded.stage, errorKey };
-}
-
-function stageOf(info: ErrorInfo, job: JobRecord | undefined): Stage {
-  const known = STAGE_OF_ERROR[info.name];
-  if (known) return known;
-  const reached = job && job.status !== 'FAILED' ? STAGES.indexOf(job.status) : 0;
-  return STAGES[Math.min(reached + 1, STAGES.length - 1)] ?? 'VALIDATED';
 }

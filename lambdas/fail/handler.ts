@@ -1,14 +1,16 @@
 import { z } from 'zod';
 import { loadConfig } from '../core/config.js';
+import { executionEndMessage } from '../core/errors.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
-import { DynamoJobStore } from '../core/store.js';
+import { DynamoJobStore } from '../core/store/jobs.js';
+import { Table } from '../core/store/table.js';
 import { type FailInput, failJob } from './fail.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
 
 const deps = {
-  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  jobs: new DynamoJobStore(new Table(dynamoClient(), config.TABLE_NAME)),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
   now: () => new Date(),
 };
@@ -36,20 +38,12 @@ const ExecutionStatusChange = z.object({
   }),
 });
 
-const MESSAGES: Record<string, string> = {
-  TIMED_OUT:
-    '[EXECUTION_TIMED_OUT] The job ran past the workflow time limit and was stopped. Upload one of its files again to retry.',
-  ABORTED: '[EXECUTION_ABORTED] The job was stopped by an operator. Upload one of its files again to retry.',
-};
-
 function toFailInput(event: unknown): FailInput {
   const caught = CaughtFailure.safeParse(event);
   if (caught.success) return caught.data;
   const change = ExecutionStatusChange.parse(event);
   const input = ExecutionInput.parse(JSON.parse(change.detail.input));
-  const message =
-    MESSAGES[change.detail.status] ??
-    `[EXECUTION_${change.detail.status}] ${change.detail.cause ?? 'The workflow ended.'}`;
+  const message = executionEndMessage(change.detail.status, change.detail.cause);
   return {
     ...input,
     error: { Error: `Execution.${change.detail.status}`, Cause: JSON.stringify({ errorMessage: message }) },

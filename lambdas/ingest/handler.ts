@@ -4,7 +4,9 @@ import { loadConfig, positiveInt } from '../core/config.js';
 import { SfnExecutionStarter } from '../core/executions.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client, sfnClient } from '../core/runtime.js';
-import { DynamoJobStore } from '../core/store.js';
+import { DynamoFileStore } from '../core/store/files.js';
+import { DynamoJobStore } from '../core/store/jobs.js';
+import { Table } from '../core/store/table.js';
 import { forgetObject, ingestObject } from './ingest.js';
 
 const config = loadConfig(
@@ -16,8 +18,10 @@ const config = loadConfig(
   }),
 );
 
+const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
-  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  files: new DynamoFileStore(table),
+  jobs: new DynamoJobStore(table),
   orphanAfterSeconds: config.ORPHAN_AFTER_SECONDS,
   executions: new SfnExecutionStarter(sfnClient(), config.STATE_MACHINE_ARN),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),

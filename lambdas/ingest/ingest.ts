@@ -3,7 +3,8 @@ import type { ExecutionStarter } from '../core/executions.js';
 import type { FileRef, JobRecord, StoredFile } from '../core/job.js';
 import { classifyKey, decodeS3Key, type FileRole, normalizeSequencer } from '../core/keys.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
-import type { JobStore } from '../core/store.js';
+import type { FileStore } from '../core/store/files.js';
+import type { JobStore } from '../core/store/jobs.js';
 
 /** One `Object Created` notification of the input bucket, key still URL-encoded as S3 sends it. */
 export interface ObjectCreated {
@@ -25,7 +26,8 @@ export type IngestOutcome =
   | { kind: 'unchanged'; jobId: string; attempt: number; status: string };
 
 export interface IngestDeps {
-  store: JobStore;
+  files: FileStore;
+  jobs: JobStore;
   /** How long a lone image or audio may wait for its partner before it is reported as an orphan. */
   orphanAfterSeconds: number;
   executions: ExecutionStarter;
@@ -56,9 +58,9 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
     sequencer: normalizeSequencer(event.sequencer),
     seenAt: deps.now().toISOString(),
   };
-  if (!(await deps.store.putFile(file))) return { kind: 'stale', key };
+  if (!(await deps.files.put(file))) return { kind: 'stale', key };
 
-  const files = await deps.store.listFiles(inbox.stem);
+  const files = await deps.files.list(inbox.stem);
   const images = files.filter((f) => f.role === 'image');
   const audios = files.filter((f) => f.role === 'audio');
   const sidecar = files.find((f) => f.role === 'sidecar');
@@ -84,10 +86,10 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
     // Each new lone upload restarts the clock; the sweeper reports the stem if its partner never comes.
     const now = deps.now();
     const dueAt = new Date(now.getTime() + deps.orphanAfterSeconds * 1000).toISOString();
-    await deps.store.watchOrphan({ stem: inbox.stem, dueAt, since: now.toISOString() });
+    await deps.files.watchOrphan({ stem: inbox.stem, dueAt, since: now.toISOString() });
     return { kind: 'waiting', stem: inbox.stem, missing: image ? 'audio' : 'image' };
   }
-  await deps.store.unwatchOrphan(inbox.stem);
+  await deps.files.unwatchOrphan(inbox.stem);
 
   const inputs = { image: ref(image), audio: ref(audio), ...(sidecar ? { sidecar: ref(sidecar) } : {}) };
   const jobId = jobIdOf(inbox.stem, inputs.image, inputs.audio);
@@ -95,14 +97,14 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
   const fresh = newAttempt(jobId, inbox.stem, 1, inputs, event.eventId, now);
 
   let job: JobRecord | undefined = fresh;
-  if (!(await deps.store.createJob(fresh))) {
-    job = await deps.store.getJob(jobId);
+  if (!(await deps.jobs.create(fresh))) {
+    job = await deps.jobs.get(jobId);
     if (!job) throw new Error(`Job ${jobId} vanished while being created`);
     if (job.status === 'FAILED' && isNewerThanAttempt(file, job)) {
       // A new upload after a failure is the user's retry: a new attempt, with a new execution name.
       const next = newAttempt(jobId, inbox.stem, job.attempt + 1, inputs, event.eventId, now, job);
-      if (!(await deps.store.restartJob(next, job.attempt))) {
-        const current = await deps.store.getJob(jobId);
+      if (!(await deps.jobs.restart(next, job.attempt))) {
+        const current = await deps.jobs.get(jobId);
         return {
           kind: 'unchanged',
           jobId,
@@ -121,7 +123,7 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
     attempt: job.attempt,
     stem: job.stem,
   });
-  await deps.store.updateJob(jobId, job.attempt, { executionArn: started.executionArn });
+  await deps.jobs.update(jobId, job.attempt, { executionArn: started.executionArn });
   return { kind: 'started', jobId, attempt: job.attempt, executionArn: started.executionArn };
 }
 
@@ -135,15 +137,18 @@ export interface ObjectDeleted {
  * A deleted inbox file stops counting for its stem: deleting the extra image of an ambiguous stem (as the
  * AMBIGUOUS_INPUT message says) or a sidecar makes the next upload run without it. Nothing is started here.
  */
-export async function forgetObject(event: ObjectDeleted, deps: IngestDeps): Promise<IngestOutcome> {
+export async function forgetObject(
+  event: ObjectDeleted,
+  deps: Pick<IngestDeps, 'files'>,
+): Promise<IngestOutcome> {
   const key = decodeS3Key(event.encodedKey);
   const inbox = classifyKey(key);
   if (!inbox) return { kind: 'ignored', key };
-  if (!(await deps.store.forgetFile(inbox.stem, key, normalizeSequencer(event.sequencer)))) {
+  if (!(await deps.files.forget(inbox.stem, key, normalizeSequencer(event.sequencer)))) {
     return { kind: 'stale', key };
   }
-  const left = (await deps.store.listFiles(inbox.stem)).filter((f) => f.role !== 'sidecar');
-  if (left.length === 0) await deps.store.unwatchOrphan(inbox.stem);
+  const left = (await deps.files.list(inbox.stem)).filter((f) => f.role !== 'sidecar');
+  if (left.length === 0) await deps.files.unwatchOrphan(inbox.stem);
   return { kind: 'forgotten', key, stem: inbox.stem };
 }
 

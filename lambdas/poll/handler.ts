@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { loadConfig } from '../core/config.js';
 import { dynamoClient, runwareClient } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
-import { DynamoJobStore } from '../core/store.js';
+import { DynamoJobStore } from '../core/store/jobs.js';
+import { Table } from '../core/store/table.js';
+import { DynamoTaskStore } from '../core/store/tasks.js';
 import { pollJob } from './poll.js';
 
 const config = loadConfig(
@@ -13,8 +15,10 @@ const config = loadConfig(
   }),
 );
 
+const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
-  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  jobs: new DynamoJobStore(table),
+  tasks: new DynamoTaskStore(table),
   runware: runwareClient(config.RUNWARE_API_URL, config.RUNWARE_API_KEY_SECRET),
   now: () => new Date(),
 };

@@ -3,10 +3,12 @@ import { evaluateTask, recordTaskReports } from '../core/completion.js';
 import { DeadlineExceededError, JobStateError, RunwareTaskError } from '../core/errors.js';
 import type { StepInput, TaskRecord } from '../core/job.js';
 import type { RunwareClient } from '../core/runware/client.js';
-import type { JobStore } from '../core/store.js';
+import type { JobStore } from '../core/store/jobs.js';
+import type { TaskStore } from '../core/store/tasks.js';
 
 export interface PollDeps {
-  store: JobStore;
+  jobs: JobStore;
+  tasks: TaskStore;
   runware: RunwareClient;
   now: () => Date;
   minWaitSeconds?: number;
@@ -25,21 +27,21 @@ export interface PollOutput {
  * the task gets older, and gives up with DEADLINE_EXCEEDED at the job's hard deadline: nothing waits forever.
  */
 export async function pollJob(input: StepInput, deps: PollDeps): Promise<PollOutput> {
-  const job = await loadAttempt(deps.store, input);
+  const job = await loadAttempt(deps.jobs, input);
   if (!job.taskUUID)
     throw new JobStateError('NOT_SUBMITTED', `Job ${job.jobId} has no Runware task to poll.`);
-  let task = await deps.store.getTask(job.taskUUID);
+  let task = await deps.tasks.get(job.taskUUID);
   if (!task)
     throw new JobStateError('NOT_SUBMITTED', `Task ${job.taskUUID} of job ${job.jobId} is not recorded.`);
 
   if (evaluateTask(task).state === 'pending') task = await refresh(task, deps);
   const outcome = evaluateTask(task);
   if (outcome.state === 'succeeded') {
-    await deps.store.markTaskCompleted(task.taskUUID, deps.now().toISOString());
+    await deps.tasks.markCompleted(task.taskUUID, deps.now().toISOString());
     return { done: true, waitSeconds: 0 };
   }
   if (outcome.state === 'failed') {
-    await deps.store.markTaskCompleted(task.taskUUID, deps.now().toISOString());
+    await deps.tasks.markCompleted(task.taskUUID, deps.now().toISOString());
     throw new RunwareTaskError(outcome.error.code, outcome.error.message);
   }
 
@@ -63,5 +65,5 @@ export async function pollJob(input: StepInput, deps: PollDeps): Promise<PollOut
 
 async function refresh(task: TaskRecord, deps: PollDeps): Promise<TaskRecord> {
   const poll = await deps.runware.getResponse(task.taskUUID);
-  return recordTaskReports(deps.store, task, poll, deps.now().toISOString());
+  return recordTaskReports(deps.tasks, task, poll, deps.now().toISOString());
 }

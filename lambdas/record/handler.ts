@@ -2,10 +2,13 @@ import { z } from 'zod';
 import { loadConfig } from '../core/config.js';
 import { dynamoClient } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
-import { DynamoJobStore } from '../core/store.js';
+import { DynamoJobStore } from '../core/store/jobs.js';
+import { Table } from '../core/store/table.js';
+import { DynamoTaskStore } from '../core/store/tasks.js';
 import { recordResults } from './record.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1) }));
-const deps = { store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME) };
+const table = new Table(dynamoClient(), config.TABLE_NAME);
+const deps = { jobs: new DynamoJobStore(table), tasks: new DynamoTaskStore(table) };
 
 export const handler = stepHandler('recorded', (input) => recordResults(input, deps));

@@ -2,7 +2,8 @@ import { loadAttempt } from '../core/attempt.js';
 import { evaluateTask } from '../core/completion.js';
 import { JobStateError, RunwareTaskError } from '../core/errors.js';
 import type { StepInput } from '../core/job.js';
-import type { JobStore } from '../core/store.js';
+import type { JobStore } from '../core/store/jobs.js';
+import type { TaskStore } from '../core/store/tasks.js';
 
 export interface RecordOutput {
   results: number;
@@ -10,10 +11,13 @@ export interface RecordOutput {
 }
 
 /** Copies the task's results (video UUIDs and URLs, cost, seeds) into the job: GENERATED. */
-export async function recordResults(input: StepInput, deps: { store: JobStore }): Promise<RecordOutput> {
-  const job = await loadAttempt(deps.store, input);
+export async function recordResults(
+  input: StepInput,
+  deps: { jobs: JobStore; tasks: TaskStore },
+): Promise<RecordOutput> {
+  const job = await loadAttempt(deps.jobs, input);
   if (!job.taskUUID) throw new JobStateError('NOT_SUBMITTED', `Job ${job.jobId} has no Runware task.`);
-  const task = await deps.store.getTask(job.taskUUID);
+  const task = await deps.tasks.get(job.taskUUID);
   if (!task)
     throw new JobStateError('NOT_SUBMITTED', `Task ${job.taskUUID} of job ${job.jobId} is not recorded.`);
   const outcome = evaluateTask(task);
@@ -26,7 +30,7 @@ export async function recordResults(input: StepInput, deps: { store: JobStore })
   }
   // Runware reports cost per result; five decimals is its precision.
   const costUsd = Math.round(outcome.results.reduce((sum, r) => sum + (r.cost ?? 0), 0) * 100_000) / 100_000;
-  await deps.store.advanceJob(job.jobId, job.attempt, 'GENERATED', {
+  await deps.jobs.advance(job.jobId, job.attempt, 'GENERATED', {
     results: outcome.results,
     costUsd,
     ...(outcome.errors.length ? { partialFailures: outcome.errors } : {}),

@@ -4,7 +4,9 @@ import { loadConfig, positiveInt } from '../core/config.js';
 import { S3InputPresigner } from '../core/presign.js';
 import { dynamoClient, readSecret, runwareClient, s3Client, sfnClient } from '../core/runtime.js';
 import { StepInputSchema, stepHandler } from '../core/step-input.js';
-import { DynamoJobStore } from '../core/store.js';
+import { DynamoJobStore } from '../core/store/jobs.js';
+import { Table } from '../core/store/table.js';
+import { DynamoTaskStore } from '../core/store/tasks.js';
 import { submitJob } from './submit.js';
 
 const config = loadConfig(
@@ -19,8 +21,10 @@ const config = loadConfig(
   }),
 );
 
+const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
-  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  jobs: new DynamoJobStore(table),
+  tasks: new DynamoTaskStore(table),
   runware: runwareClient(config.RUNWARE_API_URL, config.RUNWARE_API_KEY_SECRET),
   presigner: new S3InputPresigner(s3Client(), config.INPUT_BUCKET, config.PRESIGN_TTL_SECONDS),
   notifier: new SfnTaskNotifier(sfnClient()),

@@ -6,11 +6,13 @@ import type { JobRecord, StepInput } from '../core/job.js';
 import type { InputPresigner } from '../core/presign.js';
 import type { RunwareClient } from '../core/runware/client.js';
 import type { VideoInferenceTask } from '../core/runware/schemas.js';
-import type { JobStore } from '../core/store.js';
+import type { JobStore } from '../core/store/jobs.js';
+import type { TaskStore } from '../core/store/tasks.js';
 import { webhookUrl } from '../core/webhook-token.js';
 
 export interface SubmitDeps {
-  store: JobStore;
+  jobs: JobStore;
+  tasks: TaskStore;
   runware: RunwareClient;
   presigner: InputPresigner;
   notifier: TaskNotifier;
@@ -35,13 +37,13 @@ export async function submitJob(
   input: StepInput & { taskToken: string },
   deps: SubmitDeps,
 ): Promise<SubmitOutput> {
-  const job = await loadAttempt(deps.store, input);
+  const job = await loadAttempt(deps.jobs, input);
   const { settings, media } = job;
   if (!settings || !media) {
     throw new JobStateError('NOT_VALIDATED', `Job ${job.jobId} reached submit without being validated.`);
   }
-  const taskUUID = await deps.store.assignTaskUUID(job.jobId, job.attempt, (deps.newUUID ?? randomUUID)());
-  const task = await deps.store.saveTaskToken({
+  const taskUUID = await deps.jobs.assignTaskUUID(job.jobId, job.attempt, (deps.newUUID ?? randomUUID)());
+  const task = await deps.tasks.save({
     taskUUID,
     jobId: job.jobId,
     attempt: job.attempt,
@@ -56,7 +58,7 @@ export async function submitJob(
 
   const request = await buildTask(job, taskUUID, deps);
   const answer = await deps.runware.submit(request);
-  await deps.store.advanceJob(job.jobId, job.attempt, 'SUBMITTED', { taskUUID });
+  await deps.jobs.advance(job.jobId, job.attempt, 'SUBMITTED', { taskUUID });
   return { taskUUID, status: answer.status };
 }
 

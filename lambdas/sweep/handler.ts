@@ -2,13 +2,14 @@ import { z } from 'zod';
 import { loadConfig } from '../core/config.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
-import { DynamoJobStore } from '../core/store.js';
+import { DynamoFileStore } from '../core/store/files.js';
+import { Table } from '../core/store/table.js';
 import { sweepOrphans } from './sweep.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
 
 const deps = {
-  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  files: new DynamoFileStore(new Table(dynamoClient(), config.TABLE_NAME)),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
   now: () => new Date(),
 };

@@ -1,8 +1,8 @@
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
-import type { JobStore } from '../core/store.js';
+import type { FileStore } from '../core/store/files.js';
 
 export interface SweepDeps {
-  store: JobStore;
+  files: FileStore;
   outputs: OutputWriter;
   now: () => Date;
 }
@@ -23,16 +23,16 @@ export async function sweepOrphans(deps: SweepDeps): Promise<SweepOutput> {
   const now = deps.now();
   const reported: string[] = [];
   const cleared: string[] = [];
-  for (const watch of await deps.store.dueOrphans(now.toISOString())) {
-    const files = await deps.store.listFiles(watch.stem);
+  for (const watch of await deps.files.dueOrphans(now.toISOString())) {
+    const files = await deps.files.list(watch.stem);
     const images = files.filter((f) => f.role === 'image');
     const audios = files.filter((f) => f.role === 'audio');
     if ((images.length > 0 && audios.length > 0) || (images.length === 0 && audios.length === 0)) {
-      await deps.store.unwatchOrphan(watch.stem);
+      await deps.files.unwatchOrphan(watch.stem);
       cleared.push(watch.stem);
       continue;
     }
-    if (!(await deps.store.markOrphanReported(watch.stem, now.toISOString()))) continue;
+    if (!(await deps.files.markOrphanReported(watch.stem, now.toISOString()))) continue;
     const present = [...images, ...audios].map((f) => f.key).join(', ');
     const missing =
       images.length > 0 ? 'audio file (.mp3 .wav .m4a .aac .ogg)' : 'image (.jpg .jpeg .png .webp)';

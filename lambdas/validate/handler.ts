@@ -5,7 +5,9 @@ import { S3ObjectReader } from '../core/objects.js';
 import { dynamoClient, s3Client } from '../core/runtime.js';
 import { AVATAR_MODELS } from '../core/settings.js';
 import { stepHandler } from '../core/step-input.js';
-import { DynamoJobStore } from '../core/store.js';
+import { DynamoFileStore } from '../core/store/files.js';
+import { DynamoJobStore } from '../core/store/jobs.js';
+import { Table } from '../core/store/table.js';
 import { validateJob } from './validate.js';
 
 const config = loadConfig(
@@ -20,8 +22,10 @@ const config = loadConfig(
   }),
 );
 
+const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
-  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  jobs: new DynamoJobStore(table),
+  files: new DynamoFileStore(table),
   objects: new S3ObjectReader(s3Client(), config.INPUT_BUCKET),
   limits: {
     ...DEFAULT_MEDIA_LIMITS,

@@ -4,13 +4,15 @@ import type { FileRef, MediaFacts, StepInput } from '../core/job.js';
 import { checkDeclaredSize, inspectAudio, inspectImage, type MediaLimits } from '../core/media/inspect.js';
 import type { ObjectReader } from '../core/objects.js';
 import { resolveSettings, type SettingsDefaults, SidecarSchema } from '../core/settings.js';
-import type { JobStore } from '../core/store.js';
+import type { FileStore } from '../core/store/files.js';
+import type { JobStore } from '../core/store/jobs.js';
 
 /** A sidecar is a few settings; anything larger is not one. */
 export const MAX_SIDECAR_BYTES = 64 * 1024;
 
 export interface ValidateDeps {
-  store: JobStore;
+  jobs: JobStore;
+  files: FileStore;
   objects: ObjectReader;
   limits: MediaLimits;
   defaults: SettingsDefaults;
@@ -29,7 +31,7 @@ export interface ValidateOutput {
  * person what to change. On success the job is VALIDATED with its media facts, settings and hard deadline.
  */
 export async function validateJob(input: StepInput, deps: ValidateDeps): Promise<ValidateOutput> {
-  const job = await loadAttempt(deps.store, input);
+  const job = await loadAttempt(deps.jobs, input);
   if (job.status !== 'RECEIVED' && job.deadline && job.settings) {
     // A retried step after the job moved on: report what was decided, change nothing.
     return { deadline: job.deadline, numberResults: job.settings.numberResults };
@@ -45,7 +47,7 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   const media: MediaFacts = { image: imageFacts, audio: audioFacts };
 
   // The sidecar is read now, after the settle wait, so one uploaded with the pair counts whatever the order.
-  const files = await deps.store.listFiles(job.stem);
+  const files = await deps.files.list(job.stem);
   // So does a second image or audio file: which one the person meant is unknown, so nothing is paid for.
   const images = files.filter((f) => f.role === 'image');
   const audios = files.filter((f) => f.role === 'audio');
@@ -68,7 +70,7 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   const settings = resolveSettings(sidecar, deps.defaults);
 
   const deadline = new Date(deps.now().getTime() + deps.hardDeadlineSeconds * 1000).toISOString();
-  await deps.store.advanceJob(job.jobId, job.attempt, 'VALIDATED', {
+  await deps.jobs.advance(job.jobId, job.attempt, 'VALIDATED', {
     media,
     settings,
     deadline,

@@ -2,14 +2,17 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { z } from 'zod';
 import { SfnTaskNotifier } from '../core/completion.js';
 import { loadConfig } from '../core/config.js';
+import { INTERNAL_REPLY } from '../core/errors.js';
 import { dynamoClient, logger, readSecret, sfnClient } from '../core/runtime.js';
-import { DynamoJobStore } from '../core/store.js';
+import { Table } from '../core/store/table.js';
+import { DynamoTaskStore } from '../core/store/tasks.js';
 import { handleWebhook, MAX_WEBHOOK_BODY_BYTES } from './webhook.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), WEBHOOK_SECRET_ARN: z.string().min(1) }));
 
+const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
-  store: new DynamoJobStore(dynamoClient(), config.TABLE_NAME),
+  tasks: new DynamoTaskStore(table),
   notifier: new SfnTaskNotifier(sfnClient()),
   secret: () => readSecret(config.WEBHOOK_SECRET_ARN),
   now: () => new Date(),
@@ -52,7 +55,7 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
       error: { name: (error as Error).name, message: (error as Error).message },
     });
     // 5xx makes Runware deliver again later; the body says nothing about why.
-    return json(500, { message: 'Internal error.' });
+    return json(INTERNAL_REPLY.status, { message: INTERNAL_REPLY.message });
   }
 };
 

@@ -1,6 +1,7 @@
 import { notifyIfDone, recordTaskReports, type TaskNotifier } from '../core/completion.js';
+import { WebhookRefusedError, webhookReply } from '../core/errors.js';
 import { parseWebhookBody } from '../core/runware/schemas.js';
-import type { JobStore } from '../core/store.js';
+import type { TaskStore } from '../core/store/tasks.js';
 import { verifyWebhookToken } from '../core/webhook-token.js';
 
 export interface WebhookRequest {
@@ -18,7 +19,7 @@ export interface WebhookResponse {
 }
 
 export interface WebhookDeps {
-  store: JobStore;
+  tasks: TaskStore;
   notifier: TaskNotifier;
   secret: () => Promise<string>;
   now: () => Date;
@@ -33,46 +34,49 @@ const reply = (statusCode: number, message: string): WebhookResponse => ({ statu
 /**
  * Runware's report of a finished task. Refused unless the URL carries this task's token (compared in constant
  * time) before anything else is looked at; answered 2xx for every authentic delivery, duplicates included, so
- * that Runware stops retrying; and a duplicate or a replay after completion changes nothing.
+ * that Runware stops retrying; and a duplicate or a replay after completion changes nothing. A refusal is
+ * answered with its kind's status and message (see `ERROR_KINDS`).
  */
 export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
-  if (request.method.toUpperCase() !== 'POST') return reply(405, 'Method not allowed.');
-  const taskUUID = request.taskUUID ?? '';
-  if (!UUID.test(taskUUID) || !request.token) return reply(401, 'Unauthorized.');
-  if (!verifyWebhookToken(await deps.secret(), taskUUID.toLowerCase(), request.token)) {
-    return reply(401, 'Unauthorized.');
+  try {
+    return await accept(request, deps);
+  } catch (error) {
+    if (!(error instanceof WebhookRefusedError)) throw error;
+    const { status, message } = webhookReply(error);
+    return reply(status, message);
+  }
+}
+
+async function accept(request: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
+  if (request.method.toUpperCase() !== 'POST') throw new WebhookRefusedError('MethodNotAllowed');
+  const taskUUID = (request.taskUUID ?? '').toLowerCase();
+  if (!UUID.test(taskUUID) || !request.token) throw new WebhookRefusedError('Unauthorized');
+  if (!verifyWebhookToken(await deps.secret(), taskUUID, request.token)) {
+    throw new WebhookRefusedError('Unauthorized');
   }
   if (!/^application\/json\b/i.test(request.contentType ?? 'application/json')) {
-    return reply(415, 'Expected application/json.');
+    throw new WebhookRefusedError('UnsupportedMediaType');
   }
-  if (Buffer.byteLength(request.body, 'utf8') > deps.maxBodyBytes) return reply(413, 'Body too large.');
+  if (Buffer.byteLength(request.body, 'utf8') > deps.maxBodyBytes)
+    throw new WebhookRefusedError('BodyTooLarge');
 
   let json: unknown;
   try {
     json = JSON.parse(request.body);
   } catch {
-    return reply(400, 'Body is not JSON.');
+    throw new WebhookRefusedError('BodyNotJson');
   }
-  let parsed: ReturnType<typeof parseWebhookBody>;
-  try {
-    parsed = parseWebhookBody(json);
-  } catch {
-    return reply(400, 'Body is not a Runware task response.');
-  }
+  const parsed = parseWebhookBody(json);
   const items = [...parsed.results, ...parsed.errors];
-  if (
-    items.some(
-      (item) => item.taskUUID !== undefined && item.taskUUID.toLowerCase() !== taskUUID.toLowerCase(),
-    )
-  ) {
-    return reply(400, 'Body is about another task.');
+  if (items.some((item) => item.taskUUID !== undefined && item.taskUUID.toLowerCase() !== taskUUID)) {
+    throw new WebhookRefusedError('WrongTask');
   }
 
-  let task = await deps.store.getTask(taskUUID.toLowerCase());
-  if (!task) return reply(404, 'Unknown task.');
+  let task = await deps.tasks.get(taskUUID);
+  if (!task) throw new WebhookRefusedError('UnknownTask');
   if (task.completedAt) return reply(200, 'Already complete.');
 
-  task = await recordTaskReports(deps.store, task, parsed, deps.now().toISOString());
+  task = await recordTaskReports(deps.tasks, task, parsed, deps.now().toISOString());
   const outcome = await notifyIfDone(task, deps);
   return reply(200, outcome.state === 'pending' ? 'Received; waiting for the other results.' : 'Received.');
 }

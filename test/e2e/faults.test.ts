@@ -2,7 +2,6 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Stage } from '../../lambdas/core/errors.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
@@ -18,6 +17,7 @@ import {
   readOutput,
   type Samples,
   startLocal,
+  storesOf,
 } from '../support/local.js';
 
 /**
@@ -39,7 +39,6 @@ let stack: LocalStack;
 let samples: Samples;
 let dir: string;
 let sim: RunwareSimulator;
-let doc: DynamoDBDocumentClient;
 
 /** Every Lambda invocation, when it ran and how it ended (`error` is the errorType Step Functions saw). */
 interface Call {
@@ -56,7 +55,6 @@ beforeAll(async () => {
   ({ stack, samples, dir } = await startLocal());
   if (!stack.simulator) throw new Error('These tests need the Runware simulator.');
   sim = stack.simulator;
-  doc = DynamoDBDocumentClient.from(stack.dynamo);
   // Record the outcome of every invocation (Step Functions, the webhook endpoint and ingest all go through here).
   const invoke = stack.lambdas.invoke.bind(stack.lambdas);
   stack.lambdas.invoke = async (name: FunctionName, event: unknown) => {
@@ -123,12 +121,7 @@ function executionsOf(stem: string) {
   return stack.sfn.listExecutions().filter((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
 }
 
-async function jobById(jobId: string): Promise<JobRecord | undefined> {
-  const { Item } = await doc.send(
-    new GetCommand({ TableName: stack.names.tableName, Key: { pk: `JOB#${jobId}`, sk: 'JOB' } }),
-  );
-  return Item as JobRecord | undefined;
-}
+const jobById = (jobId: string): Promise<JobRecord | undefined> => storesOf(stack).jobs.get(jobId);
 
 async function readJson(key: string): Promise<Record<string, unknown>> {
   return JSON.parse((await readOutput(stack, key)).toString('utf8')) as Record<string, unknown>;
@@ -370,12 +363,7 @@ describe('S3 events: duplicated, reordered, simultaneous, dropped again', () => 
       // The first upload's event arrives late: it must not bring back the replaced audio.
       stack.deliverToIngest(older);
       await stack.idle();
-      const { Item: pairing } = await doc.send(
-        new GetCommand({
-          TableName: stack.names.tableName,
-          Key: { pk: `STEM#${stem}`, sk: `FILE#inbox/${stem}.wav` },
-        }),
-      );
+      const pairing = (await storesOf(stack).files.list(stem)).find((f) => f.key === `inbox/${stem}.wav`);
       if (!newer) throw new Error('no event');
       expect(pairing?.etag).toBe((newer.detail.object.etag ?? '').replace(/"/g, ''));
       expect(newer.detail.object.etag).not.toBe(older.detail.object.etag);

@@ -2,12 +2,20 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobRecord } from '../../lambdas/core/job.js';
+import type { JobRecord, TaskRecord } from '../../lambdas/core/job.js';
 import { webhookToken } from '../../lambdas/core/webhook-token.js';
 import type { LocalStack } from '../../local/stack.js';
-import { drop, finishedJob, outputKeys, readOutput, type Samples, startLocal } from '../support/local.js';
+import {
+  drop,
+  finishedJob,
+  outputKeys,
+  readOutput,
+  type Samples,
+  startLocal,
+  storesOf,
+  tableSnapshot,
+} from '../support/local.js';
 
 /**
  * Abuse of the public webhook, sent over real HTTP to the local stand-in of the HTTP API, the way Runware or an
@@ -25,7 +33,6 @@ const RUNWARE_API_KEY = 'local-simulator-key';
 let stack: LocalStack;
 let samples: Samples;
 let dir: string;
-let doc: DynamoDBDocumentClient;
 let signingSecret: string;
 /** Every response body the webhook endpoint sent back during the attacks. */
 const responseBodies: string[] = [];
@@ -34,7 +41,6 @@ const presentedTokens = new Set<string>();
 
 beforeAll(async () => {
   ({ stack, samples, dir } = await startLocal(CONTEXT));
-  doc = DynamoDBDocumentClient.from(stack.dynamo);
   const env = stack.clientEnvironment();
   const secrets = new SecretsManagerClient({
     region: env.AWS_REGION,
@@ -64,37 +70,13 @@ interface Task {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function jobItem(jobId: string): Promise<Record<string, unknown> | undefined> {
-  const { Item } = await doc.send(
-    new GetCommand({ TableName: stack.names.tableName, Key: { pk: `JOB#${jobId}`, sk: 'JOB' } }),
-  );
-  return Item;
-}
-
-async function taskItem(taskUUID: string): Promise<Record<string, unknown> | undefined> {
-  const { Item } = await doc.send(
-    new GetCommand({ TableName: stack.names.tableName, Key: { pk: `TASK#${taskUUID}`, sk: 'TASK' } }),
-  );
-  return Item;
-}
-
-async function allItems(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new ScanCommand({ TableName: stack.names.tableName, ConsistentRead: true, ExclusiveStartKey: start }),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items.sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
-}
+const jobItem = (jobId: string): Promise<JobRecord | undefined> => storesOf(stack).jobs.get(jobId);
+const taskItem = (taskUUID: string): Promise<TaskRecord | undefined> => storesOf(stack).tasks.get(taskUUID);
 
 /** Everything an attack could change: the whole table, the outputs, Runware, events and executions. */
 async function world() {
   return {
-    items: await allItems(),
+    items: await tableSnapshot(stack),
     outputs: await outputKeys(stack, ''),
     submissions: stack.simulator?.submissions.length,
     events: stack.events.map((e) => `${e.detailType}:${String(e.detail.jobId)}`),

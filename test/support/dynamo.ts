@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { DUE_INDEX } from '../../lambdas/core/store.js';
+import { TABLE_DEFINITION } from '../../lambdas/core/store/schema.js';
 
 /**
  * A real DynamoDB API (dynalite, in memory) with the pipeline's table, for tests of conditional writes and
@@ -18,33 +18,8 @@ export async function startDynamo(
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-        { AttributeName: 'duePk', AttributeType: 'S' },
-        { AttributeName: 'dueSk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      // Same index as lib/storage.ts declares.
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: DUE_INDEX,
-          KeySchema: [
-            { AttributeName: 'duePk', KeyType: 'HASH' },
-            { AttributeName: 'dueSk', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
+  // Same keys and index as lib/storage.ts declares (both read them from the table schema).
+  await client.send(new CreateTableCommand({ TableName: tableName, ...TABLE_DEFINITION }));
   return {
     client,
     tableName,

@@ -2,13 +2,13 @@ import type { TaskNotifier } from '../../lambdas/core/completion.js';
 import type { GenerationResult, JobRecord } from '../../lambdas/core/job.js';
 import type { RunwareClient, SubmitOutcome, TaskPoll } from '../../lambdas/core/runware/client.js';
 import type { VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';
-import type { JobStore } from '../../lambdas/core/store.js';
+import type { JobStore } from '../../lambdas/core/store/jobs.js';
 
 let counter = 0;
 
 /** A job as validation leaves it: VALIDATED, with media facts, settings and a deadline. */
 export async function seedValidatedJob(
-  store: JobStore,
+  jobs: JobStore,
   overrides: Partial<JobRecord> = {},
 ): Promise<JobRecord> {
   counter += 1;
@@ -51,7 +51,7 @@ export async function seedValidatedJob(
     updatedAt: '2026-11-24T10:00:12.000Z',
     ...overrides,
   };
-  await store.createJob(job);
+  await jobs.create(job);
   return job;
 }
 

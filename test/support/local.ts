@@ -7,8 +7,13 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { JobRecord } from '../../lambdas/core/job.js';
+import { DynamoFileStore } from '../../lambdas/core/store/files.js';
+import { DynamoJobStore } from '../../lambdas/core/store/jobs.js';
+import { TABLE_SCHEMA } from '../../lambdas/core/store/schema.js';
+import { Table } from '../../lambdas/core/store/table.js';
+import { DynamoTaskStore } from '../../lambdas/core/store/tasks.js';
 import { makeSamplePortrait, makeSampleVoice } from '../../local/ffmpeg.js';
 import { LocalStack } from '../../local/stack.js';
 
@@ -53,12 +58,49 @@ export async function finishedJob(stack: LocalStack, stem: string): Promise<JobR
     .find((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
   if (!execution) throw new Error(`No execution for ${stem}`);
   const { jobId } = JSON.parse(execution.input) as { jobId: string };
+  const job = await storesOf(stack).jobs.get(jobId);
+  if (!job) throw new Error(`No job record for ${stem}`);
+  return job;
+}
+
+/** The pipeline's own stores over the local stack's table: tests read jobs, tasks and files as the code does. */
+export interface LocalStores {
+  files: DynamoFileStore;
+  jobs: DynamoJobStore;
+  tasks: DynamoTaskStore;
+}
+
+const storesByStack = new WeakMap<LocalStack, LocalStores>();
+
+export function storesOf(stack: LocalStack): LocalStores {
+  let stores = storesByStack.get(stack);
+  if (!stores) {
+    const table = new Table(stack.dynamo, stack.names.tableName);
+    stores = {
+      files: new DynamoFileStore(table),
+      jobs: new DynamoJobStore(table),
+      tasks: new DynamoTaskStore(table),
+    };
+    storesByStack.set(stack, stores);
+  }
+  return stores;
+}
+
+/** Every item of the table, raw and in key order: a snapshot to prove that something changed nothing. */
+export async function tableSnapshot(stack: LocalStack): Promise<Record<string, unknown>[]> {
   const doc = DynamoDBDocumentClient.from(stack.dynamo);
-  const { Item } = await doc.send(
-    new GetCommand({ TableName: stack.names.tableName, Key: { pk: `JOB#${jobId}`, sk: 'JOB' } }),
-  );
-  if (!Item) throw new Error(`No job record for ${stem}`);
-  return Item as unknown as JobRecord;
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new ScanCommand({ TableName: stack.names.tableName, ConsistentRead: true, ExclusiveStartKey: start }),
+    );
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  const { partitionKey, sortKey } = TABLE_SCHEMA;
+  const order = (item: Record<string, unknown>) => `${String(item[partitionKey])}|${String(item[sortKey])}`;
+  return items.sort((a, b) => order(a).localeCompare(order(b)));
 }
 
 export async function outputKeys(stack: LocalStack, prefix: string): Promise<string[]> {

@@ -7,17 +7,15 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
-import { DynamoJobStore } from '../../lambdas/core/store.js';
 import { type DeliverDeps, deliverJob } from '../../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../../lambdas/deliver/video-source.js';
-import { startDynamo } from '../support/dynamo.js';
+import { useStores } from '../support/harness.js';
 import { result, seedValidatedJob } from '../support/jobs.js';
 
 const s3Mock = mockClient(S3Client);
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-let store: DynamoJobStore;
+const db = useStores();
 let requests: string[];
 let deps: DeliverDeps;
 
@@ -44,11 +42,6 @@ const ok = (body: Uint8Array, headers: Record<string, string> = {}) =>
     headers: { 'content-type': 'video/mp4', 'content-length': String(body.length), ...headers },
   });
 
-beforeAll(async () => {
-  dynamo = await startDynamo();
-  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
-});
-afterAll(async () => dynamo.stop());
 beforeEach(() => {
   requests = [];
   s3Mock.on(PutObjectCommand).resolves({});
@@ -57,7 +50,7 @@ beforeEach(() => {
   s3Mock.on(CompleteMultipartUploadCommand).resolves({});
   const s3 = new S3Client({ region: 'us-east-1' });
   deps = {
-    store,
+    jobs: db.jobs,
     s3,
     outputs: new OutputWriter(s3, 'out'),
     videos: new HttpVideoSource(['vm.runware.ai'], serve({})),
@@ -66,13 +59,13 @@ beforeEach(() => {
 afterEach(() => s3Mock.reset());
 
 async function generated(results = [result(1)], format: 'MP4' | 'WEBM' | 'MOV' = 'MP4') {
-  const job = await seedValidatedJob(store, {
+  const job = await seedValidatedJob(db.jobs, {
     status: 'GENERATED',
     taskUUID: '5e1f0000-0000-4000-8000-000000000001',
     results,
     costUsd: 1.20634,
   });
-  await store.updateJob(job.jobId, 1, {
+  await db.jobs.update(job.jobId, 1, {
     settings: {
       ...(job.settings ?? {
         model: 'klingai:avatar@2.0-pro',
@@ -130,7 +123,7 @@ describe('deliver', () => {
     expect(Object.keys(record.stages)).toEqual(
       expect.arrayContaining(['RECEIVED', 'VALIDATED', 'DELIVERED']),
     );
-    expect((await store.getJob(job.jobId))?.status).toBe('DELIVERED');
+    expect((await db.jobs.get(job.jobId))?.status).toBe('DELIVERED');
     // A stale error file of an earlier attempt must not contradict the video.
     expect(s3Mock).toHaveReceivedCommandWith(DeleteObjectCommand, {
       Bucket: 'out',
@@ -219,7 +212,7 @@ describe('deliver', () => {
     deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: respond }));
     await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ name, code });
     expect(uploadedKeys()).toEqual([]);
-    expect((await store.getJob(job.jobId))?.status).toBe('GENERATED');
+    expect((await db.jobs.get(job.jobId))?.status).toBe('GENERATED');
   });
 
   it('fails cleanly (transient, no video left) when the download breaks off mid-stream', async () => {

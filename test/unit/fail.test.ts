@@ -1,31 +1,16 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
-import { DynamoJobStore } from '../../lambdas/core/store.js';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { type FailDeps, failJob } from '../../lambdas/fail/fail.js';
-import { startDynamo } from '../support/dynamo.js';
+import { useOutputBucket, useStores } from '../support/harness.js';
 import { seedValidatedJob } from '../support/jobs.js';
 
-const s3Mock = mockClient(S3Client);
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-let store: DynamoJobStore;
+const db = useStores();
+const { s3: s3Mock, outputs } = useOutputBucket();
 let deps: FailDeps;
 
-beforeAll(async () => {
-  dynamo = await startDynamo();
-  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
-});
-afterAll(async () => dynamo.stop());
 beforeEach(() => {
-  s3Mock.on(PutObjectCommand).resolves({});
-  deps = {
-    store,
-    outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out'),
-    now: () => new Date('2026-11-24T10:09:00Z'),
-  };
+  deps = { jobs: db.jobs, outputs: outputs('out'), now: () => new Date('2026-11-24T10:09:00Z') };
 });
-afterEach(() => s3Mock.reset());
 
 const lambdaCause = (errorType: string, errorMessage: string) =>
   JSON.stringify({ errorType, errorMessage, trace: ['at secret/internal/path.js'] });
@@ -37,7 +22,7 @@ function written(): Record<string, unknown> {
 
 describe('fail', () => {
   it('marks the job FAILED with stage, code and message, and writes <stem>.error.json', async () => {
-    const job = await seedValidatedJob(store, { status: 'RECEIVED' });
+    const job = await seedValidatedJob(db.jobs, { status: 'RECEIVED' });
     const out = await failJob(
       {
         jobId: job.jobId,
@@ -59,7 +44,7 @@ describe('fail', () => {
       stage: 'VALIDATED',
       errorKey: `${job.stem}.error.json`,
     });
-    expect(await store.getJob(job.jobId)).toMatchObject({
+    expect(await db.jobs.get(job.jobId)).toMatchObject({
       status: 'FAILED',
       error: { stage: 'VALIDATED', code: 'IMAGE_TOO_SMALL', at: '2026-11-24T10:09:00.000Z' },
       stages: { FAILED: '2026-11-24T10:09:00.000Z' },
@@ -80,7 +65,7 @@ describe('fail', () => {
   });
 
   it('names a service error (a step timeout) by the stage the job was in', async () => {
-    const job = await seedValidatedJob(store, { status: 'GENERATED' });
+    const job = await seedValidatedJob(db.jobs, { status: 'GENERATED' });
     const out = await failJob(
       { jobId: job.jobId, attempt: 1, stem: job.stem, error: { Error: 'States.Timeout' } },
       deps,
@@ -88,8 +73,33 @@ describe('fail', () => {
     expect(out).toMatchObject({ code: 'STEP_TIMEOUT', stage: 'DELIVERED' });
   });
 
+  // A transient error that outlived its retries belongs to the stage its step was trying to reach.
+  it.each([
+    ['submit', 'VALIDATED', 'SUBMITTED'],
+    ['poll', 'SUBMITTED', 'GENERATED'],
+    ['deliver', 'GENERATED', 'DELIVERED'],
+  ] as const)(
+    'counts a transient error that %s gave up on against the next stage',
+    async (_, status, stage) => {
+      const job = await seedValidatedJob(db.jobs, { status });
+      const out = await failJob(
+        {
+          jobId: job.jobId,
+          attempt: 1,
+          stem: job.stem,
+          error: {
+            Error: 'TransientError',
+            Cause: lambdaCause('TransientError', '[RUNWARE_UNAVAILABLE] Try later.'),
+          },
+        },
+        deps,
+      );
+      expect(out).toMatchObject({ code: 'RUNWARE_UNAVAILABLE', stage });
+    },
+  );
+
   it('keeps the first failure when it runs twice', async () => {
-    const job = await seedValidatedJob(store);
+    const job = await seedValidatedJob(db.jobs);
     await failJob(
       {
         jobId: job.jobId,
@@ -107,17 +117,17 @@ describe('fail', () => {
       deps,
     );
     expect(again).toMatchObject({ code: 'RUNWARE_INSUFFICIENT_BALANCE', stage: 'SUBMITTED' });
-    expect((await store.getJob(job.jobId))?.error?.code).toBe('RUNWARE_INSUFFICIENT_BALANCE');
+    expect((await db.jobs.get(job.jobId))?.error?.code).toBe('RUNWARE_INSUFFICIENT_BALANCE');
   });
 
   it('leaves a newer attempt and its outputs alone', async () => {
-    const job = await seedValidatedJob(store, { attempt: 2 });
+    const job = await seedValidatedJob(db.jobs, { attempt: 2 });
     const out = await failJob(
       { jobId: job.jobId, attempt: 1, stem: job.stem, error: { Error: 'States.Timeout' } },
       deps,
     );
     expect(out.errorKey).toBeNull();
-    expect((await store.getJob(job.jobId))?.status).toBe('VALIDATED');
+    expect((await db.jobs.get(job.jobId))?.status).toBe('VALIDATED');
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 });

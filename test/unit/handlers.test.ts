@@ -54,6 +54,25 @@ function apiEvent(taskUUID: string, token: string, body: string, base64 = false)
   } as unknown as APIGatewayProxyEventV2;
 }
 
+/** A job item as the table holds it (keys included). */
+function storedJob(jobId: string, status: string) {
+  const file = (key: string) => ({ key, etag: 'e', size: 1, sequencer: '1'.padStart(32, '0') });
+  return {
+    pk: `JOB#${jobId}`,
+    sk: 'JOB',
+    jobId,
+    attempt: 1,
+    status,
+    stem: 's',
+    inputs: { image: file('inbox/s.jpg'), audio: file('inbox/s.mp3') },
+    stages: {},
+    executionName: `${jobId}-1`,
+    claimedBy: 'evt-0',
+    createdAt: '2026-11-24T10:00:00Z',
+    updatedAt: '2026-11-24T10:00:00Z',
+  };
+}
+
 describe('webhook handler', () => {
   it('maps an API Gateway v2 event (base64 body) to the core, and never logs the token or the secret', async () => {
     const taskUUID = randomUUID();
@@ -132,6 +151,7 @@ describe('ingest handler', () => {
         etag: 'e1',
         size: 1,
         sequencer: '1'.padStart(32, '0'),
+        seenAt: '2026-11-24T10:00:00Z',
       },
       {
         pk: 'STEM#a b',
@@ -142,11 +162,12 @@ describe('ingest handler', () => {
         etag: 'e2',
         size: 1,
         sequencer: '2'.padStart(32, '0'),
+        seenAt: '2026-11-24T10:00:00Z',
       },
     ];
     dynamo.on(PutCommand).resolves({});
     dynamo.on(QueryCommand).resolves({ Items: files });
-    dynamo.on(UpdateCommand).resolves({ Attributes: {} });
+    dynamo.on(UpdateCommand).resolves({ Attributes: storedJob('a'.repeat(32), 'RECEIVED') });
     sfn
       .on(StartExecutionCommand)
       .resolves({ executionArn: 'arn:aws:states:us-east-1:123456789012:execution:pipeline:x' });
@@ -179,17 +200,8 @@ describe('ingest handler', () => {
 describe('fail handler', () => {
   it('turns an execution that timed out (EventBridge status change) into a FAILED job with an error file', async () => {
     const jobId = 'f'.repeat(32);
-    dynamo.on(GetCommand).resolves({
-      Item: {
-        jobId,
-        attempt: 1,
-        status: 'SUBMITTED',
-        stem: 's',
-        inputs: { image: { key: 'inbox/s.jpg' }, audio: { key: 'inbox/s.mp3' } },
-        stages: {},
-      },
-    });
-    dynamo.on(UpdateCommand).resolves({ Attributes: { jobId, attempt: 1, status: 'FAILED' } });
+    dynamo.on(GetCommand).resolves({ Item: storedJob(jobId, 'SUBMITTED') });
+    dynamo.on(UpdateCommand).resolves({ Attributes: storedJob(jobId, 'FAILED') });
     s3.on(PutObjectCommand).resolves({});
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     vi.spyOn(console, 'warn').mockImplementation(() => undefined);

@@ -1,16 +1,15 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/executions.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
-import { DynamoJobStore } from '../../lambdas/core/store.js';
 import {
   forgetObject,
   type IngestDeps,
   ingestObject,
   type ObjectCreated,
 } from '../../lambdas/ingest/ingest.js';
-import { startDynamo } from '../support/dynamo.js';
+import { useStores } from '../support/harness.js';
 
 /** Step Functions stand-in with its naming rule: one execution per name, ever. */
 class RecordingStarter implements ExecutionStarter {
@@ -26,7 +25,7 @@ class RecordingStarter implements ExecutionStarter {
 }
 
 const s3 = mockClient(S3Client);
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
+const db = useStores();
 let deps: IngestDeps & { executions: RecordingStarter };
 let seq = 0x100;
 
@@ -42,15 +41,10 @@ function drop(key: string, etag = `etag-${key}`, extra: Partial<ObjectCreated> =
   };
 }
 
-beforeAll(async () => {
-  dynamo = await startDynamo();
-});
-afterAll(async () => {
-  await dynamo.stop();
-});
 beforeEach(() => {
   deps = {
-    store: new DynamoJobStore(dynamo.client, dynamo.tableName),
+    files: db.files,
+    jobs: db.jobs,
     orphanAfterSeconds: 3600,
     executions: new RecordingStarter(),
     outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket'),
@@ -75,7 +69,7 @@ describe('ingest', () => {
     expect(call?.input).toMatchObject({ stem: 'order/a', attempt: 1 });
     expect(call?.name).toBe(`${call?.input.jobId}-1`);
 
-    const job = await deps.store.getJob(call?.input.jobId ?? '');
+    const job = await db.jobs.get(call?.input.jobId ?? '');
     expect(job).toMatchObject({
       status: 'RECEIVED',
       stem: 'order/a',
@@ -125,7 +119,7 @@ describe('ingest', () => {
     await ingestObject(drop('inbox/retry/f.jpg', 'i'), deps);
     await ingestObject(drop('inbox/retry/f.mp3', 'a'), deps);
     const jobId = deps.executions.calls[0]?.input.jobId ?? '';
-    await deps.store.failJob(jobId, 1, {
+    await db.jobs.fail(jobId, 1, {
       stage: 'SUBMITTED',
       code: 'RUNWARE_INSUFFICIENT_BALANCE',
       message: 'top up',
@@ -135,7 +129,7 @@ describe('ingest', () => {
     const retried = await ingestObject(drop('inbox/retry/f.json', 'sidecar'), deps);
     expect(retried).toMatchObject({ kind: 'started', attempt: 2 });
     expect(deps.executions.calls.map((c) => c.name)).toEqual([`${jobId}-1`, `${jobId}-2`]);
-    const job = await deps.store.getJob(jobId);
+    const job = await db.jobs.get(jobId);
     expect(job).toMatchObject({
       attempt: 2,
       status: 'RECEIVED',
@@ -155,7 +149,7 @@ describe('ingest', () => {
     await ingestObject(image, deps);
     await ingestObject(drop('inbox/oldcopy/g.mp3'), deps);
     const jobId = deps.executions.calls[0]?.input.jobId ?? '';
-    await deps.store.failJob(jobId, 1, { stage: 'VALIDATED', code: 'X', message: 'x', at: 'now' });
+    await db.jobs.fail(jobId, 1, { stage: 'VALIDATED', code: 'X', message: 'x', at: 'now' });
     const outcome = await ingestObject({ ...image, eventId: 'redelivered' }, deps);
     expect(outcome).toMatchObject({ kind: 'unchanged', status: 'FAILED' });
     expect(deps.executions.calls).toHaveLength(1);
@@ -224,8 +218,6 @@ describe('ingest', () => {
     expect(await forgetObject({ encodedKey: 'inbox/late-delete/n.jpg', sequencer: '1' }, deps)).toMatchObject(
       { kind: 'stale' },
     );
-    expect((await deps.store.listFiles('late-delete/n')).map((f) => f.key)).toEqual([
-      'inbox/late-delete/n.jpg',
-    ]);
+    expect((await db.files.list('late-delete/n')).map((f) => f.key)).toEqual(['inbox/late-delete/n.jpg']);
   });
 });

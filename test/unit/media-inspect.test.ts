@@ -45,7 +45,7 @@ async function expectRejection(
   const error = caught as PipelineError;
   expect(error.name).toBe('ValidationError');
   expect(error.code).toBe(code);
-  for (const fragment of fragments) expect(error.detail).toContain(fragment);
+  for (const fragment of fragments) expect(error.message).toContain(fragment);
 }
 
 const flac = (): Uint8Array => concat([new TextEncoder().encode('fLaC'), new Uint8Array(64)]);

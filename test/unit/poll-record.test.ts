@@ -1,23 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoJobStore } from '../../lambdas/core/store.js';
+import { describe, expect, it } from 'vitest';
 import { pollJob } from '../../lambdas/poll/poll.js';
 import { recordResults } from '../../lambdas/record/record.js';
-import { startDynamo } from '../support/dynamo.js';
+import { useStores } from '../support/harness.js';
 import { FakeRunware, result, seedValidatedJob } from '../support/jobs.js';
 
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-let store: DynamoJobStore;
-
-beforeAll(async () => {
-  dynamo = await startDynamo();
-  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
-});
-afterAll(async () => dynamo.stop());
+const db = useStores();
 
 async function submitted(numberResults = 1) {
   const taskUUID = randomUUID();
-  const job = await seedValidatedJob(store, {
+  const job = await seedValidatedJob(db.jobs, {
     status: 'SUBMITTED',
     taskUUID,
     stages: {
@@ -27,9 +19,9 @@ async function submitted(numberResults = 1) {
     },
   });
   if (numberResults !== 1 && job.settings) {
-    await store.updateJob(job.jobId, 1, { settings: { ...job.settings, numberResults } });
+    await db.jobs.update(job.jobId, 1, { settings: { ...job.settings, numberResults } });
   }
-  await store.saveTaskToken({
+  await db.tasks.save({
     taskUUID,
     jobId: job.jobId,
     attempt: 1,
@@ -63,11 +55,11 @@ describe('poll', () => {
     };
     const out = await pollJob(
       { jobId: job.jobId, attempt: 1 },
-      { store, runware, now: at('2026-11-24T10:31:00Z') },
+      { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T10:31:00Z') },
     );
     expect(out).toEqual({ done: true, waitSeconds: 0 });
     expect(runware.polled).toEqual([taskUUID]);
-    const task = await store.getTask(taskUUID);
+    const task = await db.tasks.get(taskUUID);
     expect(Object.values(task?.results ?? {})).toEqual([
       expect.objectContaining({ videoUUID: r.videoUUID, cost: 2.5, seed: 7 }),
     ]);
@@ -76,10 +68,13 @@ describe('poll', () => {
 
   it('does not call Runware when a webhook already brought the result', async () => {
     const { job, taskUUID } = await submitted();
-    await store.addTaskResult(taskUUID, result(1));
+    await db.tasks.addResult(taskUUID, result(1));
     const runware = new FakeRunware();
     expect(
-      await pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T10:31:00Z') }),
+      await pollJob(
+        { jobId: job.jobId, attempt: 1 },
+        { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T10:31:00Z') },
+      ),
     ).toMatchObject({ done: true });
     expect(runware.polled).toEqual([]);
   });
@@ -89,15 +84,15 @@ describe('poll', () => {
     const runware = new FakeRunware();
     const early = await pollJob(
       { jobId: job.jobId, attempt: 1 },
-      { store, runware, now: at('2026-11-24T10:00:23Z') },
+      { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T10:00:23Z') },
     );
     const later = await pollJob(
       { jobId: job.jobId, attempt: 1 },
-      { store, runware, now: at('2026-11-24T10:05:13Z') },
+      { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T10:05:13Z') },
     );
     const late = await pollJob(
       { jobId: job.jobId, attempt: 1 },
-      { store, runware, now: at('2026-11-24T11:00:13Z') },
+      { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T11:00:13Z') },
     );
     expect(early).toEqual({ done: false, waitSeconds: 5 });
     expect(later).toEqual({ done: false, waitSeconds: 30 });
@@ -109,11 +104,14 @@ describe('poll', () => {
     const runware = new FakeRunware();
     const near = await pollJob(
       { jobId: job.jobId, attempt: 1 },
-      { store, runware, now: at('2026-11-24T12:00:00Z') },
+      { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T12:00:00Z') },
     );
     expect(near.waitSeconds).toBe(12);
     await expect(
-      pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T12:00:12Z') }),
+      pollJob(
+        { jobId: job.jobId, attempt: 1 },
+        { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T12:00:12Z') },
+      ),
     ).rejects.toMatchObject({
       name: 'DeadlineExceededError',
       code: 'DEADLINE_EXCEEDED',
@@ -129,7 +127,10 @@ describe('poll', () => {
       errors: [{ code: 'invalidAudio', message: 'Audio could not be decoded' }],
     };
     await expect(
-      pollJob({ jobId: job.jobId, attempt: 1 }, { store, runware, now: at('2026-11-24T10:31:00Z') }),
+      pollJob(
+        { jobId: job.jobId, attempt: 1 },
+        { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T10:31:00Z') },
+      ),
     ).rejects.toMatchObject({
       name: 'RunwareTaskError',
       message: expect.stringContaining('Audio could not be decoded'),
@@ -140,13 +141,15 @@ describe('poll', () => {
 describe('record', () => {
   it('copies results, seeds and the total cost into the job: GENERATED', async () => {
     const { job, taskUUID } = await submitted(2);
-    await store.addTaskResult(taskUUID, result(2, { cost: 1.29917 }));
-    await store.addTaskResult(taskUUID, result(1, { cost: 1.9488 }));
-    expect(await recordResults({ jobId: job.jobId, attempt: 1 }, { store })).toEqual({
-      results: 2,
-      costUsd: 3.24797,
-    });
-    const stored = await store.getJob(job.jobId);
+    await db.tasks.addResult(taskUUID, result(2, { cost: 1.29917 }));
+    await db.tasks.addResult(taskUUID, result(1, { cost: 1.9488 }));
+    expect(await recordResults({ jobId: job.jobId, attempt: 1 }, { jobs: db.jobs, tasks: db.tasks })).toEqual(
+      {
+        results: 2,
+        costUsd: 3.24797,
+      },
+    );
+    const stored = await db.jobs.get(job.jobId);
     expect(stored?.status).toBe('GENERATED');
     expect(stored?.stages.GENERATED).toBeDefined();
     expect(stored?.results?.map((r) => r.seed)).toEqual([1001, 1002]);
@@ -154,16 +157,18 @@ describe('record', () => {
 
   it('keeps the results that were made when one of several failed', async () => {
     const { job, taskUUID } = await submitted(2);
-    await store.addTaskResult(taskUUID, result(1));
-    await store.addTaskError(taskUUID, 'e1', {
+    await db.tasks.addResult(taskUUID, result(1));
+    await db.tasks.addError(taskUUID, 'e1', {
       code: 'RUNWARE_TASK_FAILED',
       message: 'one variation failed',
     });
-    expect(await recordResults({ jobId: job.jobId, attempt: 1 }, { store })).toEqual({
-      results: 1,
-      costUsd: 1.20634,
-    });
-    expect((await store.getJob(job.jobId))?.partialFailures).toEqual([
+    expect(await recordResults({ jobId: job.jobId, attempt: 1 }, { jobs: db.jobs, tasks: db.tasks })).toEqual(
+      {
+        results: 1,
+        costUsd: 1.20634,
+      },
+    );
+    expect((await db.jobs.get(job.jobId))?.partialFailures).toEqual([
       { code: 'RUNWARE_TASK_FAILED', message: 'one variation failed' },
     ]);
   });

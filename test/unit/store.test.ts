@@ -1,21 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoJobStore, StaleAttemptError } from '../../lambdas/core/store.js';
-import { startDynamo } from '../support/dynamo.js';
+import { describe, expect, it } from 'vitest';
+import { StaleAttemptError } from '../../lambdas/core/errors.js';
+import { useStores } from '../support/harness.js';
 import { result, seedValidatedJob } from '../support/jobs.js';
 
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-let store: DynamoJobStore;
-
-beforeAll(async () => {
-  dynamo = await startDynamo();
-  store = new DynamoJobStore(dynamo.client, dynamo.tableName, () => new Date('2026-11-24T10:10:00Z'));
-});
-afterAll(async () => dynamo.stop());
+const db = useStores({ now: () => new Date('2026-11-24T10:10:00Z') });
 
 describe('job store', () => {
   it('moves a job forward and stamps each stage', async () => {
-    const job = await seedValidatedJob(store);
-    const out = await store.advanceJob(job.jobId, 1, 'SUBMITTED', { taskUUID: 't-1' });
+    const job = await seedValidatedJob(db.jobs);
+    const out = await db.jobs.advance(job.jobId, 1, 'SUBMITTED', { taskUUID: 't-1' });
     expect(out).toMatchObject({
       status: 'SUBMITTED',
       taskUUID: 't-1',
@@ -24,40 +17,40 @@ describe('job store', () => {
   });
 
   it('never moves a job back when a step reports late, but records when that stage happened', async () => {
-    const job = await seedValidatedJob(store, { status: 'GENERATED' });
-    const out = await store.advanceJob(job.jobId, 1, 'SUBMITTED', { taskUUID: 'late' });
+    const job = await seedValidatedJob(db.jobs, { status: 'GENERATED' });
+    const out = await db.jobs.advance(job.jobId, 1, 'SUBMITTED', { taskUUID: 'late' });
     expect(out.status).toBe('GENERATED');
     // ...but the stage it reports is still stamped (a webhook can beat the submit function's return).
     expect(out.stages.SUBMITTED).toBe('2026-11-24T10:10:00.000Z');
   });
 
   it('refuses to touch a failed or replaced attempt', async () => {
-    const job = await seedValidatedJob(store);
-    await store.failJob(job.jobId, 1, { stage: 'SUBMITTED', code: 'X', message: 'x', at: 'then' });
-    await expect(store.advanceJob(job.jobId, 1, 'SUBMITTED')).rejects.toBeInstanceOf(StaleAttemptError);
-    await expect(store.advanceJob(job.jobId, 2, 'SUBMITTED')).rejects.toBeInstanceOf(StaleAttemptError);
+    const job = await seedValidatedJob(db.jobs);
+    await db.jobs.fail(job.jobId, 1, { stage: 'SUBMITTED', code: 'X', message: 'x', at: 'then' });
+    await expect(db.jobs.advance(job.jobId, 1, 'SUBMITTED')).rejects.toBeInstanceOf(StaleAttemptError);
+    await expect(db.jobs.advance(job.jobId, 2, 'SUBMITTED')).rejects.toBeInstanceOf(StaleAttemptError);
   });
 
   it('keeps the first failure', async () => {
-    const job = await seedValidatedJob(store);
-    await store.failJob(job.jobId, 1, { stage: 'SUBMITTED', code: 'FIRST', message: 'a', at: 'then' });
+    const job = await seedValidatedJob(db.jobs);
+    await db.jobs.fail(job.jobId, 1, { stage: 'SUBMITTED', code: 'FIRST', message: 'a', at: 'then' });
     expect(
-      await store.failJob(job.jobId, 1, { stage: 'DELIVERED', code: 'SECOND', message: 'b', at: 'later' }),
+      await db.jobs.fail(job.jobId, 1, { stage: 'DELIVERED', code: 'SECOND', message: 'b', at: 'later' }),
     ).toBeUndefined();
-    expect((await store.getJob(job.jobId))?.error?.code).toBe('FIRST');
+    expect((await db.jobs.get(job.jobId))?.error?.code).toBe('FIRST');
   });
 
   it('assigns one task UUID per attempt, whoever asks first', async () => {
-    const job = await seedValidatedJob(store);
+    const job = await seedValidatedJob(db.jobs);
     const [a, b] = await Promise.all([
-      store.assignTaskUUID(job.jobId, 1, 'uuid-a'),
-      store.assignTaskUUID(job.jobId, 1, 'uuid-b'),
+      db.jobs.assignTaskUUID(job.jobId, 1, 'uuid-a'),
+      db.jobs.assignTaskUUID(job.jobId, 1, 'uuid-b'),
     ]);
     expect(a).toBe(b);
   });
 
   it('counts a result once however often it is delivered, and keeps the token fresh', async () => {
-    await store.saveTaskToken({
+    await db.tasks.save({
       taskUUID: 'task-1',
       jobId: 'j',
       attempt: 1,
@@ -65,9 +58,9 @@ describe('job store', () => {
       taskToken: 'old',
       createdAt: 'c',
     });
-    expect((await store.addTaskResult('task-1', result(1))).added).toBe(true);
-    expect((await store.addTaskResult('task-1', result(1))).added).toBe(false);
-    const rotated = await store.saveTaskToken({
+    expect((await db.tasks.addResult('task-1', result(1))).added).toBe(true);
+    expect((await db.tasks.addResult('task-1', result(1))).added).toBe(false);
+    const rotated = await db.tasks.save({
       taskUUID: 'task-1',
       jobId: 'j',
       attempt: 1,
@@ -77,7 +70,7 @@ describe('job store', () => {
     });
     expect(rotated).toMatchObject({ taskToken: 'new', createdAt: 'c' });
     expect(Object.keys(rotated.results)).toHaveLength(1);
-    expect(await store.markTaskCompleted('task-1', 'now')).toBe(true);
-    expect(await store.markTaskCompleted('task-1', 'again')).toBe(false);
+    expect(await db.tasks.markCompleted('task-1', 'now')).toBe(true);
+    expect(await db.tasks.markCompleted('task-1', 'again')).toBe(false);
   });
 });

@@ -1,29 +1,23 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { RunwareRejectedError, TransientError } from '../../lambdas/core/errors.js';
-import { DynamoJobStore } from '../../lambdas/core/store.js';
 import { verifyWebhookToken } from '../../lambdas/core/webhook-token.js';
 import { type SubmitDeps, submitJob } from '../../lambdas/submit/submit.js';
-import { startDynamo } from '../support/dynamo.js';
+import { useStores } from '../support/harness.js';
 import { FakeRunware, RecordingNotifier, result, seedValidatedJob } from '../support/jobs.js';
 
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-let store: DynamoJobStore;
 let runware: FakeRunware;
+const db = useStores();
 let notifier: RecordingNotifier;
 let deps: SubmitDeps;
 let n = 0;
 const SECRET = 'webhook-signing-secret';
 
-beforeAll(async () => {
-  dynamo = await startDynamo();
-  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
-});
-afterAll(async () => dynamo.stop());
 beforeEach(() => {
   runware = new FakeRunware();
   notifier = new RecordingNotifier();
   deps = {
-    store,
+    jobs: db.jobs,
+    tasks: db.tasks,
     runware,
     notifier,
     presigner: { presign: async (key) => `https://input.s3.amazonaws.com/${key}?X-Amz-Signature=sig` },
@@ -35,7 +29,7 @@ beforeEach(() => {
 
 describe('submit', () => {
   it('stores the task UUID and token, then sends one task with presigned inputs and a tokened webhook', async () => {
-    const job = await seedValidatedJob(store);
+    const job = await seedValidatedJob(db.jobs);
     const out = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-1' }, deps);
 
     expect(out).toEqual({
@@ -63,16 +57,16 @@ describe('submit', () => {
     expect(hook.origin + hook.pathname).toBe(`https://hooks.example.com/runware/${out.taskUUID}`);
     expect(verifyWebhookToken(SECRET, out.taskUUID, hook.searchParams.get('token') ?? '')).toBe(true);
 
-    expect(await store.getTask(out.taskUUID)).toMatchObject({
+    expect(await db.tasks.get(out.taskUUID)).toMatchObject({
       jobId: job.jobId,
       taskToken: 'token-1',
       numberResults: 1,
     });
-    expect(await store.getJob(job.jobId)).toMatchObject({ status: 'SUBMITTED', taskUUID: out.taskUUID });
+    expect(await db.jobs.get(job.jobId)).toMatchObject({ status: 'SUBMITTED', taskUUID: out.taskUUID });
   });
 
   it('reuses the task UUID when the step is retried, so Runware is never asked twice for a new video', async () => {
-    const job = await seedValidatedJob(store);
+    const job = await seedValidatedJob(db.jobs);
     runware.submitAnswers = [
       async () => Promise.reject(new TransientError('RUNWARE_TIMEOUT', 'timed out')),
       async () => ({ status: 'already-accepted' }),
@@ -84,13 +78,13 @@ describe('submit', () => {
 
     expect(out.status).toBe('already-accepted');
     expect(new Set(runware.submitted.map((t) => t.taskUUID)).size).toBe(1);
-    expect((await store.getTask(out.taskUUID))?.taskToken).toBe('token-2');
+    expect((await db.tasks.get(out.taskUUID))?.taskToken).toBe('token-2');
   });
 
   it('completes at once, without calling Runware, when the results came in while the step was being retried', async () => {
-    const job = await seedValidatedJob(store);
+    const job = await seedValidatedJob(db.jobs);
     const first = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-1' }, deps);
-    await store.addTaskResult(first.taskUUID, result(1));
+    await db.tasks.addResult(first.taskUUID, result(1));
 
     const again = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 'token-2' }, deps);
     expect(again).toEqual({ taskUUID: first.taskUUID, status: 'already-finished' });
@@ -101,7 +95,7 @@ describe('submit', () => {
   });
 
   it('lets a final rejection through for the fail step, leaving the job VALIDATED', async () => {
-    const job = await seedValidatedJob(store);
+    const job = await seedValidatedJob(db.jobs);
     runware.submitAnswers = [
       async () => Promise.reject(new RunwareRejectedError('RUNWARE_INSUFFICIENT_BALANCE', 'top up')),
     ];
@@ -109,11 +103,11 @@ describe('submit', () => {
       name: 'RunwareRejectedError',
       code: 'RUNWARE_INSUFFICIENT_BALANCE',
     });
-    expect((await store.getJob(job.jobId))?.status).toBe('VALIDATED');
+    expect((await db.jobs.get(job.jobId))?.status).toBe('VALIDATED');
   });
 
   it('sends the sidecar settings: format, quality, several results, safety, and no prompt when none is set', async () => {
-    const job = await seedValidatedJob(store, {
+    const job = await seedValidatedJob(db.jobs, {
       settings: {
         model: 'klingai:avatar@2.0-standard',
         outputFormat: 'WEBM',
@@ -135,7 +129,7 @@ describe('submit', () => {
   });
 
   it('refuses to run for an attempt that is over', async () => {
-    const job = await seedValidatedJob(store, { attempt: 2 });
+    const job = await seedValidatedJob(db.jobs, { attempt: 2 });
     await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps)).rejects.toMatchObject({
       code: 'STALE_ATTEMPT',
     });

@@ -1,34 +1,22 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { ExecutionStarter } from '../../lambdas/core/executions.js';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
-import { DynamoJobStore } from '../../lambdas/core/store.js';
 import { ingestObject, type ObjectCreated } from '../../lambdas/ingest/ingest.js';
 import { sweepOrphans } from '../../lambdas/sweep/sweep.js';
-import { startDynamo } from '../support/dynamo.js';
+import { useOutputBucket, useStores } from '../support/harness.js';
 
-const s3Mock = mockClient(S3Client);
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-let store: DynamoJobStore;
+const db = useStores();
+const { s3: s3Mock, outputs } = useOutputBucket();
 let clock: Date;
 let seq = 0x500;
 const starter: ExecutionStarter = {
   start: async (name) => ({ executionArn: `arn:x:${name}`, alreadyExisted: false }),
 };
 
-beforeAll(async () => {
-  dynamo = await startDynamo();
-  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
-});
-afterAll(async () => dynamo.stop());
 beforeEach(() => {
-  s3Mock.on(PutObjectCommand).resolves({});
   clock = new Date('2026-11-24T10:00:00Z');
 });
-afterEach(() => s3Mock.reset());
 
-const outputs = () => new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out');
 const ingest = (key: string) => {
   seq += 1;
   const event: ObjectCreated = {
@@ -39,14 +27,15 @@ const ingest = (key: string) => {
     sequencer: seq.toString(16),
   };
   return ingestObject(event, {
-    store,
+    files: db.files,
+    jobs: db.jobs,
     executions: starter,
     outputs: outputs(),
     orphanAfterSeconds: 3600,
     now: () => clock,
   });
 };
-const sweep = () => sweepOrphans({ store, outputs: outputs(), now: () => clock });
+const sweep = () => sweepOrphans({ files: db.files, outputs: outputs(), now: () => clock });
 const later = (seconds: number) => {
   clock = new Date(clock.getTime() + seconds * 1000);
 };

@@ -1,26 +1,19 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
 import { S3ObjectReader } from '../../lambdas/core/objects.js';
-import { DynamoJobStore } from '../../lambdas/core/store.js';
 import { type ValidateDeps, validateJob } from '../../lambdas/validate/validate.js';
 import { png, text, wav } from '../fixtures/media/generate.js';
-import { startDynamo } from '../support/dynamo.js';
+import { useStores } from '../support/harness.js';
 import { seedValidatedJob } from '../support/jobs.js';
 
 const s3Mock = mockClient(S3Client);
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-let store: DynamoJobStore;
+const db = useStores();
 let deps: ValidateDeps;
 let objects: Map<string, Uint8Array>;
 
-beforeAll(async () => {
-  dynamo = await startDynamo();
-  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
-});
-afterAll(async () => dynamo.stop());
 beforeEach(() => {
   objects = new Map();
   s3Mock.on(GetObjectCommand).callsFake((input: { Key: string; IfMatch?: string }) => {
@@ -36,7 +29,8 @@ beforeEach(() => {
     return { ContentLength: body.length, Body: { transformToByteArray: async () => body } } as never;
   });
   deps = {
-    store,
+    jobs: db.jobs,
+    files: db.files,
     objects: new S3ObjectReader(new S3Client({ region: 'us-east-1' }), 'in'),
     limits: DEFAULT_MEDIA_LIMITS,
     defaults: { model: 'klingai:avatar@2.0-pro', prompt: 'Default prompt' },
@@ -53,7 +47,7 @@ async function received(
   sidecar?: string,
   overrides: Partial<JobRecord> = {},
 ) {
-  const job = await seedValidatedJob(store, {
+  const job = await seedValidatedJob(db.jobs, {
     status: 'RECEIVED',
     media: undefined,
     settings: undefined,
@@ -65,13 +59,13 @@ async function received(
     image: { ...job.inputs.image, size: image.length },
     audio: { ...job.inputs.audio, size: audio.length, key: job.inputs.audio.key.replace('.mp3', '.wav') },
   };
-  await store.updateJob(job.jobId, 1, { inputs: withSizes });
+  await db.jobs.update(job.jobId, 1, { inputs: withSizes });
   objects.set(withSizes.image.key, image);
   objects.set(withSizes.audio.key, audio);
   if (sidecar !== undefined) {
     const key = `inbox/${job.stem}.json`;
     objects.set(key, new TextEncoder().encode(sidecar));
-    await store.putFile({
+    await db.files.put({
       stem: job.stem,
       role: 'sidecar',
       key,
@@ -89,7 +83,7 @@ describe('validate', () => {
     const job = await received(png(720, 960), wav(3));
     const out = await validateJob({ jobId: job.jobId, attempt: 1 }, deps);
     expect(out).toEqual({ deadline: '2026-11-24T12:00:10.000Z', numberResults: 1 });
-    expect(await store.getJob(job.jobId)).toMatchObject({
+    expect(await db.jobs.get(job.jobId)).toMatchObject({
       status: 'VALIDATED',
       media: {
         image: { format: 'png', width: 720, height: 960 },
@@ -118,7 +112,7 @@ describe('validate', () => {
       JSON.stringify({ prompt: 'Smile', outputFormat: 'mov', outputQuality: 80, numberResults: 2 }),
     );
     await validateJob({ jobId: job.jobId, attempt: 1 }, deps);
-    const stored = await store.getJob(job.jobId);
+    const stored = await db.jobs.get(job.jobId);
     expect(stored?.settings).toEqual({
       model: 'klingai:avatar@2.0-pro',
       prompt: 'Smile',
@@ -142,7 +136,7 @@ describe('validate', () => {
       name: 'ValidationError',
       code,
     });
-    expect((await store.getJob(job.jobId))?.status).toBe('RECEIVED');
+    expect((await db.jobs.get(job.jobId))?.status).toBe('RECEIVED');
   });
 
   it.each([
@@ -167,7 +161,7 @@ describe('validate', () => {
   it('refuses an input that was replaced since the job started', async () => {
     const job = await received(png(720, 960), wav(3));
     const changed = { ...job.inputs, image: { ...job.inputs.image, etag: 'changed', size: 10 } };
-    await store.updateJob(job.jobId, 1, {
+    await db.jobs.update(job.jobId, 1, {
       inputs: {
         ...changed,
         audio: {

@@ -1,26 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DynamoJobStore } from '../../lambdas/core/store.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { webhookToken } from '../../lambdas/core/webhook-token.js';
 import { handleWebhook, type WebhookDeps, type WebhookRequest } from '../../lambdas/webhook/webhook.js';
-import { startDynamo } from '../support/dynamo.js';
+import { useStores } from '../support/harness.js';
 import { RecordingNotifier, seedValidatedJob } from '../support/jobs.js';
 
 const SECRET = 'webhook-signing-secret';
-let dynamo: Awaited<ReturnType<typeof startDynamo>>;
-let store: DynamoJobStore;
+const db = useStores();
 let notifier: RecordingNotifier;
 let deps: WebhookDeps;
 
-beforeAll(async () => {
-  dynamo = await startDynamo();
-  store = new DynamoJobStore(dynamo.client, dynamo.tableName);
-});
-afterAll(async () => dynamo.stop());
 beforeEach(() => {
   notifier = new RecordingNotifier();
   deps = {
-    store,
+    tasks: db.tasks,
     notifier,
     secret: async () => SECRET,
     now: () => new Date('2026-11-24T10:05:00Z'),
@@ -29,9 +22,9 @@ beforeEach(() => {
 });
 
 async function waitingTask(numberResults = 1) {
-  const job = await seedValidatedJob(store);
+  const job = await seedValidatedJob(db.jobs);
   const taskUUID = randomUUID();
-  await store.saveTaskToken({
+  await db.tasks.save({
     taskUUID,
     jobId: job.jobId,
     attempt: 1,
@@ -72,7 +65,7 @@ describe('webhook', () => {
     expect(notifier.successes).toEqual([
       { taskToken: `token-${taskUUID}`, output: { taskUUID, results: 1 } },
     ]);
-    const task = await store.getTask(taskUUID);
+    const task = await db.tasks.get(taskUUID);
     expect(Object.values(task?.results ?? {})).toEqual([
       expect.objectContaining({
         videoURL: item(taskUUID).videoURL,
@@ -93,14 +86,14 @@ describe('webhook', () => {
   it('answers 2xx to a duplicate delivery and changes nothing', async () => {
     const { taskUUID } = await waitingTask();
     await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), deps);
-    const before = await store.getTask(taskUUID);
+    const before = await db.tasks.get(taskUUID);
     const again = await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), {
       ...deps,
       now: () => new Date('2026-11-24T11:00:00Z'),
     });
     expect(again).toEqual({ statusCode: 200, body: { message: 'Already complete.' } });
     expect(notifier.successes).toHaveLength(1);
-    expect(await store.getTask(taskUUID)).toEqual(before);
+    expect(await db.tasks.get(taskUUID)).toEqual(before);
   });
 
   it('waits for every result when several were asked for, in any order', async () => {
@@ -135,14 +128,14 @@ describe('webhook', () => {
     ['an oversized body', { body: JSON.stringify({ data: [], pad: 'x'.repeat(300 * 1024) }) }, 413],
   ])('refuses %s and changes nothing', async (_name, overrides, status) => {
     const { taskUUID } = await waitingTask();
-    const before = await store.getTask(taskUUID);
+    const before = await db.tasks.get(taskUUID);
     const response = await handleWebhook(
       post(taskUUID, { data: [item(taskUUID)] }, overrides as Partial<WebhookRequest>),
       deps,
     );
     expect(response.statusCode).toBe(status);
     expect(notifier.successes).toHaveLength(0);
-    expect(await store.getTask(taskUUID)).toEqual(before);
+    expect(await db.tasks.get(taskUUID)).toEqual(before);
   });
 
   it('refuses a token of another task', async () => {
@@ -160,7 +153,7 @@ describe('webhook', () => {
     const { taskUUID } = await waitingTask();
     const response = await handleWebhook(post(taskUUID, { data: [item(randomUUID())] }), deps);
     expect(response.statusCode).toBe(400);
-    expect(Object.keys((await store.getTask(taskUUID))?.results ?? {})).toHaveLength(0);
+    expect(Object.keys((await db.tasks.get(taskUUID))?.results ?? {})).toHaveLength(0);
   });
 
   it('answers 404 for a task it never sent, even with a valid token', async () => {
@@ -172,7 +165,7 @@ describe('webhook', () => {
     const { taskUUID } = await waitingTask();
     notifier.gone = true;
     expect((await handleWebhook(post(taskUUID, { data: [item(taskUUID)] }), deps)).statusCode).toBe(200);
-    const task = await store.getTask(taskUUID);
+    const task = await db.tasks.get(taskUUID);
     expect(Object.keys(task?.results ?? {})).toHaveLength(1);
     // Not marked told: a retried submit step (with a fresh token) must still be told.
     expect(task?.completedAt).toBeUndefined();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RunwareRejectedError, type Stage, TransientError } from '../errors.js';
+import { RunwareRejectedError, TransientError } from '../errors.js';
 import {
   AckItemSchema,
   describeIssues,
@@ -114,7 +114,6 @@ interface Failure {
 /** A request Runware will not accept whatever we do; only the message's subject differs. */
 interface RequestContext {
   subject: string;
-  stage: Stage;
   apiKey: string;
 }
 
@@ -169,7 +168,7 @@ export class HttpRunwareClient implements RunwareClient {
         `Refusing to send an invalid Runware task (${describeIssues(checked.error)}). This is a bug in the caller.`,
       );
     }
-    const ctx: RequestContext = { subject: 'the task', stage: 'SUBMITTED', apiKey: await this.apiKey() };
+    const ctx: RequestContext = { subject: 'the task', apiKey: await this.apiKey() };
     const reply = await this.post([checked.data], ctx);
     const errors = reply.envelope?.errors ?? [];
     if (errors.some((e) => e.code === CONFLICT_TASK_UUID)) return { status: 'already-accepted' };
@@ -194,7 +193,6 @@ export class HttpRunwareClient implements RunwareClient {
     }
     const ctx: RequestContext = {
       subject: `the status request for task ${taskUUID}`,
-      stage: 'GENERATED',
       apiKey: await this.apiKey(),
     };
     const reply = await this.post([{ taskType: 'getResponse', taskUUID }], ctx);
@@ -275,7 +273,7 @@ export class HttpRunwareClient implements RunwareClient {
     throw new TransientError(
       last.code,
       sanitize(`${last.what} on all ${this.maxAttempts} attempts. Retry the job later.`, ctx.apiKey),
-      { stage: ctx.stage, ...(last.cause === undefined ? {} : { cause: last.cause }) },
+      last.cause === undefined ? undefined : { cause: last.cause },
     );
   }
 
@@ -409,7 +407,6 @@ function badResponse(status: number, problem: string, ctx: RequestContext): Tran
       `Runware's answer to ${ctx.subject} (HTTP ${status}) is not a Runware reply: ${problem}.`,
       ctx.apiKey,
     ),
-    { stage: ctx.stage },
   );
 }
 

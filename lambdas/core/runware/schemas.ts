@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InvalidWebhookBodyError } from '../errors.js';
 import { AVATAR_MODELS, OUTPUT_FORMATS, PROMPT_MAX_LENGTH, SafetySchema } from '../settings.js';
 
 /**
@@ -100,11 +101,7 @@ const WebhookEnvelopeSchema = z
 export const WebhookBodySchema = z.union([WebhookEnvelopeSchema, VideoResultItemSchema, ErrorItemSchema]);
 export type WebhookBody = z.infer<typeof WebhookBodySchema>;
 
-/** A webhook body that matches none of the shapes Runware is known to send. */
-export class InvalidWebhookBodyError extends Error {
-  override readonly name = 'InvalidWebhookBodyError';
-  readonly code = 'RUNWARE_BAD_WEBHOOK';
-}
+export { InvalidWebhookBodyError };
 
 /**
  * Normalizes any accepted webhook body to lists of results and errors. Error messages have query strings

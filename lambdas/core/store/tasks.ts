@@ -1,0 +1,94 @@
+import type { GenerationResult, TaskError, TaskRecord } from '../job.js';
+import { TaskRecordSchema } from '../job.js';
+import { expr, itemExists, keys, type Table } from './table.js';
+
+/** What the submit step saves before calling Runware; results and errors start empty. */
+export type NewTask = Omit<TaskRecord, 'results' | 'errors' | 'completedAt'>;
+
+/** The Runware tasks: what the webhook and the poller need to complete one. */
+export interface TaskStore {
+  /** Creates the task lookup, or rotates its token when the submit step runs again. Returns the stored task. */
+  save(task: NewTask): Promise<TaskRecord>;
+  get(taskUUID: string): Promise<TaskRecord | undefined>;
+  /** Adds one result; `added` is false for a duplicate delivery of a result already kept. */
+  addResult(taskUUID: string, result: GenerationResult): Promise<{ added: boolean; task: TaskRecord }>;
+  /** Records a failure report, keyed by `id` so a duplicated delivery of the same report counts once. */
+  addError(taskUUID: string, id: string, error: TaskError): Promise<TaskRecord>;
+  /** Marks the waiting step as told; false when it was already. */
+  markCompleted(taskUUID: string, at: string): Promise<boolean>;
+}
+
+export class DynamoTaskStore implements TaskStore {
+  constructor(private readonly table: Table) {}
+
+  save(task: NewTask): Promise<TaskRecord> {
+    return this.table.update(
+      {
+        update: keys.task(task.taskUUID),
+        set: expr(
+          'SET taskUUID = :uuid, jobId = :job, attempt = :attempt, numberResults = :n, taskToken = :token, ' +
+            'results = if_not_exists(results, :empty), #errors = if_not_exists(#errors, :empty), ' +
+            'createdAt = if_not_exists(createdAt, :at)',
+          { '#errors': 'errors' },
+          {
+            ':uuid': task.taskUUID,
+            ':job': task.jobId,
+            ':attempt': task.attempt,
+            ':n': task.numberResults,
+            ':token': task.taskToken,
+            ':empty': {},
+            ':at': task.createdAt,
+          },
+        ),
+      },
+      TaskRecordSchema,
+    );
+  }
+
+  get(taskUUID: string): Promise<TaskRecord | undefined> {
+    return this.table.get(keys.task(taskUUID), TaskRecordSchema);
+  }
+
+  async addResult(taskUUID: string, result: GenerationResult): Promise<{ added: boolean; task: TaskRecord }> {
+    const added = await this.table.update(
+      {
+        update: keys.task(taskUUID),
+        set: expr('SET results.#video = :result', { '#video': result.videoUUID }, { ':result': result }),
+        if: expr(`${itemExists.text} AND attribute_not_exists(results.#video)`),
+      },
+      TaskRecordSchema,
+    );
+    if (added) return { added: true, task: added };
+    const task = await this.get(taskUUID);
+    if (!task) throw new Error(`Unknown task ${taskUUID}`);
+    return { added: false, task };
+  }
+
+  async addError(taskUUID: string, id: string, error: TaskError): Promise<TaskRecord> {
+    // `errors` exists from the moment the task is saved (see save).
+    const task = await this.table.update(
+      {
+        update: keys.task(taskUUID),
+        set: expr(
+          'SET #errors.#id = if_not_exists(#errors.#id, :error)',
+          { '#errors': 'errors', '#id': id },
+          {
+            ':error': error,
+          },
+        ),
+        if: itemExists,
+      },
+      TaskRecordSchema,
+    );
+    if (!task) throw new Error(`Unknown task ${taskUUID}`);
+    return task;
+  }
+
+  markCompleted(taskUUID: string, at: string): Promise<boolean> {
+    return this.table.write({
+      update: keys.task(taskUUID),
+      set: expr('SET completedAt = :at', undefined, { ':at': at }),
+      if: expr(`${itemExists.text} AND attribute_not_exists(completedAt)`),
+    });
+  }
+}

@@ -1,0 +1,75 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { DynamoFileStore } from '../../lambdas/core/store/files.js';
+import { DynamoJobStore } from '../../lambdas/core/store/jobs.js';
+import { Table } from '../../lambdas/core/store/table.js';
+import { DynamoTaskStore } from '../../lambdas/core/store/tasks.js';
+import { startDynamo } from './dynamo.js';
+
+/**
+ * The unit tests' one setup: call these at the top of a test file. They register their own vitest hooks.
+ */
+
+/** The stores of one test file, over one in-memory table. */
+export interface TestStores {
+  table: Table;
+  files: DynamoFileStore;
+  jobs: DynamoJobStore;
+  tasks: DynamoTaskStore;
+}
+
+/**
+ * The unit tests' harness: starts one in-memory table for the calling test file (before all its tests) and
+ * stops it after them. The stores are read through the returned object once the tests run.
+ */
+export function useStores(options: { now?: () => Date } = {}): TestStores {
+  let dynamo: Awaited<ReturnType<typeof startDynamo>> | undefined;
+  let stores: TestStores | undefined;
+  beforeAll(async () => {
+    dynamo = await startDynamo();
+    const table = new Table(dynamo.client, dynamo.tableName);
+    stores = {
+      table,
+      files: new DynamoFileStore(table),
+      jobs: new DynamoJobStore(table, options.now),
+      tasks: new DynamoTaskStore(table),
+    };
+  });
+  afterAll(async () => dynamo?.stop());
+  const started = (): TestStores => {
+    if (!stores) throw new Error('useStores: the table starts in beforeAll; use the stores inside tests');
+    return stores;
+  };
+  return {
+    get table() {
+      return started().table;
+    },
+    get files() {
+      return started().files;
+    },
+    get jobs() {
+      return started().jobs;
+    },
+    get tasks() {
+      return started().tasks;
+    },
+  };
+}
+
+/**
+ * S3 mocked for the code that writes outputs: every `PutObject` succeeds, and the calls are forgotten after
+ * each test. `outputs(bucket)` is the writer the use cases get.
+ */
+export function useOutputBucket(): {
+  s3: AwsClientStub<S3Client>;
+  outputs: (bucket?: string) => OutputWriter;
+} {
+  const s3 = mockClient(S3Client);
+  beforeEach(() => {
+    s3.on(PutObjectCommand).resolves({});
+  });
+  afterEach(() => s3.reset());
+  return { s3, outputs: (bucket = 'out') => new OutputWriter(new S3Client({ region: 'us-east-1' }), bucket) };
+}
