@@ -178,7 +178,7 @@ describe('least-privilege IAM per function', () => {
     }
     for (const name of ['submit', 'webhook'] as const) {
       for (const st of statementsOf(name).filter((x) => x.actions.some((a) => a.startsWith('states:')))) {
-        expect(st.resources).toEqual([{ Ref: logicalId(s.stack.pipeline.stateMachine) }]);
+        expect(st.resources).toEqual([{ Ref: logicalId(s.stack.workflow.stateMachine) }]);
       }
     }
   });
@@ -188,7 +188,7 @@ describe('least-privilege IAM per function', () => {
       const start = statementsWith(name, 'states:StartExecution');
       if (name === 'ingest')
         expect(start.map((st) => st.resources)).toEqual([
-          [{ Ref: logicalId(s.stack.pipeline.stateMachine) }],
+          [{ Ref: logicalId(s.stack.workflow.stateMachine) }],
         ]);
       else expect(start, name).toEqual([]);
     }
@@ -351,7 +351,7 @@ describe('function environment (the contract with lambdas/*)', () => {
     });
     expect(environmentOf('ingest')).toMatchObject({
       ORPHAN_AFTER_SECONDS: '86400',
-      STATE_MACHINE_ARN: { Ref: logicalId(s.stack.pipeline.stateMachine) },
+      STATE_MACHINE_ARN: { Ref: logicalId(s.stack.workflow.stateMachine) },
     });
     expect(environmentOf('deliver')).toMatchObject({ ALLOWED_VIDEO_HOSTS: 'vm.runware.ai' });
   });
@@ -545,7 +545,7 @@ describe('state machine definition', () => {
         'detail-type': ['Step Functions Execution Status Change'],
         detail: {
           status: ['TIMED_OUT', 'ABORTED'],
-          stateMachineArn: [{ Ref: logicalId(s.stack.pipeline.stateMachine) }],
+          stateMachineArn: [{ Ref: logicalId(s.stack.workflow.stateMachine) }],
         },
       },
       Targets: [

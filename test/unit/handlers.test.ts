@@ -12,6 +12,7 @@ import {
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults.js';
 import { webhookToken } from '../../lambdas/core/webhook-token.js';
 
 const SECRET = 'the-webhook-signing-secret-value';
@@ -29,6 +30,8 @@ beforeAll(() => {
     WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-AbCdEf',
     STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:pipeline',
     OUTPUT_BUCKET: 'out',
+    // The stack always sets it; the handler has no fallback.
+    ORPHAN_AFTER_SECONDS: String(DEFAULT_SETTINGS.orphanAfterSeconds),
   });
 });
 afterEach(() => {
