@@ -122,7 +122,7 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
     inputBucket: 'avatar-pipeline-input',
     outputBucket: 'avatar-pipeline-output',
     tableName: 'avatar-pipeline-jobs',
-    stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:AvatarPipeline`,
+    stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${LOCAL_STATE_MACHINE_NAME}`,
     webhookSecretArn: `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:avatar-pipeline/webhook-signing-secret-AbCdEf`,
     webhookOrigin,
   };
@@ -134,7 +134,7 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
     functionIds.set(logicalId, name);
   }
   const arnOfFunction = (logicalId: string) =>
-    `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:avatar-pipeline-${functionIds.get(logicalId) ?? logicalId}`;
+    `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${localFunctionName(functionIds.get(logicalId) ?? logicalId)}`;
 
   const physical: Record<string, { ref: string; attrs: Record<string, string> }> = {
     [ids.inputBucket]: { ref: names.inputBucket, attrs: { Arn: `arn:aws:s3:::${names.inputBucket}` } },
@@ -147,7 +147,7 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
   };
   for (const logicalId of functionIds.keys()) {
     physical[logicalId] = {
-      ref: `avatar-pipeline-${functionIds.get(logicalId)}`,
+      ref: localFunctionName(functionIds.get(logicalId) ?? logicalId),
       attrs: { Arn: arnOfFunction(logicalId) },
     };
   }
@@ -230,6 +230,13 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
   } as unknown as TableDefinition;
   return { functions, definition, names, functionByArn, table, rules };
 }
+
+/** Physical name of a function in local mode (AWS generates one; local mode picks a readable one). */
+export function localFunctionName(name: string): string {
+  return `avatar-pipeline-${name}`;
+}
+
+export const LOCAL_STATE_MACHINE_NAME = 'AvatarPipeline';
 
 const LOCAL_DLQ_ARN = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:avatar-pipeline-dead-letters`;
 
