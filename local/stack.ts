@@ -165,7 +165,9 @@ export class LocalStack {
         rules: assembly.rules,
         functions: assembly.functions,
         lambdas,
-        onDeliver: (fn, event) => fn === 'ingest' && records.ingestEvents.push(event as IngestEvent),
+        onDeliver: (fn, event) => {
+          if (fn === 'ingest') records.ingestEvents.push(event as IngestEvent);
+        },
         onDeadLetter: (letter) => records.deadLetters.push(letter),
       });
       stoppers.add(() => bus.stop());
