@@ -1,11 +1,14 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { CONSTRUCT_IDS as IDS } from './construct-ids';
 import { Monitoring } from './monitoring';
-import { Pipeline } from './pipeline';
+import { PipelineFunctions } from './pipeline-functions';
+import { PipelineRules } from './rules';
 import { Secrets } from './secrets';
 import { loadSettings, type Settings } from './settings';
 import { Storage } from './storage';
 import { WebhookApi } from './webhook-api';
+import { Workflow } from './workflow';
 
 export interface AvatarPipelineStackProps extends StackProps {
   /**
@@ -20,8 +23,11 @@ export class AvatarPipelineStack extends Stack {
   readonly settings: Settings;
   readonly storage: Storage;
   readonly secrets: Secrets;
-  readonly pipeline: Pipeline;
+  /** The functions (`pipeline.functions`) and the dead-letter queue. */
+  readonly pipeline: PipelineFunctions;
   readonly webhookApi: WebhookApi;
+  readonly workflow: Workflow;
+  readonly rules: PipelineRules;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: AvatarPipelineStackProps = {}) {
@@ -32,26 +38,34 @@ export class AvatarPipelineStack extends Stack {
     const settings = props.settings ?? loadSettings(this.node);
     this.settings = settings;
 
-    this.storage = new Storage(this, 'Storage');
-    this.secrets = new Secrets(this, 'Secrets', {
+    this.storage = new Storage(this, IDS.storage);
+    this.secrets = new Secrets(this, IDS.secrets, {
       runwareApiKeySecretName: settings.runwareApiKeySecretName,
     });
-
-    this.pipeline = new Pipeline(this, 'Pipeline', {
+    this.pipeline = new PipelineFunctions(this, IDS.functions, {
       storage: this.storage,
       secrets: this.secrets,
       settings,
     });
-    this.webhookApi = new WebhookApi(this, 'WebhookApi', {
-      handler: this.pipeline.functions.webhook,
+    const { functions, deadLetterQueue } = this.pipeline;
+    this.webhookApi = new WebhookApi(this, IDS.webhookApi, {
+      handler: functions.webhook,
       logRetention: settings.logRetentionDays,
     });
     this.pipeline.useWebhookUrl(this.webhookApi.url);
-
-    this.monitoring = new Monitoring(this, 'Monitoring', {
-      stateMachine: this.pipeline.stateMachine,
-      functions: this.pipeline.functions,
-      deadLetterQueues: { EventsDeadLetterQueue: this.pipeline.deadLetterQueue },
+    this.workflow = new Workflow(this, IDS.workflow, { functions, settings });
+    this.rules = new PipelineRules(this, IDS.rules, {
+      inputBucket: this.storage.inputBucket,
+      stateMachine: this.workflow.stateMachine,
+      ingest: functions.ingest,
+      fail: functions.fail,
+      sweep: functions.sweep,
+      deadLetterQueue,
+    });
+    this.monitoring = new Monitoring(this, IDS.monitoring, {
+      stateMachine: this.workflow.stateMachine,
+      functions,
+      deadLetterQueues: { [IDS.deadLetterQueue]: deadLetterQueue },
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
     });
 
@@ -60,7 +74,7 @@ export class AvatarPipelineStack extends Stack {
     output('InputBucketName', this.storage.inputBucket.bucketName, 'Drop jobs here under inbox/');
     output('OutputBucketName', this.storage.outputBucket.bucketName, 'Videos, job records and error reports');
     output('TableName', this.storage.table.tableName, 'Job table');
-    output('StateMachineArn', this.pipeline.stateMachine.stateMachineArn, 'One execution per job attempt');
+    output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'One execution per job attempt');
     output('WebhookUrl', this.webhookApi.url, 'Base URL of the Runware webhooks');
     output(
       'RunwareApiKeySecretName',

@@ -14,3 +14,8 @@ export const PIPELINE_FUNCTION_NAMES = [
   'sweep',
 ] as const;
 export type PipelineFunctionName = (typeof PIPELINE_FUNCTION_NAMES)[number];
+
+/** Construct id of a function (`IngestFunction`); its log group and role are `<id>LogGroup` and `<id>Role`. */
+export function functionConstructId(name: PipelineFunctionName): string {
+  return `${name.charAt(0).toUpperCase()}${name.slice(1)}Function`;
+}

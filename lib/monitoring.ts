@@ -9,12 +9,13 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { functionConstructId, type PipelineFunctionName } from './function-names';
 
 export interface MonitoringProps {
   readonly stateMachine: IStateMachine;
-  /** Functions whose errors raise an alarm, by a short name used in the alarm's id and description. */
-  readonly functions: Readonly<Record<string, IFunction>>;
-  /** Dead-letter queues: any message in one is an event nothing handled. */
+  /** Functions whose errors raise an alarm (`<function construct id>Errors`), by name. */
+  readonly functions: Readonly<Partial<Record<PipelineFunctionName, IFunction>>>;
+  /** Dead-letter queues by construct id (the alarm is `<id>Messages`): any message is an event nothing handled. */
   readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
   /**
    * E-mail address subscribed to the alarm topic.
@@ -95,9 +96,12 @@ export class Monitoring extends Construct {
         queue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
       );
     }
-    for (const [name, fn] of Object.entries(props.functions)) {
-      const title = `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
-      alarm(`${title}FunctionErrors`, `the ${name} function reported errors`, fn.metricErrors(sum));
+    for (const [name, fn] of Object.entries(props.functions) as [PipelineFunctionName, IFunction][]) {
+      alarm(
+        `${functionConstructId(name)}Errors`,
+        `the ${name} function reported errors`,
+        fn.metricErrors(sum),
+      );
     }
   }
 }

@@ -1,11 +1,13 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { DEFAULT_SETTINGS as D } from '../lambdas/core/defaults';
 import { AVATAR_MODELS, PROMPT_MAX_LENGTH } from '../lambdas/core/settings';
 
 /**
  * Deploy-time settings of the pipeline, read from CDK context (`cdk.json` or `cdk deploy -c name=value`).
- * Every setting has a documented default; an invalid value fails synth with the setting's name.
+ * Every setting has a documented default (the values live in `lambdas/core/defaults.ts`); an invalid value fails
+ * synth with the setting's name.
  */
 export interface Settings {
   /**
@@ -114,8 +116,8 @@ const SettingsSchema = z
     runwareApiKeySecretName: z
       .string()
       .regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'must be a Secrets Manager secret name')
-      .default('avatar-pipeline/runware-api-key'),
-    model: z.enum(AVATAR_MODELS).default('klingai:avatar@2.0-pro'),
+      .default(D.runwareApiKeySecretName),
+    model: z.enum(AVATAR_MODELS).default(D.model),
     defaultPrompt: z.string().trim().min(1).max(PROMPT_MAX_LENGTH).optional(),
     allowedVideoHosts: z
       .union([z.string().transform((s) => s.split(',')), z.array(z.string())])
@@ -132,22 +134,22 @@ const SettingsSchema = z
           )
           .min(1, 'must name at least one host'),
       )
-      .default(['vm.runware.ai']),
-    waitTimeoutSeconds: int(5, 86_400).default(1800),
-    hardDeadlineSeconds: int(10, 604_800).default(7200),
-    settleSeconds: int(0, 300).default(10),
-    runwareApiUrl: z.url({ protocol: /^https?$/ }).default('https://api.runware.ai/v1'),
-    maxImageBytes: int(1, 1_073_741_824).default(10_485_760),
-    maxAudioBytes: int(1, 1_073_741_824).default(52_428_800),
-    presignTtlSeconds: int(60, 604_800).default(900),
-    orphanAfterSeconds: int(1, 31_536_000).default(86_400),
+      .default([...D.allowedVideoHosts]),
+    waitTimeoutSeconds: int(5, 86_400).default(D.waitTimeoutSeconds),
+    hardDeadlineSeconds: int(10, 604_800).default(D.hardDeadlineSeconds),
+    settleSeconds: int(0, 300).default(D.settleSeconds),
+    runwareApiUrl: z.url({ protocol: /^https?$/ }).default(D.runwareApiUrl),
+    maxImageBytes: int(1, 1_073_741_824).default(D.maxImageBytes),
+    maxAudioBytes: int(1, 1_073_741_824).default(D.maxAudioBytes),
+    presignTtlSeconds: int(60, 604_800).default(D.presignTtlSeconds),
+    orphanAfterSeconds: int(1, 31_536_000).default(D.orphanAfterSeconds),
     logRetentionDays: z.coerce
       .number()
       .refine(
         (n) => RETENTION_VALUES.has(n),
         'must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, ...)',
       )
-      .default(30)
+      .default(D.logRetentionDays)
       .transform((n) => n as RetentionDays),
     alarmEmail: z.email().optional(),
   })

@@ -19,11 +19,13 @@ export class LocalAwsEndpoint {
   private server: Server | undefined;
   readonly calls: string[] = [];
 
-  constructor(
-    private readonly sfn: LocalStepFunctions,
-    private readonly secrets: LocalSecret[],
-  ) {}
+  private sfn: LocalStepFunctions | undefined;
+  private secrets: readonly LocalSecret[] = [];
 
+  /**
+   * Listens first (its URL is part of the functions' environment, so it must be known before they exist); calls
+   * are answered 503 until {@link serve} names what answers them.
+   */
   async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) =>
@@ -32,6 +34,11 @@ export class LocalAwsEndpoint {
     });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  serve(sfn: LocalStepFunctions, secrets: readonly LocalSecret[]): void {
+    this.sfn = sfn;
+    this.secrets = secrets;
   }
 
   async stop(): Promise<void> {
@@ -45,8 +52,10 @@ export class LocalAwsEndpoint {
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
     const [service, operation] = target.split('.');
     this.calls.push(target);
+    if (!this.sfn) return reply(res, 503, { __type: 'ServiceUnavailable', message: 'Not started yet' });
     try {
-      if (service === 'AWSStepFunctions') return reply(res, 200, this.stepFunctions(operation ?? '', body));
+      if (service === 'AWSStepFunctions')
+        return reply(res, 200, this.stepFunctions(this.sfn, operation ?? '', body));
       if (service === 'secretsmanager') return reply(res, 200, this.secretsManager(operation ?? '', body));
       reply(res, 400, {
         __type: 'UnknownOperationException',
@@ -59,10 +68,10 @@ export class LocalAwsEndpoint {
     }
   }
 
-  private stepFunctions(operation: string, body: Record<string, unknown>): unknown {
+  private stepFunctions(sfn: LocalStepFunctions, operation: string, body: Record<string, unknown>): unknown {
     switch (operation) {
       case 'StartExecution': {
-        const execution = this.sfn.startExecution(
+        const execution = sfn.startExecution(
           String(body.stateMachineArn),
           String(body.name),
           String(body.input ?? '{}'),
@@ -70,26 +79,26 @@ export class LocalAwsEndpoint {
         return { executionArn: execution.executionArn, startDate: seconds(execution.startDate) };
       }
       case 'DescribeExecution':
-        return describe(this.sfn.describeExecution(String(body.executionArn)));
+        return describe(sfn.describeExecution(String(body.executionArn)));
       case 'ListExecutions':
         return {
-          executions: this.sfn.listExecutions(body.statusFilter as never).map((e) => {
+          executions: sfn.listExecutions(body.statusFilter as never).map((e) => {
             const { input: _input, output: _output, error: _error, cause: _cause, ...summary } = describe(e);
             return summary;
           }),
         };
       case 'SendTaskSuccess':
-        this.sfn.sendTaskSuccess(String(body.taskToken), String(body.output));
+        sfn.sendTaskSuccess(String(body.taskToken), String(body.output));
         return {};
       case 'SendTaskFailure':
-        this.sfn.sendTaskFailure(
+        sfn.sendTaskFailure(
           String(body.taskToken),
           body.error as string | undefined,
           body.cause as string | undefined,
         );
         return {};
       case 'SendTaskHeartbeat':
-        this.sfn.sendTaskHeartbeat(String(body.taskToken));
+        sfn.sendTaskHeartbeat(String(body.taskToken));
         return {};
       default:
         throw new SfnApiError(

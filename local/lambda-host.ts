@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FunctionName, LocalFunction } from './template.js';
+import { type FunctionName, type LocalFunction, localFunctionName } from './template.js';
 
 const CHILD = join(fileURLToPath(new URL('.', import.meta.url)), 'lambda-child.mjs');
 
@@ -135,7 +135,7 @@ export class LambdaHost {
       [
         join(fn.assetDir, `${file}.mjs`),
         exportName ?? 'handler',
-        `avatar-pipeline-${name}`,
+        localFunctionName(name),
         String(fn.timeoutSeconds * 1000),
       ],
       {
@@ -143,7 +143,7 @@ export class LambdaHost {
           PATH: process.env.PATH ?? '',
           ...this.options.sharedEnvironment,
           ...fn.environment,
-          AWS_LAMBDA_FUNCTION_NAME: `avatar-pipeline-${name}`,
+          AWS_LAMBDA_FUNCTION_NAME: localFunctionName(name),
           AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
           AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
         },

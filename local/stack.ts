@@ -1,31 +1,37 @@
-import { execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
-import dynalite from 'dynalite';
-import S3rver, { type S3rverEvent } from 's3rver';
-import { LocalAwsEndpoint, type LocalSecret } from './aws-endpoint.js';
-import { LambdaHost } from './lambda-host.js';
-import { RunwareSimulator } from './runware-simulator.js';
-import { S3FaultProxy } from './s3-proxy.js';
-import { type LocalExecution, LocalStepFunctions } from './step-functions.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3rverEvent } from 's3rver';
+import { CONSTRUCT_IDS, STACK_NAME } from '../lib/construct-ids.js';
+import { LocalAwsEndpoint } from './aws-endpoint.js';
+import { type DeadLetter, LocalEventBus } from './event-bus.js';
 import {
-  type FunctionName,
-  LOCAL_ACCOUNT,
+  type EventBridgeEnvelope,
+  executionStatusChange,
   LOCAL_REGION,
-  type LocalAssembly,
-  loadAssembly,
-} from './template.js';
+  type S3ObjectEvent,
+  s3ObjectCreated,
+  s3ObjectDeleted,
+} from './events.js';
+import { LambdaHost } from './lambda-host.js';
+import type { RunwareSimulator } from './runware-simulator.js';
+import type { S3FaultProxy } from './s3-proxy.js';
+import {
+  CREDENTIALS,
+  functionEnvironment,
+  localSecrets,
+  Stoppers,
+  startDynamoDB,
+  startRunware,
+  startS3,
+  synth,
+} from './services.js';
+import { type LocalExecution, LocalStepFunctions } from './step-functions.js';
+import { type FunctionName, type LocalAssembly, loadAssembly } from './template.js';
 import { LocalWebhookEndpoint } from './webhook-endpoint.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const STACK_NAME = 'AvatarPipeline';
-/** s3rver checks request signatures against these credentials; every local client uses them. */
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+export { encodeKey } from './events.js';
 
 export interface LocalStackOptions {
   /** Scratch folder: synthesized app, S3 data, simulator renders, logs. */
@@ -44,22 +50,8 @@ export interface LocalStackOptions {
   onProgress?: (line: string) => void;
 }
 
-/** The EventBridge `Object Created` event ingest receives. */
-export interface IngestEvent {
-  version: string;
-  id: string;
-  'detail-type': string;
-  source: string;
-  account: string;
-  time: string;
-  region: string;
-  resources: string[];
-  detail: {
-    bucket: { name: string };
-    object: { key: string; size?: number; etag?: string; sequencer: string };
-    [key: string]: unknown;
-  };
-}
+/** The EventBridge `Object Created` / `Object Deleted` event ingest receives. */
+export type IngestEvent = S3ObjectEvent;
 
 /** An `events:putEvents` entry the state machine emitted (JobSucceeded, JobFailed). */
 export interface PipelineEvent {
@@ -69,33 +61,63 @@ export interface PipelineEvent {
   at: Date;
 }
 
+interface LocalStackParts {
+  assembly: LocalAssembly;
+  endpoints: LocalStack['endpoints'];
+  s3: S3Client;
+  dynamo: DynamoDBClient;
+  sfn: LocalStepFunctions;
+  lambdas: LambdaHost;
+  simulator: RunwareSimulator | undefined;
+  awsEndpoint: LocalAwsEndpoint;
+  webhook: LocalWebhookEndpoint;
+  s3Faults: S3FaultProxy;
+  bus: LocalEventBus;
+  stoppers: Stoppers;
+  records: Pick<LocalStack, 'events' | 'deadLetters' | 'ingestEvents'>;
+}
+
 /**
- * The whole pipeline on this machine: S3 (s3rver), DynamoDB (dynalite), the state machine and the Lambda
- * bundles from `cdk synth`, Step Functions and Secrets Manager APIs, the webhook endpoint, and the Runware
- * simulator (or the real API). Only endpoints differ from AWS; the handlers are the deployed code.
+ * The whole pipeline on this machine: S3 (s3rver), DynamoDB (dynalite), the state machine, the EventBridge rules
+ * and the Lambda bundles from `cdk synth`, Step Functions and Secrets Manager APIs, the webhook endpoint, and the
+ * Runware simulator (or the real API). Only endpoints differ from AWS; the handlers are the deployed code.
  */
 export class LocalStack {
-  readonly events: PipelineEvent[] = [];
-  /** Ingest invocations that failed after their retries (what the dead-letter queue holds on AWS). */
-  readonly deadLetters: unknown[] = [];
+  /** `events:putEvents` entries of the state machine (JobSucceeded, JobFailed). */
+  readonly events: PipelineEvent[];
+  /** Invocations by a rule that failed after their retries (what the dead-letter queue holds on AWS). */
+  readonly deadLetters: DeadLetter[];
   /** Every EventBridge event sent to ingest, in order (tests re-deliver them to duplicate or reorder). */
-  readonly ingestEvents: IngestEvent[] = [];
-  private readonly stoppers: (() => Promise<void>)[] = [];
-  private pendingIngests = new Set<Promise<void>>();
+  readonly ingestEvents: IngestEvent[];
+  readonly assembly: LocalAssembly;
+  readonly endpoints: { s3: string; dynamodb: string; aws: string; webhook: string; runware: string };
+  readonly s3: S3Client;
+  readonly dynamo: DynamoDBClient;
+  readonly sfn: LocalStepFunctions;
+  readonly lambdas: LambdaHost;
+  readonly simulator: RunwareSimulator | undefined;
+  readonly awsEndpoint: LocalAwsEndpoint;
+  readonly webhook: LocalWebhookEndpoint;
+  /** Makes S3 fail for the functions (see {@link S3FaultProxy.failNext}). */
+  readonly s3Faults: S3FaultProxy;
+  private readonly bus: LocalEventBus;
+  private readonly stoppers: Stoppers;
 
-  private constructor(
-    readonly assembly: LocalAssembly,
-    readonly endpoints: { s3: string; dynamodb: string; aws: string; webhook: string; runware: string },
-    readonly s3: S3Client,
-    readonly dynamo: DynamoDBClient,
-    readonly sfn: LocalStepFunctions,
-    readonly lambdas: LambdaHost,
-    readonly simulator: RunwareSimulator | undefined,
-    readonly awsEndpoint: LocalAwsEndpoint,
-    readonly webhook: LocalWebhookEndpoint,
-    /** Makes S3 fail for the functions (see {@link S3FaultProxy.failNext}). */
-    readonly s3Faults: S3FaultProxy,
-  ) {}
+  private constructor(parts: LocalStackParts) {
+    ({ events: this.events, deadLetters: this.deadLetters, ingestEvents: this.ingestEvents } = parts.records);
+    this.assembly = parts.assembly;
+    this.endpoints = parts.endpoints;
+    this.s3 = parts.s3;
+    this.dynamo = parts.dynamo;
+    this.sfn = parts.sfn;
+    this.lambdas = parts.lambdas;
+    this.simulator = parts.simulator;
+    this.awsEndpoint = parts.awsEndpoint;
+    this.webhook = parts.webhook;
+    this.s3Faults = parts.s3Faults;
+    this.bus = parts.bus;
+    this.stoppers = parts.stoppers;
+  }
 
   get names() {
     return this.assembly.names;
@@ -104,26 +126,13 @@ export class LocalStack {
   static async start(options: LocalStackOptions): Promise<LocalStack> {
     const progress = options.onProgress ?? (() => undefined);
     const workDir = resolve(options.workDir);
-    mkdirSync(join(workDir, 'logs'), { recursive: true });
-    const stoppers: (() => Promise<void>)[] = [];
+    const logDir = join(workDir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+    const stoppers = new Stoppers();
+    if (options.removeWorkDirOnStop) stoppers.add(() => rmSync(workDir, { recursive: true, force: true }));
     try {
-      // 1. Runware: the simulator unless a real key was given.
-      let runware: { url: string; videoHosts: string; apiKey: string };
-      let simulator: RunwareSimulator | undefined;
-      if (options.runwareApiKey) {
-        runware = {
-          url: 'https://api.runware.ai/v1',
-          videoHosts: 'vm.runware.ai',
-          apiKey: options.runwareApiKey,
-        };
-      } else {
-        simulator = new RunwareSimulator({ workDir: join(workDir, 'runware') });
-        const started = await simulator.start();
-        stoppers.push(() => simulator?.stop() ?? Promise.resolve());
-        runware = { url: started.url, videoHosts: started.videoOrigin, apiKey: 'local-simulator-key' };
-      }
-
-      // 2. The app, synthesized by the CDK CLI exactly as for a deployment, with local endpoints as settings.
+      // 1. Runware, then the app synthesized by the CDK CLI exactly as for a deployment, with it as a setting.
+      const runware = await startRunware(workDir, options.runwareApiKey, stoppers);
       progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
       const cdkOut = join(workDir, 'cdk.out');
       const context = {
@@ -133,162 +142,84 @@ export class LocalStack {
       };
       await synth(cdkOut, context);
 
-      // 3. The stateful services.
-      const table = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-      await new Promise<void>((r) => table.listen(0, '127.0.0.1', () => r()));
-      stoppers.push(() => new Promise<void>((r) => table.close(() => r())));
-      const dynamodbUrl = `http://127.0.0.1:${(table.address() as AddressInfo).port}`;
-
-      const s3Dir = join(workDir, 's3');
-      rmSync(s3Dir, { recursive: true, force: true });
-      const webhookHolder: { host?: LambdaHost } = {};
-      const webhook = new LocalWebhookEndpoint({
-        invoke: (name: FunctionName, event: unknown) => {
-          if (!webhookHolder.host) throw new Error('not started');
-          return webhookHolder.host.invoke(name, event);
-        },
-      } as LambdaHost);
+      // 2. The endpoints the functions' environment names listen first; they serve once their backends exist.
+      const webhook = new LocalWebhookEndpoint();
       const webhookOrigin = await webhook.start();
-      stoppers.push(() => webhook.stop());
-
+      stoppers.add(() => webhook.stop());
+      const awsEndpoint = new LocalAwsEndpoint();
+      const awsUrl = await awsEndpoint.start();
+      stoppers.add(() => awsEndpoint.stop());
       const assembly = loadAssembly(cdkOut, STACK_NAME, webhookOrigin);
-      const { names } = assembly;
-      const s3rver = new S3rver({
-        address: '127.0.0.1',
-        port: 0,
-        silent: true,
-        directory: s3Dir,
-        configureBuckets: [{ name: names.inputBucket }, { name: names.outputBucket }],
+
+      // 3. The stateful services, then the functions, the rules and the state machine.
+      const dynamodb = await startDynamoDB(assembly, stoppers);
+      const s3 = await startS3(join(workDir, 's3'), assembly.names, stoppers);
+      const lambdas = new LambdaHost({
+        functions: assembly.functions,
+        sharedEnvironment: functionEnvironment({ s3: s3.functionsUrl, dynamodb: dynamodb.url, aws: awsUrl }),
+        log: options.log ?? ((name, line) => appendFileSync(join(logDir, `${name}.log`), `${line}\n`)),
       });
-      const s3Address = await s3rver.run();
-      stoppers.push(() => s3rver.close());
-      const s3Url = `http://127.0.0.1:${s3Address.port}`;
-      // The functions reach S3 through a pass-through that tests can make fail.
-      const s3Proxy = new S3FaultProxy(s3Url);
-      const functionsS3Url = await s3Proxy.start();
-      stoppers.push(() => s3Proxy.stop());
-
-      const clientConfig = { region: LOCAL_REGION, credentials: CREDENTIALS };
-      const dynamo = new DynamoDBClient({ ...clientConfig, endpoint: dynamodbUrl });
-      // The table exactly as the template declares it: keys and indexes.
-      await dynamo.send(
-        new CreateTableCommand({
-          TableName: names.tableName,
-          BillingMode: 'PAY_PER_REQUEST',
-          ...(assembly.table as object),
-        } as never),
-      );
-      const s3 = new S3Client({
-        ...clientConfig,
-        endpoint: s3Url,
-        forcePathStyle: true,
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
+      stoppers.add(() => lambdas.stop());
+      const records = { events: [], deadLetters: [], ingestEvents: [] } as LocalStackParts['records'];
+      const bus = new LocalEventBus({
+        rules: assembly.rules,
+        functions: assembly.functions,
+        lambdas,
+        onDeliver: (fn, event) => {
+          if (fn === 'ingest') records.ingestEvents.push(event as IngestEvent);
+        },
+        onDeadLetter: (letter) => records.deadLetters.push(letter),
       });
-
-      // 4. Secrets, Step Functions and the functions.
-      const secrets: LocalSecret[] = [
-        {
-          arn: names.webhookSecretArn,
-          name: 'avatar-pipeline/webhook-signing-secret',
-          value: randomBytes(32).toString('base64url'),
-        },
-        {
-          arn: `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${assembly.functions.submit.environment.RUNWARE_API_KEY_SECRET}-AbCdEf`,
-          name:
-            assembly.functions.submit.environment.RUNWARE_API_KEY_SECRET ?? 'avatar-pipeline/runware-api-key',
-          value: runware.apiKey,
-        },
-      ];
-      const logDir = join(workDir, 'logs');
-      const log =
-        options.log ??
-        ((name: FunctionName, line: string) => appendFileSync(join(logDir, `${name}.log`), `${line}\n`));
-      const sharedEnvironment: Record<string, string> = {
-        AWS_REGION: LOCAL_REGION,
-        AWS_DEFAULT_REGION: LOCAL_REGION,
-        AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-        AWS_ENDPOINT_URL_S3: functionsS3Url,
-        AWS_ENDPOINT_URL_DYNAMODB: dynamodbUrl,
-        S3_FORCE_PATH_STYLE: 'true',
-        AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-        AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-      };
-      const lambdas = new LambdaHost({ functions: assembly.functions, sharedEnvironment, log });
-      webhookHolder.host = lambdas;
-      stoppers.push(() => lambdas.stop());
-
-      let stack: LocalStack | undefined;
+      stoppers.add(() => bus.stop());
+      const { stateMachineArn } = assembly.names;
       const sfn = new LocalStepFunctions({
         definition: assembly.definition,
-        stateMachineArn: names.stateMachineArn,
+        stateMachineArn,
         lambdas,
         functionByArn: assembly.functionByArn,
-        onEvent: (entry) =>
-          stack?.events.push({
-            source: entry.Source,
-            detailType: entry.DetailType,
-            detail: (typeof entry.Detail === 'string' ? JSON.parse(entry.Detail) : entry.Detail) as Record<
-              string,
-              unknown
-            >,
-            at: new Date(),
-          }),
-        onExecutionEnded: (execution) => stack?.executionEnded(execution),
+        onEvent: (entry) => records.events.push(pipelineEvent(entry)),
+        onExecutionEnded: (execution) => bus.put(statusChangeOf(execution, stateMachineArn)),
       });
-      const awsEndpoint = new LocalAwsEndpoint(sfn, secrets);
-      const awsUrl = await awsEndpoint.start();
-      stoppers.push(() => awsEndpoint.stop());
-      sharedEnvironment.AWS_ENDPOINT_URL_SFN = awsUrl;
-      sharedEnvironment.AWS_ENDPOINT_URL_SECRETS_MANAGER = awsUrl;
+      awsEndpoint.serve(sfn, localSecrets(assembly, runware.apiKey));
+      webhook.serve(lambdas);
 
-      stack = new LocalStack(
+      // 4. The input bucket's EventBridge notifications, and the schedules (minutes on AWS; cheap enough here).
+      s3.server.on('event', (event: S3rverEvent) => {
+        for (const notification of s3Notifications(event)) bus.put(notification);
+      });
+      bus.startSchedules(options.sweepIntervalMs ?? 60_000);
+      progress('Local stack is up.');
+      return new LocalStack({
         assembly,
-        { s3: s3Url, dynamodb: dynamodbUrl, aws: awsUrl, webhook: webhookOrigin, runware: runware.url },
-        s3,
-        dynamo,
+        endpoints: {
+          s3: s3.url,
+          dynamodb: dynamodb.url,
+          aws: awsUrl,
+          webhook: webhookOrigin,
+          runware: runware.url,
+        },
+        s3: s3.client,
+        dynamo: dynamodb.client,
         sfn,
         lambdas,
-        simulator,
+        simulator: runware.simulator,
         awsEndpoint,
         webhook,
-        s3Proxy,
-      );
-      stack.stoppers.push(...stoppers);
-      if (options.removeWorkDirOnStop)
-        stack.stoppers.unshift(async () => rmSync(workDir, { recursive: true, force: true }));
-      const started = stack;
-      // 5. The EventBridge rule: `Object Created` under inbox/ of the input bucket -> ingest.
-      s3rver.on('event', (event: S3rverEvent) => started.onS3Event(event));
-      // 6. The schedule rule: the orphan sweep (every 5 minutes on AWS; more often here, it is cheap).
-      const sweepTimer = setInterval(
-        () => started.sweep().catch(() => undefined),
-        options.sweepIntervalMs ?? 60_000,
-      );
-      sweepTimer.unref();
-      stack.stoppers.push(async () => clearInterval(sweepTimer));
-      progress('Local stack is up.');
-      return stack;
+        s3Faults: s3.proxy,
+        bus,
+        stoppers,
+        records,
+      });
     } catch (error) {
-      for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+      await stoppers.stopAll();
       throw error;
     }
   }
 
   /** Runs the scheduled orphan sweep now (what its EventBridge schedule does every few minutes on AWS). */
   async sweep(): Promise<unknown> {
-    return this.lambdas.invoke('sweep', {
-      version: '0',
-      id: randomUUID(),
-      'detail-type': 'Scheduled Event',
-      source: 'aws.events',
-      account: LOCAL_ACCOUNT,
-      time: new Date().toISOString(),
-      region: LOCAL_REGION,
-      resources: [],
-      detail: {},
-    });
+    const [result] = await this.bus.runSchedule(CONSTRUCT_IDS.orphanSweepRule);
+    return result;
   }
 
   /** Environment variables that point the AWS CLI and SDKs at this stack. */
@@ -303,140 +234,60 @@ export class LocalStack {
     };
   }
 
-  /** Resolves when nothing is left running: ingests, executions, simulator work. */
+  /** Resolves when nothing is left running: rule deliveries, executions, simulator work. */
   async idle(): Promise<void> {
     for (;;) {
-      await Promise.all([...this.pendingIngests]);
+      await this.bus.idle();
       await this.sfn.idle();
       await this.simulator?.waitForIdle();
-      if (this.pendingIngests.size === 0 && this.sfn.listExecutions('RUNNING').length === 0) return;
+      if (!this.bus.busy && this.sfn.listExecutions('RUNNING').length === 0) return;
     }
   }
 
   async stop(): Promise<void> {
-    for (const stop of this.stoppers.reverse()) await stop().catch(() => undefined);
-    this.s3.destroy();
-    this.dynamo.destroy();
-  }
-
-  private onS3Event(event: S3rverEvent): void {
-    for (const record of event.Records) {
-      const { bucket, object } = record.s3;
-      if (bucket.name !== this.names.inputBucket || !object.key.startsWith('inbox/')) continue;
-      if (record.eventName.startsWith('ObjectRemoved:')) {
-        this.deliverToIngest({
-          version: '0',
-          id: randomUUID(),
-          'detail-type': 'Object Deleted',
-          source: 'aws.s3',
-          account: LOCAL_ACCOUNT,
-          time: record.eventTime,
-          region: LOCAL_REGION,
-          resources: [`arn:aws:s3:::${bucket.name}`],
-          detail: {
-            version: '0',
-            bucket: { name: bucket.name },
-            object: { key: encodeKey(object.key), sequencer: object.sequencer },
-            'request-id': randomUUID(),
-            requester: LOCAL_ACCOUNT,
-            'deletion-type': 'Permanently Deleted',
-          },
-        });
-        continue;
-      }
-      if (!record.eventName.startsWith('ObjectCreated:')) continue;
-      const detail = {
-        version: '0',
-        bucket: { name: bucket.name },
-        // S3 sends keys URL-encoded the way HTML forms are; s3rver does not, so this does.
-        object: {
-          key: encodeKey(object.key),
-          size: object.size ?? 0,
-          etag: object.eTag ?? '',
-          sequencer: object.sequencer,
-        },
-        'request-id': randomUUID(),
-        requester: LOCAL_ACCOUNT,
-        reason: record.eventName === 'ObjectCreated:Copy' ? 'CopyObject' : 'PutObject',
-      };
-      this.deliverToIngest({
-        version: '0',
-        id: randomUUID(),
-        'detail-type': 'Object Created',
-        source: 'aws.s3',
-        account: LOCAL_ACCOUNT,
-        time: record.eventTime,
-        region: LOCAL_REGION,
-        resources: [`arn:aws:s3:::${bucket.name}`],
-        detail,
-      });
-    }
+    await this.stoppers.stopAll();
   }
 
   /**
-   * Sends an `Object Created` event to ingest as the EventBridge rule does. Tests call it again with an earlier
-   * event to model what EventBridge allows: duplicated and out-of-order deliveries.
+   * Sends an `Object Created` / `Object Deleted` event to ingest as the EventBridge rule does. Tests call it again
+   * with an earlier event to model what EventBridge allows: duplicated and out-of-order deliveries.
    */
   deliverToIngest(event: IngestEvent): void {
-    this.ingestEvents.push(event);
-    this.invokeAsync('ingest', event);
-  }
-
-  /** Lambda's asynchronous invocation: two retries with backoff, then the dead-letter queue. */
-  private invokeAsync(name: FunctionName, event: unknown): void {
-    const run = (async () => {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        try {
-          await this.lambdas.invoke(name, event);
-          return;
-        } catch (error) {
-          if (attempt === 2)
-            this.deadLetters.push({ function: name, event, error: (error as Error).message });
-          else await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
-        }
-      }
-    })();
-    this.pendingIngests.add(run);
-    void run.finally(() => this.pendingIngests.delete(run));
-  }
-
-  /** The rule that closes executions which timed out or were aborted: their jobs fail with a record. */
-  private executionEnded(execution: LocalExecution): void {
-    if (execution.status !== 'TIMED_OUT' && execution.status !== 'ABORTED') return;
-    this.invokeAsync('fail', {
-      version: '0',
-      id: randomUUID(),
-      'detail-type': 'Step Functions Execution Status Change',
-      source: 'aws.states',
-      account: LOCAL_ACCOUNT,
-      time: new Date().toISOString(),
-      region: LOCAL_REGION,
-      resources: [execution.executionArn],
-      detail: {
-        executionArn: execution.executionArn,
-        stateMachineArn: this.names.stateMachineArn,
-        name: execution.name,
-        status: execution.status,
-        input: execution.input,
-        cause: null,
-        error: null,
-      },
-    });
+    this.bus.deliverTo(CONSTRUCT_IDS.ingestRule, event);
   }
 }
 
-/** How S3 event notifications encode keys: form encoding, `/` kept. */
-export function encodeKey(key: string): string {
-  return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
-}
-
-async function synth(outdir: string, context: Record<string, string>): Promise<void> {
-  const args = ['synth', '--quiet', '--no-notices', '--output', outdir];
-  for (const [k, v] of Object.entries(context)) args.push('--context', `${k}=${v}`);
-  rmSync(outdir, { recursive: true, force: true });
-  await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'cdk'), args, {
-    cwd: ROOT,
-    env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
-    maxBuffer: 32 * 1024 * 1024,
+/** What S3 sends EventBridge for s3rver's notification records (S3 URL-encodes keys; s3rver does not). */
+function s3Notifications(event: S3rverEvent): S3ObjectEvent[] {
+  return event.Records.flatMap((record) => {
+    const { bucket, object } = record.s3;
+    const common = {
+      bucket: bucket.name,
+      key: object.key,
+      sequencer: object.sequencer,
+      time: record.eventTime,
+    };
+    if (record.eventName.startsWith('ObjectRemoved:')) return [s3ObjectDeleted(common)];
+    if (!record.eventName.startsWith('ObjectCreated:')) return [];
+    const reason = record.eventName === 'ObjectCreated:Copy' ? 'CopyObject' : 'PutObject';
+    return [s3ObjectCreated({ ...common, size: object.size ?? 0, etag: object.eTag ?? '', reason })];
   });
+}
+
+function statusChangeOf(
+  execution: LocalExecution,
+  stateMachineArn: string,
+): EventBridgeEnvelope<string, unknown> {
+  const { executionArn, name, status, input } = execution;
+  return executionStatusChange({ executionArn, stateMachineArn, name, status, input });
+}
+
+function pipelineEvent(entry: { Source: string; DetailType: string; Detail: unknown }): PipelineEvent {
+  const detail = typeof entry.Detail === 'string' ? JSON.parse(entry.Detail) : entry.Detail;
+  return {
+    source: entry.Source,
+    detailType: entry.DetailType,
+    detail: detail as Record<string, unknown>,
+    at: new Date(),
+  };
 }

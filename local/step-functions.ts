@@ -2,7 +2,7 @@ import './polyfills.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import { LambdaFunctionError, type LambdaHost } from './lambda-host.js';
-import type { FunctionName } from './template.js';
+import { type FunctionName, LOCAL_STATE_MACHINE_NAME } from './template.js';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -165,7 +165,7 @@ export class LocalStepFunctions {
           Input: input as never,
           StartTime: execution.startDate.toISOString(),
         },
-        StateMachine: { Id: this.options.stateMachineArn, Name: 'AvatarPipeline' },
+        StateMachine: { Id: this.options.stateMachineArn, Name: LOCAL_STATE_MACHINE_NAME },
         Task: { Token: TOKEN_PLACEHOLDER },
       },
     });

@@ -1,5 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { CONSTRUCT_IDS, CONSTRUCT_PATHS, type LookedUpResource } from '../lib/construct-ids.js';
+import {
+  functionConstructId,
+  PIPELINE_FUNCTION_NAMES,
+  type PipelineFunctionName,
+} from '../lib/function-names.js';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './events.js';
 
 /**
  * Reads what `cdk synth` produced (the CloudFormation template and the Lambda bundles) so that local mode runs
@@ -15,10 +23,7 @@ interface CfnResource {
   Metadata?: Record<string, CfnValue>;
 }
 
-export const LOCAL_REGION = 'us-east-1';
-export const LOCAL_ACCOUNT = '000000000000';
-
-import { PIPELINE_FUNCTION_NAMES, type PipelineFunctionName } from '../lib/function-names.js';
+export { LOCAL_ACCOUNT, LOCAL_REGION };
 
 export const FUNCTION_NAMES = PIPELINE_FUNCTION_NAMES;
 export type FunctionName = PipelineFunctionName;
@@ -34,6 +39,31 @@ export interface LocalFunction {
   /** Environment of the function with every reference resolved. */
   environment: Record<string, string>;
   arn: string;
+  /** Retries of a failed asynchronous invocation (the function's EventInvokeConfig; Lambda's default is 2). */
+  asyncRetryAttempts: number;
+  /** Whether an asynchronous invocation that failed its retries goes to a destination (else Lambda drops it). */
+  asyncOnFailure: boolean;
+}
+
+/** A target of an EventBridge rule, with the delivery policy the template gives it. */
+export interface LocalRuleTarget {
+  function: FunctionName;
+  /** EventBridge's own retries of a failed delivery; local delivery does not fail, so this is for the record. */
+  retryAttempts?: number;
+  maximumEventAgeSeconds?: number;
+  /** Whether undeliverable events go to a dead-letter queue. */
+  deadLetterQueue: boolean;
+}
+
+/** An EventBridge rule of the template: an event pattern or a schedule, and its targets. */
+export interface LocalRule {
+  /** Its construct id (`InputObjectCreated`, ...). */
+  id: string;
+  arn: string;
+  eventPattern?: Record<string, unknown>;
+  /** `rate(5 minutes)` and the like. */
+  scheduleExpression?: string;
+  targets: LocalRuleTarget[];
 }
 
 /** Physical names of the stateful resources in local mode. */
@@ -67,6 +97,8 @@ export interface LocalAssembly {
   names: LocalNames;
   /** Which function a local Lambda ARN means. */
   functionByArn: Map<string, FunctionName>;
+  /** The EventBridge rules, with every reference resolved. */
+  rules: LocalRule[];
 }
 
 export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: string): LocalAssembly {
@@ -76,50 +108,46 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
   const resources = template.Resources;
   const byType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
   const pathOf = (r: CfnResource) => String(r.Metadata?.['aws:cdk:path'] ?? '');
-  const find = (type: string, pathPart: string): string => {
-    const hit = byType(type).find(([, r]) => pathOf(r).includes(pathPart));
-    if (!hit) throw new Error(`No ${type} whose path contains ${pathPart} in the synthesized template`);
-    return hit[0];
+  const at = (constructPath: string): string | undefined =>
+    Object.entries(resources).find(([, r]) => pathOf(r) === `${stackName}/${constructPath}/Resource`)?.[0];
+  const find = (resource: LookedUpResource): string => {
+    const hit = at(CONSTRUCT_PATHS[resource]);
+    if (!hit) throw new Error(`No resource at ${CONSTRUCT_PATHS[resource]} in the synthesized template`);
+    return hit;
   };
-
-  const ids = {
-    inputBucket: find('AWS::S3::Bucket', '/InputBucket/'),
-    outputBucket: find('AWS::S3::Bucket', '/OutputBucket/'),
-    table: find('AWS::DynamoDB::Table', '/Table/'),
-    stateMachine: find('AWS::StepFunctions::StateMachine', '/StateMachine/'),
-    webhookSecret: find('AWS::SecretsManager::Secret', '/WebhookSigningSecret/'),
-    api: find('AWS::ApiGatewayV2::Api', '/WebhookApi/'),
-  };
+  const ids = Object.fromEntries(
+    (Object.keys(CONSTRUCT_PATHS) as LookedUpResource[]).map((r) => [r, find(r)]),
+  ) as Record<LookedUpResource, string>;
   const names: LocalNames = {
     inputBucket: 'avatar-pipeline-input',
     outputBucket: 'avatar-pipeline-output',
     tableName: 'avatar-pipeline-jobs',
-    stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:AvatarPipeline`,
+    stateMachineArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${LOCAL_STATE_MACHINE_NAME}`,
     webhookSecretArn: `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:avatar-pipeline/webhook-signing-secret-AbCdEf`,
     webhookOrigin,
   };
 
   const functionIds = new Map<string, FunctionName>();
-  for (const [logicalId, r] of byType('AWS::Lambda::Function')) {
-    const name = FUNCTION_NAMES.find((n) =>
-      pathOf(r).includes(`/${n[0]?.toUpperCase()}${n.slice(1)}Function/`),
-    );
-    if (name) functionIds.set(logicalId, name);
+  for (const name of FUNCTION_NAMES) {
+    const logicalId = at(`${CONSTRUCT_IDS.functions}/${functionConstructId(name)}`);
+    if (!logicalId) throw new Error(`The synthesized template has no ${name} function`);
+    functionIds.set(logicalId, name);
   }
   const arnOfFunction = (logicalId: string) =>
-    `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:avatar-pipeline-${functionIds.get(logicalId) ?? logicalId}`;
+    `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${localFunctionName(functionIds.get(logicalId) ?? logicalId)}`;
 
   const physical: Record<string, { ref: string; attrs: Record<string, string> }> = {
     [ids.inputBucket]: { ref: names.inputBucket, attrs: { Arn: `arn:aws:s3:::${names.inputBucket}` } },
     [ids.outputBucket]: { ref: names.outputBucket, attrs: { Arn: `arn:aws:s3:::${names.outputBucket}` } },
     [ids.table]: { ref: names.tableName, attrs: {} },
     [ids.stateMachine]: { ref: names.stateMachineArn, attrs: { Arn: names.stateMachineArn } },
-    [ids.webhookSecret]: { ref: names.webhookSecretArn, attrs: {} },
-    [ids.api]: { ref: 'local-webhook-api', attrs: { ApiEndpoint: webhookOrigin } },
+    [ids.webhookSigningSecret]: { ref: names.webhookSecretArn, attrs: {} },
+    [ids.httpApi]: { ref: 'local-webhook-api', attrs: { ApiEndpoint: webhookOrigin } },
+    [ids.deadLetterQueue]: { ref: 'local-dead-letter-queue', attrs: { Arn: LOCAL_DLQ_ARN } },
   };
   for (const logicalId of functionIds.keys()) {
     physical[logicalId] = {
-      ref: `avatar-pipeline-${functionIds.get(logicalId)}`,
+      ref: localFunctionName(functionIds.get(logicalId) ?? logicalId),
       attrs: { Arn: arnOfFunction(logicalId) },
     };
   }
@@ -152,6 +180,14 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
   };
 
+  const asyncConfigs = new Map<string, { retries: number; onFailure: boolean }>();
+  for (const [, r] of byType('AWS::Lambda::EventInvokeConfig')) {
+    const destinations = r.Properties?.DestinationConfig as { OnFailure?: unknown } | undefined;
+    asyncConfigs.set(String(resolve(r.Properties?.FunctionName ?? '')), {
+      retries: Number(r.Properties?.MaximumRetryAttempts ?? 2),
+      onFailure: destinations?.OnFailure !== undefined,
+    });
+  }
   const functions = {} as Record<FunctionName, LocalFunction>;
   const functionByArn = new Map<string, FunctionName>();
   for (const [logicalId, name] of functionIds) {
@@ -172,12 +208,12 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
       memoryMb: Number(props.MemorySize ?? 128),
       environment,
       arn,
+      asyncRetryAttempts: asyncConfigs.get(physical[logicalId]?.ref ?? '')?.retries ?? 2,
+      asyncOnFailure: asyncConfigs.get(physical[logicalId]?.ref ?? '')?.onFailure ?? false,
     };
     functionByArn.set(arn, name);
   }
-  for (const name of FUNCTION_NAMES) {
-    if (!functions[name]) throw new Error(`The synthesized template has no ${name} function`);
-  }
+  const rules = readRules(resources, ids, resolve, functionByArn);
 
   const machine = resources[ids.stateMachine] as CfnResource;
   const definition = JSON.parse(String(resolve(machine.Properties?.DefinitionString ?? ''))) as Record<
@@ -192,5 +228,68 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
       ? { GlobalSecondaryIndexes: tableProps.GlobalSecondaryIndexes }
       : {}),
   } as unknown as TableDefinition;
-  return { functions, definition, names, functionByArn, table };
+  return { functions, definition, names, functionByArn, table, rules };
+}
+
+/** Physical name of a function in local mode (AWS generates one; local mode picks a readable one). */
+export function localFunctionName(name: string): string {
+  return `avatar-pipeline-${name}`;
+}
+
+export const LOCAL_STATE_MACHINE_NAME = 'AvatarPipeline';
+
+const LOCAL_DLQ_ARN = `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:avatar-pipeline-dead-letters`;
+
+const RuleProperties = z.object({
+  EventPattern: z.record(z.string(), z.unknown()).optional(),
+  ScheduleExpression: z.string().optional(),
+  Targets: z.array(
+    z.object({
+      Arn: z.string(),
+      RetryPolicy: z
+        .object({
+          MaximumRetryAttempts: z.number().optional(),
+          MaximumEventAgeInSeconds: z.number().optional(),
+        })
+        .optional(),
+      DeadLetterConfig: z.object({ Arn: z.string() }).optional(),
+    }),
+  ),
+});
+
+/** The pipeline's EventBridge rules as the template declares them, references resolved to local names. */
+function readRules(
+  resources: Record<string, CfnResource>,
+  ids: Record<LookedUpResource, string>,
+  resolve: (value: CfnValue) => CfnValue,
+  functionByArn: Map<string, FunctionName>,
+): LocalRule[] {
+  const ruleIds = {
+    [ids.ingestRule]: CONSTRUCT_IDS.ingestRule,
+    [ids.executionEndedRule]: CONSTRUCT_IDS.executionEndedRule,
+    [ids.orphanSweepRule]: CONSTRUCT_IDS.orphanSweepRule,
+  };
+  return Object.entries(ruleIds).map(([logicalId, id]) => {
+    const props = RuleProperties.parse(resolve((resources[logicalId] as CfnResource).Properties ?? {}));
+    return {
+      id,
+      arn: `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${id}`,
+      ...(props.EventPattern ? { eventPattern: props.EventPattern } : {}),
+      ...(props.ScheduleExpression ? { scheduleExpression: props.ScheduleExpression } : {}),
+      targets: props.Targets.map((target) => {
+        const fn = functionByArn.get(target.Arn);
+        if (!fn) throw new Error(`Rule ${id} targets ${target.Arn}, which local mode does not run`);
+        return {
+          function: fn,
+          ...(target.RetryPolicy?.MaximumRetryAttempts === undefined
+            ? {}
+            : { retryAttempts: target.RetryPolicy.MaximumRetryAttempts }),
+          ...(target.RetryPolicy?.MaximumEventAgeInSeconds === undefined
+            ? {}
+            : { maximumEventAgeSeconds: target.RetryPolicy.MaximumEventAgeInSeconds }),
+          deadLetterQueue: target.DeadLetterConfig !== undefined,
+        };
+      }),
+    };
+  });
 }

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { webhookRequest } from './events.js';
 import type { LambdaHost } from './lambda-host.js';
 
 const ROUTE = /^\/runware\/([^/]+)$/;
@@ -15,14 +15,23 @@ export class LocalWebhookEndpoint {
   private server: Server | undefined;
   readonly requests: { method: string; path: string; status: number }[] = [];
 
-  constructor(private readonly lambdas: LambdaHost) {}
+  private lambdas: Pick<LambdaHost, 'invoke'> | undefined;
 
+  /**
+   * Listens first (the origin is part of the functions' environment, so it must be known before they exist);
+   * requests are answered 503 until {@link serve} names the functions.
+   */
   async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch(() => send(res, 500, { message: 'Internal Server Error' }));
     });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Routes requests to the webhook function from now on. */
+  serve(lambdas: Pick<LambdaHost, 'invoke'>): void {
+    this.lambdas = lambdas;
   }
 
   async stop(): Promise<void> {
@@ -58,34 +67,22 @@ export class LocalWebhookEndpoint {
     // API Gateway (payload 2.0) joins repeated query parameters with commas.
     const query: Record<string, string> = {};
     for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
-    const event = {
-      version: '2.0',
-      routeKey: 'POST /runware/{taskUUID}',
+    const event = webhookRequest({
+      taskUUID: decodeURIComponent(match[1] ?? ''),
+      method,
       rawPath: url.pathname,
       rawQueryString: url.search.slice(1),
       headers,
-      ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
-      pathParameters: { taskUUID: decodeURIComponent(match[1] ?? '') },
-      requestContext: {
-        accountId: '000000000000',
-        apiId: 'local',
-        domainName: req.headers.host ?? '127.0.0.1',
-        http: {
-          method,
-          path: url.pathname,
-          protocol: 'HTTP/1.1',
-          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-          userAgent: headers['user-agent'] ?? '',
-        },
-        requestId: randomUUID(),
-        routeKey: 'POST /runware/{taskUUID}',
-        stage: '$default',
-        time: new Date().toUTCString(),
-        timeEpoch: Date.now(),
-      },
-      body: isText ? raw.toString('utf8') : raw.toString('base64'),
+      query,
+      body: raw,
       isBase64Encoded: !isText,
-    };
+      domainName: req.headers.host ?? '127.0.0.1',
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+    });
+    if (!this.lambdas) {
+      record(503);
+      return send(res, 503, { message: 'Service Unavailable' });
+    }
     try {
       const result = (await this.lambdas.invoke('webhook', event)) as {
         statusCode?: number;

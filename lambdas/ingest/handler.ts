@@ -14,7 +14,7 @@ const config = loadConfig(
     TABLE_NAME: z.string().min(1),
     STATE_MACHINE_ARN: z.string().startsWith('arn:'),
     OUTPUT_BUCKET: z.string().min(1),
-    ORPHAN_AFTER_SECONDS: positiveInt.default(86_400),
+    ORPHAN_AFTER_SECONDS: positiveInt,
   }),
 );
 
@@ -32,8 +32,9 @@ const ObjectCreatedDetail = z.object({
   bucket: z.object({ name: z.string() }),
   object: z.object({
     key: z.string().min(1),
-    size: z.number().int().nonnegative().default(0),
-    etag: z.string().default(''),
+    // S3 always sends both; the ETag is part of the job's identity, so a missing one must not become ''.
+    size: z.number().int().nonnegative(),
+    etag: z.string(),
     sequencer: z.string().min(1),
   }),
 });

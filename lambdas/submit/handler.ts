@@ -17,7 +17,7 @@ const config = loadConfig(
     RUNWARE_API_KEY_SECRET: z.string().min(1),
     WEBHOOK_SECRET_ARN: z.string().min(1),
     WEBHOOK_URL: z.url(),
-    PRESIGN_TTL_SECONDS: positiveInt.default(900),
+    PRESIGN_TTL_SECONDS: positiveInt,
   }),
 );
 

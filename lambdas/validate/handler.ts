@@ -3,7 +3,7 @@ import { loadConfig, positiveInt } from '../core/config.js';
 import { DEFAULT_MEDIA_LIMITS } from '../core/media/inspect.js';
 import { S3ObjectReader } from '../core/objects.js';
 import { dynamoClient, s3Client } from '../core/runtime.js';
-import { AVATAR_MODELS } from '../core/settings.js';
+import { AVATAR_MODELS, PROMPT_MAX_LENGTH } from '../core/settings.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
@@ -14,11 +14,11 @@ const config = loadConfig(
   z.object({
     TABLE_NAME: z.string().min(1),
     INPUT_BUCKET: z.string().min(1),
-    MAX_IMAGE_BYTES: positiveInt.default(DEFAULT_MEDIA_LIMITS.maxImageBytes),
-    MAX_AUDIO_BYTES: positiveInt.default(DEFAULT_MEDIA_LIMITS.maxAudioBytes),
-    DEFAULT_MODEL: z.enum(AVATAR_MODELS).default('klingai:avatar@2.0-pro'),
-    DEFAULT_PROMPT: z.string().max(2500).optional(),
-    HARD_DEADLINE_SECONDS: positiveInt.default(7200),
+    MAX_IMAGE_BYTES: positiveInt,
+    MAX_AUDIO_BYTES: positiveInt,
+    DEFAULT_MODEL: z.enum(AVATAR_MODELS),
+    DEFAULT_PROMPT: z.string().max(PROMPT_MAX_LENGTH).optional(),
+    HARD_DEADLINE_SECONDS: positiveInt,
   }),
 );
 

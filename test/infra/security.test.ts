@@ -214,14 +214,14 @@ const STEP_FUNCTIONS = ['validate', 'submit', 'poll', 'record', 'deliver', 'fail
 beforeAll(() => {
   s = synth();
   resources = s.template.toJSON().Resources;
-  const { storage, secrets, pipeline, webhookApi } = s.stack;
+  const { storage, secrets, pipeline, workflow, webhookApi } = s.stack;
   labels = new Map<string, string>([
     [logicalId(storage.table), 'table'],
     [logicalId(storage.inputBucket), 'inputBucket'],
     [logicalId(storage.outputBucket), 'outputBucket'],
     [logicalId(storage.accessLogBucket), 'accessLogBucket'],
     [logicalId(secrets.webhookSigningSecret), 'webhookSecret'],
-    [logicalId(pipeline.stateMachine), 'stateMachine'],
+    [logicalId(workflow.stateMachine), 'stateMachine'],
     [logicalId(pipeline.deadLetterQueue), 'deadLetterQueue'],
     [logicalId(webhookApi.api), 'webhookApi'],
   ]);
@@ -268,7 +268,7 @@ describe('each function reaches only its own resources', () => {
   it('writes every statement as a plain Allow of named actions on named resources (no Not*, no wildcard action)', () => {
     const roles = [
       ...Object.values(functionIds()).map(roleOf),
-      logicalId(s.stack.pipeline.stateMachine.role),
+      logicalId(s.stack.workflow.stateMachine.role),
     ];
     for (const role of roles) {
       for (const st of statementsOf(role)) {
@@ -287,7 +287,7 @@ describe('each function reaches only its own resources', () => {
       .map(([id]) => id)
       .sort();
     expect(roles).toEqual(
-      [...Object.values(functionIds()).map(roleOf), logicalId(s.stack.pipeline.stateMachine.role)].sort(),
+      [...Object.values(functionIds()).map(roleOf), logicalId(s.stack.workflow.stateMachine.role)].sort(),
     );
     expect(Object.values(resources).filter((r) => r.Type === 'AWS::IAM::User')).toEqual([]);
     expect(Object.values(resources).filter((r) => r.Type === 'AWS::IAM::ManagedPolicy')).toEqual([]);
@@ -622,7 +622,7 @@ describe('webhook API and state machine', () => {
   });
 
   it('lets the state machine invoke only the pipeline functions it runs, and put events only on the default bus', () => {
-    const grants = grantsOf(logicalId(s.stack.pipeline.stateMachine.role));
+    const grants = grantsOf(logicalId(s.stack.workflow.stateMachine.role));
     const invoked = Object.entries(grants)
       .filter(([, actions]) => actions.includes('lambda:InvokeFunction'))
       .map(([resource, actions]) => {

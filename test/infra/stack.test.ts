@@ -1,6 +1,7 @@
 import type { CfnResource } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults';
 import { PIPELINE_FUNCTION_NAMES, type PipelineFunctionName } from '../../lib/function-names';
 import { parseSettings } from '../../lib/settings';
 import { type AslDefinition, definitionOf, isLambdaTask, stateOf } from './definition';
@@ -137,24 +138,25 @@ describe('function environment (the contract with lambdas/*)', () => {
       POWERTOOLS_SERVICE_NAME: 'avatar-pipeline',
       POWERTOOLS_LOG_LEVEL: 'INFO',
     });
+    const d = DEFAULT_SETTINGS;
     expect(environmentOf('validate')).toMatchObject({
-      MAX_IMAGE_BYTES: '10485760',
-      MAX_AUDIO_BYTES: '52428800',
-      DEFAULT_MODEL: 'klingai:avatar@2.0-pro',
-      HARD_DEADLINE_SECONDS: '7200',
+      MAX_IMAGE_BYTES: String(d.maxImageBytes),
+      MAX_AUDIO_BYTES: String(d.maxAudioBytes),
+      DEFAULT_MODEL: d.model,
+      HARD_DEADLINE_SECONDS: String(d.hardDeadlineSeconds),
     });
     expect(environmentOf('submit')).toMatchObject({
-      RUNWARE_API_URL: 'https://api.runware.ai/v1',
-      PRESIGN_TTL_SECONDS: '900',
+      RUNWARE_API_URL: d.runwareApiUrl,
+      PRESIGN_TTL_SECONDS: String(d.presignTtlSeconds),
       WEBHOOK_URL: {
         'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(s.stack.webhookApi.api), 'ApiEndpoint'] }, '/runware']],
       },
     });
     expect(environmentOf('ingest')).toMatchObject({
-      ORPHAN_AFTER_SECONDS: '86400',
-      STATE_MACHINE_ARN: { Ref: logicalId(s.stack.pipeline.stateMachine) },
+      ORPHAN_AFTER_SECONDS: String(d.orphanAfterSeconds),
+      STATE_MACHINE_ARN: { Ref: logicalId(s.stack.workflow.stateMachine) },
     });
-    expect(environmentOf('deliver')).toMatchObject({ ALLOWED_VIDEO_HOSTS: 'vm.runware.ai' });
+    expect(environmentOf('deliver')).toMatchObject({ ALLOWED_VIDEO_HOSTS: d.allowedVideoHosts.join(',') });
   });
 
   it('passes secrets by name or ARN, never by value', () => {
@@ -346,7 +348,7 @@ describe('state machine definition', () => {
         'detail-type': ['Step Functions Execution Status Change'],
         detail: {
           status: ['TIMED_OUT', 'ABORTED'],
-          stateMachineArn: [{ Ref: logicalId(s.stack.pipeline.stateMachine) }],
+          stateMachineArn: [{ Ref: logicalId(s.stack.workflow.stateMachine) }],
         },
       },
       Targets: [
@@ -634,6 +636,11 @@ describe('settings from context', () => {
       presignTtlSeconds: 900,
       orphanAfterSeconds: 86_400,
       logRetentionDays: 30,
+    });
+    // The values above are the ones documented in the settings' TSDoc; they live in one module.
+    expect(parseSettings({})).toEqual({
+      ...DEFAULT_SETTINGS,
+      allowedVideoHosts: [...DEFAULT_SETTINGS.allowedVideoHosts],
     });
     expect(parseSettings({ allowedVideoHosts: ['A.example.com'] }).allowedVideoHosts).toEqual([
       'a.example.com',

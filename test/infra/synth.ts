@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AvatarPipelineStack } from '../../lib/avatar-pipeline-stack';
+import { STACK_NAME } from '../../lib/construct-ids';
 
 const CDK_JSON = path.resolve(import.meta.dirname, '../../cdk.json');
 
@@ -38,7 +39,7 @@ export interface Synthesized extends Built {
 export function build(context: Record<string, unknown> = {}): Built {
   const bundling = process.env.INFRA_TEST_BUNDLE === '1' ? {} : { 'aws:cdk:bundling-stacks': [] };
   const app = new App({ context: { ...cdkJsonContext(), ...bundling, ...context } });
-  return { app, stack: new AvatarPipelineStack(app, 'AvatarPipeline') };
+  return { app, stack: new AvatarPipelineStack(app, STACK_NAME) };
 }
 
 /** {@link build}, then synthesize. The app is synthesized once: plugins added afterwards never run. */

@@ -12,7 +12,9 @@ import {
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults.js';
 import { webhookToken } from '../../lambdas/core/webhook-token.js';
+import { executionStatusChange, s3ObjectCreated, webhookRequest } from '../../local/events.js';
 
 const SECRET = 'the-webhook-signing-secret-value';
 const secrets = mockClient(SecretsManagerClient);
@@ -29,6 +31,8 @@ beforeAll(() => {
     WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:webhook-AbCdEf',
     STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:pipeline',
     OUTPUT_BUCKET: 'out',
+    // The stack always sets it; the handler has no fallback.
+    ORPHAN_AFTER_SECONDS: String(DEFAULT_SETTINGS.orphanAfterSeconds),
   });
 });
 afterEach(() => {
@@ -39,19 +43,15 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** A webhook call as API Gateway delivers it; the header name in capitals, as clients may send it. */
 function apiEvent(taskUUID: string, token: string, body: string, base64 = false): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: 'POST /runware/{taskUUID}',
-    rawPath: `/runware/${taskUUID}`,
-    rawQueryString: `token=${token}`,
-    headers: { 'Content-Type': 'application/json' },
-    queryStringParameters: { token },
-    pathParameters: { taskUUID },
-    body: base64 ? Buffer.from(body).toString('base64') : body,
+  return webhookRequest({
+    taskUUID,
+    token,
+    body,
     isBase64Encoded: base64,
-    requestContext: { http: { method: 'POST', path: `/runware/${taskUUID}` } },
-  } as unknown as APIGatewayProxyEventV2;
+    headers: { 'Content-Type': 'application/json' },
+  });
 }
 
 /** A job item as the table holds it (keys included). */
@@ -174,21 +174,17 @@ describe('ingest handler', () => {
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     vi.spyOn(console, 'info').mockImplementation(() => undefined);
     const { handler } = await import('../../lambdas/ingest/handler.js');
-    await handler({
-      version: '0',
-      id: 'evt-1',
-      'detail-type': 'Object Created',
-      source: 'aws.s3',
-      account: '123456789012',
-      time: '2026-11-24T10:00:00Z',
-      region: 'us-east-1',
-      resources: [],
-      detail: {
-        bucket: { name: 'in' },
-        object: { key: 'inbox/a+b.mp3', size: 1, etag: 'e2', sequencer: '2' },
-        reason: 'PutObject',
-      },
-    });
+    await handler(
+      s3ObjectCreated({
+        id: 'evt-1',
+        bucket: 'in',
+        key: 'inbox/a b.mp3',
+        size: 1,
+        etag: 'e2',
+        sequencer: '2',
+        account: '123456789012',
+      }),
+    );
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:pipeline',
       name: expect.stringMatching(/^[0-9a-f]{32}-1$/),
@@ -206,17 +202,15 @@ describe('fail handler', () => {
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     const { handler } = await import('../../lambdas/fail/handler.js');
-    const out = await handler({
-      'detail-type': 'Step Functions Execution Status Change',
-      source: 'aws.states',
-      detail: {
+    const out = await handler(
+      executionStatusChange({
+        executionArn: `arn:aws:states:us-east-1:123456789012:execution:pipeline:${jobId}-1`,
+        stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:pipeline',
         status: 'TIMED_OUT',
         name: `${jobId}-1`,
         input: JSON.stringify({ jobId, attempt: 1, stem: 's' }),
-        cause: null,
-        error: null,
-      },
-    });
+      }),
+    );
     expect(out).toMatchObject({ code: 'EXECUTION_TIMED_OUT', stage: 'GENERATED', errorKey: 's.error.json' });
     expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Bucket: 'out', Key: 's.error.json' });
   });

@@ -16,6 +16,7 @@ import {
   parseBuffer,
   UnsupportedFileTypeError,
 } from 'music-metadata';
+import { DEFAULT_SETTINGS } from '../defaults.js';
 import { ConfigurationError, ValidationError } from '../errors.js';
 import {
   isoBmffProblem,
@@ -48,8 +49,8 @@ const MIB = 1024 * 1024;
 
 /** The limits of `klingai:avatar@2.0-pro`, with file sizes generous enough for any sensible portrait and voice. */
 export const DEFAULT_MEDIA_LIMITS: Readonly<MediaLimits> = Object.freeze({
-  maxImageBytes: 10 * MIB,
-  maxAudioBytes: 50 * MIB,
+  maxImageBytes: DEFAULT_SETTINGS.maxImageBytes,
+  maxAudioBytes: DEFAULT_SETTINGS.maxAudioBytes,
   minImageSide: 300,
   maxAspectRatio: 2.5,
   minAudioSeconds: 2,

@@ -1,0 +1,173 @@
+import { Duration } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CONSTRUCT_IDS } from './construct-ids';
+import { functionConstructId } from './function-names';
+import { acknowledge } from './nag';
+import {
+  bindBucket,
+  bindSecret,
+  bindTable,
+  PipelineFunction,
+  type PipelineFunctionName,
+  type PipelineFunctionProps,
+} from './pipeline-function';
+import type { Settings } from './settings';
+
+/** The stateful resources the pipeline uses (provided by `Storage`). */
+export interface PipelineStorage {
+  readonly inputBucket: IBucket;
+  readonly outputBucket: IBucket;
+  readonly table: ITable;
+}
+
+/** The secrets the pipeline reads (provided by `Secrets`). */
+export interface PipelineSecrets {
+  readonly runwareApiKey: ISecret;
+  readonly webhookSigningSecret: ISecret;
+}
+
+export interface PipelineFunctionsProps {
+  readonly storage: PipelineStorage;
+  readonly secrets: PipelineSecrets;
+  /** Deploy-time settings (see `lib/settings.ts`). */
+  readonly settings: Settings;
+}
+
+/** The pipeline's functions by name. */
+export type PipelineFunctionsByName = Readonly<Record<PipelineFunctionName, PipelineFunction>>;
+
+/**
+ * The nine functions, each with exactly the grants and settings its handler uses, and the dead-letter queue of
+ * the events nothing could handle. The state machine (`Workflow`) and the rules (`PipelineRules`) grant the rest.
+ */
+export class PipelineFunctions extends Construct {
+  readonly functions: PipelineFunctionsByName;
+  /** Events that ingest or fail could not take after every retry (from EventBridge or Lambda async invokes). */
+  readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
+    super(scope, id);
+    const { storage, secrets, settings } = props;
+    const { inputBucket, outputBucket, table } = storage;
+
+    // Where an event ends up when nothing could handle it: EventBridge puts events it could not deliver to ingest
+    // or fail here (the original event), and Lambda puts asynchronous invocations of ingest and fail that still
+    // failed after their retries here (an invocation record with `requestPayload`). Either way, redrive by hand.
+    this.deadLetterQueue = new sqs.Queue(this, CONSTRUCT_IDS.deadLetterQueue, {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      this.deadLetterQueue,
+      'This queue is itself the dead-letter queue of the EventBridge targets; nothing consumes it automatically.',
+      'AwsSolutions-SQS3',
+    );
+    const asyncFailures = new SqsDestination(this.deadLetterQueue);
+
+    const fn = (name: PipelineFunctionName, options: Omit<PipelineFunctionProps, 'name' | 'logRetention'>) =>
+      new PipelineFunction(this, functionConstructId(name), {
+        name,
+        logRetention: settings.logRetentionDays,
+        ...options,
+      });
+
+    // ---- Functions: each gets exactly what its handler uses (env names are a contract with lambdas/*). ----
+    const ingest = fn('ingest', {
+      timeout: Duration.seconds(30),
+      retryAttempts: 2,
+      onFailure: asyncFailures,
+      environment: { ORPHAN_AFTER_SECONDS: String(settings.orphanAfterSeconds) },
+    });
+    bindTable(ingest, table, 'readWriteDelete');
+    // Only for `<stem>.error.json` when a drop is ambiguous (e.g. two images for one stem).
+    bindBucket(ingest, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
+
+    const validate = fn('validate', {
+      timeout: Duration.seconds(60),
+      memorySize: 1024,
+      environment: {
+        MAX_IMAGE_BYTES: String(settings.maxImageBytes),
+        MAX_AUDIO_BYTES: String(settings.maxAudioBytes),
+        DEFAULT_MODEL: settings.model,
+        HARD_DEADLINE_SECONDS: String(settings.hardDeadlineSeconds),
+        ...(settings.defaultPrompt ? { DEFAULT_PROMPT: settings.defaultPrompt } : {}),
+      },
+    });
+    bindTable(validate, table, 'readWrite');
+    // ListBucket lets a missing optional sidecar answer 404 NoSuchKey rather than 403 AccessDenied.
+    bindBucket(validate, inputBucket, {
+      env: 'INPUT_BUCKET',
+      actions: ['s3:GetObject'],
+      keyPattern: 'inbox/*',
+      list: true,
+    });
+
+    const submit = fn('submit', {
+      timeout: Duration.seconds(120),
+      environment: {
+        RUNWARE_API_URL: settings.runwareApiUrl,
+        PRESIGN_TTL_SECONDS: String(settings.presignTtlSeconds),
+      },
+    });
+    bindTable(submit, table, 'readWrite');
+    // Presigned GET URLs are signed with the function's own credentials, so it must be allowed to read the inputs.
+    bindBucket(submit, inputBucket, {
+      env: 'INPUT_BUCKET',
+      actions: ['s3:GetObject'],
+      keyPattern: 'inbox/*',
+    });
+    bindSecret(submit, 'RUNWARE_API_KEY_SECRET', secrets.runwareApiKey, 'name');
+    bindSecret(submit, 'WEBHOOK_SECRET_ARN', secrets.webhookSigningSecret, 'arn');
+
+    const webhook = fn('webhook', { timeout: Duration.seconds(15), memorySize: 256 });
+    bindTable(webhook, table, 'readWrite');
+    bindSecret(webhook, 'WEBHOOK_SECRET_ARN', secrets.webhookSigningSecret, 'arn');
+
+    const poll = fn('poll', {
+      timeout: Duration.seconds(60),
+      environment: { RUNWARE_API_URL: settings.runwareApiUrl },
+    });
+    bindTable(poll, table, 'readWrite');
+    bindSecret(poll, 'RUNWARE_API_KEY_SECRET', secrets.runwareApiKey, 'name');
+
+    const record = fn('record', { timeout: Duration.seconds(15) });
+    bindTable(record, table, 'readWrite');
+
+    const deliver = fn('deliver', {
+      timeout: Duration.seconds(900),
+      memorySize: 1024,
+      environment: { ALLOWED_VIDEO_HOSTS: settings.allowedVideoHosts.join(',') },
+    });
+    bindTable(deliver, table, 'readWrite');
+    bindBucket(deliver, outputBucket, {
+      env: 'OUTPUT_BUCKET',
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
+    });
+    // Once a job succeeds, a `<stem>.error.json` of an earlier attempt (or an orphan report) would contradict
+    // the video beside it: deliver may delete error files, and nothing else.
+    bindBucket(deliver, outputBucket, { actions: ['s3:DeleteObject'], keyPattern: '*.error.json' });
+
+    // Also invoked asynchronously, by the rule that closes timed-out and aborted executions.
+    const fail = fn('fail', { timeout: Duration.seconds(30), retryAttempts: 2, onFailure: asyncFailures });
+    bindTable(fail, table, 'readWrite');
+    bindBucket(fail, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
+
+    // Reports lone images and audio files whose partner never came (the orphan clock is set by ingest).
+    const sweep = fn('sweep', { timeout: Duration.seconds(60) });
+    bindTable(sweep, table, 'readWriteDelete');
+    bindBucket(sweep, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
+
+    this.functions = { ingest, validate, submit, webhook, poll, record, deliver, fail, sweep };
+  }
+
+  /** Sets the webhook base URL on the submit function (the API is created after the functions). */
+  useWebhookUrl(url: string): void {
+    this.functions.submit.addEnvironment('WEBHOOK_URL', url);
+  }
+}

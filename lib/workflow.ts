@@ -1,0 +1,211 @@
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { TRANSIENT_ERROR_NAMES } from '../lambdas/core/errors';
+import { CONSTRUCT_IDS } from './construct-ids';
+import { acknowledge, wildcardResource } from './nag';
+import type { PipelineFunction, PipelineFunctionName } from './pipeline-function';
+import type { PipelineFunctionsByName } from './pipeline-functions';
+import type { Settings } from './settings';
+
+export interface WorkflowProps {
+  /** The functions the steps invoke (see `PipelineFunctions`). */
+  readonly functions: PipelineFunctionsByName;
+  /** Deploy-time settings (see `lib/settings.ts`). */
+  readonly settings: Settings;
+}
+
+/**
+ * Errors retried with backoff by every Lambda step: Lambda's own transient failures, a function that crashed or
+ * ran out of time (every step is idempotent, and submit reuses its task UUID), plus our `TransientError`.
+ */
+export const RETRIED_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.Unknown',
+  'Sandbox.Timedout',
+  'Runtime.ExitError',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  ...TRANSIENT_ERROR_NAMES,
+];
+
+/** `source` of the JobSucceeded / JobFailed events the pipeline puts on the default bus. */
+export const EVENT_SOURCE = 'avatar-pipeline';
+
+/**
+ * The state machine that drives one job attempt, and what it needs from the functions: ingest may start it,
+ * submit and the webhook may answer its task tokens.
+ */
+export class Workflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: WorkflowProps) {
+    super(scope, id);
+    const { settings } = props;
+    const { ingest, validate, submit, webhook, poll, record, deliver, fail } = props.functions;
+
+    const retryTransient = <T extends sfn.TaskStateBase>(task: T): T => {
+      task.addRetry({
+        errors: RETRIED_ERRORS,
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 4,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+      return task;
+    };
+    const invoke = (
+      id: string,
+      lambda: PipelineFunction,
+      payload: Record<string, unknown>,
+      resultPath: string,
+    ) =>
+      retryTransient(
+        new tasks.LambdaInvoke(this, id, {
+          lambdaFunction: lambda,
+          payload: sfn.TaskInput.fromObject(payload),
+          payloadResponseOnly: true,
+          retryOnServiceExceptions: false,
+          taskTimeout: sfn.Timeout.duration(lambda.taskTimeout),
+          resultPath,
+        }),
+      );
+    const publish = (id: string, detailType: string, detail: Record<string, unknown>) =>
+      new tasks.EventBridgePutEvents(this, id, {
+        entries: [{ source: EVENT_SOURCE, detailType, detail: sfn.TaskInput.fromObject(detail) }],
+        taskTimeout: sfn.Timeout.duration(Duration.seconds(30)),
+        resultPath: sfn.JsonPath.DISCARD,
+      }).addRetry({
+        errors: ['States.ALL'],
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 4,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+    const job = { 'jobId.$': '$.jobId', 'attempt.$': '$.attempt' };
+    const withStem = { ...job, 'stem.$': '$.stem' };
+    const catchAll = { errors: ['States.ALL'], resultPath: '$.error' };
+
+    const settle = new sfn.Wait(this, 'Settle', {
+      time: sfn.WaitTime.duration(Duration.seconds(settings.settleSeconds)),
+    });
+    const validateStep = invoke('Validate', validate, withStem, '$.validated');
+    const submitStep = retryTransient(
+      new tasks.LambdaInvoke(this, 'Submit', {
+        lambdaFunction: submit,
+        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+        payload: sfn.TaskInput.fromObject({ ...job, taskToken: sfn.JsonPath.taskToken }),
+        retryOnServiceExceptions: false,
+        taskTimeout: sfn.Timeout.duration(Duration.seconds(settings.waitTimeoutSeconds)),
+        resultPath: '$.generation',
+      }),
+    );
+    const pollStep = invoke('Poll', poll, job, '$.poll');
+    const isGenerated = new sfn.Choice(this, 'IsGenerated');
+    const waitBeforePoll = new sfn.Wait(this, 'WaitBeforePoll', {
+      time: sfn.WaitTime.secondsPath('$.poll.waitSeconds'),
+    });
+    const recordStep = invoke('Record', record, job, '$.recorded');
+    const deliverStep = invoke('Deliver', deliver, job, '$.delivery');
+    const publishSucceeded = publish('PublishSucceeded', 'JobSucceeded', {
+      ...withStem,
+      'outputs.$': '$.delivery.outputs',
+      'recordKey.$': '$.delivery.recordKey',
+    });
+    const failStep = invoke('Fail', fail, { ...withStem, 'error.$': '$.error' }, '$.failure');
+    const publishFailed = publish('PublishFailed', 'JobFailed', {
+      ...withStem,
+      'code.$': '$.failure.code',
+      'message.$': '$.failure.message',
+      'stage.$': '$.failure.stage',
+      'errorKey.$': '$.failure.errorKey',
+    });
+
+    // Steps of one job (execution input: { jobId, attempt, stem }):
+    //  1. Settle: wait settleSeconds, so a sidecar uploaded with the pair is there before validation.
+    //  2. Validate: sizes, real file types, dimensions, duration, sidecar -> $.validated. Bad input ends here, unbilled.
+    //  3. Submit (waitForTaskToken): store token + taskUUID, call Runware; the webhook completes the task
+    //     -> $.generation. States.Timeout (no webhook within waitTimeoutSeconds) -> 4.
+    //  4. Poll loop: Poll -> IsGenerated -> Record, or WaitBeforePoll ($.poll.waitSeconds) -> Poll. Poll throws
+    //     DeadlineExceededError past the job's hard deadline.
+    //  5. Record: store videoUUID, videoURL, cost, seed -> $.recorded.
+    //  6. Deliver: stream the video(s) into the output bucket, write <stem>.json -> $.delivery.
+    //  7. PublishSucceeded (JobSucceeded) -> Succeeded.
+    //  Any other error, after the retries of transient ones -> Fail (record FAILED, write <stem>.error.json)
+    //  -> PublishFailed (JobFailed) -> Failed. Fail is retried but never caught into itself.
+    const definition = sfn.Chain.start(settle) // 1
+      .next(validateStep) // 2
+      .next(submitStep) // 3
+      .next(recordStep) // 5
+      .next(deliverStep) // 6
+      .next(publishSucceeded) // 7
+      .next(new sfn.Succeed(this, 'Succeeded'));
+    // Catch order matters: the timeout must be matched before States.ALL.
+    submitStep.addCatch(pollStep, { errors: ['States.Timeout'], resultPath: '$.waitTimedOut' }); // 3 -> 4
+    pollStep.next(
+      isGenerated
+        .when(sfn.Condition.booleanEquals('$.poll.done', true), recordStep) // 4 -> 5
+        .otherwise(waitBeforePoll.next(pollStep)),
+    );
+    for (const step of [validateStep, submitStep, pollStep, recordStep, deliverStep]) {
+      step.addCatch(failStep, catchAll);
+    }
+    failStep.next(publishFailed).next(
+      new sfn.Fail(this, 'Failed', {
+        error: 'JobFailed',
+        cause: 'See <stem>.error.json in the output bucket.',
+      }),
+    );
+
+    const executionLogs = new logs.LogGroup(this, CONSTRUCT_IDS.executionLogs, {
+      retention: settings.logRetentionDays,
+    });
+    this.stateMachine = new sfn.StateMachine(this, CONSTRUCT_IDS.stateMachine, {
+      comment: 'avatar-pipeline: one execution per job attempt',
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      // Backstop behind the job's own hard deadline; a TIMED_OUT execution is closed by a rule (`PipelineRules`).
+      timeout: Duration.seconds(settings.hardDeadlineSeconds + 1800),
+      tracingEnabled: true,
+      logs: { destination: executionLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+
+    ingest.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+    this.stateMachine.grantStartExecution(ingest);
+    // SendTask* goes through separate policies: adding it to the roles' default policies would make the functions
+    // (which the definition references) depend on the state machine - a cycle.
+    this.allowTaskCallbacks(submit, ['states:SendTaskSuccess']);
+    this.allowTaskCallbacks(webhook, ['states:SendTaskSuccess', 'states:SendTaskFailure']);
+    this.suppressNagFindings(props.functions);
+  }
+
+  private allowTaskCallbacks(lambda: PipelineFunction, actions: string[]): void {
+    new iam.Policy(this, `${lambda.node.id}TaskCallbacks`, {
+      roles: [lambda.executionRole],
+      statements: [new iam.PolicyStatement({ actions, resources: [this.stateMachine.stateMachineArn] })],
+    });
+  }
+
+  private suppressNagFindings(functions: PipelineFunctionsByName): void {
+    const role = this.stateMachine.role;
+    acknowledge(
+      role,
+      'Only X-Ray (xray:PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs delivery ' +
+        '(logs:CreateLogDelivery and friends) are granted on "*": these actions have no resource type.',
+      'AwsSolutions-IAM5[Resource::*]',
+    );
+    const invoked: PipelineFunctionName[] = ['validate', 'submit', 'poll', 'record', 'deliver', 'fail'];
+    for (const name of invoked) {
+      acknowledge(
+        role,
+        `lambda:InvokeFunction on the versions and aliases (":*") of the ${name} function, granted by the ` +
+          'LambdaInvoke task next to the function itself; no other function is reachable.',
+        wildcardResource(role, `${functions[name].functionArn}:*`),
+      );
+    }
+  }
+}

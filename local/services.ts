@@ -1,0 +1,174 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import dynalite from 'dynalite';
+import S3rver from 's3rver';
+import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
+import type { LocalSecret } from './aws-endpoint.js';
+import { RunwareSimulator } from './runware-simulator.js';
+import { S3FaultProxy } from './s3-proxy.js';
+import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalAssembly, type LocalNames } from './template.js';
+
+/**
+ * The parts local mode is assembled from, each started on its own: the CDK synth, the emulators (DynamoDB, S3)
+ * and Runware. Each registers how to stop it with a {@link Stoppers}.
+ */
+
+const ROOT = resolve(import.meta.dirname, '..');
+/** s3rver checks request signatures against these credentials; every local client uses them. */
+export const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** What was started, stopped in reverse order. */
+export class Stoppers {
+  private readonly list: (() => Promise<void>)[] = [];
+
+  add(stop: () => Promise<void> | void): void {
+    this.list.push(async () => stop());
+  }
+
+  /** Runs every stopper, the last added first, ignoring their failures. */
+  async stopAll(): Promise<void> {
+    for (const stop of this.list.splice(0).reverse()) await stop().catch(() => undefined);
+  }
+}
+
+/** Runs `cdk synth` exactly as for a deployment, into `outdir`, with extra context (settings). */
+export async function synth(outdir: string, context: Record<string, string>): Promise<void> {
+  const args = ['synth', '--quiet', '--no-notices', '--output', outdir];
+  for (const [k, v] of Object.entries(context)) args.push('--context', `${k}=${v}`);
+  rmSync(outdir, { recursive: true, force: true });
+  await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'cdk'), args, {
+    cwd: ROOT,
+    env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+    maxBuffer: 32 * 1024 * 1024,
+  });
+}
+
+/** Where Runware is for this run: the settings to synthesize with and the API key to serve. */
+export interface LocalRunware {
+  url: string;
+  /** The `allowedVideoHosts` setting. */
+  videoHosts: string;
+  apiKey: string;
+  simulator?: RunwareSimulator;
+}
+
+/** The simulator, or the real API when an API key is given. */
+export async function startRunware(
+  workDir: string,
+  apiKey: string | undefined,
+  stoppers: Stoppers,
+): Promise<LocalRunware> {
+  if (apiKey) {
+    const { runwareApiUrl, allowedVideoHosts } = DEFAULT_SETTINGS;
+    return { url: runwareApiUrl, videoHosts: allowedVideoHosts.join(','), apiKey };
+  }
+  const simulator = new RunwareSimulator({ workDir: join(workDir, 'runware') });
+  const started = await simulator.start();
+  stoppers.add(() => simulator.stop());
+  return { url: started.url, videoHosts: started.videoOrigin, apiKey: 'local-simulator-key', simulator };
+}
+
+const clientConfig = { region: LOCAL_REGION, credentials: CREDENTIALS };
+
+/** dynalite with the table exactly as the template declares it (keys and indexes). */
+export async function startDynamoDB(
+  assembly: LocalAssembly,
+  stoppers: Stoppers,
+): Promise<{ url: string; client: DynamoDBClient }> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  stoppers.add(() => new Promise<void>((r) => server.close(() => r())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new DynamoDBClient({ ...clientConfig, endpoint: url });
+  stoppers.add(() => client.destroy());
+  await client.send(
+    new CreateTableCommand({
+      TableName: assembly.names.tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      ...(assembly.table as object),
+    } as never),
+  );
+  return { url, client };
+}
+
+export interface LocalS3 {
+  server: S3rver;
+  /** The endpoint clients use. */
+  url: string;
+  /** The endpoint the functions use: a pass-through that tests can make fail. */
+  functionsUrl: string;
+  proxy: S3FaultProxy;
+  client: S3Client;
+}
+
+/** s3rver with the two buckets (emptied: `directory` starts fresh), behind the fault proxy for the functions. */
+export async function startS3(directory: string, names: LocalNames, stoppers: Stoppers): Promise<LocalS3> {
+  rmSync(directory, { recursive: true, force: true });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: names.inputBucket }, { name: names.outputBucket }],
+  });
+  const address = await server.run();
+  stoppers.add(() => server.close());
+  const url = `http://127.0.0.1:${address.port}`;
+  const proxy = new S3FaultProxy(url);
+  const functionsUrl = await proxy.start();
+  stoppers.add(() => proxy.stop());
+  const client = new S3Client({
+    ...clientConfig,
+    endpoint: url,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  stoppers.add(() => client.destroy());
+  return { server, url, functionsUrl, proxy, client };
+}
+
+/** The two secrets the functions read: a fresh webhook signing key, and the Runware API key under its name. */
+export function localSecrets(assembly: LocalAssembly, runwareApiKey: string): LocalSecret[] {
+  const runwareSecretName =
+    assembly.functions.submit.environment.RUNWARE_API_KEY_SECRET ?? DEFAULT_SETTINGS.runwareApiKeySecretName;
+  return [
+    {
+      arn: assembly.names.webhookSecretArn,
+      name: 'avatar-pipeline/webhook-signing-secret',
+      value: randomBytes(32).toString('base64url'),
+    },
+    {
+      arn: `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${runwareSecretName}-AbCdEf`,
+      name: runwareSecretName,
+      value: runwareApiKey,
+    },
+  ];
+}
+
+/** What every local function gets beside its own environment: region, credentials and the local endpoints. */
+export function functionEnvironment(endpoints: {
+  s3: string;
+  dynamodb: string;
+  aws: string;
+}): Record<string, string> {
+  return {
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: endpoints.s3,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_SFN: endpoints.aws,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.aws,
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+    AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+  };
+}
