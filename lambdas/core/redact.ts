@@ -42,7 +42,7 @@ const USERINFO = new RegExp(
  * belongs to the sentence, not to the URL.
  */
 const URL_QUERY = new RegExp(
-  String.raw`(https?:${SLASH}${SLASH}[^${URL_END}?#]*)[?#][^${URL_END}]*?(?=[.,;:!]*(?:[${URL_END}]|$))`,
+  `(https?:${SLASH}${SLASH}[^${URL_END}?#]*)[?#][^${URL_END}]*?(?=[.,;:!]*(?:[${URL_END}]|$))`,
   'gi',
 );
 
