@@ -72,6 +72,28 @@ export function fitTaskFailure(error: string, cause: string): { error: string; c
 }
 
 /**
+ * A `SendTaskFailure` `cause` in the form Lambda itself uses, `{"errorMessage":"..."}`, within
+ * {@link SFN_TASK_FAILURE_CAUSE_MAX_CHARS}. The message is cut, not the JSON, so the fail step can still parse
+ * it and read its `[CODE]` prefix; JSON escaping (quotes, control characters) is counted.
+ */
+export function taskFailureCause(errorMessage: string, maxChars = SFN_TASK_FAILURE_CAUSE_MAX_CHARS): string {
+  const whole = JSON.stringify({ errorMessage });
+  if (whole.length <= maxChars) return whole;
+  // An escaped character takes up to six characters of JSON, so the cut is searched for, not computed.
+  const cutAt = (n: number) =>
+    JSON.stringify({ errorMessage: cutChars(errorMessage, n) + TRUNCATION_MARKER });
+  let lo = 0;
+  let hi = Math.min(errorMessage.length, maxChars);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (cutAt(mid).length <= maxChars) lo = mid;
+    else hi = mid - 1;
+  }
+  const cause = cutAt(lo);
+  return cause.length <= maxChars ? cause : JSON.stringify({ errorMessage: '' });
+}
+
+/**
  * An S3 key for `key` + `suffix` within {@link S3_KEY_MAX_BYTES}. A key that fits comes back unchanged. A longer
  * one keeps its start and its suffix (`.error.json` stays an error file) and gets `~truncated-<hash>` in
  * between, where the hash is of the whole original key: two long keys that share their first kilobyte still

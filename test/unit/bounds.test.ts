@@ -11,6 +11,7 @@ import {
   SFN_TASK_FAILURE_CAUSE_MAX_CHARS,
   SFN_TASK_FAILURE_ERROR_MAX_CHARS,
   TRUNCATION_MARKER,
+  taskFailureCause,
   truncateChars,
   truncateUtf8,
 } from '../../lambdas/core/bounds.js';
@@ -104,6 +105,32 @@ describe('fitTaskFailure', () => {
   it('leaves a cause of exactly 32,768 characters alone', () => {
     const cause = 'c'.repeat(SFN_TASK_FAILURE_CAUSE_MAX_CHARS);
     expect(fitTaskFailure('E', cause).cause).toBe(cause);
+  });
+});
+
+describe('taskFailureCause', () => {
+  it('leaves a short message whole', () => {
+    expect(taskFailureCause('[RUNWARE_TASK_FAILED] No face.')).toBe(
+      '{"errorMessage":"[RUNWARE_TASK_FAILED] No face."}',
+    );
+  });
+
+  it.each([
+    ['plain', 'x'],
+    ['multi-byte', '😀'],
+    ['escaped in JSON', '"\n\u0001'],
+  ])('cuts a 40 KiB %s message so the cause fits and stays valid JSON', (_, unit) => {
+    const message = `[RUNWARE_TASK_FAILED] ${unit.repeat(40 * 1024)}`;
+    const cause = taskFailureCause(message);
+    expect(cause.length).toBeLessThanOrEqual(SFN_TASK_FAILURE_CAUSE_MAX_CHARS);
+    const parsed = JSON.parse(cause) as { errorMessage: string };
+    expect(parsed.errorMessage.startsWith('[RUNWARE_TASK_FAILED] ')).toBe(true);
+    expect(parsed.errorMessage.endsWith(TRUNCATION_MARKER)).toBe(true);
+    expect(wellFormed(parsed.errorMessage)).toBe(true);
+  });
+
+  it('ends even when the limit cannot hold the JSON wrapper', () => {
+    expect(taskFailureCause('abc', 5)).toBe('{"errorMessage":""}');
   });
 });
 

@@ -4,6 +4,7 @@ import {
   isTransientPollError,
   MAX_FAILURE_MESSAGE_CHARS,
   parseTaskReports,
+  readJsonBody,
 } from '../../lambdas/core/runware/reports.js';
 import { loadRunwarePairs } from '../fixtures/runware/pairs.js';
 
@@ -249,4 +250,24 @@ describe('isTransientPollError', () => {
       expect(isTransientPollError(code)).toBe(false);
     },
   );
+});
+
+describe('readJsonBody', () => {
+  it.each([
+    ['a JSON object', '{"data":[]}', { data: [] }],
+    ['JSON with a byte order mark', '\uFEFF{"a":1}', { a: 1 }],
+    ['JSON with surrounding white space', ' \n{"a":1}\n', { a: 1 }],
+  ])('reads %s', (_, text, json) => {
+    expect(readJsonBody(text)).toEqual({ ok: true, json });
+  });
+
+  it.each([
+    ['an empty body', '', 'empty'],
+    ['a form body', 'a=1&b=2', 'not JSON'],
+    ['truncated JSON', '{"data":[', 'not JSON'],
+  ])('refuses %s with a reason and never throws', (_, text, reason) => {
+    const read = readJsonBody(text);
+    expect(read.ok).toBe(false);
+    expect(read.ok ? '' : read.reason).toContain(reason);
+  });
 });

@@ -221,6 +221,21 @@ function toFailure(fields: Record<string, unknown>, defaultCode: string): TaskFa
   };
 }
 
+/**
+ * Reads a webhook body as JSON whatever its `Content-Type` says: the header Runware sends is not documented
+ * (docs/runware-api.md section 1: "as JSON" only), so a missing, `text/plain` or `application/json;
+ * charset=utf-8` header must not lose a finished video. A UTF-8 byte order mark is skipped. Never throws.
+ */
+export function readJsonBody(text: string): { ok: true; json: unknown } | { ok: false; reason: string } {
+  const trimmed = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  if (trimmed.trim() === '') return { ok: false, reason: 'the body is empty' };
+  try {
+    return { ok: true, json: JSON.parse(trimmed) };
+  } catch {
+    return { ok: false, reason: 'the body is not JSON' };
+  }
+}
+
 /** `parameter` may be an array of the fields involved (TS `src/errors.ts` `normalizeParameter`). */
 function normalizeParameter(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
