@@ -4,8 +4,10 @@
  * URL with a user and password) and in HTTP headers (`Authorization`), and they reach us in many spellings:
  * plain, percent-encoded (a URL nested in another URL's query), JSON-escaped (`\/` and `\u0026` in a provider
  * message that quotes a JSON body), or inside another library's message (fetch quotes the URL it refused).
- * No import beyond the standard library, so the local simulator can use it too.
+ * No heavy import (only the bounds helpers), so the local simulator can use it too.
  */
+
+import { truncateChars } from './bounds.js';
 
 /** What replaces a secret. Visible on purpose: the reader sees that something was there. */
 export const REDACTED = '[redacted]';
@@ -83,6 +85,17 @@ export function redactSecrets(text: string, options: RedactOptions = {}): string
     if (secret.length >= 8) out = out.split(secret).join(REDACTED);
   }
   return out;
+}
+
+/** Longest message kept by {@link safeMessage}: enough for any provider message a person will read. */
+export const SAFE_MESSAGE_MAX_CHARS = 4000;
+
+/**
+ * What every message goes through before it reaches a job record, `<stem>.error.json`, an event or a log line:
+ * {@link redactSecrets}, then cut to `maxChars` with a visible marker. Never throws.
+ */
+export function safeMessage(text: string, options: RedactOptions & { maxChars?: number } = {}): string {
+  return truncateChars(redactSecrets(text, options), options.maxChars ?? SAFE_MESSAGE_MAX_CHARS);
 }
 
 function escapeRegExp(text: string): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, redactSecrets } from '../../lambdas/core/redact.js';
+import { TRUNCATION_MARKER } from '../../lambdas/core/bounds.js';
+import { REDACTED, redactSecrets, SAFE_MESSAGE_MAX_CHARS, safeMessage } from '../../lambdas/core/redact.js';
 
 const SIGNATURE = 'deadbeefcafe0123456789';
 const CREDENTIAL = 'AKIAEXAMPLE%2F20261126%2Feu-west-1%2Fs3%2Faws4_request';
@@ -86,5 +87,21 @@ describe('redactSecrets', () => {
   it('is idempotent', () => {
     const once = redactSecrets(`x ${presigned} https://u:p@h/ Bearer abc`);
     expect(redactSecrets(once)).toBe(once);
+  });
+});
+
+describe('safeMessage', () => {
+  it('redacts, then bounds the length with a visible marker', () => {
+    const message = safeMessage(`Could not fetch ${presigned} ${'x'.repeat(10_000)}`, {
+      secrets: ['hunter2-long'],
+    });
+    expectNoSecret(message);
+    expect(message).toHaveLength(SAFE_MESSAGE_MAX_CHARS);
+    expect(message.endsWith(TRUNCATION_MARKER)).toBe(true);
+  });
+
+  it('leaves a short clean message alone', () => {
+    expect(safeMessage('No face found.')).toBe('No face found.');
+    expect(safeMessage('abcdef', { maxChars: 3 })).toHaveLength(3);
   });
 });

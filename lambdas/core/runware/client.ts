@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { truncateChars } from '../bounds.js';
 import { RunwareRejectedError, type Stage, TransientError } from '../errors.js';
-import { redactSecrets } from '../redact.js';
+import { safeMessage } from '../redact.js';
 import { isTransientPollError, parseTaskReports, type TaskFailure } from './reports.js';
 import {
   AckItemSchema,
@@ -118,7 +117,6 @@ interface RequestContext {
 }
 
 const CONFLICT_TASK_UUID = 'conflictTaskUUID';
-const MAX_MESSAGE_LENGTH = 4000;
 
 /**
  * {@link RunwareClient} over Runware's HTTP API. Transient failures (429, 5xx, network, timeout) are retried
@@ -422,9 +420,9 @@ function describeProviderErrors(errors: readonly RunwareErrorItem[]): string {
 }
 
 /**
- * Last line of defence for messages that reach job records and logs: no secret in any form (see
- * {@link redactSecrets}), no key, bounded length.
+ * Last line of defence for messages that reach job records and logs: no secret in any form, no key, bounded
+ * length (see {@link safeMessage}).
  */
 function sanitize(message: string, apiKey: string): string {
-  return truncateChars(redactSecrets(message, { secrets: [apiKey] }), MAX_MESSAGE_LENGTH);
+  return safeMessage(message, { secrets: [apiKey] });
 }
