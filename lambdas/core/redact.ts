@@ -32,21 +32,33 @@ const URL_END = String.raw`\s"'<>()\[\]{}`;
 
 /**
  * `https://user:pass@host`: everything between `//` and the last `@` (or `%40`) of the authority. The authority
- * ends at the first `/`, `?`, `#` (or their escapes), so an `@` later in the path or text is left alone.
+ * ends at the first `/`, `?`, `#` (or their escapes), so an `@` later in the path or text is left alone. The
+ * scheme must start a run of scheme characters (a lookbehind, not `\b`): with `\b`, text such as `a.a.a.a...`
+ * would be rescanned from every dot, in quadratic time.
  */
 const USERINFO = new RegExp(
-  String.raw`(\b[a-z][a-z0-9+.-]*${COLON}${SLASH}${SLASH})((?:(?!${SLASH}|%3F|%23)[^${URL_END}/?#\\])*?)(@|%40)`,
+  String.raw`((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*${COLON}${SLASH}${SLASH})((?:(?!${SLASH}|%3F|%23)[^${URL_END}/?#\\])*)(@|%40)`,
   'gi',
 );
 
 /**
- * A URL's query string and fragment, in plain or JSON-escaped text. Trailing punctuation is left alone: it
- * belongs to the sentence, not to the URL.
+ * An http(s) URL in plain or JSON-escaped text, up to the next character that ends a URL in running text. Its
+ * query string is cut in code ({@link withoutQuery}): a regex with a look-ahead for trailing punctuation takes
+ * quadratic time on long runs of punctuation.
  */
-const URL_QUERY = new RegExp(
-  `(https?:${SLASH}${SLASH}[^${URL_END}?#]*)[?#][^${URL_END}]*?(?=[.,;:!]*(?:[${URL_END}]|$))`,
-  'gi',
-);
+const URL_TOKEN = new RegExp(`https?:${SLASH}${SLASH}[^${URL_END}]*`, 'gi');
+
+/** Sentence punctuation that may follow a URL. */
+const TRAILING_PUNCTUATION = new Set(['.', ',', ';', ':', '!']);
+
+/** A URL without its query string and fragment; trailing punctuation belongs to the sentence and stays. */
+function withoutQuery(url: string): string {
+  const query = url.search(/[?#]/);
+  if (query < 0) return url;
+  let end = url.length;
+  while (end > query && TRAILING_PUNCTUATION.has(url.charAt(end - 1))) end -= 1;
+  return url.slice(0, query) + url.slice(end);
+}
 
 /**
  * `name=value` of a secret parameter wherever it stands: after `?`, `&`, `;`, `&amp;`, `\u0026`, their
@@ -57,6 +69,10 @@ const PARAMETER = new RegExp(
   String.raw`((?:^|[?&;\s"'(,]|\\u0026|%3F|%26|%253F|%2526)(?:${SECRET_PARAMETERS.map(escapeRegExp).join('|')})(?:=|%3D|%253D))((?:(?!\\u0026|%26|%2526|&amp;)[^&;${URL_END}\\])+)`,
   'gi',
 );
+
+/** A JSON member whose value is a credential: `"apiKey": "..."`, plain or inside JSON-escaped JSON. */
+const JSON_SECRET =
+  /(\\?"(?:apiKey|api_key|password|secret|token|authorization)\\?"\s*:\s*\\?")(?:[^"\\]|\\(?!"))*/gi;
 
 /** `Authorization: Bearer <token>` / `Basic <credentials>`, and a bare `Bearer <token>`. */
 const AUTH_SCHEME = /\b(Bearer|Basic)\s+(?!\[redacted\])[^\s"',;)\\]+/gi;
@@ -77,9 +93,10 @@ export interface RedactOptions {
  */
 export function redactSecrets(text: string, options: RedactOptions = {}): string {
   // Queries first: the user-info marker contains brackets, which end a URL for URL_QUERY.
-  let out = text.replace(URL_QUERY, '$1');
+  let out = text.replace(URL_TOKEN, withoutQuery);
   out = out.replace(USERINFO, (_, scheme: string, _info: string, at: string) => `${scheme}${REDACTED}${at}`);
   out = out.replace(PARAMETER, (_, name: string) => `${name}${REDACTED}`);
+  out = out.replace(JSON_SECRET, `$1${REDACTED}`);
   out = out.replace(AUTH_SCHEME, (_, scheme: string) => `${scheme} ${REDACTED}`);
   for (const secret of options.secrets ?? []) {
     if (secret.length >= 8) out = out.split(secret).join(REDACTED);

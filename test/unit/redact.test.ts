@@ -71,6 +71,31 @@ describe('redactSecrets', () => {
     expect(redacted).toBe(`Authorization: Bearer ${REDACTED}, Basic ${REDACTED}, key=${REDACTED}`);
   });
 
+  it('removes credential members of JSON, also when the JSON is itself escaped', () => {
+    expect(redactSecrets('{"apiKey":"rw-abc","taskType":"authentication"}')).toBe(
+      `{"apiKey":"${REDACTED}","taskType":"authentication"}`,
+    );
+    expect(redactSecrets('"body":"{\\"token\\": \\"wh-123\\"}"')).toBe(
+      `"body":"{\\"token\\": \\"${REDACTED}\\"}"`,
+    );
+  });
+
+  it('removes a password that contains an encoded @', () => {
+    expect(redactSecrets('https://u:p%40hunter2@h.example/x')).toBe(`https://${REDACTED}@h.example/x`);
+  });
+
+  it.each([
+    ['dotted words', 'a.'.repeat(128 * 1024)],
+    ['punctuation after a query', `https://a?${'.!'.repeat(128 * 1024)}x`],
+    ['URLs without a space between them', 'https://x/'.repeat(26 * 1024)],
+    ['at signs in an authority', `a://${'b@'.repeat(128 * 1024)}`],
+    ['parameters', '?token='.repeat(36 * 1024)],
+  ])('takes linear time on 256 KB of %s', (_, text) => {
+    const started = performance.now();
+    redactSecrets(text);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it('ignores given secrets too short to be real keys', () => {
     expect(redactSecrets('a short word', { secrets: ['short'] })).toBe('a short word');
   });
