@@ -53,6 +53,12 @@ describe('parseTaskReports: successes', () => {
     ]);
   });
 
+  it('reads a result item that carries an empty error field as a result', () => {
+    expect(reports({ ...result, status: 'success', error: {} }).results).toHaveLength(1);
+    expect(reports({ ...result, error: null }).results).toHaveLength(1);
+    expect(reports({ data: [{ ...result, error: {} }] }).results).toHaveLength(1);
+  });
+
   it('matches the task UUID whatever its letter case', () => {
     expect(reports({ ...result, taskUUID: TASK.toUpperCase() }).results).toHaveLength(1);
   });

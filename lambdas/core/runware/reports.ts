@@ -82,8 +82,11 @@ export function parseTaskReports(
   if (!isObject(body)) return { ok: false, reason: 'the body is not a JSON object' };
 
   const entries: { where: string; item: unknown; kind: 'item' | 'error'; taskUUID?: unknown }[] = [];
-  // A string `error` is the message of a bare failed item, not an envelope.
-  const isEnvelope = 'data' in body || 'errors' in body || isObject(body.error) || Array.isArray(body.error);
+  // `{error, taskUUID}` is an envelope; a string `error` is the message of a bare failed item, and a result
+  // item that happens to carry an `error` field stays a result.
+  const hasErrorObject =
+    (isObject(body.error) || Array.isArray(body.error)) && body.status !== 'success' && !('videoURL' in body);
+  const isEnvelope = 'data' in body || 'errors' in body || hasErrorObject;
   if ('data' in body && body.data !== undefined && body.data !== null) {
     if (!Array.isArray(body.data)) return { ok: false, reason: '"data" is not an array' };
     body.data.forEach((item, i) => {
@@ -96,7 +99,7 @@ export function parseTaskReports(
       entries.push({ where: `errors.${i}`, item, kind: 'error' });
     });
   }
-  if (isObject(body.error) || Array.isArray(body.error)) {
+  if (hasErrorObject) {
     // `{error:{code, message}, taskUUID}`: the task named beside the error is the error's task.
     const list = Array.isArray(body.error) ? body.error : [body.error];
     list.forEach((item, i) => {
@@ -154,8 +157,9 @@ function classifyItem(item: unknown, taskUUID: string): Classified {
   if (status !== undefined && typeof status !== 'string')
     return { kind: 'invalid', reason: 'status is not a string' };
 
+  // An item with a video is a result unless it says `status: "error"`: the video exists and is paid for.
   const failed =
-    status === 'error' || (item.error !== undefined && item.error !== null && status !== 'success');
+    status === 'error' || (hasError(item.error) && status !== 'success' && item.videoURL === undefined);
   if (failed) {
     // The error object, or (older docs' example) the error fields on the item itself; a string error is its message.
     const fields = isObject(item.error)
@@ -302,6 +306,13 @@ export const TRANSIENT_POLL_ERROR_CODES: ReadonlySet<string> = new Set([
 /** Whether an error code in a 200 `getResponse` answer means "still pending, ask again later". */
 export function isTransientPollError(code: string): boolean {
   return TRANSIENT_POLL_ERROR_CODES.has(code) || code.includes('RateLimit');
+}
+
+/** An `error` field that says something: a non-empty object, array or string. */
+function hasError(error: unknown): boolean {
+  if (isObject(error)) return Object.keys(error).length > 0;
+  if (Array.isArray(error) || typeof error === 'string') return error.length > 0;
+  return false;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
