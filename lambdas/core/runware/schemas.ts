@@ -190,7 +190,7 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 /** One item of a `getResponse` reply (polling fallback when a webhook is late or lost). */
 export const GetResponseItemSchema = z.looseObject({
   taskType: z.string().optional(),
-  taskUUID: z.string(),
+  taskUUID: IdSchema,
   // Optional and open-ended: a status we do not know must not turn a finished video into a parse failure.
   status: z.union([z.enum(TASK_STATUSES), z.string()]).optional(),
   progress: z.number().optional(),
