@@ -138,6 +138,8 @@ describe('HttpRunwareClient.submit', () => {
     [502, 'RUNWARE_UNAVAILABLE'],
     [599, 'RUNWARE_UNAVAILABLE'],
     [504, 'RUNWARE_TIMEOUT'],
+    // Both official SDKs retry 408 (docs/runware-api.md section 2).
+    [408, 'RUNWARE_TIMEOUT'],
     [429, 'RUNWARE_BUSY'],
   ])('gives up on HTTP %i after maxAttempts with a TransientError %s', async (status, code) => {
     const { client, calls, delays } = makeClient([{ status }, { status }, { status }, { status }]);
@@ -161,6 +163,12 @@ describe('HttpRunwareClient.submit', () => {
     expect(error).toMatchObject({ name: 'TransientError', code: 'RUNWARE_NETWORK' });
     expect(error.message).toContain('ECONNRESET');
     expect(calls).toHaveLength(3);
+  });
+
+  it('retries a 408 and succeeds on the next attempt', async () => {
+    const { client, calls } = makeClient([{ status: 408 }, ack]);
+    await expect(client.submit(task())).resolves.toEqual({ status: 'accepted' });
+    expect(calls).toHaveLength(2);
   });
 
   it('recovers when a network error is followed by a success', async () => {
@@ -538,11 +546,132 @@ describe('HttpRunwareClient.getResponse', () => {
     expect(calls).toHaveLength(1);
   });
 
-  it('throws on errors that are not about the task', async () => {
+  it('throws on errors that are about another task', async () => {
     const { client } = makeClient([
-      { status: 200, body: { errors: [{ code: 'invalidTaskType', message: 'No.' }] } },
+      {
+        status: 200,
+        body: {
+          errors: [
+            { code: 'invalidTaskType', message: 'No.', taskUUID: '00000000-0000-4000-8000-000000000000' },
+          ],
+        },
+      },
     ]);
     await expect(client.getResponse(TASK_UUID)).rejects.toBeInstanceOf(RunwareRejectedError);
+  });
+
+  it.each([200, 400])(
+    'treats an error without a taskUUID (HTTP %i) as a failure of the polled task',
+    async (status) => {
+      const { client } = makeClient([
+        { status, body: { errors: [{ code: 'providerError', message: 'No face found.' }] } },
+      ]);
+      await expect(client.getResponse(TASK_UUID)).resolves.toEqual({
+        results: [],
+        pending: 0,
+        errors: [{ code: 'providerError', message: 'No face found.' }],
+      });
+    },
+  );
+
+  it('still throws on an error without a taskUUID that comes with HTTP 401', async () => {
+    const { client } = makeClient([
+      { status: 401, body: { errors: [{ code: 'invalidApiKey', message: 'Invalid API key.' }] } },
+    ]);
+    await expect(client.getResponse(TASK_UUID)).rejects.toMatchObject({ code: 'RUNWARE_UNAUTHORIZED' });
+  });
+
+  it('fails the task on the documented timeoutProvider error inside a 200 (the SDK test shape)', async () => {
+    const { client } = makeClient([
+      {
+        status: 200,
+        body: {
+          data: [],
+          errors: [{ code: 'timeoutProvider', message: 'Provider timed out', taskUUID: TASK_UUID }],
+        },
+      },
+    ]);
+    await expect(client.getResponse(TASK_UUID)).resolves.toEqual({
+      results: [],
+      pending: 0,
+      errors: [{ code: 'timeoutProvider', message: 'Provider timed out' }],
+    });
+  });
+
+  it.each(['serviceUnavailable', 'internalServerError', 'rateLimitExceeded'])(
+    'keeps waiting on a transient %s error inside a 200, and lists it for the log',
+    async (code) => {
+      const { client } = makeClient([
+        { status: 200, body: { data: [], errors: [{ code, message: 'Try again later.' }] } },
+      ]);
+      await expect(client.getResponse(TASK_UUID)).resolves.toEqual({
+        results: [],
+        pending: 1,
+        errors: [],
+        transient: [{ code, message: 'Try again later.' }],
+      });
+    },
+  );
+
+  it('keeps waiting on a transient error carried by a data item', async () => {
+    const { client } = makeClient([
+      {
+        status: 200,
+        body: {
+          data: [
+            { taskUUID: TASK_UUID, status: 'error', error: { code: 'serviceUnavailable', message: 'Busy.' } },
+          ],
+        },
+      },
+    ]);
+    const poll = await client.getResponse(TASK_UUID);
+    expect(poll).toMatchObject({ pending: 1, errors: [] });
+  });
+
+  it('reads an error item of the older docs, with its fields on the item itself', async () => {
+    const { client } = makeClient([
+      {
+        status: 200,
+        body: {
+          data: [],
+          errors: [
+            {
+              code: 'timeoutProvider',
+              status: 'error',
+              message:
+                'The external provider did not respond within the timeout window. The request was automatically terminated.',
+              documentation: 'https://runware.ai/docs/en/video-inference/api-reference',
+              taskUUID: TASK_UUID,
+            },
+          ],
+        },
+      },
+    ]);
+    const poll = await client.getResponse(TASK_UUID);
+    expect(poll.errors).toEqual([{ code: 'timeoutProvider', message: expect.stringMatching(/terminated/) }]);
+  });
+
+  it('keeps a parameter given as a list of fields', async () => {
+    const { client } = makeClient([
+      {
+        status: 200,
+        body: { errors: [{ code: 'invalidAspect', message: 'm', parameter: ['width', 'height'] }] },
+      },
+    ]);
+    const poll = await client.getResponse(TASK_UUID);
+    expect(poll.errors).toEqual([{ code: 'invalidAspect', message: 'm', parameter: 'width, height' }]);
+  });
+
+  it.each([
+    ['a negative cost', { cost: -1 }],
+    ['a huge cost', { cost: 1e300 }],
+    ['a denormal cost', { cost: 5e-324 }],
+    ['an empty videoUUID', { videoUUID: '' }],
+    ['a videoUUID of 10,000 characters', { videoUUID: 'a'.repeat(10_000) }],
+    ['a videoURL of 3,000 characters', { videoURL: `https://vm.runware.ai/${'v'.repeat(3000)}.mp4` }],
+  ])('throws RUNWARE_BAD_RESPONSE on a result with %s', async (_, change) => {
+    const { client } = makeClient([{ status: 200, body: { data: [{ ...success, ...change }] } }]);
+    await expect(client.getResponse(TASK_UUID)).rejects.toMatchObject({ code: 'RUNWARE_BAD_RESPONSE' });
   });
 
   it('retries transient failures like submit does (the fail step counts them against GENERATED)', async () => {

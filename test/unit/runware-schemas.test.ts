@@ -282,7 +282,44 @@ describe('parseWebhookBody', () => {
   });
 });
 
+describe('bounds on what comes back', () => {
+  const { response } = loadRunwarePair('midnight-broadcast-chess-commentator');
+  const base = response as Record<string, unknown>;
+
+  it.each([
+    ['a negative cost', { cost: -1 }],
+    ['a cost over 10,000 USD', { cost: 10_001 }],
+    ['a denormal cost DynamoDB cannot store', { cost: 5e-324 }],
+    ['an empty videoUUID', { videoUUID: '' }],
+    ['an empty taskUUID', { taskUUID: '' }],
+    ['a videoUUID of 129 characters', { videoUUID: 'x'.repeat(129) }],
+    ['a videoURL over 2,048 characters', { videoURL: `https://vm.runware.ai/${'v'.repeat(2048)}` }],
+    ['a seed that is not an integer', { seed: 0.5 }],
+  ])('refuses a result item with %s, and the webhook body that carries it', (_, change) => {
+    expect(VideoResultItemSchema.safeParse({ ...base, ...change }).success).toBe(false);
+    expect(GetResponseItemSchema.safeParse({ ...base, ...change }).success).toBe(false);
+    expect(() => parseWebhookBody({ data: [{ ...base, ...change }] })).toThrow(InvalidWebhookBodyError);
+  });
+
+  it('accepts a free result and the largest cost allowed', () => {
+    expect(VideoResultItemSchema.safeParse({ ...base, cost: 0 }).success).toBe(true);
+    expect(VideoResultItemSchema.safeParse({ ...base, cost: 10_000 }).success).toBe(true);
+  });
+
+  it('reads a parameter given as a list of the fields involved', () => {
+    expect(ErrorItemSchema.parse({ code: 'c', message: 'm', parameter: ['width', 'height'] }).parameter).toBe(
+      'width, height',
+    );
+  });
+});
+
 describe('stripUrlQueries', () => {
+  it('is the one redaction: it also removes user info', () => {
+    expect(stripUrlQueries('see https://bob:pw@vm.runware.ai/v.mp4')).toBe(
+      'see https://[redacted]@vm.runware.ai/v.mp4',
+    );
+  });
+
   it('removes query strings and fragments from every URL and leaves the rest of the text alone', () => {
     expect(
       stripUrlQueries('a https://x.io/p?sig=1&b=2, then "http://y.io/q#frag" and https://z.io/plain end?'),

@@ -1,23 +1,25 @@
 import { z } from 'zod';
 import { RunwareRejectedError, TransientError } from '../errors.js';
+import { safeMessage } from '../redact.js';
+import { isTransientPollError, parseTaskReports, type TaskFailure } from './reports.js';
 import {
   AckItemSchema,
   describeIssues,
-  GetResponseItemSchema,
   type ResponseEnvelope,
   ResponseEnvelopeSchema,
   type RunwareErrorItem,
-  stripUrlQueries,
   type VideoInferenceTask,
   VideoInferenceTaskSchema,
   type VideoResult,
 } from './schemas.js';
 
+export type { TaskFailure } from './reports.js';
+
 /** Job error codes this client raises, as carried by {@link TransientError} and {@link RunwareRejectedError}. */
 export const RUNWARE_ERROR_CODES = {
   /** HTTP 429: Runware's queue for the model is full. Transient. */
   busy: 'RUNWARE_BUSY',
-  /** HTTP 504 or no answer within `timeoutMs`. Transient. */
+  /** HTTP 408 or 504, or no answer within `timeoutMs`. Transient. */
   timeout: 'RUNWARE_TIMEOUT',
   /** Any other 5xx. Transient. */
   unavailable: 'RUNWARE_UNAVAILABLE',
@@ -47,15 +49,6 @@ export interface SubmitOutcome {
   status: 'accepted' | 'already-accepted';
 }
 
-/** A task-level failure reported by Runware for a task it had accepted. */
-export interface TaskFailure {
-  /** Runware's (or the provider's) error code, verbatim. */
-  code: string;
-  /** Runware's message, verbatim except that URL query strings are removed. */
-  message: string;
-  parameter?: string;
-}
-
 /** Summary of a `getResponse` poll for one task. */
 export interface TaskPoll {
   /** Finished videos (one per result when `numberResults > 1`). */
@@ -64,6 +57,11 @@ export interface TaskPoll {
   pending: number;
   /** Items that failed. Non-empty means the task failed, even if other results finished. */
   errors: TaskFailure[];
+  /**
+   * Errors in a 200 answer that mean "ask again later" (see {@link isTransientPollError}); already counted in
+   * `pending`, listed here so the caller can log them. Absent when there are none.
+   */
+  transient?: TaskFailure[];
 }
 
 /** Runware as the pipeline needs it: send a task, and ask how it is going. */
@@ -118,7 +116,6 @@ interface RequestContext {
 }
 
 const CONFLICT_TASK_UUID = 'conflictTaskUUID';
-const MAX_MESSAGE_LENGTH = 4000;
 
 /**
  * {@link RunwareClient} over Runware's HTTP API. Transient failures (429, 5xx, network, timeout) are retried
@@ -197,8 +194,12 @@ export class HttpRunwareClient implements RunwareClient {
     };
     const reply = await this.post([{ taskType: 'getResponse', taskUUID }], ctx);
     const errors = reply.envelope?.errors ?? [];
-    const ofTask = errors.filter((e) => e.taskUUID === taskUUID);
-    const other = errors.filter((e) => e.taskUUID !== taskUUID);
+    // An error without a taskUUID in a one-task poll is about that task (the docs say "if applicable"; both
+    // SDKs assign it to the polled task).
+    const isOfTask = (e: RunwareErrorItem) =>
+      e.taskUUID === undefined || e.taskUUID.toLowerCase() === taskUUID.toLowerCase();
+    const ofTask = errors.filter(isOfTask);
+    const other = errors.filter((e) => !isOfTask(e));
     // A failed task may be reported with 400/422; any other status is about the request, not the task.
     const taskLevel = isSuccess(reply.status) || reply.status === 400 || reply.status === 422;
     if (other.length > 0 || (!isSuccess(reply.status) && !(taskLevel && ofTask.length > 0))) {
@@ -206,38 +207,32 @@ export class HttpRunwareClient implements RunwareClient {
     }
 
     const envelope = requireEnvelope(reply, ctx);
-    const poll: TaskPoll = { results: [], pending: 0, errors: ofTask.map(toTaskFailure) };
-    const items = z.array(GetResponseItemSchema).safeParse(envelope.data ?? []);
-    if (!items.success) throw badResponse(reply.status, describeIssues(items.error), ctx);
+    // Items of other tasks are skipped: getResponse for one UUID only returns that task's items.
+    const parsed = parseTaskReports(envelope, taskUUID, { source: 'getResponse' });
+    if (!parsed.ok) throw badResponse(reply.status, parsed.reason, ctx);
 
-    for (const item of items.data) {
-      // getResponse for one UUID only returns that task's items; anything else is not ours to report.
-      if (item.taskUUID !== taskUUID) continue;
-      const { videoUUID, videoURL } = item;
-      if (item.status === 'error' || (item.error !== undefined && item.status !== 'success')) {
-        poll.errors.push({
-          code: item.error?.code ?? 'taskFailed',
-          message: stripUrlQueries(
-            item.error?.message ?? 'Runware reported the task as failed without a message.',
-          ),
-        });
-      } else if (videoUUID !== undefined && videoURL !== undefined) {
-        poll.results.push({
-          taskType: item.taskType ?? 'videoInference',
-          taskUUID: item.taskUUID,
-          videoUUID,
-          videoURL,
-          ...(item.cost === undefined ? {} : { cost: item.cost }),
-          ...(item.seed === undefined ? {} : { seed: item.seed }),
-          ...(item.NSFWContent === undefined ? {} : { NSFWContent: item.NSFWContent }),
-          ...(item.status === undefined ? {} : { status: item.status }),
-        });
-      } else if (item.status === 'success') {
-        throw badResponse(reply.status, 'a "success" item without videoUUID and videoURL', ctx);
-      } else {
-        // processing, pending, or a status we do not know yet: keep waiting; the job deadline bounds it.
-        poll.pending += 1;
-      }
+    const poll: TaskPoll = { results: [], pending: parsed.reports.pending, errors: [] };
+    const transient: TaskFailure[] = [];
+    for (const failure of parsed.reports.failures) {
+      // Only inside a 200: an error status already said what it is about.
+      if (isSuccess(reply.status) && isTransientPollError(failure.code)) transient.push(failure);
+      else poll.errors.push(failure);
+    }
+    if (transient.length > 0) {
+      poll.pending += transient.length;
+      poll.transient = transient;
+    }
+    for (const item of parsed.reports.results) {
+      poll.results.push({
+        taskType: item.taskType,
+        taskUUID: item.taskUUID,
+        videoUUID: item.videoUUID,
+        videoURL: item.videoURL,
+        ...(item.cost === undefined ? {} : { cost: item.cost }),
+        ...(item.seed === undefined ? {} : { seed: item.seed }),
+        ...(item.NSFWContent === undefined ? {} : { NSFWContent: item.NSFWContent }),
+        ...(item.status === undefined ? {} : { status: item.status }),
+      });
     }
     return poll;
   }
@@ -289,8 +284,12 @@ function isSuccess(status: number): boolean {
   return status >= 200 && status < 300;
 }
 
+/**
+ * 408, 429 and every 5xx: what both official SDKs retry (TS `src/transport/rest.ts` `isRetryableStatus`, PY
+ * `runware/transport/rest.py` `_RETRYABLE_STATUS = {408, 429}`; docs/runware-api.md section 2).
+ */
 function isTransientStatus(status: number): boolean {
-  return status === 429 || status >= 500;
+  return status === 408 || status === 429 || (status >= 500 && status < 600);
 }
 
 function toReply(status: number, text: string): Reply {
@@ -323,8 +322,8 @@ function transientStatusFailure(reply: Reply): Failure {
   if (reply.status === 429) {
     return { code: RUNWARE_ERROR_CODES.busy, what: `Runware was at capacity (HTTP 429${said})` };
   }
-  if (reply.status === 504) {
-    return { code: RUNWARE_ERROR_CODES.timeout, what: `Runware timed out (HTTP 504${said})` };
+  if (reply.status === 504 || reply.status === 408) {
+    return { code: RUNWARE_ERROR_CODES.timeout, what: `Runware timed out (HTTP ${reply.status}${said})` };
   }
   return {
     code: RUNWARE_ERROR_CODES.unavailable,
@@ -417,21 +416,10 @@ function describeProviderErrors(errors: readonly RunwareErrorItem[]): string {
     .join('; ');
 }
 
-function toTaskFailure(e: RunwareErrorItem): TaskFailure {
-  return {
-    code: e.code,
-    message: stripUrlQueries(e.message),
-    ...(e.parameter === undefined ? {} : { parameter: e.parameter }),
-  };
-}
-
 /**
- * Last line of defence for messages that reach job records and logs: no presigned signatures, no key, no
- * Authorization header, bounded length.
+ * Last line of defence for messages that reach job records and logs: no secret in any form, no key, bounded
+ * length (see {@link safeMessage}).
  */
 function sanitize(message: string, apiKey: string): string {
-  let text = stripUrlQueries(message).replace(/Bearer\s+[^\s"',;)]+/gi, 'Bearer [redacted]');
-  // Short strings would match innocent text; real keys are long.
-  if (apiKey.length >= 8) text = text.split(apiKey).join('[redacted]');
-  return text.length > MAX_MESSAGE_LENGTH ? `${text.slice(0, MAX_MESSAGE_LENGTH - 1)}…` : text;
+  return safeMessage(message, { secrets: [apiKey] });
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidWebhookBodyError } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 import { AVATAR_MODELS, OUTPUT_FORMATS, PROMPT_MAX_LENGTH, SafetySchema } from '../settings.js';
 
 /**
@@ -45,14 +46,59 @@ export const AckItemSchema = z.looseObject({
 });
 export type AckItem = z.infer<typeof AckItemSchema>;
 
-/** One finished video. With `numberResults > 1` each result is its own item (and its own webhook call). */
+/** Longest `videoURL` accepted: browsers and CDNs commonly stop at 2,048; Runware's are about 100 characters. */
+export const MAX_VIDEO_URL_LENGTH = 2048;
+/** Longest id accepted (`taskUUID`, `videoUUID`): a UUID has 36 characters. */
+export const MAX_ID_LENGTH = 128;
+/**
+ * Highest cost accepted for one result, in USD. The model costs 0.087 USD per second and makes at most five
+ * minutes (about 26 USD, docs/runware-api.md section 7); anything near this bound is a broken reply, not a bill.
+ */
+export const MAX_RESULT_COST_USD = 10_000;
+/**
+ * Smallest non-zero cost accepted. DynamoDB stores numbers down to 1e-130 only, and a denormal such as 5e-324
+ * would make the record write fail; no real price is below a millionth of a cent.
+ */
+export const MIN_NONZERO_COST_USD = 1e-8;
+
+/** A Runware id: non-empty, bounded, and made of characters that are safe in a key or a log line. */
+const IdSchema = z
+  .string()
+  .min(1)
+  .max(MAX_ID_LENGTH)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, 'must be letters, digits, ".", "_", ":" or "-"');
+
+/**
+ * Where the video is. http is accepted here only for the local simulator; which hosts and schemes may be
+ * downloaded from is decided by the allow-list (`hosts.ts`, HTTPS to `*.runware.ai` by default).
+ */
+const VideoUrlSchema = HttpUrlSchema.max(MAX_VIDEO_URL_LENGTH);
+
+/** A cost in USD that can be stored and summed: finite, not negative, within {@link MAX_RESULT_COST_USD}. */
+const CostSchema = z
+  .number()
+  .min(0)
+  .max(MAX_RESULT_COST_USD)
+  .refine((cost) => cost === 0 || cost >= MIN_NONZERO_COST_USD, 'must be 0 or at least 1e-8 USD');
+
+/** A seed: an integer DynamoDB can store (Runware's largest documented seed is 2^63 - 1). */
+const SeedSchema = z
+  .number()
+  .min(-(2 ** 64))
+  .max(2 ** 64)
+  .refine(Number.isInteger, 'must be an integer');
+
+/**
+ * One finished video. With `numberResults > 1` each result is its own item (and its own webhook call). Values
+ * are bounded so that whatever is accepted can be stored and billed; a body that breaks a bound is refused.
+ */
 export const VideoResultItemSchema = z.looseObject({
-  taskType: z.string(),
-  taskUUID: z.string(),
-  videoUUID: z.string(),
-  videoURL: HttpUrlSchema,
-  cost: z.number().optional(),
-  seed: z.number().optional(),
+  taskType: z.string().max(MAX_ID_LENGTH),
+  taskUUID: IdSchema,
+  videoUUID: IdSchema,
+  videoURL: VideoUrlSchema,
+  cost: CostSchema.optional(),
+  seed: SeedSchema.optional(),
   NSFWContent: z.boolean().optional(),
   status: z.string().optional(),
 });
@@ -64,7 +110,11 @@ export type VideoResult = VideoResultItem;
 export const ErrorItemSchema = z.looseObject({
   code: z.string(),
   message: z.string(),
-  parameter: z.string().optional(),
+  // Cross-field violations name every field involved (TS SDK `src/errors.ts` `normalizeParameter`).
+  parameter: z
+    .union([z.string(), z.array(z.string())])
+    .transform((p) => (Array.isArray(p) ? p.join(', ') : p))
+    .optional(),
   taskType: z.string().optional(),
   taskUUID: z.string().optional(),
   documentation: z.string().optional(),
@@ -137,14 +187,14 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 /** One item of a `getResponse` reply (polling fallback when a webhook is late or lost). */
 export const GetResponseItemSchema = z.looseObject({
   taskType: z.string().optional(),
-  taskUUID: z.string(),
+  taskUUID: IdSchema,
   // Optional and open-ended: a status we do not know must not turn a finished video into a parse failure.
   status: z.union([z.enum(TASK_STATUSES), z.string()]).optional(),
   progress: z.number().optional(),
-  videoUUID: z.string().optional(),
-  videoURL: HttpUrlSchema.optional(),
-  cost: z.number().optional(),
-  seed: z.number().optional(),
+  videoUUID: IdSchema.optional(),
+  videoURL: VideoUrlSchema.optional(),
+  cost: CostSchema.optional(),
+  seed: SeedSchema.optional(),
   NSFWContent: z.boolean().optional(),
   error: z
     .looseObject({
@@ -156,12 +206,11 @@ export const GetResponseItemSchema = z.looseObject({
 export type GetResponseItem = z.infer<typeof GetResponseItemSchema>;
 
 /**
- * Removes the query string and fragment from every http(s) URL in a text. Presigned URLs carry their signature
- * in the query string, and provider messages often echo the input URL they failed to fetch.
+ * Removes secrets from a text: kept under this name for existing callers (the simulator); it is
+ * {@link redactSecrets}, which also removes URL user info and secret parameters in encoded forms.
  */
 export function stripUrlQueries(text: string): string {
-  // Trailing punctuation is left alone: it belongs to the sentence, not to the URL.
-  return text.replace(/(https?:\/\/[^\s?#"'<>()]*)[?#][^\s"'<>()]*?(?=[.,;:!]*(?:[\s"'<>()]|$))/gi, '$1');
+  return redactSecrets(text);
 }
 
 function sanitizeErrorItem(item: RunwareErrorItem): RunwareErrorItem {
