@@ -377,7 +377,10 @@ export class LambdaHost {
     entry(this.idle, env.name, () => []).push(env);
     env.idleTimer = setTimeout(() => {
       if (env.current || env.stopping) return;
-      if (this.processes(env.name) > this.limits.keepWarm) this.retire(env);
+      // Those already on their way out do not count as kept.
+      let kept = 0;
+      for (const other of this.environments.get(env.name) ?? []) if (!other.stopping) kept += 1;
+      if (kept > this.limits.keepWarm) this.retire(env);
     }, this.limits.idleMs);
     env.idleTimer.unref();
     this.dispatch();

@@ -172,9 +172,11 @@ function decodePathParameter(value: string): string | Refused {
  */
 function refuse(req: IncomingMessage, res: ServerResponse, refused: Refused): void {
   const close = refused.status === 413 && !req.complete;
+  // Taken now: the response lets go of its socket once it has finished.
+  const socket = req.socket;
   if (close) res.setHeader('connection', 'close');
   send(res, refused.status, { message: refused.reason });
-  if (close) res.once('finish', () => req.socket.destroySoon());
+  if (close) res.once('finish', () => socket.destroySoon());
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
