@@ -60,6 +60,8 @@ interface Invocation {
   id: string;
   /** Order of arrival: waiting invocations run oldest first. */
   seq: number;
+  /** When it was made: the time it waited is counted for `waits`. */
+  at: number;
   name: FunctionName;
   event: unknown;
   resolve: (value: unknown) => void;
@@ -112,6 +114,8 @@ export class LambdaHost {
     total: 0,
     byFunction: {},
   };
+  /** Per function: invocations started, and how long they waited for an environment (cold starts included). */
+  readonly waits: Partial<Record<FunctionName, { started: number; totalMs: number; maxMs: number }>> = {};
 
   constructor(private readonly options: LambdaHostOptions) {
     this.limits = { ...DEFAULTS, ...options.concurrency };
@@ -133,7 +137,7 @@ export class LambdaHost {
       return Promise.reject(new LambdaFunctionError('Lambda.TooManyRequestsException', 'Rate Exceeded.'));
     return new Promise<unknown>((resolve, reject) => {
       const seq = this.nextId++;
-      const invocation = { id: String(seq), seq, name, event, resolve, reject };
+      const invocation = { id: String(seq), seq, at: Date.now(), name, event, resolve, reject };
       this.queueOf(name).push(invocation);
       this.dispatch();
     });
@@ -348,6 +352,13 @@ export class LambdaHost {
     env.idleSince = undefined;
     if (!env.ready) return; // Runs when the process says it is ready.
     const fn = this.options.functions[env.name];
+    const waited = Date.now() - invocation.at;
+    const waits = this.waits[env.name] ?? { started: 0, totalMs: 0, maxMs: 0 };
+    this.waits[env.name] = {
+      started: waits.started + 1,
+      totalMs: waits.totalMs + waited,
+      maxMs: Math.max(waits.maxMs, waited),
+    };
     // The function's timeout counts from here, not from when the invocation was queued.
     const expire = () => {
       if (env.current !== invocation) return;
