@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { makeSamplePortrait, makeSampleVoice } from '../local/ffmpeg.js';
 import { LocalStack } from '../local/stack.js';
 
@@ -88,6 +88,7 @@ try {
   );
   let delivered = 0;
   let failed = 0;
+  let errorKeys: string[] = [];
   while (Date.now() - started < TIMEOUT_S * 1000) {
     const keys: string[] = [];
     let token: string | undefined;
@@ -103,12 +104,28 @@ try {
       token = page.NextContinuationToken;
     } while (token);
     delivered = keys.filter((k) => k.endsWith('.mp4')).length;
-    failed = keys.filter((k) => k.endsWith('.error.json')).length;
+    errorKeys = keys.filter((k) => k.endsWith('.error.json'));
+    failed = errorKeys.length;
     if (delivered + failed >= PAIRS) break;
     await new Promise((r) => setTimeout(r, 1_000));
   }
   const seconds = (Date.now() - started) / 1000;
   clearInterval(sampler);
+  // Why jobs failed: their error files, counted by stage and code, with one message of each.
+  const failures: Record<string, { count: number; message: string }> = {};
+  for (const key of errorKeys) {
+    const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.names.outputBucket, Key: key }));
+    const error = JSON.parse((await object.Body?.transformToString()) ?? '{}') as {
+      stage?: string;
+      code?: string;
+      message?: string;
+    };
+    const kind = `${error.stage}/${error.code}`;
+    failures[kind] = {
+      count: (failures[kind]?.count ?? 0) + 1,
+      message: String(error.message).slice(0, 300),
+    };
+  }
   const report = {
     bench: 'burst',
     date: new Date().toISOString(),
@@ -117,6 +134,7 @@ try {
     delivered,
     failed,
     missing: PAIRS - delivered - failed,
+    failures,
     seconds: Math.round(seconds * 10) / 10,
     jobsPerMinute: Math.round((delivered / seconds) * 60 * 10) / 10,
     idleTree: idle,

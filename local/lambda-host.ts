@@ -62,6 +62,7 @@ interface Invocation {
   seq: number;
   /** When it was made: the time it waited is counted for `waits`. */
   at: number;
+  onStart?: () => void;
   name: FunctionName;
   event: unknown;
   resolve: (value: unknown) => void;
@@ -126,7 +127,11 @@ export class LambdaHost {
     }
   }
 
-  invoke(name: FunctionName, event: unknown): Promise<unknown> {
+  /**
+   * Runs one invocation, after those waiting before it. `onStart` is called when it starts running in an
+   * environment (after any wait for one): callers that time the invocation start their clock there.
+   */
+  invoke(name: FunctionName, event: unknown, options: { onStart?: () => void } = {}): Promise<unknown> {
     this.invocations.push({ name, at: Date.now() });
     if (this.stopped)
       return Promise.reject(
@@ -137,7 +142,16 @@ export class LambdaHost {
       return Promise.reject(new LambdaFunctionError('Lambda.TooManyRequestsException', 'Rate Exceeded.'));
     return new Promise<unknown>((resolve, reject) => {
       const seq = this.nextId++;
-      const invocation = { id: String(seq), seq, at: Date.now(), name, event, resolve, reject };
+      const invocation: Invocation = {
+        id: String(seq),
+        seq,
+        at: Date.now(),
+        name,
+        event,
+        resolve,
+        reject,
+        ...(options.onStart ? { onStart: options.onStart } : {}),
+      };
       this.queueOf(name).push(invocation);
       this.dispatch();
     });
@@ -369,6 +383,7 @@ export class LambdaHost {
       );
     };
     env.runTimer = setTimeout(expire, fn.timeoutSeconds * 1000);
+    invocation.onStart?.();
     env.child.send({ id: invocation.id, event: invocation.event });
     const crash = this.crashes.get(env.name)?.shift();
     if (crash?.as === 'crash')
