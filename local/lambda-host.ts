@@ -17,17 +17,31 @@ export class LambdaFunctionError extends Error {
   }
 }
 
-interface Instance {
-  child: ChildProcess;
-  ready: Promise<void>;
-  busy: boolean;
-  /** The invocation it is running. */
-  current?: string;
-}
-
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
+/** How many execution environments (processes) local mode may keep, and for how long. */
+export interface LambdaConcurrency {
+  /**
+   * Environments per function when its template sets no `ReservedConcurrentExecutions`. Invocations beyond it
+   * wait, first in first out, for one of them to be free.
+   * @default 6
+   */
+  perFunction?: number;
+  /**
+   * Environments of all functions together (the account's concurrency limit, scaled to one machine). At the
+   * limit, an idle environment of another function is stopped to make room; if none is idle, the invocation
+   * waits. Every invocation ends by its function's timeout at the latest, so waiting never deadlocks.
+   * @default 24
+   */
+  total?: number;
+  /**
+   * Environments per function kept however long they sit idle, so that sequential work stays warm.
+   * @default 1
+   */
+  keepWarm?: number;
+  /**
+   * How long an environment beyond `keepWarm` may sit idle before it is stopped.
+   * @default 30_000
+   */
+  idleMs?: number;
 }
 
 export interface LambdaHostOptions {
@@ -36,69 +50,111 @@ export interface LambdaHostOptions {
   sharedEnvironment: Record<string, string>;
   /** Where each function's output goes (one line at a time). */
   log: (name: FunctionName, line: string) => void;
+  concurrency?: LambdaConcurrency;
 }
+
+/** Sized for a 2-core, 24 GiB machine: a bundle's process takes about 60-120 MiB resident. */
+const DEFAULTS: Required<LambdaConcurrency> = { perFunction: 6, total: 24, keepWarm: 1, idleMs: 30_000 };
+
+interface Invocation {
+  id: string;
+  /** Order of arrival: waiting invocations run oldest first. */
+  seq: number;
+  /** When it was made: the time it waited is counted for `waits`. */
+  at: number;
+  onStart?: () => void;
+  name: FunctionName;
+  event: unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+interface Environment {
+  name: FunctionName;
+  child: ChildProcess;
+  ready: boolean;
+  /** The invocation it runs; an environment started for an invocation runs it as soon as it is ready. */
+  current?: Invocation;
+  /** Set once it has been told to stop: it takes no more work, but holds its slot until the process is gone. */
+  stopping: boolean;
+  /** When it last became free (the longest idle is stopped first to make room). */
+  idleSince?: number;
+  idleTimer?: NodeJS.Timeout;
+  /** The function's timeout while it runs; Lambda's init limit while it starts. */
+  runTimer?: NodeJS.Timeout;
+}
+
+/** Lambda gives a function's initialisation 10 s, then retries it as part of the invocation. */
+const INIT_MS = 10_000;
 
 /**
  * Runs the synthesized Lambda bundles, each in its own processes with its own environment, the way Lambda
  * does: one invocation per execution environment at a time, warm environments reused, more started under
- * concurrency, and an environment that exceeds the function's timeout killed (`Sandbox.Timedout`).
+ * concurrency up to the function's concurrency limit (its reserved concurrency, else `perFunction`) and a limit
+ * on all environments together; invocations beyond the limits wait in order for a free environment (what a
+ * throttled invocation retried by its caller amounts to), and the function's timeout counts from when one
+ * starts running. An environment that exceeds the timeout is killed (`Sandbox.Timedout`); one that dies is a
+ * failed invocation (`Runtime.ExitError`); either way its slot is free again once the process is gone.
  */
 export class LambdaHost {
-  private readonly idle = new Map<FunctionName, Instance[]>();
-  private readonly all = new Set<Instance>();
-  private readonly pending = new Map<string, Pending>();
+  private readonly environments = new Map<FunctionName, Set<Environment>>();
+  /** Free environments per function, the most recently used last (reused first, as Lambda tends to). */
+  private readonly idle = new Map<FunctionName, Environment[]>();
+  private readonly queues = new Map<FunctionName, Invocation[]>();
+  private readonly limits: Required<LambdaConcurrency>;
+  private total = 0;
+  /** Processes told to stop that have not exited yet. */
+  private exiting = 0;
+  private stopped = false;
   private nextId = 0;
   readonly invocations: { name: FunctionName; at: number }[] = [];
   /** One-shot faults for tests: the next invocation of a function has its process killed after `afterMs`. */
   private readonly crashes = new Map<FunctionName, { afterMs: number; as: 'crash' | 'timeout' }[]>();
+  /** The most processes alive at once, per function and in all (for tests and benchmarks). */
+  readonly peak: { total: number; byFunction: Partial<Record<FunctionName, number>> } = {
+    total: 0,
+    byFunction: {},
+  };
+  /** Per function: invocations started, and how long they waited for an environment (cold starts included). */
+  readonly waits: Partial<Record<FunctionName, { started: number; totalMs: number; maxMs: number }>> = {};
 
-  constructor(private readonly options: LambdaHostOptions) {}
-
-  async invoke(name: FunctionName, event: unknown): Promise<unknown> {
-    const fn = this.options.functions[name];
-    this.invocations.push({ name, at: Date.now() });
-    const instance = this.take(name);
-    await instance.ready;
-    const id = String(this.nextId++);
-    const timeoutMs = fn.timeoutSeconds * 1000;
-    try {
-      return await new Promise<unknown>((resolve, reject) => {
-        const expire = () => {
-          if (!this.pending.has(id)) return;
-          clearTimeout(timer);
-          this.pending.delete(id);
-          this.kill(instance);
-          reject(
-            new LambdaFunctionError(
-              'Sandbox.Timedout',
-              `Task timed out after ${fn.timeoutSeconds}.00 seconds`,
-            ),
-          );
-        };
-        const timer = setTimeout(expire, timeoutMs);
-        this.pending.set(id, {
-          resolve: (v) => {
-            clearTimeout(timer);
-            resolve(v);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        });
-        instance.current = id;
-        instance.child.send({ id, event });
-        const crash = this.crashes.get(name)?.shift();
-        if (crash?.as === 'crash') setTimeout(() => instance.child.kill('SIGKILL'), crash.afterMs);
-        // A timeout ends the invocation the way the function's own timeout does (above), just sooner.
-        if (crash?.as === 'timeout') setTimeout(() => expire(), crash.afterMs);
-      });
-    } finally {
-      if (this.all.has(instance)) {
-        instance.busy = false;
-        this.idle.get(name)?.push(instance) ?? this.idle.set(name, [instance]);
-      }
+  constructor(private readonly options: LambdaHostOptions) {
+    this.limits = { ...DEFAULTS, ...options.concurrency };
+    for (const key of ['perFunction', 'total', 'keepWarm'] as const) {
+      const value = this.limits[key];
+      if (!Number.isInteger(value) || value < (key === 'keepWarm' ? 0 : 1))
+        throw new Error(`LambdaHost concurrency.${key} must be a whole number, got ${value}`);
     }
+  }
+
+  /**
+   * Runs one invocation, after those waiting before it. `onStart` is called when it starts running in an
+   * environment (after any wait for one): callers that time the invocation start their clock there.
+   */
+  invoke(name: FunctionName, event: unknown, options: { onStart?: () => void } = {}): Promise<unknown> {
+    this.invocations.push({ name, at: Date.now() });
+    if (this.stopped)
+      return Promise.reject(
+        new LambdaFunctionError('Lambda.ServiceException', 'The local Lambda host stopped'),
+      );
+    if (this.limitOf(name) === 0)
+      // Reserved concurrency 0 is how a function is switched off: Lambda throttles every invocation.
+      return Promise.reject(new LambdaFunctionError('Lambda.TooManyRequestsException', 'Rate Exceeded.'));
+    return new Promise<unknown>((resolve, reject) => {
+      const seq = this.nextId++;
+      const invocation: Invocation = {
+        id: String(seq),
+        seq,
+        at: Date.now(),
+        name,
+        event,
+        resolve,
+        reject,
+        ...(options.onStart ? { onStart: options.onStart } : {}),
+      };
+      this.queueOf(name).push(invocation);
+      this.dispatch();
+    });
   }
 
   /**
@@ -117,17 +173,88 @@ export class LambdaHost {
     this.crashes.set(name, [...(this.crashes.get(name) ?? []), { afterMs, as: 'timeout' }]);
   }
 
-  async stop(): Promise<void> {
-    for (const instance of this.all) this.kill(instance);
-    this.idle.clear();
+  /** Processes alive now (starting, busy, idle or being stopped), of one function or of all. */
+  processes(name?: FunctionName): number {
+    return name === undefined ? this.total : (this.environments.get(name)?.size ?? 0);
   }
 
-  private take(name: FunctionName): Instance {
-    const warm = this.idle.get(name)?.pop();
-    if (warm) {
-      warm.busy = true;
-      return warm;
+  /** Invocations waiting for a free environment, of one function or of all. */
+  queued(name?: FunctionName): number {
+    if (name !== undefined) return this.queues.get(name)?.length ?? 0;
+    let n = 0;
+    for (const queue of this.queues.values()) n += queue.length;
+    return n;
+  }
+
+  /** Stops every process; invocations still waiting fail, running ones fail as their process ends. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const queue of this.queues.values())
+      for (const invocation of queue.splice(0))
+        invocation.reject(
+          new LambdaFunctionError('Lambda.ServiceException', 'The local Lambda host stopped'),
+        );
+    const exits: Promise<void>[] = [];
+    for (const set of this.environments.values())
+      for (const env of set) {
+        if (env.child.exitCode === null && env.child.signalCode === null)
+          exits.push(new Promise<void>((resolve) => env.child.once('exit', () => resolve())));
+        this.retire(env);
+      }
+    await Promise.all(exits);
+  }
+
+  private limitOf(name: FunctionName): number {
+    return this.options.functions[name].reservedConcurrency ?? this.limits.perFunction;
+  }
+
+  private queueOf(name: FunctionName): Invocation[] {
+    return entry(this.queues, name, () => []);
+  }
+
+  /**
+   * Hands waiting invocations to environments, oldest first across functions: a free environment of the
+   * invocation's own function, else a new one within the function's limit and the overall limit. At the overall
+   * limit an idle environment (of a function with nothing waiting) is stopped to make room, so that a busy
+   * function cannot hold every slot while an older invocation of another one waits.
+   */
+  private dispatch(): void {
+    if (this.stopped) return;
+    for (;;) {
+      let next: Invocation | undefined;
+      for (const [name, queue] of this.queues) {
+        const head = queue[0];
+        if (!head || (next && next.seq < head.seq)) continue;
+        const warm = (this.idle.get(name)?.length ?? 0) > 0;
+        // Otherwise it waits for one of its own function's environments.
+        if (warm || this.processes(name) < this.limitOf(name)) next = head;
+      }
+      if (!next) return;
+      const warm = this.idle.get(next.name)?.pop();
+      if (warm) {
+        this.queueOf(next.name).shift();
+        this.run(warm, next);
+        continue;
+      }
+      if (this.total < this.limits.total) {
+        this.queueOf(next.name).shift();
+        this.start(next);
+        continue;
+      }
+      // A process already on its way out frees a slot when it is gone (its exit dispatches again).
+      if (this.exiting > 0) return;
+      let victim: Environment | undefined;
+      for (const list of this.idle.values()) {
+        const oldest = list[0];
+        if (oldest && (!victim || (oldest.idleSince ?? 0) < (victim.idleSince ?? 0))) victim = oldest;
+      }
+      if (victim) this.retire(victim);
+      return;
     }
+  }
+
+  private start(invocation: Invocation): void {
+    const { name } = invocation;
     const fn = this.options.functions[name];
     const [file, exportName] = fn.handler.split('.');
     const child = fork(
@@ -139,6 +266,10 @@ export class LambdaHost {
         String(fn.timeoutSeconds * 1000),
       ],
       {
+        // The bundles are plain JavaScript: no TypeScript loader or other flag of the parent (under `npm start`
+        // every child would otherwise load tsx, about 0.5 s and 110 MiB more each). Lambda's runtime starts
+        // node with no loader either.
+        execArgv: [],
         env: {
           PATH: process.env.PATH ?? '',
           ...this.options.sharedEnvironment,
@@ -150,17 +281,28 @@ export class LambdaHost {
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       },
     );
-    const instance: Instance = {
-      child,
-      busy: true,
-      ready: new Promise<void>((resolve, reject) => {
-        child.once('message', () => resolve());
-        child.once('exit', (code) =>
-          reject(new LambdaFunctionError('Runtime.ExitError', `${name} exited with ${code} while starting`)),
+    const env: Environment = { name, child, ready: false, stopping: false, current: invocation };
+    env.runTimer = setTimeout(
+      () => {
+        const current = env.current;
+        if (env.ready || !current) return;
+        env.current = undefined;
+        this.retire(env);
+        current.reject(
+          new LambdaFunctionError(
+            'Sandbox.Timedout',
+            `${name} did not finish initialising within ${INIT_MS / 1000 + fn.timeoutSeconds} seconds`,
+          ),
         );
-      }),
-    };
-    instance.ready.catch(() => undefined);
+      },
+      INIT_MS + fn.timeoutSeconds * 1000,
+    );
+    const set = entry(this.environments, name, () => new Set());
+    set.add(env);
+    this.total += 1;
+    this.peak.total = Math.max(this.peak.total, this.total);
+    this.peak.byFunction[name] = Math.max(this.peak.byFunction[name] ?? 0, set.size);
+
     const forward = (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.options.log(name, line);
     };
@@ -168,45 +310,125 @@ export class LambdaHost {
     child.stderr?.on('data', forward);
     child.on(
       'message',
-      (message: { id?: string; result?: unknown; error?: { errorType: string; errorMessage: string } }) => {
-        if (message.id === undefined) return;
-        const waiting = this.pending.get(message.id);
-        if (!waiting) return;
-        this.pending.delete(message.id);
+      (message: {
+        ready?: boolean;
+        id?: string;
+        result?: unknown;
+        error?: { errorType: string; errorMessage: string };
+      }) => {
+        if (message.ready) {
+          env.ready = true;
+          clearTimeout(env.runTimer);
+          const first = env.current;
+          if (first && !env.stopping) this.run(env, first);
+          return;
+        }
+        const current = env.current;
+        if (message.id === undefined || !current || current.id !== message.id) return;
+        this.finish(env);
         if (message.error)
-          waiting.reject(new LambdaFunctionError(message.error.errorType, message.error.errorMessage));
-        else waiting.resolve(message.result);
+          current.reject(new LambdaFunctionError(message.error.errorType, message.error.errorMessage));
+        else current.resolve(message.result);
       },
     );
+    // Without this, a failed spawn (an 'error' event) would throw in the parent.
+    child.on('error', (error) => this.options.log(name, `process error: ${error.message}`));
     child.on('exit', (code, signal) => {
-      this.all.delete(instance);
-      for (const [fn, list] of this.idle)
-        this.idle.set(
-          fn,
-          list.filter((i) => i !== instance),
-        );
-      const waiting = instance.current === undefined ? undefined : this.pending.get(instance.current);
-      if (waiting && instance.current !== undefined) {
-        this.pending.delete(instance.current);
-        waiting.reject(
+      clearTimeout(env.runTimer);
+      clearTimeout(env.idleTimer);
+      set.delete(env);
+      this.total -= 1;
+      if (env.stopping) this.exiting -= 1;
+      // Marked so that nothing hands it work between now and the list cleanup below.
+      env.stopping = true;
+      const list = this.idle.get(name);
+      const at = list?.indexOf(env) ?? -1;
+      if (list && at >= 0) list.splice(at, 1);
+      const current = env.current;
+      env.current = undefined;
+      if (current) {
+        current.reject(
           new LambdaFunctionError(
             'Runtime.ExitError',
-            `RequestId: ${instance.current} Error: Runtime exited with ${signal ?? `status ${code}`}`,
+            env.ready
+              ? `RequestId: ${current.id} Error: Runtime exited with ${signal ?? `status ${code}`}`
+              : `${name} exited with ${signal ?? `status ${code}`} while starting`,
           ),
         );
       }
+      this.dispatch();
     });
-    this.all.add(instance);
-    return instance;
   }
 
-  private kill(instance: Instance): void {
-    this.all.delete(instance);
-    for (const [name, list] of this.idle)
-      this.idle.set(
-        name,
-        list.filter((i) => i !== instance),
+  private run(env: Environment, invocation: Invocation): void {
+    clearTimeout(env.idleTimer);
+    env.current = invocation;
+    env.idleSince = undefined;
+    if (!env.ready) return; // Runs when the process says it is ready.
+    const fn = this.options.functions[env.name];
+    const waited = Date.now() - invocation.at;
+    const waits = this.waits[env.name] ?? { started: 0, totalMs: 0, maxMs: 0 };
+    this.waits[env.name] = {
+      started: waits.started + 1,
+      totalMs: waits.totalMs + waited,
+      maxMs: Math.max(waits.maxMs, waited),
+    };
+    // The function's timeout counts from here, not from when the invocation was queued.
+    const expire = () => {
+      if (env.current !== invocation) return;
+      env.current = undefined;
+      this.retire(env);
+      invocation.reject(
+        new LambdaFunctionError('Sandbox.Timedout', `Task timed out after ${fn.timeoutSeconds}.00 seconds`),
       );
-    instance.child.kill('SIGKILL');
+    };
+    env.runTimer = setTimeout(expire, fn.timeoutSeconds * 1000);
+    invocation.onStart?.();
+    env.child.send({ id: invocation.id, event: invocation.event });
+    const crash = this.crashes.get(env.name)?.shift();
+    if (crash?.as === 'crash')
+      setTimeout(() => {
+        if (env.current === invocation) env.child.kill('SIGKILL');
+      }, crash.afterMs);
+    // A timeout ends the invocation the way the function's own timeout does (above), just sooner.
+    if (crash?.as === 'timeout') setTimeout(expire, crash.afterMs);
   }
+
+  /** The environment's invocation has answered: it is free for the next one, and stopped if idle too long. */
+  private finish(env: Environment): void {
+    clearTimeout(env.runTimer);
+    env.current = undefined;
+    if (env.stopping) return;
+    env.idleSince = Date.now();
+    entry(this.idle, env.name, () => []).push(env);
+    env.idleTimer = setTimeout(() => {
+      if (env.current || env.stopping) return;
+      // Those already on their way out do not count as kept.
+      let kept = 0;
+      for (const other of this.environments.get(env.name) ?? []) if (!other.stopping) kept += 1;
+      if (kept > this.limits.keepWarm) this.retire(env);
+    }, this.limits.idleMs);
+    env.idleTimer.unref();
+    this.dispatch();
+  }
+
+  /** Stops an environment for good; its slot is free again when the process has exited. */
+  private retire(env: Environment): void {
+    if (env.stopping) return;
+    env.stopping = true;
+    this.exiting += 1;
+    clearTimeout(env.idleTimer);
+    const list = this.idle.get(env.name);
+    const at = list?.indexOf(env) ?? -1;
+    if (list && at >= 0) list.splice(at, 1);
+    env.child.kill('SIGKILL');
+  }
+}
+
+function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  const found = map.get(key);
+  if (found !== undefined) return found;
+  const made = make();
+  map.set(key, made);
+  return made;
 }

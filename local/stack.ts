@@ -14,7 +14,7 @@ import {
   s3ObjectCreated,
   s3ObjectDeleted,
 } from './events.js';
-import { LambdaHost } from './lambda-host.js';
+import { type LambdaConcurrency, LambdaHost } from './lambda-host.js';
 import type { RunwareSimulator } from './runware-simulator.js';
 import type { S3FaultProxy } from './s3-proxy.js';
 import {
@@ -46,6 +46,8 @@ export interface LocalStackOptions {
   removeWorkDirOnStop?: boolean;
   /** How often the scheduled orphan sweep runs. @default 60000 */
   sweepIntervalMs?: number;
+  /** How many Lambda processes each function and all of them together may run (like reserved concurrency). */
+  lambdaConcurrency?: LambdaConcurrency;
   /** Progress of the start-up. */
   onProgress?: (line: string) => void;
 }
@@ -158,6 +160,7 @@ export class LocalStack {
         functions: assembly.functions,
         sharedEnvironment: functionEnvironment({ s3: s3.functionsUrl, dynamodb: dynamodb.url, aws: awsUrl }),
         log: options.log ?? ((name, line) => appendFileSync(join(logDir, `${name}.log`), `${line}\n`)),
+        ...(options.lambdaConcurrency ? { concurrency: options.lambdaConcurrency } : {}),
       });
       stoppers.add(() => lambdas.stop());
       const records = { events: [], deadLetters: [], ingestEvents: [] } as LocalStackParts['records'];

@@ -52,6 +52,8 @@ export interface LocalStepFunctionsOptions {
 
 const TOKEN_PLACEHOLDER = '__local-task-token__';
 const LAMBDA_ARN = /^arn:aws:lambda:/;
+/** What the library is told for Lambda tasks, whose own TimeoutSeconds is timed here (about 11 days). */
+const LIBRARY_TIMEOUT_SECONDS = 999_999;
 
 /**
  * Step Functions on one machine: the synthesized definition run by aws-local-stepfunctions, with the service
@@ -66,16 +68,19 @@ export class LocalStepFunctions {
   private readonly handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
-    this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: false } });
-    for (const [name, state] of Object.entries(
-      (options.definition.States ?? {}) as Record<string, Record<string, unknown>>,
-    )) {
+    // A Lambda task's TimeoutSeconds is timed here, from when its invocation starts running: the library would
+    // count from when the state is entered, so the time an invocation waits for one of local mode's few
+    // execution environments (no wait on AWS, where concurrency is far higher) would end jobs with States.Timeout.
+    const definition = structuredClone(options.definition);
+    const states = (definition.States ?? {}) as Record<string, Record<string, unknown>>;
+    for (const [name, state] of Object.entries(states)) {
       if (state.Type !== 'Task') continue;
       const resource = String(state.Resource);
       const timeoutSeconds = Number(state.TimeoutSeconds ?? 60);
       if (LAMBDA_ARN.test(resource)) {
         const fn = this.functionOf(resource);
-        this.handlers[name] = (input) => options.lambdas.invoke(fn, input);
+        state.TimeoutSeconds = LIBRARY_TIMEOUT_SECONDS;
+        this.handlers[name] = (input) => this.invokeTimed(fn, input, timeoutSeconds);
       } else if (resource.endsWith(':states:::lambda:invoke.waitForTaskToken')) {
         this.handlers[name] = (input) =>
           this.invokeAndWait(input as { FunctionName: string; Payload: unknown }, timeoutSeconds);
@@ -90,6 +95,7 @@ export class LocalStepFunctions {
         throw new Error(`Local mode has no stand-in for the resource ${resource} of state ${name}`);
       }
     }
+    this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
   }
 
   startExecution(stateMachineArn: string, name: string, input: string): LocalExecution {
@@ -189,6 +195,23 @@ export class LocalStepFunctions {
     execution.stopDate = new Date();
     await progress;
     this.options.onExecutionEnded(execution);
+  }
+
+  /** A Lambda task: fails with States.Timeout once it has run `timeoutSeconds` (waiting to start not counted). */
+  private invokeTimed(fn: FunctionName, input: unknown, timeoutSeconds: number): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onStart = () => {
+        timer = setTimeout(
+          () => reject(Object.assign(new Error('States.Timeout'), { name: 'States.Timeout' })),
+          timeoutSeconds * 1000,
+        );
+      };
+      this.options.lambdas
+        .invoke(fn, input, { onStart })
+        .then(resolve, reject)
+        .finally(() => clearTimeout(timer));
+    });
   }
 
   /** `lambda:invoke.waitForTaskToken`: invoke with a fresh token, then wait until someone answers it. */

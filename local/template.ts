@@ -36,6 +36,8 @@ export interface LocalFunction {
   handler: string;
   timeoutSeconds: number;
   memoryMb: number;
+  /** `ReservedConcurrentExecutions` when the template sets it: local mode runs at most this many at once. */
+  reservedConcurrency?: number;
   /** Environment of the function with every reference resolved. */
   environment: Record<string, string>;
   arn: string;
@@ -206,6 +208,9 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
       handler: String(props.Handler ?? 'index.handler'),
       timeoutSeconds: Number(props.Timeout ?? 3),
       memoryMb: Number(props.MemorySize ?? 128),
+      ...(props.ReservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrency: Number(props.ReservedConcurrentExecutions) }),
       environment,
       arn,
       asyncRetryAttempts: asyncConfigs.get(physical[logicalId]?.ref ?? '')?.retries ?? 2,

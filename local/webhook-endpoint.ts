@@ -4,8 +4,23 @@ import { webhookRequest } from './events.js';
 import type { LambdaHost } from './lambda-host.js';
 
 const ROUTE = /^\/runware\/([^/]+)$/;
-/** API Gateway refuses larger payloads before the function sees them. */
+/**
+ * HTTP API quotas (AWS, "Quotas for configuring and running an HTTP API"): payload size 10 MB, and 10,240 bytes
+ * for the request line and header values together. API Gateway refuses more before the function sees it.
+ */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+const MAX_HEADER_BYTES = 10_240;
+
+/** A request API Gateway refuses itself, with the status and body it answers. */
+class Refused extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+    this.name = 'Refused';
+  }
+}
 
 /**
  * Stands in for the HTTP API: one route, `POST /runware/{taskUUID}`, turned into an API Gateway HTTP API
@@ -22,8 +37,12 @@ export class LocalWebhookEndpoint {
    * requests are answered 503 until {@link serve} names the functions.
    */
   async start(port = 0): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch(() => send(res, 500, { message: 'Internal Server Error' }));
+    // Node answers 431 itself to a request line and headers over the limit (the status is Node's; API Gateway's
+    // own answer to that is not documented), and 400 to a request it cannot parse.
+    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+      this.handle(req, res).catch(() => {
+        if (!res.headersSent) send(res, 500, { message: 'Internal Server Error' });
+      });
     });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -40,23 +59,45 @@ export class LocalWebhookEndpoint {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://local');
     const method = req.method ?? 'GET';
+    const target = parseTarget(req.url ?? '/');
+    const record = (status: number) =>
+      this.requests.push({
+        method,
+        path: target instanceof Refused ? (req.url ?? '') : target.pathname,
+        status,
+      });
+    if (target instanceof Refused) {
+      record(target.status);
+      return refuse(req, res, target);
+    }
+    const url = target;
     const match = ROUTE.exec(url.pathname);
+    if (!match || method !== 'POST') {
+      record(404);
+      return refuse(req, res, new Refused(404, 'Not Found'));
+    }
+    // API Gateway decodes a path parameter once; one that does not decode is a bad request, not a crash.
+    const taskUUID = decodePathParameter(match[1] ?? '');
+    if (taskUUID instanceof Refused) {
+      record(taskUUID.status);
+      return refuse(req, res, taskUUID);
+    }
+    const tooLarge = new Refused(413, 'Request Entity Too Large');
+    if (Number(req.headers['content-length'] ?? 0) > MAX_PAYLOAD_BYTES) {
+      record(413);
+      return refuse(req, res, tooLarge);
+    }
+    // Never more than the limit in memory, whatever the client streams.
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
-      if (size <= MAX_PAYLOAD_BYTES) chunks.push(chunk as Buffer);
-    }
-    const record = (status: number) => this.requests.push({ method, path: url.pathname, status });
-    if (!match || method !== 'POST') {
-      record(404);
-      return send(res, 404, { message: 'Not Found' });
-    }
-    if (size > MAX_PAYLOAD_BYTES) {
-      record(413);
-      return send(res, 413, { message: 'Request Entity Too Large' });
+      if (size > MAX_PAYLOAD_BYTES) {
+        record(413);
+        return refuse(req, res, tooLarge);
+      }
+      chunks.push(chunk as Buffer);
     }
     const raw = Buffer.concat(chunks);
     const contentType = String(req.headers['content-type'] ?? '');
@@ -98,6 +139,41 @@ export class LocalWebhookEndpoint {
       send(res, 500, { message: 'Internal Server Error' });
     }
   }
+}
+
+/** The request target as a URL: origin-form, or absolute-form (which HTTP/1.1 servers must accept). */
+function parseTarget(raw: string): URL | Refused {
+  if (!raw.startsWith('/') && !/^https?:\/\//i.test(raw)) return new Refused(400, 'Bad Request');
+  try {
+    // A target starting with `//` is a path here, not a host (`new URL` alone would read it as one).
+    const url = raw.startsWith('/') ? new URL(`http://local${raw}`) : new URL(raw);
+    // Invalid percent-encoding anywhere in the path (`/%zz`) is refused up front, as a malformed URI.
+    decodeURI(url.pathname);
+    return url;
+  } catch {
+    return new Refused(400, 'Bad Request');
+  }
+}
+
+function decodePathParameter(value: string): string | Refused {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return new Refused(400, 'Bad Request');
+  }
+}
+
+/**
+ * Answers a refused request. The rest of a body too large is not read (it could be endless): that connection
+ * closes after the answer. Other refusals leave the body to Node, which reads and drops it.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, refused: Refused): void {
+  const close = refused.status === 413 && !req.complete;
+  // Taken now: the response lets go of its socket once it has finished.
+  const socket = req.socket;
+  if (close) res.setHeader('connection', 'close');
+  send(res, refused.status, { message: refused.reason });
+  if (close) res.once('finish', () => socket.destroySoon());
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

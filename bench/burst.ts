@@ -1,0 +1,156 @@
+/**
+ * Benchmark: a batch dropped at once into local mode, the way `npm start` runs it.
+ *
+ * Starts the local stack (the Runware simulator included), drops PAIRS portrait + voice pairs into the inbox at
+ * the same moment (each voice track differs by one sample, so each pair is its own job), and waits until every
+ * job has a video or an error file in the output bucket, or TIMEOUT_S passes. Every second it samples the process
+ * tree of this benchmark (the stack, its Lambda processes, the simulator's ffmpeg runs): the peak number of
+ * processes and the peak resident memory of the whole tree are what the local Lambda host's concurrency limits
+ * are meant to bound. Prints one JSON object; exits non-zero if a job is missing or failed.
+ * Run: `npx tsx bench/burst.ts` (PAIRS and TIMEOUT_S override the defaults).
+ */
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { makeSamplePortrait, makeSampleVoice } from '../local/ffmpeg.js';
+import { LocalStack } from '../local/stack.js';
+
+const PAIRS = Number(process.env.PAIRS ?? 50);
+const TIMEOUT_S = Number(process.env.TIMEOUT_S ?? 600);
+const PREFIX = 'burst';
+
+/** Processes in this benchmark's tree (itself and every descendant) and their resident memory together. */
+function sampleTree(): { processes: number; rssMiB: number } {
+  const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,rss='], { encoding: 'utf8' });
+  const rows = out
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .map(([pid = 0, ppid = 0, rss = 0]) => ({ pid, ppid, rss }));
+  const children = new Map<number, number[]>();
+  for (const row of rows) children.set(row.ppid, [...(children.get(row.ppid) ?? []), row.pid]);
+  const rssOf = new Map(rows.map((r) => [r.pid, r.rss]));
+  const tree = new Set<number>();
+  const stack = [process.pid];
+  while (stack.length) {
+    const pid = stack.pop() as number;
+    if (tree.has(pid)) continue;
+    tree.add(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  let rssKiB = 0;
+  for (const pid of tree) rssKiB += rssOf.get(pid) ?? 0;
+  return { processes: tree.size, rssMiB: Math.round(rssKiB / 1024) };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'avatar-burst-'));
+await Promise.all([
+  makeSamplePortrait(join(dir, 'portrait.png')),
+  makeSampleVoice(join(dir, 'voice.wav'), 3),
+]);
+const portrait = readFileSync(join(dir, 'portrait.png'));
+const voice = readFileSync(join(dir, 'voice.wav'));
+
+const stack = await LocalStack.start({
+  workDir: join(dir, 'stack'),
+  context: { settleSeconds: '2' },
+  removeWorkDirOnStop: true,
+});
+const peak = { processes: 0, rssMiB: 0 };
+const idle = sampleTree();
+const sampler = setInterval(() => {
+  const now = sampleTree();
+  peak.processes = Math.max(peak.processes, now.processes);
+  peak.rssMiB = Math.max(peak.rssMiB, now.rssMiB);
+}, 1_000);
+
+try {
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: PAIRS }, (_, i) => {
+      const stem = `${PREFIX}/pair-${String(i).padStart(4, '0')}`;
+      const audio = Buffer.from(voice);
+      // One sample of the PCM data changed: a different track, so a different job.
+      const at = audio.length - 2 - 2 * i;
+      audio.writeInt16LE((audio.readInt16LE(at) + 1) & 0x7fff, at);
+      return Promise.all([
+        stack.s3.send(
+          new PutObjectCommand({ Bucket: stack.names.inputBucket, Key: `inbox/${stem}.png`, Body: portrait }),
+        ),
+        stack.s3.send(
+          new PutObjectCommand({ Bucket: stack.names.inputBucket, Key: `inbox/${stem}.wav`, Body: audio }),
+        ),
+      ]);
+    }),
+  );
+  let delivered = 0;
+  let failed = 0;
+  let errorKeys: string[] = [];
+  while (Date.now() - started < TIMEOUT_S * 1000) {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await stack.s3.send(
+        new ListObjectsV2Command({
+          Bucket: stack.names.outputBucket,
+          Prefix: `${PREFIX}/`,
+          ContinuationToken: token,
+        }),
+      );
+      keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
+      token = page.NextContinuationToken;
+    } while (token);
+    delivered = keys.filter((k) => k.endsWith('.mp4')).length;
+    errorKeys = keys.filter((k) => k.endsWith('.error.json'));
+    failed = errorKeys.length;
+    if (delivered + failed >= PAIRS) break;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  const seconds = (Date.now() - started) / 1000;
+  clearInterval(sampler);
+  // Why jobs failed: their error files, counted by stage and code, with one message of each.
+  const failures: Record<string, { count: number; message: string }> = {};
+  for (const key of errorKeys) {
+    const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.names.outputBucket, Key: key }));
+    const error = JSON.parse((await object.Body?.transformToString()) ?? '{}') as {
+      stage?: string;
+      code?: string;
+      message?: string;
+    };
+    const kind = `${error.stage}/${error.code}`;
+    failures[kind] = {
+      count: (failures[kind]?.count ?? 0) + 1,
+      message: String(error.message).slice(0, 300),
+    };
+  }
+  const report = {
+    bench: 'burst',
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    pairs: PAIRS,
+    delivered,
+    failed,
+    missing: PAIRS - delivered - failed,
+    failures,
+    seconds: Math.round(seconds * 10) / 10,
+    jobsPerMinute: Math.round((delivered / seconds) * 60 * 10) / 10,
+    idleTree: idle,
+    peakTree: peak,
+    lambdaProcesses: stack.lambdas.peak,
+    lambdaWaits: Object.fromEntries(
+      Object.entries(stack.lambdas.waits).map(([name, w]) => [
+        name,
+        { started: w.started, meanMs: Math.round(w.totalMs / w.started), maxMs: w.maxMs },
+      ]),
+    ),
+    renders: stack.simulator?.renders,
+  };
+  console.log(JSON.stringify(report, null, 2));
+  process.exitCode = delivered === PAIRS ? 0 : 1;
+} finally {
+  clearInterval(sampler);
+  await stack.stop();
+}

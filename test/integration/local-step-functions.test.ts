@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import type { LambdaHost } from '../../local/lambda-host.js';
+import { LocalStepFunctions } from '../../local/step-functions.js';
+import type { FunctionName } from '../../local/template.js';
+
+/**
+ * A Lambda task's TimeoutSeconds in local mode counts from when its invocation starts running: the time it
+ * waits for one of local mode's few execution environments is not the step's.
+ */
+
+const ARN = 'arn:aws:lambda:us-east-1:000000000000:function:avatar-pipeline-validate';
+const definition = {
+  StartAt: 'Work',
+  States: {
+    Work: {
+      Type: 'Task',
+      Resource: ARN,
+      TimeoutSeconds: 1,
+      Catch: [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.error', Next: 'TimedOut' }],
+      End: true,
+    },
+    TimedOut: { Type: 'Pass', Result: 'timed out', End: true },
+  },
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A host whose invocations wait `waitMs` for an environment, then run `runMs`. */
+function fakeHost(waitMs: number, runMs: number): LambdaHost {
+  return {
+    invoke: async (_name: FunctionName, _event: unknown, options: { onStart?: () => void } = {}) => {
+      await sleep(waitMs);
+      options.onStart?.();
+      await sleep(runMs);
+      return 'done';
+    },
+  } as unknown as LambdaHost;
+}
+
+async function run(host: LambdaHost): Promise<string | undefined> {
+  const sfn = new LocalStepFunctions({
+    definition,
+    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Test',
+    lambdas: host,
+    functionByArn: new Map<string, FunctionName>([[ARN, 'validate']]),
+    onEvent: () => undefined,
+    onExecutionEnded: () => undefined,
+  });
+  const execution = sfn.startExecution(
+    'arn:aws:states:us-east-1:000000000000:stateMachine:Test',
+    'one',
+    JSON.stringify({}),
+  );
+  await execution.done;
+  return execution.output;
+}
+
+describe('LocalStepFunctions Lambda task timeout', () => {
+  it('does not count the wait for an execution environment', async () => {
+    expect(await run(fakeHost(1_500, 300))).toBe(JSON.stringify('done'));
+  });
+
+  it('still times the task out once it has run longer than TimeoutSeconds', async () => {
+    expect(await run(fakeHost(0, 1_500))).toBe(JSON.stringify('timed out'));
+  });
+});
