@@ -217,7 +217,7 @@ export function wavProblem(b: Uint8Array): string | undefined {
         if (byteRate === 0) return `its audio data ends early ${CUT_SHORT}`;
         return promisedButHolds(size / byteRate, available / byteRate);
       }
-      return undefined;
+      return size === 0xffffffff ? undefined : wavTailProblem(b, at + 8 + size + (size & 1));
     }
     if (size > available) return `it ends inside its '${id.trim()}' chunk ${CUT_SHORT}`;
     if (id === 'fmt ') {
@@ -230,6 +230,28 @@ export function wavProblem(b: Uint8Array): string | undefined {
     ? `it ends before its format chunk ${CUT_SHORT}`
     : 'it holds no audio data (no data chunk)';
 }
+
+/**
+ * Walks the chunks after a WAV's audio data to the end of the file: tags (LIST, id3) are fine, another RIFF file
+ * is two files joined together, of which players play the first only (and the model would hear that much).
+ */
+function wavTailProblem(b: Uint8Array, from: number): string | undefined {
+  let at = from;
+  while (at + 8 <= b.length) {
+    const id = ascii(b, at, 4);
+    const size = u32le(b, at + 4);
+    if (id === 'RIFF') return JOINED('another WAV file follows its audio data');
+    if (!isFourCc(id)) return `the bytes after its audio data (byte ${at}) are not WAV chunks (the file is damaged)`;
+    if (at + 8 + size > b.length) return `it ends inside its '${id.trim()}' chunk ${CUT_SHORT}`;
+    at += 8 + size + (size & 1);
+  }
+  return undefined;
+}
+
+/** "…: files were joined together, and players play only the first. Join them in an audio editor…" */
+const JOINED = (what: string): string =>
+  `${what}: several files were joined together, and players stop after the first. Combine them in an audio ` +
+  'editor and export one file';
 
 /**
  * Walks the top-level boxes of an ISO BMFF file (MP4, M4A): every box must fit in the file and a `moov` box must be
@@ -252,18 +274,29 @@ export function isoBmffProblem(b: Uint8Array): string | undefined {
     }
     if (size < headerSize) return `a box header at byte ${at} is damaged`;
     if (at + size > b.length) return `it ends inside its '${type}' box ${CUT_SHORT}`;
-    if (type === 'moov') sawMovie = true;
+    if (type === 'moov') {
+      if (sawMovie) return JOINED('it holds a second movie header (moov box)');
+      sawMovie = true;
+    }
     at += size;
   }
   return sawMovie ? undefined : 'it has no movie header (moov box)';
 }
 
-/** Checks that the file is a sequence of complete Ogg pages. */
+/**
+ * Checks that the file is a sequence of complete Ogg pages holding one logical stream. A beginning-of-stream page after
+ * the data has begun makes a chained file (files joined together): the Ogg spec allows it, but its duration is the sum of the
+ * links while many decoders play the first one only, so it is refused rather than guessed.
+ */
 export function oggProblem(b: Uint8Array): string | undefined {
   let at = 0;
+  let sawData = false; // a page that is not a beginning-of-stream page (multiplexed streams all begin first)
   while (at < b.length) {
     if (at + 27 > b.length) return `it ends inside a page header ${CUT_SHORT}`;
     if (ascii(b, at, 4) !== 'OggS') return `its page structure is damaged at byte ${at}`;
+    const beginsStream = ((b[at + 5] ?? 0) & 0x02) !== 0;
+    if (beginsStream && sawData) return JOINED(`it holds a second audio stream from byte ${at}`);
+    if (!beginsStream) sawData = true;
     const segments = b[at + 26] ?? 0;
     if (at + 27 + segments > b.length) return `it ends inside a page header ${CUT_SHORT}`;
     let body = 0;
