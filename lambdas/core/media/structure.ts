@@ -241,7 +241,8 @@ function wavTailProblem(b: Uint8Array, from: number): string | undefined {
     const id = ascii(b, at, 4);
     const size = u32le(b, at + 4);
     if (id === 'RIFF') return JOINED('another WAV file follows its audio data');
-    if (!isFourCc(id)) return `the bytes after its audio data (byte ${at}) are not WAV chunks (the file is damaged)`;
+    if (!isFourCc(id))
+      return `the bytes after its audio data (byte ${at}) are not WAV chunks (the file is damaged)`;
     if (at + 8 + size > b.length) return `it ends inside its '${id.trim()}' chunk ${CUT_SHORT}`;
     at += 8 + size + (size & 1);
   }
