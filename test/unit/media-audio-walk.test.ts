@@ -176,3 +176,15 @@ describe('ADTS, WAV, Ogg and MP4 joined together or damaged mid-stream', () => {
     );
   });
 });
+
+describe('tags that run past the end', () => {
+  it('refuses an MP3 whose mid-stream ID3 tag claims more bytes than the file has left', async () => {
+    const tag = mp3(0, { id3: true });
+    const joined = concat([mp3(100), tag.subarray(0, tag.length - 5)]);
+    await expectRejection(
+      inspectAudio(joined, 'mp3', limits),
+      'CORRUPT_AUDIO',
+      `ends inside the tag that starts at byte ${100 * MP3_FRAME_BYTES}`,
+    );
+  });
+});

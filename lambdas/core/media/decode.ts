@@ -25,6 +25,9 @@ import { formatBeyond } from './format.js';
  */
 export const FAIL_ON = 'warning' as const;
 
+// One image per invocation: libvips' operation cache would only hold memory between invocations of a warm Lambda.
+sharp.cache(false);
+
 export interface ImageDecodeLimits {
   /** Most pixels (width × height) an image may have; more is refused before it is decoded. @default 100 million */
   maxPixels: number;

@@ -67,7 +67,8 @@ const isStartOfFrame = (marker: number): boolean =>
 /**
  * Walks the JPEG marker segments to the first scan, then looks for the end-of-image marker after it. Byte
  * stuffing guarantees FF D9 cannot occur inside entropy-coded data, so finding it is a reliable "the file is
- * complete" test. Anything after EOI (a Motion Photo's video, a vendor trailer) is allowed: it is not image data.
+ * complete" test. What follows EOI is judged apart ({@link imageDataEnd}, {@link knownTrailer}); whether the scan
+ * data itself is whole only a decoder can tell (see decode.ts).
  */
 export function jpegProblem(b: Uint8Array): string | undefined {
   let at = 2; // after SOI
@@ -421,10 +422,13 @@ function walkFrames<F extends StreamFrame>(
   let runStart = true;
   let gap: { at: number; bytes: number } | undefined; // first stretch of non-zero junk after the first frame
   let gapAt = -1;
+  let overrun: number | undefined; // where a tag that claims more bytes than the file has begins
   while (at + Math.min(headerBytes, 3) <= b.length) {
     const tag = tagLength(b, at);
     if (tag === 'end') break;
     if (tag > 0) {
+      // A tag running past the end hides whatever it covers: the rest of the stream cannot be checked.
+      if (at + tag > b.length && frames > 0 && !overrun) overrun = at;
       at += tag;
       synced = false;
       runStart = true;
@@ -464,7 +468,9 @@ function walkFrames<F extends StreamFrame>(
     at = next;
   }
   const walk: FrameWalk = { frames, durationSeconds: seconds };
-  if (gap) {
+  if (overrun !== undefined)
+    walk.problem = `it ends inside the tag that starts at byte ${overrun} ${CUT_SHORT}`;
+  else if (gap) {
     walk.problem =
       `${gap.bytes === 1 ? '1 byte' : `${gap.bytes} bytes`} at byte ${gap.at} are not audio frames, so its sound ` +
       'cannot be followed to the end (the file is damaged there)';
