@@ -84,6 +84,13 @@ describe('decoding for real', () => {
     await expectRejection(prepareImage(cutJpegScan(big, 0.8), 'jpg', limits), 'CORRUPT_IMAGE');
   });
 
+  it('refuses a JPEG whose scan data is garbled in the middle, end marker and length intact', async () => {
+    const garbled = await photoJpeg(600, 800);
+    const from = garbled.length >> 1;
+    for (let i = from; i < from + 400; i++) garbled[i] = ((garbled[i] ?? 0) * 7 + 13) & 0xff;
+    await expectRejection(inspectImage(garbled, 'jpg', limits), 'CORRUPT_IMAGE', 'Corrupt JPEG data');
+  });
+
   it('refuses a JPEG whose header promises more rows than its data holds', async () => {
     const bytes = jpeg(600, 400);
     const sof = Buffer.from(bytes).indexOf(Buffer.of(0xff, 0xc0));
