@@ -1,11 +1,13 @@
 /**
  * Media validation for the validate step: is the portrait a usable image and the voice track a usable audio file?
- * Everything is decided from the bytes (magic numbers, headers, frame walks), never from the file name, so a
- * mislabelled file is caught before Runware is paid to fail on it. Every failure is a {@link ValidationError} whose
- * message quotes the file's own numbers and says what to do.
+ * Everything is decided from the bytes (magic numbers, headers, frame walks over the whole stream, a full decode of
+ * the image), never from the file name, so a mislabelled or damaged file is caught before Runware is paid to fail
+ * on it. Limits are compared on exact values. Every failure is a {@link ValidationError} whose message quotes the
+ * file's own numbers (never rounded onto the limit) and says what to do; {@link inspectMedia} collects them all.
  *
- * The handler reads each object with one S3 GetObject: it calls {@link checkDeclaredSize} on the ContentLength
- * first (so an oversized file fails before its body is downloaded), then passes the whole body here.
+ * The handler reads each object with one S3 GetObject: it calls {@link checkDeclaredSize} (or
+ * {@link declaredSizeProblem}) on the ContentLength first (so an oversized file fails before its body is
+ * downloaded), then passes the whole body here.
  */
 import { createHash } from 'node:crypto';
 import { type FileTypeResult, fileTypeFromBuffer } from 'file-type';
