@@ -182,6 +182,14 @@ describe('bytes after the image', () => {
       new Uint8Array(12),
     ]);
     await expect(inspectImage(concat([photo, video]), 'jpg', limits)).resolves.toBeDefined();
+    const samsung = concat([
+      new TextEncoder().encode('\0\0\x0a\0Image_UTC_Data1700000000000'),
+      new TextEncoder().encode('SEFHSEFT'),
+    ]);
+    await expect(inspectImage(concat([photo, samsung]), 'jpg', limits)).resolves.toBeDefined();
+    await expect(
+      inspectImage(concat([photo, Uint8Array.of(0xff, 0xff, 0, 0)]), 'jpg', limits),
+    ).resolves.toBeDefined();
     await expect(
       inspectImage(concat([png(400, 400), new Uint8Array(64)]), 'png', limits),
     ).resolves.toBeDefined();

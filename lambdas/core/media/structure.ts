@@ -146,15 +146,18 @@ function jpegFirstScan(b: Uint8Array): number | undefined {
 
 /**
  * What follows the image data, when it is something an image file may legitimately carry there: zero padding
- * (some writers pad to a block size) and, after a JPEG, the second picture of a Multi-Picture (MPF) file or the
- * video of a Motion Photo, which phone cameras append. `undefined` means the bytes are something else: another
+ * (some writers pad to a block size) and, after a JPEG, fill bytes, the second picture of a Multi-Picture (MPF)
+ * file (Ultra HDR gain maps too), the video of a Motion Photo, or a Samsung camera trailer: phones append these. `undefined` means the bytes are something else: another
  * file glued on, or garbage.
  */
 export function knownTrailer(trailer: Uint8Array, format: 'jpeg' | 'png' | 'webp'): string | undefined {
   if (trailer.every((byte) => byte === 0)) return 'zero padding';
   if (format !== 'jpeg') return undefined;
+  if (trailer.every((byte) => byte === 0 || byte === 0xff)) return 'fill bytes';
   if (trailer[0] === 0xff && trailer[1] === 0xd8 && trailer[2] === 0xff) return 'an embedded picture';
   if (ascii(trailer, 4, 4) === 'ftyp') return 'a Motion Photo video';
+  // Samsung cameras append their own data after EOI, ending with a "SEFT" signature.
+  if (ascii(trailer, trailer.length - 4, 4) === 'SEFT') return 'a Samsung camera trailer';
   return undefined;
 }
 
