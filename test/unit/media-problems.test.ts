@@ -1,5 +1,5 @@
 /** Every problem at once: inspectMedia reports the image's, the audio's and the caller's problems together. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PipelineError } from '../../lambdas/core/errors.js';
 import {
   DEFAULT_MEDIA_LIMITS,
@@ -90,5 +90,27 @@ describe('MediaProblemsError', () => {
     expect(new MediaProblemsError([sidecarProblem]).message).toBe(
       `[INVALID_SIDECAR] ${sidecarProblem.message}`,
     );
+  });
+});
+
+describe('a bundle without its image library', () => {
+  it('fails the job as the pipeline fault, not as a problem with the file, and the audio alone still works', async () => {
+    vi.resetModules();
+    vi.doMock('sharp', () => {
+      throw new Error('Could not load the "sharp" module using the linux-arm64 runtime');
+    });
+    try {
+      const isolated = await import('../../lambdas/core/media/inspect.js');
+      const files = { image: { bytes: png(400, 600), key: 'in/anna.png' }, audio: undefined };
+      await expect(isolated.inspectMedia(files, limits)).rejects.toMatchObject({
+        name: 'ConfigurationError',
+        code: 'CONFIGURATION',
+        message: expect.stringContaining('sharp could not be loaded'),
+      });
+      await expect(isolated.inspectAudio(wav(2.5), 'wav', limits)).resolves.toMatchObject({ format: 'wav' });
+    } finally {
+      vi.doUnmock('sharp');
+      vi.resetModules();
+    }
   });
 });

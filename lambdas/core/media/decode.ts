@@ -12,8 +12,8 @@
  * - `CORRUPT_IMAGE`: anything the decoder complains about, warnings included (see {@link FAIL_ON}).
  */
 import { createHash } from 'node:crypto';
-import sharp, { type Metadata } from 'sharp';
-import { ValidationError } from '../errors.js';
+import type { Metadata } from 'sharp';
+import { ConfigurationError, ValidationError } from '../errors.js';
 import { formatBeyond } from './format.js';
 
 /**
@@ -25,8 +25,33 @@ import { formatBeyond } from './format.js';
  */
 export const FAIL_ON = 'warning' as const;
 
-// One image per invocation: libvips' operation cache would only hold memory between invocations of a warm Lambda.
-sharp.cache(false);
+type Sharp = typeof import('sharp').default;
+let loaded: Promise<Sharp> | undefined;
+
+/**
+ * sharp, loaded on first use. Its native part (libvips for this platform, from the `@img/sharp-*` packages) must
+ * ship beside the bundle; when it does not, the function still starts and the job fails as the pipeline's fault,
+ * with a message that says so, instead of every invocation dying at start-up.
+ * @throws {@link ConfigurationError} when sharp cannot be loaded.
+ */
+function loadSharp(): Promise<Sharp> {
+  loaded ??= import('sharp').then(
+    (module) => {
+      const sharp = module.default;
+      // One image per invocation: libvips' operation cache would only hold memory between invocations of a warm Lambda.
+      sharp.cache(false);
+      return sharp;
+    },
+    (error: unknown) => {
+      loaded = undefined; // a later invocation may find it (a broken deploy gets fixed in place)
+      throw new ConfigurationError(
+        `The image library sharp could not be loaded (${decoderMessage(error)}); check that the validate ` +
+          "function's bundle carries sharp and its @img/sharp-<platform> binary.",
+      );
+    },
+  );
+  return loaded;
+}
 
 export interface ImageDecodeLimits {
   /** Most pixels (width × height) an image may have; more is refused before it is decoded. @default 100 million */
@@ -82,6 +107,7 @@ const EXPORT_AGAIN = 'Export or download it again and upload the new file.';
  * @throws {@link ValidationError} `CORRUPT_IMAGE` when not even the header can be read.
  */
 export async function readImageHeader(bytes: Uint8Array, label: string): Promise<ImageHeader> {
+  const sharp = await loadSharp();
   let metadata: Metadata;
   try {
     metadata = await sharp(bytes, { limitInputPixels: false, failOn: 'none' }).metadata();
@@ -191,6 +217,7 @@ async function encode(
   height: number,
   quality: number,
 ): Promise<Buffer> {
+  const sharp = await loadSharp();
   try {
     return await sharp(bytes, { failOn: FAIL_ON, limitInputPixels: maxPixels, pages: 1, page: 0 })
       .autoOrient()
