@@ -20,6 +20,31 @@ export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
 
+/**
+ * `lambda-natives/`: a sub-project whose own lock file pins the native modules a function needs for Lambda's
+ * platform (linux, arm64, glibc), whatever machine runs `npm ci` (its root `postinstall` installs it with
+ * `--cpu=arm64 --os=linux --libc=glibc`). Its `node_modules` is copied beside the bundle: no Docker needed.
+ */
+export const LAMBDA_NATIVES_DIR = path.join(PROJECT_ROOT, 'lambda-natives');
+
+/** Modules left out of the esbuild bundle and shipped from `lambda-natives/node_modules` instead. */
+export const NATIVE_MODULES = ['sharp'] as const;
+
+/**
+ * Shell commands run after esbuild: copy `lambda-natives/node_modules` into the asset (synth fails with a clear
+ * message when it was never installed), then drop what is not needed at run time.
+ */
+export function copyNativeModules(inputDir: string, outputDir: string): string[] {
+  const natives = `${inputDir}/lambda-natives/node_modules`;
+  return [
+    `test -f "${natives}/@img/sharp-linux-arm64/package.json" || { echo "lambda-natives/node_modules has no ` +
+      `@img/sharp-linux-arm64: run npm ci (its postinstall installs the arm64 sharp for the validate function)" >&2; exit 1; }`,
+    `cp -R "${natives}" "${outputDir}/node_modules"`,
+    `rm -rf "${outputDir}/node_modules/.package-lock.json" "${outputDir}/node_modules/sharp/src" ` +
+      `"${outputDir}/node_modules/sharp/install" "${outputDir}/node_modules/@img/sharp-libvips-linux-arm64/lib/glib-2.0"`,
+  ];
+}
+
 export interface PipelineFunctionProps {
   /** Which handler to bundle: `lambdas/<name>/handler.ts`. */
   readonly name: PipelineFunctionName;
@@ -64,6 +89,11 @@ export interface PipelineFunctionProps {
    * @default - 'avatar-pipeline <name>'
    */
   readonly description?: string;
+  /**
+   * Ship the native modules ({@link NATIVE_MODULES}: sharp with its linux-arm64 libvips) beside the bundle.
+   * @default false
+   */
+  readonly nativeModules?: boolean;
 }
 
 /**
@@ -71,7 +101,8 @@ export interface PipelineFunctionProps {
  * - arm64, `nodejs22.x`, handler `lambdas/<name>/handler.ts` -> `handler`;
  * - bundled locally by esbuild (no Docker): minified ESM for node22 with source maps (without embedded sources),
  *   a `require` shim banner, `mainFields: ['module', 'main']`, and everything bundled including the AWS SDK (the
- *   pinned versions of package-lock.json, not whatever the runtime ships);
+ *   pinned versions of package-lock.json, not whatever the runtime ships), except native modules, which a function
+ *   asks for with `nativeModules` and gets from `lambda-natives/` for linux-arm64;
  * - `NODE_OPTIONS=--enable-source-maps`, `POWERTOOLS_SERVICE_NAME=avatar-pipeline`, `POWERTOOLS_LOG_LEVEL=INFO`;
  * - X-Ray tracing active; JSON log format into its own log group with a retention (30 days unless told);
  * - its own role with no managed policy: it may write to its own log group and send traces, nothing else.
@@ -80,6 +111,8 @@ export interface PipelineFunctionProps {
  */
 export class PipelineFunction extends NodejsFunction {
   readonly pipelineName: PipelineFunctionName;
+  /** Whether the bundle carries {@link NATIVE_MODULES} for linux-arm64 (see `nativeModules`). */
+  readonly nativeModules: boolean;
   /** The function's own log group (the base class's `logGroup` getter returns the same log group). */
   readonly ownLogGroup: logs.LogGroup;
   readonly executionRole: iam.Role;
@@ -127,12 +160,22 @@ export class PipelineFunction extends NodejsFunction {
         format: OutputFormat.ESM,
         banner: ESM_REQUIRE_BANNER,
         mainFields: ['module', 'main'],
-        externalModules: [],
+        externalModules: props.nativeModules ? [...NATIVE_MODULES] : [],
         forceDockerBundling: false,
         logLevel: LogLevel.ERROR,
+        ...(props.nativeModules
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: copyNativeModules,
+              },
+            }
+          : {}),
       },
     });
     this.pipelineName = props.name;
+    this.nativeModules = props.nativeModules ?? false;
     this.ownLogGroup = logGroup;
     this.executionRole = role;
 

@@ -5,6 +5,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { NORMALIZED_PREFIX } from '../lambdas/core/keys';
 import { CONSTRUCT_IDS } from './construct-ids';
 import { functionConstructId } from './function-names';
 import { acknowledge } from './nag';
@@ -91,6 +92,8 @@ export class PipelineFunctions extends Construct {
     const validate = fn('validate', {
       timeout: Duration.seconds(60),
       memorySize: 1024,
+      // sharp decodes the images; its linux-arm64 binary and libvips ship beside the bundle.
+      nativeModules: true,
       environment: {
         MAX_IMAGE_BYTES: String(settings.maxImageBytes),
         MAX_AUDIO_BYTES: String(settings.maxAudioBytes),
@@ -107,6 +110,8 @@ export class PipelineFunctions extends Construct {
       keyPattern: 'inbox/*',
       list: true,
     });
+    // The normalized copy of the image Runware gets: written beside the inputs, never over them.
+    bindBucket(validate, inputBucket, { actions: ['s3:PutObject'], keyPattern: `${NORMALIZED_PREFIX}*` });
 
     const submit = fn('submit', {
       timeout: Duration.seconds(120),
@@ -122,6 +127,8 @@ export class PipelineFunctions extends Construct {
       actions: ['s3:GetObject'],
       keyPattern: 'inbox/*',
     });
+    // The image Runware gets is the normalized copy validate stored.
+    bindBucket(submit, inputBucket, { actions: ['s3:GetObject'], keyPattern: `${NORMALIZED_PREFIX}*` });
     bindSecret(submit, 'RUNWARE_API_KEY_SECRET', secrets.runwareApiKey, 'name');
     bindSecret(submit, 'WEBHOOK_SECRET_ARN', secrets.webhookSigningSecret, 'arn');
 

@@ -272,6 +272,8 @@ export class LambdaHost {
         execArgv: [],
         env: {
           PATH: process.env.PATH ?? '',
+          // Bundles carry sharp's linux-arm64 binary (for Lambda); this machine's one comes from the repo's modules.
+          NODE_PATH: fileURLToPath(new URL('../node_modules', import.meta.url)),
           ...this.options.sharedEnvironment,
           ...fn.environment,
           AWS_LAMBDA_FUNCTION_NAME: localFunctionName(name),

@@ -116,6 +116,11 @@ export class PipelineError extends Error {
     this.name = name;
   }
 
+  /** The message without its `[CODE]` prefix: what a person reads. */
+  get detail(): string {
+    return this.message.slice(this.code.length + 3);
+  }
+
   /** Stage a job fails at with this kind of error (see {@link ERROR_KINDS}). */
   get stage(): Stage | undefined {
     return kindOf(this.name)?.stage;

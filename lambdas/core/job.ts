@@ -28,6 +28,21 @@ export const StoredFileSchema = FileRefSchema.extend({
 });
 export type StoredFile = z.infer<typeof StoredFileSchema>;
 
+/** The normalized copy of the image that validation stored in the input bucket for Runware. */
+export const NormalizedImageSchema = z.object({
+  key: z.string(),
+  format: z.literal('jpeg'),
+  width: z.number(),
+  height: z.number(),
+  bytes: z.number(),
+  sha256: z.string(),
+});
+export type NormalizedImageFacts = z.infer<typeof NormalizedImageSchema>;
+
+/** One thing wrong with a job's inputs (validation reports all of them at once). */
+export const InputProblemSchema = z.object({ code: z.string(), message: z.string(), file: z.string() });
+export type InputProblem = z.infer<typeof InputProblemSchema>;
+
 /** What validation learnt about the inputs. */
 export const MediaFactsSchema = z.object({
   image: z.object({
@@ -36,6 +51,8 @@ export const MediaFactsSchema = z.object({
     height: z.number(),
     bytes: z.number(),
     sha256: z.string(),
+    /** The copy Runware gets (decoded, rotated as displayed, first frame, JPEG), beside the user's file. */
+    normalized: NormalizedImageSchema.optional(),
   }),
   audio: z.object({ format: z.string(), durationSeconds: z.number(), bytes: z.number(), sha256: z.string() }),
 });
@@ -103,6 +120,11 @@ export const JobRecordSchema = z.object({
   partialFailures: z.array(TaskErrorSchema).optional(),
   outputs: z.array(DeliveredOutputSchema).optional(),
   error: JobErrorSchema.optional(),
+  /**
+   * Every problem validation found in this attempt's inputs (Lambda passes the fail step only a name and a
+   * message, so the list travels here; `<stem>.error.json` carries it as `problems`).
+   */
+  problems: z.array(InputProblemSchema).optional(),
   history: z.array(AttemptSummarySchema).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),

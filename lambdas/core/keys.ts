@@ -56,6 +56,14 @@ export function videoOutputKey(stem: string, extension: string, index: number, c
   return count > 1 ? `${stem}-${index + 1}.${extension}` : `${stem}.${extension}`;
 }
 
+/**
+ * Prefix of the normalized images in the input bucket: outside `inbox/`, so they never start a job, and one
+ * folder per attempt, so no job's copy can overwrite another's.
+ */
+export const NORMALIZED_PREFIX = 'normalized/';
+export const normalizedImageKey = (jobId: string, attempt: number): string =>
+  `${NORMALIZED_PREFIX}${jobId}/${attempt}/image.jpg`;
+
 export const recordOutputKey = (stem: string): string => `${stem}.json`;
 export const errorOutputKey = (stem: string): string => `${stem}.error.json`;
 

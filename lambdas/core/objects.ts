@@ -1,4 +1,4 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ValidationError } from './errors.js';
 
 /** Reads input objects, pinned to the version the job was made from. */
@@ -43,5 +43,23 @@ export class S3ObjectReader implements ObjectReader {
       }
       throw error;
     }
+  }
+}
+
+/** Writes objects the pipeline derives from the inputs (never the inputs themselves). */
+export interface ObjectWriter {
+  put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
+}
+
+export class S3ObjectWriter implements ObjectWriter {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async put(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType }),
+    );
   }
 }

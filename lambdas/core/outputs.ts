@@ -12,6 +12,8 @@ export interface ErrorDocument {
   howToRetry: string;
   inputs?: Record<string, string>;
   failedAt: string;
+  /** Every problem validation found in the inputs: fix them all before uploading again. */
+  problems?: { code: string; message: string; file: string }[];
 }
 
 /** Writes JSON documents into the output bucket (`<stem>.json`, `<stem>.error.json`). */

@@ -62,6 +62,8 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
       ? { inputs: Object.fromEntries(Object.entries(job.inputs).map(([role, ref]) => [role, ref.key])) }
       : {}),
     failedAt: recorded.at,
+    // Every problem validation found, when it found several (the code and message above are the first's).
+    ...(recorded.stage === 'VALIDATED' && job?.problems?.length ? { problems: job.problems } : {}),
   });
   return { code: recorded.code, message: recorded.message, stage: recorded.stage, errorKey };
 }

@@ -66,7 +66,8 @@ async function buildTask(job: JobRecord, taskUUID: string, deps: SubmitDeps): Pr
   const settings = job.settings;
   if (!settings) throw new JobStateError('NOT_VALIDATED', `Job ${job.jobId} has no settings.`);
   const [image, audio, secret] = await Promise.all([
-    deps.presigner.presign(job.inputs.image.key),
+    // The normalized copy validation stored (rotated as displayed, first frame, JPEG), never the user's file.
+    deps.presigner.presign(job.media?.image.normalized?.key ?? job.inputs.image.key),
     deps.presigner.presign(job.inputs.audio.key),
     deps.webhook.secret(),
   ]);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { loadConfig, positiveInt } from '../core/config.js';
 import { DEFAULT_MEDIA_LIMITS } from '../core/media/inspect.js';
-import { S3ObjectReader } from '../core/objects.js';
+import { S3ObjectReader, S3ObjectWriter } from '../core/objects.js';
 import { dynamoClient, s3Client } from '../core/runtime.js';
 import { AVATAR_MODELS, PROMPT_MAX_LENGTH } from '../core/settings.js';
 import { stepHandler } from '../core/step-input.js';
@@ -27,6 +27,7 @@ const deps = {
   jobs: new DynamoJobStore(table),
   files: new DynamoFileStore(table),
   objects: new S3ObjectReader(s3Client(), config.INPUT_BUCKET),
+  normalized: new S3ObjectWriter(s3Client(), config.INPUT_BUCKET),
   limits: {
     ...DEFAULT_MEDIA_LIMITS,
     maxImageBytes: config.MAX_IMAGE_BYTES,

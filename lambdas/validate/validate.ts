@@ -1,8 +1,15 @@
 import { loadAttempt } from '../core/attempt.js';
 import { ValidationError } from '../core/errors.js';
 import type { FileRef, MediaFacts, StepInput } from '../core/job.js';
-import { checkDeclaredSize, inspectAudio, inspectImage, type MediaLimits } from '../core/media/inspect.js';
-import type { ObjectReader } from '../core/objects.js';
+import { normalizedImageKey } from '../core/keys.js';
+import {
+  declaredSizeProblem,
+  inspectMedia,
+  type MediaLimits,
+  type MediaProblem,
+  MediaProblemsError,
+} from '../core/media/inspect.js';
+import type { ObjectReader, ObjectWriter } from '../core/objects.js';
 import { resolveSettings, type SettingsDefaults, SidecarSchema } from '../core/settings.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
@@ -14,6 +21,8 @@ export interface ValidateDeps {
   jobs: JobStore;
   files: FileStore;
   objects: ObjectReader;
+  /** Stores the normalized image beside the user's inputs (never over them). */
+  normalized: ObjectWriter;
   limits: MediaLimits;
   defaults: SettingsDefaults;
   hardDeadlineSeconds: number;
@@ -27,8 +36,11 @@ export interface ValidateOutput {
 
 /**
  * Checks everything that can be checked before money is spent: real file types by their bytes, sizes, image
- * dimensions, audio duration and the sidecar. Any problem is a {@link ValidationError} whose message tells the
- * person what to change. On success the job is VALIDATED with its media facts, settings and hard deadline.
+ * dimensions, audio duration and the sidecar. Every problem is collected before anything is refused, so a person
+ * fixes everything in one round: the job's `problems` get the list and a {@link MediaProblemsError} (the first
+ * problem's code, every problem in its message) fails the step. On success the normalized image Runware gets is
+ * stored under `normalized/<jobId>/<attempt>/` and the job is VALIDATED with the facts of both copies, its
+ * settings and hard deadline. The user's files are only read.
  */
 export async function validateJob(input: StepInput, deps: ValidateDeps): Promise<ValidateOutput> {
   const job = await loadAttempt(deps.jobs, input);
@@ -38,13 +50,22 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   }
 
   const { image, audio } = job.inputs;
-  checkDeclaredSize('image', image.size, deps.limits);
-  checkDeclaredSize('audio', audio.size, deps.limits);
-  const imageBytes = await deps.objects.read(image.key, image.etag, deps.limits.maxImageBytes);
-  const imageFacts = await inspectImage(imageBytes, extensionOf(image), deps.limits);
-  const audioBytes = await deps.objects.read(audio.key, audio.etag, deps.limits.maxAudioBytes);
-  const audioFacts = await inspectAudio(audioBytes, extensionOf(audio), deps.limits);
-  const media: MediaFacts = { image: imageFacts, audio: audioFacts };
+  // A file too large to download is not downloaded; the other one is still inspected.
+  const imageTooLarge = declaredSizeProblem('image', image.size, deps.limits, image.key);
+  const audioTooLarge = declaredSizeProblem('audio', audio.size, deps.limits, audio.key);
+  const read = async (ref: FileRef, maxBytes: number) => ({
+    key: ref.key,
+    bytes: await deps.objects.read(ref.key, ref.etag, maxBytes),
+  });
+  const inspection = await inspectMedia(
+    {
+      image: imageTooLarge ? undefined : await read(image, deps.limits.maxImageBytes),
+      audio: audioTooLarge ? undefined : await read(audio, deps.limits.maxAudioBytes),
+    },
+    deps.limits,
+    [imageTooLarge, audioTooLarge].filter((p): p is MediaProblem => p !== undefined),
+  );
+  const problems = inspection.problems;
 
   // The sidecar is read now, after the settle wait, so one uploaded with the pair counts whatever the order.
   const files = await deps.files.list(job.stem);
@@ -53,11 +74,13 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   const audios = files.filter((f) => f.role === 'audio');
   if (images.length > 1 || audios.length > 1) {
     const keys = (images.length > 1 ? images : audios).map((f) => f.key).sort();
-    throw new ValidationError(
-      'AMBIGUOUS_INPUT',
-      `More than one ${images.length > 1 ? 'image' : 'audio file'} has the name "${job.stem}": ${keys.join(', ')}. ` +
+    problems.push({
+      code: 'AMBIGUOUS_INPUT',
+      file: keys.join(', '),
+      message:
+        `More than one ${images.length > 1 ? 'image' : 'audio file'} has the name "${job.stem}": ${keys.join(', ')}. ` +
         'Keep one image and one audio file per name (delete or rename the others), then upload the one you want again.',
-    );
+    });
   }
   const sidecarFile = files.find((f) => f.role === 'sidecar');
   const sidecarRef: FileRef | undefined = sidecarFile && {
@@ -66,7 +89,38 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
     size: sidecarFile.size,
     sequencer: sidecarFile.sequencer,
   };
-  const sidecar = sidecarRef ? await readSidecar(sidecarRef, deps.objects) : {};
+  let sidecar = {};
+  if (sidecarRef) {
+    try {
+      sidecar = await readSidecar(sidecarRef, deps.objects);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      problems.push({ code: error.code, message: error.detail, file: sidecarRef.key });
+    }
+  }
+  if (problems.length > 0 || !inspection.image || !inspection.audio) {
+    // Lambda hands the fail step only a name and a message: the list travels on the job record.
+    await deps.jobs.update(job.jobId, job.attempt, { problems });
+    throw new MediaProblemsError(problems);
+  }
+
+  const normalized = inspection.image.normalized;
+  const normalizedKey = normalizedImageKey(job.jobId, job.attempt);
+  await deps.normalized.put(normalizedKey, normalized.bytes, 'image/jpeg');
+  const media: MediaFacts = {
+    image: {
+      ...inspection.image.info,
+      normalized: {
+        key: normalizedKey,
+        format: normalized.format,
+        width: normalized.width,
+        height: normalized.height,
+        bytes: normalized.size,
+        sha256: normalized.sha256,
+      },
+    },
+    audio: inspection.audio,
+  };
   const settings = resolveSettings(sidecar, deps.defaults);
 
   const deadline = new Date(deps.now().getTime() + deps.hardDeadlineSeconds * 1000).toISOString();
@@ -78,8 +132,6 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   });
   return { deadline, numberResults: settings.numberResults };
 }
-
-const extensionOf = (file: FileRef): string => file.key.slice(file.key.lastIndexOf('.') + 1).toLowerCase();
 
 async function readSidecar(ref: FileRef, objects: ObjectReader) {
   if (ref.size > MAX_SIDECAR_BYTES) {

@@ -174,10 +174,12 @@ const EXPECTED: Record<string, Grants> = {
     ...base('validate'),
     'inputBucket/inbox/*': ['s3:GetObject'],
     inputBucket: ['s3:ListBucket'],
+    'inputBucket/normalized/*': ['s3:PutObject'],
   },
   submit: {
     ...base('submit'),
     'inputBucket/inbox/*': ['s3:GetObject'],
+    'inputBucket/normalized/*': ['s3:GetObject'],
     [RUNWARE_API_KEY]: SECRET_READ,
     webhookSecret: SECRET_READ,
     stateMachine: ['states:SendTaskSuccess'],
@@ -324,13 +326,14 @@ describe('S3: inputs are never lost, outputs are never read', () => {
     expect(reads).toEqual([]);
   });
 
-  it('lets only validate and submit read the input bucket, and only its inbox/* objects; only validate lists it (a missing sidecar is then a 404)', () => {
+  it('lets only validate and submit read the input bucket, and only its inbox/* objects (submit also the normalized/* images it presigns); only validate lists it (a missing sidecar is then a 404)', () => {
     const reads = allGrants().filter(
       (g) => g.resource.startsWith('inputBucket') && actionAllows(g.action, 's3:GetObject'),
     );
     expect(reads).toEqual([
       { fn: 'validate', action: 's3:GetObject', resource: 'inputBucket/inbox/*' },
       { fn: 'submit', action: 's3:GetObject', resource: 'inputBucket/inbox/*' },
+      { fn: 'submit', action: 's3:GetObject', resource: 'inputBucket/normalized/*' },
     ]);
     const lists = allGrants().filter(
       (g) => g.resource.startsWith('inputBucket') && g.action.startsWith('s3:List'),
@@ -338,16 +341,19 @@ describe('S3: inputs are never lost, outputs are never read', () => {
     expect(lists).toEqual([{ fn: 'validate', action: 's3:ListBucket', resource: 'inputBucket' }]);
   });
 
-  it('lets no function delete, overwrite or reconfigure anything in the input bucket', () => {
+  it("lets no function delete, overwrite or reconfigure anything in the input bucket; only validate writes, and only the normalized/* copies beside the user's files", () => {
     const onInput = allGrants().filter((g) => g.resource.startsWith('inputBucket'));
-    for (const g of onInput)
-      expect(['s3:GetObject', 's3:ListBucket'], `${g.fn}: ${g.action}`).toContain(g.action);
-    for (const action of [
-      's3:DeleteObject',
-      's3:DeleteObjectVersion',
-      's3:PutObject',
-      's3:PutLifecycleConfiguration',
-    ]) {
+    const writes = onInput.filter((g) => !['s3:GetObject', 's3:ListBucket'].includes(g.action));
+    expect(writes).toEqual([
+      { fn: 'validate', action: 's3:PutObject', resource: 'inputBucket/normalized/*' },
+    ]);
+    for (const key of ['inbox/promo/anna.jpg', 'inbox/anna.mp3', 'inbox/promo/anna.json', 'anna.jpg']) {
+      expect(
+        writes.filter((g) => arnMatches(g.resource, `inputBucket/${key}`)),
+        key,
+      ).toEqual([]);
+    }
+    for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutLifecycleConfiguration']) {
       expect(
         onInput.filter((g) => actionAllows(g.action, action)),
         action,

@@ -64,6 +64,28 @@ describe('fail', () => {
     expect(JSON.stringify(doc)).not.toContain('secret/internal');
   });
 
+  it('writes every problem validation found into <stem>.error.json as `problems`', async () => {
+    const job = await seedValidatedJob(db.jobs, { status: 'RECEIVED' });
+    const problems = [
+      { code: 'IMAGE_TOO_SMALL', message: 'The image is 200×180 px.', file: job.inputs.image.key },
+      { code: 'AUDIO_TOO_SHORT', message: 'The audio lasts 1 s.', file: job.inputs.audio.key },
+    ];
+    await db.jobs.update(job.jobId, 1, { problems });
+    await failJob(
+      {
+        jobId: job.jobId,
+        attempt: 1,
+        stem: job.stem,
+        error: {
+          Error: 'ValidationError',
+          Cause: lambdaCause('ValidationError', '[IMAGE_TOO_SMALL] 2 problems to fix: (1) ... (2) ...'),
+        },
+      },
+      deps,
+    );
+    expect(written()).toMatchObject({ code: 'IMAGE_TOO_SMALL', problems });
+  });
+
   it('names a service error (a step timeout) by the stage the job was in', async () => {
     const job = await seedValidatedJob(db.jobs, { status: 'GENERATED' });
     const out = await failJob(

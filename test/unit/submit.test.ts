@@ -65,6 +65,26 @@ describe('submit', () => {
     expect(await db.jobs.get(job.jobId)).toMatchObject({ status: 'SUBMITTED', taskUUID: out.taskUUID });
   });
 
+  it("sends Runware the normalized copy of the image validation stored, never the user's file", async () => {
+    const seeded = await seedValidatedJob(db.jobs);
+    const media = seeded.media;
+    if (!media) throw new Error('seeded job has media');
+    const key = `normalized/${seeded.jobId}/1/image.jpg`;
+    await db.jobs.update(seeded.jobId, 1, {
+      media: {
+        ...media,
+        image: {
+          ...media.image,
+          normalized: { key, format: 'jpeg', width: 720, height: 960, bytes: 1000, sha256: 'b'.repeat(64) },
+        },
+      },
+    });
+    await submitJob({ jobId: seeded.jobId, attempt: 1, taskToken: 'token-1' }, deps);
+    expect(runware.submitted[0]?.inputs.image).toBe(
+      `https://input.s3.amazonaws.com/${key}?X-Amz-Signature=sig`,
+    );
+  });
+
   it('reuses the task UUID when the step is retried, so Runware is never asked twice for a new video', async () => {
     const job = await seedValidatedJob(db.jobs);
     runware.submitAnswers = [

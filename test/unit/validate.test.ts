@@ -1,11 +1,11 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
-import { S3ObjectReader } from '../../lambdas/core/objects.js';
+import { S3ObjectReader, S3ObjectWriter } from '../../lambdas/core/objects.js';
 import { type ValidateDeps, validateJob } from '../../lambdas/validate/validate.js';
-import { png, text, wav } from '../fixtures/media/generate.js';
+import { photoJpeg, png, text, wav } from '../fixtures/media/generate.js';
 import { useStores } from '../support/harness.js';
 import { seedValidatedJob } from '../support/jobs.js';
 
@@ -28,10 +28,12 @@ beforeEach(() => {
     // The reader only asks the SDK's stream for its bytes.
     return { ContentLength: body.length, Body: { transformToByteArray: async () => body } } as never;
   });
+  s3Mock.on(PutObjectCommand).resolves({});
   deps = {
     jobs: db.jobs,
     files: db.files,
     objects: new S3ObjectReader(new S3Client({ region: 'us-east-1' }), 'in'),
+    normalized: new S3ObjectWriter(new S3Client({ region: 'us-east-1' }), 'in'),
     limits: DEFAULT_MEDIA_LIMITS,
     defaults: { model: 'klingai:avatar@2.0-pro', prompt: 'Default prompt' },
     hardDeadlineSeconds: 7200,
@@ -186,6 +188,55 @@ describe('validate', () => {
     ).rejects.toMatchObject({
       code: 'FILE_TOO_LARGE',
     });
-    expect(s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+    // The image is not downloaded; the audio still is, so its problems are reported in the same round.
+    const keys = s3Mock.commandCalls(GetObjectCommand).map((call) => call.args[0].input.Key);
+    expect(keys).not.toContain(job.inputs.image.key);
+  });
+
+  it('stores the normalized image beside the inputs, never over them, and records both checksums', async () => {
+    const job = await received(png(720, 960), wav(3));
+    await validateJob({ jobId: job.jobId, attempt: 1 }, deps);
+    const puts = s3Mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
+    expect(puts).toHaveLength(1);
+    expect(puts[0]).toMatchObject({
+      Bucket: 'in',
+      Key: `normalized/${job.jobId}/1/image.jpg`,
+      ContentType: 'image/jpeg',
+    });
+    const image = (await db.jobs.get(job.jobId))?.media?.image;
+    expect(image).toMatchObject({
+      format: 'png',
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      normalized: {
+        key: `normalized/${job.jobId}/1/image.jpg`,
+        format: 'jpeg',
+        width: 720,
+        height: 960,
+        sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
+    });
+    expect(image?.normalized?.sha256).not.toBe(image?.sha256);
+    expect(image?.normalized?.bytes).toBe((puts[0]?.Body as Uint8Array | undefined)?.length);
+  });
+
+  it('normalizes an EXIF-rotated portrait to the orientation a viewer sees', async () => {
+    const job = await received(await photoJpeg(960, 720, 6), wav(3));
+    await validateJob({ jobId: job.jobId, attempt: 1 }, deps);
+    const image = (await db.jobs.get(job.jobId))?.media?.image;
+    expect(image).toMatchObject({ width: 720, height: 960, normalized: { width: 720, height: 960 } });
+  });
+
+  it('reports every problem of the image, the audio and the sidecar at once, and keeps the list', async () => {
+    const job = await received(png(200, 180), wav(1), '{"promt": "hi"}');
+    const error = await validateJob({ jobId: job.jobId, attempt: 1 }, deps).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'ValidationError', code: 'IMAGE_TOO_SMALL' });
+    expect((error as Error).message).toContain('3 problems to fix');
+    const stored = await db.jobs.get(job.jobId);
+    expect(stored?.problems?.map((p) => p.code)).toEqual([
+      'IMAGE_TOO_SMALL',
+      'AUDIO_TOO_SHORT',
+      'INVALID_SIDECAR',
+    ]);
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 });

@@ -1,15 +1,16 @@
 /**
  * Media validation for the validate step: is the portrait a usable image and the voice track a usable audio file?
- * Everything is decided from the bytes (magic numbers, headers, frame walks), never from the file name, so a
- * mislabelled file is caught before Runware is paid to fail on it. Every failure is a {@link ValidationError} whose
- * message quotes the file's own numbers and says what to do.
+ * Everything is decided from the bytes (magic numbers, headers, frame walks over the whole stream, a full decode of
+ * the image), never from the file name, so a mislabelled or damaged file is caught before Runware is paid to fail
+ * on it. Limits are compared on exact values. Every failure is a {@link ValidationError} whose message quotes the
+ * file's own numbers (never rounded onto the limit) and says what to do; {@link inspectMedia} collects them all.
  *
- * The handler reads each object with one S3 GetObject: it calls {@link checkDeclaredSize} on the ContentLength
- * first (so an oversized file fails before its body is downloaded), then passes the whole body here.
+ * The handler reads each object with one S3 GetObject: it calls {@link checkDeclaredSize} (or
+ * {@link declaredSizeProblem}) on the ContentLength first (so an oversized file fails before its body is
+ * downloaded), then passes the whole body here.
  */
 import { createHash } from 'node:crypto';
 import { type FileTypeResult, fileTypeFromBuffer } from 'file-type';
-import { imageSize } from 'image-size';
 import {
   CouldNotDetermineFileTypeError,
   type IAudioMetadata,
@@ -17,11 +18,23 @@ import {
   UnsupportedFileTypeError,
 } from 'music-metadata';
 import { DEFAULT_SETTINGS } from '../defaults.js';
-import { ConfigurationError, ValidationError } from '../errors.js';
+import { ConfigurationError, PipelineError, ValidationError } from '../errors.js';
 import {
+  checkImageHeader,
+  DEFAULT_IMAGE_DECODE_LIMITS,
+  type ImageDecodeLimits,
+  type NormalizedImage,
+  normalizeImage,
+  readImageHeader,
+} from './decode.js';
+import { formatBeyond } from './format.js';
+import {
+  imageDataEnd,
   isoBmffProblem,
   jpegProblem,
+  knownTrailer,
   oggProblem,
+  pngFrameCount,
   pngProblem,
   walkAdts,
   walkMp3,
@@ -43,6 +56,12 @@ export interface MediaLimits {
   minAudioSeconds: number;
   /** Longest accepted audio, in seconds. @default 300 */
   maxAudioSeconds: number;
+  /** Most pixels an image may have; more is refused before decoding. @default 100 million */
+  maxImagePixels?: number;
+  /** Longest side of the normalized copy sent to the model. @default 4096 */
+  maxNormalizedSide?: number;
+  /** Largest normalized copy, in bytes. @default 10,000,000 (the model's "10 MB") */
+  maxNormalizedBytes?: number;
 }
 
 const MIB = 1024 * 1024;
@@ -66,6 +85,10 @@ export const MEDIA_ERROR_CODES = [
   'CORRUPT_IMAGE',
   'IMAGE_TOO_SMALL',
   'IMAGE_ASPECT_RATIO',
+  'IMAGE_TOO_MANY_PIXELS',
+  'IMAGE_TRAILING_DATA',
+  'IMAGE_TOO_COMPLEX',
+  'ANIMATED_IMAGE',
   'NOT_AN_AUDIO_FILE',
   'UNSUPPORTED_AUDIO_FORMAT',
   'CORRUPT_AUDIO',
@@ -95,7 +118,7 @@ export interface ImageInfo {
 export interface AudioInfo {
   /** The real format, from the content (Ogg Vorbis and Ogg Opus are both `ogg`; MP4 audio is `m4a`). */
   format: AudioFormat;
-  /** Playing time, rounded to 0.01 s. The limits are checked against this rounded value. */
+  /** Playing time, rounded to 0.01 s for the record. The limits are checked against the exact value. */
   durationSeconds: number;
   /** Size of the file in bytes. */
   bytes: number;
@@ -138,18 +161,41 @@ export function checkDeclaredSize(role: Role, size: number, limits: MediaLimits)
   }
 }
 
+/** A usable image and the normalized copy of it that Runware gets (see {@link normalizeImage}). */
+export interface PreparedImage {
+  info: ImageInfo;
+  normalized: NormalizedImage;
+}
+
 /**
- * Checks that `bytes` are a portrait the model can use: a complete JPEG, PNG or WebP (whatever its extension says)
- * of at least `minImageSide` px on the short side and at most `maxAspectRatio` long side / short side.
+ * Checks that `bytes` are a portrait the model can use: a complete JPEG, PNG or WebP (whatever its extension says),
+ * still, with nothing after its image data, within `maxImagePixels`, that decodes whole without a single decoder
+ * warning, of at least `minImageSide` px on the short side and at most `maxAspectRatio` long side / short side as
+ * displayed (after its EXIF orientation).
  * @param declaredExtension - the extension of the uploaded key (with or without the dot), only for messages.
  * @throws {@link ValidationError} with code `EMPTY_FILE`, `FILE_TOO_LARGE`, `NOT_AN_IMAGE`,
- *   `UNSUPPORTED_IMAGE_FORMAT`, `CORRUPT_IMAGE`, `IMAGE_TOO_SMALL` or `IMAGE_ASPECT_RATIO`.
+ *   `UNSUPPORTED_IMAGE_FORMAT`, `CORRUPT_IMAGE`, `IMAGE_TRAILING_DATA`, `IMAGE_TOO_MANY_PIXELS`, `ANIMATED_IMAGE`,
+ *   `IMAGE_TOO_SMALL` or `IMAGE_ASPECT_RATIO`.
  */
 export async function inspectImage(
   bytes: Uint8Array,
   declaredExtension: string,
   limits: MediaLimits,
 ): Promise<ImageInfo> {
+  return (await prepareImage(bytes, declaredExtension, limits)).info;
+}
+
+/**
+ * {@link inspectImage}, plus the normalized copy for Runware: a baseline sRGB JPEG of the first frame, rotated as
+ * displayed, scaled down to `maxNormalizedSide` on its long side, at most `maxNormalizedBytes`. Decoding is the
+ * check (damage anywhere in the data fails it), so the copy comes at no extra decode.
+ * @throws {@link ValidationError} as {@link inspectImage}, and `IMAGE_TOO_COMPLEX` when no JPEG of it fits.
+ */
+export async function prepareImage(
+  bytes: Uint8Array,
+  declaredExtension: string,
+  limits: MediaLimits,
+): Promise<PreparedImage> {
   checkDeclaredSize('image', bytes.length, limits);
   const named = fileLabel(declaredExtension);
   const type = await fileTypeFromBuffer(bytes);
@@ -173,26 +219,36 @@ export async function inspectImage(
   if (problem)
     fail('CORRUPT_IMAGE', `The ${label} image is damaged or incomplete: ${problem}. ${EXPORT_AGAIN}`);
 
-  let width: number;
-  let height: number;
-  try {
-    const size = imageSize(bytes);
-    // EXIF orientations 5 to 8 turn the picture a quarter: what people (and the model) see is the other way round.
-    const quarterTurn = size.orientation !== undefined && size.orientation >= 5 && size.orientation <= 8;
-    width = quarterTurn ? size.height : size.width;
-    height = quarterTurn ? size.width : size.height;
-  } catch {
-    return fail(
-      'CORRUPT_IMAGE',
-      `The ${label} image is damaged: its dimensions cannot be read. ${EXPORT_AGAIN}`,
+  const end = imageDataEnd(bytes, format);
+  if (end !== undefined && end < bytes.length && !knownTrailer(bytes.subarray(end), format)) {
+    const extra = bytes.length - end;
+    fail(
+      'IMAGE_TRAILING_DATA',
+      `The ${label} image has ${extra === 1 ? '1 byte' : `${extra} bytes`} of something else after its end ` +
+        `(from byte ${end}): another file was joined to it, or it is damaged. Open it and save it again as a new ` +
+        `${label === 'WebP' ? 'JPEG or PNG' : label}, then upload that.`,
     );
   }
+
+  const decodeLimits: ImageDecodeLimits = {
+    maxPixels: limits.maxImagePixels ?? DEFAULT_IMAGE_DECODE_LIMITS.maxPixels,
+    maxSide: limits.maxNormalizedSide ?? DEFAULT_IMAGE_DECODE_LIMITS.maxSide,
+    maxBytes: limits.maxNormalizedBytes ?? DEFAULT_IMAGE_DECODE_LIMITS.maxBytes,
+    minSide: limits.minImageSide,
+    quality: DEFAULT_IMAGE_DECODE_LIMITS.quality,
+  };
+  const header = await readImageHeader(bytes, label);
+  // libvips reads an APNG's default image only, so its animation is found in the chunks.
+  checkImageHeader(header, label, decodeLimits, format === 'png' ? pngFrameCount(bytes) : header.pages);
+  const { width, height } = header;
   if (!(width > 0 && height > 0)) {
     fail(
       'CORRUPT_IMAGE',
       `The ${label} image is damaged: it says it is ${width}×${height} px. ${EXPORT_AGAIN}`,
     );
   }
+  // Decode before judging the size: "damaged" is the more useful thing to hear first.
+  const normalized = await normalizeImage(bytes, label, header, decodeLimits);
 
   const short = Math.min(width, height);
   const long = Math.max(width, height);
@@ -204,13 +260,14 @@ export async function inspectImage(
     );
   }
   if (long / short > limits.maxAspectRatio) {
+    const ratio = formatBeyond(long / short, limits.maxAspectRatio, { minDecimals: 2 });
     fail(
       'IMAGE_ASPECT_RATIO',
-      `The image is ${width}×${height} px, a ratio of ${trimNumber(long / short)}:1; the model accepts at most ` +
+      `The image is ${width}×${height} px, a ratio of ${ratio}:1; the model accepts at most ` +
         `${limits.maxAspectRatio}:1 (long side to short side). Crop it around the face, for example to 3:4 or 9:16.`,
     );
   }
-  return { format, width, height, bytes: bytes.length, sha256: sha256(bytes) };
+  return { info: { format, width, height, bytes: bytes.length, sha256: sha256(bytes) }, normalized };
 }
 
 /**
@@ -295,23 +352,130 @@ export async function inspectAudio(
     return corrupt('its playing time cannot be determined');
   }
 
-  const durationSeconds = Math.round(seconds * 100) / 100;
-  if (durationSeconds < limits.minAudioSeconds) {
+  // Compared exact: a file 0.0005 s short of the limit is short, and the model would refuse it after payment.
+  if (seconds < limits.minAudioSeconds) {
     fail(
       'AUDIO_TOO_SHORT',
-      `The voice track lasts ${formatDuration(durationSeconds)}; the model needs at least ${formatLimit(limits.minAudioSeconds)}. ` +
+      `The voice track lasts ${formatDuration(seconds, limits.minAudioSeconds)}; the model needs at least ${formatLimit(limits.minAudioSeconds)}. ` +
         'Use a longer recording.',
     );
   }
-  if (durationSeconds > limits.maxAudioSeconds) {
+  if (seconds > limits.maxAudioSeconds) {
     fail(
       'AUDIO_TOO_LONG',
-      `The voice track lasts ${formatDuration(durationSeconds)}; the model accepts at most ${formatLimit(limits.maxAudioSeconds)}. ` +
+      `The voice track lasts ${formatDuration(seconds, limits.maxAudioSeconds)}; the model accepts at most ${formatLimit(limits.maxAudioSeconds)}. ` +
         'Trim it, or split it into several jobs.',
     );
   }
+  const durationSeconds = Math.round(seconds * 100) / 100;
   return { format, durationSeconds, bytes: bytes.length, sha256: sha256(bytes) };
 }
+
+/** One thing wrong with one file of a job. */
+export interface MediaProblem {
+  /** The error code this problem alone would fail with (`CORRUPT_IMAGE`, `AUDIO_TOO_SHORT`, `INVALID_SIDECAR`...). */
+  code: string;
+  /** The message for a person, without the `[CODE]` prefix. */
+  message: string;
+  /** The file it is about: its key (or whatever name the caller gives it). */
+  file: string;
+}
+
+/** A file to inspect: its bytes, and its key for messages and problems. */
+export interface MediaFile {
+  bytes: Uint8Array;
+  /** The object key (or name); its extension is only used in messages. */
+  key: string;
+}
+
+/** Everything {@link inspectMedia} learnt: every problem, and the facts of each file that had none. */
+export interface MediaInspection {
+  problems: MediaProblem[];
+  image?: PreparedImage;
+  audio?: AudioInfo;
+}
+
+/**
+ * Inspects the image and the audio file of a job and collects every problem instead of stopping at the first,
+ * so a person can fix everything in one round. A file given as `undefined` is skipped (the caller already has a
+ * problem for it, for example its declared size); `known` problems (the sidecar's, a declared size) come first in
+ * the list, in the order given, then the image's, then the audio's.
+ * @throws anything that is not a {@link ValidationError} (a {@link ConfigurationError}: the pipeline's fault).
+ */
+export async function inspectMedia(
+  files: { image: MediaFile | undefined; audio: MediaFile | undefined },
+  limits: MediaLimits,
+  known: readonly MediaProblem[] = [],
+): Promise<MediaInspection> {
+  const result: MediaInspection = { problems: [...known] };
+  if (files.image) {
+    const { bytes, key } = files.image;
+    const prepared = await asProblem(prepareImage(bytes, extensionOfKey(key), limits), key, result.problems);
+    if (prepared) result.image = prepared;
+  }
+  if (files.audio) {
+    const { bytes, key } = files.audio;
+    const info = await asProblem(inspectAudio(bytes, extensionOfKey(key), limits), key, result.problems);
+    if (info) result.audio = info;
+  }
+  return result;
+}
+
+/**
+ * {@link checkDeclaredSize} as a problem instead of a throw, for {@link inspectMedia}'s `known` list (a file too
+ * large to download is not downloaded, and the other file is still inspected).
+ */
+export function declaredSizeProblem(
+  role: Role,
+  size: number,
+  limits: MediaLimits,
+  file: string,
+): MediaProblem | undefined {
+  try {
+    checkDeclaredSize(role, size, limits);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ValidationError) return { code: error.code, message: error.detail, file };
+    throw error;
+  }
+}
+
+/** A ValidationError carrying every problem: the first one's code, the whole list in the message and `problems`. */
+export class MediaProblemsError extends ValidationError {
+  constructor(readonly problems: readonly MediaProblem[]) {
+    super(problems[0]?.code ?? 'INVALID_INPUT', problemsMessage(problems));
+  }
+}
+
+/**
+ * The message for a list of problems: the problem's own message when there is one, else a count and each problem
+ * with its file ("2 problems to fix: (1) portrait.png: The image is 200×180 px...; (2) portrait.mp3: ...").
+ */
+export function problemsMessage(problems: readonly MediaProblem[]): string {
+  if (problems.length === 0) return 'No problem was found.';
+  if (problems.length === 1) return problems[0]?.message ?? '';
+  const items = problems.map((p, i) => `(${i + 1}) ${p.file}: ${p.message}`);
+  return `${problems.length} problems to fix: ${items.join(' ')}`;
+}
+
+async function asProblem<T>(
+  check: Promise<T>,
+  file: string,
+  problems: MediaProblem[],
+): Promise<T | undefined> {
+  try {
+    return await check;
+  } catch (error) {
+    if (!(error instanceof PipelineError) || error.name !== 'ValidationError') throw error;
+    problems.push({ code: error.code, message: error.detail, file });
+    return undefined;
+  }
+}
+
+const extensionOfKey = (key: string): string => {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  return name.includes('.') ? name.slice(name.lastIndexOf('.') + 1) : '';
+};
 
 const EXPORT_AGAIN = 'Export or download it again and upload the new file.';
 
@@ -394,24 +558,25 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-function trimNumber(n: number): string {
-  return String(Math.round(n * 100) / 100);
-}
-
 /** "12.5 MiB", with as many decimals as it takes for the measured size not to read the same as the limit. */
 function formatSizes(size: number, limit: number): [string, string] {
   const [unit, divisor] = limit >= MIB ? ['MiB', MIB] : limit >= 1024 ? ['KiB', 1024] : ['bytes', 1];
   const show = (n: number, decimals: number): string => `${Number((n / divisor).toFixed(decimals))} ${unit}`;
   let decimals = 1;
   while (decimals < 6 && show(size, decimals) === show(limit, decimals)) decimals++;
+  if (show(size, decimals) === show(limit, decimals)) return [`${size} bytes`, `${limit} bytes`];
   return [show(size, decimals), show(limit, decimals)];
 }
 
-/** "4.20 s", or "301.00 s (5 min 1 s)" from a minute up. */
-function formatDuration(seconds: number): string {
-  const plain = `${seconds.toFixed(2)} s`;
-  if (seconds < 60) return plain;
+/**
+ * "4.20 s", or "301.00 s (5 min 1 s)" from a minute up, for a length beyond `limit`: as many decimals as it takes
+ * not to read as the limit ("1.9995 s", never "2.00 s" against a 2 s minimum).
+ */
+function formatDuration(seconds: number, limit: number): string {
+  const plain = `${formatBeyond(seconds, limit, { minDecimals: 2, keepZeros: true })} s`;
   const whole = Math.round(seconds);
+  // The minutes are a reading aid; left out when they would read as the limit ("300.004 s (5 min)").
+  if (seconds < 60 || whole === limit) return plain;
   const rest = whole % 60;
   return `${plain} (${Math.floor(whole / 60)} min${rest ? ` ${rest} s` : ''})`;
 }

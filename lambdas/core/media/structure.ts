@@ -16,6 +16,7 @@
  * inside its IDAT chunk (the file was cut short)"), which the caller wraps into a message.
  */
 import { crc32 } from 'node:zlib';
+import { formatPair } from './format.js';
 
 const CUT_SHORT = '(the file was cut short)';
 
@@ -66,7 +67,8 @@ const isStartOfFrame = (marker: number): boolean =>
 /**
  * Walks the JPEG marker segments to the first scan, then looks for the end-of-image marker after it. Byte
  * stuffing guarantees FF D9 cannot occur inside entropy-coded data, so finding it is a reliable "the file is
- * complete" test. Anything after EOI (a Motion Photo's video, a vendor trailer) is allowed: it is not image data.
+ * complete" test. What follows EOI is judged apart ({@link imageDataEnd}, {@link knownTrailer}); whether the scan
+ * data itself is whole only a decoder can tell (see decode.ts).
  */
 export function jpegProblem(b: Uint8Array): string | undefined {
   let at = 2; // after SOI
@@ -100,6 +102,78 @@ export function jpegProblem(b: Uint8Array): string | undefined {
 }
 const END_OF_IMAGE = Buffer.of(0xff, 0xd9);
 
+/**
+ * Where the image data of a structurally sound file ends (just after PNG's IEND chunk, JPEG's end-of-image marker,
+ * or the size a WebP's RIFF header declares), or `undefined` when it cannot be found (the structure checks above
+ * say why). Decoders stop there and ignore anything after it, which is how a PNG with a second file glued to it
+ * decodes "fine" in one program and trips another.
+ */
+export function imageDataEnd(b: Uint8Array, format: 'jpeg' | 'png' | 'webp'): number | undefined {
+  if (format === 'webp') {
+    const size = u32le(b, 4);
+    return 8 + size + (size & 1);
+  }
+  if (format === 'png') {
+    for (let at = 8; at + 12 <= b.length; at += 12 + u32be(b, at)) {
+      if (ascii(b, at + 4, 4) === 'IEND') return at + 12;
+    }
+    return undefined;
+  }
+  const view = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const scan = jpegFirstScan(b);
+  if (scan === undefined) return undefined;
+  const eoi = view.indexOf(END_OF_IMAGE, scan);
+  return eoi === -1 ? undefined : eoi + 2;
+}
+
+/** Offset of the first scan's entropy-coded data, or `undefined` when the markers before it are damaged. */
+function jpegFirstScan(b: Uint8Array): number | undefined {
+  let at = 2;
+  while (at + 4 <= b.length && b[at] === 0xff) {
+    while (b[at + 1] === 0xff) at++;
+    const marker = b[at + 1] ?? 0;
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2;
+      continue;
+    }
+    const length = u16be(b, at + 2);
+    if (marker === 0xda) return at + 2 + length;
+    if (length < 2) return undefined;
+    at += 2 + length;
+  }
+  return undefined;
+}
+
+/**
+ * What follows the image data, when it is something an image file may legitimately carry there: zero padding
+ * (some writers pad to a block size) and, after a JPEG, fill bytes, the second picture of a Multi-Picture (MPF)
+ * file (Ultra HDR gain maps too), the video of a Motion Photo, or a Samsung camera trailer: phones append these. `undefined` means the bytes are something else: another
+ * file glued on, or garbage.
+ */
+export function knownTrailer(trailer: Uint8Array, format: 'jpeg' | 'png' | 'webp'): string | undefined {
+  if (trailer.every((byte) => byte === 0)) return 'zero padding';
+  if (format !== 'jpeg') return undefined;
+  if (trailer.every((byte) => byte === 0 || byte === 0xff)) return 'fill bytes';
+  if (trailer[0] === 0xff && trailer[1] === 0xd8 && trailer[2] === 0xff) return 'an embedded picture';
+  if (ascii(trailer, 4, 4) === 'ftyp') return 'a Motion Photo video';
+  // Samsung cameras append their own data after EOI, ending with a "SEFT" signature.
+  if (ascii(trailer, trailer.length - 4, 4) === 'SEFT') return 'a Samsung camera trailer';
+  return undefined;
+}
+
+/**
+ * The number of frames an animated PNG (APNG) declares in its `acTL` chunk, or 1 for a still PNG. Decoders that
+ * do not know APNG show its default image; the others play it.
+ */
+export function pngFrameCount(b: Uint8Array): number {
+  for (let at = 8; at + 12 <= b.length; at += 12 + u32be(b, at)) {
+    const type = ascii(b, at + 4, 4);
+    if (type === 'acTL') return u32be(b, at + 8);
+    if (type === 'IDAT' || type === 'IEND') return 1; // acTL must come before the image data
+  }
+  return 1;
+}
+
 /** Checks the RIFF size against the file and walks the WebP chunks inside it. */
 export function webpProblem(b: Uint8Array): string | undefined {
   if (b.length < 20) return `it ends inside its header ${CUT_SHORT}`;
@@ -122,7 +196,11 @@ export function webpProblem(b: Uint8Array): string | undefined {
 
 // ----------------------------------------------------------------------------------------------- audio
 
-const formatSeconds = (s: number): string => `${s.toFixed(2)} s`;
+/** "its header promises 3.00 s of sound but the file holds only 2.996 s": never the same number twice. */
+function promisedButHolds(promised: number, holds: number): string {
+  const [held, declared] = formatPair(holds, promised);
+  return `its header promises ${declared} s of sound but the file holds only ${held} s ${CUT_SHORT}`;
+}
 
 /**
  * Walks the RIFF chunks of a WAV to its `data` chunk and compares the size the header declares with the bytes
@@ -141,12 +219,9 @@ export function wavProblem(b: Uint8Array): string | undefined {
       if (byteRate === undefined) return 'its audio data comes before its format chunk';
       if (size !== 0xffffffff && size > available) {
         if (byteRate === 0) return `its audio data ends early ${CUT_SHORT}`;
-        return (
-          `its header promises ${formatSeconds(size / byteRate)} of sound but the file holds only ` +
-          `${formatSeconds(available / byteRate)} ${CUT_SHORT}`
-        );
+        return promisedButHolds(size / byteRate, available / byteRate);
       }
-      return undefined;
+      return size === 0xffffffff ? undefined : wavTailProblem(b, at + 8 + size + (size & 1));
     }
     if (size > available) return `it ends inside its '${id.trim()}' chunk ${CUT_SHORT}`;
     if (id === 'fmt ') {
@@ -159,6 +234,29 @@ export function wavProblem(b: Uint8Array): string | undefined {
     ? `it ends before its format chunk ${CUT_SHORT}`
     : 'it holds no audio data (no data chunk)';
 }
+
+/**
+ * Walks the chunks after a WAV's audio data to the end of the file: tags (LIST, id3) are fine, another RIFF file
+ * is two files joined together, of which players play the first only (and the model would hear that much).
+ */
+function wavTailProblem(b: Uint8Array, from: number): string | undefined {
+  let at = from;
+  while (at + 8 <= b.length) {
+    const id = ascii(b, at, 4);
+    const size = u32le(b, at + 4);
+    if (id === 'RIFF') return JOINED('another WAV file follows its audio data');
+    if (!isFourCc(id))
+      return `the bytes after its audio data (byte ${at}) are not WAV chunks (the file is damaged)`;
+    if (at + 8 + size > b.length) return `it ends inside its '${id.trim()}' chunk ${CUT_SHORT}`;
+    at += 8 + size + (size & 1);
+  }
+  return undefined;
+}
+
+/** "…: files were joined together, and players play only the first. Join them in an audio editor…" */
+const JOINED = (what: string): string =>
+  `${what}: several files were joined together, and players stop after the first. Combine them in an audio ` +
+  'editor and export one file';
 
 /**
  * Walks the top-level boxes of an ISO BMFF file (MP4, M4A): every box must fit in the file and a `moov` box must be
@@ -181,18 +279,29 @@ export function isoBmffProblem(b: Uint8Array): string | undefined {
     }
     if (size < headerSize) return `a box header at byte ${at} is damaged`;
     if (at + size > b.length) return `it ends inside its '${type}' box ${CUT_SHORT}`;
-    if (type === 'moov') sawMovie = true;
+    if (type === 'moov') {
+      if (sawMovie) return JOINED('it holds a second movie header (moov box)');
+      sawMovie = true;
+    }
     at += size;
   }
   return sawMovie ? undefined : 'it has no movie header (moov box)';
 }
 
-/** Checks that the file is a sequence of complete Ogg pages. */
+/**
+ * Checks that the file is a sequence of complete Ogg pages holding one logical stream. A beginning-of-stream page after
+ * the data has begun makes a chained file (files joined together): the Ogg spec allows it, but its duration is the sum of the
+ * links while many decoders play the first one only, so it is refused rather than guessed.
+ */
 export function oggProblem(b: Uint8Array): string | undefined {
   let at = 0;
+  let sawData = false; // a page that is not a beginning-of-stream page (multiplexed streams all begin first)
   while (at < b.length) {
     if (at + 27 > b.length) return `it ends inside a page header ${CUT_SHORT}`;
     if (ascii(b, at, 4) !== 'OggS') return `its page structure is damaged at byte ${at}`;
+    const beginsStream = ((b[at + 5] ?? 0) & 0x02) !== 0;
+    if (beginsStream && sawData) return JOINED(`it holds a second audio stream from byte ${at}`);
+    if (!beginsStream) sawData = true;
     const segments = b[at + 26] ?? 0;
     if (at + 27 + segments > b.length) return `it ends inside a page header ${CUT_SHORT}`;
     let body = 0;
@@ -203,28 +312,28 @@ export function oggProblem(b: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** Skips ID3v2 tags at `at` (some files carry more than one). */
-function skipId3v2(b: Uint8Array, at: number): number {
-  while (at + 10 <= b.length && ascii(b, at, 3) === 'ID3') {
-    const size =
-      ((b[at + 6] ?? 0) << 21) | ((b[at + 7] ?? 0) << 14) | ((b[at + 8] ?? 0) << 7) | (b[at + 9] ?? 0);
-    const hasFooter = ((b[at + 5] ?? 0) & 0x10) !== 0;
-    at += 10 + size + (hasFooter ? 10 : 0);
-  }
-  return at;
+/** Length of the ID3v2 tag at `at` (header, body and footer), or 0 when none starts there. */
+function id3v2Length(b: Uint8Array, at: number): number {
+  if (at + 10 > b.length || ascii(b, at, 3) !== 'ID3') return 0;
+  const size =
+    ((b[at + 6] ?? 0) << 21) | ((b[at + 7] ?? 0) << 14) | ((b[at + 8] ?? 0) << 7) | (b[at + 9] ?? 0);
+  const hasFooter = ((b[at + 5] ?? 0) & 0x10) !== 0;
+  return 10 + size + (hasFooter ? 10 : 0);
 }
 
-/** Tags that may follow the last audio frame: ID3v1, APEv2, Lyrics3, a trailing ID3v2. */
-function isTrailingTag(b: Uint8Array, at: number): boolean {
+/**
+ * Length of a tag at `at` that can sit between or after frames: an ID3v2 tag (files joined together each keep
+ * theirs) or an ID3v1 tag (128 bytes). An APEv2 or Lyrics3 tag is `'end'`: they only ever close a file.
+ * 0 when no tag starts there.
+ */
+function tagLength(b: Uint8Array, at: number): number | 'end' {
   // Called on every byte of junk between frames: look at one byte before building any string.
   const first = b[at];
-  if (first !== 0x54 && first !== 0x49 && first !== 0x41 && first !== 0x4c) return false; // T I A L
-  return (
-    ascii(b, at, 3) === 'TAG' ||
-    ascii(b, at, 3) === 'ID3' ||
-    ascii(b, at, 8) === 'APETAGEX' ||
-    ascii(b, at, 11) === 'LYRICSBEGIN'
-  );
+  if (first !== 0x54 && first !== 0x49 && first !== 0x41 && first !== 0x4c) return 0; // T I A L
+  if (first === 0x49) return id3v2Length(b, at);
+  if (ascii(b, at, 3) === 'TAG') return 128;
+  if (ascii(b, at, 8) === 'APETAGEX' || ascii(b, at, 11) === 'LYRICSBEGIN') return 'end';
+  return 0;
 }
 
 /** Duration of a frame-based audio stream, measured by walking its frames. */
@@ -276,11 +385,11 @@ function mp3FrameAt(b: Uint8Array, at: number): Mp3Frame | undefined {
   };
 }
 
-/** Frame count from a Xing/Info or VBRI header in the first frame, when it has one. */
-function declaredMp3Frames(b: Uint8Array, at: number, frame: Mp3Frame): number | undefined {
+/** Frame count from a Xing/Info or VBRI header frame (`null` when it has no count), or `undefined` when not one. */
+function declaredMp3Frames(b: Uint8Array, at: number, frame: Mp3Frame): number | null | undefined {
   const tag = ascii(b, at + frame.xingOffset, 4);
-  if ((tag === 'Xing' || tag === 'Info') && (u32be(b, at + frame.xingOffset + 4) & 1) !== 0) {
-    return u32be(b, at + frame.xingOffset + 8);
+  if (tag === 'Xing' || tag === 'Info') {
+    return (u32be(b, at + frame.xingOffset + 4) & 1) !== 0 ? u32be(b, at + frame.xingOffset + 8) : null;
   }
   if (ascii(b, at + 36, 4) === 'VBRI') return u32be(b, at + 36 + 14);
   return undefined;
@@ -293,46 +402,66 @@ interface StreamFrame {
 }
 
 /**
- * Walks a stream of self-delimiting frames after any leading ID3v2 tags. Bytes that are not frames are skipped
- * until the next frame header, as players do; after such a gap (and at the start) a sync pattern only counts when
- * another frame, the end of the file or a tag follows it, since random bytes match a 12-bit sync every few KiB.
- * A last frame cut in the middle is ignored: harmless, and rejecting it would make the check fragile.
- * @param onFirst - sees the first frame; returning true consumes it as a header frame instead of audio.
+ * Walks a stream of self-delimiting frames from the first byte to the last, every frame, across tags in the
+ * middle (several files joined together keep their ID3 tags and Xing frames). Junk before the first frame is
+ * skipped, as players do; after a gap (and at the start) a sync pattern only counts when another frame, the end of
+ * the file or a tag follows it, since random bytes match a 12-bit sync every few KiB. A last frame cut in the
+ * middle is ignored: harmless, and rejecting it would make the check fragile. Anything else that is not a frame
+ * or a tag after the first frame (runs of zero bytes aside) means the stream cannot be followed to its end: a
+ * `problem`, since what a player makes of it cannot be known.
+ * @param headerFrame - sees the first frame of each run (at the start, after a tag or a gap); returning true
+ *   consumes it as a header frame (Xing, Info, VBRI) instead of audio.
  */
 function walkFrames<F extends StreamFrame>(
   b: Uint8Array,
   frameAt: (b: Uint8Array, at: number) => F | undefined,
   headerBytes: number,
-  onFirst?: (frame: F, at: number) => boolean,
+  headerFrame?: (frame: F, at: number, framesSoFar: number) => boolean,
 ): FrameWalk {
-  let at = skipId3v2(b, 0);
+  let at = 0;
   let frames = 0;
   let seconds = 0;
   let synced = false;
-  let sawFirst = false;
-  while (at + headerBytes <= b.length) {
-    const frame = frameAt(b, at);
-    if (!frame) {
-      if (frames > 0 && isTrailingTag(b, at)) break;
+  let runStart = true;
+  let gap: { at: number; bytes: number } | undefined; // first stretch of non-zero junk after the first frame
+  let gapAt = -1;
+  let overrun: number | undefined; // where a tag that claims more bytes than the file has begins
+  while (at + Math.min(headerBytes, 3) <= b.length) {
+    const tag = tagLength(b, at);
+    if (tag === 'end') break;
+    if (tag > 0) {
+      // A tag running past the end hides whatever it covers: the rest of the stream cannot be checked.
+      if (at + tag > b.length && frames > 0 && !overrun) overrun = at;
+      at += tag;
       synced = false;
+      runStart = true;
+      gapAt = -1;
+      continue;
+    }
+    const frame = at + headerBytes <= b.length ? frameAt(b, at) : undefined;
+    const next = frame ? at + frame.length : 0;
+    let confirmed = frame !== undefined && synced;
+    if (frame && !synced) {
+      confirmed =
+        next <= b.length &&
+        (next + headerBytes > b.length || frameAt(b, next) !== undefined || tagLength(b, next) !== 0);
+    }
+    if (!frame || !confirmed) {
+      if (frames > 0 && b[at] !== 0) {
+        if (gapAt === -1) gapAt = at;
+        if (!gap || gap.at === gapAt) gap = { at: gapAt, bytes: at - gapAt + 1 };
+      }
+      synced = false;
+      runStart = true;
       at++;
       continue;
     }
-    const next = at + frame.length;
-    if (!synced) {
-      const confirmed =
-        next <= b.length &&
-        (next + headerBytes > b.length || frameAt(b, next) !== undefined || isTrailingTag(b, next));
-      if (!confirmed) {
-        at++;
-        continue;
-      }
-      synced = true;
-    }
+    gapAt = -1;
+    synced = true;
     if (next > b.length) break;
-    if (!sawFirst) {
-      sawFirst = true;
-      if (onFirst?.(frame, at)) {
+    if (runStart) {
+      runStart = false;
+      if (headerFrame?.(frame, at, frames)) {
         at = next;
         continue;
       }
@@ -341,16 +470,24 @@ function walkFrames<F extends StreamFrame>(
     seconds += frame.seconds;
     at = next;
   }
-  return { frames, durationSeconds: seconds };
+  const walk: FrameWalk = { frames, durationSeconds: seconds };
+  if (overrun !== undefined)
+    walk.problem = `it ends inside the tag that starts at byte ${overrun} ${CUT_SHORT}`;
+  else if (gap) {
+    walk.problem =
+      `${gap.bytes === 1 ? '1 byte' : `${gap.bytes} bytes`} at byte ${gap.at} are not audio frames, so its sound ` +
+      'cannot be followed to the end (the file is damaged there)';
+  }
+  return walk;
 }
 
 /**
- * Measures an MP3 by walking its frames: exact for CBR and VBR alike (encoder delay and padding, about 0.05 s,
- * are included). When a Xing/Info/VBRI header declares a frame count and the file holds clearly fewer frames,
- * the file was cut short.
+ * Measures an MP3 by walking all its frames: exact for CBR and VBR alike (encoder delay and padding, about 0.05 s,
+ * are included), and for files joined together. When a Xing/Info/VBRI header declares a frame count and the run
+ * of frames it heads holds clearly fewer, the file was cut short.
  */
 export function walkMp3(b: Uint8Array): FrameWalk {
-  let declared: { frames: number; seconds: number } | undefined;
+  const runs: { frames: number; seconds: number; found: number }[] = [];
   const walk = walkFrames(
     b,
     (bytes, at) => {
@@ -358,18 +495,22 @@ export function walkMp3(b: Uint8Array): FrameWalk {
       return frame && { ...frame, seconds: frame.samples / frame.sampleRate };
     },
     4,
-    (frame, at) => {
-      const frames = declaredMp3Frames(b, at, frame);
-      if (frames === undefined) return false;
-      declared = { frames, seconds: (frames * frame.samples) / frame.sampleRate };
+    (frame, at, found) => {
+      const declared = declaredMp3Frames(b, at, frame);
+      if (declared === undefined) return false;
+      if (declared !== null) {
+        runs.push({ frames: declared, seconds: (declared * frame.samples) / frame.sampleRate, found });
+      }
       return true;
     },
   );
-  if (declared && declared.frames - walk.frames > Math.max(2, declared.frames * 0.01)) {
-    walk.problem =
-      `its header promises ${formatSeconds(declared.seconds)} of sound but the file holds only ` +
-      `${formatSeconds(walk.durationSeconds)} ${CUT_SHORT}`;
-  }
+  // Frames counted after each header, up to the next header: what the run it heads really holds.
+  runs.forEach((run, i) => {
+    const holds = (runs[i + 1]?.found ?? walk.frames) - run.found;
+    if (run.frames - holds > Math.max(2, run.frames * 0.01) && !walk.problem) {
+      walk.problem = promisedButHolds(run.seconds, (run.seconds * holds) / run.frames);
+    }
+  });
   return walk;
 }
 
