@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { fitTaskFailure, taskFailureCause } from './bounds.js';
 import type { GenerationResult, TaskError, TaskRecord } from './job.js';
 import type { TaskStore } from './store/tasks.js';
 
@@ -52,7 +53,9 @@ export class SfnTaskNotifier implements TaskNotifier {
   }
 
   fail(taskToken: string, error: string, cause: string) {
-    return this.send(() => this.sfn.send(new SendTaskFailureCommand({ taskToken, error, cause })));
+    // Over 256 / 32,768 characters the call itself fails and the job would wait for the poll fallback.
+    const fitted = fitTaskFailure(error, cause);
+    return this.send(() => this.sfn.send(new SendTaskFailureCommand({ taskToken, ...fitted })));
   }
 
   private async send(call: () => Promise<unknown>): Promise<'delivered' | 'gone'> {
@@ -85,7 +88,8 @@ export async function notifyIfDone(
       : await deps.notifier.fail(
           task.taskToken,
           'RunwareTaskError',
-          JSON.stringify({ errorMessage: `[${outcome.error.code}] ${outcome.error.message}` }),
+          // Cut inside the message, so the fail step still reads the `[CODE]` and the JSON.
+          taskFailureCause(`[${outcome.error.code}] ${outcome.error.message}`),
         );
   // A token that is gone was not told: its step crashed or timed out and is being retried (the retry saves a
   // fresh token and must still be told), or it moved on to polling (the poller completes the task itself).

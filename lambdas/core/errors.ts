@@ -174,8 +174,12 @@ export class WebhookRefusedError extends PipelineError {
 
 /** A webhook body that matches none of the shapes Runware is known to send. */
 export class InvalidWebhookBodyError extends WebhookRefusedError {
+  /** Why, in field names and rules (never values): the webhook adds it to its 400 answer. */
+  readonly detail: string;
+
   constructor(detail: string) {
     super('InvalidWebhookBodyError', detail);
+    this.detail = detail;
   }
 }
 
