@@ -119,7 +119,7 @@ export async function recordTaskReports(
   for (const result of reports.results) {
     ({ task: current } = await tasks.addResult(task.taskUUID, {
       videoUUID: result.videoUUID,
-      videoURL: result.videoURL,
+      videoURL: withoutCredentials(result.videoURL),
       receivedAt,
       ...(result.cost !== undefined ? { cost: result.cost } : {}),
       ...(result.seed !== undefined ? { seed: result.seed } : {}),
@@ -129,6 +129,23 @@ export async function recordTaskReports(
     current = await tasks.addError(task.taskUUID, errorId(error), taskErrorOf(error));
   }
   return current;
+}
+
+/**
+ * A video URL without its user and password, which must never reach a record. Such a URL is never downloaded
+ * (see `isAllowedUrl`), so the URL kept still fails delivery the same way, with `redacted` as its user name.
+ */
+export function withoutCredentials(videoURL: string): string {
+  let url: URL;
+  try {
+    url = new URL(videoURL);
+  } catch {
+    return videoURL;
+  }
+  if (url.username === '' && url.password === '') return videoURL;
+  url.username = 'redacted';
+  url.password = '';
+  return url.href;
 }
 
 /** Maps Runware's error report for a task to the job's error. */

@@ -259,3 +259,14 @@ describe('webhook', () => {
     expect(task?.completedAt).toBeUndefined();
   });
 });
+
+describe('recorded video URLs', () => {
+  it('never keep a user and password', async () => {
+    const { withoutCredentials } = await import('../../lambdas/core/completion.js');
+    expect(withoutCredentials('https://alice:pw-secret@vm.runware.ai/v.mp4?x=1')).toBe(
+      'https://redacted@vm.runware.ai/v.mp4?x=1',
+    );
+    expect(withoutCredentials('https://vm.runware.ai/v.mp4')).toBe('https://vm.runware.ai/v.mp4');
+    expect(withoutCredentials('not a url')).toBe('not a url');
+  });
+});
