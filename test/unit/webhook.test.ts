@@ -270,3 +270,29 @@ describe('recorded video URLs', () => {
     expect(withoutCredentials('not a url')).toBe('not a url');
   });
 });
+
+describe('task failure bounds', () => {
+  it('keeps the cause of a 40 KiB provider message within 32,768 characters, code and JSON intact', async () => {
+    const { taskUUID } = await waitingTask();
+    const message = `Kling said: ${'x'.repeat(40 * 1024)}`;
+    await handleWebhook(post(taskUUID, { errors: [{ code: 'providerError', message, taskUUID }] }), deps);
+    const cause = notifier.failures[0]?.cause ?? '';
+    expect(cause.length).toBeLessThanOrEqual(32_768);
+    expect(JSON.parse(cause).errorMessage).toMatch(
+      /^\[RUNWARE_TASK_FAILED\] Runware could not make the video/,
+    );
+  });
+
+  it('SfnTaskNotifier sends an error and cause that fit SendTaskFailure', async () => {
+    const { SFNClient, SendTaskFailureCommand } = await import('@aws-sdk/client-sfn');
+    const { mockClient } = await import('aws-sdk-client-mock');
+    const { SfnTaskNotifier } = await import('../../lambdas/core/completion.js');
+    const sfn = mockClient(SFNClient);
+    sfn.on(SendTaskFailureCommand).resolves({});
+    await new SfnTaskNotifier(new SFNClient({})).fail('tok', 'E'.repeat(300), 'c'.repeat(40_000));
+    const input = sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input;
+    expect(input?.error?.length).toBeLessThanOrEqual(256);
+    expect(input?.cause?.length).toBeLessThanOrEqual(32_768);
+    sfn.restore();
+  });
+});
