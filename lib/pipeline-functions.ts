@@ -97,6 +97,7 @@ export class PipelineFunctions extends Construct {
       environment: {
         MAX_IMAGE_BYTES: String(settings.maxImageBytes),
         MAX_AUDIO_BYTES: String(settings.maxAudioBytes),
+        ACCEPT_OGG_AUDIO: String(settings.acceptOggAudio),
         DEFAULT_MODEL: settings.model,
         HARD_DEADLINE_SECONDS: String(settings.hardDeadlineSeconds),
         ...(settings.defaultPrompt ? { DEFAULT_PROMPT: settings.defaultPrompt } : {}),

@@ -30,7 +30,7 @@ export interface Settings {
    * Hosts a `videoURL` may point at; deliver refuses to download from any other host. An entry is a host name
    * (HTTPS only), `*.domain` for its sub-domains, or a full origin such as `http://127.0.0.1:8080` (local mode).
    * Accepts a list (cdk.json) or a comma-separated string (`-c`).
-   * @default ['vm.runware.ai']
+   * @default ['*.runware.ai'] (every result host in Runware's docs; docs/runware-api.md section 4)
    */
   readonly allowedVideoHosts: readonly string[];
   /**
@@ -59,13 +59,20 @@ export interface Settings {
    */
   readonly maxImageBytes: number;
   /**
-   * Largest accepted audio file, in bytes.
-   * @default 52428800 (50 MiB)
+   * Largest accepted audio file, in bytes. The default is Kling's documented "max 5MB"; a larger value lets
+   * larger files through at the risk of the model refusing them (after submission).
+   * @default 5000000 (5 MB)
    */
   readonly maxAudioBytes: number;
   /**
-   * Lifetime of the presigned GET URLs handed to Runware for the inputs.
-   * @default 900
+   * Accept Ogg (Vorbis, Opus) voice tracks. Not among Kling's documented formats (MP3, WAV, M4A, AAC).
+   * @default false
+   */
+  readonly acceptOggAudio: boolean;
+  /**
+   * Lifetime of the presigned GET URLs handed to Runware for the inputs (Runware may fetch them only when the
+   * queued task starts). URLs signed with the function's temporary credentials die with them, whatever this says.
+   * @default 3600
    */
   readonly presignTtlSeconds: number;
   /**
@@ -97,6 +104,7 @@ export const SETTING_NAMES = [
   'runwareApiUrl',
   'maxImageBytes',
   'maxAudioBytes',
+  'acceptOggAudio',
   'presignTtlSeconds',
   'orphanAfterSeconds',
   'logRetentionDays',
@@ -141,6 +149,9 @@ const SettingsSchema = z
     runwareApiUrl: z.url({ protocol: /^https?$/ }).default(D.runwareApiUrl),
     maxImageBytes: int(1, 1_073_741_824).default(D.maxImageBytes),
     maxAudioBytes: int(1, 1_073_741_824).default(D.maxAudioBytes),
+    acceptOggAudio: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+      .default(D.acceptOggAudio),
     presignTtlSeconds: int(60, 604_800).default(D.presignTtlSeconds),
     orphanAfterSeconds: int(1, 31_536_000).default(D.orphanAfterSeconds),
     logRetentionDays: z.coerce

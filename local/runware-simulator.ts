@@ -32,6 +32,7 @@ import {
 import { WebhookSender } from './runware/webhooks.js';
 
 export type {
+  FailureShape,
   Fault,
   FaultKind,
   PlannedFault,

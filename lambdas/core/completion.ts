@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { fitTaskFailure, taskFailureCause } from './bounds.js';
 import type { GenerationResult, TaskError, TaskRecord } from './job.js';
 import type { TaskStore } from './store/tasks.js';
 
@@ -52,7 +53,9 @@ export class SfnTaskNotifier implements TaskNotifier {
   }
 
   fail(taskToken: string, error: string, cause: string) {
-    return this.send(() => this.sfn.send(new SendTaskFailureCommand({ taskToken, error, cause })));
+    // Over 256 / 32,768 characters the call itself fails and the job would wait for the poll fallback.
+    const fitted = fitTaskFailure(error, cause);
+    return this.send(() => this.sfn.send(new SendTaskFailureCommand({ taskToken, ...fitted })));
   }
 
   private async send(call: () => Promise<unknown>): Promise<'delivered' | 'gone'> {
@@ -85,7 +88,8 @@ export async function notifyIfDone(
       : await deps.notifier.fail(
           task.taskToken,
           'RunwareTaskError',
-          JSON.stringify({ errorMessage: `[${outcome.error.code}] ${outcome.error.message}` }),
+          // Cut inside the message, so the fail step still reads the `[CODE]` and the JSON.
+          taskFailureCause(`[${outcome.error.code}] ${outcome.error.message}`),
         );
   // A token that is gone was not told: its step crashed or timed out and is being retried (the retry saves a
   // fresh token and must still be told), or it moved on to polling (the poller completes the task itself).
@@ -115,7 +119,7 @@ export async function recordTaskReports(
   for (const result of reports.results) {
     ({ task: current } = await tasks.addResult(task.taskUUID, {
       videoUUID: result.videoUUID,
-      videoURL: result.videoURL,
+      videoURL: withoutCredentials(result.videoURL),
       receivedAt,
       ...(result.cost !== undefined ? { cost: result.cost } : {}),
       ...(result.seed !== undefined ? { seed: result.seed } : {}),
@@ -125,6 +129,23 @@ export async function recordTaskReports(
     current = await tasks.addError(task.taskUUID, errorId(error), taskErrorOf(error));
   }
   return current;
+}
+
+/**
+ * A video URL without its user and password, which must never reach a record. Such a URL is never downloaded
+ * (see `isAllowedUrl`), so the URL kept still fails delivery the same way, with `redacted` as its user name.
+ */
+export function withoutCredentials(videoURL: string): string {
+  let url: URL;
+  try {
+    url = new URL(videoURL);
+  } catch {
+    return videoURL;
+  }
+  if (url.username === '' && url.password === '') return videoURL;
+  url.username = 'redacted';
+  url.password = '';
+  return url.href;
 }
 
 /** Maps Runware's error report for a task to the job's error. */

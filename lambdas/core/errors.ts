@@ -179,6 +179,7 @@ export class WebhookRefusedError extends PipelineError {
 
 /** A webhook body that matches none of the shapes Runware is known to send. */
 export class InvalidWebhookBodyError extends WebhookRefusedError {
+  /** `detail` says why, in field names and rules (never values): the webhook adds it to its 400 answer. */
   constructor(detail: string) {
     super('InvalidWebhookBodyError', detail);
   }

@@ -1,3 +1,5 @@
+import { fitS3Key } from './bounds.js';
+
 /**
  * The drop-folder contract: which keys are jobs' inputs, and which job (stem) each belongs to.
  * `inbox/promo/anna.jpg` + `inbox/promo/anna.mp3` (+ optional `inbox/promo/anna.json`) is job stem `promo/anna`.
@@ -51,9 +53,13 @@ function roleOf(extension: string): FileRole | undefined {
   return undefined;
 }
 
-/** Output keys mirror the stem: `<stem>.mp4`, or `<stem>-1.mp4`, `<stem>-2.mp4`... with several results. */
+/**
+ * Output keys mirror the stem: `<stem>.mp4`, or `<stem>-1.mp4`, `<stem>-2.mp4`... with several results. An input
+ * key near S3's 1,024-byte limit would make a longer output key, so each is fitted (see {@link fitS3Key}: the
+ * suffix stays, a hash keeps long keys apart).
+ */
 export function videoOutputKey(stem: string, extension: string, index: number, count: number): string {
-  return count > 1 ? `${stem}-${index + 1}.${extension}` : `${stem}.${extension}`;
+  return fitS3Key(stem, count > 1 ? `-${index + 1}.${extension}` : `.${extension}`);
 }
 
 /**
@@ -64,8 +70,8 @@ export const NORMALIZED_PREFIX = 'normalized/';
 export const normalizedImageKey = (jobId: string, attempt: number): string =>
   `${NORMALIZED_PREFIX}${jobId}/${attempt}/image.jpg`;
 
-export const recordOutputKey = (stem: string): string => `${stem}.json`;
-export const errorOutputKey = (stem: string): string => `${stem}.error.json`;
+export const recordOutputKey = (stem: string): string => fitS3Key(stem, '.json');
+export const errorOutputKey = (stem: string): string => fitS3Key(stem, '.error.json');
 
 /**
  * S3 event sequencers are hexadecimal strings of varying length; compared after left-padding to one length

@@ -1,5 +1,6 @@
 import { DeliveryError, TransientError } from '../core/errors.js';
 import { isAllowedUrl, redactUrl } from '../core/hosts.js';
+import { redactSecrets } from '../core/redact.js';
 
 export interface VideoDownload {
   body: ReadableStream<Uint8Array>;
@@ -35,7 +36,8 @@ export class HttpVideoSource implements VideoSource {
       } catch (error) {
         throw new TransientError(
           'VIDEO_DOWNLOAD_FAILED',
-          `Could not reach ${redactUrl(url.href)} (${(error as Error).message}).`,
+          // fetch's own message may quote the whole URL, user and password included.
+          `Could not reach ${redactUrl(url.href)} (${redactSecrets((error as Error).message)}).`,
         );
       }
       if (response.status >= 300 && response.status < 400 && response.headers.get('location')) {

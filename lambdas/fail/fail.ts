@@ -1,5 +1,6 @@
 import { parseErrorCause, type Stage, stageOfError } from '../core/errors.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
+import { safeMessage } from '../core/redact.js';
 import type { JobStore } from '../core/store/jobs.js';
 
 export interface FailInput {
@@ -30,7 +31,10 @@ export interface FailDeps {
  * Idempotent: the first failure recorded wins, and running again rewrites the same file.
  */
 export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOutput> {
-  const info = parseErrorCause(input.error.Error, input.error.Cause);
+  const parsed = parseErrorCause(input.error.Error, input.error.Cause);
+  // The message reaches the job record, `<stem>.error.json`, the JobFailed event and the log: no secret in
+  // any spelling, and bounded (DynamoDB 400 KB items, EventBridge 256 KB entries).
+  const info = { ...parsed, message: safeMessage(parsed.message) };
   const job = await deps.jobs.get(input.jobId);
   const stage = stageOfError(info.name, job?.status);
   if (job && job.attempt !== input.attempt) {
@@ -66,4 +70,12 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
     ...(recorded.stage === 'VALIDATED' && job?.problems?.length ? { problems: job.problems } : {}),
   });
   return { code: recorded.code, message: recorded.message, stage: recorded.stage, errorKey };
+}
+
+/**
+ * The log line of a failed job. Powertools reserves `message` (the line's own text) and drops an attribute of
+ * that name, so the reason travels as `reason`: operators see in the log why the job failed.
+ */
+export function failureLogAttributes(output: FailOutput): Record<string, unknown> {
+  return { code: output.code, stage: output.stage, reason: output.message, errorKey: output.errorKey };
 }

@@ -5,7 +5,7 @@ import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { Table } from '../core/store/table.js';
-import { type FailInput, failJob } from './fail.js';
+import { type FailInput, failJob, failureLogAttributes } from './fail.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
 
@@ -54,6 +54,6 @@ export const handler = async (event: unknown) => {
   const input = toFailInput(event);
   logger.appendKeys({ jobId: input.jobId, attempt: input.attempt });
   const output = await failJob(input, deps);
-  logger.warn('job failed', { ...output });
+  logger.warn('job failed', failureLogAttributes(output));
   return output;
 };

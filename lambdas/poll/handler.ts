@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { loadConfig } from '../core/config.js';
-import { dynamoClient, runwareClient } from '../core/runtime.js';
+import { dynamoClient, logger, runwareClient } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { Table } from '../core/store/table.js';
@@ -21,6 +21,7 @@ const deps = {
   tasks: new DynamoTaskStore(table),
   runware: runwareClient(config.RUNWARE_API_URL, config.RUNWARE_API_KEY_SECRET),
   now: () => new Date(),
+  log: (message: string, detail: Record<string, unknown>) => logger.warn(message, detail),
 };
 
 export const handler = stepHandler('polled', (input) => pollJob(input, deps));

@@ -3,6 +3,7 @@ import { evaluateTask, recordTaskReports } from '../core/completion.js';
 import { DeadlineExceededError, JobStateError, RunwareTaskError } from '../core/errors.js';
 import type { StepInput, TaskRecord } from '../core/job.js';
 import type { RunwareClient } from '../core/runware/client.js';
+import { capResults } from '../core/runware/reports.js';
 import type { JobStore } from '../core/store/jobs.js';
 import type { TaskStore } from '../core/store/tasks.js';
 
@@ -13,6 +14,8 @@ export interface PollDeps {
   now: () => Date;
   minWaitSeconds?: number;
   maxWaitSeconds?: number;
+  /** For the log: results beyond `numberResults` (ignored) and transient errors inside a 200 answer. */
+  log?: (message: 'poll.extraResults' | 'poll.transient', detail: Record<string, unknown>) => void;
 }
 
 export interface PollOutput {
@@ -65,5 +68,24 @@ export async function pollJob(input: StepInput, deps: PollDeps): Promise<PollOut
 
 async function refresh(task: TaskRecord, deps: PollDeps): Promise<TaskRecord> {
   const poll = await deps.runware.getResponse(task.taskUUID);
-  return recordTaskReports(deps.tasks, task, poll, deps.now().toISOString());
+  if (poll.transient?.length) {
+    deps.log?.('poll.transient', {
+      taskUUID: task.taskUUID,
+      errors: poll.transient.map((e) => ({ code: e.code, message: e.message })),
+    });
+  }
+  // As for the webhook: results beyond what the task asked for are never recorded, delivered or billed.
+  const { kept, extra } = capResults(poll.results, {
+    numberResults: task.numberResults,
+    recorded: Object.keys(task.results ?? {}),
+  });
+  if (extra.length > 0) {
+    deps.log?.('poll.extraResults', { taskUUID: task.taskUUID, ignored: extra.map((r) => r.videoUUID) });
+  }
+  return recordTaskReports(
+    deps.tasks,
+    task,
+    { results: kept, errors: poll.errors },
+    deps.now().toISOString(),
+  );
 }

@@ -16,6 +16,7 @@ const config = loadConfig(
     INPUT_BUCKET: z.string().min(1),
     MAX_IMAGE_BYTES: positiveInt,
     MAX_AUDIO_BYTES: positiveInt,
+    ACCEPT_OGG_AUDIO: z.enum(['true', 'false']).transform((v) => v === 'true'),
     DEFAULT_MODEL: z.enum(AVATAR_MODELS),
     DEFAULT_PROMPT: z.string().max(PROMPT_MAX_LENGTH).optional(),
     HARD_DEADLINE_SECONDS: positiveInt,
@@ -32,6 +33,7 @@ const deps = {
     ...DEFAULT_MEDIA_LIMITS,
     maxImageBytes: config.MAX_IMAGE_BYTES,
     maxAudioBytes: config.MAX_AUDIO_BYTES,
+    acceptOggAudio: config.ACCEPT_OGG_AUDIO,
   },
   defaults: {
     model: config.DEFAULT_MODEL,

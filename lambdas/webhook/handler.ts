@@ -17,6 +17,9 @@ const deps = {
   secret: () => readSecret(config.WEBHOOK_SECRET_ARN),
   now: () => new Date(),
   maxBodyBytes: MAX_WEBHOOK_BODY_BYTES,
+  // Runware sent more videos than the task asked for: they are not delivered or billed, but an operator should know.
+  onExtraResults: (taskUUID: string, extra: readonly { videoUUID: string }[]) =>
+    logger.warn('webhook.extraResults', { taskUUID, ignored: extra.map((r) => r.videoUUID) }),
 };
 
 /** API Gateway HTTP API (payload v2): `POST /runware/{taskUUID}?token=...`. */

@@ -1,6 +1,6 @@
 import { notifyIfDone, recordTaskReports, type TaskNotifier } from '../core/completion.js';
-import { WebhookRefusedError, webhookReply } from '../core/errors.js';
-import { parseWebhookBody } from '../core/runware/schemas.js';
+import { InvalidWebhookBodyError, WebhookRefusedError, webhookReply } from '../core/errors.js';
+import { capResults, parseTaskReports, readJsonBody } from '../core/runware/reports.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { verifyWebhookToken } from '../core/webhook-token.js';
 
@@ -24,6 +24,8 @@ export interface WebhookDeps {
   secret: () => Promise<string>;
   now: () => Date;
   maxBodyBytes: number;
+  /** Told of results beyond the task's `numberResults` (ignored: never delivered or billed), for the log. */
+  onExtraResults?: (taskUUID: string, extra: readonly { videoUUID: string }[]) => void;
 }
 
 export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
@@ -43,6 +45,8 @@ export async function handleWebhook(request: WebhookRequest, deps: WebhookDeps):
   } catch (error) {
     if (!(error instanceof WebhookRefusedError)) throw error;
     const { status, message } = webhookReply(error);
+    // The reason a body was refused names fields and rules, never values: it helps whoever sent it.
+    if (error instanceof InvalidWebhookBodyError) return reply(status, `${message} ${error.detail}.`);
     return reply(status, message);
   }
 }
@@ -54,29 +58,34 @@ async function accept(request: WebhookRequest, deps: WebhookDeps): Promise<Webho
   if (!verifyWebhookToken(await deps.secret(), taskUUID, request.token)) {
     throw new WebhookRefusedError('Unauthorized');
   }
-  if (!/^application\/json\b/i.test(request.contentType ?? 'application/json')) {
-    throw new WebhookRefusedError('UnsupportedMediaType');
-  }
+  // Runware's Content-Type is not documented (docs/runware-api.md section 1): an authenticated body is read as
+  // JSON whatever the header says, so a finished video is never lost to a header.
   if (Buffer.byteLength(request.body, 'utf8') > deps.maxBodyBytes)
     throw new WebhookRefusedError('BodyTooLarge');
 
-  let json: unknown;
-  try {
-    json = JSON.parse(request.body);
-  } catch {
-    throw new WebhookRefusedError('BodyNotJson');
-  }
-  const parsed = parseWebhookBody(json);
-  const items = [...parsed.results, ...parsed.errors];
-  if (items.some((item) => item.taskUUID !== undefined && item.taskUUID.toLowerCase() !== taskUUID)) {
-    throw new WebhookRefusedError('WrongTask');
-  }
+  const read = readJsonBody(request.body);
+  if (!read.ok) throw new WebhookRefusedError('BodyNotJson');
+  // Every shape Runware may report a result or a failure in; a body about another task, or with an unstorable
+  // value (cost, id, URL), is refused with the reason (field names and rules, never values).
+  const parsed = parseTaskReports(read.json, taskUUID);
+  if (!parsed.ok) throw new InvalidWebhookBodyError(parsed.reason);
 
   let task = await deps.tasks.get(taskUUID);
   if (!task) throw new WebhookRefusedError('UnknownTask');
   if (task.completedAt) return reply(200, 'Already complete.');
 
-  task = await recordTaskReports(deps.tasks, task, parsed, deps.now().toISOString());
+  // Results beyond what the task asked for are never recorded, delivered or billed; only logged.
+  const { kept, extra } = capResults(parsed.reports.results, {
+    numberResults: task.numberResults,
+    recorded: Object.keys(task.results ?? {}),
+  });
+  task = await recordTaskReports(
+    deps.tasks,
+    task,
+    { results: kept, errors: parsed.reports.failures },
+    deps.now().toISOString(),
+  );
+  if (extra.length > 0) deps.onExtraResults?.(taskUUID, extra);
   const outcome = await notifyIfDone(task, deps);
   return reply(200, outcome.state === 'pending' ? 'Received; waiting for the other results.' : 'Received.');
 }

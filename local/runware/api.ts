@@ -113,8 +113,10 @@ export class Api {
     const data: unknown[] = [];
     const errors: SimulatorErrorItem[] = [];
     const accepted: SimulatedTask[] = [];
+    let reported = false;
     for (const item of tasks) {
       const outcome = this.dispatch(item);
+      reported ||= outcome.reported === true;
       data.push(...outcome.data);
       errors.push(...outcome.errors);
       if (outcome.accepted) accepted.push(outcome.accepted);
@@ -123,8 +125,9 @@ export class Api {
       log(`runware-sim: POST /v1 videoInference accepted, then ${fault.late.note}`);
       return { ...fault.late.reply, accepted };
     }
-    // Mirrors Runware: 200 when anything succeeded (errors of other tasks ride along), else the refusal's 400.
-    const ok = data.length > 0 || errors.length === 0;
+    // 200 when anything succeeded (errors of other tasks ride along) or when the errors are a failed task's
+    // report; else the refusal's 400 (ASSUMED: D-errors names 400 for a refused request, not for a mixed batch).
+    const ok = data.length > 0 || errors.length === 0 || reported;
     return {
       status: ok ? 200 : 400,
       body: { ...(ok ? { data } : {}), ...(errors.length ? { errors } : {}) },

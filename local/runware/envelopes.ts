@@ -16,6 +16,12 @@ export interface Reply {
 export interface Dispatched {
   data: unknown[];
   errors: SimulatorErrorItem[];
+  /**
+   * The errors report how a task ended (getResponse of a failed task), not a refused request: answered 200 with
+   * `{"data":[], "errors":[...]}`, as in the official TS SDK's test "throws when getResponse returns an errors
+   * array" (docs/runware-api.md section 1).
+   */
+  reported?: boolean;
   accepted?: SimulatedTask;
 }
 
@@ -31,7 +37,13 @@ const INVALID_API_KEY = {
   parameter: 'apiKey',
 } as const;
 
-/** Realistic error bodies per HTTP status; the codes follow Runware's naming style. */
+/**
+ * Error bodies per HTTP status. The `{errors:[{code, message, parameter, taskType, taskUUID}]}` shape and the
+ * statuses are DOCUMENTED (D-errors, D-rate; docs/runware-api.md section 2); the messages of 400-404, 429, 503
+ * and 504 paraphrase those pages. Which code comes with which status is NOT documented: `invalidApiKey` and
+ * `insufficientCredits` are names the official TS SDK's classifier knows; every other code here is INVENTED in
+ * Runware's naming style, so the pipeline must never depend on a code, only on the status.
+ */
 const ERROR_OF_STATUS: Readonly<Record<number, { code: string; message: string; parameter?: string }>> = {
   400: { code: 'invalidRequest', message: 'The request was unacceptable to the provider.' },
   401: INVALID_API_KEY,
@@ -58,7 +70,11 @@ export function statusError(status: number, scope: ErrorScope): SimulatorErrorIt
     ...(scope.taskType === undefined ? {} : { taskType: scope.taskType }),
     ...(scope.taskUUID === undefined ? {} : { taskUUID: scope.taskUUID }),
   };
-  const known = ERROR_OF_STATUS[status] ?? { code: `http${status}`, message: `Simulated HTTP ${status}.` };
+  // Any other status (408 for one, which both SDKs retry): INVENTED code and message, marked as such.
+  const known = ERROR_OF_STATUS[status] ?? {
+    code: `simulatedHttp${status}`,
+    message: `Simulated HTTP ${status} (no documented body).`,
+  };
   return { ...known, ...(status === 401 ? { taskType: 'authentication' } : scoped) };
 }
 

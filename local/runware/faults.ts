@@ -19,10 +19,35 @@ export type VideoFault =
   /** Resets the connection without answering, as an unreachable host looks to a client. */
   | 'unreachable';
 
+/**
+ * The shape a failure webhook takes. Runware does not document it (docs/runware-api.md section 1); these are the
+ * shapes the official SDKs handle elsewhere, so the simulator can send each:
+ * - `errors`: `{"errors":[{code, message, taskType, taskUUID}]}` (TS `executeRest`, D-errors);
+ * - `data-item`: `{"data":[{taskType, taskUUID, status:"error", error:{code, message}}]}` (TS/PY per-result errors);
+ * - `error-object`: `{"error":{code, message}, "taskUUID":...}` (TS `parseApiError`, websocket frames);
+ * - `bare`: `{code, message, taskType, taskUUID}` (the older docs' getResponse error item);
+ * - `round-robin`: each failure webhook the simulator sends takes the next of the four, in that order.
+ */
+export type FailureShape = 'errors' | 'data-item' | 'error-object' | 'bare' | 'round-robin';
+
 /** Faults that shape what happens to an accepted task. */
 export interface TaskFaults {
-  /** The task ends in this error: the webhook gets an `errors` body and `getResponse` reports it. */
+  /**
+   * The task ends in this error: the webhook gets a failure body (see `failureShape`) and `getResponse`
+   * reports it. The code and message are the test's: pass a real one (e.g. `timeoutProvider`).
+   */
   errorWebhook?: { code: string; message: string };
+  /** Shape of this task's failure webhooks. @default 'errors' */
+  failureShape?: FailureShape;
+  /** Send each result's `seed` (the real avatar responses carry none). */
+  sendSeed?: boolean;
+  /**
+   * Each result webhook carries this many more videos than asked for (fresh videoUUIDs, same URL and cost), as
+   * a misbehaving provider might: the pipeline must deliver and bill only `numberResults`. INVENTED misbehaviour.
+   */
+  extraResults?: number;
+  /** The webhook's results carry this `cost` instead (getResponse keeps the real one), e.g. an unstorable 1e300. */
+  webhookCost?: number;
   /** Never POST the webhook; `getResponse` still reports the result. */
   loseWebhook?: boolean;
   /** POST every webhook twice (deliveries are at-least-once). */
@@ -182,6 +207,10 @@ export interface SimulatorFaults extends TaskFaults {
 
 const TASK_FAULT_KEYS = [
   'errorWebhook',
+  'failureShape',
+  'sendSeed',
+  'extraResults',
+  'webhookCost',
   'loseWebhook',
   'duplicateWebhook',
   'slowMs',

@@ -126,17 +126,19 @@ export class TaskRegistry {
         taskUUID,
       });
     }
-    if (task.error) return refused(taskError(task, task.error));
+    // A failed task is reported, not refused: 200 `{"data":[], "errors":[...]}` (TS SDK test; never a 400).
+    if (task.error) return { data: [], errors: [taskError(task, task.error)], reported: true };
     const data: unknown[] = [];
     const errors: SimulatorErrorItem[] = [];
     for (const result of task.results) {
       if (result.status === 'error' && result.error) errors.push(taskError(task, result.error));
+      // (a result's failure rides along in `errors`; with every result failed, the answer is still a report)
       else if (result.status === 'success') data.push({ ...resultItem(task, result), status: 'success' });
       else {
         const scope = { taskType: 'videoInference', taskUUID: task.taskUUID };
         data.push({ ...scope, status: 'processing', progress: result.file ? 90 : 0 });
       }
     }
-    return { data, errors };
+    return { data, errors, reported: true };
   }
 }

@@ -41,11 +41,27 @@ export interface SimulatorResultItem {
   videoUUID: string;
   videoURL: string;
   cost?: number;
-  seed: number;
+  /** Only with the `sendSeed` fault: none of the four real avatar responses carries one (docs/runware-api.md section 8). */
+  seed?: number;
 }
 
-/** A webhook body: one result, or the task's (or one result's) error. */
-export type SimulatorWebhookBody = { data: SimulatorResultItem[] } | { errors: SimulatorErrorItem[] };
+/** A `data` item reporting a failure (TS and PY SDKs: `status: "error"` with an `error` object). */
+export interface SimulatorFailedItem {
+  taskType: 'videoInference';
+  taskUUID: string;
+  status: 'error';
+  error: SimulatedError;
+}
+
+/**
+ * A webhook body: results, or the task's (or one result's) error in one of the shapes the official SDKs handle
+ * (the shape of a failure webhook itself is undocumented; docs/runware-api.md section 1).
+ */
+export type SimulatorWebhookBody =
+  | { data: (SimulatorResultItem | SimulatorFailedItem)[] }
+  | { errors: SimulatorErrorItem[] }
+  | { error: SimulatedError; taskUUID: string }
+  | SimulatorErrorItem;
 
 /** Status of a task or of one of its results. */
 export type SimulatedStatus = 'processing' | 'success' | 'error';
@@ -137,7 +153,8 @@ export function resultItem(task: SimulatedTask, result: SimulatedResult): Simula
     videoUUID: result.videoUUID ?? '',
     videoURL: result.videoURL ?? '',
     ...(result.cost === undefined ? {} : { cost: result.cost }),
-    seed: result.seed,
+    // The seed picks the render; it is sent only when a test asks (`sendSeed`): the real responses have none.
+    ...(task.faults.sendSeed ? { seed: result.seed } : {}),
   };
 }
 

@@ -1,6 +1,9 @@
 /** Webhook delivery: POSTs each result or error to the task's `webhookURL`, retrying until a 2xx like Runware. */
+
+import { randomUUID } from 'node:crypto';
 import { redactUrl } from '../../lambdas/core/hosts.js';
 import { stripUrlQueries } from '../../lambdas/core/runware/schemas.js';
+import type { FailureShape } from './faults.js';
 import { describe, type Runtime } from './runtime.js';
 import {
   resultItem,
@@ -12,9 +15,20 @@ import {
   type WebhookDelivery,
 } from './types.js';
 
-/** Webhook attempts per delivery, and the pauses between them: Runware retries until it gets a 2xx. */
+/**
+ * Webhook attempts per delivery, and the pauses between them. INVENTED: Runware documents only that it retries
+ * until it gets a 2xx ("Retry behavior" could not be read; docs/runware-api.md section 1), not how often or how long.
+ */
 const WEBHOOK_RETRY_DELAYS_MS = [200, 500, 1000] as const;
+/** INVENTED: Runware's delivery timeout is not documented. */
 const WEBHOOK_TIMEOUT_MS = 10_000;
+/** The shapes `round-robin` cycles through. */
+const FAILURE_SHAPES: readonly Exclude<FailureShape, 'round-robin'>[] = [
+  'errors',
+  'data-item',
+  'error-object',
+  'bare',
+];
 
 export class WebhookSender {
   /** Every webhook POST attempt, in order. */
@@ -24,14 +38,44 @@ export class WebhookSender {
 
   constructor(private readonly runtime: Runtime) {}
 
-  /** Reports a finished result. */
+  /** Failure webhooks sent so far, for `round-robin`. */
+  private failuresSent = 0;
+
+  /**
+   * Reports a finished result: one webhook per result (documented for `numberResults > 1`). The envelope
+   * `{"data":[item]}` is UNCONFIRMED (a bare item is the other plausible shape); the pipeline takes both.
+   */
   sendResult(task: SimulatedTask, result: SimulatedResult): void {
-    this.send(task, { data: [resultItem(task, result)] });
+    const { extraResults = 0, webhookCost } = task.faults;
+    const item = {
+      ...resultItem(task, result),
+      ...(webhookCost === undefined ? {} : { cost: webhookCost }),
+    };
+    const extra = Array.from({ length: Math.max(0, extraResults) }, () => ({
+      ...item,
+      videoUUID: randomUUID(),
+    }));
+    this.send(task, { data: [item, ...extra] });
   }
 
   /** Reports the task's or one result's failure: the one place that shapes a failure webhook's body. */
   sendFailure(task: SimulatedTask, error: SimulatedError): void {
-    this.send(task, { errors: [taskError(task, error)] });
+    const chosen = task.faults.failureShape ?? 'errors';
+    const shape =
+      chosen === 'round-robin'
+        ? (FAILURE_SHAPES[this.failuresSent % FAILURE_SHAPES.length] ?? 'errors')
+        : chosen;
+    this.failuresSent += 1;
+    const item = taskError(task, error);
+    const bodies: Record<typeof shape, SimulatorWebhookBody> = {
+      errors: { errors: [item] },
+      'data-item': {
+        data: [{ taskType: 'videoInference', taskUUID: task.taskUUID, status: 'error', error: { ...error } }],
+      },
+      'error-object': { error: { ...error }, taskUUID: task.taskUUID },
+      bare: item,
+    };
+    this.send(task, bodies[shape]);
   }
 
   /** Delivers a webhook in the background, noting when its first POST attempt is over (for `ackDelayMs`). */

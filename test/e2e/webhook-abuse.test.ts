@@ -245,11 +245,11 @@ describe('webhook under abuse, over HTTP through the local stack', () => {
     expect(stack.events.filter((e) => e.detail.jobId === done.jobId)).toHaveLength(1);
   });
 
-  it('hands Runware presigned input URLs that expire after 900 s, and a webhook URL with its task token', async () => {
+  it('hands Runware presigned input URLs that expire after an hour, and a webhook URL with its task token', async () => {
     const submission = stack.simulator?.submissions.find((s) => s.taskUUID === done.taskUUID);
     for (const url of [submission?.task.inputs.image, submission?.task.inputs.audio]) {
       const params = new URL(url ?? '').searchParams;
-      expect(params.get('X-Amz-Expires')).toBe('900');
+      expect(params.get('X-Amz-Expires')).toBe('3600');
       expect(params.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
     }
     const webhook = new URL(submission?.task.webhookURL ?? '');
@@ -420,19 +420,20 @@ describe('webhook under abuse, over HTTP through the local stack', () => {
           body: JSON.stringify({ data: [], padding: 'x'.repeat(300 * 1024) }),
         }),
       ],
+      // Runware's Content-Type is undocumented: the header is not looked at, the body must be JSON.
       [
-        'a text/plain body with the genuine token',
-        415,
+        'a text/plain body that is not JSON, with the genuine token',
+        400,
         () => ({
           path: path(inFlight.taskUUID),
           token: inFlight.token,
           contentType: 'text/plain',
-          body: forgedResult(inFlight.taskUUID),
+          body: `result=${forgedResult(inFlight.taskUUID)}`,
         }),
       ],
       [
         'a form-encoded body with the genuine token',
-        415,
+        400,
         () => ({
           path: path(inFlight.taskUUID),
           token: inFlight.token,

@@ -548,6 +548,7 @@ describe('secrets', () => {
     RUNWARE_API_URL: (v) => typeof v === 'string' && /^https:\/\/[a-z0-9.-]+(\/[\w.-]*)*$/.test(v),
     RUNWARE_API_KEY_SECRET: (v) => v === 'avatar-pipeline/runware-api-key',
     DEFAULT_MODEL: (v) => typeof v === 'string' && /^klingai:avatar@[\w.-]+$/.test(v),
+    ACCEPT_OGG_AUDIO: (v) => v === 'true' || v === 'false',
     ALLOWED_VIDEO_HOSTS: (v) => typeof v === 'string' && /^[a-z0-9.*-]+(,[a-z0-9.*-]+)*$/.test(v),
     ...Object.fromEntries(
       [
@@ -574,12 +575,12 @@ describe('secrets', () => {
     }
   });
 
-  it('hands Runware presigned URLs valid for 15 minutes by default, well under an hour', () => {
+  it('hands Runware presigned URLs valid for an hour by default (Runware queues tasks), no longer', () => {
     const submit = resources[functionIds().submit ?? '']?.Properties?.Environment as {
       Variables: Record<string, string>;
     };
     const ttl = Number(submit.Variables.PRESIGN_TTL_SECONDS);
-    expect(ttl).toBe(900);
+    expect(ttl).toBe(3600);
     expect(ttl).toBeLessThanOrEqual(3600);
   });
 });

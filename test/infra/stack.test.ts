@@ -107,6 +107,7 @@ describe('function environment (the contract with lambdas/*)', () => {
         'INPUT_BUCKET',
         'MAX_IMAGE_BYTES',
         'MAX_AUDIO_BYTES',
+        'ACCEPT_OGG_AUDIO',
         'DEFAULT_MODEL',
         'HARD_DEADLINE_SECONDS',
       ],
@@ -142,6 +143,7 @@ describe('function environment (the contract with lambdas/*)', () => {
     expect(environmentOf('validate')).toMatchObject({
       MAX_IMAGE_BYTES: String(d.maxImageBytes),
       MAX_AUDIO_BYTES: String(d.maxAudioBytes),
+      ACCEPT_OGG_AUDIO: String(d.acceptOggAudio),
       DEFAULT_MODEL: d.model,
       HARD_DEADLINE_SECONDS: String(d.hardDeadlineSeconds),
     });
@@ -626,14 +628,15 @@ describe('settings from context', () => {
     expect(parseSettings({})).toEqual({
       runwareApiKeySecretName: 'avatar-pipeline/runware-api-key',
       model: 'klingai:avatar@2.0-pro',
-      allowedVideoHosts: ['vm.runware.ai'],
+      allowedVideoHosts: ['*.runware.ai'],
       waitTimeoutSeconds: 1800,
       hardDeadlineSeconds: 7200,
       settleSeconds: 10,
       runwareApiUrl: 'https://api.runware.ai/v1',
       maxImageBytes: 10_485_760,
-      maxAudioBytes: 52_428_800,
-      presignTtlSeconds: 900,
+      maxAudioBytes: 5_000_000,
+      acceptOggAudio: false,
+      presignTtlSeconds: 3600,
       orphanAfterSeconds: 86_400,
       logRetentionDays: 30,
     });

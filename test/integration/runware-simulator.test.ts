@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RunwareRejectedError, TransientError } from '../../lambdas/core/errors.js';
 import { HttpRunwareClient, type HttpRunwareClientOptions } from '../../lambdas/core/runware/client.js';
+import { parseTaskReports } from '../../lambdas/core/runware/reports.js';
 import { parseWebhookBody, type VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';
 import type { OutputFormat } from '../../lambdas/core/settings.js';
 import { makeSamplePortrait, makeSampleVoice, probe } from '../../local/ffmpeg.js';
@@ -198,7 +199,8 @@ describe('submitting tasks', () => {
       expect(results).toHaveLength(1);
       const result = results[0];
       expect(result).toMatchObject({ taskType: 'videoInference', taskUUID: sent.taskUUID });
-      expect(result?.seed).toEqual(expect.any(Number));
+      // None of the four real avatar responses carries a seed (docs/runware-api.md section 8).
+      expect(result?.seed).toBeUndefined();
       expect(result?.cost).toBeCloseTo(0.087 * voiceDuration, 2);
       expect(result?.videoURL).toMatch(new RegExp(`/video/${result?.videoUUID}\\.${format.toLowerCase()}$`));
 
@@ -426,6 +428,7 @@ describe('getResponse', () => {
 
 describe('results and faults', () => {
   it('makes numberResults separate videos, each with its own webhook, videoUUID and seed', async () => {
+    simulator.queueFault({ sendSeed: true });
     const sent = task({ numberResults: 2 });
     await client().submit(sent);
     await simulator.waitForIdle();
@@ -481,6 +484,56 @@ describe('results and faults', () => {
     const poll = await client().getResponse(sent.taskUUID);
     expect(poll).toMatchObject({ results: [], pending: 0, errors: [{ code: 'timeoutProvider' }] });
     expect(simulator.tasks.get(sent.taskUUID)?.results.every((r) => r.file === undefined)).toBe(true);
+  });
+
+  it('sends failure webhooks in each shape the SDKs handle (round-robin), each read as a failure', async () => {
+    const sent = [task(), task(), task(), task()];
+    for (const t of sent) {
+      simulator.queueFault({
+        errorWebhook: { code: 'timeoutProvider', message: 'The provider timed out.' },
+        failureShape: 'round-robin',
+      });
+      await client().submit(t);
+    }
+    await simulator.waitForIdle();
+    const bodies = sent.map((t) => hook.received.find((r) => r.path === `/webhook/${t.taskUUID}`)?.body);
+    const shapes = bodies.map((b) =>
+      Object.keys(b as object)
+        .sort()
+        .join(','),
+    );
+    expect(new Set(shapes).size).toBe(4);
+    sent.forEach((t, i) => {
+      const parsed = parseTaskReports(bodies[i], t.taskUUID);
+      expect(parsed).toMatchObject({
+        ok: true,
+        reports: { results: [], failures: [{ code: 'timeoutProvider', message: 'The provider timed out.' }] },
+      });
+    });
+  });
+
+  it('answers a submission 408 when told; the client retries it like the SDKs', async () => {
+    simulator.queueFault({ submitStatus: [408] });
+    const sent = task();
+    await expect(client().submit(sent)).resolves.toEqual({ status: 'accepted' });
+    await simulator.waitForIdle();
+    expect(webhooksFor(sent.taskUUID)).toHaveLength(1);
+  });
+
+  it('sends extra results (extraResults) and an unstorable webhook cost (webhookCost) when told', async () => {
+    simulator.queueFault({ extraResults: 2, webhookCost: 1e300 });
+    const sent = task();
+    await client().submit(sent);
+    await simulator.waitForIdle();
+    const body = hook.received.find((r) => r.path === `/webhook/${sent.taskUUID}`)?.body as {
+      data: { videoUUID: string; cost: number }[];
+    };
+    expect(body.data).toHaveLength(3);
+    expect(new Set(body.data.map((d) => d.videoUUID)).size).toBe(3);
+    expect(body.data.every((d) => d.cost === 1e300)).toBe(true);
+    // getResponse keeps the real cost.
+    const poll = await client().getResponse(sent.taskUUID);
+    expect(poll.results[0]?.cost).toBeLessThan(100);
   });
 
   it('fails only result k of several (failResult)', async () => {

@@ -264,3 +264,38 @@ describe('deliver', () => {
     expect(new Set(uploadedKeys())).toEqual(new Set([`${job.stem}.mp4`, `${job.stem}.json`]));
   });
 });
+
+describe('HttpVideoSource errors', () => {
+  it('never quotes a user and password from the URL, even when fetch does', async () => {
+    const withCredentials = 'https://alice:s3cr3t-pass@vm.runware.ai/video/v.mp4?token=t0ps3cr3tvalue';
+    const failing = (async () => {
+      throw new TypeError(`fetch failed for ${withCredentials} (redirected from a proxy)`);
+    }) as typeof fetch;
+    const source = new HttpVideoSource(['*.runware.ai'], failing);
+    const messages: string[] = [];
+    for (const url of ['https://vm.runware.ai/video/v.mp4', withCredentials]) {
+      const caught = await source.open(url).catch((e: unknown) => e);
+      expect(caught).toBeInstanceOf(Error);
+      messages.push((caught as Error).message);
+    }
+    expect(messages[0]).toMatch(/^\[VIDEO_DOWNLOAD_FAILED\] Could not reach https:\/\/vm\.runware\.ai/);
+    for (const message of messages) {
+      expect(message).not.toContain('s3cr3t-pass');
+      expect(message).not.toContain('t0ps3cr3tvalue');
+    }
+  });
+});
+
+describe('output keys', () => {
+  it('fit S3 1,024-byte limit for a stem at the input limit, keeping the suffix', async () => {
+    const { errorOutputKey, recordOutputKey, videoOutputKey } = await import('../../lambdas/core/keys.js');
+    const stem = `a/${'é'.repeat(505)}`; // 1,012 bytes: a valid input key with `inbox/` and `.mp3`
+    for (const key of [errorOutputKey(stem), recordOutputKey(stem), videoOutputKey(stem, 'mp4', 1, 2)]) {
+      expect(Buffer.byteLength(key, 'utf8')).toBeLessThanOrEqual(1024);
+    }
+    expect(errorOutputKey(stem)).toMatch(/\.error\.json$/);
+    expect(videoOutputKey(stem, 'mp4', 1, 2)).toMatch(/-2\.mp4$/);
+    expect(errorOutputKey('promo/anna')).toBe('promo/anna.error.json');
+    expect(videoOutputKey('promo/anna', 'mp4', 0, 1)).toBe('promo/anna.mp4');
+  });
+});

@@ -1,6 +1,14 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { type FailDeps, failJob } from '../../lambdas/fail/fail.js';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  DYNAMODB_ITEM_MAX_BYTES,
+  dynamoItemSize,
+  EVENTBRIDGE_ENTRY_MAX_BYTES,
+  eventEntrySize,
+  taskFailureCause,
+} from '../../lambdas/core/bounds.js';
+import { type FailDeps, failJob, failureLogAttributes } from '../../lambdas/fail/fail.js';
 import { useOutputBucket, useStores } from '../support/harness.js';
 import { seedValidatedJob } from '../support/jobs.js';
 
@@ -151,5 +159,66 @@ describe('fail', () => {
     expect(out.errorKey).toBeNull();
     expect((await db.jobs.get(job.jobId))?.status).toBe('VALIDATED');
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it('keeps no secret and a bounded message when the provider quotes a 40 KiB text with a URL in it', async () => {
+    const job = await seedValidatedJob(db.jobs, { status: 'SUBMITTED' });
+    const secretUrl = 'https://user:hunter2-password@cdn.example.com/v.mp4?X-Amz-Signature=abcdef0123456789';
+    const huge = `[RUNWARE_TASK_FAILED] Provider said: ${secretUrl} ${'x'.repeat(40 * 1024)}`;
+    const cause = taskFailureCause(huge);
+    expect(cause.length).toBeLessThanOrEqual(32_768);
+    const out = await failJob(
+      { jobId: job.jobId, attempt: 1, stem: job.stem, error: { Error: 'RunwareTaskError', Cause: cause } },
+      deps,
+    );
+    expect(out.code).toBe('RUNWARE_TASK_FAILED');
+    expect(out.message).toContain('…[truncated]');
+    expect(out.message.length).toBeLessThanOrEqual(4000);
+    const record = await db.jobs.get(job.jobId);
+    const file = JSON.stringify(written());
+    for (const text of [JSON.stringify(record), file, JSON.stringify(out)]) {
+      expect(text).not.toContain('hunter2-password');
+      expect(text).not.toContain('abcdef0123456789');
+    }
+    // The JobFailed event (detail = the fail output plus the execution input) and the job item fit their limits.
+    const detail = JSON.stringify({ jobId: job.jobId, attempt: 1, stem: job.stem, ...out });
+    expect(
+      eventEntrySize({
+        Source: 'avatar-pipeline',
+        DetailType: 'JobFailed',
+        Detail: detail,
+        Time: new Date(),
+      }),
+    ).toBeLessThan(EVENTBRIDGE_ENTRY_MAX_BYTES);
+    expect(dynamoItemSize(record as Record<string, unknown>)).toBeLessThan(DYNAMODB_ITEM_MAX_BYTES);
+  });
+
+  it('logs why the job failed under a key the logger keeps', () => {
+    const lines: string[] = [];
+    const capture = (chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    };
+    // Powertools writes warnings to stderr through its own Console.
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation(capture),
+      vi.spyOn(process.stderr, 'write').mockImplementation(capture),
+    ];
+    try {
+      const logger = new Logger({ serviceName: 'test' });
+      logger.warn(
+        'job failed',
+        failureLogAttributes({ code: 'X', message: 'why it failed', stage: 'VALIDATED', errorKey: null }),
+      );
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const line = JSON.parse(lines.join('').trim().split('\n').at(-1) ?? '{}');
+    expect(line).toMatchObject({
+      message: 'job failed',
+      code: 'X',
+      reason: 'why it failed',
+      stage: 'VALIDATED',
+    });
   });
 });

@@ -130,7 +130,18 @@ describe('webhook handler', () => {
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const { handler } = await import('../../lambdas/webhook/handler.js');
-    const response = await handler(apiEvent(taskUUID, webhookToken(SECRET, taskUUID), '{"data":[]}'));
+    // A valid result, so the request gets as far as the store.
+    const body = JSON.stringify({
+      data: [
+        {
+          taskType: 'videoInference',
+          taskUUID,
+          videoUUID: randomUUID(),
+          videoURL: 'https://vm.runware.ai/v.mp4',
+        },
+      ],
+    });
+    const response = await handler(apiEvent(taskUUID, webhookToken(SECRET, taskUUID), body));
     expect(response).toEqual({
       statusCode: 500,
       headers: { 'content-type': 'application/json' },

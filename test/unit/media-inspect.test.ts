@@ -69,7 +69,7 @@ describe('checkDeclaredSize', () => {
       'the limit is 10 MiB',
     );
     await expectRejection(
-      () => checkDeclaredSize('audio', 60 * 1024 * 1024, limits),
+      () => checkDeclaredSize('audio', 60 * 1024 * 1024, { ...limits, maxAudioBytes: 50 * 1024 * 1024 }),
       'FILE_TOO_LARGE',
       '60 MiB',
       'the limit is 50 MiB',
@@ -341,14 +341,28 @@ describe('inspectAudio', () => {
   });
 
   it('reads Ogg Opus (without its pre-skip) and Ogg Vorbis as ogg', async () => {
-    await expect(inspectAudio(oggOpus(3), 'ogg', limits)).resolves.toMatchObject({
+    const ogg = { ...limits, acceptOggAudio: true };
+    await expect(inspectAudio(oggOpus(3), 'ogg', ogg)).resolves.toMatchObject({
       format: 'ogg',
       durationSeconds: 2.99,
     });
-    await expect(inspectAudio(oggVorbis(3), 'ogg', limits)).resolves.toMatchObject({
+    await expect(inspectAudio(oggVorbis(3), 'ogg', ogg)).resolves.toMatchObject({
       format: 'ogg',
       durationSeconds: 3,
     });
+  });
+
+  it('refuses Ogg by default: not among the formats Kling documents (acceptOggAudio relaxes it)', async () => {
+    await expectRejection(
+      () => inspectAudio(oggOpus(3), 'ogg', limits),
+      'UNSUPPORTED_AUDIO_FORMAT',
+      'acceptOggAudio',
+    );
+  });
+
+  it("refuses audio over Kling's documented 5 MB by default", async () => {
+    expect(DEFAULT_MEDIA_LIMITS.maxAudioBytes).toBe(5_000_000);
+    await expectRejection(() => checkDeclaredSize('audio', 5_000_001, limits), 'FILE_TOO_LARGE');
   });
 
   it('accepts a supported audio file whose extension names another format, and reports the real one', async () => {
@@ -455,7 +469,7 @@ describe('inspectAudio', () => {
 
   it('refuses an Ogg file cut inside a page', async () => {
     await expectRejection(
-      inspectAudio(oggOpus(3).subarray(0, 200), 'ogg', limits),
+      inspectAudio(oggOpus(3).subarray(0, 200), 'ogg', { ...limits, acceptOggAudio: true }),
       'CORRUPT_AUDIO',
       'cut short',
     );

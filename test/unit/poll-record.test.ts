@@ -136,6 +136,55 @@ describe('poll', () => {
       message: expect.stringContaining('Audio could not be decoded'),
     });
   });
+
+  it('keeps only numberResults videos when getResponse reports more, and logs the rest', async () => {
+    const { job, taskUUID } = await submitted();
+    const runware = new FakeRunware();
+    const video = (n: number) => ({
+      taskType: 'videoInference',
+      taskUUID,
+      videoUUID: result(n).videoUUID,
+      videoURL: result(n).videoURL,
+      cost: 1,
+    });
+    runware.pollAnswer = { results: [video(1), video(2), video(3)], pending: 0, errors: [] };
+    const logged: [string, Record<string, unknown>][] = [];
+    const out = await pollJob(
+      { jobId: job.jobId, attempt: 1 },
+      {
+        jobs: db.jobs,
+        tasks: db.tasks,
+        runware,
+        now: at('2026-11-24T10:31:00Z'),
+        log: (message, detail) => logged.push([message, detail]),
+      },
+    );
+    expect(out).toEqual({ done: true, waitSeconds: 0 });
+    expect(Object.keys((await db.tasks.get(taskUUID))?.results ?? {})).toEqual([result(1).videoUUID]);
+    expect(logged).toEqual([
+      ['poll.extraResults', { taskUUID, ignored: [result(2).videoUUID, result(3).videoUUID] }],
+    ]);
+  });
+
+  it('keeps waiting, and logs, when getResponse reports a transient error inside a 200', async () => {
+    const { job } = await submitted();
+    const runware = new FakeRunware();
+    const transient = [{ code: 'serviceUnavailable', message: 'Try again' }];
+    runware.pollAnswer = { results: [], pending: 1, errors: [], transient };
+    const logged: string[] = [];
+    const out = await pollJob(
+      { jobId: job.jobId, attempt: 1 },
+      {
+        jobs: db.jobs,
+        tasks: db.tasks,
+        runware,
+        now: at('2026-11-24T10:31:00Z'),
+        log: (message) => logged.push(message),
+      },
+    );
+    expect(out.done).toBe(false);
+    expect(logged).toEqual(['poll.transient']);
+  });
 });
 
 describe('record', () => {

@@ -62,6 +62,8 @@ export interface MediaLimits {
   maxNormalizedSide?: number;
   /** Largest normalized copy, in bytes. @default 10,000,000 (the model's "10 MB") */
   maxNormalizedBytes?: number;
+  /** Accept Ogg audio, which Kling does not document (docs/runware-api.md section 6). @default false */
+  acceptOggAudio: boolean;
 }
 
 const MIB = 1024 * 1024;
@@ -74,6 +76,7 @@ export const DEFAULT_MEDIA_LIMITS: Readonly<MediaLimits> = Object.freeze({
   maxAspectRatio: 2.5,
   minAudioSeconds: 2,
   maxAudioSeconds: 300,
+  acceptOggAudio: DEFAULT_SETTINGS.acceptOggAudio,
 });
 
 /** Every code {@link inspectImage}, {@link inspectAudio} and {@link checkDeclaredSize} can fail with. */
@@ -303,6 +306,12 @@ export async function inspectAudio(
     );
   }
   const format: AudioFormat = candidate;
+  if (format === 'ogg' && !limits.acceptOggAudio) {
+    fail(
+      'UNSUPPORTED_AUDIO_FORMAT',
+      `${named} is Ogg audio, which the model does not document (it takes MP3, WAV, M4A or AAC). Convert it to MP3 and upload it again, or set acceptOggAudio.`,
+    );
+  }
   const label = format === 'm4a' ? 'M4A' : format.toUpperCase();
   const corrupt = (reason: string): never =>
     fail('CORRUPT_AUDIO', `The ${label} audio is damaged or incomplete: ${reason}. ${EXPORT_AGAIN}`);
