@@ -113,7 +113,10 @@ describe('file sizes', () => {
       expect(Number.parseFloat(measured ?? '')).toBeGreaterThan(Number.parseFloat(allowed ?? ''));
     }
     expect(
-      await rejection(() => checkDeclaredSize('audio', 50 * MIB + 1, limits), 'FILE_TOO_LARGE'),
+      await rejection(
+        () => checkDeclaredSize('audio', 50 * MIB + 1, { ...limits, maxAudioBytes: 50 * MIB }),
+        'FILE_TOO_LARGE',
+      ),
     ).toContain('50.000001 MiB; the limit is 50 MiB');
   });
 });
