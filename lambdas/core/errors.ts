@@ -49,6 +49,8 @@ export const ERROR_KINDS = {
   /** Runware is at capacity (429, 503, 504, 408): the job waits, its slot given back. */
   RunwareBusyError: { stage: 'SUBMITTED', waits: true },
   DeadlineExceededError: { stage: 'GENERATED', code: 'DEADLINE_EXCEEDED' },
+  /** The job's hard deadline passed while it waited to be submitted (no slot, or Runware at capacity). */
+  WaitDeadlineError: { stage: 'SUBMITTED', code: 'DEADLINE_EXCEEDED' },
   /** The video could not be copied to the output bucket (bad URL, host not allowed, wrong content...). */
   DeliveryError: { stage: 'DELIVERED' },
   ConfigurationError: { code: 'CONFIGURATION' },
@@ -143,7 +145,9 @@ const codedKind = (name: ErrorName) =>
   };
 
 /** A kind with the one code the table gives it: `new ConfigurationError('...')`. */
-const fixedKind = (name: 'DeadlineExceededError' | 'ConfigurationError' | 'NoSlotError') =>
+const fixedKind = (
+  name: 'DeadlineExceededError' | 'WaitDeadlineError' | 'ConfigurationError' | 'NoSlotError',
+) =>
   class extends PipelineError {
     constructor(message: string) {
       super(name, ERROR_KINDS[name].code, message);
@@ -159,6 +163,7 @@ export class JobStateError extends codedKind('JobStateError') {}
 export class DeadlineExceededError extends fixedKind('DeadlineExceededError') {}
 export class ConfigurationError extends fixedKind('ConfigurationError') {}
 export class NoSlotError extends fixedKind('NoSlotError') {}
+export class WaitDeadlineError extends fixedKind('WaitDeadlineError') {}
 
 export class RunwareRejectedError extends PipelineError {
   constructor(

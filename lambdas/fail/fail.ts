@@ -1,6 +1,7 @@
 import { parseErrorCause, type Stage, stageOfError } from '../core/errors.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
 import type { JobStore } from '../core/store/jobs.js';
+import type { SlotStore } from '../core/store/slots.js';
 
 export interface FailInput {
   jobId: string;
@@ -20,6 +21,7 @@ export interface FailOutput {
 
 export interface FailDeps {
   jobs: JobStore;
+  slots: SlotStore;
   outputs: OutputWriter;
   now: () => Date;
 }
@@ -28,8 +30,11 @@ export interface FailDeps {
  * The end of every unhappy path: marks the attempt FAILED with the stage, a stable code and a message a person
  * can act on, and writes `<stem>.error.json` beside where the video would have been. Inputs are never touched.
  * Idempotent: the first failure recorded wins, and running again rewrites the same file.
+ * The attempt's Runware slot (or its place in the queue for one) is given back: its generation has ended,
+ * whether the failure was caught by the state machine or the execution ended (timed out, aborted).
  */
 export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOutput> {
+  await deps.slots.release(input.jobId, input.attempt);
   const info = parseErrorCause(input.error.Error, input.error.Cause);
   const job = await deps.jobs.get(input.jobId);
   const stage = stageOfError(info.name, job?.status);

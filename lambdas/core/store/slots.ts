@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { TABLE_SCHEMA } from './schema.js';
-import { dueAt, duePartitions, expr, itemIsNew, keys, type Table } from './table.js';
+import {
+  dueAt,
+  duePartitions,
+  expr,
+  inDueIndex,
+  itemIsNew,
+  keys,
+  leaveDueIndex,
+  type Table,
+} from './table.js';
 
 const DUE = TABLE_SCHEMA.dueIndex;
 
@@ -63,6 +72,9 @@ export interface SlotStoreOptions {
   staleAfterMs?: number;
 }
 
+/** Longer than any job may wait (the largest hard deadline is 7 days). */
+const WAITER_TTL_SECONDS = 8 * 86_400;
+
 /** How many waiters past the free slots are read to find the live ones among them. */
 const WAITER_LOOKAHEAD = 100;
 
@@ -97,13 +109,13 @@ export class DynamoSlotStore implements SlotStore {
       // The same holder asking again keeps its slot; a new one needs a free slot. Both in one write.
       if: expr('attribute_exists(holders.#h) OR size(holders) < :max', { '#h': holder }, { ':max': max }),
     });
-    if (took) await this.table.write({ delete: keys.waiter(holder) });
+    if (took) await this.stopWaiting(holder);
     return took;
   }
 
   async release(jobId: string, attempt: number): Promise<boolean> {
     const holder = holderOf(jobId, attempt);
-    await this.table.write({ delete: keys.waiter(holder) });
+    await this.stopWaiting(holder);
     return this.table.write({
       update: keys.slots(),
       set: expr('REMOVE holders.#h', { '#h': holder }),
@@ -119,6 +131,14 @@ export class DynamoSlotStore implements SlotStore {
     return this.table.due(duePartitions.slotQueue, this.now().toISOString(), limit, WaiterSchema);
   }
 
+  /**
+   * Takes the attempt out of the queue. The item stays (and expires by TTL): only GetItem, Query, PutItem and
+   * UpdateItem are needed by the functions that take and give back slots.
+   */
+  private async stopWaiting(holder: string): Promise<void> {
+    await this.table.write({ update: keys.waiter(holder), set: expr(leaveDueIndex), if: inDueIndex });
+  }
+
   private async taken(): Promise<z.output<typeof SlotsItemSchema>['holders']> {
     return (await this.table.get(keys.slots(), SlotsItemSchema))?.holders ?? {};
   }
@@ -131,9 +151,14 @@ export class DynamoSlotStore implements SlotStore {
         update: keys.waiter(holder),
         set: expr(
           'SET jobId = :job, attempt = :attempt, heartbeatAt = :now, queuedAt = if_not_exists(queuedAt, :now), ' +
-            '#duePk = :duePk, #dueSk = if_not_exists(#dueSk, :dueSk)',
-          { '#duePk': DUE.partitionKey, '#dueSk': DUE.sortKey },
+            '#duePk = :duePk, #dueSk = if_not_exists(#dueSk, :dueSk), #expiresAt = :expiresAt',
           {
+            '#duePk': DUE.partitionKey,
+            '#dueSk': DUE.sortKey,
+            '#expiresAt': TABLE_SCHEMA.timeToLiveAttribute,
+          },
+          {
+            ':expiresAt': Math.floor(Date.parse(now) / 1000) + WAITER_TTL_SECONDS,
             ':job': jobId,
             ':attempt': attempt,
             ':now': now,
