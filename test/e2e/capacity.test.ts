@@ -9,8 +9,8 @@ import { drop, E2E_CONTEXT, finishedJob, type Samples, startLocal } from '../sup
 /**
  * Volume in local mode: a cap of 2 Runware tasks in flight (`maxConcurrentTasks` via CDK context), measured from
  * the simulator's own in-flight counter; a burst of 429 that makes jobs wait instead of failing; and slots given
- * back by a job that fails while holding one. The hard deadline is longer than the other e2e files' (120 s), so
- * that six jobs can take turns.
+ * back by a job that fails while holding one. The hard deadline (120 s) and the webhook wait (30 s, also the time
+ * limit of each try of the submit step) are longer than the other e2e files', so that six jobs can take turns.
  */
 
 const SLOW = 180_000;
@@ -23,13 +23,15 @@ let slots: DynamoSlotStore;
 beforeAll(async () => {
   ({ stack, samples } = await startLocal({
     ...E2E_CONTEXT,
+    // Each try of the submit step has the webhook wait as its time limit: room for a slow machine.
+    waitTimeoutSeconds: '30',
     hardDeadlineSeconds: '120',
     maxConcurrentTasks: '2',
   }));
   if (!stack.simulator) throw new Error('These tests need the Runware simulator.');
   sim = stack.simulator;
   slots = new DynamoSlotStore(new Table(stack.dynamo, stack.names.tableName));
-}, SLOW);
+}, 300_000);
 afterAll(async () => stack?.stop());
 
 beforeEach(async () => {
@@ -68,7 +70,9 @@ describe('a cap on Runware tasks in flight', () => {
       sim.setRenderSpeed(0.5);
       const jobs = await batch('cap', 6);
 
-      expect(jobs.map((j) => j.status)).toEqual(Array(6).fill('DELIVERED'));
+      expect(jobs.map((j) => [j.status, j.error?.code, j.error?.message])).toEqual(
+        Array(6).fill(['DELIVERED', undefined, undefined]),
+      );
       expect(sim.peakInFlight).toBeGreaterThanOrEqual(1);
       expect(sim.peakInFlight).toBeLessThanOrEqual(2);
       for (const job of jobs) expect(sim.acceptedTasks(job.taskUUID)).toBe(1);
