@@ -18,6 +18,7 @@ import {
   type PipelineFunctionProps,
 } from './pipeline-function';
 import type { Settings } from './settings';
+import { slotWait, staleWaiterSeconds } from './slot-wait';
 
 /** The stateful resources the pipeline uses (provided by `Storage`). */
 export interface PipelineStorage {
@@ -114,11 +115,16 @@ export class PipelineFunctions extends Construct {
     // The normalized copy of the image Runware gets: written beside the inputs, never over them.
     bindBucket(validate, inputBucket, { actions: ['s3:PutObject'], keyPattern: `${NORMALIZED_PREFIX}*` });
 
+    const submitTimeout = Duration.seconds(120);
     const submit = fn('submit', {
-      timeout: Duration.seconds(120),
+      timeout: submitTimeout,
       environment: {
         RUNWARE_API_URL: settings.runwareApiUrl,
         PRESIGN_TTL_SECONDS: String(settings.presignTtlSeconds),
+        MAX_CONCURRENT_TASKS: String(settings.maxConcurrentTasks),
+        STALE_WAITER_SECONDS: String(
+          staleWaiterSeconds(slotWait(settings.hardDeadlineSeconds), submitTimeout.toSeconds()),
+        ),
       },
     });
     bindTable(submit, table, 'readWrite');

@@ -86,6 +86,12 @@ export interface Settings {
    */
   readonly logRetentionDays: RetentionDays;
   /**
+   * Runware tasks in flight at once, across all executions (1-1000). A job takes a slot before it submits and
+   * gives it back when its generation has ended; the others wait (QUEUED) until a slot is free or their deadline.
+   * @default 10
+   */
+  readonly maxConcurrentTasks: number;
+  /**
    * E-mail address subscribed to the alarm topic (the subscription must be confirmed).
    * @default - no subscription
    */
@@ -108,6 +114,7 @@ export const SETTING_NAMES = [
   'presignTtlSeconds',
   'orphanAfterSeconds',
   'logRetentionDays',
+  'maxConcurrentTasks',
   'alarmEmail',
 ] as const satisfies readonly (keyof Settings)[];
 
@@ -162,6 +169,7 @@ const SettingsSchema = z
       )
       .default(D.logRetentionDays)
       .transform((n) => n as RetentionDays),
+    maxConcurrentTasks: int(1, 1000).default(D.maxConcurrentTasks),
     alarmEmail: z.email().optional(),
   })
   .strict()

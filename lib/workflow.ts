@@ -4,12 +4,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { TRANSIENT_ERROR_NAMES } from '../lambdas/core/errors';
+import { TRANSIENT_ERROR_NAMES, WAITING_ERROR_NAMES } from '../lambdas/core/errors';
 import { CONSTRUCT_IDS } from './construct-ids';
 import { acknowledge, wildcardResource } from './nag';
 import type { PipelineFunction, PipelineFunctionName } from './pipeline-function';
 import type { PipelineFunctionsByName } from './pipeline-functions';
 import type { Settings } from './settings';
+import { slotWait } from './slot-wait';
 
 export interface WorkflowProps {
   /** The functions the steps invoke (see `PipelineFunctions`). */
@@ -94,16 +95,26 @@ export class Workflow extends Construct {
       time: sfn.WaitTime.duration(Duration.seconds(settings.settleSeconds)),
     });
     const validateStep = invoke('Validate', validate, withStem, '$.validated');
-    const submitStep = retryTransient(
-      new tasks.LambdaInvoke(this, 'Submit', {
-        lambdaFunction: submit,
-        integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-        payload: sfn.TaskInput.fromObject({ ...job, taskToken: sfn.JsonPath.taskToken }),
-        retryOnServiceExceptions: false,
-        taskTimeout: sfn.Timeout.duration(Duration.seconds(settings.waitTimeoutSeconds)),
-        resultPath: '$.generation',
-      }),
-    );
+    const submitTask = new tasks.LambdaInvoke(this, 'Submit', {
+      lambdaFunction: submit,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: sfn.TaskInput.fromObject({ ...job, taskToken: sfn.JsonPath.taskToken }),
+      retryOnServiceExceptions: false,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(settings.waitTimeoutSeconds)),
+      resultPath: '$.generation',
+    });
+    // Waiting for a Runware slot, or for Runware to take work again: retried until the job's hard deadline, where
+    // the submit function ends the wait itself (see lib/slot-wait.ts for the history-size budget).
+    const wait = slotWait(settings.hardDeadlineSeconds);
+    submitTask.addRetry({
+      errors: [...WAITING_ERROR_NAMES],
+      interval: Duration.seconds(wait.intervalSeconds),
+      backoffRate: wait.backoffRate,
+      maxDelay: Duration.seconds(wait.maxDelaySeconds),
+      maxAttempts: wait.maxAttempts,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    const submitStep = retryTransient(submitTask);
     const pollStep = invoke('Poll', poll, job, '$.poll');
     const isGenerated = new sfn.Choice(this, 'IsGenerated');
     const waitBeforePoll = new sfn.Wait(this, 'WaitBeforePoll', {
@@ -128,8 +139,9 @@ export class Workflow extends Construct {
     // Steps of one job (execution input: { jobId, attempt, stem }):
     //  1. Settle: wait settleSeconds, so a sidecar uploaded with the pair is there before validation.
     //  2. Validate: sizes, real file types, dimensions, duration, sidecar -> $.validated. Bad input ends here, unbilled.
-    //  3. Submit (waitForTaskToken): store token + taskUUID, call Runware; the webhook completes the task
-    //     -> $.generation. States.Timeout (no webhook within waitTimeoutSeconds) -> 4.
+    //  3. Submit (waitForTaskToken): take a Runware slot, store token + taskUUID, call Runware; the webhook completes
+    //     the task -> $.generation. No slot or Runware busy (NoSlotError, RunwareBusyError): QUEUED, retried with
+    //     backoff until the hard deadline. States.Timeout (no webhook within waitTimeoutSeconds) -> 4.
     //  4. Poll loop: Poll -> IsGenerated -> Record, or WaitBeforePoll ($.poll.waitSeconds) -> Poll. Poll throws
     //     DeadlineExceededError past the job's hard deadline.
     //  5. Record: store videoUUID, videoURL, cost, seed -> $.recorded.

@@ -84,6 +84,8 @@ export class RunwareSimulator {
   private readonly publicHost: string;
   private readonly workDir: string;
   private standingFaults: SimulatorFaults = {};
+  private capacityLimit: number;
+  private speed: number;
   private server: Server | undefined;
   private origin = '';
 
@@ -91,12 +93,15 @@ export class RunwareSimulator {
     this.workDir = options.workDir;
     this.publicHost = options.publicHost ?? '127.0.0.1';
     this.listenHost = options.listenHost ?? '127.0.0.1';
+    this.capacityLimit = options.capacity ?? Number.POSITIVE_INFINITY;
+    this.speed = options.renderSpeed ?? 0;
     this.runtime = new Runtime(options.log ?? (() => {}));
     this.registry = new TaskRegistry(this.plan, this.runtime.log);
     this.webhooks = new WebhookSender(this.runtime);
     this.renderer = new Renderer(this.runtime, this.registry, this.webhooks, {
       workDir: options.workDir,
       renderDelayMs: options.renderDelayMs ?? 0,
+      renderSpeed: () => this.speed,
       origin: () => this.origin,
     });
     this.api = new Api({
@@ -106,6 +111,7 @@ export class RunwareSimulator {
       registry: this.registry,
       renderer: this.renderer,
       requests: this.requests,
+      capacity: () => this.capacityLimit,
     });
   }
 
@@ -155,6 +161,40 @@ export class RunwareSimulator {
    */
   acceptedTasks(taskUUID?: string): number {
     return this.registry.acceptedTasks(taskUUID);
+  }
+
+  /** Tasks the API key may have in flight (accepted, not finished); above it submissions get 429. */
+  get capacity(): number {
+    return this.capacityLimit;
+  }
+
+  /** Sets the limit of tasks in flight; `undefined` (or Infinity) lifts it. Tasks already accepted go on. */
+  setCapacity(tasks: number | undefined): void {
+    this.capacityLimit = tasks ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Seconds of render time per second of audio (see {@link RunwareSimulatorOptions.renderSpeed}). */
+  get renderSpeed(): number {
+    return this.speed;
+  }
+
+  /** Sets the render speed for tasks that start rendering from now on. */
+  setRenderSpeed(secondsPerAudioSecond: number): void {
+    this.speed = secondsPerAudioSecond;
+  }
+
+  /** Tasks accepted and not finished, now. */
+  get inFlight(): number {
+    return this.registry.inFlight;
+  }
+
+  /** The most tasks in flight at once since the start or the last {@link resetPeakInFlight}. */
+  get peakInFlight(): number {
+    return this.registry.peakInFlight;
+  }
+
+  resetPeakInFlight(): void {
+    this.registry.peakInFlight = this.registry.inFlight;
   }
 
   /** How many videos were rendered in all (one per successful result; a failed or aborted render is not). */

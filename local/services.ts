@@ -10,7 +10,7 @@ import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
 import type { LocalSecret } from './aws-endpoint.js';
-import { RunwareSimulator } from './runware-simulator.js';
+import { RunwareSimulator, type RunwareSimulatorOptions } from './runware-simulator.js';
 import { S3FaultProxy } from './s3-proxy.js';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalAssembly, type LocalNames } from './template.js';
 
@@ -63,12 +63,13 @@ export async function startRunware(
   workDir: string,
   apiKey: string | undefined,
   stoppers: Stoppers,
+  model: Pick<RunwareSimulatorOptions, 'capacity' | 'renderSpeed'> = {},
 ): Promise<LocalRunware> {
   if (apiKey) {
     const { runwareApiUrl, allowedVideoHosts } = DEFAULT_SETTINGS;
     return { url: runwareApiUrl, videoHosts: allowedVideoHosts.join(','), apiKey };
   }
-  const simulator = new RunwareSimulator({ workDir: join(workDir, 'runware') });
+  const simulator = new RunwareSimulator({ workDir: join(workDir, 'runware'), ...model });
   const started = await simulator.start();
   stoppers.add(() => simulator.stop());
   return { url: started.url, videoHosts: started.videoOrigin, apiKey: 'local-simulator-key', simulator };

@@ -40,6 +40,12 @@ export interface LocalStackOptions {
   context?: Record<string, string>;
   /** Use the real Runware API with this key instead of the simulator (webhooks cannot reach this machine). */
   runwareApiKey?: string;
+  /**
+   * How the simulator models Runware's queue: `capacity` (tasks in flight before it answers 429) and
+   * `renderSpeed` (seconds of render per second of audio). Both can be changed later on `stack.simulator`
+   * (`setCapacity`, `setRenderSpeed`). @default unlimited, 0
+   */
+  runware?: { capacity?: number; renderSpeed?: number };
   /** Where the functions' log lines go; by default to `<workDir>/logs/<function>.log`. */
   log?: (name: FunctionName, line: string) => void;
   /** Delete the work folder when the stack stops (tests); `npm start` keeps it for its logs. @default false */
@@ -134,7 +140,7 @@ export class LocalStack {
     if (options.removeWorkDirOnStop) stoppers.add(() => rmSync(workDir, { recursive: true, force: true }));
     try {
       // 1. Runware, then the app synthesized by the CDK CLI exactly as for a deployment, with it as a setting.
-      const runware = await startRunware(workDir, options.runwareApiKey, stoppers);
+      const runware = await startRunware(workDir, options.runwareApiKey, stoppers, options.runware);
       progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
       const cdkOut = join(workDir, 'cdk.out');
       const context = {

@@ -33,4 +33,6 @@ export const DEFAULT_SETTINGS = {
   presignTtlSeconds: 3600,
   orphanAfterSeconds: 86_400,
   logRetentionDays: 30,
+  /** Runware tasks in flight at once, across all jobs. */
+  maxConcurrentTasks: 10,
 } as const;

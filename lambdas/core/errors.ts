@@ -10,7 +10,8 @@
  * the message; {@link parseErrorCause} reads it back in the fail step.
  */
 
-export const STAGES = ['RECEIVED', 'VALIDATED', 'SUBMITTED', 'GENERATED', 'DELIVERED'] as const;
+/** QUEUED: the job waits for a Runware slot (`maxConcurrentTasks`) or for Runware to take work again. */
+export const STAGES = ['RECEIVED', 'VALIDATED', 'QUEUED', 'SUBMITTED', 'GENERATED', 'DELIVERED'] as const;
 export type Stage = (typeof STAGES)[number];
 export type JobStatus = Stage | 'FAILED';
 
@@ -19,6 +20,8 @@ interface ErrorKind {
   readonly stage?: Stage;
   /** Retried with backoff by the state machine before it gives up. */
   readonly retried?: true;
+  /** The job waits: retried by the submit step (backoff, jitter) until the job's hard deadline. */
+  readonly waits?: true;
   /** For errors that carry no `[CODE]` (raised by AWS, not by our code): the code recorded. */
   readonly code?: string;
   /** For errors that carry no message a person can act on: the message recorded. */
@@ -39,9 +42,15 @@ export const ERROR_KINDS = {
   RunwareRejectedError: { stage: 'SUBMITTED' },
   /** Runware accepted the task but reported that it failed. */
   RunwareTaskError: { stage: 'GENERATED' },
-  /** Something that may work if tried again: 429, 5xx, 504, network errors, throttling. */
+  /** Something that may work if tried again: 5xx, network errors, throttling. */
   TransientError: { retried: true },
+  /** Every Runware slot is taken (`maxConcurrentTasks`): the job waits for one. */
+  NoSlotError: { stage: 'SUBMITTED', code: 'NO_SLOT', waits: true },
+  /** Runware is at capacity (429, 503, 504, 408): the job waits, its slot given back. */
+  RunwareBusyError: { stage: 'SUBMITTED', waits: true },
   DeadlineExceededError: { stage: 'GENERATED', code: 'DEADLINE_EXCEEDED' },
+  /** The job's hard deadline passed while it waited to be submitted (no slot, or Runware at capacity). */
+  WaitDeadlineError: { stage: 'SUBMITTED', code: 'DEADLINE_EXCEEDED' },
   /** The video could not be copied to the output bucket (bad URL, host not allowed, wrong content...). */
   DeliveryError: { stage: 'DELIVERED' },
   ConfigurationError: { code: 'CONFIGURATION' },
@@ -99,6 +108,11 @@ export const TRANSIENT_ERROR_NAMES: readonly string[] = Object.entries(
   .filter(([, kind]) => kind.retried)
   .map(([name]) => name);
 
+/** Error names that make a job wait: the submit step retries them until the job's hard deadline. */
+export const WAITING_ERROR_NAMES: readonly string[] = Object.entries(ERROR_KINDS as Record<string, ErrorKind>)
+  .filter(([, kind]) => kind.waits)
+  .map(([name]) => name);
+
 /** The webhook's answer to anything that is not one of its refusals: says nothing about why. */
 export const INTERNAL_REPLY = { status: 500, message: 'Internal error.' } as const;
 
@@ -136,7 +150,9 @@ const codedKind = (name: ErrorName) =>
   };
 
 /** A kind with the one code the table gives it: `new ConfigurationError('...')`. */
-const fixedKind = (name: 'DeadlineExceededError' | 'ConfigurationError') =>
+const fixedKind = (
+  name: 'DeadlineExceededError' | 'WaitDeadlineError' | 'ConfigurationError' | 'NoSlotError',
+) =>
   class extends PipelineError {
     constructor(message: string) {
       super(name, ERROR_KINDS[name].code, message);
@@ -146,10 +162,13 @@ const fixedKind = (name: 'DeadlineExceededError' | 'ConfigurationError') =>
 export class ValidationError extends codedKind('ValidationError') {}
 export class RunwareTaskError extends codedKind('RunwareTaskError') {}
 export class TransientError extends codedKind('TransientError') {}
+export class RunwareBusyError extends codedKind('RunwareBusyError') {}
 export class DeliveryError extends codedKind('DeliveryError') {}
 export class JobStateError extends codedKind('JobStateError') {}
 export class DeadlineExceededError extends fixedKind('DeadlineExceededError') {}
 export class ConfigurationError extends fixedKind('ConfigurationError') {}
+export class NoSlotError extends fixedKind('NoSlotError') {}
+export class WaitDeadlineError extends fixedKind('WaitDeadlineError') {}
 
 export class RunwareRejectedError extends PipelineError {
   constructor(
@@ -239,5 +258,7 @@ export function stageOfError(name: string, reached: JobStatus | undefined): Stag
   const known = kindOf(name)?.stage;
   if (known) return known;
   const index = reached && reached !== 'FAILED' ? STAGES.indexOf(reached) : 0;
-  return STAGES[Math.min(index + 1, STAGES.length - 1)] ?? 'VALIDATED';
+  const next = STAGES[Math.min(index + 1, STAGES.length - 1)] ?? 'VALIDATED';
+  // Waiting is not work of its own: what fails after validation fails at submission.
+  return next === 'QUEUED' ? 'SUBMITTED' : next;
 }

@@ -2,6 +2,7 @@ import { parseErrorCause, type Stage, stageOfError } from '../core/errors.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
 import { safeMessage } from '../core/redact.js';
 import type { JobStore } from '../core/store/jobs.js';
+import type { SlotStore } from '../core/store/slots.js';
 
 export interface FailInput {
   jobId: string;
@@ -21,6 +22,7 @@ export interface FailOutput {
 
 export interface FailDeps {
   jobs: JobStore;
+  slots: SlotStore;
   outputs: OutputWriter;
   now: () => Date;
 }
@@ -29,8 +31,11 @@ export interface FailDeps {
  * The end of every unhappy path: marks the attempt FAILED with the stage, a stable code and a message a person
  * can act on, and writes `<stem>.error.json` beside where the video would have been. Inputs are never touched.
  * Idempotent: the first failure recorded wins, and running again rewrites the same file.
+ * The attempt's Runware slot (or its place in the queue for one) is given back: its generation has ended,
+ * whether the failure was caught by the state machine or the execution ended (timed out, aborted).
  */
 export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOutput> {
+  await deps.slots.release(input.jobId, input.attempt);
   const parsed = parseErrorCause(input.error.Error, input.error.Cause);
   // The message reaches the job record, `<stem>.error.json`, the JobFailed event and the log: no secret in
   // any spelling, and bounded (DynamoDB 400 KB items, EventBridge 256 KB entries).

@@ -4,13 +4,16 @@ import { executionEndMessage } from '../core/errors.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { type FailInput, failJob, failureLogAttributes } from './fail.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
 
+const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
-  jobs: new DynamoJobStore(new Table(dynamoClient(), config.TABLE_NAME)),
+  jobs: new DynamoJobStore(table),
+  slots: new DynamoSlotStore(table),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
   now: () => new Date(),
 };

@@ -3,12 +3,17 @@ import { loadConfig } from '../core/config.js';
 import { dynamoClient } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
 import { recordResults } from './record.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1) }));
 const table = new Table(dynamoClient(), config.TABLE_NAME);
-const deps = { jobs: new DynamoJobStore(table), tasks: new DynamoTaskStore(table) };
+const deps = {
+  jobs: new DynamoJobStore(table),
+  tasks: new DynamoTaskStore(table),
+  slots: new DynamoSlotStore(table),
+};
 
 export const handler = stepHandler('recorded', (input) => recordResults(input, deps));

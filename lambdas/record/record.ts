@@ -3,6 +3,7 @@ import { evaluateTask } from '../core/completion.js';
 import { JobStateError, RunwareTaskError } from '../core/errors.js';
 import type { StepInput } from '../core/job.js';
 import type { JobStore } from '../core/store/jobs.js';
+import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
 
 export interface RecordOutput {
@@ -10,10 +11,13 @@ export interface RecordOutput {
   costUsd: number;
 }
 
-/** Copies the task's results (video UUIDs and URLs, cost, seeds) into the job: GENERATED. */
+/**
+ * Copies the task's results (video UUIDs and URLs, cost, seeds) into the job: GENERATED. The generation has
+ * ended, so the job's Runware slot is given back (again, harmlessly, when the step is retried).
+ */
 export async function recordResults(
   input: StepInput,
-  deps: { jobs: JobStore; tasks: TaskStore },
+  deps: { jobs: JobStore; tasks: TaskStore; slots: SlotStore },
 ): Promise<RecordOutput> {
   const job = await loadAttempt(deps.jobs, input);
   if (!job.taskUUID) throw new JobStateError('NOT_SUBMITTED', `Job ${job.jobId} has no Runware task.`);
@@ -35,5 +39,6 @@ export async function recordResults(
     costUsd,
     ...(outcome.errors.length ? { partialFailures: outcome.errors } : {}),
   });
+  await deps.slots.release(job.jobId, job.attempt);
   return { results: outcome.results.length, costUsd };
 }

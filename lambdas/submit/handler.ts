@@ -5,6 +5,7 @@ import { S3InputPresigner } from '../core/presign.js';
 import { dynamoClient, readSecret, runwareClient, s3Client, sfnClient } from '../core/runtime.js';
 import { StepInputSchema, stepHandler } from '../core/step-input.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
 import { submitJob } from './submit.js';
@@ -18,6 +19,8 @@ const config = loadConfig(
     WEBHOOK_SECRET_ARN: z.string().min(1),
     WEBHOOK_URL: z.url(),
     PRESIGN_TTL_SECONDS: positiveInt,
+    MAX_CONCURRENT_TASKS: positiveInt,
+    STALE_WAITER_SECONDS: positiveInt,
   }),
 );
 
@@ -25,6 +28,8 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
   tasks: new DynamoTaskStore(table),
+  slots: new DynamoSlotStore(table, { staleAfterMs: config.STALE_WAITER_SECONDS * 1000 }),
+  maxConcurrentTasks: config.MAX_CONCURRENT_TASKS,
   runware: runwareClient(config.RUNWARE_API_URL, config.RUNWARE_API_KEY_SECRET),
   presigner: new S3InputPresigner(s3Client(), config.INPUT_BUCKET, config.PRESIGN_TTL_SECONDS),
   notifier: new SfnTaskNotifier(sfnClient()),

@@ -1,18 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { loadAttempt } from '../core/attempt.js';
 import { notifyIfDone, type TaskNotifier } from '../core/completion.js';
-import { JobStateError } from '../core/errors.js';
+import { JobStateError, NoSlotError, RunwareBusyError, WaitDeadlineError } from '../core/errors.js';
 import type { JobRecord, StepInput } from '../core/job.js';
 import type { InputPresigner } from '../core/presign.js';
 import type { RunwareClient } from '../core/runware/client.js';
 import type { VideoInferenceTask } from '../core/runware/schemas.js';
 import type { JobStore } from '../core/store/jobs.js';
+import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { webhookUrl } from '../core/webhook-token.js';
 
 export interface SubmitDeps {
   jobs: JobStore;
   tasks: TaskStore;
+  /** The Runware slots, of which at most `maxConcurrentTasks` are taken at once. */
+  slots: SlotStore;
+  maxConcurrentTasks: number;
   runware: RunwareClient;
   presigner: InputPresigner;
   notifier: TaskNotifier;
@@ -32,6 +36,11 @@ export interface SubmitOutput {
  * token, *before* the call: a retried step reuses it (Runware answers `conflictTaskUUID`, which counts as
  * accepted), so a crash, a timeout or a transient error never pays for a second video; and a webhook that
  * arrives before this function returns finds the token it needs.
+ *
+ * It first takes a Runware slot (`maxConcurrentTasks`). Without one, or when Runware answers that it is at
+ * capacity (the slot then given back), the job is QUEUED and the step throws {@link NoSlotError} /
+ * {@link RunwareBusyError}, which the state machine retries with backoff; past the job's hard deadline it throws
+ * {@link WaitDeadlineError} instead. The slot is given back when the generation has ended (record, fail, sweep).
  */
 export async function submitJob(
   input: StepInput & { taskToken: string },
@@ -41,6 +50,13 @@ export async function submitJob(
   const { settings, media } = job;
   if (!settings || !media) {
     throw new JobStateError('NOT_VALIDATED', `Job ${job.jobId} reached submit without being validated.`);
+  }
+  if (!(await deps.slots.acquire(job.jobId, job.attempt, deps.maxConcurrentTasks))) {
+    throw await waiting(
+      job,
+      deps,
+      new NoSlotError(`All ${deps.maxConcurrentTasks} Runware slots are taken.`),
+    );
   }
   const taskUUID = await deps.jobs.assignTaskUUID(job.jobId, job.attempt, (deps.newUUID ?? randomUUID)());
   const task = await deps.tasks.save({
@@ -57,9 +73,33 @@ export async function submitJob(
   if (outcome.state !== 'pending') return { taskUUID, status: 'already-finished' };
 
   const request = await buildTask(job, taskUUID, deps);
-  const answer = await deps.runware.submit(request);
+  const answer = await deps.runware.submit(request).catch(async (error: unknown) => {
+    if (!(error instanceof RunwareBusyError)) throw error;
+    // Nothing was accepted: the slot goes to another job while this one waits (same task UUID next time).
+    await deps.slots.release(job.jobId, job.attempt);
+    throw await waiting(job, deps, error);
+  });
   await deps.jobs.advance(job.jobId, job.attempt, 'SUBMITTED', { taskUUID });
   return { taskUUID, status: answer.status };
+}
+
+/**
+ * The error that makes the job wait: `reason`, with the job marked QUEUED (stamped the first time only); or,
+ * past the job's hard deadline, the error that ends it.
+ */
+async function waiting(job: JobRecord, deps: SubmitDeps, reason: Error): Promise<Error> {
+  const now = deps.now();
+  if (job.deadline && now.getTime() >= Date.parse(job.deadline)) {
+    const since = job.stages.QUEUED ?? job.stages.VALIDATED ?? job.createdAt;
+    const minutes = Math.round((now.getTime() - Date.parse(since)) / 60_000);
+    const why = reason instanceof NoSlotError ? 'for a free Runware slot' : 'while Runware was busy';
+    return new WaitDeadlineError(
+      `The job waited ${minutes} min ${why} and reached its hard deadline without being submitted; nothing was ` +
+        'charged. Upload one of its files again to retry, or raise maxConcurrentTasks / hardDeadlineSeconds.',
+    );
+  }
+  if (!job.stages.QUEUED) await deps.jobs.advance(job.jobId, job.attempt, 'QUEUED');
+  return reason;
 }
 
 async function buildTask(job: JobRecord, taskUUID: string, deps: SubmitDeps): Promise<VideoInferenceTask> {

@@ -3,20 +3,28 @@ import { loadConfig } from '../core/config.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
 import { DynamoFileStore } from '../core/store/files.js';
+import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
+import { reclaimSlots } from './reclaim.js';
 import { sweepOrphans } from './sweep.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
 
+const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
-  files: new DynamoFileStore(new Table(dynamoClient(), config.TABLE_NAME)),
+  files: new DynamoFileStore(table),
+  jobs: new DynamoJobStore(table),
+  slots: new DynamoSlotStore(table),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
   now: () => new Date(),
 };
 
-/** Scheduled (EventBridge rule): reports orphaned inputs. */
+/** Scheduled (EventBridge rule): reports orphaned inputs, and gives back Runware slots that leaked. */
 export const handler = async () => {
   const output = await sweepOrphans(deps);
   if (output.reported.length || output.cleared.length) logger.info('swept', { ...output });
-  return output;
+  const slots = await reclaimSlots(deps);
+  if (slots.released.length || slots.dequeued.length) logger.warn('reclaimed leaked slots', { ...slots });
+  return { ...output, slots };
 };

@@ -38,6 +38,8 @@ export interface ApiParts {
   renderer: Renderer;
   /** Tasks received after authentication, counted by `taskType` (rejected ones included). */
   requests: Record<string, number>;
+  /** Tasks the key may have in flight; above it a new submission is answered 429. */
+  capacity: () => number;
 }
 
 export class Api {
@@ -109,6 +111,8 @@ export class Api {
 
     const fault = this.faultFor(types, scope);
     if (fault.reply) return fault.reply;
+    const full = this.atCapacity(tasks, types);
+    if (full) return full;
 
     const data: unknown[] = [];
     const errors: SimulatorErrorItem[] = [];
@@ -206,6 +210,22 @@ export class Api {
       return;
     }
     sendJson(res, reply.status, reply.body);
+  }
+
+  /**
+   * Runware's answer when the key's queue is full: 429 `queueCapacityExceeded` for a request with a new
+   * `videoInference` task and `capacity` tasks in flight. A task sent again (same UUID) is not new: it gets its
+   * usual `conflictTaskUUID`.
+   */
+  private atCapacity(tasks: unknown[], types: (string | undefined)[]): Reply | undefined {
+    const { registry, runtime } = this.parts;
+    const capacity = this.parts.capacity();
+    const fresh = tasks.filter((t, i) => types[i] === 'videoInference' && !registry.has(uuidOf(t)));
+    if (fresh.length === 0 || registry.inFlight + fresh.length <= capacity) return undefined;
+    runtime.log(
+      `runware-sim: POST /v1 videoInference -> 429 (${registry.inFlight} of ${capacity} in flight)`,
+    );
+    return failure(429, statusError(429, { taskType: 'videoInference', taskUUID: uuidOf(fresh[0]) }));
   }
 
   private isAuthenticated(header: string | undefined, body: unknown): boolean {

@@ -23,6 +23,8 @@ export class TaskRegistry {
   readonly submissions: Submission[] = [];
   /** Accepted tasks by taskUUID (lower case). */
   readonly tasks = new Map<string, SimulatedTask>();
+  /** The most tasks in flight at once since the start (or the last `resetPeakInFlight`). */
+  peakInFlight = 0;
   /** videoUUID -> the task and result it belongs to. */
   private readonly videos = new Map<string, { task: SimulatedTask; result: SimulatedResult }>();
 
@@ -39,6 +41,18 @@ export class TaskRegistry {
     if (taskUUID === undefined) return this.submissions.length;
     const key = taskUUID.toLowerCase();
     return this.submissions.filter((s) => s.taskUUID.toLowerCase() === key).length;
+  }
+
+  /** Tasks accepted and not finished (processing), which the capacity limit counts. */
+  get inFlight(): number {
+    let n = 0;
+    for (const task of this.tasks.values()) if (task.status === 'processing') n += 1;
+    return n;
+  }
+
+  /** Whether a task with this UUID was accepted before (a retry of it is answered conflictTaskUUID). */
+  has(taskUUID: string | undefined): boolean {
+    return taskUUID !== undefined && this.tasks.has(taskUUID.toLowerCase());
   }
 
   /** Makes a rendered result downloadable. */
@@ -91,6 +105,7 @@ export class TaskRegistry {
     };
     this.tasks.set(key, simulated);
     this.submissions.push({ taskUUID: task.taskUUID, task, receivedAt: now });
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     const faultNames = Object.keys(simulated.faults);
     this.log(
       `runware-sim: videoInference ${task.taskUUID} accepted (${task.model}, ${format}, ${count} result${count > 1 ? 's' : ''}` +

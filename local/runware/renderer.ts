@@ -22,6 +22,8 @@ export interface RendererOptions {
   workDir: string;
   /** Extra time each task takes before it finishes, in ms. */
   renderDelayMs: number;
+  /** Seconds of render time per second of audio (read per task, so it can change while the simulator runs). */
+  renderSpeed: () => number;
   /** The origin `videoURL`s point at (known once the server listens). */
   origin: () => string;
 }
@@ -70,7 +72,7 @@ export class Renderer {
       const image = await fetchInput(runtime, task.task.inputs.image, 'image', dir);
       const audio = await fetchInput(runtime, task.task.inputs.audio, 'audio', dir);
       const durationSeconds = await checkInputs(runtime, image, audio);
-      await runtime.sleep(renderTime);
+      await runtime.sleep(renderTime + this.options.renderSpeed() * durationSeconds * 1000);
 
       for (const result of task.results) {
         if (runtime.stopping) return;

@@ -133,6 +133,16 @@ export interface RunwareSimulatorOptions {
   listenHost?: string;
   /** Extra time each task takes before it finishes, in ms. @default 0 */
   renderDelayMs?: number;
+  /**
+   * Tasks in flight (accepted, not finished) the API key may have; a submission above it is answered 429
+   * `queueCapacityExceeded`, as Runware's full model queue answers. @default unlimited
+   */
+  capacity?: number;
+  /**
+   * Seconds of render time per second of audio, added to `renderDelayMs`: real renders take minutes and grow
+   * with the video's length (e.g. 2 makes a 10 s video take 20 s). @default 0 (as fast as ffmpeg goes)
+   */
+  renderSpeed?: number;
   /** Receives one line per event. Never gets the API key or any URL's query string. @default no logging */
   log?: (line: string) => void;
 }

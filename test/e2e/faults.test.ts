@@ -525,14 +525,16 @@ const SUBMIT: FaultScenario[] = [
     }),
   ),
   {
+    // A 500 is an outage; a 503 (like 429 and 504) says Runware is at capacity, and the job waits for it until its
+    // hard deadline instead (test/e2e/capacity.test.ts, test/unit/submit.test.ts).
     name: 'a Runware outage that outlasts every retry ends FAILED with RUNWARE_UNAVAILABLE within a bound',
     folder: 'submit/outage',
-    faults: { submitStatus: times(30, 503) },
+    faults: { submitStatus: times(30, 500) },
     expected: failed(
       {
         stage: 'SUBMITTED',
         code: 'RUNWARE_UNAVAILABLE',
-        phrases: ['HTTP 503', 'on all 3 attempts', 'Retry the job later'],
+        phrases: ['HTTP 500', 'on all 3 attempts', 'Retry the job later'],
       },
       { accepted: 0, renders: 0 },
     ),

@@ -6,6 +6,7 @@ const Retrier = z.looseObject({
   IntervalSeconds: z.number().optional(),
   MaxAttempts: z.number().optional(),
   BackoffRate: z.number().optional(),
+  MaxDelaySeconds: z.number().optional(),
   JitterStrategy: z.string().optional(),
 });
 const Catcher = z.looseObject({

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults';
 import { PIPELINE_FUNCTION_NAMES, type PipelineFunctionName } from '../../lib/function-names';
 import { parseSettings } from '../../lib/settings';
+import { slotWait } from '../../lib/slot-wait';
 import { type AslDefinition, definitionOf, isLambdaTask, stateOf } from './definition';
 import { type Synthesized, synth } from './synth';
 
@@ -122,6 +123,8 @@ describe('function environment (the contract with lambdas/*)', () => {
         'WEBHOOK_SECRET_ARN',
         'WEBHOOK_URL',
         'PRESIGN_TTL_SECONDS',
+        'MAX_CONCURRENT_TASKS',
+        'STALE_WAITER_SECONDS',
       ],
     ],
     ['webhook', ['TABLE_NAME', 'WEBHOOK_SECRET_ARN']],
@@ -213,7 +216,8 @@ describe('state machine definition', () => {
     );
     for (const [name, st] of lambdaSteps) {
       expect(st.TimeoutSeconds, name).toBeGreaterThan(0);
-      expect(st.Retry, name).toEqual([
+      // Submit first has its wait for a slot (asserted below); the transient retry comes after it.
+      expect(name === 'Submit' ? st.Retry?.slice(1) : st.Retry, name).toEqual([
         {
           ErrorEquals: [
             'Lambda.ServiceException',
@@ -279,6 +283,28 @@ describe('state machine definition', () => {
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Fail' },
     ]);
     expect(submit.Retry?.flatMap((r) => r.ErrorEquals)).not.toContain('States.Timeout');
+  });
+
+  it('makes Submit wait for a Runware slot, or while Runware is busy, with backoff and full jitter', () => {
+    const [wait] = stateOf(definition, 'Submit').Retry ?? [];
+    expect(wait).toEqual({
+      ErrorEquals: ['NoSlotError', 'RunwareBusyError'],
+      IntervalSeconds: 2,
+      BackoffRate: 1.5,
+      MaxDelaySeconds: 60,
+      MaxAttempts: 3000,
+      JitterStrategy: 'FULL',
+    });
+    // About five history events per retry: the backstop stays well inside a Standard workflow's 25,000.
+    expect((wait?.MaxAttempts ?? 0) * 5).toBeLessThan(25_000);
+    // The job's own deadline ends the wait long before: on average a retry waits MaxDelaySeconds / 2.
+    const longest = 604_800;
+    const { maxDelaySeconds } = slotWait(longest);
+    expect((longest / (maxDelaySeconds / 2)) * 5).toBeLessThan(12_500);
+    expect(environmentOf('submit')).toMatchObject({
+      MAX_CONCURRENT_TASKS: String(DEFAULT_SETTINGS.maxConcurrentTasks),
+      STALE_WAITER_SECONDS: String(3 * 60 + 120),
+    });
   });
 
   it('polls until done: Poll -> IsGenerated -> Record, or WaitBeforePoll ($.poll.waitSeconds) -> Poll', () => {
@@ -586,6 +612,7 @@ describe('settings from context', () => {
       model: 'klingai:avatar@2.0-standard',
       alarmEmail: 'ops@example.com',
       logRetentionDays: '7',
+      maxConcurrentTasks: '2',
     });
     customDefinition = definitionOf(custom.template);
   });
@@ -599,6 +626,7 @@ describe('settings from context', () => {
   it('changes the environment, log retention and alarm subscription', () => {
     const env = (name: PipelineFunctionName) => environmentOf(name, custom);
     expect(env('deliver').ALLOWED_VIDEO_HOSTS).toBe('vm.runware.ai,cdn.example.com');
+    expect(env('submit').MAX_CONCURRENT_TASKS).toBe('2');
     expect(env('validate')).toMatchObject({
       DEFAULT_PROMPT: 'A friendly presenter',
       DEFAULT_MODEL: 'klingai:avatar@2.0-standard',
@@ -616,6 +644,8 @@ describe('settings from context', () => {
     [{ waitTimeoutSeconds: '7200' }, 'hardDeadlineSeconds'],
     [{ model: 'klingai:other@1' }, 'model'],
     [{ logRetentionDays: '31' }, 'logRetentionDays'],
+    [{ maxConcurrentTasks: '0' }, 'maxConcurrentTasks'],
+    [{ maxConcurrentTasks: '1001' }, 'maxConcurrentTasks'],
     [{ alarmEmail: 'not an address' }, 'alarmEmail'],
     [{ allowedVideoHosts: ' , ' }, 'allowedVideoHosts'],
     [{ runwareApiUrl: 'ftp://api.runware.ai' }, 'runwareApiUrl'],
@@ -639,6 +669,7 @@ describe('settings from context', () => {
       presignTtlSeconds: 3600,
       orphanAfterSeconds: 86_400,
       logRetentionDays: 30,
+      maxConcurrentTasks: 10,
     });
     // The values above are the ones documented in the settings' TSDoc; they live in one module.
     expect(parseSettings({})).toEqual({

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RunwareRejectedError, TransientError } from '../../lambdas/core/errors.js';
+import { RunwareBusyError, RunwareRejectedError, TransientError } from '../../lambdas/core/errors.js';
 import { HttpRunwareClient, type HttpRunwareClientOptions } from '../../lambdas/core/runware/client.js';
 import { parseTaskReports } from '../../lambdas/core/runware/reports.js';
 import { parseWebhookBody, type VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';
@@ -370,11 +370,11 @@ describe('submitting tasks', () => {
     expect(simulator.submissions.filter((s) => s.taskUUID === sent.taskUUID)).toHaveLength(1);
   });
 
-  it('keeps answering 429 until the client gives up with a transient error', async () => {
+  it('keeps answering 429 until the client gives up: the job is to wait (RunwareBusyError)', async () => {
     simulator.queueFault({ submitStatus: [429, 429] });
     const error = await rejection(client({ maxAttempts: 2 }).submit(task()));
 
-    expect(error).toBeInstanceOf(TransientError);
+    expect(error).toBeInstanceOf(RunwareBusyError);
     expect(error).toMatchObject({ code: 'RUNWARE_BUSY' });
     expect(error.message).toContain('queueCapacityExceeded');
   });
@@ -387,6 +387,48 @@ describe('submitting tasks', () => {
     await simulator.waitForIdle();
     expect(simulator.submissions.filter((s) => s.taskUUID === sent.taskUUID)).toHaveLength(1);
     expect(webhooksFor(sent.taskUUID)).toHaveLength(1);
+  });
+});
+
+describe('capacity and render time', () => {
+  afterEach(() => {
+    simulator.setCapacity(undefined);
+    simulator.setRenderSpeed(0);
+  });
+
+  it('answers 429 queueCapacityExceeded above its capacity, creating nothing, until a task finishes', async () => {
+    await simulator.waitForIdle();
+    simulator.setCapacity(1);
+    simulator.resetPeakInFlight();
+    const first = task();
+    const second = task();
+    simulator.queueFault({ slowMs: 1500 });
+    await expect(client().submit(first)).resolves.toEqual({ status: 'accepted' });
+    expect(simulator.inFlight).toBe(1);
+
+    const error = await rejection(client({ maxAttempts: 1 }).submit(second));
+    expect(error).toBeInstanceOf(RunwareBusyError);
+    expect(error).toMatchObject({ code: 'RUNWARE_BUSY' });
+    expect(error.message).toContain('queueCapacityExceeded');
+    expect(simulator.tasks.has(second.taskUUID)).toBe(false);
+    // The task in flight sent again is no new task: its usual conflictTaskUUID, not 429.
+    await expect(client({ maxAttempts: 1 }).submit(first)).resolves.toEqual({ status: 'already-accepted' });
+
+    await simulator.waitForIdle();
+    expect(simulator.inFlight).toBe(0);
+    await expect(client({ maxAttempts: 1 }).submit(second)).resolves.toEqual({ status: 'accepted' });
+    await simulator.waitForIdle();
+    expect(simulator.peakInFlight).toBe(1);
+  });
+
+  it('takes renderSpeed seconds of render per second of audio', async () => {
+    simulator.setRenderSpeed(0.5);
+    const sent = task();
+    const started = performance.now();
+    await client().submit(sent);
+    await simulator.waitForIdle();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(0.5 * voiceDuration * 1000);
+    expect(simulator.tasks.get(sent.taskUUID.toLowerCase())?.status).toBe('success');
   });
 });
 

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { DynamoFileStore } from '../../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../../lambdas/core/store/jobs.js';
+import { DynamoSlotStore } from '../../lambdas/core/store/slots.js';
 import { Table } from '../../lambdas/core/store/table.js';
 import { DynamoTaskStore } from '../../lambdas/core/store/tasks.js';
 import { startDynamo } from './dynamo.js';
@@ -18,6 +19,7 @@ export interface TestStores {
   files: DynamoFileStore;
   jobs: DynamoJobStore;
   tasks: DynamoTaskStore;
+  slots: DynamoSlotStore;
 }
 
 /**
@@ -35,6 +37,7 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
       files: new DynamoFileStore(table),
       jobs: new DynamoJobStore(table, options.now),
       tasks: new DynamoTaskStore(table),
+      slots: new DynamoSlotStore(table, options.now ? { now: options.now } : {}),
     };
   });
   afterAll(async () => dynamo?.stop());
@@ -54,6 +57,9 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
     },
     get tasks() {
       return started().tasks;
+    },
+    get slots() {
+      return started().slots;
     },
   };
 }

@@ -17,7 +17,12 @@ const { s3: s3Mock, outputs } = useOutputBucket();
 let deps: FailDeps;
 
 beforeEach(() => {
-  deps = { jobs: db.jobs, outputs: outputs('out'), now: () => new Date('2026-11-24T10:09:00Z') };
+  deps = {
+    jobs: db.jobs,
+    slots: db.slots,
+    outputs: outputs('out'),
+    now: () => new Date('2026-11-24T10:09:00Z'),
+  };
 });
 
 const lambdaCause = (errorType: string, errorMessage: string) =>
@@ -220,5 +225,23 @@ describe('fail', () => {
       reason: 'why it failed',
       stage: 'VALIDATED',
     });
+  });
+
+  it('gives back the Runware slot of the failed attempt, and its place in the queue', async () => {
+    const holding = await seedValidatedJob(db.jobs, { status: 'SUBMITTED' });
+    const waiting = await seedValidatedJob(db.jobs, { status: 'QUEUED' });
+    expect(await db.slots.acquire(holding.jobId, 1, 1000)).toBe(true);
+    const taken = (await db.slots.holders()).length;
+    expect(await db.slots.acquire(waiting.jobId, 1, taken)).toBe(false);
+    const error = {
+      Error: 'Execution.ABORTED',
+      Cause: JSON.stringify({ errorMessage: '[EXECUTION_ABORTED] x' }),
+    };
+    for (const job of [holding, waiting]) {
+      await failJob({ jobId: job.jobId, attempt: 1, stem: job.stem, error }, deps);
+    }
+    const holders = (await db.slots.holders()).map((h) => h.jobId);
+    expect(holders).not.toContain(holding.jobId);
+    expect((await db.slots.waiters(100)).map((w) => w.jobId)).not.toContain(waiting.jobId);
   });
 });

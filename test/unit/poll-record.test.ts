@@ -192,16 +192,31 @@ describe('record', () => {
     const { job, taskUUID } = await submitted(2);
     await db.tasks.addResult(taskUUID, result(2, { cost: 1.29917 }));
     await db.tasks.addResult(taskUUID, result(1, { cost: 1.9488 }));
-    expect(await recordResults({ jobId: job.jobId, attempt: 1 }, { jobs: db.jobs, tasks: db.tasks })).toEqual(
-      {
-        results: 2,
-        costUsd: 3.24797,
-      },
-    );
+    expect(
+      await recordResults(
+        { jobId: job.jobId, attempt: 1 },
+        { jobs: db.jobs, tasks: db.tasks, slots: db.slots },
+      ),
+    ).toEqual({
+      results: 2,
+      costUsd: 3.24797,
+    });
     const stored = await db.jobs.get(job.jobId);
     expect(stored?.status).toBe('GENERATED');
     expect(stored?.stages.GENERATED).toBeDefined();
     expect(stored?.results?.map((r) => r.seed)).toEqual([1001, 1002]);
+  });
+
+  it('gives the job its Runware slot back once the generation has ended, also when run again', async () => {
+    const { job, taskUUID } = await submitted(1);
+    await db.slots.acquire(job.jobId, 1, 1000);
+    await db.tasks.addResult(taskUUID, result(1));
+    const deps = { jobs: db.jobs, tasks: db.tasks, slots: db.slots };
+    await recordResults({ jobId: job.jobId, attempt: 1 }, deps);
+    expect((await db.slots.holders()).map((h) => h.jobId)).not.toContain(job.jobId);
+    await expect(recordResults({ jobId: job.jobId, attempt: 1 }, deps)).resolves.toMatchObject({
+      results: 1,
+    });
   });
 
   it('keeps the results that were made when one of several failed', async () => {
@@ -211,12 +226,15 @@ describe('record', () => {
       code: 'RUNWARE_TASK_FAILED',
       message: 'one variation failed',
     });
-    expect(await recordResults({ jobId: job.jobId, attempt: 1 }, { jobs: db.jobs, tasks: db.tasks })).toEqual(
-      {
-        results: 1,
-        costUsd: 1.20634,
-      },
-    );
+    expect(
+      await recordResults(
+        { jobId: job.jobId, attempt: 1 },
+        { jobs: db.jobs, tasks: db.tasks, slots: db.slots },
+      ),
+    ).toEqual({
+      results: 1,
+      costUsd: 1.20634,
+    });
     expect((await db.jobs.get(job.jobId))?.partialFailures).toEqual([
       { code: 'RUNWARE_TASK_FAILED', message: 'one variation failed' },
     ]);

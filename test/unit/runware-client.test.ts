@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { RunwareRejectedError, TransientError } from '../../lambdas/core/errors.js';
+import { RunwareBusyError, RunwareRejectedError, TransientError } from '../../lambdas/core/errors.js';
 import { HttpRunwareClient, type HttpRunwareClientOptions } from '../../lambdas/core/runware/client.js';
 import { type VideoInferenceTask, VideoInferenceTaskSchema } from '../../lambdas/core/runware/schemas.js';
 import { loadRunwarePair } from '../fixtures/runware/pairs.js';
@@ -128,24 +128,25 @@ describe('HttpRunwareClient.submit', () => {
       Array.from({ length: 6 }, () => ({ status: 503 })),
       { maxAttempts: 6, baseDelayMs: 500, maxDelayMs: 3000, random: () => 0.5 },
     );
-    await expect(client.submit(task())).rejects.toThrow(TransientError);
+    await expect(client.submit(task())).rejects.toThrow(RunwareBusyError);
     expect(delays).toEqual([250, 500, 1000, 1500, 1500]);
   });
 
   it.each([
-    [503, 'RUNWARE_UNAVAILABLE'],
-    [500, 'RUNWARE_UNAVAILABLE'],
-    [502, 'RUNWARE_UNAVAILABLE'],
-    [599, 'RUNWARE_UNAVAILABLE'],
-    [504, 'RUNWARE_TIMEOUT'],
+    // Runware at capacity: the submission waits in the state machine (RunwareBusyError), not a failure.
+    [503, 'RUNWARE_UNAVAILABLE', RunwareBusyError],
+    [500, 'RUNWARE_UNAVAILABLE', TransientError],
+    [502, 'RUNWARE_UNAVAILABLE', TransientError],
+    [599, 'RUNWARE_UNAVAILABLE', TransientError],
+    [504, 'RUNWARE_TIMEOUT', RunwareBusyError],
     // Both official SDKs retry 408 (docs/runware-api.md section 2).
-    [408, 'RUNWARE_TIMEOUT'],
-    [429, 'RUNWARE_BUSY'],
-  ])('gives up on HTTP %i after maxAttempts with a TransientError %s', async (status, code) => {
+    [408, 'RUNWARE_TIMEOUT', RunwareBusyError],
+    [429, 'RUNWARE_BUSY', RunwareBusyError],
+  ])('gives up on HTTP %i after maxAttempts with %s (%o)', async (status, code, kind) => {
     const { client, calls, delays } = makeClient([{ status }, { status }, { status }, { status }]);
     const error = await failure(() => client.submit(task()));
-    expect(error).toBeInstanceOf(TransientError);
-    expect(error).toMatchObject({ name: 'TransientError', code });
+    expect(error).toBeInstanceOf(kind);
+    expect(error).toMatchObject({ name: kind.name, code });
     expect(error.message).toContain(`HTTP ${status}`);
     expect(calls).toHaveLength(4);
     expect(delays).toHaveLength(3);

@@ -1,5 +1,11 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { RunwareRejectedError, TransientError } from '../../lambdas/core/errors.js';
+import {
+  NoSlotError,
+  RunwareBusyError,
+  RunwareRejectedError,
+  TransientError,
+  WaitDeadlineError,
+} from '../../lambdas/core/errors.js';
 import { verifyWebhookToken } from '../../lambdas/core/webhook-token.js';
 import { type SubmitDeps, submitJob } from '../../lambdas/submit/submit.js';
 import { useStores } from '../support/harness.js';
@@ -18,6 +24,8 @@ beforeEach(() => {
   deps = {
     jobs: db.jobs,
     tasks: db.tasks,
+    slots: db.slots,
+    maxConcurrentTasks: 1000,
     runware,
     notifier,
     presigner: { presign: async (key) => `https://input.s3.amazonaws.com/${key}?X-Amz-Signature=sig` },
@@ -154,5 +162,84 @@ describe('submit', () => {
       code: 'STALE_ATTEMPT',
     });
     expect(runware.submitted).toHaveLength(0);
+  });
+
+  describe('with every Runware slot taken', () => {
+    /** A cap that the slots already held by earlier tests fill. */
+    const full = async () => (await db.slots.holders()).length;
+
+    it('marks the job QUEUED once, sends nothing and throws NoSlotError for the state machine to retry', async () => {
+      const job = await seedValidatedJob(db.jobs);
+      const input = { jobId: job.jobId, attempt: 1, taskToken: 'token-q' };
+      const max = await full();
+      await expect(submitJob(input, { ...deps, maxConcurrentTasks: max })).rejects.toBeInstanceOf(
+        NoSlotError,
+      );
+      const queued = await db.jobs.get(job.jobId);
+      expect(queued).toMatchObject({ status: 'QUEUED', stages: { QUEUED: expect.any(String) } });
+      expect(queued?.taskUUID).toBeUndefined();
+      const queuedAt = queued?.stages.QUEUED;
+
+      // Asked again later: still no slot, and the time it was first queued is kept.
+      const later = { ...deps, maxConcurrentTasks: max, now: () => new Date('2026-11-24T10:05:00Z') };
+      await expect(submitJob(input, later)).rejects.toBeInstanceOf(NoSlotError);
+      expect((await db.jobs.get(job.jobId))?.stages.QUEUED).toBe(queuedAt);
+      expect(runware.submitted).toHaveLength(0);
+
+      // A slot frees up: the job is submitted.
+      const out = await submitJob(input, { ...later, maxConcurrentTasks: max + 1 });
+      expect(out.status).toBe('accepted');
+      expect(await db.jobs.get(job.jobId)).toMatchObject({
+        status: 'SUBMITTED',
+        stages: { QUEUED: queuedAt, SUBMITTED: expect.any(String) },
+      });
+      expect((await db.slots.holders()).map((h) => h.jobId)).toContain(job.jobId);
+      await db.slots.release(job.jobId, 1);
+    });
+
+    it('ends the wait with DEADLINE_EXCEEDED at the hard deadline, saying it waited for a slot', async () => {
+      const job = await seedValidatedJob(db.jobs, { deadline: '2026-11-24T10:00:30.000Z' });
+      const error = await submitJob(
+        { jobId: job.jobId, attempt: 1, taskToken: 't' },
+        { ...deps, maxConcurrentTasks: await full() },
+      ).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WaitDeadlineError);
+      expect(error).toMatchObject({
+        code: 'DEADLINE_EXCEEDED',
+        message: expect.stringContaining('Runware slot'),
+      });
+      expect(runware.submitted).toHaveLength(0);
+    });
+  });
+
+  describe('when Runware is at capacity', () => {
+    const busy = () =>
+      Promise.reject(new RunwareBusyError('RUNWARE_BUSY', 'Runware was at capacity (HTTP 429).'));
+
+    it('gives the slot back, keeps the task UUID, waits (QUEUED), and submits the same task later', async () => {
+      const job = await seedValidatedJob(db.jobs);
+      const input = { jobId: job.jobId, attempt: 1, taskToken: 'token-b' };
+      runware.submitAnswers = [busy];
+      await expect(submitJob(input, deps)).rejects.toBeInstanceOf(RunwareBusyError);
+      expect(await db.jobs.get(job.jobId)).toMatchObject({ status: 'QUEUED' });
+      expect((await db.slots.holders()).map((h) => h.jobId)).not.toContain(job.jobId);
+
+      const out = await submitJob({ ...input, taskToken: 'token-b2' }, deps);
+      expect(out.status).toBe('accepted');
+      expect(runware.submitted.map((t) => t.taskUUID)).toEqual([out.taskUUID, out.taskUUID]);
+      expect((await db.slots.holders()).map((h) => h.jobId)).toContain(job.jobId);
+      await db.slots.release(job.jobId, 1);
+    });
+
+    it('ends the wait with DEADLINE_EXCEEDED past the deadline, saying Runware was busy', async () => {
+      const job = await seedValidatedJob(db.jobs, { deadline: '2026-11-24T10:00:30.000Z' });
+      runware.submitAnswers = [busy];
+      const error = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(WaitDeadlineError);
+      expect(error).toMatchObject({ message: expect.stringContaining('Runware was busy') });
+      expect((await db.slots.holders()).map((h) => h.jobId)).not.toContain(job.jobId);
+    });
   });
 });

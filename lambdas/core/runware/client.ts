@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RunwareRejectedError, TransientError } from '../errors.js';
+import { RunwareBusyError, RunwareRejectedError, TransientError } from '../errors.js';
 import { safeMessage } from '../redact.js';
 import { isTransientPollError, parseTaskReports, type TaskFailure } from './reports.js';
 import {
@@ -154,8 +154,11 @@ export class HttpRunwareClient implements RunwareClient {
    * Sends one task. The task is checked against {@link VideoInferenceTaskSchema} first: a task that fails is a
    * bug in the caller, so it throws a `TypeError` and nothing is sent (or billed).
    *
-   * @throws {TransientError} RUNWARE_BUSY / RUNWARE_TIMEOUT / RUNWARE_UNAVAILABLE / RUNWARE_NETWORK after
-   *   `maxAttempts`, or RUNWARE_BAD_RESPONSE at once.
+   * @throws {RunwareBusyError} RUNWARE_BUSY / RUNWARE_TIMEOUT / RUNWARE_UNAVAILABLE when the last of
+   *   `maxAttempts` was answered 429, 408, 504 or 503: Runware is at capacity, and the job waits in the state
+   *   machine (its slot given back) until its deadline.
+   * @throws {TransientError} RUNWARE_UNAVAILABLE / RUNWARE_TIMEOUT / RUNWARE_NETWORK after `maxAttempts` (other
+   *   5xx, no answer), or RUNWARE_BAD_RESPONSE at once.
    * @throws {RunwareRejectedError} when Runware refuses the task (see {@link RUNWARE_ERROR_CODES}).
    */
   async submit(task: VideoInferenceTask): Promise<SubmitOutcome> {
@@ -166,7 +169,7 @@ export class HttpRunwareClient implements RunwareClient {
       );
     }
     const ctx: RequestContext = { subject: 'the task', apiKey: await this.apiKey() };
-    const reply = await this.post([checked.data], ctx);
+    const reply = await this.post([checked.data], ctx, { waitWhenBusy: true });
     const errors = reply.envelope?.errors ?? [];
     if (errors.some((e) => e.code === CONFLICT_TASK_UUID)) return { status: 'already-accepted' };
     if (!isSuccess(reply.status) || errors.length > 0) throw rejected(reply.status, errors, ctx);
@@ -241,9 +244,14 @@ export class HttpRunwareClient implements RunwareClient {
    * POSTs the tasks, retrying transient failures. Returns the first answer that is not transient, whatever its
    * status; the caller decides what a 4xx means for its request.
    */
-  private async post(tasks: readonly unknown[], ctx: RequestContext): Promise<Reply> {
+  private async post(
+    tasks: readonly unknown[],
+    ctx: RequestContext,
+    options: { waitWhenBusy?: boolean } = {},
+  ): Promise<Reply> {
     const body = JSON.stringify(tasks);
     let failure: Failure | undefined;
+    let busy = false;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       let retryAfterMs: number | undefined;
       try {
@@ -257,15 +265,19 @@ export class HttpRunwareClient implements RunwareClient {
         const reply = toReply(response.status, text);
         if (!isTransientStatus(response.status)) return reply;
         failure = transientStatusFailure(reply);
+        busy = BUSY_STATUSES.has(response.status);
         retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
       } catch (cause) {
         failure = networkFailure(cause, this.timeoutMs);
+        busy = false;
       }
       if (attempt < this.maxAttempts) await this.sleep(this.backoff(attempt, retryAfterMs));
     }
     // The loop runs at least once (maxAttempts >= 1) and only falls through after a failure.
     const last = failure ?? { code: RUNWARE_ERROR_CODES.network, what: 'no attempt was made' };
-    throw new TransientError(
+    // A submission that still finds Runware at capacity waits in the state machine (its slot given back).
+    const Kind = options.waitWhenBusy && busy ? RunwareBusyError : TransientError;
+    throw new Kind(
       last.code,
       sanitize(`${last.what} on all ${this.maxAttempts} attempts. Retry the job later.`, ctx.apiKey),
       last.cause === undefined ? undefined : { cause: last.cause },
@@ -279,6 +291,12 @@ export class HttpRunwareClient implements RunwareClient {
     return Math.floor(this.random() * ceiling);
   }
 }
+
+/**
+ * Runware's answers for "at capacity" (docs/runware-api.md section 2: queue capacity exceeded, temporary
+ * capacity constraint, maximum queue wait time): a submission that gets one waits for as long as the job may.
+ */
+const BUSY_STATUSES: ReadonlySet<number> = new Set([408, 429, 503, 504]);
 
 function isSuccess(status: number): boolean {
   return status >= 200 && status < 300;

@@ -16,7 +16,9 @@ import { TABLE_SCHEMA } from './schema.js';
  * - `STEM#<stem>` / `FILE#<key>`: a file seen in the inbox (pairing);
  * - `STEM#<stem>` / `ORPHAN_WATCH`: the orphan clock of a stem with a lone file (also in the due index);
  * - `JOB#<jobId>` / `JOB`: the job record;
- * - `TASK#<taskUUID>` / `TASK`: the Runware task lookup for the webhook and the poller.
+ * - `TASK#<taskUUID>` / `TASK`: the Runware task lookup for the webhook and the poller;
+ * - `SLOTS` / `SLOTS`: the Runware slots taken (`maxConcurrentTasks`), one map of holders;
+ * - `WAITER#<jobId>#<attempt>` / `WAITER`: a job attempt waiting for a slot (also in the due index, oldest first).
  * Every write is a single-item conditional write (no transactions), so it runs on DynamoDB Local emulators too.
  * A new store adds its key builder here and its own module beside the others.
  */
@@ -29,6 +31,8 @@ export const keys = {
   orphanWatch: (stem: string): ItemKey => ({ pk: `STEM#${stem}`, sk: 'ORPHAN_WATCH' }),
   job: (jobId: string): ItemKey => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),
   task: (taskUUID: string): ItemKey => ({ pk: `TASK#${taskUUID}`, sk: 'TASK' }),
+  slots: (): ItemKey => ({ pk: 'SLOTS', sk: 'SLOTS' }),
+  waiter: (holder: string): ItemKey => ({ pk: `WAITER#${holder}`, sk: 'WAITER' }),
 };
 
 /** Items of one partition whose sort key starts with a prefix: all the inbox files of a stem. */
@@ -39,6 +43,8 @@ export const keyRanges = {
 /** Partitions of the due index. */
 export const duePartitions = {
   orphans: 'ORPHAN',
+  /** Job attempts waiting for a Runware slot, by the time they started waiting. */
+  slotQueue: 'QUEUE',
 } as const;
 
 /** The due-index attributes of an item that falls due at `dueAt` (ties ordered by `id`). */
