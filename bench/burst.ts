@@ -10,41 +10,17 @@
  * Run: `npx tsx bench/burst.ts` (PAIRS and TIMEOUT_S override the defaults).
  */
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { makeSamplePortrait, makeSampleVoice } from '../local/ffmpeg.js';
 import { LocalStack } from '../local/stack.js';
+import { sampleTree } from './support.js';
 
 const PAIRS = Number(process.env.PAIRS ?? 50);
 const TIMEOUT_S = Number(process.env.TIMEOUT_S ?? 600);
 const PREFIX = 'burst';
-
-/** Processes in this benchmark's tree (itself and every descendant) and their resident memory together. */
-function sampleTree(): { processes: number; rssMiB: number } {
-  const out = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,rss='], { encoding: 'utf8' });
-  const rows = out
-    .trim()
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/).map(Number))
-    .map(([pid = 0, ppid = 0, rss = 0]) => ({ pid, ppid, rss }));
-  const children = new Map<number, number[]>();
-  for (const row of rows) children.set(row.ppid, [...(children.get(row.ppid) ?? []), row.pid]);
-  const rssOf = new Map(rows.map((r) => [r.pid, r.rss]));
-  const tree = new Set<number>();
-  const stack = [process.pid];
-  while (stack.length) {
-    const pid = stack.pop() as number;
-    if (tree.has(pid)) continue;
-    tree.add(pid);
-    stack.push(...(children.get(pid) ?? []));
-  }
-  let rssKiB = 0;
-  for (const pid of tree) rssKiB += rssOf.get(pid) ?? 0;
-  return { processes: tree.size, rssMiB: Math.round(rssKiB / 1024) };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'avatar-burst-'));
 await Promise.all([

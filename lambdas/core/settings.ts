@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The Kling avatar models this pipeline knows how to drive (same inputs, same options). */
 export const AVATAR_MODELS = ['klingai:avatar@2.0-pro', 'klingai:avatar@2.0-standard'] as const;

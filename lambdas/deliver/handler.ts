@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { csv, loadConfig } from '../core/config.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, s3Client } from '../core/runtime.js';

@@ -28,17 +28,23 @@ export class HttpVideoSource implements VideoSource {
     let url = this.check(raw);
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       let response: Response;
+      // The time-out covers reaching the host and its answer's headers only: a signal that stayed armed would
+      // also cut off the body, so any video taking longer than it to stream would end truncated.
+      const connect = new AbortController();
+      const timer = setTimeout(
+        () => connect.abort(new DOMException('The connection timed out.', 'TimeoutError')),
+        this.connectTimeoutMs,
+      );
       try {
-        response = await this.fetchImpl(url, {
-          redirect: 'manual',
-          signal: AbortSignal.timeout(this.connectTimeoutMs),
-        });
+        response = await this.fetchImpl(url, { redirect: 'manual', signal: connect.signal });
       } catch (error) {
         throw new TransientError(
           'VIDEO_DOWNLOAD_FAILED',
           // fetch's own message may quote the whole URL, user and password included.
           `Could not reach ${redactUrl(url.href)} (${redactSecrets((error as Error).message)}).`,
         );
+      } finally {
+        clearTimeout(timer);
       }
       if (response.status >= 300 && response.status < 400 && response.headers.get('location')) {
         await response.body?.cancel();

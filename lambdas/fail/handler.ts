@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadConfig } from '../core/config.js';
 import { executionEndMessage } from '../core/errors.js';
 import { OutputWriter } from '../core/outputs.js';

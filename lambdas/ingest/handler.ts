@@ -1,5 +1,5 @@
 import type { EventBridgeEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadConfig, positiveInt } from '../core/config.js';
 import { SfnExecutionStarter } from '../core/executions.js';
 import { OutputWriter } from '../core/outputs.js';

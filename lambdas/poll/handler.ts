@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadConfig } from '../core/config.js';
 import { dynamoClient, logger, runwareClient } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SfnTaskNotifier } from '../core/completion.js';
 import { loadConfig, positiveInt } from '../core/config.js';
 import { S3InputPresigner } from '../core/presign.js';

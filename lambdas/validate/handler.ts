@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadConfig, positiveInt } from '../core/config.js';
 import { DEFAULT_MEDIA_LIMITS } from '../core/media/inspect.js';
 import { S3ObjectReader, S3ObjectWriter } from '../core/objects.js';

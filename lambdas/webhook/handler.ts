@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SfnTaskNotifier } from '../core/completion.js';
 import { loadConfig } from '../core/config.js';
 import { INTERNAL_REPLY } from '../core/errors.js';

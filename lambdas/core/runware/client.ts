@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { RunwareBusyError, RunwareRejectedError, TransientError } from '../errors.js';
 import { safeMessage } from '../redact.js';
 import { isTransientPollError, parseTaskReports, type TaskFailure } from './reports.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidWebhookBodyError } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 import { AVATAR_MODELS, OUTPUT_FORMATS, PROMPT_MAX_LENGTH, SafetySchema } from '../settings.js';

@@ -1,0 +1,676 @@
+/**
+ * `npm run bench`: the pipeline's performance figures in local mode, printed as one table (and written to
+ * bench/results/latest.json), each with its median and spread, the machine and the date.
+ *
+ * 1. Orchestration overhead: OVERHEAD_JOBS jobs one after another; for each, the time from the second file's PUT
+ *    returning to the video being in the output bucket, minus the settle wait and the simulator's time on the
+ *    task (accepted -> finished, which holds its input download and render); and the time between the job
+ *    record's stage timestamps.
+ * 2. A burst: BURST_PAIRS pairs dropped at once against a simulator capacity of CAPACITY tasks in flight.
+ * 3. Delivery of a VIDEO_MB video by the deliver core against the least-code baseline (bench/delivery.ts).
+ * 4. Each Lambda bundle's size and its module initialisation time in a fresh Node process.
+ * 5. AWS cost per job (without Runware's charge) from the requests counted during figure 1.
+ *
+ * Targets are reported, never asserted: the bench fails only if it cannot measure. Every loop is bounded
+ * (counts and time-outs); everything it starts is stopped before it exits. Budget: under 15 minutes on 2 cores.
+ * Environment overrides: OVERHEAD_JOBS, BURST_PAIRS, CAPACITY, BURST_TIMEOUT_S, VIDEO_MB, DELIVERY_RUNS,
+ * INIT_RUNS, SKIP (comma-separated figure numbers to leave out).
+ */
+
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { type IncomingMessage, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import { makeSamplePortrait, makeSampleVoice } from '../local/ffmpeg.js';
+import { LocalStack } from '../local/stack.js';
+import type { FunctionName } from '../local/template.js';
+import { storesOf } from '../test/support/local.js';
+import { machine, quantile, type Spread, sampleTree, spread } from './support.js';
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const OVERHEAD_JOBS = env('OVERHEAD_JOBS', 30);
+const BURST_PAIRS = env('BURST_PAIRS', 200);
+const CAPACITY = env('CAPACITY', 5);
+const BURST_TIMEOUT_S = env('BURST_TIMEOUT_S', 300);
+const VIDEO_MB = env('VIDEO_MB', 1024);
+const DELIVERY_RUNS = env('DELIVERY_RUNS', 3);
+const INIT_RUNS = env('INIT_RUNS', 5);
+const SKIP = new Set((process.env.SKIP ?? '').split(',').filter(Boolean).map(Number));
+/** Settle wait: short, and subtracted from each of figure 1's jobs. */
+const SETTLE_SECONDS = 1;
+/**
+ * CDK context of the stack (one synth for figures 1, 2, 4, 5: a synth costs about a minute and a half here).
+ * `maxConcurrentTasks` is the deploy setting of the cap on Runware tasks in flight; a synth that does not know
+ * it ignores it (lib/settings.ts reads only the settings it knows). Figure 1 runs one job at a time, so the
+ * cap does not touch it.
+ */
+const STACK_CONTEXT: Record<string, string> = {
+  settleSeconds: String(SETTLE_SECONDS),
+  maxConcurrentTasks: String(CAPACITY),
+};
+/** Figure 3's second and later runs are left out once the bench has run this long (the budget is 15 min). */
+const BUDGET_S = env('BUDGET_S', 780);
+
+// -------------------------------------------------------------------------------------------- prices
+/**
+ * Public us-east-1 prices, USD. Values as published on these pages (2024-11 price list, the latest known
+ * when this was written; the bench machine has no internet access to re-check them).
+ */
+const PRICES = {
+  /** https://aws.amazon.com/step-functions/pricing/ : Standard workflows, $0.025 per 1,000 state transitions. */
+  stateTransition: 0.025 / 1000,
+  /** https://aws.amazon.com/lambda/pricing/ : arm64, $0.0000133334 per GB-second. */
+  lambdaGbSecond: 0.0000133334,
+  /** https://aws.amazon.com/lambda/pricing/ : $0.20 per 1M requests. */
+  lambdaRequest: 0.2 / 1e6,
+  /** https://aws.amazon.com/dynamodb/pricing/on-demand/ : $0.625 per million write request units. */
+  dynamoWriteUnit: 0.625 / 1e6,
+  /** https://aws.amazon.com/dynamodb/pricing/on-demand/ : $0.125 per million read request units. */
+  dynamoReadUnit: 0.125 / 1e6,
+  /** https://aws.amazon.com/s3/pricing/ : S3 Standard PUT, COPY, POST, LIST: $0.005 per 1,000 requests. */
+  s3Tier1: 0.005 / 1000,
+  /** https://aws.amazon.com/s3/pricing/ : S3 Standard GET, HEAD and all other requests: $0.0004 per 1,000. */
+  s3Tier2: 0.0004 / 1000,
+  /** https://aws.amazon.com/secrets-manager/pricing/ : $0.05 per 10,000 API calls. */
+  secretsCall: 0.05 / 10_000,
+  /** https://aws.amazon.com/eventbridge/pricing/ : custom events $1.00 per million (AWS service events free). */
+  eventBridgeEvent: 1 / 1e6,
+  /** https://aws.amazon.com/api-gateway/pricing/ : HTTP APIs, $1.00 per million requests (first 300 million). */
+  httpApiRequest: 1 / 1e6,
+  /** docs/runware-api.md: klingai:avatar@2.0-pro, USD 0.087 per second of video. */
+  runwarePerSecond: 0.087,
+};
+const RUNWARE_VIDEO_SECONDS = 30;
+
+// ------------------------------------------------------------------------------ request counting
+/** Requests the local stack's servers received from the pipeline (the bench's own are tagged and skipped). */
+const counts = { dynamoRead: 0, dynamoWrite: 0, secrets: 0, s3Tier1: 0, s3Tier2: 0, httpApi: 0 };
+let counting: { s3Port: number; webhookPort: number } | undefined;
+const BENCH_HEADER = 'x-avatar-bench';
+
+// Every server of local mode lives in this process: counting at their `request` event sees every call.
+const originalEmit = Server.prototype.emit;
+Server.prototype.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
+  if (event === 'request' && counting) countRequest(this, args[0] as IncomingMessage, counting);
+  return originalEmit.apply(this, [event, ...args] as Parameters<Server['emit']>);
+} as Server['emit'];
+
+function countRequest(
+  server: Server,
+  req: IncomingMessage,
+  ports: { s3Port: number; webhookPort: number },
+): void {
+  if (req.headers[BENCH_HEADER]) return;
+  const target = String(req.headers['x-amz-target'] ?? '');
+  const port = (server.address() as AddressInfo | null)?.port;
+  if (target.startsWith('DynamoDB_')) {
+    // One unit per request: the pipeline's items are under 1 KB (write) / 4 KB (read) and it does no scans.
+    if (/\.(Get|Query|Scan|BatchGet|TransactGet)/.test(target)) counts.dynamoRead += 1;
+    else counts.dynamoWrite += 1;
+  } else if (target.startsWith('secretsmanager.')) counts.secrets += 1;
+  else if (port === ports.s3Port) {
+    if (req.method === 'GET' || req.method === 'HEAD') counts.s3Tier2 += 1;
+    else counts.s3Tier1 += 1;
+  } else if (port === ports.webhookPort) counts.httpApi += 1;
+}
+
+/** Tags the bench's own SDK requests so that they are not counted as the pipeline's. */
+function tagBenchRequests(stack: LocalStack): void {
+  const tag =
+    <A extends { request: unknown }, R>(next: (args: A) => Promise<R>) =>
+    async (args: A) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers[BENCH_HEADER] = '1';
+      return next(args);
+    };
+  stack.s3.middlewareStack.add(tag, { step: 'build', name: 'benchTag' });
+  stack.dynamo.middlewareStack.add(tag, { step: 'build', name: 'benchTag' });
+}
+
+/** Lambda run times (from the start of the handler's run, not the wait for a free environment). */
+function timeLambdas(stack: LocalStack): { name: FunctionName; ms: number }[] {
+  const runs: { name: FunctionName; ms: number }[] = [];
+  const invoke = stack.lambdas.invoke.bind(stack.lambdas);
+  stack.lambdas.invoke = (name, event, options = {}) => {
+    let started = 0;
+    const done = () => {
+      if (started) runs.push({ name, ms: performance.now() - started });
+    };
+    const promise = invoke(name, event, {
+      onStart: () => {
+        started = performance.now();
+        options.onStart?.();
+      },
+    });
+    promise.then(done, done);
+    return promise;
+  };
+  return runs;
+}
+
+// -------------------------------------------------------------------- simulator capacity adapter
+/** Sets the Runware simulator's per-key capacity (429 above it); counts the submissions it refused. */
+function setSimulatorCapacity(stack: LocalStack, capacity: number): { readonly refused: number } {
+  const simulator = stack.simulator;
+  if (!simulator) {
+    console.error('bench: no simulator, capacity not set');
+    return { refused: 0 };
+  }
+  // The simulator's own per-key limit: above it a new task is answered 429 queueCapacityExceeded.
+  simulator.setCapacity(capacity);
+  simulator.resetPeakInFlight();
+  const submitted = simulator.submissions.length;
+  const accepted = simulator.tasks.size;
+  return {
+    // Submissions the simulator did not turn into a new task: 429 answers (and conflictTaskUUID resends).
+    get refused() {
+      return simulator.submissions.length - submitted - (simulator.tasks.size - accepted);
+    },
+  };
+}
+
+/** Most tasks the simulator had in flight at once (from their accepted and finished times). */
+function peakInFlight(stack: LocalStack, before: ReadonlySet<string>): number {
+  const edges: [number, number][] = [];
+  for (const task of stack.simulator?.tasks.values() ?? []) {
+    if (before.has(task.taskUUID)) continue;
+    edges.push([task.acceptedAt.getTime(), 1]);
+    edges.push([task.finishedAt?.getTime() ?? Number.POSITIVE_INFINITY, -1]);
+  }
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let peak = 0;
+  for (const [, step] of edges) {
+    now += step;
+    peak = Math.max(peak, now);
+  }
+  return peak;
+}
+
+// --------------------------------------------------------------------------------------- helpers
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The voice track with one PCM sample changed: a different track, so a different job. */
+function variant(voice: Buffer, i: number): Buffer {
+  const audio = Buffer.from(voice);
+  const at = audio.length - 2 - 2 * (i % 1000);
+  audio.writeInt16LE((audio.readInt16LE(at) + 1 + Math.floor(i / 1000)) & 0x7fff, at);
+  return audio;
+}
+
+async function put(stack: LocalStack, key: string, body: Buffer): Promise<void> {
+  await stack.s3.send(
+    new PutObjectCommand({ Bucket: stack.names.inputBucket, Key: `inbox/${key}`, Body: body }),
+  );
+}
+
+async function exists(stack: LocalStack, key: string): Promise<boolean> {
+  try {
+    await stack.s3.send(new HeadObjectCommand({ Bucket: stack.names.outputBucket, Key: key }));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function executionOf(stack: LocalStack, stem: string) {
+  return stack.sfn.listExecutions().find((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
+}
+
+const round = (v: number, digits = 0) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+interface Row {
+  figure: string;
+  metric: string;
+  median: string;
+  spread: string;
+  target: string;
+  met?: boolean;
+}
+const rows: Row[] = [];
+const report: Record<string, unknown> = { date: new Date().toISOString(), machine: machine() };
+
+function fmt(s: Spread, unit: string, digits = 0): { median: string; spread: string } {
+  return {
+    median: `${round(s.median, digits)} ${unit}`.trim(),
+    spread: s.n > 1 ? `${round(s.min, digits)}–${round(s.max, digits)} (n=${s.n})` : `n=${s.n}`,
+  };
+}
+
+// ------------------------------------------------------------------------------------ the samples
+const dir = mkdtempSync(join(tmpdir(), 'avatar-bench-'));
+await Promise.all([
+  makeSamplePortrait(join(dir, 'portrait.png')),
+  makeSampleVoice(join(dir, 'voice.wav'), 3),
+]);
+const portrait = readFileSync(join(dir, 'portrait.png'));
+const voice = readFileSync(join(dir, 'voice.wav'));
+const benchStarted = Date.now();
+const progress = (line: string) =>
+  console.error(`bench [${round((Date.now() - benchStarted) / 1000)} s] ${line}`);
+
+// ------------------------------------------------------------- figures 4, 1 and 5: one quiet stack
+if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
+  progress('starting the local stack (synth)...');
+  const stack = await LocalStack.start({
+    workDir: join(dir, 'stack'),
+    context: STACK_CONTEXT,
+    removeWorkDirOnStop: true,
+  });
+  try {
+    tagBenchRequests(stack);
+    const lambdaRuns = timeLambdas(stack);
+
+    if (!SKIP.has(4)) {
+      progress(`figure 4: bundle sizes and module initialisation (${INIT_RUNS} fresh processes each)`);
+      const bundles: Record<string, { bytes: number; initMs: Spread; error?: string }> = {};
+      for (const fn of Object.values(stack.assembly.functions)) {
+        const file = join(fn.assetDir, 'index.mjs');
+        const times: number[] = [];
+        let error: string | undefined;
+        for (let i = 0; i < INIT_RUNS && !error; i++) {
+          const run = spawnSync(
+            process.execPath,
+            [
+              '--input-type=module',
+              '-e',
+              'const t = performance.now(); await import(process.env.BENCH_ENTRY); console.log(performance.now() - t);',
+            ],
+            {
+              encoding: 'utf8',
+              timeout: 30_000,
+              env: {
+                PATH: process.env.PATH ?? '',
+                ...stack.clientEnvironment(),
+                ...fn.environment,
+                BENCH_ENTRY: pathToFileURL(file).href,
+              },
+            },
+          );
+          const ms = Number(run.stdout.trim().split('\n').at(-1));
+          if (run.status !== 0 || Number.isNaN(ms)) error = (run.stderr || run.stdout).slice(0, 300);
+          else times.push(ms);
+        }
+        bundles[fn.name] = { bytes: statSync(file).size, initMs: spread(times), ...(error ? { error } : {}) };
+        const kb = round(statSync(file).size / 1000);
+        const init = fmt(spread(times), 'ms');
+        rows.push({
+          figure: '4 bundle',
+          metric: `${fn.name}: size / init p50`,
+          median: `${kb} kB / ${init.median}`,
+          spread: init.spread,
+          target: '< 1000 kB / < 150 ms',
+          met: statSync(file).size < 1_000_000 && spread(times).median < 150,
+        });
+      }
+      report.bundles = bundles;
+    }
+
+    if (!SKIP.has(1) || !SKIP.has(5)) {
+      progress(`figure 1: ${OVERHEAD_JOBS} jobs one after another`);
+      await stack.idle();
+      const eventsBefore = stack.events.length;
+      lambdaRuns.length = 0;
+      counting = {
+        s3Port: Number(new URL(stack.endpoints.s3).port),
+        webhookPort: Number(new URL(stack.endpoints.webhook).port),
+      };
+      const overheads: number[] = [];
+      const totals: number[] = [];
+      const renders: number[] = [];
+      const stages: Record<string, number[]> = {};
+      let failed = 0;
+      for (let i = 0; i < OVERHEAD_JOBS; i++) {
+        const stem = `overhead/job-${String(i).padStart(3, '0')}`;
+        await put(stack, `${stem}.png`, portrait);
+        await put(stack, `${stem}.wav`, variant(voice, i));
+        const landed = Date.now();
+        let delivered = 0;
+        while (Date.now() - landed < 60_000) {
+          if (await exists(stack, `${stem}.mp4`)) {
+            delivered = Date.now();
+            break;
+          }
+          const execution = executionOf(stack, stem);
+          if (execution && execution.status !== 'RUNNING') break;
+          await sleep(20);
+        }
+        await stack.idle();
+        if (!delivered) {
+          failed += 1;
+          continue;
+        }
+        const tasks = [...(stack.simulator?.tasks.values() ?? [])].filter(
+          (t) => t.acceptedAt.getTime() >= landed,
+        );
+        const render = tasks.reduce(
+          (sum, t) => sum + ((t.finishedAt?.getTime() ?? t.acceptedAt.getTime()) - t.acceptedAt.getTime()),
+          0,
+        );
+        const total = delivered - landed;
+        totals.push(total);
+        renders.push(render);
+        overheads.push(total - SETTLE_SECONDS * 1000 - render);
+        const execution = executionOf(stack, stem);
+        const { jobId } = JSON.parse(execution?.input ?? '{}') as { jobId?: string };
+        const job = jobId ? await storesOf(stack).jobs.get(jobId) : undefined;
+        const times = Object.entries(job?.stages ?? {})
+          .map(([stage, at]) => [stage, Date.parse(at as string)] as const)
+          .sort((a, b) => a[1] - b[1]);
+        let previous: readonly [string, number] = ['second file landed', landed];
+        for (const current of times) {
+          const name = `${previous[0]} → ${current[0]}`;
+          stages[name] = [...(stages[name] ?? []), current[1] - previous[1]];
+          previous = current;
+        }
+        const last = `${previous[0]} → video in bucket`;
+        stages[last] = [...(stages[last] ?? []), delivered - previous[1]];
+      }
+      counting = undefined;
+      const jobs = overheads.length;
+      const overhead = {
+        p50: quantile(overheads, 0.5),
+        p95: quantile(overheads, 0.95),
+        ...spread(overheads),
+      };
+      report.overhead = {
+        jobs: OVERHEAD_JOBS,
+        delivered: jobs,
+        failed,
+        settleMs: SETTLE_SECONDS * 1000,
+        overheadMs: overhead,
+        totalMs: spread(totals),
+        simulatorMs: spread(renders),
+        stagesMs: Object.fromEntries(
+          Object.entries(stages).map(([k, v]) => [k, { p50: quantile(v, 0.5), p95: quantile(v, 0.95) }]),
+        ),
+      };
+      if (!SKIP.has(1)) {
+        rows.push({
+          figure: '1 overhead',
+          metric: `overhead p50 (p95 ${round(overhead.p95)} ms), ${jobs}/${OVERHEAD_JOBS} delivered`,
+          median: `${round(overhead.p50)} ms`,
+          spread: `${round(overhead.min)}–${round(overhead.max)} (n=${jobs})`,
+          target: '< 500 ms',
+          met: overhead.p50 < 500,
+        });
+        for (const [name, values] of Object.entries(stages)) {
+          if (values.length < jobs / 2) continue;
+          rows.push({
+            figure: '1 stage',
+            metric: `${name} (p95 ${round(quantile(values, 0.95))} ms)`,
+            ...fmt(spread(values), 'ms'),
+            target: '',
+          });
+        }
+      }
+
+      // Figure 5 from what figure 1's jobs cost.
+      const transitions = stack.sfn
+        .listExecutions()
+        .filter(
+          (e) =>
+            e.startDate.getTime() >= benchStarted &&
+            (JSON.parse(e.input) as { stem: string }).stem.startsWith('overhead/'),
+        )
+        .reduce((sum, e) => sum + e.states.length, 0);
+      const gbSeconds = lambdaRuns.reduce(
+        (sum, run) => sum + (stack.assembly.functions[run.name].memoryMb / 1024) * (Math.ceil(run.ms) / 1000),
+        0,
+      );
+      const perJob = (n: number) => n / Math.max(1, jobs);
+      const usage = {
+        stateTransitions: perJob(transitions),
+        lambdaRequests: perJob(lambdaRuns.length),
+        lambdaGbSeconds: perJob(gbSeconds),
+        dynamoWriteUnits: perJob(counts.dynamoWrite),
+        dynamoReadUnits: perJob(counts.dynamoRead),
+        s3Tier1: perJob(counts.s3Tier1),
+        s3Tier2: perJob(counts.s3Tier2),
+        secretsCalls: perJob(counts.secrets),
+        eventBridgeEvents: perJob(stack.events.length - eventsBefore),
+        httpApiRequests: perJob(counts.httpApi),
+      };
+      const costs = {
+        stepFunctions: usage.stateTransitions * PRICES.stateTransition,
+        lambda: usage.lambdaGbSeconds * PRICES.lambdaGbSecond + usage.lambdaRequests * PRICES.lambdaRequest,
+        dynamodb:
+          usage.dynamoWriteUnits * PRICES.dynamoWriteUnit + usage.dynamoReadUnits * PRICES.dynamoReadUnit,
+        s3: usage.s3Tier1 * PRICES.s3Tier1 + usage.s3Tier2 * PRICES.s3Tier2,
+        secretsManager: usage.secretsCalls * PRICES.secretsCall,
+        eventBridge: usage.eventBridgeEvents * PRICES.eventBridgeEvent,
+        httpApi: usage.httpApiRequests * PRICES.httpApiRequest,
+      };
+      const total = Object.values(costs).reduce((a, b) => a + b, 0);
+      const runware = PRICES.runwarePerSecond * RUNWARE_VIDEO_SECONDS;
+      report.cost = {
+        perJobUsage: usage,
+        perJobUsd: costs,
+        totalUsd: total,
+        runwareUsd: runware,
+        prices: PRICES,
+      };
+      if (!SKIP.has(5)) {
+        const biggest = Object.entries(costs).sort((a, b) => b[1] - a[1])[0];
+        rows.push({
+          figure: '5 cost',
+          metric: `AWS USD per job (${biggest?.[0]} ${round(((biggest?.[1] ?? 0) / total) * 100)} %)`,
+          median: `${total.toFixed(6)}`,
+          spread: `n=${jobs} jobs`,
+          target: '< 0.0005',
+          met: total < 0.0005,
+        });
+        rows.push({
+          figure: '5 cost',
+          metric: `share of Runware's USD ${runware.toFixed(2)} for a ${RUNWARE_VIDEO_SECONDS} s video`,
+          median: `${((total / runware) * 100).toFixed(4)} %`,
+          spread: '',
+          target: '',
+        });
+      }
+    }
+    if (!SKIP.has(2)) {
+      progress(`figure 2: ${BURST_PAIRS} pairs at once, simulator capacity ${CAPACITY}`);
+      await stack.idle();
+      const acceptedBefore = stack.simulator?.acceptedTasks() ?? 0;
+      const tasksBefore = new Set(stack.simulator?.tasks.keys() ?? []);
+      const peak = { processes: 0, rssMiB: 0 };
+      const sampler = setInterval(() => {
+        const now = sampleTree();
+        peak.processes = Math.max(peak.processes, now.processes);
+        peak.rssMiB = Math.max(peak.rssMiB, now.rssMiB);
+      }, 1_000);
+      try {
+        const capacity = setSimulatorCapacity(stack, CAPACITY);
+        const started = Date.now();
+        await Promise.all(
+          Array.from({ length: BURST_PAIRS }, async (_, i) => {
+            const stem = `burst/pair-${String(i).padStart(4, '0')}`;
+            await Promise.all([
+              put(stack, `${stem}.png`, portrait),
+              put(stack, `${stem}.wav`, variant(voice, i)),
+            ]);
+          }),
+        );
+        let delivered = 0;
+        let errorKeys: string[] = [];
+        while (Date.now() - started < BURST_TIMEOUT_S * 1000) {
+          const keys: string[] = [];
+          let token: string | undefined;
+          do {
+            const page = await stack.s3.send(
+              new ListObjectsV2Command({
+                Bucket: stack.names.outputBucket,
+                Prefix: 'burst/',
+                ContinuationToken: token,
+              }),
+            );
+            keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
+            token = page.NextContinuationToken;
+          } while (token);
+          delivered = keys.filter((k) => k.endsWith('.mp4')).length;
+          errorKeys = keys.filter((k) => k.endsWith('.error.json'));
+          if (delivered + errorKeys.length >= BURST_PAIRS) break;
+          await sleep(1_000);
+        }
+        const seconds = (Date.now() - started) / 1000;
+        clearInterval(sampler);
+        const failures: Record<string, number> = {};
+        for (const key of errorKeys) {
+          const object = await stack.s3.send(
+            new GetObjectCommand({ Bucket: stack.names.outputBucket, Key: key }),
+          );
+          const error = JSON.parse((await object.Body?.transformToString()) ?? '{}') as { code?: string };
+          failures[error.code ?? '?'] = (failures[error.code ?? '?'] ?? 0) + 1;
+        }
+        const accepted = (stack.simulator?.acceptedTasks() ?? 0) - acceptedBefore;
+        const inFlight = peakInFlight(stack, tasksBefore);
+        report.burst = {
+          pairs: BURST_PAIRS,
+          capacity: CAPACITY,
+          context: STACK_CONTEXT,
+          delivered,
+          failed: errorKeys.length,
+          failures,
+          seconds,
+          jobsPerMinute: (delivered / seconds) * 60,
+          tasksAccepted: accepted,
+          refused429: capacity.refused,
+          peakInFlight: inFlight,
+          peakTree: peak,
+          lambdaProcesses: stack.lambdas.peak,
+        };
+        const busy = failures.RUNWARE_BUSY ?? 0;
+        const one = (metric: string, median: string, target: string, met?: boolean) =>
+          rows.push({
+            figure: '2 burst',
+            metric,
+            median,
+            spread: 'n=1',
+            target,
+            ...(met === undefined ? {} : { met }),
+          });
+        one(
+          `delivered / failed of ${BURST_PAIRS} (${
+            Object.entries(failures)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ') || 'no failure'
+          })`,
+          `${delivered} / ${errorKeys.length}`,
+          `${BURST_PAIRS} / 0, no RUNWARE_BUSY`,
+          delivered === BURST_PAIRS && busy === 0,
+        );
+        one('time until all ended', `${round(seconds, 1)} s`, '');
+        one('jobs per minute', `${round((delivered / seconds) * 60, 1)}`, '');
+        one(
+          `tasks accepted (429 answers: ${capacity.refused})`,
+          `${accepted}`,
+          `${BURST_PAIRS}`,
+          accepted === BURST_PAIRS,
+        );
+        one(
+          `peak tasks in flight (capacity ${CAPACITY})`,
+          `${inFlight}`,
+          `≤ ${CAPACITY}`,
+          inFlight <= CAPACITY,
+        );
+        one(`peak local stack RSS (${peak.processes} processes)`, `${round(peak.rssMiB / 1024, 2)} GiB`, '');
+      } finally {
+        clearInterval(sampler);
+      }
+    }
+  } finally {
+    counting = undefined;
+    await stack.stop();
+  }
+}
+
+// ------------------------------------------------------------------------------ figure 3: delivery
+if (!SKIP.has(3)) {
+  const runs: Record<'pipeline' | 'baseline', { seconds: number; peakRssMiB: number }[]> = {
+    pipeline: [],
+    baseline: [],
+  };
+  for (let i = 0; i < DELIVERY_RUNS; i++) {
+    if (i > 0 && (Date.now() - benchStarted) / 1000 > BUDGET_S) {
+      progress(`figure 3: run ${i + 1} left out, the bench has used its time budget`);
+      break;
+    }
+    for (const mode of ['baseline', 'pipeline'] as const) {
+      progress(`figure 3: ${VIDEO_MB} MiB by the ${mode}, run ${i + 1} of ${DELIVERY_RUNS}`);
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(dirname(new URL(import.meta.url).pathname), 'delivery.ts'),
+          mode,
+          String(VIDEO_MB),
+        ],
+        { encoding: 'utf8', timeout: 300_000 },
+      );
+      const line = child.stdout.trim().split('\n').at(-1) ?? '';
+      if (child.status !== 0 || !line.startsWith('{')) {
+        console.error(`bench: delivery ${mode} failed: ${child.stderr.slice(-500)}`);
+        continue;
+      }
+      runs[mode].push(JSON.parse(line) as { seconds: number; peakRssMiB: number });
+    }
+  }
+  const rate = (mode: 'pipeline' | 'baseline') => runs[mode].map((r) => VIDEO_MB / r.seconds);
+  const ratios = runs.pipeline.map((r, i) =>
+    runs.baseline[i] ? runs.baseline[i].seconds / r.seconds : Number.NaN,
+  );
+  const ratio = spread(ratios.filter((r) => !Number.isNaN(r)).map((r) => r * 100));
+  const pipelinePeak = spread(runs.pipeline.map((r) => r.peakRssMiB));
+  report.delivery = { videoMiB: VIDEO_MB, runs, ratioPercent: ratio };
+  rows.push({
+    figure: '3 delivery',
+    metric: `deliver ${VIDEO_MB} MiB, MiB/s (baseline ${round(spread(rate('baseline')).median)} MiB/s)`,
+    ...fmt(spread(rate('pipeline')), 'MiB/s'),
+    target: '',
+  });
+  rows.push({
+    figure: '3 delivery',
+    metric: 'deliver speed as share of the baseline',
+    ...fmt(ratio, '%'),
+    target: '≥ 80 %',
+    met: ratio.median >= 80,
+  });
+  rows.push({
+    figure: '3 delivery',
+    metric: `deliver peak RSS, emulators included (baseline ${spread(runs.baseline.map((r) => r.peakRssMiB)).median} MiB)`,
+    ...fmt(pipelinePeak, 'MiB'),
+    target: '< 256 MiB',
+    met: pipelinePeak.median < 256,
+  });
+}
+
+// ---------------------------------------------------------------------------------------- report
+const m = machine();
+report.seconds = (Date.now() - benchStarted) / 1000;
+report.table = rows;
+const header = `| figure | metric | median | spread (min–max) | target | met |\n| --- | --- | --- | --- | --- | --- |`;
+const lines = rows.map(
+  (r) =>
+    `| ${r.figure} | ${r.metric} | ${r.median} | ${r.spread} | ${r.target} | ${r.met === undefined ? '' : r.met ? 'yes' : 'NO'} |`,
+);
+console.log(
+  `avatar-pipeline bench, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, node ${m.node}; ${round(
+    (Date.now() - benchStarted) / 1000,
+  )} s\n`,
+);
+console.log([header, ...lines].join('\n'));
+const out = join(dirname(new URL(import.meta.url).pathname), 'results');
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+console.log(`\n(written to bench/results/latest.json)`);
