@@ -53,6 +53,10 @@ if (portBase !== undefined && !(Number.isInteger(portBase) && portBase >= 1024 &
   process.exit(2);
 }
 
+// The SDK's documented switch for its Node 20 support notice: local mode only, so that it does not land among
+// the progress lines (the README states which Node versions are supported).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s`;
 const say = (line: string) => console.log(`[${elapsed()}] ${line}`);
@@ -161,6 +165,10 @@ async function main(): Promise<void> {
 async function followJob(stack: LocalStack, tableName: string, stem: string, before: Set<string>) {
   const jobs = new DynamoJobStore(new Table(stack.dynamo, tableName));
   const seen = new Set<string>();
+  // The SDK's documented switch for its Node 20 support notice: local mode only, so that it does not land among
+  // the progress lines (the README states which Node versions are supported).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
   const started = Date.now();
   const deadline = started + 30 * 60_000;
   let jobId: string | undefined;
@@ -220,23 +228,37 @@ async function copyOutputs(
 
 function printKeepInstructions(stack: LocalStack): void {
   const env = stack.clientEnvironment();
-  const { inputBucket, outputBucket } = stack.names;
+  const { inputBucket, outputBucket, tableName, stateMachineArn } = stack.names;
+  const { s3, dynamodb, aws } = stack.endpoints;
   console.log(`
-The local stack keeps running (Ctrl-C to stop). Drop more jobs with any S3 client:
+The local stack keeps running (Ctrl-C to stop; its state is kept in .local/ for the next start).
+Drop more jobs with any S3 client. The credentials and region:
 
   export ${Object.entries(env)
+    .filter(([k]) => !k.startsWith('AWS_ENDPOINT_URL'))
     .map(([k, v]) => `${k}=${v}`)
-    .join(' \\\n         ')}
+    .join(' ')}
 
-  aws --endpoint-url ${stack.endpoints.s3} s3 cp portrait.jpg s3://${inputBucket}/inbox/mine/anna.jpg
-  aws --endpoint-url ${stack.endpoints.s3} s3 cp voice.mp3    s3://${inputBucket}/inbox/mine/anna.mp3
-  aws --endpoint-url ${stack.endpoints.s3} s3 ls --recursive s3://${outputBucket}/
-  aws --endpoint-url ${stack.endpoints.aws} stepfunctions list-executions --state-machine-arn ${stack.names.stateMachineArn}
+Give every AWS CLI call its endpoint with --endpoint-url (the AWS_ENDPOINT_URL_* variables below work only
+with AWS CLI v2.13 or later; older versions ignore them and would talk to real AWS):
 
-S3 endpoint: ${stack.endpoints.s3}   input bucket: ${inputBucket}   output bucket: ${outputBucket}
-DynamoDB endpoint: ${stack.endpoints.dynamodb} (table ${stack.names.tableName})
-Step Functions endpoint: ${stack.endpoints.aws}   webhook: ${stack.endpoints.webhook}/runware/{taskUUID}
-Runware: ${stack.endpoints.runware}`);
+  aws --endpoint-url ${s3} s3 cp portrait.jpg s3://${inputBucket}/inbox/mine/anna.jpg
+  aws --endpoint-url ${s3} s3 cp voice.mp3    s3://${inputBucket}/inbox/mine/anna.mp3
+  aws --endpoint-url ${s3} s3 ls --recursive s3://${outputBucket}/
+  aws --endpoint-url ${dynamodb} dynamodb scan --table-name ${tableName} --max-items 5
+  aws --endpoint-url ${aws} stepfunctions list-executions --state-machine-arn ${stateMachineArn}
+
+  # AWS CLI >= 2.13 and the SDKs only:
+  export ${Object.entries(env)
+    .filter(([k]) => k.startsWith('AWS_ENDPOINT_URL'))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}
+
+S3 endpoint: ${s3}   input bucket: ${inputBucket}   output bucket: ${outputBucket}
+DynamoDB endpoint: ${dynamodb} (table ${tableName})
+Step Functions endpoint: ${aws}   webhook: ${stack.endpoints.webhook}/runware/{taskUUID}
+Runware: ${stack.endpoints.runware}
+Ports change at every start unless --port-base N is given.`);
 }
 
 main().catch((error: unknown) => {
