@@ -22,4 +22,6 @@ export const DEFAULT_SETTINGS = {
   presignTtlSeconds: 900,
   orphanAfterSeconds: 86_400,
   logRetentionDays: 30,
+  /** Days a job record is kept after its creation; 0 keeps job records for ever. */
+  jobRecordRetentionDays: 0,
 } as const;

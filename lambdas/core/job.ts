@@ -104,6 +104,8 @@ export const JobRecordSchema = z.object({
   outputs: z.array(DeliveredOutputSchema).optional(),
   error: JobErrorSchema.optional(),
   history: z.array(AttemptSummarySchema).optional(),
+  /** When the table's TTL may delete the record (epoch seconds); unset: kept (`jobRecordRetentionDays`). */
+  expiresAt: z.number().int().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

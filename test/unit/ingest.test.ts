@@ -1,8 +1,11 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/executions.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { pairingExpiresAt } from '../../lambdas/core/retention.js';
+import { keys } from '../../lambdas/core/store/table.js';
 import {
   forgetObject,
   type IngestDeps,
@@ -163,6 +166,23 @@ describe('ingest', () => {
     const outcome = await ingestObject(audio, deps);
     expect(outcome).toMatchObject({ kind: 'started', attempt: 1 });
     expect(deps.executions.calls).toHaveLength(1);
+  });
+
+  it('writes the TTL of pairing records, and of job records only when a retention is set', async () => {
+    const raw = z.object({ expiresAt: z.number().optional() });
+    const epoch = Date.parse('2026-11-24T10:00:00Z') / 1000;
+    await ingestObject(drop('inbox/ttl/kept.png'), deps);
+    await ingestObject(drop('inbox/ttl/kept.mp3'), deps);
+    const file = await db.table.get(keys.file('ttl/kept', 'inbox/ttl/kept.png'), raw);
+    expect(file?.expiresAt).toBe(pairingExpiresAt('2026-11-24T10:00:00.000Z', 3600));
+    const kept = deps.executions.calls.at(-1)?.input.jobId ?? '';
+    expect((await db.jobs.get(kept))?.expiresAt).toBeUndefined();
+
+    deps.jobRecordRetentionDays = 90;
+    await ingestObject(drop('inbox/ttl/expiring.png'), deps);
+    await ingestObject(drop('inbox/ttl/expiring.mp3'), deps);
+    const expiring = deps.executions.calls.at(-1)?.input.jobId ?? '';
+    expect((await db.jobs.get(expiring))?.expiresAt).toBe(epoch + 90 * 86_400);
   });
 
   it('decodes URL-encoded keys (spaces, plus signs, non-Latin letters, emoji)', async () => {
