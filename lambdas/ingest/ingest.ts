@@ -96,7 +96,7 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
   await deps.files.unwatchOrphan(inbox.stem);
 
   const inputs = { image: ref(image), audio: ref(audio), ...(sidecar ? { sidecar: ref(sidecar) } : {}) };
-  const jobId = jobIdOf(inbox.stem, inputs.image, inputs.audio);
+  const jobId = jobIdOf(inbox.stem, inputs.image, inputs.audio, inputs.sidecar);
   const now = deps.now().toISOString();
   const expiresAt = jobExpiresAt(now, deps.jobRecordRetentionDays ?? 0);
   const fresh = {
@@ -165,12 +165,15 @@ export async function forgetObject(
 
 const ref = (f: StoredFile): FileRef => ({ key: f.key, etag: f.etag, size: f.size, sequencer: f.sequencer });
 
-/** Same stem and same bytes (by ETag) are the same job; changed bytes are a new one. */
-export function jobIdOf(stem: string, image: FileRef, audio: FileRef): string {
-  return createHash('sha256')
-    .update([stem, image.key, image.etag, audio.key, audio.etag].join('\0'))
-    .digest('hex')
-    .slice(0, 32);
+/**
+ * Same stem and same bytes (by ETag) of the image, the audio and the sidecar are the same job; changed bytes
+ * are a new one. Settings are part of the job: another sidecar is another video. Without a sidecar the id is
+ * what it was before sidecars counted, so existing jobs keep their ids.
+ */
+export function jobIdOf(stem: string, image: FileRef, audio: FileRef, sidecar?: FileRef): string {
+  const parts = [stem, image.key, image.etag, audio.key, audio.etag];
+  if (sidecar) parts.push(sidecar.key, sidecar.etag);
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32);
 }
 
 /** Was this upload made after the failed attempt began (and so is not just a late copy of an old event)? */

@@ -136,3 +136,61 @@ describe('local mode keeps its state across restarts', () => {
     SLOW * 2,
   );
 });
+
+describe('settings are part of the job', () => {
+  it(
+    'a sidecar after delivery starts the next job with its settings; the first record stays; the same sidecar again starts nothing',
+    async () => {
+      const stack = await LocalStack.start({ workDir: join(dir, 'identity'), context: E2E_CONTEXT });
+      try {
+        await drop(stack, 'late/anna.png', portrait);
+        await drop(stack, 'late/anna.wav', voice);
+        const first = await until(async () => {
+          const job = await jobOf(stack, 'late/anna');
+          return job?.status === 'DELIVERED' ? job : undefined;
+        });
+        await stack.idle();
+        expect(first.inputs.sidecar).toBeUndefined();
+
+        // Late sidecar: a new, billed video with its settings, and the record names the sidecar.
+        await drop(
+          stack,
+          'late/anna.json',
+          JSON.stringify({ outputFormat: 'WEBM', prompt: 'Late settings' }),
+        );
+        const second = await until(async () => {
+          const job = await jobOf(stack, 'late/anna');
+          return job && job.jobId !== first.jobId && job.status === 'DELIVERED' ? job : undefined;
+        });
+        await stack.idle();
+        expect(second.settings).toMatchObject({ outputFormat: 'WEBM', prompt: 'Late settings' });
+        expect(second.inputs.sidecar?.key).toBe('inbox/late/anna.json');
+        expect((await storesOf(stack).jobs.get(first.jobId))?.status).toBe('DELIVERED');
+        expect(await outputKeys(stack, 'late/anna')).toContain('late/anna.webm');
+        expect(stack.simulator?.acceptedTasks()).toBe(2);
+
+        // A changed sidecar is a third job; the same bytes again start nothing.
+        const executions = stack.sfn.listExecutions().length;
+        await drop(
+          stack,
+          'late/anna.json',
+          JSON.stringify({ outputFormat: 'WEBM', prompt: 'Late settings' }),
+        );
+        await new Promise((r) => setTimeout(r, 2_000));
+        await stack.idle();
+        expect(stack.sfn.listExecutions()).toHaveLength(executions);
+        await drop(stack, 'late/anna.json', JSON.stringify({ outputFormat: 'MOV' }));
+        const third = await until(async () => {
+          const job = await jobOf(stack, 'late/anna');
+          return job && job.jobId !== second.jobId && job.status === 'DELIVERED' ? job : undefined;
+        });
+        await stack.idle();
+        expect(third.settings?.outputFormat).toBe('MOV');
+        expect(stack.simulator?.acceptedTasks()).toBe(3);
+      } finally {
+        await stack.stop();
+      }
+    },
+    SLOW,
+  );
+});
