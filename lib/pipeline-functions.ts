@@ -84,7 +84,10 @@ export class PipelineFunctions extends Construct {
       timeout: Duration.seconds(30),
       retryAttempts: 2,
       onFailure: asyncFailures,
-      environment: { ORPHAN_AFTER_SECONDS: String(settings.orphanAfterSeconds) },
+      environment: {
+        ORPHAN_AFTER_SECONDS: String(settings.orphanAfterSeconds),
+        JOB_RECORD_RETENTION_DAYS: String(settings.jobRecordRetentionDays),
+      },
     });
     bindTable(ingest, table, 'readWriteDelete');
     // Only for `<stem>.error.json` when a drop is ambiguous (e.g. two images for one stem).

@@ -2,6 +2,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { z } from 'zod';
 import { DEFAULT_SETTINGS as D } from '../lambdas/core/defaults';
+import { MAX_HARD_DEADLINE_SECONDS, MIN_JOB_RECORD_RETENTION_DAYS } from '../lambdas/core/retention';
 import { AVATAR_MODELS, PROMPT_MAX_LENGTH } from '../lambdas/core/settings';
 
 /**
@@ -81,6 +82,12 @@ export interface Settings {
    */
   readonly orphanAfterSeconds: number;
   /**
+   * Days a job record is kept after its creation (DynamoDB TTL); 0 keeps job records for ever. At least
+   * 8 days otherwise, so that no record expires while its job may still run.
+   * @default 0
+   */
+  readonly jobRecordRetentionDays: number;
+  /**
    * Retention of every log group of the pipeline (a value CloudWatch Logs accepts, e.g. 7, 30, 90, 365).
    * @default 30
    */
@@ -113,6 +120,7 @@ export const SETTING_NAMES = [
   'acceptOggAudio',
   'presignTtlSeconds',
   'orphanAfterSeconds',
+  'jobRecordRetentionDays',
   'logRetentionDays',
   'maxConcurrentTasks',
   'alarmEmail',
@@ -151,7 +159,7 @@ const SettingsSchema = z
       )
       .default([...D.allowedVideoHosts]),
     waitTimeoutSeconds: int(5, 86_400).default(D.waitTimeoutSeconds),
-    hardDeadlineSeconds: int(10, 604_800).default(D.hardDeadlineSeconds),
+    hardDeadlineSeconds: int(10, MAX_HARD_DEADLINE_SECONDS).default(D.hardDeadlineSeconds),
     settleSeconds: int(0, 300).default(D.settleSeconds),
     runwareApiUrl: z.url({ protocol: /^https?$/ }).default(D.runwareApiUrl),
     maxImageBytes: int(1, 1_073_741_824).default(D.maxImageBytes),
@@ -161,6 +169,11 @@ const SettingsSchema = z
       .default(D.acceptOggAudio),
     presignTtlSeconds: int(60, 604_800).default(D.presignTtlSeconds),
     orphanAfterSeconds: int(1, 31_536_000).default(D.orphanAfterSeconds),
+    jobRecordRetentionDays: int(0, 36_500)
+      .refine((n) => n === 0 || n >= MIN_JOB_RECORD_RETENTION_DAYS, {
+        message: `must be 0 (keep job records) or at least ${MIN_JOB_RECORD_RETENTION_DAYS} days`,
+      })
+      .default(D.jobRecordRetentionDays),
     logRetentionDays: z.coerce
       .number()
       .refine(

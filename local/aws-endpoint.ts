@@ -82,10 +82,18 @@ export class LocalAwsEndpoint {
         return describe(sfn.describeExecution(String(body.executionArn)));
       case 'ListExecutions':
         return {
-          executions: sfn.listExecutions(body.statusFilter as never).map((e) => {
-            const { input: _input, output: _output, error: _error, cause: _cause, ...summary } = describe(e);
-            return summary;
-          }),
+          executions: sfn
+            .listExecutionsOf(String(body.stateMachineArn), body.statusFilter as never)
+            .map((e) => {
+              const {
+                input: _input,
+                output: _output,
+                error: _error,
+                cause: _cause,
+                ...summary
+              } = describe(e);
+              return summary;
+            }),
         };
       case 'SendTaskSuccess':
         sfn.sendTaskSuccess(String(body.taskToken), String(body.output));

@@ -19,7 +19,15 @@ cdk synth, and the Runware simulator (or the real API with RUNWARE_API_KEY set).
   --stem NAME      job name (folder/name) in the inbox; default: demo/<image name>
   --out DIR        where the video and its record are copied; default: ./output
   --keep           keep the stack running after the job, to drop more files with any S3 client
-  -h, --help       this text`;
+  --fresh          start empty: delete the state kept under .local/ (S3 objects, table, executions) first
+  --port-base N    fixed ports: S3 on N, DynamoDB on N+1, Step Functions on N+2, webhook on N+3, so that
+                   the endpoints (and the --keep exports) are the same at every start
+  -h, --help       this text
+
+State: by default the stack keeps its state under .local/ across starts: inputs, outputs, job records and
+executions are still there after Ctrl-C and a restart, and the same bytes dropped again start nothing.
+An execution that was running when the stack stopped is closed as ABORTED at the next start: its job fails
+with EXECUTION_ABORTED, and uploading one of its files again retries it. --fresh starts from nothing.`;
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +38,8 @@ const { values } = parseArgs({
     stem: { type: 'string' },
     out: { type: 'string', default: 'output' },
     keep: { type: 'boolean', default: false },
+    fresh: { type: 'boolean', default: false },
+    'port-base': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -37,6 +47,15 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
+const portBase = values['port-base'] === undefined ? undefined : Number(values['port-base']);
+if (portBase !== undefined && !(Number.isInteger(portBase) && portBase >= 1024 && portBase <= 65_000)) {
+  console.error('--port-base wants a port number between 1024 and 65000.');
+  process.exit(2);
+}
+
+// The SDK's documented switch for its Node 20 support notice: local mode only, so that it does not land among
+// the progress lines (the README states which Node versions are supported).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s`;
@@ -47,8 +66,14 @@ async function main(): Promise<void> {
   const apiKey = process.env.RUNWARE_API_KEY;
   if (apiKey)
     say('RUNWARE_API_KEY is set: using the real Runware API (results are polled; this costs money).');
+  if (values.fresh) {
+    LocalStack.removeState(workDir);
+    say('--fresh: deleted the kept state (S3 objects, table, executions); starting empty.');
+  }
   const stack = await LocalStack.start({
     workDir,
+    persist: true,
+    ...(portBase ? { portBase } : {}),
     // A short settle wait keeps the demo quick; with the real API there is no webhook, so poll early.
     context: { settleSeconds: '2', ...(apiKey ? { waitTimeoutSeconds: '30' } : {}) },
     ...(apiKey ? { runwareApiKey: apiKey } : {}),
@@ -79,6 +104,7 @@ async function main(): Promise<void> {
     const stem = values.stem ?? `demo/${basename(image, extname(image))}`;
     const { inputBucket, outputBucket, tableName } = stack.names;
 
+    const before = new Set(stack.sfn.listExecutions().map((e) => e.executionArn));
     const sidecar = {
       ...(values.prompt ? { prompt: values.prompt } : {}),
       ...(values.format ? { outputFormat: values.format.toUpperCase() } : {}),
@@ -99,7 +125,7 @@ async function main(): Promise<void> {
       say(`Dropped s3://${inputBucket}/${key}`);
     }
 
-    const job = await followJob(stack, tableName, stem);
+    const job = await followJob(stack, tableName, stem, before);
     await stack.idle();
     const outDir = resolve(values.out);
     const copied = await copyOutputs(stack, outputBucket, stem, outDir);
@@ -136,19 +162,30 @@ async function main(): Promise<void> {
 }
 
 /** Prints each stage of the job as it is recorded in DynamoDB, until it ends. */
-async function followJob(stack: LocalStack, tableName: string, stem: string) {
+async function followJob(stack: LocalStack, tableName: string, stem: string, before: Set<string>) {
   const jobs = new DynamoJobStore(new Table(stack.dynamo, tableName));
   const seen = new Set<string>();
-  const deadline = Date.now() + 30 * 60_000;
+  // The SDK's documented switch for its Node 20 support notice: local mode only, so that it does not land among
+  // the progress lines (the README states which Node versions are supported).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+  const started = Date.now();
+  const deadline = started + 30 * 60_000;
   let jobId: string | undefined;
   while (Date.now() < deadline) {
     if (!jobId) {
-      const execution = stack.sfn
+      const ofStem = stack.sfn
         .listExecutions()
-        .find((e) => (JSON.parse(e.input) as { stem?: string }).stem === stem);
+        .filter((e) => (JSON.parse(e.input) as { stem?: string }).stem === stem);
+      const execution = ofStem.find((e) => !before.has(e.executionArn));
+      // Kept state: the same inputs as an earlier job start nothing; show that job once ingest had its chance.
+      const earlier = Date.now() - started > 15_000 ? ofStem[0] : undefined;
       if (execution) {
         jobId = (JSON.parse(execution.input) as { jobId: string }).jobId;
         say(`Execution ${execution.name} started`);
+      } else if (earlier) {
+        jobId = (JSON.parse(earlier.input) as { jobId: string }).jobId;
+        say(`Nothing new started: these inputs are job ${jobId} already (execution ${earlier.name}).`);
       }
     }
     if (jobId) {
@@ -191,23 +228,37 @@ async function copyOutputs(
 
 function printKeepInstructions(stack: LocalStack): void {
   const env = stack.clientEnvironment();
-  const { inputBucket, outputBucket } = stack.names;
+  const { inputBucket, outputBucket, tableName, stateMachineArn } = stack.names;
+  const { s3, dynamodb, aws } = stack.endpoints;
   console.log(`
-The local stack keeps running (Ctrl-C to stop). Drop more jobs with any S3 client:
+The local stack keeps running (Ctrl-C to stop; its state is kept in .local/ for the next start).
+Drop more jobs with any S3 client. The credentials and region:
 
   export ${Object.entries(env)
+    .filter(([k]) => !k.startsWith('AWS_ENDPOINT_URL'))
     .map(([k, v]) => `${k}=${v}`)
-    .join(' \\\n         ')}
+    .join(' ')}
 
-  aws --endpoint-url ${stack.endpoints.s3} s3 cp portrait.jpg s3://${inputBucket}/inbox/mine/anna.jpg
-  aws --endpoint-url ${stack.endpoints.s3} s3 cp voice.mp3    s3://${inputBucket}/inbox/mine/anna.mp3
-  aws --endpoint-url ${stack.endpoints.s3} s3 ls --recursive s3://${outputBucket}/
-  aws --endpoint-url ${stack.endpoints.aws} stepfunctions list-executions --state-machine-arn ${stack.names.stateMachineArn}
+Give every AWS CLI call its endpoint with --endpoint-url (the AWS_ENDPOINT_URL_* variables below work only
+with AWS CLI v2.13 or later; older versions ignore them and would talk to real AWS):
 
-S3 endpoint: ${stack.endpoints.s3}   input bucket: ${inputBucket}   output bucket: ${outputBucket}
-DynamoDB endpoint: ${stack.endpoints.dynamodb} (table ${stack.names.tableName})
-Step Functions endpoint: ${stack.endpoints.aws}   webhook: ${stack.endpoints.webhook}/runware/{taskUUID}
-Runware: ${stack.endpoints.runware}`);
+  aws --endpoint-url ${s3} s3 cp portrait.jpg s3://${inputBucket}/inbox/mine/anna.jpg
+  aws --endpoint-url ${s3} s3 cp voice.mp3    s3://${inputBucket}/inbox/mine/anna.mp3
+  aws --endpoint-url ${s3} s3 ls --recursive s3://${outputBucket}/
+  aws --endpoint-url ${dynamodb} dynamodb scan --table-name ${tableName} --max-items 5
+  aws --endpoint-url ${aws} stepfunctions list-executions --state-machine-arn ${stateMachineArn}
+
+  # AWS CLI >= 2.13 and the SDKs only:
+  export ${Object.entries(env)
+    .filter(([k]) => k.startsWith('AWS_ENDPOINT_URL'))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}
+
+S3 endpoint: ${s3}   input bucket: ${inputBucket}   output bucket: ${outputBucket}
+DynamoDB endpoint: ${dynamodb} (table ${tableName})
+Step Functions endpoint: ${aws}   webhook: ${stack.endpoints.webhook}/runware/{taskUUID}
+Runware: ${stack.endpoints.runware}
+Ports change at every start unless --port-base N is given.`);
 }
 
 main().catch((error: unknown) => {

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
@@ -77,24 +77,36 @@ export async function startRunware(
 
 const clientConfig = { region: LOCAL_REGION, credentials: CREDENTIALS };
 
-/** dynalite with the table exactly as the template declares it (keys and indexes). */
+/**
+ * dynalite with the table exactly as the template declares it (keys and indexes). With `path`, the table is
+ * kept on disk there (LevelDB) and found again at the next start; without it, it lives in memory.
+ */
 export async function startDynamoDB(
   assembly: LocalAssembly,
   stoppers: Stoppers,
+  options: { path?: string | undefined; port?: number | undefined } = {},
 ): Promise<{ url: string; client: DynamoDBClient }> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.path ? { path: options.path } : {}),
+  });
+  await new Promise<void>((r) => server.listen(options.port ?? 0, '127.0.0.1', () => r()));
   stoppers.add(() => new Promise<void>((r) => server.close(() => r())));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({ ...clientConfig, endpoint: url });
   stoppers.add(() => client.destroy());
-  await client.send(
-    new CreateTableCommand({
-      TableName: assembly.names.tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      ...(assembly.table as object),
-    } as never),
-  );
+  const existing = await client.send(new ListTablesCommand({}));
+  if (!existing.TableNames?.includes(assembly.names.tableName)) {
+    await client.send(
+      new CreateTableCommand({
+        TableName: assembly.names.tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        ...(assembly.table as object),
+      } as never),
+    );
+  }
   return { url, client };
 }
 
@@ -108,12 +120,20 @@ export interface LocalS3 {
   client: S3Client;
 }
 
-/** s3rver with the two buckets (emptied: `directory` starts fresh), behind the fault proxy for the functions. */
-export async function startS3(directory: string, names: LocalNames, stoppers: Stoppers): Promise<LocalS3> {
-  rmSync(directory, { recursive: true, force: true });
+/**
+ * s3rver with the two buckets, behind the fault proxy for the functions. Objects are files under `directory`:
+ * with `keep` they are found again at the next start; otherwise the folder is emptied first.
+ */
+export async function startS3(
+  directory: string,
+  names: LocalNames,
+  stoppers: Stoppers,
+  options: { keep?: boolean | undefined; port?: number | undefined } = {},
+): Promise<LocalS3> {
+  if (!options.keep) rmSync(directory, { recursive: true, force: true });
   const server = new S3rver({
     address: '127.0.0.1',
-    port: 0,
+    port: options.port ?? 0,
     silent: true,
     directory,
     configureBuckets: [{ name: names.inputBucket }, { name: names.outputBucket }],
@@ -171,5 +191,7 @@ export function functionEnvironment(endpoints: {
     S3_FORCE_PATH_STYLE: 'true',
     AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
     AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    // Local mode only: the SDK's Node 20 support notice, once per function process, says nothing about the job.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }

@@ -56,7 +56,21 @@ export interface LocalStackOptions {
   lambdaConcurrency?: LambdaConcurrency;
   /** Progress of the start-up. */
   onProgress?: (line: string) => void;
+  /**
+   * Keep the state under `workDir` across starts: S3 objects (`s3/`), the table (`dynamodb/`, LevelDB) and the
+   * executions (`executions.json`). Executions the last stack left running are closed as ABORTED at start-up,
+   * which fails their jobs with EXECUTION_ABORTED. Without it every start is empty. @default false
+   */
+  persist?: boolean;
+  /**
+   * Fixed ports, so that endpoints stay the same across starts: S3 on `portBase`, DynamoDB on `+1`, the Step
+   * Functions / Secrets Manager endpoint on `+2`, the webhook on `+3`. @default any free ports
+   */
+  portBase?: number;
 }
+
+/** The folders and files under the work folder that hold the state {@link LocalStackOptions.persist} keeps. */
+export const STATE_PATHS = ['s3', 'dynamodb', 'executions.json'] as const;
 
 /** The EventBridge `Object Created` / `Object Deleted` event ingest receives. */
 export type IngestEvent = S3ObjectEvent;
@@ -152,16 +166,25 @@ export class LocalStack {
 
       // 2. The endpoints the functions' environment names listen first; they serve once their backends exist.
       const webhook = new LocalWebhookEndpoint();
-      const webhookOrigin = await webhook.start();
+      const port = (offset: number) => (options.portBase ? options.portBase + offset : undefined);
+      const webhookOrigin = await webhook.start(port(3));
       stoppers.add(() => webhook.stop());
       const awsEndpoint = new LocalAwsEndpoint();
-      const awsUrl = await awsEndpoint.start();
+      const awsUrl = await awsEndpoint.start(port(2));
       stoppers.add(() => awsEndpoint.stop());
       const assembly = loadAssembly(cdkOut, STACK_NAME, webhookOrigin);
 
       // 3. The stateful services, then the functions, the rules and the state machine.
-      const dynamodb = await startDynamoDB(assembly, stoppers);
-      const s3 = await startS3(join(workDir, 's3'), assembly.names, stoppers);
+      const persist = options.persist ?? false;
+      if (!persist) LocalStack.removeState(workDir);
+      const dynamodb = await startDynamoDB(assembly, stoppers, {
+        path: persist ? join(workDir, 'dynamodb') : undefined,
+        port: port(1),
+      });
+      const s3 = await startS3(join(workDir, 's3'), assembly.names, stoppers, {
+        keep: persist,
+        port: port(0),
+      });
       const lambdas = new LambdaHost({
         functions: assembly.functions,
         sharedEnvironment: functionEnvironment({ s3: s3.functionsUrl, dynamodb: dynamodb.url, aws: awsUrl }),
@@ -188,7 +211,10 @@ export class LocalStack {
         functionByArn: assembly.functionByArn,
         onEvent: (entry) => records.events.push(pipelineEvent(entry)),
         onExecutionEnded: (execution) => bus.put(statusChangeOf(execution, stateMachineArn)),
+        ...(persist ? { stateFile: join(workDir, 'executions.json') } : {}),
       });
+      // Stopped first: a stopped stack records nothing more, so what ran is left RUNNING as after a kill.
+      stoppers.add(() => sfn.close());
       awsEndpoint.serve(sfn, localSecrets(assembly, runware.apiKey));
       webhook.serve(lambdas);
 
@@ -197,6 +223,11 @@ export class LocalStack {
         for (const notification of s3Notifications(event)) bus.put(notification);
       });
       bus.startSchedules(options.sweepIntervalMs ?? 60_000);
+      const interrupted = sfn.closeInterrupted();
+      if (interrupted.length > 0)
+        progress(
+          `Closed ${interrupted.length} execution(s) left running by the last stop as ABORTED; their jobs fail with EXECUTION_ABORTED (upload a file of the job again to retry).`,
+        );
       progress('Local stack is up.');
       return new LocalStack({
         assembly,
@@ -223,6 +254,11 @@ export class LocalStack {
       await stoppers.stopAll();
       throw error;
     }
+  }
+
+  /** Deletes the state a persisting stack keeps under `workDir` (what `npm start -- --fresh` does). */
+  static removeState(workDir: string): void {
+    for (const path of STATE_PATHS) rmSync(join(resolve(workDir), path), { recursive: true, force: true });
   }
 
   /** Runs the scheduled orphan sweep now (what its EventBridge schedule does every few minutes on AWS). */
@@ -287,8 +323,15 @@ function statusChangeOf(
   execution: LocalExecution,
   stateMachineArn: string,
 ): EventBridgeEnvelope<string, unknown> {
-  const { executionArn, name, status, input } = execution;
-  return executionStatusChange({ executionArn, stateMachineArn, name, status, input });
+  const { executionArn, name, status, input, error, cause } = execution;
+  return executionStatusChange({
+    executionArn,
+    stateMachineArn,
+    name,
+    status,
+    input,
+    ...(status === 'ABORTED' ? { error: error ?? null, cause: cause ?? null } : {}),
+  });
 }
 
 function pipelineEvent(entry: { Source: string; DetailType: string; Detail: unknown }): PipelineEvent {

@@ -1,5 +1,6 @@
 import './polyfills.js';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import { LambdaFunctionError, type LambdaHost } from './lambda-host.js';
 import { type FunctionName, LOCAL_STATE_MACHINE_NAME } from './template.js';
@@ -48,7 +49,21 @@ export interface LocalStepFunctionsOptions {
   onEvent: (entry: { Source: string; DetailType: string; Detail: unknown }) => void;
   /** An execution ended; TIMED_OUT and ABORTED ones are what the "execution ended" rule sends to fail. */
   onExecutionEnded: (execution: LocalExecution) => void;
+  /**
+   * A JSON file the executions are kept in, so that they are still listed after a restart. An execution it
+   * lists as RUNNING was cut off when the stack died: {@link LocalStepFunctions.closeInterrupted} ends it.
+   */
+  stateFile?: string;
 }
+
+/** What the state file keeps of an execution (dates as ISO strings; nothing that is only alive in memory). */
+type StoredExecution = Omit<LocalExecution, 'done' | 'startDate' | 'stopDate'> & {
+  startDate: string;
+  stopDate?: string;
+};
+
+/** The `error` of an execution that local mode closed at start-up because the stack had died under it. */
+export const LOCAL_STOP_ERROR = 'LocalMode.Stopped';
 
 const TOKEN_PLACEHOLDER = '__local-task-token__';
 const LAMBDA_ARN = /^arn:aws:lambda:/;
@@ -66,8 +81,14 @@ export class LocalStepFunctions {
   private readonly waiters = new Map<string, Waiter>();
   private readonly machine: StateMachine;
   private readonly handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  /** Executions the state file lists as RUNNING: the previous stack died while they ran. */
+  private readonly interrupted: LocalExecution[] = [];
+  /** Set by {@link close}: a stopped stack neither records nor reports anything any more, as if killed. */
+  private closed = false;
+  private readonly runs = new Set<{ abort: () => void }>();
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
+    this.load();
     // A Lambda task's TimeoutSeconds is timed here, from when its invocation starts running: the library would
     // count from when the state is entered, so the time an invocation waits for one of local mode's few
     // execution environments (no wait on AWS, where concurrency is far higher) would end jobs with States.Timeout.
@@ -118,6 +139,7 @@ export class LocalStepFunctions {
       done: Promise.resolve(),
     };
     this.executions.set(executionArn, execution);
+    this.save();
     execution.done = this.run(execution);
     return execution;
   }
@@ -127,6 +149,13 @@ export class LocalStepFunctions {
     if (!execution)
       throw new SfnApiError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
     return execution;
+  }
+
+  /** `ListExecutions` as the API answers it: only for the state machine there is. */
+  listExecutionsOf(stateMachineArn: string, status?: ExecutionStatus): LocalExecution[] {
+    if (stateMachineArn !== this.options.stateMachineArn)
+      throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    return this.listExecutions(status);
   }
 
   listExecutions(status?: ExecutionStatus): LocalExecution[] {
@@ -155,6 +184,30 @@ export class LocalStepFunctions {
     this.find(taskToken);
   }
 
+  /**
+   * Ends the executions the previous stack left RUNNING the way AWS ends a stopped one: ABORTED, reported to
+   * the "execution ended" rule (which fails the job with EXECUTION_ABORTED, so that it can be retried).
+   */
+  closeInterrupted(): LocalExecution[] {
+    const closed = this.interrupted.splice(0);
+    for (const execution of closed) {
+      execution.status = 'ABORTED';
+      execution.error = LOCAL_STOP_ERROR;
+      execution.cause = 'Local mode stopped while this execution was running.';
+      execution.stopDate = new Date();
+    }
+    this.save();
+    for (const execution of closed) this.options.onExecutionEnded(execution);
+    return closed;
+  }
+
+  /** From now on nothing is recorded or reported: what was running stays RUNNING in the state file. */
+  close(): void {
+    this.closed = true;
+    for (const run of this.runs) run.abort();
+    for (const waiter of this.waiters.values()) waiter.reject(new Error('Local mode stopped'));
+  }
+
   /** Resolves when every execution started so far has ended. */
   async idle(): Promise<void> {
     await Promise.all([...this.executions.values()].map((e) => e.done));
@@ -175,6 +228,7 @@ export class LocalStepFunctions {
         Task: { Token: TOKEN_PLACEHOLDER },
       },
     });
+    this.runs.add(run);
     const progress = (async () => {
       for await (const event of run.eventLogs) {
         if (event.type === 'StateEntered') execution.states.push(event.state.name);
@@ -192,8 +246,11 @@ export class LocalStepFunctions {
         execution.cause = String((error as { cause?: unknown }).cause ?? (error as Error).message);
       }
     }
+    this.runs.delete(run);
     execution.stopDate = new Date();
     await progress;
+    if (this.closed) return;
+    this.save();
     this.options.onExecutionEnded(execution);
   }
 
@@ -212,6 +269,37 @@ export class LocalStepFunctions {
         .then(resolve, reject)
         .finally(() => clearTimeout(timer));
     });
+  }
+
+  private load(): void {
+    const file = this.options.stateFile;
+    if (!file || !existsSync(file)) return;
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as StoredExecution[];
+    for (const { startDate, stopDate, ...rest } of stored) {
+      const execution: LocalExecution = {
+        ...rest,
+        startDate: new Date(startDate),
+        ...(stopDate ? { stopDate: new Date(stopDate) } : {}),
+        done: Promise.resolve(),
+      };
+      this.executions.set(execution.executionArn, execution);
+      if (execution.status === 'RUNNING') this.interrupted.push(execution);
+    }
+  }
+
+  /** Writes every execution to the state file (whole, then renamed: a kill never leaves half a file). */
+  private save(): void {
+    const file = this.options.stateFile;
+    if (!file || this.closed) return;
+    const stored: StoredExecution[] = [...this.executions.values()].map(
+      ({ done: _done, startDate, stopDate, ...rest }) => ({
+        ...rest,
+        startDate: startDate.toISOString(),
+        ...(stopDate ? { stopDate: stopDate.toISOString() } : {}),
+      }),
+    );
+    writeFileSync(`${file}.tmp`, JSON.stringify(stored));
+    renameSync(`${file}.tmp`, file);
   }
 
   /** `lambda:invoke.waitForTaskToken`: invoke with a fresh token, then wait until someone answers it. */

@@ -35,4 +35,6 @@ export const DEFAULT_SETTINGS = {
   logRetentionDays: 30,
   /** Runware tasks in flight at once, across all jobs. */
   maxConcurrentTasks: 10,
+  /** Days a job record is kept after its creation; 0 keeps job records for ever. */
+  jobRecordRetentionDays: 0,
 } as const;

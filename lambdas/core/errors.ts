@@ -77,6 +77,11 @@ export const ERROR_KINDS = {
     code: 'EXECUTION_ABORTED',
     message: `The job was stopped by an operator. ${retryUpload}`,
   },
+  // The `error` local mode gives an execution it closes at start-up because the stack died while it ran.
+  'LocalMode.Stopped': {
+    code: 'EXECUTION_ABORTED',
+    message: `Local mode stopped (Ctrl-C or a crash) while the job was running; its execution was closed as aborted at the next start. ${retryUpload}`,
+  },
 
   // Requests the webhook refuses: they change nothing.
   MethodNotAllowed: { reply: { status: 405, message: 'Method not allowed.' } },
@@ -248,8 +253,13 @@ function unexplained(error: string, text: string): string {
  * The `errorMessage` of an execution that ended without reaching the fail step (timed out, aborted...), in the
  * `[CODE] message` form the fail step reads.
  */
-export function executionEndMessage(status: string, cause: string | null | undefined): string {
-  const kind = kindOf(`Execution.${status}`);
+export function executionEndMessage(
+  status: string,
+  cause: string | null | undefined,
+  error?: string | null,
+): string {
+  // A stopped execution may name why (StopExecution's `error`); a known name explains it better.
+  const kind = (error ? kindOf(error) : undefined) ?? kindOf(`Execution.${status}`);
   return `[${kind?.code ?? `EXECUTION_${status}`}] ${kind?.message ?? cause ?? 'The workflow ended.'}`;
 }
 

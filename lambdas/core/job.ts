@@ -126,6 +126,8 @@ export const JobRecordSchema = z.object({
    */
   problems: z.array(InputProblemSchema).optional(),
   history: z.array(AttemptSummarySchema).optional(),
+  /** When the table's TTL may delete the record (epoch seconds); unset: kept (`jobRecordRetentionDays`). */
+  expiresAt: z.number().int().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -46,7 +46,7 @@ function toFailInput(event: unknown): FailInput {
   if (caught.success) return caught.data;
   const change = ExecutionStatusChange.parse(event);
   const input = ExecutionInput.parse(JSON.parse(change.detail.input));
-  const message = executionEndMessage(change.detail.status, change.detail.cause);
+  const message = executionEndMessage(change.detail.status, change.detail.cause, change.detail.error);
   return {
     ...input,
     error: { Error: `Execution.${change.detail.status}`, Cause: JSON.stringify({ errorMessage: message }) },

@@ -15,6 +15,7 @@ const config = loadConfig(
     STATE_MACHINE_ARN: z.string().startsWith('arn:'),
     OUTPUT_BUCKET: z.string().min(1),
     ORPHAN_AFTER_SECONDS: positiveInt,
+    JOB_RECORD_RETENTION_DAYS: z.coerce.number().int().nonnegative(),
   }),
 );
 
@@ -23,6 +24,7 @@ const deps = {
   files: new DynamoFileStore(table),
   jobs: new DynamoJobStore(table),
   orphanAfterSeconds: config.ORPHAN_AFTER_SECONDS,
+  jobRecordRetentionDays: config.JOB_RECORD_RETENTION_DAYS,
   executions: new SfnExecutionStarter(sfnClient(), config.STATE_MACHINE_ARN),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
   now: () => new Date(),

@@ -3,6 +3,7 @@ import type { ExecutionStarter } from '../core/executions.js';
 import type { FileRef, JobRecord, StoredFile } from '../core/job.js';
 import { classifyKey, decodeS3Key, type FileRole, normalizeSequencer } from '../core/keys.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
+import { jobExpiresAt, pairingExpiresAt } from '../core/retention.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
 
@@ -30,6 +31,8 @@ export interface IngestDeps {
   jobs: JobStore;
   /** How long a lone image or audio may wait for its partner before it is reported as an orphan. */
   orphanAfterSeconds: number;
+  /** Days a job record is kept after its creation (DynamoDB TTL); 0 keeps it. @default 0 */
+  jobRecordRetentionDays?: number;
   executions: ExecutionStarter;
   outputs: OutputWriter;
   now: () => Date;
@@ -58,7 +61,8 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
     sequencer: normalizeSequencer(event.sequencer),
     seenAt: deps.now().toISOString(),
   };
-  if (!(await deps.files.put(file))) return { kind: 'stale', key };
+  if (!(await deps.files.put(file, pairingExpiresAt(file.seenAt, deps.orphanAfterSeconds))))
+    return { kind: 'stale', key };
 
   const files = await deps.files.list(inbox.stem);
   const images = files.filter((f) => f.role === 'image');
@@ -92,9 +96,13 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
   await deps.files.unwatchOrphan(inbox.stem);
 
   const inputs = { image: ref(image), audio: ref(audio), ...(sidecar ? { sidecar: ref(sidecar) } : {}) };
-  const jobId = jobIdOf(inbox.stem, inputs.image, inputs.audio);
+  const jobId = jobIdOf(inbox.stem, inputs.image, inputs.audio, inputs.sidecar);
   const now = deps.now().toISOString();
-  const fresh = newAttempt(jobId, inbox.stem, 1, inputs, event.eventId, now);
+  const expiresAt = jobExpiresAt(now, deps.jobRecordRetentionDays ?? 0);
+  const fresh = {
+    ...newAttempt(jobId, inbox.stem, 1, inputs, event.eventId, now),
+    ...(expiresAt ? { expiresAt } : {}),
+  };
 
   let job: JobRecord | undefined = fresh;
   if (!(await deps.jobs.create(fresh))) {
@@ -102,7 +110,10 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
     if (!job) throw new Error(`Job ${jobId} vanished while being created`);
     if (job.status === 'FAILED' && isNewerThanAttempt(file, job)) {
       // A new upload after a failure is the user's retry: a new attempt, with a new execution name.
-      const next = newAttempt(jobId, inbox.stem, job.attempt + 1, inputs, event.eventId, now, job);
+      const next = {
+        ...newAttempt(jobId, inbox.stem, job.attempt + 1, inputs, event.eventId, now, job),
+        ...(expiresAt ? { expiresAt } : {}),
+      };
       if (!(await deps.jobs.restart(next, job.attempt))) {
         const current = await deps.jobs.get(jobId);
         return {
@@ -154,12 +165,15 @@ export async function forgetObject(
 
 const ref = (f: StoredFile): FileRef => ({ key: f.key, etag: f.etag, size: f.size, sequencer: f.sequencer });
 
-/** Same stem and same bytes (by ETag) are the same job; changed bytes are a new one. */
-export function jobIdOf(stem: string, image: FileRef, audio: FileRef): string {
-  return createHash('sha256')
-    .update([stem, image.key, image.etag, audio.key, audio.etag].join('\0'))
-    .digest('hex')
-    .slice(0, 32);
+/**
+ * Same stem and same bytes (by ETag) of the image, the audio and the sidecar are the same job; changed bytes
+ * are a new one. Settings are part of the job: another sidecar is another video. Without a sidecar the id is
+ * what it was before sidecars counted, so existing jobs keep their ids.
+ */
+export function jobIdOf(stem: string, image: FileRef, audio: FileRef, sidecar?: FileRef): string {
+  const parts = [stem, image.key, image.etag, audio.key, audio.etag];
+  if (sidecar) parts.push(sidecar.key, sidecar.etag);
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32);
 }
 
 /** Was this upload made after the failed attempt began (and so is not just a late copy of an old event)? */

@@ -82,13 +82,16 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
         'Keep one image and one audio file per name (delete or rename the others), then upload the one you want again.',
     });
   }
+  // The sidecar is part of the job's identity: one that came after ingest started this job is another job,
+  // which its own upload started; this one stops before anything is paid for.
   const sidecarFile = files.find((f) => f.role === 'sidecar');
-  const sidecarRef: FileRef | undefined = sidecarFile && {
-    key: sidecarFile.key,
-    etag: sidecarFile.etag,
-    size: sidecarFile.size,
-    sequencer: sidecarFile.sequencer,
-  };
+  const sidecarRef: FileRef | undefined = job.inputs.sidecar;
+  if (sidecarFile && (sidecarFile.key !== sidecarRef?.key || sidecarFile.etag !== sidecarRef.etag)) {
+    throw new ValidationError(
+      'INPUT_CHANGED',
+      `${sidecarFile.key} arrived while this job was starting. Its settings make another job, which the upload started; nothing to do.`,
+    );
+  }
   let sidecar = {};
   if (sidecarRef) {
     try {

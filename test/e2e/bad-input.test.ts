@@ -15,6 +15,7 @@ import {
   readOutput,
   type Samples,
   startLocal,
+  storesOf,
 } from '../support/local.js';
 
 /**
@@ -481,7 +482,7 @@ describe('orphans and retries', () => {
     expect(submissionsForStem(stem)).toHaveLength(1);
   });
 
-  it('a failed job is retried by uploading a fixed sidecar: attempt 2 of the same job', async () => {
+  it('a fixed sidecar after a failed job starts the job with the fixed settings (the sidecar is part of the job)', async () => {
     const stem = 'retry/sidecar/anna';
     const bad: Files = {
       json: JSON.stringify({ outputQuality: 100 }),
@@ -493,10 +494,12 @@ describe('orphans and retries', () => {
 
     await drop(stack, `${stem}.json`, JSON.stringify({ outputQuality: 80 }));
     const retried = await expectDelivered(stem, { ...bad, json: '{}' });
-    expect(retried.jobId).toBe(failed.jobId);
-    expect(retried.attempt).toBe(2);
+    expect(retried.jobId).not.toBe(failed.jobId);
+    expect(retried.attempt).toBe(1);
     expect(retried.settings?.outputQuality).toBe(80);
-    expect(retried.history?.[0]).toMatchObject({
+    expect(retried.inputs.sidecar?.key).toBe(`inbox/${stem}.json`);
+    // The failed job keeps its record and its error.
+    expect(await storesOf(stack).jobs.get(failed.jobId)).toMatchObject({
       attempt: 1,
       status: 'FAILED',
       error: { code: 'INVALID_SIDECAR' },

@@ -553,6 +553,7 @@ describe('secrets', () => {
     ...Object.fromEntries(
       [
         'ORPHAN_AFTER_SECONDS',
+        'JOB_RECORD_RETENTION_DAYS',
         'MAX_IMAGE_BYTES',
         'MAX_AUDIO_BYTES',
         'HARD_DEADLINE_SECONDS',

@@ -100,7 +100,16 @@ describe('function configuration', () => {
 describe('function environment (the contract with lambdas/*)', () => {
   const HOUSE = ['NODE_OPTIONS', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_SERVICE_NAME'];
   it.each([
-    ['ingest', ['TABLE_NAME', 'STATE_MACHINE_ARN', 'OUTPUT_BUCKET', 'ORPHAN_AFTER_SECONDS']],
+    [
+      'ingest',
+      [
+        'TABLE_NAME',
+        'STATE_MACHINE_ARN',
+        'OUTPUT_BUCKET',
+        'ORPHAN_AFTER_SECONDS',
+        'JOB_RECORD_RETENTION_DAYS',
+      ],
+    ],
     [
       'validate',
       [
@@ -159,6 +168,7 @@ describe('function environment (the contract with lambdas/*)', () => {
     });
     expect(environmentOf('ingest')).toMatchObject({
       ORPHAN_AFTER_SECONDS: String(d.orphanAfterSeconds),
+      JOB_RECORD_RETENTION_DAYS: String(d.jobRecordRetentionDays),
       STATE_MACHINE_ARN: { Ref: logicalId(s.stack.workflow.stateMachine) },
     });
     expect(environmentOf('deliver')).toMatchObject({ ALLOWED_VIDEO_HOSTS: d.allowedVideoHosts.join(',') });
@@ -650,6 +660,7 @@ describe('settings from context', () => {
     [{ allowedVideoHosts: ' , ' }, 'allowedVideoHosts'],
     [{ runwareApiUrl: 'ftp://api.runware.ai' }, 'runwareApiUrl'],
     [{ defaultPrompt: 'x'.repeat(2501) }, 'defaultPrompt'],
+    [{ jobRecordRetentionDays: '3' }, 'jobRecordRetentionDays'],
   ])('fails synth on %o, naming %s', (context, name) => {
     expect(() => synth(context)).toThrow(new RegExp(`Invalid setting "${name}"`));
   });
@@ -668,9 +679,11 @@ describe('settings from context', () => {
       acceptOggAudio: false,
       presignTtlSeconds: 3600,
       orphanAfterSeconds: 86_400,
+      jobRecordRetentionDays: 0,
       logRetentionDays: 30,
       maxConcurrentTasks: 10,
     });
+    expect(parseSettings({ jobRecordRetentionDays: '90' }).jobRecordRetentionDays).toBe(90);
     // The values above are the ones documented in the settings' TSDoc; they live in one module.
     expect(parseSettings({})).toEqual({
       ...DEFAULT_SETTINGS,

@@ -67,6 +67,10 @@ describe('error kinds', () => {
     );
     expect(executionEndMessage('FAILED', 'boom')).toBe('[EXECUTION_FAILED] boom');
     expect(executionEndMessage('FAILED', null)).toBe('[EXECUTION_FAILED] The workflow ended.');
+    expect(executionEndMessage('ABORTED', 'x', 'LocalMode.Stopped')).toMatch(
+      /^\[EXECUTION_ABORTED\] Local mode stopped .* Upload one of its files again to retry\.$/,
+    );
+    expect(executionEndMessage('ABORTED', 'x', 'SomethingElse')).toMatch(/stopped by an operator/);
   });
 
   it('answers webhook refusals with their status and a bare 500 for anything else', () => {

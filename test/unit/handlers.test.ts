@@ -33,6 +33,7 @@ beforeAll(() => {
     OUTPUT_BUCKET: 'out',
     // The stack always sets it; the handler has no fallback.
     ORPHAN_AFTER_SECONDS: String(DEFAULT_SETTINGS.orphanAfterSeconds),
+    JOB_RECORD_RETENTION_DAYS: String(DEFAULT_SETTINGS.jobRecordRetentionDays),
   });
 });
 afterEach(() => {

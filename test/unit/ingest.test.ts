@@ -1,12 +1,16 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/executions.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { pairingExpiresAt } from '../../lambdas/core/retention.js';
+import { keys } from '../../lambdas/core/store/table.js';
 import {
   forgetObject,
   type IngestDeps,
   ingestObject,
+  jobIdOf,
   type ObjectCreated,
 } from '../../lambdas/ingest/ingest.js';
 import { useStores } from '../support/harness.js';
@@ -126,14 +130,15 @@ describe('ingest', () => {
       at: 'now',
     });
 
-    const retried = await ingestObject(drop('inbox/retry/f.json', 'sidecar'), deps);
+    // The same bytes uploaded again (a sidecar would be other settings: another job, see below).
+    const retried = await ingestObject(drop('inbox/retry/f.jpg', 'i'), deps);
     expect(retried).toMatchObject({ kind: 'started', attempt: 2 });
     expect(deps.executions.calls.map((c) => c.name)).toEqual([`${jobId}-1`, `${jobId}-2`]);
     const job = await db.jobs.get(jobId);
     expect(job).toMatchObject({
       attempt: 2,
       status: 'RECEIVED',
-      inputs: { sidecar: { key: 'inbox/retry/f.json' } },
+      inputs: { image: { key: 'inbox/retry/f.jpg', etag: 'i' } },
     });
     expect(job?.history).toEqual([
       expect.objectContaining({
@@ -142,6 +147,41 @@ describe('ingest', () => {
         error: expect.objectContaining({ code: 'RUNWARE_INSUFFICIENT_BALANCE' }),
       }),
     ]);
+  });
+
+  it('makes the sidecar part of the job: a later sidecar starts the next job with its settings', async () => {
+    await ingestObject(drop('inbox/late/h.jpg', 'i'), deps);
+    await ingestObject(drop('inbox/late/h.mp3', 'a'), deps);
+    const first = deps.executions.calls[0]?.input.jobId ?? '';
+    await db.jobs.advance(first, 1, 'VALIDATED');
+    const late = await ingestObject(drop('inbox/late/h.json', 's1'), deps);
+    expect(late).toMatchObject({ kind: 'started', attempt: 1 });
+    const second = deps.executions.calls[1]?.input.jobId ?? '';
+    expect(second).not.toBe(first);
+    expect(await db.jobs.get(second)).toMatchObject({
+      inputs: { sidecar: { key: 'inbox/late/h.json', etag: 's1' } },
+    });
+    // The first job keeps its record; the same sidecar again is the same (second) job.
+    expect(await db.jobs.get(first)).toMatchObject({ status: 'VALIDATED', attempt: 1 });
+    expect((await db.jobs.get(first))?.inputs.sidecar).toBeUndefined();
+    expect(await ingestObject(drop('inbox/late/h.json', 's1'), deps)).toMatchObject({
+      kind: 'unchanged',
+      jobId: second,
+    });
+    // Another sidecar is another job again.
+    expect(await ingestObject(drop('inbox/late/h.json', 's2'), deps)).toMatchObject({ kind: 'started' });
+    expect(new Set(deps.executions.calls.map((c) => c.input.jobId)).size).toBe(3);
+  });
+
+  it('keeps the job id of a pair without a sidecar as it was', () => {
+    const ref = (key: string, etag: string) => ({ key, etag, size: 1, sequencer: '1' });
+    const image = ref('inbox/x.png', 'i');
+    const audio = ref('inbox/x.wav', 'a');
+    expect(jobIdOf('x', image, audio)).toMatch(/^[0-9a-f]{32}$/);
+    expect(jobIdOf('x', image, audio, ref('inbox/x.json', 's'))).not.toBe(jobIdOf('x', image, audio));
+    expect(jobIdOf('x', image, audio, ref('inbox/x.json', 's'))).not.toBe(
+      jobIdOf('x', image, audio, ref('inbox/x.json', 't')),
+    );
   });
 
   it('does not retry a failed job on a late copy of an old event', async () => {
@@ -163,6 +203,23 @@ describe('ingest', () => {
     const outcome = await ingestObject(audio, deps);
     expect(outcome).toMatchObject({ kind: 'started', attempt: 1 });
     expect(deps.executions.calls).toHaveLength(1);
+  });
+
+  it('writes the TTL of pairing records, and of job records only when a retention is set', async () => {
+    const raw = z.object({ expiresAt: z.number().optional() });
+    const epoch = Date.parse('2026-11-24T10:00:00Z') / 1000;
+    await ingestObject(drop('inbox/ttl/kept.png'), deps);
+    await ingestObject(drop('inbox/ttl/kept.mp3'), deps);
+    const file = await db.table.get(keys.file('ttl/kept', 'inbox/ttl/kept.png'), raw);
+    expect(file?.expiresAt).toBe(pairingExpiresAt('2026-11-24T10:00:00.000Z', 3600));
+    const kept = deps.executions.calls.at(-1)?.input.jobId ?? '';
+    expect((await db.jobs.get(kept))?.expiresAt).toBeUndefined();
+
+    deps.jobRecordRetentionDays = 90;
+    await ingestObject(drop('inbox/ttl/expiring.png'), deps);
+    await ingestObject(drop('inbox/ttl/expiring.mp3'), deps);
+    const expiring = deps.executions.calls.at(-1)?.input.jobId ?? '';
+    expect((await db.jobs.get(expiring))?.expiresAt).toBe(epoch + 90 * 86_400);
   });
 
   it('decodes URL-encoded keys (spaces, plus signs, non-Latin letters, emoji)', async () => {

@@ -61,7 +61,19 @@ async function received(
     image: { ...job.inputs.image, size: image.length },
     audio: { ...job.inputs.audio, size: audio.length, key: job.inputs.audio.key.replace('.mp3', '.wav') },
   };
-  await db.jobs.update(job.jobId, 1, { inputs: withSizes });
+  // A sidecar there at ingest is part of the job (its identity), as ingest records it.
+  const sidecarRef =
+    sidecar === undefined
+      ? {}
+      : {
+          sidecar: {
+            key: `inbox/${job.stem}.json`,
+            etag: 's',
+            size: sidecar.length,
+            sequencer: '3'.padStart(32, '0'),
+          },
+        };
+  await db.jobs.update(job.jobId, 1, { inputs: { ...withSizes, ...sidecarRef } });
   objects.set(withSizes.image.key, image);
   objects.set(withSizes.audio.key, audio);
   if (sidecar !== undefined) {
@@ -176,6 +188,23 @@ describe('validate', () => {
     await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
       code: 'INPUT_CHANGED',
     });
+  });
+
+  it('stops a job whose sidecar came after ingest started it: the upload started the job with its settings', async () => {
+    const job = await received(png(720, 960), wav(3));
+    await db.files.put({
+      stem: job.stem,
+      role: 'sidecar',
+      key: `inbox/${job.stem}.json`,
+      etag: 'late',
+      size: 2,
+      sequencer: '4'.padStart(32, '0'),
+      seenAt: 'now',
+    });
+    await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      code: 'INPUT_CHANGED',
+    });
+    expect((await db.jobs.get(job.jobId))?.status).toBe('RECEIVED');
   });
 
   it('refuses a file over the size limit without downloading it', async () => {

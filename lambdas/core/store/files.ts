@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { type StoredFile, StoredFileSchema } from '../job.js';
+import { orphanWatchExpiresAt } from '../retention.js';
 import {
   dueAt,
   duePartitions,
@@ -24,8 +25,11 @@ export type OrphanWatch = z.infer<typeof OrphanWatchSchema>;
 
 /** The inbox as the pipeline saw it: the files of each stem (pairing) and the orphan clocks of lone files. */
 export interface FileStore {
-  /** Records a file; false when a newer event of the same key was recorded already (stale event). */
-  put(file: StoredFile): Promise<boolean>;
+  /**
+   * Records a file; false when a newer event of the same key was recorded already (stale event). `expiresAt`
+   * (epoch seconds) lets the table's TTL delete the record once no job can need it.
+   */
+  put(file: StoredFile, expiresAt?: number): Promise<boolean>;
   list(stem: string): Promise<StoredFile[]>;
   /** Forgets a file whose object was deleted; false when a newer upload of the key replaced it meanwhile. */
   forget(stem: string, key: string, sequencer: string): Promise<boolean>;
@@ -42,9 +46,9 @@ export interface FileStore {
 export class DynamoFileStore implements FileStore {
   constructor(private readonly table: Table) {}
 
-  put(file: StoredFile): Promise<boolean> {
+  put(file: StoredFile, expiresAt?: number): Promise<boolean> {
     return this.table.write({
-      put: { ...keys.file(file.stem, file.key), ...file },
+      put: { ...keys.file(file.stem, file.key), ...file, ...(expiresAt ? { expiresAt } : {}) },
       // An equal sequencer is the same event delivered again: let it through, so a retried ingest can
       // finish what a crashed one started. The job claim stops it from doing anything twice.
       if: expr(`${itemIsNew.text} OR sequencer <= :seq`, undefined, { ':seq': file.sequencer }),
@@ -69,6 +73,7 @@ export class DynamoFileStore implements FileStore {
         ...keys.orphanWatch(watch.stem),
         ...dueAt(duePartitions.orphans, watch.dueAt, watch.stem),
         ...watch,
+        expiresAt: orphanWatchExpiresAt(watch.dueAt),
       },
     });
   }

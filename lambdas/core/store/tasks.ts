@@ -1,5 +1,6 @@
 import type { GenerationResult, TaskError, TaskRecord } from '../job.js';
 import { TaskRecordSchema } from '../job.js';
+import { taskExpiresAt } from '../retention.js';
 import { expr, itemExists, keys, type Table } from './table.js';
 
 /** What the submit step saves before calling Runware; results and errors start empty. */
@@ -28,7 +29,7 @@ export class DynamoTaskStore implements TaskStore {
         set: expr(
           'SET taskUUID = :uuid, jobId = :job, attempt = :attempt, numberResults = :n, taskToken = :token, ' +
             'results = if_not_exists(results, :empty), #errors = if_not_exists(#errors, :empty), ' +
-            'createdAt = if_not_exists(createdAt, :at)',
+            'createdAt = if_not_exists(createdAt, :at), expiresAt = if_not_exists(expiresAt, :expires)',
           { '#errors': 'errors' },
           {
             ':uuid': task.taskUUID,
@@ -38,6 +39,8 @@ export class DynamoTaskStore implements TaskStore {
             ':token': task.taskToken,
             ':empty': {},
             ':at': task.createdAt,
+            // The token and results are of no use once the job ended (see retention.ts).
+            ':expires': taskExpiresAt(task.createdAt),
           },
         ),
       },

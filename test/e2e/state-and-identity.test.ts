@@ -1,0 +1,196 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobRecord } from '../../lambdas/core/job.js';
+import { makeSamplePortrait, makeSampleVoice } from '../../local/ffmpeg.js';
+import { LocalStack } from '../../local/stack.js';
+import { drop, E2E_CONTEXT, outputKeys, storesOf } from '../support/local.js';
+
+/**
+ * Local mode keeps its state (issue 11): a stack started with `persist` finds its S3 objects, table and executions
+ * again after a stop; an execution that was running when the stack stopped is closed as ABORTED at the next
+ * start (its job FAILED with EXECUTION_ABORTED, retried by an upload); `removeState` (`npm start -- --fresh`)
+ * starts empty. Stopping a stack records nothing more, so a stop mid-job leaves the state a kill would.
+ */
+
+const SLOW = 240_000;
+
+let dir: string;
+let portrait: Buffer;
+let voice: Buffer;
+
+const start = () => LocalStack.start({ workDir: dir, context: E2E_CONTEXT, persist: true });
+
+async function jobOf(stack: LocalStack, stem: string): Promise<JobRecord | undefined> {
+  const execution = stack.sfn
+    .listExecutions()
+    .find((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
+  if (!execution) return undefined;
+  return storesOf(stack).jobs.get((JSON.parse(execution.input) as { jobId: string }).jobId);
+}
+
+async function until<T>(what: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await what();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('Timed out waiting');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'avatar-state-'));
+  await makeSamplePortrait(join(dir, 'portrait.png'));
+  await makeSampleVoice(join(dir, 'voice.wav'), 3);
+  portrait = readFileSync(join(dir, 'portrait.png'));
+  voice = readFileSync(join(dir, 'voice.wav'));
+}, SLOW);
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('local mode keeps its state across restarts', () => {
+  it(
+    'keeps outputs, records and executions; closes a cut-off execution as ABORTED; --fresh starts empty',
+    async () => {
+      // First run: one job delivered, another cut off after Runware accepted its task.
+      const first = await start();
+      let delivered: JobRecord;
+      let cutOff: JobRecord;
+      try {
+        await drop(first, 'state/done.png', portrait);
+        await drop(first, 'state/done.wav', voice);
+        delivered = await until(async () => {
+          const job = await jobOf(first, 'state/done');
+          return job?.status === 'DELIVERED' ? job : undefined;
+        });
+        await first.idle();
+        if (!first.simulator) throw new Error('These tests need the Runware simulator.');
+        first.simulator.faults = { neverFinish: true };
+        await drop(first, 'state/cut.png', portrait);
+        await drop(first, 'state/cut.wav', voice);
+        cutOff = await until(async () => {
+          const job = await jobOf(first, 'state/cut');
+          return job?.status === 'SUBMITTED' ? job : undefined;
+        });
+        expect(first.simulator.acceptedTasks()).toBe(2);
+      } finally {
+        await first.stop();
+      }
+
+      // Second run on the same folder.
+      const second = await start();
+      try {
+        await second.idle();
+        expect(await outputKeys(second, 'state/done')).toEqual(['state/done.json', 'state/done.mp4']);
+        expect((await storesOf(second).jobs.get(delivered.jobId))?.status).toBe('DELIVERED');
+        const listed = second.sfn.listExecutions();
+        expect(listed.find((e) => e.name === delivered.executionName)?.status).toBe('SUCCEEDED');
+
+        // The cut-off execution was closed the way AWS closes an aborted one, and the job says why.
+        expect(listed.find((e) => e.name === cutOff.executionName)?.status).toBe('ABORTED');
+        const failed = await storesOf(second).jobs.get(cutOff.jobId);
+        expect(failed?.status).toBe('FAILED');
+        expect(failed?.error?.code).toBe('EXECUTION_ABORTED');
+        expect(failed?.error?.message).toMatch(/Local mode stopped/);
+        expect(await outputKeys(second, 'state/cut')).toEqual(['state/cut.error.json']);
+
+        // The same bytes dropped again start nothing and cost nothing.
+        const before = listed.length;
+        await drop(second, 'state/done.png', portrait);
+        await drop(second, 'state/done.wav', voice);
+        await new Promise((r) => setTimeout(r, 2_000));
+        await second.idle();
+        expect(second.sfn.listExecutions()).toHaveLength(before);
+
+        // An upload retries the failed job: a new attempt, one new Runware task under a new task UUID.
+        await drop(second, 'state/cut.png', portrait);
+        const retried = await until(async () => {
+          const job = await storesOf(second).jobs.get(cutOff.jobId);
+          return job?.status === 'DELIVERED' ? job : undefined;
+        });
+        await second.idle();
+        expect(retried.attempt).toBe(2);
+        expect(second.simulator?.acceptedTasks()).toBe(1);
+        expect(retried.taskUUID).not.toBe(cutOff.taskUUID);
+        expect(retried.history?.[0]).toMatchObject({ attempt: 1, taskUUID: cutOff.taskUUID });
+        expect(await outputKeys(second, 'state/cut')).toEqual(['state/cut.json', 'state/cut.mp4']);
+      } finally {
+        await second.stop();
+      }
+
+      // --fresh: the kept state is deleted before the start.
+      LocalStack.removeState(dir);
+      const third = await start();
+      try {
+        expect(await outputKeys(third, 'state/')).toEqual([]);
+        expect(third.sfn.listExecutions()).toEqual([]);
+        expect(await storesOf(third).jobs.get(delivered.jobId)).toBeUndefined();
+      } finally {
+        await third.stop();
+      }
+    },
+    SLOW * 2,
+  );
+});
+
+describe('settings are part of the job', () => {
+  it(
+    'a sidecar after delivery starts the next job with its settings; the first record stays; the same sidecar again starts nothing',
+    async () => {
+      const stack = await LocalStack.start({ workDir: join(dir, 'identity'), context: E2E_CONTEXT });
+      try {
+        await drop(stack, 'late/anna.png', portrait);
+        await drop(stack, 'late/anna.wav', voice);
+        const first = await until(async () => {
+          const job = await jobOf(stack, 'late/anna');
+          return job?.status === 'DELIVERED' ? job : undefined;
+        });
+        await stack.idle();
+        expect(first.inputs.sidecar).toBeUndefined();
+
+        // Late sidecar: a new, billed video with its settings, and the record names the sidecar.
+        await drop(
+          stack,
+          'late/anna.json',
+          JSON.stringify({ outputFormat: 'WEBM', prompt: 'Late settings' }),
+        );
+        const second = await until(async () => {
+          const job = await jobOf(stack, 'late/anna');
+          return job && job.jobId !== first.jobId && job.status === 'DELIVERED' ? job : undefined;
+        });
+        await stack.idle();
+        expect(second.settings).toMatchObject({ outputFormat: 'WEBM', prompt: 'Late settings' });
+        expect(second.inputs.sidecar?.key).toBe('inbox/late/anna.json');
+        expect((await storesOf(stack).jobs.get(first.jobId))?.status).toBe('DELIVERED');
+        expect(await outputKeys(stack, 'late/anna')).toContain('late/anna.webm');
+        expect(stack.simulator?.acceptedTasks()).toBe(2);
+
+        // A changed sidecar is a third job; the same bytes again start nothing.
+        const executions = stack.sfn.listExecutions().length;
+        await drop(
+          stack,
+          'late/anna.json',
+          JSON.stringify({ outputFormat: 'WEBM', prompt: 'Late settings' }),
+        );
+        await new Promise((r) => setTimeout(r, 2_000));
+        await stack.idle();
+        expect(stack.sfn.listExecutions()).toHaveLength(executions);
+        await drop(stack, 'late/anna.json', JSON.stringify({ outputFormat: 'MOV' }));
+        const third = await until(async () => {
+          const job = await jobOf(stack, 'late/anna');
+          return job && job.jobId !== second.jobId && job.status === 'DELIVERED' ? job : undefined;
+        });
+        await stack.idle();
+        expect(third.settings?.outputFormat).toBe('MOV');
+        expect(stack.simulator?.acceptedTasks()).toBe(3);
+      } finally {
+        await stack.stop();
+      }
+    },
+    SLOW,
+  );
+});

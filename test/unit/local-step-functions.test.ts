@@ -1,0 +1,55 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LambdaHost } from '../../local/lambda-host.js';
+import { LOCAL_STOP_ERROR, type LocalExecution, LocalStepFunctions } from '../../local/step-functions.js';
+
+/** Local Step Functions bookkeeping: executions kept in a state file, cut-off ones closed, ListExecutions. */
+
+const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:local';
+const definition = { StartAt: 'Wait', States: { Wait: { Type: 'Wait', Seconds: 30, End: true } } };
+const dir = mkdtempSync(join(tmpdir(), 'local-sfn-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function machine(stateFile: string, ended: LocalExecution[] = []) {
+  return new LocalStepFunctions({
+    definition,
+    stateMachineArn: ARN,
+    lambdas: {} as LambdaHost,
+    functionByArn: new Map(),
+    onEvent: () => undefined,
+    onExecutionEnded: (e) => ended.push(e),
+    stateFile,
+  });
+}
+
+describe('local Step Functions state', () => {
+  it('lists executions after a restart and closes the ones left running as ABORTED', async () => {
+    const stateFile = join(dir, 'executions.json');
+    const first = machine(stateFile);
+    first.startExecution(ARN, 'job-1', '{"jobId":"j","attempt":1,"stem":"s"}');
+    first.close();
+    const kept = JSON.parse(readFileSync(stateFile, 'utf8')) as { name: string; status: string }[];
+    expect(kept).toMatchObject([{ name: 'job-1', status: 'RUNNING' }]);
+
+    const ended: LocalExecution[] = [];
+    const second = machine(stateFile, ended);
+    expect(second.listExecutions('RUNNING')).toHaveLength(1);
+    const closed = second.closeInterrupted();
+    expect(closed).toHaveLength(1);
+    expect(ended).toMatchObject([{ name: 'job-1', status: 'ABORTED', error: LOCAL_STOP_ERROR }]);
+    expect(second.listExecutions('ABORTED')[0]?.stopDate).toBeInstanceOf(Date);
+    expect(JSON.parse(readFileSync(stateFile, 'utf8'))).toMatchObject([{ status: 'ABORTED' }]);
+    // Closed once: a third start finds nothing to close.
+    expect(machine(stateFile).closeInterrupted()).toEqual([]);
+  });
+
+  it('answers ListExecutions for its own state machine only, as AWS does', () => {
+    const sfn = machine(join(dir, 'other.json'));
+    expect(sfn.listExecutionsOf(ARN)).toEqual([]);
+    expect(() => sfn.listExecutionsOf(`${ARN}-other`)).toThrow(
+      expect.objectContaining({ type: 'StateMachineDoesNotExist' }),
+    );
+  });
+});
