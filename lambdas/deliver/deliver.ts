@@ -39,17 +39,26 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
     throw new JobStateError('NOT_GENERATED', `Job ${job.jobId} has no results to deliver.`);
   }
   const format = job.settings.outputFormat;
+  const planned = results.map((result, index) => ({
+    result,
+    key: videoOutputKey(job.stem, FILE_EXTENSION_OF_FORMAT[format], index, results.length),
+  }));
+  // Reserved at validation; checked again so that no video of another stem is ever overwritten.
+  await deps.outputs.claim(
+    job.stem,
+    planned.map((p) => p.key),
+  );
   const outputs: DeliveredOutput[] = [];
-  for (const [index, result] of results.entries()) {
-    const key = videoOutputKey(job.stem, FILE_EXTENSION_OF_FORMAT[format], index, results.length);
+  for (const { result, key } of planned) {
     const bytes = await copyVideo(result, key, format, deps);
     outputs.push({ key, bytes, videoUUID: result.videoUUID });
   }
   const delivered = await deps.jobs.advance(job.jobId, job.attempt, 'DELIVERED', { outputs });
   const recordKey = recordOutputKey(job.stem);
-  await deps.outputs.putJson(recordKey, recordDocument(delivered));
-  // An error file of an earlier attempt (or an orphan report) would now contradict the video beside it.
-  await deps.outputs.delete(errorOutputKey(job.stem));
+  await deps.outputs.putJson(job.stem, recordKey, recordDocument(delivered));
+  // An error file of an earlier attempt (or an orphan report) would now contradict the video beside it; a file
+  // of that name another stem holds is that stem's record, and stays.
+  await deps.outputs.deleteOwn(job.stem, errorOutputKey(job.stem));
   return { outputs: outputs.map((o) => o.key), recordKey };
 }
 

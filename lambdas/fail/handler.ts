@@ -4,14 +4,16 @@ import { executionEndMessage } from '../core/errors.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { Table } from '../core/store/table.js';
 import { type FailInput, failJob } from './fail.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
 
+const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
-  jobs: new DynamoJobStore(new Table(dynamoClient(), config.TABLE_NAME)),
-  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
+  jobs: new DynamoJobStore(table),
+  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };
 

@@ -6,6 +6,7 @@ import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client, sfnClient } from '../core/runtime.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { Table } from '../core/store/table.js';
 import { forgetObject, ingestObject } from './ingest.js';
 
@@ -24,7 +25,7 @@ const deps = {
   jobs: new DynamoJobStore(table),
   orphanAfterSeconds: config.ORPHAN_AFTER_SECONDS,
   executions: new SfnExecutionStarter(sfnClient(), config.STATE_MACHINE_ARN),
-  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
+  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };
 

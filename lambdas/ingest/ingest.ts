@@ -68,6 +68,7 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
   if (images.length > 1 || audios.length > 1) {
     const duplicates = images.length > 1 ? images : audios;
     const keys = duplicates.map((f) => f.key).sort();
+    // Not written when another stem holds `<stem>.error.json` (see output-names.ts); the outcome says why.
     await deps.outputs.putError({
       stem: inbox.stem,
       stage: 'RECEIVED',

@@ -6,6 +6,8 @@ import type { ObjectReader } from '../core/objects.js';
 import { resolveSettings, type SettingsDefaults, SidecarSchema } from '../core/settings.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
+import type { OutputNameStore } from '../core/store/outputs.js';
+import { reserveOutputNames } from './reserve-outputs.js';
 
 /** A sidecar is a few settings; anything larger is not one. */
 export const MAX_SIDECAR_BYTES = 64 * 1024;
@@ -13,6 +15,8 @@ export const MAX_SIDECAR_BYTES = 64 * 1024;
 export interface ValidateDeps {
   jobs: JobStore;
   files: FileStore;
+  /** Who holds each output key (see core/output-names.ts). */
+  outputNames: OutputNameStore;
   objects: ObjectReader;
   limits: MediaLimits;
   defaults: SettingsDefaults;
@@ -68,6 +72,8 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   };
   const sidecar = sidecarRef ? await readSidecar(sidecarRef, deps.objects) : {};
   const settings = resolveSettings(sidecar, deps.defaults);
+  // No job's outputs may overwrite another's: its output keys are reserved before anything is paid for.
+  await reserveOutputNames(job.stem, settings, deps.outputNames, deps.now());
 
   const deadline = new Date(deps.now().getTime() + deps.hardDeadlineSeconds * 1000).toISOString();
   await deps.jobs.advance(job.jobId, job.attempt, 'VALIDATED', {

@@ -4,9 +4,11 @@ import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { DynamoFileStore } from '../../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../../lambdas/core/store/jobs.js';
+import { DynamoOutputNameStore } from '../../lambdas/core/store/outputs.js';
 import { Table } from '../../lambdas/core/store/table.js';
 import { DynamoTaskStore } from '../../lambdas/core/store/tasks.js';
 import { startDynamo } from './dynamo.js';
+import { MemoryOutputNameStore } from './output-names.js';
 
 /**
  * The unit tests' one setup: call these at the top of a test file. They register their own vitest hooks.
@@ -18,6 +20,7 @@ export interface TestStores {
   files: DynamoFileStore;
   jobs: DynamoJobStore;
   tasks: DynamoTaskStore;
+  outputNames: DynamoOutputNameStore;
 }
 
 /**
@@ -35,6 +38,7 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
       files: new DynamoFileStore(table),
       jobs: new DynamoJobStore(table, options.now),
       tasks: new DynamoTaskStore(table),
+      outputNames: new DynamoOutputNameStore(table),
     };
   });
   afterAll(async () => dynamo?.stop());
@@ -55,6 +59,9 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
     get tasks() {
       return started().tasks;
     },
+    get outputNames() {
+      return started().outputNames;
+    },
   };
 }
 
@@ -71,5 +78,9 @@ export function useOutputBucket(): {
     s3.on(PutObjectCommand).resolves({});
   });
   afterEach(() => s3.reset());
-  return { s3, outputs: (bucket = 'out') => new OutputWriter(new S3Client({ region: 'us-east-1' }), bucket) };
+  return {
+    s3,
+    outputs: (bucket = 'out') =>
+      new OutputWriter(new S3Client({ region: 'us-east-1' }), bucket, new MemoryOutputNameStore()),
+  };
 }

@@ -47,7 +47,7 @@ beforeEach(() => {
     jobs: db.jobs,
     orphanAfterSeconds: 3600,
     executions: new RecordingStarter(),
-    outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket'),
+    outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket', db.outputNames),
     now: () => new Date('2026-11-24T10:00:00Z'),
   };
 });
@@ -180,7 +180,7 @@ describe('ingest', () => {
 
   it('refuses two images with one stem and says so in the output folder', async () => {
     s3.on(PutObjectCommand).resolves({});
-    deps.outputs = new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket');
+    deps.outputs = new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket', db.outputNames);
     await ingestObject(drop('inbox/twice/k.jpg'), deps);
     await ingestObject(drop('inbox/twice/k.mp3'), deps);
     const outcome = await ingestObject(drop('inbox/twice/k.png'), deps);

@@ -31,6 +31,7 @@ beforeEach(() => {
   deps = {
     jobs: db.jobs,
     files: db.files,
+    outputNames: db.outputNames,
     objects: new S3ObjectReader(new S3Client({ region: 'us-east-1' }), 'in'),
     limits: DEFAULT_MEDIA_LIMITS,
     defaults: { model: 'klingai:avatar@2.0-pro', prompt: 'Default prompt' },

@@ -16,7 +16,8 @@ import { TABLE_SCHEMA } from './schema.js';
  * - `STEM#<stem>` / `FILE#<key>`: a file seen in the inbox (pairing);
  * - `STEM#<stem>` / `ORPHAN_WATCH`: the orphan clock of a stem with a lone file (also in the due index);
  * - `JOB#<jobId>` / `JOB`: the job record;
- * - `TASK#<taskUUID>` / `TASK`: the Runware task lookup for the webhook and the poller.
+ * - `TASK#<taskUUID>` / `TASK`: the Runware task lookup for the webhook and the poller;
+ * - `OUTPUT#<key>` / `OUTPUT`: the stem that holds a key of the output bucket (never deleted).
  * Every write is a single-item conditional write (no transactions), so it runs on DynamoDB Local emulators too.
  * A new store adds its key builder here and its own module beside the others.
  */
@@ -29,6 +30,7 @@ export const keys = {
   orphanWatch: (stem: string): ItemKey => ({ pk: `STEM#${stem}`, sk: 'ORPHAN_WATCH' }),
   job: (jobId: string): ItemKey => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),
   task: (taskUUID: string): ItemKey => ({ pk: `TASK#${taskUUID}`, sk: 'TASK' }),
+  output: (outputKey: string): ItemKey => ({ pk: `OUTPUT#${outputKey}`, sk: 'OUTPUT' }),
 };
 
 /** Items of one partition whose sort key starts with a prefix: all the inbox files of a stem. */
