@@ -4,6 +4,7 @@ import type { FileRef, MediaFacts, StepInput } from '../core/job.js';
 import { checkDeclaredSize, inspectAudio, inspectImage, type MediaLimits } from '../core/media/inspect.js';
 import type { ObjectReader } from '../core/objects.js';
 import { resolveSettings, type SettingsDefaults, SidecarSchema } from '../core/settings.js';
+import { ambiguityOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
 import type { OutputNameStore } from '../core/store/outputs.js';
@@ -53,16 +54,8 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   // The sidecar is read now, after the settle wait, so one uploaded with the pair counts whatever the order.
   const files = await deps.files.list(job.stem);
   // So does a second image or audio file: which one the person meant is unknown, so nothing is paid for.
-  const images = files.filter((f) => f.role === 'image');
-  const audios = files.filter((f) => f.role === 'audio');
-  if (images.length > 1 || audios.length > 1) {
-    const keys = (images.length > 1 ? images : audios).map((f) => f.key).sort();
-    throw new ValidationError(
-      'AMBIGUOUS_INPUT',
-      `More than one ${images.length > 1 ? 'image' : 'audio file'} has the name "${job.stem}": ${keys.join(', ')}. ` +
-        'Keep one image and one audio file per name (delete or rename the others), then upload the one you want again.',
-    );
-  }
+  const ambiguous = ambiguityOf(job.stem, files);
+  if (ambiguous) throw new ValidationError('AMBIGUOUS_INPUT', ambiguous.message);
   const sidecarFile = files.find((f) => f.role === 'sidecar');
   const sidecarRef: FileRef | undefined = sidecarFile && {
     key: sidecarFile.key,
