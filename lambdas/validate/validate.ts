@@ -101,7 +101,8 @@ async function readSidecar(ref: FileRef, objects: ObjectReader) {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys')
-        return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+        // Inside `safety`, the field is named with its path (`safety.mode`), as the person would look for it.
+        return `unknown field(s) ${issue.keys.map((k) => `"${[...issue.path, k].join('.')}"`).join(', ')}`;
       const where = issue.path.length ? `"${issue.path.join('.')}"` : 'the file';
       return `${where}: ${issue.message}`;
     });
