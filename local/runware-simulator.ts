@@ -96,6 +96,7 @@ export class RunwareSimulator {
     this.renderer = new Renderer(this.runtime, this.registry, this.webhooks, {
       workDir: options.workDir,
       renderDelayMs: options.renderDelayMs ?? 0,
+      ...(options.renderTimeoutMs === undefined ? {} : { renderTimeoutMs: options.renderTimeoutMs }),
       origin: () => this.origin,
     });
     this.api = new Api({

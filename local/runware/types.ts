@@ -117,6 +117,8 @@ export interface RunwareSimulatorOptions {
   listenHost?: string;
   /** Extra time each task takes before it finishes, in ms. @default 0 */
   renderDelayMs?: number;
+  /** Longest one render may take before ffmpeg is killed and the result fails. @default 60 s + 2 s per audio second */
+  renderTimeoutMs?: number;
   /** Receives one line per event. Never gets the API key or any URL's query string. @default no logging */
   log?: (line: string) => void;
 }
