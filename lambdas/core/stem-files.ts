@@ -27,8 +27,8 @@ export function ambiguityOf(
       keys,
       message:
         `More than one ${WHAT[role]} has the name "${stem}": ${keys.map(visibleKey).join(', ')}. ` +
-        'Keep one image, one audio file and at most one sidecar per name (delete or rename the others), then ' +
-        'upload the one you want again.',
+        'Keep one image and one audio file per name, and at most one sidecar (delete or rename the others), ' +
+        'then upload the one you want again.',
     };
   }
   return undefined;
