@@ -43,14 +43,16 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
     result,
     key: videoOutputKey(job.stem, FILE_EXTENSION_OF_FORMAT[format], index, results.length),
   }));
-  // Reserved at validation; checked again so that no video of another stem is ever overwritten.
-  await deps.outputs.claim(
+  // Reserved at validation; checked again so that no video of another stem is ever overwritten. The check runs
+  // while the first download opens (it costs a round trip), and each upload waits for it before writing.
+  const claimed = deps.outputs.claim(
     job.stem,
     planned.map((p) => p.key),
   );
+  claimed.catch(() => undefined); // awaited before every write; this only keeps it from counting as unhandled
   const outputs: DeliveredOutput[] = [];
   for (const { result, key } of planned) {
-    const bytes = await copyVideo(result, key, format, deps);
+    const bytes = await copyVideo(result, key, format, deps, claimed);
     outputs.push({ key, bytes, videoUUID: result.videoUUID });
   }
   const delivered = await deps.jobs.advance(job.jobId, job.attempt, 'DELIVERED', { outputs });
@@ -62,8 +64,20 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
   return { outputs: outputs.map((o) => o.key), recordKey };
 }
 
-async function copyVideo(result: GenerationResult, key: string, format: OutputFormat, deps: DeliverDeps) {
+async function copyVideo(
+  result: GenerationResult,
+  key: string,
+  format: OutputFormat,
+  deps: DeliverDeps,
+  claimed: Promise<void>,
+) {
   const download = await deps.videos.open(result.videoURL);
+  try {
+    await claimed;
+  } catch (error) {
+    await download.body.cancel().catch(() => undefined);
+    throw error;
+  }
   const check = new VerifyVideo(format, download.contentLength);
   const source = Readable.fromWeb(download.body as NodeWebReadableStream<Uint8Array>);
   // pipe() does not forward errors: a download that breaks off must fail the check (and so the upload), not
