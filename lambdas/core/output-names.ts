@@ -17,12 +17,16 @@ export interface OutputNames {
   error: string;
 }
 
-/** The keys of a job with `numberResults` videos in the format whose file extension is `extension`. */
+/**
+ * The keys of a job with `numberResults` videos in the format whose file extension is `extension`. With several
+ * results asked for, `<stem>.<ext>` is reserved too: if only one of them is made, it is delivered under that name.
+ */
 export function outputNamesOf(stem: string, extension: string, numberResults: number): OutputNames {
+  const numbered = Array.from({ length: numberResults }, (_, i) =>
+    videoOutputKey(stem, extension, i, numberResults),
+  );
   return {
-    videos: Array.from({ length: numberResults }, (_, i) =>
-      videoOutputKey(stem, extension, i, numberResults),
-    ),
+    videos: numberResults > 1 ? [videoOutputKey(stem, extension, 0, 1), ...numbered] : numbered,
     record: recordOutputKey(stem),
     error: errorOutputKey(stem),
   };

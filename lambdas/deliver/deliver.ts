@@ -45,10 +45,10 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
   }));
   // Reserved at validation; checked again so that no video of another stem is ever overwritten. The check runs
   // while the first download opens (it costs a round trip), and each upload waits for it before writing.
-  const claimed = deps.outputs.claim(
-    job.stem,
-    planned.map((p) => p.key),
-  );
+  // Keys validation reserved for this stem stay its own (claims are never released): only others are asked for.
+  const reserved = new Set(job.reservedOutputs ?? []);
+  const unreserved = planned.map((p) => p.key).filter((key) => !reserved.has(key));
+  const claimed = unreserved.length ? deps.outputs.claim(job.stem, unreserved) : Promise.resolve();
   claimed.catch(() => undefined); // awaited before every write; this only keeps it from counting as unhandled
   const outputs: DeliveredOutput[] = [];
   for (const { result, key } of planned) {

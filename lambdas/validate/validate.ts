@@ -66,13 +66,14 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   const sidecar = sidecarRef ? await readSidecar(sidecarRef, deps.objects) : {};
   const settings = resolveSettings(sidecar, deps.defaults);
   // No job's outputs may overwrite another's: its output keys are reserved before anything is paid for.
-  await reserveOutputNames(job.stem, settings, deps.outputNames, deps.now());
+  const reservedOutputs = await reserveOutputNames(job.stem, settings, deps.outputNames, deps.now());
 
   const deadline = new Date(deps.now().getTime() + deps.hardDeadlineSeconds * 1000).toISOString();
   await deps.jobs.advance(job.jobId, job.attempt, 'VALIDATED', {
     media,
     settings,
     deadline,
+    reservedOutputs,
     inputs: { image, audio, ...(sidecarRef ? { sidecar: sidecarRef } : {}) },
   });
   return { deadline, numberResults: settings.numberResults };
