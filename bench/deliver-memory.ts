@@ -23,6 +23,7 @@ import { deliverJob } from '../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../lambdas/deliver/video-source.js';
 import { startDynamo } from '../test/support/dynamo.js';
 import { result, seedValidatedJob } from '../test/support/jobs.js';
+import { MemoryOutputNameStore } from '../test/support/output-names.js';
 
 const VIDEO_MB = Number(process.env.VIDEO_MB ?? 1024);
 const SMALL_MB = Number(process.env.SMALL_MB ?? 64);
@@ -82,7 +83,12 @@ async function deliverOnce(mb: number): Promise<{ peak: number; seconds: number 
   const started = performance.now();
   await deliverJob(
     { jobId: job.jobId, attempt: 1 },
-    { jobs, s3, outputs: new OutputWriter(s3, 'bench-out'), videos: new HttpVideoSource([origin]) },
+    {
+      jobs,
+      s3,
+      outputs: new OutputWriter(s3, 'bench-out', new MemoryOutputNameStore()),
+      videos: new HttpVideoSource([origin]),
+    },
   );
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);

@@ -25,6 +25,7 @@ import { deliverJob } from '../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../lambdas/deliver/video-source.js';
 import { startDynamo } from '../test/support/dynamo.js';
 import { result, seedValidatedJob } from '../test/support/jobs.js';
+import { MemoryOutputNameStore } from '../test/support/output-names.js';
 
 const mode = process.argv[2] === 'baseline' ? 'baseline' : 'pipeline';
 const mb = Number(process.argv[3] ?? 1024);
@@ -105,7 +106,12 @@ if (mode === 'pipeline') {
   key = `${job.stem}.mp4`;
   await deliverJob(
     { jobId: job.jobId, attempt: 1 },
-    { jobs, s3, outputs: new OutputWriter(s3, 'bench-out'), videos: new HttpVideoSource([origin]) },
+    {
+      jobs,
+      s3,
+      outputs: new OutputWriter(s3, 'bench-out', new MemoryOutputNameStore()),
+      videos: new HttpVideoSource([origin]),
+    },
   );
 } else {
   key = 'baseline/video.mp4';

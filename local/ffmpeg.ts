@@ -27,7 +27,12 @@ export class MediaToolError extends Error {
 /** Runs a binary to completion; resolves with stdout, rejects with the tail of stderr. */
 function run(binary: string, args: readonly string[], signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+    // SIGKILL: a tool stuck in a decode loop must end when its time limit is up, not when it chooses to.
+    const child = spawn(binary, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      killSignal: 'SIGKILL',
+      ...(signal ? { signal } : {}),
+    });
     const stdout: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -177,6 +182,21 @@ function encoderArgs(format: OutputFormat, quality: number): string[] {
     // moov first, so a player (or the pipeline's probe) can start before the whole file has arrived.
     ...['-movflags', '+faststart', '-f', format === 'MOV' ? 'mov' : 'mp4'],
   ];
+}
+
+/**
+ * Decodes the first frame of an image into a PNG. The renderer loops this still, never the user's file: ffmpeg's
+ * looping image reader re-reads its input for every frame and never ends on an input it cannot fully decode
+ * (an animated WebP, a PNG followed by other bytes).
+ *
+ * @throws {MediaToolError} when the image cannot be decoded (or the signal aborts).
+ */
+export async function extractStill(image: string, output: string, signal?: AbortSignal): Promise<void> {
+  await run(
+    FFMPEG_PATH,
+    [...['-hide_banner', '-nostdin', '-loglevel', 'error', '-y'], '-i', image, '-frames:v', '1', output],
+    signal,
+  );
 }
 
 /**

@@ -102,6 +102,7 @@ export class RunwareSimulator {
       workDir: options.workDir,
       renderDelayMs: options.renderDelayMs ?? 0,
       renderSpeed: () => this.speed,
+      ...(options.renderTimeoutMs === undefined ? {} : { renderTimeoutMs: options.renderTimeoutMs }),
       origin: () => this.origin,
     });
     this.api = new Api({

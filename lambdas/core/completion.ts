@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { fitTaskFailure, taskFailureCause } from './bounds.js';
 import type { GenerationResult, TaskError, TaskRecord } from './job.js';
+import { providerWords } from './runware/provider-text.js';
 import type { TaskStore } from './store/tasks.js';
 
 export type TaskOutcome =
@@ -153,6 +154,6 @@ export function taskErrorOf(report: { code?: string | undefined; message?: strin
   const provider = report.code ? ` (${report.code})` : '';
   return {
     code: 'RUNWARE_TASK_FAILED',
-    message: `Runware could not make the video${provider}: ${report.message ?? 'no reason given'}. Check the inputs and prompt, then retry.`,
+    message: `Runware could not make the video${provider}: ${providerWords(report.message ?? '') || 'no reason given'}. Check the inputs and prompt, then retry.`,
   };
 }

@@ -111,6 +111,8 @@ export const JobRecordSchema = z.object({
   claimedBy: z.string(),
   media: MediaFactsSchema.optional(),
   settings: JobSettingsSchema.optional(),
+  /** Output keys reserved for the stem at validation (claims are never released: they stay the stem's). */
+  reservedOutputs: z.array(z.string()).optional(),
   /** ISO time after which the job fails with DEADLINE_EXCEEDED. Set at validation. */
   deadline: z.string().optional(),
   taskUUID: z.string().optional(),

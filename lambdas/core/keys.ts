@@ -30,7 +30,8 @@ export function decodeS3Key(encoded: string): string {
 }
 
 /**
- * Classifies a decoded key of the input bucket. Returns `undefined` for keys that are not job inputs (outside
+ * Classifies a decoded key of the input bucket. The stem is in Unicode NFC, so names that look the same but were
+ * typed in different normalization forms (macOS file names are NFD) are one job; `key` stays as S3 has it. Returns `undefined` for keys that are not job inputs (outside
  * `inbox/`, folders, unknown extensions), which the pipeline ignores.
  */
 export function classifyKey(key: string): InboxKey | undefined {
@@ -40,7 +41,7 @@ export function classifyKey(key: string): InboxKey | undefined {
   const dot = rest.lastIndexOf('.');
   if (dot <= slash + 1) return undefined; // no extension, or a dot-file such as `.jpg`
   const extension = rest.slice(dot + 1).toLowerCase();
-  const stem = rest.slice(0, dot);
+  const stem = rest.slice(0, dot).normalize('NFC');
   const role = roleOf(extension);
   if (!role) return undefined;
   return { key, stem, role, extension };

@@ -1,5 +1,8 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeliveryError } from './errors.js';
 import { errorOutputKey } from './keys.js';
+import { nameTakenMessage, ownerOf } from './output-names.js';
+import type { OutputNameStore } from './store/outputs.js';
 
 export interface ErrorDocument {
   stem: string;
@@ -16,14 +19,32 @@ export interface ErrorDocument {
   problems?: { code: string; message: string; file: string }[];
 }
 
-/** Writes JSON documents into the output bucket (`<stem>.json`, `<stem>.error.json`). */
+/**
+ * Writes into the output bucket, only ever keys the job's stem holds (see `output-names.ts`): a key another stem
+ * holds is never written or deleted.
+ */
 export class OutputWriter {
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
+    private readonly names: OutputNameStore,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async putJson(key: string, document: unknown): Promise<void> {
+  /**
+   * Reserves `keys` for `stem` (or confirms it holds them). Throws OUTPUT_NAME_TAKEN, naming the holder, when
+   * another stem holds one of them.
+   */
+  async claim(stem: string, keys: readonly string[]): Promise<void> {
+    const outcome = await this.names.claim(stem, keys, this.now().toISOString());
+    if (!outcome.ok) {
+      throw new DeliveryError('OUTPUT_NAME_TAKEN', nameTakenMessage(stem, outcome.key, outcome.holder));
+    }
+  }
+
+  /** Writes a JSON document at `key`, which `stem` must hold (it is reserved for it if it is free). */
+  async putJson(stem: string, key: string, document: unknown): Promise<void> {
+    await this.claim(stem, [key]);
     await this.s3.send(
       new PutObjectCommand({
         Bucket: this.bucket,
@@ -34,15 +55,28 @@ export class OutputWriter {
     );
   }
 
-  /** Deletes a key of the output bucket (deleting a key that does not exist succeeds). */
-  async delete(key: string): Promise<void> {
+  /**
+   * Deletes `key` if `stem` holds it (deleting a key that does not exist succeeds). Returns false, deleting
+   * nothing, when another stem holds it or nobody does.
+   */
+  async deleteOwn(stem: string, key: string): Promise<boolean> {
+    if ((await this.names.holderOf(key)) !== ownerOf(stem)) return false;
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    return true;
   }
 
-  async putError(document: ErrorDocument): Promise<string> {
+  /**
+   * Writes `<stem>.error.json`. Returns its key, or `held` with the stem that holds that key when it belongs to
+   * another job (nothing is written then: the caller keeps the error in the job record and logs it).
+   */
+  async putError(
+    document: ErrorDocument,
+  ): Promise<{ key: string; written: true } | { key: string; written: false; holder: string }> {
     const key = errorOutputKey(document.stem);
-    await this.putJson(key, document);
-    return key;
+    const outcome = await this.names.claim(document.stem, [key], this.now().toISOString());
+    if (!outcome.ok) return { key, written: false, holder: outcome.holder };
+    await this.putJson(document.stem, key, document);
+    return { key, written: true };
   }
 }
 

@@ -39,22 +39,45 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
     throw new JobStateError('NOT_GENERATED', `Job ${job.jobId} has no results to deliver.`);
   }
   const format = job.settings.outputFormat;
+  const planned = results.map((result, index) => ({
+    result,
+    key: videoOutputKey(job.stem, FILE_EXTENSION_OF_FORMAT[format], index, results.length),
+  }));
+  // Reserved at validation; checked again so that no video of another stem is ever overwritten. The check runs
+  // while the first download opens (it costs a round trip), and each upload waits for it before writing.
+  // Keys validation reserved for this stem stay its own (claims are never released): only others are asked for.
+  const reserved = new Set(job.reservedOutputs ?? []);
+  const unreserved = planned.map((p) => p.key).filter((key) => !reserved.has(key));
+  const claimed = unreserved.length ? deps.outputs.claim(job.stem, unreserved) : Promise.resolve();
+  claimed.catch(() => undefined); // awaited before every write; this only keeps it from counting as unhandled
   const outputs: DeliveredOutput[] = [];
-  for (const [index, result] of results.entries()) {
-    const key = videoOutputKey(job.stem, FILE_EXTENSION_OF_FORMAT[format], index, results.length);
-    const bytes = await copyVideo(result, key, format, deps);
+  for (const { result, key } of planned) {
+    const bytes = await copyVideo(result, key, format, deps, claimed);
     outputs.push({ key, bytes, videoUUID: result.videoUUID });
   }
   const delivered = await deps.jobs.advance(job.jobId, job.attempt, 'DELIVERED', { outputs });
   const recordKey = recordOutputKey(job.stem);
-  await deps.outputs.putJson(recordKey, recordDocument(delivered));
-  // An error file of an earlier attempt (or an orphan report) would now contradict the video beside it.
-  await deps.outputs.delete(errorOutputKey(job.stem));
+  await deps.outputs.putJson(job.stem, recordKey, recordDocument(delivered));
+  // An error file of an earlier attempt (or an orphan report) would now contradict the video beside it; a file
+  // of that name another stem holds is that stem's record, and stays.
+  await deps.outputs.deleteOwn(job.stem, errorOutputKey(job.stem));
   return { outputs: outputs.map((o) => o.key), recordKey };
 }
 
-async function copyVideo(result: GenerationResult, key: string, format: OutputFormat, deps: DeliverDeps) {
+async function copyVideo(
+  result: GenerationResult,
+  key: string,
+  format: OutputFormat,
+  deps: DeliverDeps,
+  claimed: Promise<void>,
+) {
   const download = await deps.videos.open(result.videoURL);
+  try {
+    await claimed;
+  } catch (error) {
+    await download.body.cancel().catch(() => undefined);
+    throw error;
+  }
   const check = new VerifyVideo(format, download.contentLength);
   const source = Readable.fromWeb(download.body as NodeWebReadableStream<Uint8Array>);
   // pipe() does not forward errors: a download that breaks off must fail the check (and so the upload), not

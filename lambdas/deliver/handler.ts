@@ -4,6 +4,7 @@ import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, s3Client } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { Table } from '../core/store/table.js';
 import { deliverJob } from './deliver.js';
 import { HttpVideoSource } from './video-source.js';
@@ -16,11 +17,12 @@ const config = loadConfig(
   }),
 );
 
+const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
-  jobs: new DynamoJobStore(new Table(dynamoClient(), config.TABLE_NAME)),
+  jobs: new DynamoJobStore(table),
   videos: new HttpVideoSource(config.ALLOWED_VIDEO_HOSTS),
   s3: s3Client(),
-  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
+  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
 };
 
 export const handler = stepHandler('delivered', (input) => deliverJob(input, deps));

@@ -16,8 +16,13 @@ export interface FailOutput {
   code: string;
   message: string;
   stage: Stage;
-  /** `<stem>.error.json`, or null when the attempt was already replaced by a newer one. */
+  /**
+   * `<stem>.error.json`, or null when the attempt was already replaced by a newer one, or when that key belongs
+   * to another stem (the error is then only in the job record and the log).
+   */
   errorKey: string | null;
+  /** The stem that holds `<stem>.error.json` when it is not this job's. */
+  errorKeyHeldBy?: string;
 }
 
 export interface FailDeps {
@@ -59,7 +64,7 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
       at,
     };
 
-  const errorKey = await deps.outputs.putError({
+  const written = await deps.outputs.putError({
     stem: input.stem,
     jobId: input.jobId,
     attempt: input.attempt,
@@ -74,7 +79,9 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
     // Every problem validation found, when it found several (the code and message above are the first's).
     ...(recorded.stage === 'VALIDATED' && job?.problems?.length ? { problems: job.problems } : {}),
   });
-  return { code: recorded.code, message: recorded.message, stage: recorded.stage, errorKey };
+  const base = { code: recorded.code, message: recorded.message, stage: recorded.stage };
+  if (!written.written) return { ...base, errorKey: null, errorKeyHeldBy: written.holder };
+  return { ...base, errorKey: written.key };
 }
 
 /**

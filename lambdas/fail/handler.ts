@@ -4,6 +4,7 @@ import { executionEndMessage } from '../core/errors.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { type FailInput, failJob, failureLogAttributes } from './fail.js';
@@ -14,7 +15,7 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
   slots: new DynamoSlotStore(table),
-  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
+  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };
 

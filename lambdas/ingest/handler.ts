@@ -6,6 +6,7 @@ import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client, sfnClient } from '../core/runtime.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { Table } from '../core/store/table.js';
 import { forgetObject, ingestObject } from './ingest.js';
 
@@ -26,7 +27,7 @@ const deps = {
   orphanAfterSeconds: config.ORPHAN_AFTER_SECONDS,
   jobRecordRetentionDays: config.JOB_RECORD_RETENTION_DAYS,
   executions: new SfnExecutionStarter(sfnClient(), config.STATE_MACHINE_ARN),
-  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
+  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };
 

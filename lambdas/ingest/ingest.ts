@@ -4,6 +4,7 @@ import type { FileRef, JobRecord, StoredFile } from '../core/job.js';
 import { classifyKey, decodeS3Key, type FileRole, normalizeSequencer } from '../core/keys.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
 import { jobExpiresAt, pairingExpiresAt } from '../core/retention.js';
+import { ambiguityOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
 
@@ -69,20 +70,19 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
   const audios = files.filter((f) => f.role === 'audio');
   const sidecar = files.find((f) => f.role === 'sidecar');
 
-  if (images.length > 1 || audios.length > 1) {
-    const duplicates = images.length > 1 ? images : audios;
-    const keys = duplicates.map((f) => f.key).sort();
+  const ambiguous = ambiguityOf(inbox.stem, files);
+  if (ambiguous) {
+    // Not written when another stem holds `<stem>.error.json` (see output-names.ts); the outcome says why.
     await deps.outputs.putError({
       stem: inbox.stem,
       stage: 'RECEIVED',
       code: 'AMBIGUOUS_INPUT',
-      message:
-        `More than one ${images.length > 1 ? 'image' : 'audio file'} has the name "${inbox.stem}": ${keys.join(', ')}. ` +
-        'Keep one image and one audio file per name (delete or rename the others), then upload the one you want again.',
+      message: ambiguous.message,
+      inputs: Object.fromEntries(ambiguous.keys.map((k, i) => [`${ambiguous.role}${i + 1}`, k])),
       howToRetry: HOW_TO_RETRY,
       failedAt: deps.now().toISOString(),
     });
-    return { kind: 'ambiguous', stem: inbox.stem, keys };
+    return { kind: 'ambiguous', stem: inbox.stem, keys: ambiguous.keys };
   }
   const [image] = images;
   const [audio] = audios;
@@ -158,7 +158,8 @@ export async function forgetObject(
   if (!(await deps.files.forget(inbox.stem, key, normalizeSequencer(event.sequencer)))) {
     return { kind: 'stale', key };
   }
-  const left = (await deps.files.list(inbox.stem)).filter((f) => f.role !== 'sidecar');
+  // A sidecar left alone is still watched: it is reported like a lone image or audio file.
+  const left = await deps.files.list(inbox.stem);
   if (left.length === 0) await deps.files.unwatchOrphan(inbox.stem);
   return { kind: 'forgotten', key, stem: inbox.stem };
 }

@@ -1,5 +1,6 @@
 import { loadAttempt } from '../core/attempt.js';
 import { evaluateTask, recordTaskReports } from '../core/completion.js';
+import { deadlineMessage } from '../core/deadline.js';
 import { DeadlineExceededError, JobStateError, RunwareTaskError } from '../core/errors.js';
 import type { StepInput, TaskRecord } from '../core/job.js';
 import type { RunwareClient } from '../core/runware/client.js';
@@ -53,9 +54,13 @@ export async function pollJob(input: StepInput, deps: PollDeps): Promise<PollOut
   if (now >= deadline) {
     const minutes = Math.round((deadline - Date.parse(job.stages.VALIDATED ?? job.createdAt)) / 60_000);
     throw new DeadlineExceededError(
-      `Runware had not finished task ${task.taskUUID} ${minutes} minutes after the job started (${outcome.received} of ` +
-        `${outcome.expected} results in). The job was stopped so that it does not wait forever. Retry it by uploading ` +
-        'one of its files again; if this keeps happening, raise hardDeadlineSeconds.',
+      deadlineMessage({
+        kind: 'not-finished',
+        taskUUID: task.taskUUID,
+        minutes,
+        received: outcome.received,
+        expected: outcome.expected,
+      }),
     );
   }
   const min = deps.minWaitSeconds ?? 5;

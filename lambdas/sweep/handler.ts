@@ -4,6 +4,7 @@ import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { reclaimSlots } from './reclaim.js';
@@ -16,7 +17,7 @@ const deps = {
   files: new DynamoFileStore(table),
   jobs: new DynamoJobStore(table),
   slots: new DynamoSlotStore(table),
-  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET),
+  outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };
 

@@ -1,4 +1,5 @@
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
+import { visibleKey } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 
 export interface SweepDeps {
@@ -15,8 +16,9 @@ export interface SweepOutput {
 }
 
 /**
- * Reports lone images and audio files whose partner never arrived: `<stem>.error.json` with ORPHAN_INPUT says
- * which file is waiting and what to upload. Nothing is started and nothing is deleted; if the partner arrives
+ * Reports lone images, audio files and sidecars whose partners never arrived: `<stem>.error.json` with
+ * ORPHAN_INPUT says which files are waiting (their keys spelled out, so a look-alike name shows) and what to
+ * upload. Nothing is started and nothing is deleted; if the partner arrives
  * later the job starts as usual. Runs on a schedule; safe to run concurrently (a stem is reported once).
  */
 export async function sweepOrphans(deps: SweepDeps): Promise<SweepOutput> {
@@ -27,25 +29,31 @@ export async function sweepOrphans(deps: SweepDeps): Promise<SweepOutput> {
     const files = await deps.files.list(watch.stem);
     const images = files.filter((f) => f.role === 'image');
     const audios = files.filter((f) => f.role === 'audio');
-    if ((images.length > 0 && audios.length > 0) || (images.length === 0 && audios.length === 0)) {
+    const sidecars = files.filter((f) => f.role === 'sidecar');
+    if ((images.length > 0 && audios.length > 0) || files.length === 0) {
       await deps.files.unwatchOrphan(watch.stem);
       cleared.push(watch.stem);
       continue;
     }
     if (!(await deps.files.markOrphanReported(watch.stem, now.toISOString()))) continue;
-    const present = [...images, ...audios].map((f) => f.key).join(', ');
-    const missing =
-      images.length > 0 ? 'audio file (.mp3 .wav .m4a .aac .ogg)' : 'image (.jpg .jpeg .png .webp)';
+    const waiting = [...images, ...audios, ...sidecars];
+    const present = waiting.map((f) => visibleKey(f.key)).join(', ');
+    const missing = [
+      ...(images.length === 0 ? ['image (.jpg .jpeg .png .webp)'] : []),
+      ...(audios.length === 0 ? ['audio file (.mp3 .wav .m4a .aac .ogg)'] : []),
+    ].join(' and ');
     const waited = duration(now.getTime() - Date.parse(watch.since));
     await deps.outputs.putError({
       stem: watch.stem,
       stage: 'RECEIVED',
       code: 'ORPHAN_INPUT',
       message:
-        `${present} has waited ${waited} for its ${missing} named "${watch.stem}". Nothing was started. ` +
-        `Upload the missing file to inbox/${watch.stem}.<extension> to run the job, or delete what is there.`,
+        `${present} ${waiting.length > 1 ? 'have' : 'has'} waited ${waited} for ${waiting.length > 1 ? 'their' : 'its'} ` +
+        `${missing} named "${watch.stem}". Nothing was started. Upload the missing ` +
+        `${images.length + audios.length === 0 ? 'files' : 'file'} to inbox/${watch.stem}.<extension> to run the ` +
+        'job (names are compared as you see them, in Unicode NFC), or delete what is there.',
       howToRetry: HOW_TO_RETRY,
-      inputs: Object.fromEntries([...images, ...audios].map((f) => [f.role, f.key])),
+      inputs: Object.fromEntries(waiting.map((f) => [f.role, f.key])),
       failedAt: now.toISOString(),
     });
     reported.push(watch.stem);

@@ -7,6 +7,7 @@ import { AVATAR_MODELS, PROMPT_MAX_LENGTH } from '../core/settings.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
+import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { Table } from '../core/store/table.js';
 import { validateJob } from './validate.js';
 
@@ -27,6 +28,7 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
   files: new DynamoFileStore(table),
+  outputNames: new DynamoOutputNameStore(table),
   objects: new S3ObjectReader(s3Client(), config.INPUT_BUCKET),
   normalized: new S3ObjectWriter(s3Client(), config.INPUT_BUCKET),
   limits: {

@@ -11,8 +11,11 @@ import {
 } from '../core/media/inspect.js';
 import type { ObjectReader, ObjectWriter } from '../core/objects.js';
 import { resolveSettings, type SettingsDefaults, SidecarSchema } from '../core/settings.js';
+import { ambiguityOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
+import type { OutputNameStore } from '../core/store/outputs.js';
+import { reserveOutputNames } from './reserve-outputs.js';
 
 /** A sidecar is a few settings; anything larger is not one. */
 export const MAX_SIDECAR_BYTES = 64 * 1024;
@@ -20,6 +23,8 @@ export const MAX_SIDECAR_BYTES = 64 * 1024;
 export interface ValidateDeps {
   jobs: JobStore;
   files: FileStore;
+  /** Who holds each output key (see core/output-names.ts). */
+  outputNames: OutputNameStore;
   objects: ObjectReader;
   /** Stores the normalized image beside the user's inputs (never over them). */
   normalized: ObjectWriter;
@@ -70,22 +75,14 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   // The sidecar is read now, after the settle wait, so one uploaded with the pair counts whatever the order.
   const files = await deps.files.list(job.stem);
   // So does a second image or audio file: which one the person meant is unknown, so nothing is paid for.
-  const images = files.filter((f) => f.role === 'image');
-  const audios = files.filter((f) => f.role === 'audio');
-  if (images.length > 1 || audios.length > 1) {
-    const keys = (images.length > 1 ? images : audios).map((f) => f.key).sort();
-    problems.push({
-      code: 'AMBIGUOUS_INPUT',
-      file: keys.join(', '),
-      message:
-        `More than one ${images.length > 1 ? 'image' : 'audio file'} has the name "${job.stem}": ${keys.join(', ')}. ` +
-        'Keep one image and one audio file per name (delete or rename the others), then upload the one you want again.',
-    });
+  const ambiguous = ambiguityOf(job.stem, files);
+  if (ambiguous) {
+    problems.push({ code: 'AMBIGUOUS_INPUT', file: ambiguous.keys.join(', '), message: ambiguous.message });
   }
   // The sidecar is part of the job's identity: one that came after ingest started this job is another job,
   // which its own upload started; this one stops before anything is paid for.
-  const sidecarFile = files.find((f) => f.role === 'sidecar');
-  const sidecarRef: FileRef | undefined = job.inputs.sidecar;
+  const sidecarFile = ambiguous?.role === 'sidecar' ? undefined : files.find((f) => f.role === 'sidecar');
+  const sidecarRef: FileRef | undefined = ambiguous?.role === 'sidecar' ? undefined : job.inputs.sidecar;
   if (sidecarFile && (sidecarFile.key !== sidecarRef?.key || sidecarFile.etag !== sidecarRef.etag)) {
     throw new ValidationError(
       'INPUT_CHANGED',
@@ -125,12 +122,15 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
     audio: inspection.audio,
   };
   const settings = resolveSettings(sidecar, deps.defaults);
+  // No job's outputs may overwrite another's: its output keys are reserved before anything is paid for.
+  const reservedOutputs = await reserveOutputNames(job.stem, settings, deps.outputNames, deps.now());
 
   const deadline = new Date(deps.now().getTime() + deps.hardDeadlineSeconds * 1000).toISOString();
   await deps.jobs.advance(job.jobId, job.attempt, 'VALIDATED', {
     media,
     settings,
     deadline,
+    reservedOutputs,
     inputs: { image, audio, ...(sidecarRef ? { sidecar: sidecarRef } : {}) },
   });
   return { deadline, numberResults: settings.numberResults };
@@ -157,7 +157,8 @@ async function readSidecar(ref: FileRef, objects: ObjectReader) {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys')
-        return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+        // Inside `safety`, the field is named with its path (`safety.mode`), as the person would look for it.
+        return `unknown field(s) ${issue.keys.map((k) => `"${[...issue.path, k].join('.')}"`).join(', ')}`;
       const where = issue.path.length ? `"${issue.path.join('.')}"` : 'the file';
       return `${where}: ${issue.message}`;
     });

@@ -1,13 +1,15 @@
 /** The task's inputs, fetched from their URLs and checked the way the model would take them. */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
 import { stripUrlQueries } from '../../lambdas/core/runware/schemas.js';
-import { probe } from '../ffmpeg.js';
+import { extractStill, probe } from '../ffmpeg.js';
 import { describe, type Runtime } from './runtime.js';
 import { AUDIO_LIMITS_SECONDS } from './types.js';
 
 const INPUT_FETCH_TIMEOUT_MS = 30_000;
+/** Decoding one still frame takes milliseconds; anything slower is a decoder stuck on a bad file. */
+const STILL_TIMEOUT_MS = 15_000;
 /** The largest input of each kind: the model's limits, as the pipeline's validate step applies them. */
 const MAX_INPUT_BYTES = {
   image: DEFAULT_MEDIA_LIMITS.maxImageBytes,
@@ -71,13 +73,32 @@ export async function fetchInput(
   return file;
 }
 
-/** Checks that the inputs are media the model can use; returns the audio's duration. */
-export async function checkInputs(runtime: Runtime, image: string, audio: string): Promise<number> {
-  const picture = await probe(image, runtime.signal).catch(() => undefined);
+/** What the renderer works from: the decoded still of the image and the audio's duration. */
+export interface CheckedInputs {
+  still: string;
+  durationSeconds: number;
+}
+
+/**
+ * Checks that the inputs are media the model can use, and decodes the image's still. An image the provider
+ * cannot decode (an animated WebP, a damaged file) ends the task as Runware ends it: `invalidImage`.
+ */
+export async function checkInputs(runtime: Runtime, image: string, audio: string): Promise<CheckedInputs> {
+  if (isAnimatedWebp(await readFile(image))) {
+    throw new TaskFailure('invalidImage', 'inputs.image is an animated WebP; the model takes a still image.');
+  }
+  const picture = await probe(image, runtime.deadline(STILL_TIMEOUT_MS)).catch(() => undefined);
   if (!picture?.streams.some((s) => s.codecType === 'video' && (s.width ?? 0) > 0)) {
     throw new TaskFailure('invalidImage', 'inputs.image could not be decoded as an image.');
   }
-  const sound = await probe(audio, runtime.signal).catch(() => undefined);
+  const still = join(dirname(image), 'still.png');
+  try {
+    await extractStill(image, still, runtime.deadline(STILL_TIMEOUT_MS));
+  } catch {
+    if (runtime.stopping) throw new TaskFailure('internalError', 'The simulator stopped.');
+    throw new TaskFailure('invalidImage', 'inputs.image could not be decoded as an image.');
+  }
+  const sound = await probe(audio, runtime.deadline(STILL_TIMEOUT_MS)).catch(() => undefined);
   if (!sound?.streams.some((s) => s.codecType === 'audio')) {
     throw new TaskFailure('invalidAudio', 'inputs.audio could not be decoded as audio.');
   }
@@ -89,7 +110,20 @@ export async function checkInputs(runtime: Runtime, image: string, audio: string
       `inputs.audio lasts ${seconds.toFixed(2)} s; the model accepts ${min} to ${max} s.`,
     );
   }
-  return seconds;
+  return { still, durationSeconds: seconds };
+}
+
+/** A WebP whose VP8X header sets the animation flag, or that carries an ANIM chunk. */
+export function isAnimatedWebp(bytes: Uint8Array): boolean {
+  const ascii = (from: number, to: number): string => String.fromCharCode(...bytes.subarray(from, to));
+  if (ascii(0, 4) !== 'RIFF' || ascii(8, 12) !== 'WEBP') return false;
+  if (ascii(12, 16) === 'VP8X' && ((bytes[20] ?? 0) & 0x02) !== 0) return true;
+  for (let at = 12; at + 8 <= bytes.length; ) {
+    if (ascii(at, at + 4) === 'ANIM') return true;
+    const size = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at + 4, true);
+    at += 8 + size + (size % 2);
+  }
+  return false;
 }
 
 /** By magic bytes: what ffmpeg's image reader needs as a file extension. */

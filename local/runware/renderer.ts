@@ -26,6 +26,11 @@ export interface RendererOptions {
   renderSpeed: () => number;
   /** The origin `videoURL`s point at (known once the server listens). */
   origin: () => string;
+  /**
+   * Longest a render may take before ffmpeg is killed and the result fails, in ms. A stuck render must end the
+   * task, not hold a core until the simulator stops. @default 60 s plus 2 s per second of audio
+   */
+  renderTimeoutMs?: number;
 }
 
 export class Renderer {
@@ -71,7 +76,7 @@ export class Renderer {
       }
       const image = await fetchInput(runtime, task.task.inputs.image, 'image', dir);
       const audio = await fetchInput(runtime, task.task.inputs.audio, 'audio', dir);
-      const durationSeconds = await checkInputs(runtime, image, audio);
+      const { still, durationSeconds } = await checkInputs(runtime, image, audio);
       await runtime.sleep(renderTime + this.options.renderSpeed() * durationSeconds * 1000);
 
       for (const result of task.results) {
@@ -83,7 +88,7 @@ export class Renderer {
           });
           continue;
         }
-        await this.renderResult(task, result, image, audio, durationSeconds);
+        await this.renderResult(task, result, still, audio, durationSeconds);
       }
       task.status = task.results.some((r) => r.status === 'error') ? 'error' : 'success';
       task.finishedAt = new Date();
@@ -124,6 +129,8 @@ export class Renderer {
     const ext = FILE_EXTENSION_OF_FORMAT[task.format];
     const file = join(this.options.workDir, task.taskUUID.toLowerCase(), `${videoUUID}.${ext}`);
     result.file = file;
+    const limitMs = this.options.renderTimeoutMs ?? 60_000 + Math.ceil(durationSeconds * 2000);
+    const signal = runtime.deadline(limitMs);
     try {
       const rendered = await renderAvatarVideo({
         image,
@@ -133,7 +140,7 @@ export class Renderer {
         quality: task.task.outputQuality ?? 95,
         seed: result.seed,
         durationSeconds,
-        signal: runtime.signal,
+        signal,
       });
       this.renders += 1;
       if (runtime.stopping) return;
@@ -153,9 +160,16 @@ export class Renderer {
       this.finishResult(task, result);
     } catch (error) {
       if (runtime.stopping) return;
+      // Runware's words for a failed generation: no local path, no ffmpeg output.
+      const why = signal.aborted
+        ? `the render did not finish within ${(limitMs / 1000).toFixed(1)} s`
+        : 'the render failed';
+      runtime.log(
+        `runware-sim: videoInference ${task.taskUUID} result ${result.index} ${why}: ${describe(error)}`,
+      );
       this.finishResult(task, result, {
         code: 'providerError',
-        message: `The provider failed to generate the video: ${describe(error)}`,
+        message: `The provider failed to generate the video: ${why}. Retry the task.`,
       });
     }
   }

@@ -143,6 +143,8 @@ export interface RunwareSimulatorOptions {
    * with the video's length (e.g. 2 makes a 10 s video take 20 s). @default 0 (as fast as ffmpeg goes)
    */
   renderSpeed?: number;
+  /** Longest one render may take before ffmpeg is killed and the result fails. @default 60 s + 2 s per audio second */
+  renderTimeoutMs?: number;
   /** Receives one line per event. Never gets the API key or any URL's query string. @default no logging */
   log?: (line: string) => void;
 }

@@ -649,7 +649,7 @@ const NEVER_FINISHES: FaultScenario = {
     {
       stage: 'GENERATED',
       code: 'DEADLINE_EXCEEDED',
-      phrases: ['had not finished task', 'does not wait forever', 'hardDeadlineSeconds'],
+      phrases: ['never reported task', 'no webhook came', 'does not wait forever', 'hardDeadlineSeconds'],
     },
     { renders: 0 },
   ),

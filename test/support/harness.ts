@@ -4,10 +4,12 @@ import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { DynamoFileStore } from '../../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../../lambdas/core/store/jobs.js';
+import { DynamoOutputNameStore } from '../../lambdas/core/store/outputs.js';
 import { DynamoSlotStore } from '../../lambdas/core/store/slots.js';
 import { Table } from '../../lambdas/core/store/table.js';
 import { DynamoTaskStore } from '../../lambdas/core/store/tasks.js';
 import { startDynamo } from './dynamo.js';
+import { MemoryOutputNameStore } from './output-names.js';
 
 /**
  * The unit tests' one setup: call these at the top of a test file. They register their own vitest hooks.
@@ -20,6 +22,7 @@ export interface TestStores {
   jobs: DynamoJobStore;
   tasks: DynamoTaskStore;
   slots: DynamoSlotStore;
+  outputNames: DynamoOutputNameStore;
 }
 
 /**
@@ -38,6 +41,7 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
       jobs: new DynamoJobStore(table, options.now),
       tasks: new DynamoTaskStore(table),
       slots: new DynamoSlotStore(table, options.now ? { now: options.now } : {}),
+      outputNames: new DynamoOutputNameStore(table),
     };
   });
   afterAll(async () => dynamo?.stop());
@@ -61,6 +65,9 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
     get slots() {
       return started().slots;
     },
+    get outputNames() {
+      return started().outputNames;
+    },
   };
 }
 
@@ -77,5 +84,9 @@ export function useOutputBucket(): {
     s3.on(PutObjectCommand).resolves({});
   });
   afterEach(() => s3.reset());
-  return { s3, outputs: (bucket = 'out') => new OutputWriter(new S3Client({ region: 'us-east-1' }), bucket) };
+  return {
+    s3,
+    outputs: (bucket = 'out') =>
+      new OutputWriter(new S3Client({ region: 'us-east-1' }), bucket, new MemoryOutputNameStore()),
+  };
 }

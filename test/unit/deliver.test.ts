@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { type DeliverDeps, deliverJob } from '../../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../../lambdas/deliver/video-source.js';
+import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
 import { useStores } from '../support/harness.js';
 import { result, seedValidatedJob } from '../support/jobs.js';
 
@@ -52,13 +53,17 @@ beforeEach(() => {
   deps = {
     jobs: db.jobs,
     s3,
-    outputs: new OutputWriter(s3, 'out'),
+    outputs: new OutputWriter(s3, 'out', db.outputNames),
     videos: new HttpVideoSource(['vm.runware.ai'], serve({})),
   };
 });
 afterEach(() => s3Mock.reset());
 
-async function generated(results = [result(1)], format: 'MP4' | 'WEBM' | 'MOV' = 'MP4') {
+async function generated(
+  results = [result(1)],
+  format: 'MP4' | 'WEBM' | 'MOV' = 'MP4',
+  options: { reserve?: boolean } = {},
+) {
   const job = await seedValidatedJob(db.jobs, {
     status: 'GENERATED',
     taskUUID: '5e1f0000-0000-4000-8000-000000000001',
@@ -77,6 +82,15 @@ async function generated(results = [result(1)], format: 'MP4' | 'WEBM' | 'MOV' =
       numberResults: results.length,
     },
   });
+  // Validation reserved the job's output names.
+  if (options.reserve !== false) {
+    await reserveOutputNames(
+      job.stem,
+      { outputFormat: format, numberResults: results.length },
+      db.outputNames,
+      new Date(),
+    );
+  }
   return job;
 }
 
@@ -129,6 +143,35 @@ describe('deliver', () => {
       Bucket: 'out',
       Key: `${job.stem}.error.json`,
     });
+  });
+
+  it('never deletes an error file of the same name that another stem holds', async () => {
+    const job = await generated([result(1)], 'MP4', { reserve: false });
+    // `<stem>.error.json` is the record of a job named `<stem>.error`, which reserved it first.
+    await db.outputNames.claim(`${job.stem}.error`, [`${job.stem}.error.json`], new Date().toISOString());
+    deps.videos = new HttpVideoSource(
+      ['vm.runware.ai'],
+      serve({ [result(1).videoURL]: () => ok(mp4(2048)) }),
+    );
+    await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
+
+    expect(uploadedKeys()).toEqual(expect.arrayContaining([`${job.stem}.mp4`, `${job.stem}.json`]));
+    expect(s3Mock).not.toHaveReceivedCommand(DeleteObjectCommand);
+  });
+
+  it('writes no video whose key another stem holds, and says which stem', async () => {
+    const job = await generated([result(1), result(2)], 'MP4', { reserve: false });
+    await db.outputNames.claim(`${job.stem}-2`, [`${job.stem}-2.mp4`], new Date().toISOString());
+    deps.videos = new HttpVideoSource(
+      ['vm.runware.ai'],
+      serve({ [result(1).videoURL]: () => ok(mp4(2048)), [result(2).videoURL]: () => ok(mp4(2048)) }),
+    );
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      code: 'OUTPUT_NAME_TAKEN',
+      message: expect.stringContaining(`"${job.stem}-2"`),
+    });
+    expect(uploadedKeys()).toEqual([]);
+    expect((await db.jobs.get(job.jobId))?.status).toBe('GENERATED');
   });
 
   it('uses a multipart upload for a large video, in parts of the configured size', async () => {

@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   DYNAMODB_ITEM_MAX_BYTES,
@@ -8,9 +8,11 @@ import {
   eventEntrySize,
   taskFailureCause,
 } from '../../lambdas/core/bounds.js';
+import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { type FailDeps, failJob, failureLogAttributes } from '../../lambdas/fail/fail.js';
 import { useOutputBucket, useStores } from '../support/harness.js';
 import { seedValidatedJob } from '../support/jobs.js';
+import { MemoryOutputNameStore } from '../support/output-names.js';
 
 const db = useStores();
 const { s3: s3Mock, outputs } = useOutputBucket();
@@ -34,6 +36,28 @@ function written(): Record<string, unknown> {
 }
 
 describe('fail', () => {
+  it("keeps the error in the job record when <stem>.error.json is another stem's, and writes nothing", async () => {
+    const job = await seedValidatedJob(db.jobs, { status: 'RECEIVED' });
+    const names = new MemoryOutputNameStore();
+    // `<stem>.error.json` is the job record of the stem `<stem>.error`, which reserved it first.
+    await names.claim(`${job.stem}.error`, [`${job.stem}.error.json`]);
+    const out = await failJob(
+      {
+        jobId: job.jobId,
+        attempt: 1,
+        stem: job.stem,
+        error: {
+          Error: 'ValidationError',
+          Cause: lambdaCause('ValidationError', '[EMPTY_FILE] The image is empty.'),
+        },
+      },
+      { ...deps, outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out', names) },
+    );
+    expect(out).toMatchObject({ code: 'EMPTY_FILE', errorKey: null, errorKeyHeldBy: `${job.stem}.error` });
+    expect(await db.jobs.get(job.jobId)).toMatchObject({ status: 'FAILED', error: { code: 'EMPTY_FILE' } });
+    expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+  });
+
   it('marks the job FAILED with stage, code and message, and writes <stem>.error.json', async () => {
     const job = await seedValidatedJob(db.jobs, { status: 'RECEIVED' });
     const out = await failJob(

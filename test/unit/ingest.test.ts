@@ -51,7 +51,7 @@ beforeEach(() => {
     jobs: db.jobs,
     orphanAfterSeconds: 3600,
     executions: new RecordingStarter(),
-    outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket'),
+    outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket', db.outputNames),
     now: () => new Date('2026-11-24T10:00:00Z'),
   };
 });
@@ -230,6 +230,40 @@ describe('ingest', () => {
     expect(deps.executions.calls[0]?.input.stem).toBe('My Folder/Анна + 😀');
   });
 
+  it('pairs an image and an audio file whose names differ only in Unicode normalization, keeping both keys', async () => {
+    const nfd = 'inbox/names/cafe\u0301';
+    const nfc = 'inbox/names/caf\u00e9';
+    await ingestObject(drop(encodeURIComponent(`${nfd}.jpg`).replace(/%2F/g, '/')), deps);
+    const outcome = await ingestObject(drop(`${nfc}.mp3`), deps);
+    expect(outcome).toMatchObject({ kind: 'started' });
+    expect(deps.executions.calls[0]?.input.stem).toBe('names/caf\u00e9');
+    const job = outcome.kind === 'started' ? await db.jobs.get(outcome.jobId) : undefined;
+    // S3 keys are bytes: each file is still read under the key it was uploaded with.
+    expect(job?.inputs.image.key).toBe(`${nfd}.jpg`);
+    expect(job?.inputs.audio.key).toBe(`${nfc}.mp3`);
+  });
+
+  it('refuses two sidecars whose extensions differ only in letter case, naming both', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    await ingestObject(drop('inbox/two-sidecars/s.json'), deps);
+    await ingestObject(drop('inbox/two-sidecars/s.JSON'), deps);
+    await ingestObject(drop('inbox/two-sidecars/s.jpg'), deps);
+    const outcome = await ingestObject(drop('inbox/two-sidecars/s.mp3'), deps);
+    expect(outcome).toEqual({
+      kind: 'ambiguous',
+      stem: 'two-sidecars/s',
+      keys: ['inbox/two-sidecars/s.JSON', 'inbox/two-sidecars/s.json'],
+    });
+    expect(deps.executions.calls).toHaveLength(0);
+    const call = s3
+      .commandCalls(PutObjectCommand)
+      .find((c) => c.args[0].input.Key === 'two-sidecars/s.error.json');
+    const body = JSON.parse(String(call?.args[0].input.Body));
+    expect(body).toMatchObject({ code: 'AMBIGUOUS_INPUT' });
+    expect(body.message).toContain('settings sidecar');
+    expect(body.message).toContain('inbox/two-sidecars/s.JSON, inbox/two-sidecars/s.json');
+  });
+
   it('ignores keys that are not job inputs', async () => {
     expect(await ingestObject(drop('inbox/notes.txt'), deps)).toMatchObject({ kind: 'ignored' });
     expect(await ingestObject(drop('elsewhere/a.jpg'), deps)).toMatchObject({ kind: 'ignored' });
@@ -237,7 +271,7 @@ describe('ingest', () => {
 
   it('refuses two images with one stem and says so in the output folder', async () => {
     s3.on(PutObjectCommand).resolves({});
-    deps.outputs = new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket');
+    deps.outputs = new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket', db.outputNames);
     await ingestObject(drop('inbox/twice/k.jpg'), deps);
     await ingestObject(drop('inbox/twice/k.mp3'), deps);
     const outcome = await ingestObject(drop('inbox/twice/k.png'), deps);

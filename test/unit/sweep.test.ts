@@ -41,6 +41,34 @@ const later = (seconds: number) => {
 };
 
 describe('orphan sweep', () => {
+  it('reports a lone sidecar, saying that the image and the audio file are missing', async () => {
+    await ingest('inbox/lone-sidecar/s.json');
+    later(3601);
+    expect((await sweep()).reported).toContain('lone-sidecar/s');
+    const call = s3Mock
+      .commandCalls(PutObjectCommand)
+      .find((c) => c.args[0].input.Key === 'lone-sidecar/s.error.json');
+    const doc = JSON.parse(String(call?.args[0].input.Body));
+    expect(doc).toMatchObject({ code: 'ORPHAN_INPUT', inputs: { sidecar: 'inbox/lone-sidecar/s.json' } });
+    expect(doc.message).toContain('inbox/lone-sidecar/s.json has waited');
+    expect(doc.message).toContain('image (.jpg .jpeg .png .webp) and audio file');
+  });
+
+  it('spells out a name that only looks like its partner, so the person sees why they did not pair', async () => {
+    // A Cyrillic "а" in the image's name: not the same name in any normalization form.
+    await ingest('inbox/look-alike/%D0%B0nna.jpg');
+    await ingest('inbox/look-alike/anna.mp3');
+    later(3601);
+    expect((await sweep()).reported).toEqual(
+      expect.arrayContaining(['look-alike/\u0430nna', 'look-alike/anna']),
+    );
+    const call = s3Mock
+      .commandCalls(PutObjectCommand)
+      .find((c) => c.args[0].input.Key === 'look-alike/\u0430nna.error.json');
+    const doc = JSON.parse(String(call?.args[0].input.Body));
+    expect(doc.message).toContain('(spelled inbox/look-alike/\\u{430}nna.jpg)');
+  });
+
   it('reports a lone image once its wait is over, once, and starts nothing', async () => {
     await ingest('inbox/lonely/img.jpg');
     later(3599);

@@ -32,6 +32,7 @@ beforeEach(() => {
   deps = {
     jobs: db.jobs,
     files: db.files,
+    outputNames: db.outputNames,
     objects: new S3ObjectReader(new S3Client({ region: 'us-east-1' }), 'in'),
     normalized: new S3ObjectWriter(new S3Client({ region: 'us-east-1' }), 'in'),
     limits: DEFAULT_MEDIA_LIMITS,
@@ -163,6 +164,13 @@ describe('validate', () => {
       '"prompt"',
     ],
     ['an out-of-range quality', '{"outputQuality": 100}', 'INVALID_SIDECAR', '"outputQuality"'],
+    [
+      'an unknown field inside safety',
+      '{"safety": {"checkContent": true, "mod": "fast"}}',
+      'INVALID_SIDECAR',
+      'unknown field(s) "safety.mod"',
+    ],
+    ['a wrong mode inside safety', '{"safety": {"mode": "strict"}}', 'INVALID_SIDECAR', '"safety.mode"'],
     ['a model that is not an avatar model', '{"model": "runware:100@1"}', 'INVALID_SIDECAR', '"model"'],
   ])('refuses a sidecar with %s, saying what is wrong', async (_name, sidecar, code, says) => {
     const job = await received(png(720, 960), wav(3), sidecar);

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { RunwareBusyError, RunwareRejectedError, TransientError } from '../errors.js';
 import { safeMessage } from '../redact.js';
+import { providerWords } from './provider-text.js';
 import { isTransientPollError, parseTaskReports, type TaskFailure } from './reports.js';
 import {
   AckItemSchema,
@@ -389,7 +390,7 @@ function rejected(
   const sentence = /[.!?]$/.test(base) ? base : `${base}.`;
   return new RunwareRejectedError(
     code,
-    sanitize(advice ? `${sentence} ${advice}` : base, ctx.apiKey),
+    sanitize(advice ? `${sentence} ${advice}` : sentence, ctx.apiKey),
     status,
   );
 }
@@ -430,7 +431,7 @@ function badResponse(status: number, problem: string, ctx: RequestContext): Tran
 /** `(code, parameter p): message; (code2): message2`, the provider's words kept verbatim. */
 function describeProviderErrors(errors: readonly RunwareErrorItem[]): string {
   return errors
-    .map((e) => `(${e.code}${e.parameter ? `, parameter ${e.parameter}` : ''}): ${e.message}`)
+    .map((e) => `(${e.code}${e.parameter ? `, parameter ${e.parameter}` : ''}): ${providerWords(e.message)}`)
     .join('; ');
 }
 

@@ -19,6 +19,7 @@ import { TABLE_SCHEMA } from './schema.js';
  * - `TASK#<taskUUID>` / `TASK`: the Runware task lookup for the webhook and the poller;
  * - `SLOTS` / `SLOTS`: the Runware slots taken (`maxConcurrentTasks`), one map of holders;
  * - `WAITER#<jobId>#<attempt>` / `WAITER`: a job attempt waiting for a slot (also in the due index, oldest first).
+ * - `OUTPUT#<key>` / `OUTPUT`: the stem that holds a key of the output bucket (never deleted).
  * Every write is a single-item conditional write (no transactions), so it runs on DynamoDB Local emulators too.
  * A new store adds its key builder here and its own module beside the others.
  */
@@ -33,6 +34,7 @@ export const keys = {
   task: (taskUUID: string): ItemKey => ({ pk: `TASK#${taskUUID}`, sk: 'TASK' }),
   slots: (): ItemKey => ({ pk: 'SLOTS', sk: 'SLOTS' }),
   waiter: (holder: string): ItemKey => ({ pk: `WAITER#${holder}`, sk: 'WAITER' }),
+  output: (outputKey: string): ItemKey => ({ pk: `OUTPUT#${outputKey}`, sk: 'OUTPUT' }),
 };
 
 /** Items of one partition whose sort key starts with a prefix: all the inbox files of a stem. */

@@ -1,0 +1,54 @@
+import { errorOutputKey, recordOutputKey, videoOutputKey } from './keys.js';
+
+/**
+ * The output naming rule. Output keys mirror the stem (`<stem>.mp4`, `<stem>-1.mp4`, `<stem>.json`,
+ * `<stem>.error.json`), so two stems can name the same key: the record of stem `x.error` is `x.error.json`, the
+ * error file of stem `x`; the second video of stem `x` is `x-2.mp4`, the video of stem `x-2`. No renaming scheme
+ * keeps keys readable and free of such clashes, so each output key is reserved for the first stem (compared in
+ * Unicode NFC) that needs it, with a conditional write, before any money is spent (at validation). A job whose
+ * names are held by another stem fails there, with a message naming that stem; no writer ever writes or deletes
+ * a key that another stem holds.
+ */
+
+/** Every key a job of `stem` may write: its videos, its record and its error file. */
+export interface OutputNames {
+  videos: string[];
+  record: string;
+  error: string;
+}
+
+/**
+ * The keys of a job with `numberResults` videos in the format whose file extension is `extension`. With several
+ * results asked for, `<stem>.<ext>` is reserved too: if only one of them is made, it is delivered under that name.
+ */
+export function outputNamesOf(stem: string, extension: string, numberResults: number): OutputNames {
+  const numbered = Array.from({ length: numberResults }, (_, i) =>
+    videoOutputKey(stem, extension, i, numberResults),
+  );
+  return {
+    videos: numberResults > 1 ? [videoOutputKey(stem, extension, 0, 1), ...numbered] : numbered,
+    record: recordOutputKey(stem),
+    error: errorOutputKey(stem),
+  };
+}
+
+/** The order keys are reserved in: the error file first, so a job can always report why it stopped. */
+export const reservationOrder = (names: OutputNames): string[] => [
+  names.error,
+  names.record,
+  ...names.videos,
+];
+
+/** The stem as the pipeline compares it: Unicode NFC, so `café` typed two ways is one job. */
+export const ownerOf = (stem: string): string => stem.normalize('NFC');
+
+/** The message of a job whose output key `key` is held by `holder`: what happened and how to get out of it. */
+export function nameTakenMessage(stem: string, key: string, holder: string): string {
+  return (
+    `The output name ${key} of "${stem}" already belongs to the job "${holder}" (output names mirror the stem: ` +
+    '<stem>.mp4, <stem>-1.mp4 ... with several results, <stem>.json and <stem>.error.json), so this job would ' +
+    `overwrite its files. Nothing was sent to Runware. Rename the image, the audio and the sidecar of "${stem}" ` +
+    'to a name that does not end like another job\'s outputs (for example without ".error", "-1", "-2", or ".json" ' +
+    'at the end), and upload them again.'
+  );
+}

@@ -1,0 +1,24 @@
+import { ValidationError } from '../core/errors.js';
+import { nameTakenMessage, outputNamesOf, reservationOrder } from '../core/output-names.js';
+import { FILE_EXTENSION_OF_FORMAT, type JobSettings } from '../core/settings.js';
+import type { OutputNameStore } from '../core/store/outputs.js';
+
+/**
+ * Reserves every output key the job may write (its videos, `<stem>.json`, `<stem>.error.json`) for its stem
+ * before anything is paid for, and returns them (the job record keeps them: claims are never released, so they
+ * stay the stem's and deliver need not ask again). Throws OUTPUT_NAME_TAKEN, naming the stem that holds a key, when one is taken.
+ */
+export async function reserveOutputNames(
+  stem: string,
+  settings: Pick<JobSettings, 'outputFormat' | 'numberResults'>,
+  names: OutputNameStore,
+  at: Date,
+): Promise<string[]> {
+  const wanted = outputNamesOf(stem, FILE_EXTENSION_OF_FORMAT[settings.outputFormat], settings.numberResults);
+  const keys = reservationOrder(wanted);
+  const outcome = await names.claim(stem, keys, at.toISOString());
+  if (!outcome.ok) {
+    throw new ValidationError('OUTPUT_NAME_TAKEN', nameTakenMessage(stem, outcome.key, outcome.holder));
+  }
+  return keys;
+}

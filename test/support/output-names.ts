@@ -1,0 +1,21 @@
+import { ownerOf } from '../../lambdas/core/output-names.js';
+import type { ClaimOutcome, OutputNameStore } from '../../lambdas/core/store/outputs.js';
+
+/** The output-name claims in memory, for tests that mock S3 and have no table (same rule as the real store). */
+export class MemoryOutputNameStore implements OutputNameStore {
+  readonly holders = new Map<string, string>();
+
+  async claim(stem: string, outputKeys: readonly string[]): Promise<ClaimOutcome> {
+    const owner = ownerOf(stem);
+    for (const key of outputKeys) {
+      const holder = this.holders.get(key);
+      if (holder !== undefined && holder !== owner) return { ok: false, key, holder };
+      this.holders.set(key, owner);
+    }
+    return { ok: true };
+  }
+
+  async holderOf(key: string): Promise<string | undefined> {
+    return this.holders.get(key);
+  }
+}

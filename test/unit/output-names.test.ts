@@ -1,0 +1,121 @@
+import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import {
+  nameTakenMessage,
+  outputNamesOf,
+  ownerOf,
+  reservationOrder,
+} from '../../lambdas/core/output-names.js';
+import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
+import { useOutputBucket, useStores } from '../support/harness.js';
+
+const db = useStores();
+const bucket = useOutputBucket();
+const at = '2026-11-26T10:00:00.000Z';
+const mp4 = (stem: string, numberResults = 1) => ({ outputFormat: 'MP4' as const, numberResults, stem });
+let n = 0;
+/** A folder of its own per test: claims live in one table for the whole file. */
+const folder = () => `t${++n}`;
+
+describe('output naming rule', () => {
+  it('names the videos, the record and the error file after the stem', () => {
+    expect(outputNamesOf('promo/anna', 'mp4', 1)).toEqual({
+      videos: ['promo/anna.mp4'],
+      record: 'promo/anna.json',
+      error: 'promo/anna.error.json',
+    });
+    // With several results asked for, a job that gets only one delivers it as `a.webm`: reserved too.
+    expect(outputNamesOf('a', 'webm', 3).videos).toEqual(['a.webm', 'a-1.webm', 'a-2.webm', 'a-3.webm']);
+    expect(reservationOrder(outputNamesOf('a', 'mov', 1))).toEqual(['a.error.json', 'a.json', 'a.mov']);
+  });
+
+  it('compares stems in Unicode NFC', () => {
+    expect(ownerOf('cafe\u0301')).toBe('caf\u00e9');
+  });
+
+  // Stems that end like another stem's output suffix: each pair names one key twice.
+  it.each([
+    ['x', 1, 'x.error', 1, 'x.error.json'],
+    ['x', 2, 'x-1', 1, 'x-1.mp4'],
+    ['x', 4, 'x-4', 1, 'x-4.mp4'],
+    ['x.error', 1, 'x', 1, 'x.error.json'],
+    ['x-2', 1, 'x', 2, 'x-2.mp4'],
+    ['x-1', 1, 'x', 3, 'x-1.mp4'],
+  ] as const)(
+    'gives %s (%i results) the key it reserved first and refuses it to %s (%i results): %s',
+    async (first, firstResults, second, secondResults, key) => {
+      const dir = folder();
+      const [a, b] = [`${dir}/${first}`, `${dir}/${second}`];
+      await reserveOutputNames(a, mp4(a, firstResults), db.outputNames, new Date(at));
+      const refused = reserveOutputNames(b, mp4(b, secondResults), db.outputNames, new Date(at));
+      await expect(refused).rejects.toMatchObject({ name: 'ValidationError', code: 'OUTPUT_NAME_TAKEN' });
+      await expect(refused).rejects.toThrow(`"${a}"`);
+      expect(await db.outputNames.holderOf(`${dir}/${key}`)).toBe(a);
+    },
+  );
+
+  it('lets stems whose keys do not meet share a folder: different extensions, a "-1" with one result', async () => {
+    const dir = folder();
+    for (const stem of ['x', 'x-1', 'x.json', 'x.error.error', 'y']) {
+      await reserveOutputNames(`${dir}/${stem}`, mp4(stem), db.outputNames, new Date(at));
+    }
+    // `x.json` (a stem) has the record `x.json.json` and the video `x.json.mp4`: no clash with `x`'s `x.json`.
+    expect(await db.outputNames.holderOf(`${dir}/x.json`)).toBe(`${dir}/x`);
+    expect(await db.outputNames.holderOf(`${dir}/x.json.json`)).toBe(`${dir}/x.json`);
+  });
+
+  it('is idempotent for the stem that holds the keys, in either Unicode form', async () => {
+    const dir = folder();
+    const stem = `${dir}/cafe\u0301`;
+    await reserveOutputNames(stem, mp4(stem, 2), db.outputNames, new Date(at));
+    await reserveOutputNames(stem, mp4(stem, 2), db.outputNames, new Date(at));
+    await reserveOutputNames(stem.normalize('NFC'), mp4(stem, 1), db.outputNames, new Date(at));
+    expect(await db.outputNames.holderOf(`${dir}/cafe\u0301-2.mp4`)).toBe(stem.normalize('NFC'));
+  });
+
+  it('says which stem holds the name and how to rename', () => {
+    const message = nameTakenMessage('promo/x-1', 'promo/x-1.mp4', 'promo/x');
+    expect(message).toContain('"promo/x"');
+    expect(message).toContain('promo/x-1.mp4');
+    expect(message).toMatch(/Rename/);
+    expect(message).toMatch(/Nothing was sent to Runware/);
+  });
+});
+
+describe('OutputWriter', () => {
+  it('writes an error file only for the stem that holds its key', async () => {
+    const dir = folder();
+    const writer = new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out', db.outputNames);
+    await db.outputNames.claim(`${dir}/x.error`, [`${dir}/x.error.json`], at);
+    const doc = {
+      stem: `${dir}/x`,
+      stage: 'RECEIVED',
+      code: 'C',
+      message: 'm',
+      howToRetry: 'r',
+      failedAt: at,
+    };
+    expect(await writer.putError(doc)).toEqual({
+      key: `${dir}/x.error.json`,
+      written: false,
+      holder: `${dir}/x.error`,
+    });
+    expect(bucket.s3).not.toHaveReceivedCommand(PutObjectCommand);
+
+    expect(await writer.putError({ ...doc, stem: `${dir}/x.error` })).toMatchObject({ written: true });
+    expect(bucket.s3).toHaveReceivedCommandWith(PutObjectCommand, { Key: `${dir}/x.error.error.json` });
+  });
+
+  it('deletes only keys its stem holds', async () => {
+    const dir = folder();
+    bucket.s3.on(DeleteObjectCommand).resolves({});
+    const writer = new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out', db.outputNames);
+    await db.outputNames.claim(`${dir}/x.error`, [`${dir}/x.error.json`], at);
+    await db.outputNames.claim(`${dir}/y`, [`${dir}/y.error.json`], at);
+    expect(await writer.deleteOwn(`${dir}/x`, `${dir}/x.error.json`)).toBe(false);
+    expect(await writer.deleteOwn(`${dir}/z`, `${dir}/z.error.json`)).toBe(false);
+    expect(await writer.deleteOwn(`${dir}/y`, `${dir}/y.error.json`)).toBe(true);
+    expect(bucket.s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
+  });
+});
