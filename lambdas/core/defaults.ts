@@ -22,4 +22,13 @@ export const DEFAULT_SETTINGS = {
   presignTtlSeconds: 900,
   orphanAfterSeconds: 86_400,
   logRetentionDays: 30,
+  /**
+   * USD per second of output video, per model (docs/runware-api.md section 7, from Runware's model pages:
+   * "$0.087 per second" for pro, "$0.044 per second" for standard). Estimates multiply it by the audio's seconds
+   * and the number of results.
+   */
+  modelPricesUsdPerSecond: {
+    'klingai:avatar@2.0-pro': 0.087,
+    'klingai:avatar@2.0-standard': 0.044,
+  } satisfies Record<AvatarModel, number>,
 } as const;
