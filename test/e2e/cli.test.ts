@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
@@ -33,7 +32,9 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 describe('the avatar-pipeline CLI against local mode', () => {
-  it('submits a job, waits for it, then lists it with its cost and reads its status', async () => {
+  it('submits a job, waits for it, then lists it with its cost and reads its status', {
+    timeout: 300_000,
+  }, async () => {
     const submitted = await cli(
       'submit',
       '--endpoints',
@@ -90,7 +91,9 @@ describe('the avatar-pipeline CLI against local mode', () => {
     });
   });
 
-  it('estimates a 3 s voice at the pro price per second, times the results', async () => {
+  it('estimates a 3 s voice at the pro price per second, times the results', {
+    timeout: 120_000,
+  }, async () => {
     const one = await cli('estimate', '--audio', join(dir, 'voice3.wav'), '--json');
     expect(one.code).toBe(0);
     const estimate = json<{ audioSeconds: number; usdPerSecond: number; estimatedUsd: number }>(one.stdout);
