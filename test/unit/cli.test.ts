@@ -1,7 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parseSince } from '../../cli/commands.js';
+import { EXIT } from '../../cli/errors.js';
 import { estimateCost, parseModel } from '../../cli/estimate.js';
 import { describeJob, duration, jobsTable, progressLine, totalCost, usd } from '../../cli/format.js';
+import { resolveTarget } from '../../cli/target.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 
 const file = (key: string) => ({ key, etag: 'e', size: 1, sequencer: '1' });
@@ -117,5 +121,60 @@ describe('the CLI formatting', () => {
     expect(parseSince('2026-11-01', now)?.toISOString()).toBe('2026-11-01T00:00:00.000Z');
     expect(parseSince(undefined, now)).toBeUndefined();
     expect(() => parseSince('yesterday', now)).toThrow(/--since must be/);
+  });
+});
+
+describe('the CLI target', () => {
+  const cfn = mockClient(CloudFormationClient);
+  afterEach(() => cfn.reset());
+  const options = { stack: 'AvatarPipeline', region: 'eu-west-1', endpoints: undefined };
+
+  it('finds the buckets, table and state machine of a deployed stack from its outputs', async () => {
+    const output = (OutputKey: string, OutputValue: string) => ({ OutputKey, OutputValue });
+    cfn.on(DescribeStacksCommand, { StackName: 'AvatarPipeline' }).resolves({
+      Stacks: [
+        {
+          StackName: 'AvatarPipeline',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [
+            output('InputBucketName', 'in'),
+            output('OutputBucketName', 'out'),
+            output('TableName', 'jobs'),
+            output('StateMachineArn', 'arn:sm'),
+          ],
+        },
+      ],
+    });
+    const target = await resolveTarget({ stack: 'AvatarPipeline', region: 'eu-west-1' });
+    expect(target.names).toEqual({
+      inputBucket: 'in',
+      outputBucket: 'out',
+      tableName: 'jobs',
+      stateMachineArn: 'arn:sm',
+    });
+    expect(target.description).toBe('stack AvatarPipeline (eu-west-1)');
+  });
+
+  it('says clearly when the stack does not exist or there are no credentials', async () => {
+    const missing = Object.assign(new Error('Stack with id AvatarPipeline does not exist'), {
+      name: 'ValidationError',
+    });
+    cfn.on(DescribeStacksCommand).rejects(missing);
+    await expect(resolveTarget(options)).rejects.toMatchObject({
+      exitCode: EXIT.unavailable,
+      code: 'STACK_NOT_FOUND',
+    });
+    const noCredentials = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
+    cfn.on(DescribeStacksCommand).rejects(noCredentials);
+    await expect(resolveTarget(options)).rejects.toMatchObject({ code: 'NO_CREDENTIALS' });
+  });
+
+  it('refuses a local endpoints file that is missing', async () => {
+    await expect(resolveTarget({ local: true, endpoints: '/nonexistent/endpoints.json' })).rejects.toThrow(
+      /The local stack is not running .* npm start -- --keep/,
+    );
   });
 });
