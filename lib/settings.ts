@@ -103,6 +103,12 @@ export interface Settings {
    * @default - no subscription
    */
   readonly alarmEmail?: string;
+  /**
+   * USD per second of output video for each model, used for cost estimates. Accepts an object (cdk.json) or a
+   * JSON string (`-c`); models not named keep their default.
+   * @default { 'klingai:avatar@2.0-pro': 0.087, 'klingai:avatar@2.0-standard': 0.044 } (docs/runware-api.md §7)
+   */
+  readonly modelPricesUsdPerSecond: Readonly<Record<(typeof AVATAR_MODELS)[number], number>>;
 }
 
 /** Context keys, in the order they are documented. */
@@ -124,6 +130,7 @@ export const SETTING_NAMES = [
   'logRetentionDays',
   'maxConcurrentTasks',
   'alarmEmail',
+  'modelPricesUsdPerSecond',
 ] as const satisfies readonly (keyof Settings)[];
 
 const RETENTION_VALUES = new Set<number>(
@@ -184,12 +191,26 @@ const SettingsSchema = z
       .transform((n) => n as RetentionDays),
     maxConcurrentTasks: int(1, 1000).default(D.maxConcurrentTasks),
     alarmEmail: z.email().optional(),
+    modelPricesUsdPerSecond: z
+      .union([z.string().transform((s, ctx) => parseJson(s, ctx)), z.record(z.string(), z.unknown())])
+      .pipe(z.partialRecord(z.enum(AVATAR_MODELS), z.coerce.number().min(0).max(100)))
+      .transform((prices) => ({ ...D.modelPricesUsdPerSecond, ...prices }))
+      .default({ ...D.modelPricesUsdPerSecond }),
   })
   .strict()
   .refine((s) => s.hardDeadlineSeconds > s.waitTimeoutSeconds, {
     path: ['hardDeadlineSeconds'],
     message: 'must be greater than waitTimeoutSeconds',
   });
+
+function parseJson(text: string, ctx: z.RefinementCtx): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of model name to USD per second' });
+    return z.NEVER;
+  }
+}
 
 /** Raised when a setting is invalid; the message starts with the setting's name. */
 export class InvalidSettingError extends Error {

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { Table } from '../lambdas/core/store/table.js';
+import { publishEndpoints } from './endpoints-file.js';
 import { makeSamplePortrait, makeSampleVoice, probe } from './ffmpeg.js';
 import { LocalStack } from './stack.js';
 
@@ -153,6 +154,10 @@ async function main(): Promise<void> {
     say(`Function logs: ${join(workDir, 'logs')}/<function>.log`);
 
     if (values.keep) {
+      // For the avatar-pipeline CLI (`--local`); removed again when this process exits.
+      say(
+        `Endpoints for the avatar-pipeline CLI: ${publishEndpoints(stack, join(workDir, 'endpoints.json'))}`,
+      );
       printKeepInstructions(stack);
       await new Promise(() => undefined);
     }

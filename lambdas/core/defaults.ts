@@ -37,4 +37,13 @@ export const DEFAULT_SETTINGS = {
   maxConcurrentTasks: 10,
   /** Days a job record is kept after its creation; 0 keeps job records for ever. */
   jobRecordRetentionDays: 0,
+  /**
+   * USD per second of output video, per model (docs/runware-api.md section 7, from Runware's model pages:
+   * "$0.087 per second" for pro, "$0.044 per second" for standard). Estimates multiply it by the audio's seconds
+   * and the number of results.
+   */
+  modelPricesUsdPerSecond: {
+    'klingai:avatar@2.0-pro': 0.087,
+    'klingai:avatar@2.0-standard': 0.044,
+  } satisfies Record<AvatarModel, number>,
 } as const;

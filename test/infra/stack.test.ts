@@ -682,13 +682,21 @@ describe('settings from context', () => {
       jobRecordRetentionDays: 0,
       logRetentionDays: 30,
       maxConcurrentTasks: 10,
+      modelPricesUsdPerSecond: { 'klingai:avatar@2.0-pro': 0.087, 'klingai:avatar@2.0-standard': 0.044 },
     });
     expect(parseSettings({ jobRecordRetentionDays: '90' }).jobRecordRetentionDays).toBe(90);
     // The values above are the ones documented in the settings' TSDoc; they live in one module.
     expect(parseSettings({})).toEqual({
       ...DEFAULT_SETTINGS,
       allowedVideoHosts: [...DEFAULT_SETTINGS.allowedVideoHosts],
+      modelPricesUsdPerSecond: { ...DEFAULT_SETTINGS.modelPricesUsdPerSecond },
     });
+    expect(
+      parseSettings({ modelPricesUsdPerSecond: '{"klingai:avatar@2.0-pro":0.1}' }).modelPricesUsdPerSecond,
+    ).toEqual({ 'klingai:avatar@2.0-pro': 0.1, 'klingai:avatar@2.0-standard': 0.044 });
+    expect(() => parseSettings({ modelPricesUsdPerSecond: '{"runway:gen4":1}' })).toThrow(
+      /modelPricesUsdPerSecond/,
+    );
     expect(parseSettings({ allowedVideoHosts: ['A.example.com'] }).allowedVideoHosts).toEqual([
       'a.example.com',
     ]);

@@ -99,6 +99,11 @@ export class DynamoJobStore implements JobStore {
     return this.table.get(keys.job(jobId), JobRecordSchema);
   }
 
+  /** Every job (a bounded scan of the table, for the operators' CLI); `complete` is false when it was cut short. */
+  list(maxPages?: number): Promise<{ items: JobRecord[]; complete: boolean }> {
+    return this.table.scanKind(keys.job('').sk, JobRecordSchema, maxPages);
+  }
+
   async advance(
     jobId: string,
     attempt: number,

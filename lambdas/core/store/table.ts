@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
@@ -154,6 +155,34 @@ export class Table {
       }),
     );
     return (out.Items ?? []).map((item) => schema.parse(item));
+  }
+
+  /**
+   * Every item whose sort key is `sk`, across the table (a scan: for operators' listings, not for the pipeline),
+   * parsed by `schema`. Reads at most `maxPages` pages; `complete` says whether it reached the end.
+   */
+  async scanKind<S extends z.ZodType>(
+    sk: string,
+    schema: S,
+    maxPages = 100,
+  ): Promise<{ items: z.output<S>[]; complete: boolean }> {
+    const items: z.output<S>[] = [];
+    let start: Record<string, unknown> | undefined;
+    let pages = 0;
+    do {
+      const page = await this.doc.send(
+        new ScanCommand({
+          TableName: this.name,
+          FilterExpression: `${SK} = :sk`,
+          ExpressionAttributeValues: { ':sk': sk },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) items.push(schema.parse(item));
+      start = page.LastEvaluatedKey;
+      pages += 1;
+    } while (start && pages < maxPages);
+    return { items, complete: start === undefined };
   }
 
   /** Applies the write; false when its condition does not hold (nothing was changed then). */

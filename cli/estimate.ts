@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
+import { PipelineError } from '../lambdas/core/errors.js';
+import { DEFAULT_MEDIA_LIMITS, inspectAudio } from '../lambdas/core/media/inspect.js';
+import { AVATAR_MODELS, type AvatarModel } from '../lambdas/core/settings.js';
+import { CliError, EXIT } from './errors.js';
+
+export interface Estimate {
+  model: AvatarModel;
+  audioSeconds: number;
+  numberResults: number;
+  usdPerSecond: number;
+  estimatedUsd: number;
+}
+
+/** The estimate rule: audio seconds x the model's price per second x results, rounded to a tenth of a cent. */
+export function estimateCost(
+  audioSeconds: number,
+  model: AvatarModel,
+  numberResults: number,
+  prices: Readonly<Record<AvatarModel, number>> = DEFAULT_SETTINGS.modelPricesUsdPerSecond,
+): Estimate {
+  const usdPerSecond = prices[model];
+  const estimatedUsd = Math.round(audioSeconds * usdPerSecond * numberResults * 1000) / 1000;
+  return { model, audioSeconds, numberResults, usdPerSecond, estimatedUsd };
+}
+
+export function parseModel(name: string | undefined): AvatarModel {
+  const model = name ?? DEFAULT_SETTINGS.model;
+  const found = AVATAR_MODELS.find((m) => m === model || m.endsWith(`-${model}`));
+  if (!found)
+    throw new CliError(
+      `Unknown model "${model}"; use one of ${AVATAR_MODELS.join(', ')}.`,
+      EXIT.usage,
+      'USAGE',
+    );
+  return found;
+}
+
+/** The audio's playing time, measured by decoding it as validation does; an unusable file is a usage error. */
+export async function measureAudio(file: string): Promise<number> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch {
+    throw new CliError(`Cannot read the audio file ${file}.`, EXIT.usage, 'USAGE');
+  }
+  try {
+    return (await inspectAudio(bytes, extname(file), DEFAULT_MEDIA_LIMITS)).durationSeconds;
+  } catch (error) {
+    if (error instanceof PipelineError) throw new CliError(error.message, EXIT.usage, 'BAD_AUDIO');
+    throw error;
+  }
+}

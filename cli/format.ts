@@ -1,0 +1,114 @@
+import { STAGES } from '../lambdas/core/errors.js';
+import type { JobRecord } from '../lambdas/core/job.js';
+
+/** Pure formatting of job records for people: the CLI's human output (`--json` prints the records instead). */
+
+export const usd = (amount: number | undefined): string =>
+  amount === undefined ? '-' : `USD ${amount.toFixed(amount < 1 ? 4 : 2)}`;
+
+/** Seconds as `4.2 s`, `3 min 05 s` or `1 h 02 min`. */
+export function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const s = Math.round(seconds);
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+const secondsBetween = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000;
+
+/** The stages the job reached, in order, with the time each took since the one before. */
+export function stageLines(job: JobRecord): string[] {
+  const order = [...STAGES, 'FAILED'] as const;
+  const reached = order.filter((stage) => job.stages[stage] !== undefined);
+  return reached.map((stage, i) => {
+    const at = job.stages[stage] ?? '';
+    const previous = i > 0 ? job.stages[reached[i - 1] ?? stage] : undefined;
+    const took = previous ? ` (+${duration(secondsBetween(previous, at))})` : '';
+    return `  ${stage.padEnd(10)} ${at}${took}`;
+  });
+}
+
+/** What an operator can do about an error code (the record's message says what went wrong). */
+export function nextStep(job: JobRecord): string {
+  const stage = job.error?.stage;
+  if (stage === 'RECEIVED' || stage === 'VALIDATED')
+    return 'Fix the input as the message says and upload it again (same stem): that starts a new attempt.';
+  return 'Upload any of its files (image, audio or sidecar) again to retry; the function logs have the details.';
+}
+
+/** The video length from the record: Runware renders the audio's length. */
+export const videoSeconds = (job: JobRecord): number | undefined => job.media?.audio.durationSeconds;
+
+export function outputLocations(job: JobRecord, outputBucket: string): string[] {
+  return (job.outputs ?? []).map((o) => `s3://${outputBucket}/${o.key}`);
+}
+
+/** The record in words. */
+export function describeJob(job: JobRecord, outputBucket: string): string {
+  const lines = [
+    `Job ${job.stem} (${job.jobId}, attempt ${job.attempt}): ${job.status}`,
+    ...(job.settings ? [`  model ${job.settings.model}, ${job.settings.numberResults} result(s)`] : []),
+    'Stages:',
+    ...stageLines(job),
+  ];
+  const seconds = videoSeconds(job);
+  if (seconds !== undefined) lines.push(`Video length: ${duration(seconds)}`);
+  lines.push(`Cost: ${usd(job.costUsd)}`);
+  if (job.status === 'DELIVERED') {
+    lines.push('Outputs:', ...outputLocations(job, outputBucket).map((o) => `  ${o}`));
+    lines.push(`  s3://${outputBucket}/${job.stem}.json (the job record)`);
+  }
+  if (job.error) {
+    lines.push(`Error at ${job.error.stage}: ${job.error.code}`, `  ${job.error.message}`);
+    lines.push(`  s3://${outputBucket}/${job.stem}.error.json`, `What to do: ${nextStep(job)}`);
+  }
+  return lines.join('\n');
+}
+
+/** A fixed-width table; the last column is right-aligned (amounts). */
+export function table(header: string[], rows: string[][]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, c) => Math.max(...all.map((row) => (row[c] ?? '').length)));
+  const last = header.length - 1;
+  return all
+    .map((row) =>
+      row
+        .map((cell, c) => (c === last ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** Jobs as a table with each one's cost and the total. */
+export function jobsTable(jobs: JobRecord[]): string {
+  const rows = jobs.map((job) => [
+    job.createdAt.slice(0, 19).replace('T', ' '),
+    job.stem,
+    job.status,
+    job.jobId.slice(0, 12),
+    usd(job.costUsd),
+  ]);
+  const total = totalCost(jobs);
+  const body = table(['CREATED (UTC)', 'STEM', 'STATE', 'JOB', 'COST'], rows);
+  return `${body}\n${jobs.length} job(s), total ${usd(total)}`;
+}
+
+export const totalCost = (jobs: JobRecord[]): number =>
+  Math.round(jobs.reduce((sum, job) => sum + (job.costUsd ?? 0), 0) * 1e6) / 1e6;
+
+/** A progress line for `submit --wait`: the stages passed and the one the job is in. */
+export function progressLine(job: JobRecord | undefined, elapsedSeconds: number): string {
+  const clock = `[${duration(elapsedSeconds).padStart(9)}]`;
+  if (!job) return `${clock} uploaded; waiting for the pipeline to pick the job up`;
+  const passed = STAGES.filter((s) => job.stages[s] !== undefined);
+  const waiting: Record<string, string> = {
+    RECEIVED: 'validating the inputs',
+    VALIDATED: 'submitting to Runware',
+    SUBMITTED: 'Runware is rendering',
+    GENERATED: 'copying the video to the output bucket',
+    DELIVERED: 'done',
+    FAILED: 'failed',
+  };
+  return `${clock} ${passed.join(' > ')}: ${waiting[job.status] ?? job.status}`;
+}

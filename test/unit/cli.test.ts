@@ -1,0 +1,180 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseSince } from '../../cli/commands.js';
+import { EXIT } from '../../cli/errors.js';
+import { estimateCost, parseModel } from '../../cli/estimate.js';
+import { describeJob, duration, jobsTable, progressLine, totalCost, usd } from '../../cli/format.js';
+import { resolveTarget } from '../../cli/target.js';
+import type { JobRecord } from '../../lambdas/core/job.js';
+
+const file = (key: string) => ({ key, etag: 'e', size: 1, sequencer: '1' });
+
+function job(fields: Partial<JobRecord> = {}): JobRecord {
+  return {
+    jobId: 'a'.repeat(32),
+    stem: 'promo/anna',
+    attempt: 1,
+    status: 'DELIVERED',
+    stages: {
+      RECEIVED: '2026-11-26T10:00:00.000Z',
+      VALIDATED: '2026-11-26T10:00:02.500Z',
+      SUBMITTED: '2026-11-26T10:00:03.000Z',
+      GENERATED: '2026-11-26T10:02:03.000Z',
+      DELIVERED: '2026-11-26T10:02:04.000Z',
+    },
+    inputs: { image: file('inbox/promo/anna.png'), audio: file('inbox/promo/anna.wav') },
+    executionName: 'x-1',
+    claimedBy: 'event',
+    media: {
+      image: { format: 'png', width: 512, height: 512, bytes: 1, sha256: 's' },
+      audio: { format: 'wav', durationSeconds: 6, bytes: 1, sha256: 's' },
+    },
+    costUsd: 0.522,
+    outputs: [{ key: 'promo/anna.mp4', bytes: 10, videoUUID: 'v' }],
+    createdAt: '2026-11-26T10:00:00.000Z',
+    updatedAt: '2026-11-26T10:02:04.000Z',
+    ...fields,
+  };
+}
+
+describe('the CLI estimate', () => {
+  it('is audio seconds times the price per second times the results', () => {
+    expect(estimateCost(6, 'klingai:avatar@2.0-pro', 1).estimatedUsd).toBe(0.522);
+    expect(estimateCost(6, 'klingai:avatar@2.0-pro', 2).estimatedUsd).toBe(1.044);
+    expect(estimateCost(10, 'klingai:avatar@2.0-standard', 1)).toEqual({
+      model: 'klingai:avatar@2.0-standard',
+      audioSeconds: 10,
+      numberResults: 1,
+      usdPerSecond: 0.044,
+      estimatedUsd: 0.44,
+    });
+  });
+
+  it('accepts a model by its full name or its short suffix, and refuses others', () => {
+    expect(parseModel(undefined)).toBe('klingai:avatar@2.0-pro');
+    expect(parseModel('standard')).toBe('klingai:avatar@2.0-standard');
+    expect(parseModel('klingai:avatar@2.0-pro')).toBe('klingai:avatar@2.0-pro');
+    expect(() => parseModel('runway:gen4')).toThrow(/Unknown model "runway:gen4"/);
+  });
+});
+
+describe('the CLI formatting', () => {
+  it('writes amounts and durations for people', () => {
+    expect(usd(undefined)).toBe('-');
+    expect(usd(0.522)).toBe('USD 0.5220');
+    expect(usd(12.3456)).toBe('USD 12.35');
+    expect(duration(4.25)).toBe('4.3 s');
+    expect(duration(185)).toBe('3 min 05 s');
+    expect(duration(3725)).toBe('1 h 02 min');
+  });
+
+  it('describes a delivered job with its stages, the time each took, its cost and outputs', () => {
+    const text = describeJob(job(), 'out-bucket');
+    expect(text).toContain('Job promo/anna (aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, attempt 1): DELIVERED');
+    expect(text).toContain('VALIDATED  2026-11-26T10:00:02.500Z (+2.5 s)');
+    expect(text).toContain('GENERATED  2026-11-26T10:02:03.000Z (+2 min 00 s)');
+    expect(text).toContain('Video length: 6.0 s');
+    expect(text).toContain('Cost: USD 0.5220');
+    expect(text).toContain('s3://out-bucket/promo/anna.mp4');
+  });
+
+  it('describes a failed job with its error, where the report is and what to do', () => {
+    const failed = job({
+      status: 'FAILED',
+      stages: { RECEIVED: '2026-11-26T10:00:00.000Z', FAILED: '2026-11-26T10:00:01.000Z' },
+      costUsd: undefined,
+      outputs: undefined,
+      media: undefined,
+      error: { stage: 'RECEIVED', code: 'AUDIO_TOO_SHORT', message: 'The voice track lasts 1 s.', at: 'x' },
+    });
+    const text = describeJob(failed, 'out');
+    expect(text).toContain('Error at RECEIVED: AUDIO_TOO_SHORT');
+    expect(text).toContain('s3://out/promo/anna.error.json');
+    expect(text).toContain('What to do: Fix the input');
+    expect(text).toContain('Cost: -');
+  });
+
+  it('lists jobs as a table with each cost and the total', () => {
+    const jobs = [job(), job({ stem: 'b', jobId: 'b'.repeat(32), costUsd: 1.2, status: 'FAILED' })];
+    expect(totalCost(jobs)).toBe(1.722);
+    expect(jobsTable(jobs).split('\n')).toEqual([
+      'CREATED (UTC)        STEM        STATE      JOB                 COST',
+      '2026-11-26 10:00:00  promo/anna  DELIVERED  aaaaaaaaaaaa  USD 0.5220',
+      '2026-11-26 10:00:00  b           FAILED     bbbbbbbbbbbb    USD 1.20',
+      '2 job(s), total USD 1.72',
+    ]);
+  });
+
+  it('shows the stages passed and what the job waits for', () => {
+    expect(progressLine(undefined, 1)).toMatch(/waiting for the pipeline to pick the job up$/);
+    const rendering = job({ status: 'SUBMITTED', stages: { RECEIVED: 'a', VALIDATED: 'b', SUBMITTED: 'c' } });
+    expect(progressLine(rendering, 75)).toBe(
+      '[1 min 15 s] RECEIVED > VALIDATED > SUBMITTED: Runware is rendering',
+    );
+  });
+
+  it('reads --since as a date or a span back from now', () => {
+    const now = new Date('2026-11-26T12:00:00.000Z');
+    expect(parseSince('24h', now)?.toISOString()).toBe('2026-11-25T12:00:00.000Z');
+    expect(parseSince('7d', now)?.toISOString()).toBe('2026-11-19T12:00:00.000Z');
+    expect(parseSince('2026-11-01', now)?.toISOString()).toBe('2026-11-01T00:00:00.000Z');
+    expect(parseSince(undefined, now)).toBeUndefined();
+    expect(() => parseSince('yesterday', now)).toThrow(/--since must be/);
+  });
+});
+
+describe('the CLI target', () => {
+  const cfn = mockClient(CloudFormationClient);
+  afterEach(() => cfn.reset());
+  const options = { stack: 'AvatarPipeline', region: 'eu-west-1', endpoints: undefined };
+
+  it('finds the buckets, table and state machine of a deployed stack from its outputs', async () => {
+    const output = (OutputKey: string, OutputValue: string) => ({ OutputKey, OutputValue });
+    cfn.on(DescribeStacksCommand, { StackName: 'AvatarPipeline' }).resolves({
+      Stacks: [
+        {
+          StackName: 'AvatarPipeline',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [
+            output('InputBucketName', 'in'),
+            output('OutputBucketName', 'out'),
+            output('TableName', 'jobs'),
+            output('StateMachineArn', 'arn:sm'),
+          ],
+        },
+      ],
+    });
+    const target = await resolveTarget({ stack: 'AvatarPipeline', region: 'eu-west-1' });
+    expect(target.names).toEqual({
+      inputBucket: 'in',
+      outputBucket: 'out',
+      tableName: 'jobs',
+      stateMachineArn: 'arn:sm',
+    });
+    expect(target.description).toBe('stack AvatarPipeline (eu-west-1)');
+  });
+
+  it('says clearly when the stack does not exist or there are no credentials', async () => {
+    const missing = Object.assign(new Error('Stack with id AvatarPipeline does not exist'), {
+      name: 'ValidationError',
+    });
+    cfn.on(DescribeStacksCommand).rejects(missing);
+    await expect(resolveTarget(options)).rejects.toMatchObject({
+      exitCode: EXIT.unavailable,
+      code: 'STACK_NOT_FOUND',
+    });
+    const noCredentials = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
+    cfn.on(DescribeStacksCommand).rejects(noCredentials);
+    await expect(resolveTarget(options)).rejects.toMatchObject({ code: 'NO_CREDENTIALS' });
+  });
+
+  it('refuses a local endpoints file that is missing', async () => {
+    await expect(resolveTarget({ local: true, endpoints: '/nonexistent/endpoints.json' })).rejects.toThrow(
+      /The local stack is not running .* npm start -- --keep/,
+    );
+  });
+});
