@@ -2,13 +2,13 @@ import { loadAttempt } from '../core/attempt.js';
 import { ValidationError } from '../core/errors.js';
 import type { FileRef, MediaFacts, StepInput } from '../core/job.js';
 import { normalizedImageKey } from '../core/keys.js';
+import type { MediaLimits } from '../core/media/inspect.js';
 import {
   declaredSizeProblem,
   inspectMedia,
-  type MediaLimits,
   type MediaProblem,
   MediaProblemsError,
-} from '../core/media/inspect.js';
+} from '../core/media/problems.js';
 import type { ObjectReader, ObjectWriter } from '../core/objects.js';
 import { resolveSettings, type SettingsDefaults, SidecarSchema } from '../core/settings.js';
 import { ambiguityOf } from '../core/stem-files.js';

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PipelineError } from '../../lambdas/core/errors.js';
+import { walkMp3 } from '../../lambdas/core/media/frame-walk.js';
 import { DEFAULT_MEDIA_LIMITS, inspectAudio, type MediaErrorCode } from '../../lambdas/core/media/inspect.js';
-import { walkMp3 } from '../../lambdas/core/media/structure.js';
 import {
   adts,
   concat,

@@ -1,14 +1,14 @@
 /** Every problem at once: inspectMedia reports the image's, the audio's and the caller's problems together. */
 import { describe, expect, it, vi } from 'vitest';
 import { PipelineError } from '../../lambdas/core/errors.js';
+import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
 import {
-  DEFAULT_MEDIA_LIMITS,
   declaredSizeProblem,
   inspectMedia,
   type MediaProblem,
   MediaProblemsError,
   problemsMessage,
-} from '../../lambdas/core/media/inspect.js';
+} from '../../lambdas/core/media/problems.js';
 import { png, text, wav } from '../fixtures/media/generate.js';
 
 const limits = { ...DEFAULT_MEDIA_LIMITS };
@@ -100,14 +100,15 @@ describe('a bundle without its image library', () => {
       throw new Error('Could not load the "sharp" module using the linux-arm64 runtime');
     });
     try {
-      const isolated = await import('../../lambdas/core/media/inspect.js');
+      const isolated = await import('../../lambdas/core/media/problems.js');
       const files = { image: { bytes: png(400, 600), key: 'in/anna.png' }, audio: undefined };
       await expect(isolated.inspectMedia(files, limits)).rejects.toMatchObject({
         name: 'ConfigurationError',
         code: 'CONFIGURATION',
         message: expect.stringContaining('sharp could not be loaded'),
       });
-      await expect(isolated.inspectAudio(wav(2.5), 'wav', limits)).resolves.toMatchObject({ format: 'wav' });
+      const inspect = await import('../../lambdas/core/media/inspect.js');
+      await expect(inspect.inspectAudio(wav(2.5), 'wav', limits)).resolves.toMatchObject({ format: 'wav' });
     } finally {
       vi.doUnmock('sharp');
       vi.resetModules();

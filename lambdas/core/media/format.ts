@@ -1,3 +1,4 @@
+import type { FileTypeResult } from 'file-type';
 /**
  * Numbers in refusal messages. A message compares a measured value with a limit, so it must never print the value
  * rounded onto or across the limit ("lasts 2.00 s; the model accepts 2 to 300 s"). The decisions themselves are
@@ -44,4 +45,55 @@ export function formatPair(
   const directed = (above ? Math.ceil(value * factor) : Math.floor(value * factor)) / factor;
   const anchored = (above ? Math.floor(reference * factor) : Math.ceil(reference * factor)) / factor;
   return [directed.toFixed(maxDecimals), anchored.toFixed(maxDecimals)];
+}
+
+const MIB = 1024 * 1024;
+
+/** The size and the limit, with as many decimals as it takes for the two not to read alike. */
+export function formatSizes(size: number, limit: number): [string, string] {
+  const [unit, divisor] = limit >= MIB ? ['MiB', MIB] : limit >= 1024 ? ['KiB', 1024] : ['bytes', 1];
+  const show = (n: number, decimals: number): string => `${Number((n / divisor).toFixed(decimals))} ${unit}`;
+  let decimals = 1;
+  while (decimals < 6 && show(size, decimals) === show(limit, decimals)) decimals++;
+  if (show(size, decimals) === show(limit, decimals)) return [`${size} bytes`, `${limit} bytes`];
+  return [show(size, decimals), show(limit, decimals)];
+}
+
+/**
+ * "4.20 s", or "301.00 s (5 min 1 s)" from a minute up, for a length beyond `limit`: as many decimals as it takes
+ * not to read as the limit ("1.9995 s", never "2.00 s" against a 2 s minimum).
+ */
+export function formatDuration(seconds: number, limit: number): string {
+  const plain = `${formatBeyond(seconds, limit, { minDecimals: 2, keepZeros: true })} s`;
+  const whole = Math.round(seconds);
+  // The minutes are a reading aid; left out when they would read as the limit ("300.004 s (5 min)").
+  if (seconds < 60 || whole === limit) return plain;
+  const rest = whole % 60;
+  return `${plain} (${Math.floor(whole / 60)} min${rest ? ` ${rest} s` : ''})`;
+}
+
+/** A length limit in seconds, with minutes from a minute up. */
+export function formatLimit(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  const rest = seconds % 60;
+  return `${seconds} s (${Math.floor(seconds / 60)} min${rest ? ` ${rest} s` : ''})`;
+}
+
+/** "The .jpg file", or "The file" when there is no extension. */
+export function fileLabel(extension: string): string {
+  const clean = extension.replace(/^\./, '').toLowerCase();
+  return clean ? `The .${clean} file` : 'The file';
+}
+
+/** "GIF image data (image/gif)". */
+export function describe(type: FileTypeResult): string {
+  const kind = type.mime.split('/')[0];
+  const noun = kind === 'image' || kind === 'audio' || kind === 'video' ? `${kind} data` : 'data';
+  return `${type.ext.toUpperCase()} ${noun} (${type.mime})`;
+}
+
+export function contentOf(type: FileTypeResult | undefined): string {
+  return type
+    ? `its content is ${describe(type)}`
+    : 'its content is not a known media format (it may be text, or damaged)';
 }

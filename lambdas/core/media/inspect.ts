@@ -18,7 +18,7 @@ import {
   UnsupportedFileTypeError,
 } from 'music-metadata';
 import { DEFAULT_SETTINGS } from '../defaults.js';
-import { ConfigurationError, PipelineError, ValidationError } from '../errors.js';
+import { ConfigurationError, ValidationError } from '../errors.js';
 import {
   checkImageHeader,
   DEFAULT_IMAGE_DECODE_LIMITS,
@@ -27,7 +27,16 @@ import {
   normalizeImage,
   readImageHeader,
 } from './decode.js';
-import { formatBeyond } from './format.js';
+import {
+  contentOf,
+  describe,
+  fileLabel,
+  formatBeyond,
+  formatDuration,
+  formatLimit,
+  formatSizes,
+} from './format.js';
+import { walkAdts, walkMp3 } from './frame-walk.js';
 import {
   imageDataEnd,
   isoBmffProblem,
@@ -36,8 +45,6 @@ import {
   oggProblem,
   pngFrameCount,
   pngProblem,
-  walkAdts,
-  walkMp3,
   wavProblem,
   webpProblem,
 } from './structure.js';
@@ -65,8 +72,6 @@ export interface MediaLimits {
   /** Accept Ogg audio, which Kling does not document (docs/runware-api.md section 6). @default false */
   acceptOggAudio: boolean;
 }
-
-const MIB = 1024 * 1024;
 
 /** The limits of `klingai:avatar@2.0-pro`, with file sizes generous enough for any sensible portrait and voice. */
 export const DEFAULT_MEDIA_LIMITS: Readonly<MediaLimits> = Object.freeze({
@@ -129,7 +134,7 @@ export interface AudioInfo {
   sha256: string;
 }
 
-type Role = 'image' | 'audio';
+export type Role = 'image' | 'audio';
 
 const ACCEPTED: Record<Role, string> = {
   image: 'JPEG, PNG or WebP',
@@ -380,112 +385,6 @@ export async function inspectAudio(
   return { format, durationSeconds, bytes: bytes.length, sha256: sha256(bytes) };
 }
 
-/** One thing wrong with one file of a job. */
-export interface MediaProblem {
-  /** The error code this problem alone would fail with (`CORRUPT_IMAGE`, `AUDIO_TOO_SHORT`, `INVALID_SIDECAR`...). */
-  code: string;
-  /** The message for a person, without the `[CODE]` prefix. */
-  message: string;
-  /** The file it is about: its key (or whatever name the caller gives it). */
-  file: string;
-}
-
-/** A file to inspect: its bytes, and its key for messages and problems. */
-export interface MediaFile {
-  bytes: Uint8Array;
-  /** The object key (or name); its extension is only used in messages. */
-  key: string;
-}
-
-/** Everything {@link inspectMedia} learnt: every problem, and the facts of each file that had none. */
-export interface MediaInspection {
-  problems: MediaProblem[];
-  image?: PreparedImage;
-  audio?: AudioInfo;
-}
-
-/**
- * Inspects the image and the audio file of a job and collects every problem instead of stopping at the first,
- * so a person can fix everything in one round. A file given as `undefined` is skipped (the caller already has a
- * problem for it, for example its declared size); `known` problems (the sidecar's, a declared size) come first in
- * the list, in the order given, then the image's, then the audio's.
- * @throws anything that is not a {@link ValidationError} (a {@link ConfigurationError}: the pipeline's fault).
- */
-export async function inspectMedia(
-  files: { image: MediaFile | undefined; audio: MediaFile | undefined },
-  limits: MediaLimits,
-  known: readonly MediaProblem[] = [],
-): Promise<MediaInspection> {
-  const result: MediaInspection = { problems: [...known] };
-  if (files.image) {
-    const { bytes, key } = files.image;
-    const prepared = await asProblem(prepareImage(bytes, extensionOfKey(key), limits), key, result.problems);
-    if (prepared) result.image = prepared;
-  }
-  if (files.audio) {
-    const { bytes, key } = files.audio;
-    const info = await asProblem(inspectAudio(bytes, extensionOfKey(key), limits), key, result.problems);
-    if (info) result.audio = info;
-  }
-  return result;
-}
-
-/**
- * {@link checkDeclaredSize} as a problem instead of a throw, for {@link inspectMedia}'s `known` list (a file too
- * large to download is not downloaded, and the other file is still inspected).
- */
-export function declaredSizeProblem(
-  role: Role,
-  size: number,
-  limits: MediaLimits,
-  file: string,
-): MediaProblem | undefined {
-  try {
-    checkDeclaredSize(role, size, limits);
-    return undefined;
-  } catch (error) {
-    if (error instanceof ValidationError) return { code: error.code, message: error.detail, file };
-    throw error;
-  }
-}
-
-/** A ValidationError carrying every problem: the first one's code, the whole list in the message and `problems`. */
-export class MediaProblemsError extends ValidationError {
-  constructor(readonly problems: readonly MediaProblem[]) {
-    super(problems[0]?.code ?? 'INVALID_INPUT', problemsMessage(problems));
-  }
-}
-
-/**
- * The message for a list of problems: the problem's own message when there is one, else a count and each problem
- * with its file ("2 problems to fix: (1) portrait.png: The image is 200×180 px...; (2) portrait.mp3: ...").
- */
-export function problemsMessage(problems: readonly MediaProblem[]): string {
-  if (problems.length === 0) return 'No problem was found.';
-  if (problems.length === 1) return problems[0]?.message ?? '';
-  const items = problems.map((p, i) => `(${i + 1}) ${p.file}: ${p.message}`);
-  return `${problems.length} problems to fix: ${items.join(' ')}`;
-}
-
-async function asProblem<T>(
-  check: Promise<T>,
-  file: string,
-  problems: MediaProblem[],
-): Promise<T | undefined> {
-  try {
-    return await check;
-  } catch (error) {
-    if (!(error instanceof PipelineError) || error.name !== 'ValidationError') throw error;
-    problems.push({ code: error.code, message: error.detail, file });
-    return undefined;
-  }
-}
-
-const extensionOfKey = (key: string): string => {
-  const name = key.slice(key.lastIndexOf('/') + 1);
-  return name.includes('.') ? name.slice(name.lastIndexOf('.') + 1) : '';
-};
-
 const EXPORT_AGAIN = 'Export or download it again and upload the new file.';
 
 function imageFormatOf(type: FileTypeResult | undefined): ImageFormat | undefined {
@@ -544,54 +443,6 @@ function isAudioMime(type: FileTypeResult): boolean {
   return type.mime.startsWith('audio/') || type.ext === 'asf';
 }
 
-/** "The .jpg file", or "The file" when there is no extension. */
-function fileLabel(extension: string): string {
-  const clean = extension.replace(/^\./, '').toLowerCase();
-  return clean ? `The .${clean} file` : 'The file';
-}
-
-/** "GIF image data (image/gif)". */
-function describe(type: FileTypeResult): string {
-  const kind = type.mime.split('/')[0];
-  const noun = kind === 'image' || kind === 'audio' || kind === 'video' ? `${kind} data` : 'data';
-  return `${type.ext.toUpperCase()} ${noun} (${type.mime})`;
-}
-
-function contentOf(type: FileTypeResult | undefined): string {
-  return type
-    ? `its content is ${describe(type)}`
-    : 'its content is not a known media format (it may be text, or damaged)';
-}
-
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** "12.5 MiB", with as many decimals as it takes for the measured size not to read the same as the limit. */
-function formatSizes(size: number, limit: number): [string, string] {
-  const [unit, divisor] = limit >= MIB ? ['MiB', MIB] : limit >= 1024 ? ['KiB', 1024] : ['bytes', 1];
-  const show = (n: number, decimals: number): string => `${Number((n / divisor).toFixed(decimals))} ${unit}`;
-  let decimals = 1;
-  while (decimals < 6 && show(size, decimals) === show(limit, decimals)) decimals++;
-  if (show(size, decimals) === show(limit, decimals)) return [`${size} bytes`, `${limit} bytes`];
-  return [show(size, decimals), show(limit, decimals)];
-}
-
-/**
- * "4.20 s", or "301.00 s (5 min 1 s)" from a minute up, for a length beyond `limit`: as many decimals as it takes
- * not to read as the limit ("1.9995 s", never "2.00 s" against a 2 s minimum).
- */
-function formatDuration(seconds: number, limit: number): string {
-  const plain = `${formatBeyond(seconds, limit, { minDecimals: 2, keepZeros: true })} s`;
-  const whole = Math.round(seconds);
-  // The minutes are a reading aid; left out when they would read as the limit ("300.004 s (5 min)").
-  if (seconds < 60 || whole === limit) return plain;
-  const rest = whole % 60;
-  return `${plain} (${Math.floor(whole / 60)} min${rest ? ` ${rest} s` : ''})`;
-}
-
-function formatLimit(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
-  const rest = seconds % 60;
-  return `${seconds} s (${Math.floor(seconds / 60)} min${rest ? ` ${rest} s` : ''})`;
 }
