@@ -49,6 +49,20 @@ describe('job store', () => {
     expect(a).toBe(b);
   });
 
+  it('keeps no more results than the task asked for, whatever arrives at once', async () => {
+    await db.tasks.save({
+      taskUUID: 'task-cap',
+      jobId: 'j',
+      attempt: 1,
+      numberResults: 1,
+      taskToken: 't',
+      createdAt: 'c',
+    });
+    const added = await Promise.all([1, 2, 3].map((i) => db.tasks.addResult('task-cap', result(i))));
+    expect(added.filter((a) => a.added)).toHaveLength(1);
+    expect(Object.keys((await db.tasks.get('task-cap'))?.results ?? {})).toHaveLength(1);
+  });
+
   it('counts a result once however often it is delivered, and keeps the token fresh', async () => {
     await db.tasks.save({
       taskUUID: 'task-1',

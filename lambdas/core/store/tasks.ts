@@ -57,7 +57,11 @@ export class DynamoTaskStore implements TaskStore {
       {
         update: keys.task(taskUUID),
         set: expr('SET results.#video = :result', { '#video': result.videoUUID }, { ':result': result }),
-        if: expr(`${itemExists.text} AND attribute_not_exists(results.#video)`),
+        // Never more results than the task asked for, even when two webhooks race past the caller's own cap:
+        // a result beyond `numberResults` is not kept, so it is never delivered or billed.
+        if: expr(
+          `${itemExists.text} AND attribute_not_exists(results.#video) AND size(results) < numberResults`,
+        ),
       },
       TaskRecordSchema,
     );
