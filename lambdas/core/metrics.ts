@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
 import type { JobRecord } from './job.js';
 import {
   CODE_DIMENSION,
@@ -78,20 +79,18 @@ export class PipelineMetrics {
     this.emit(name, MetricUnit.Count, 1);
   }
 
-  private emit(name: string, unit: MetricUnit, value: number): void {
+  private emit(name: string, unit: Unit, value: number): void {
     this.metrics.addMetric(name, unit, value);
     this.metrics.publishStoredMetrics();
   }
 
   /** One metric with a dimension of its own (beside `service`), written at once. */
-  private single(dimension: string, value: string, name: string, unit: MetricUnit, amount: number): void {
+  private single(dimension: string, value: string, name: string, unit: Unit, amount: number): void {
     const single = this.metrics.singleMetric();
     single.addDimension(dimension, value);
     single.addMetric(name, unit, amount);
   }
 }
-
-type MetricUnit = (typeof MetricUnit)[keyof typeof MetricUnit];
 
 /** Seconds between the stage times of each span (see `STAGE_SPANS`) the record has both ends of. */
 export function stageDurations(stages: JobRecord['stages']): Partial<Record<StageSpan, number>> {
