@@ -95,6 +95,13 @@ export class Workflow extends Construct {
       time: sfn.WaitTime.duration(Duration.seconds(settings.settleSeconds)),
     });
     const validateStep = invoke('Validate', validate, withStem, '$.validated');
+    // Refused input is a result of validate, not an error (it must not count among the function's alarmed Errors):
+    // it goes to the fail step with `$.error` shaped as a Catch would have put it.
+    const isRefused = new sfn.Choice(this, 'IsRefused');
+    const refused = new sfn.Pass(this, 'Refused', {
+      parameters: { 'Error.$': '$.validated.refused.Error', 'Cause.$': '$.validated.refused.Cause' },
+      resultPath: '$.error',
+    });
     const submitTask = new tasks.LambdaInvoke(this, 'Submit', {
       lambdaFunction: submit,
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
@@ -138,7 +145,8 @@ export class Workflow extends Construct {
 
     // Steps of one job (execution input: { jobId, attempt, stem }):
     //  1. Settle: wait settleSeconds, so a sidecar uploaded with the pair is there before validation.
-    //  2. Validate: sizes, real file types, dimensions, duration, sidecar -> $.validated. Bad input ends here, unbilled.
+    //  2. Validate: sizes, real file types, dimensions, duration, sidecar -> $.validated. Bad input ends here, unbilled:
+    //     IsRefused ($.validated.refused) -> Refused (copies it to $.error) -> Fail.
     //  3. Submit (waitForTaskToken): take a Runware slot, store token + taskUUID, call Runware; the webhook completes
     //     the task -> $.generation. No slot or Runware busy (NoSlotError, RunwareBusyError): QUEUED, retried with
     //     backoff until the hard deadline. States.Timeout (no webhook within waitTimeoutSeconds) -> 4.
@@ -151,11 +159,17 @@ export class Workflow extends Construct {
     //  -> PublishFailed (JobFailed) -> Failed. Fail is retried but never caught into itself.
     const definition = sfn.Chain.start(settle) // 1
       .next(validateStep) // 2
-      .next(submitStep) // 3
-      .next(recordStep) // 5
-      .next(deliverStep) // 6
-      .next(publishSucceeded) // 7
-      .next(new sfn.Succeed(this, 'Succeeded'));
+      .next(
+        isRefused
+          .when(sfn.Condition.isPresent('$.validated.refused'), refused.next(failStep)) // 2 -> Fail
+          .otherwise(
+            submitStep // 3
+              .next(recordStep) // 5
+              .next(deliverStep) // 6
+              .next(publishSucceeded) // 7
+              .next(new sfn.Succeed(this, 'Succeeded')),
+          ),
+      );
     // Catch order matters: the timeout must be matched before States.ALL.
     submitStep.addCatch(pollStep, { errors: ['States.Timeout'], resultPath: '$.waitTimedOut' }); // 3 -> 4
     pollStep.next(

@@ -9,7 +9,7 @@ import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { Table } from '../core/store/table.js';
-import { validateJob } from './validate.js';
+import { validateOrRefuse } from './validate.js';
 
 const config = loadConfig(
   z.object({
@@ -45,4 +45,5 @@ const deps = {
   now: () => new Date(),
 };
 
-export const handler = stepHandler('validated', (input) => validateJob(input, deps));
+/** Refused input is a result, not an error (see `validateOrRefuse`): the state machine routes it to the fail step. */
+export const handler = stepHandler('validated', (input) => validateOrRefuse(input, deps));

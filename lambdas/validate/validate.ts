@@ -40,6 +40,38 @@ export interface ValidateOutput {
 }
 
 /**
+ * The user's input was refused: the job fails at validation, as it would if the step had thrown, but the step
+ * itself succeeded. A refusal is the user's to fix, not a fault of the function: it must not count among the
+ * function's Errors (which raise an alarm). `Error` and `Cause` have the shape of what a Catch puts in `$.error`
+ * (`Cause` as Lambda serializes a thrown error), so the state machine hands it to the fail step unchanged.
+ */
+export interface ValidateRefusal {
+  refused: { Error: string; Cause: string };
+}
+
+/**
+ * {@link validateJob}, with its refusals of the input ({@link ValidationError}: bad files, a bad sidecar, an
+ * ambiguous or changed input) returned as a {@link ValidateRefusal} instead of thrown. Every other error (a stale
+ * attempt, S3 or DynamoDB failing) is still thrown: those are faults.
+ */
+export async function validateOrRefuse(
+  input: StepInput,
+  deps: ValidateDeps,
+): Promise<ValidateOutput | ValidateRefusal> {
+  try {
+    return await validateJob(input, deps);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    return {
+      refused: {
+        Error: error.name,
+        Cause: JSON.stringify({ errorType: error.name, errorMessage: error.message }),
+      },
+    };
+  }
+}
+
+/**
  * Checks everything that can be checked before money is spent: real file types by their bytes, sizes, image
  * dimensions, audio duration and the sidecar. Every problem is collected before anything is refused, so a person
  * fixes everything in one round: the job's `problems` get the list and a {@link MediaProblemsError} (the first

@@ -205,10 +205,11 @@ describe('state machine definition', () => {
     expect(definition.TimeoutSeconds).toBe(7200 + 1800);
   });
 
-  it('runs Settle -> Validate -> Submit -> Record -> Deliver -> PublishSucceeded -> Succeeded', () => {
+  it('runs Settle -> Validate -> IsRefused -> Submit -> Record -> Deliver -> PublishSucceeded -> Succeeded', () => {
     expect(definition.StartAt).toBe('Settle');
     expect(stateOf(definition, 'Settle')).toMatchObject({ Type: 'Wait', Seconds: 10, Next: 'Validate' });
-    expect(stateOf(definition, 'Validate')).toMatchObject({ Next: 'Submit', ResultPath: '$.validated' });
+    expect(stateOf(definition, 'Validate')).toMatchObject({ Next: 'IsRefused', ResultPath: '$.validated' });
+    expect(stateOf(definition, 'IsRefused')).toMatchObject({ Type: 'Choice', Default: 'Submit' });
     expect(stateOf(definition, 'Submit')).toMatchObject({ Next: 'Record', ResultPath: '$.generation' });
     expect(stateOf(definition, 'Record')).toMatchObject({ Next: 'Deliver', ResultPath: '$.recorded' });
     expect(stateOf(definition, 'Deliver')).toMatchObject({
@@ -217,6 +218,18 @@ describe('state machine definition', () => {
     });
     expect(stateOf(definition, 'PublishSucceeded')).toMatchObject({ Next: 'Succeeded' });
     expect(stateOf(definition, 'Succeeded').Type).toBe('Succeed');
+  });
+
+  it('sends input validate refused to Fail with $.error shaped as a Catch would, not as a Lambda error', () => {
+    expect(stateOf(definition, 'IsRefused')).toMatchObject({
+      Choices: [{ Variable: '$.validated.refused', IsPresent: true, Next: 'Refused' }],
+    });
+    expect(stateOf(definition, 'Refused')).toEqual({
+      Type: 'Pass',
+      Parameters: { 'Error.$': '$.validated.refused.Error', 'Cause.$': '$.validated.refused.Cause' },
+      ResultPath: '$.error',
+      Next: 'Fail',
+    });
   });
 
   it('gives every Lambda step a timeout, a retry of transient errors with backoff and jitter, and a catch', () => {

@@ -4,7 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
 import { S3ObjectReader, S3ObjectWriter } from '../../lambdas/core/objects.js';
-import { type ValidateDeps, validateJob } from '../../lambdas/validate/validate.js';
+import { failJob } from '../../lambdas/fail/fail.js';
+import { type ValidateDeps, validateJob, validateOrRefuse } from '../../lambdas/validate/validate.js';
 import { photoJpeg, png, text, wav } from '../fixtures/media/generate.js';
 import { useStores } from '../support/harness.js';
 import { seedValidatedJob } from '../support/jobs.js';
@@ -275,5 +276,66 @@ describe('validate', () => {
       'INVALID_SIDECAR',
     ]);
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+});
+
+describe('validateOrRefuse (the validate function)', () => {
+  it('returns what validateJob returns for good input', async () => {
+    const job = await received(png(720, 960), wav(3));
+    await expect(validateOrRefuse({ jobId: job.jobId, attempt: 1 }, deps)).resolves.toEqual({
+      deadline: '2026-11-24T12:00:10.000Z',
+      numberResults: 1,
+    });
+  });
+
+  it('returns a refusal, not an error, for bad input: the function reports no error for it', async () => {
+    const job = await received(png(200, 180), wav(3));
+    const out = await validateOrRefuse({ jobId: job.jobId, attempt: 1 }, deps);
+    expect(out).toEqual({
+      refused: { Error: 'ValidationError', Cause: expect.stringContaining('[IMAGE_TOO_SMALL]') },
+    });
+    expect(JSON.parse((out as { refused: { Cause: string } }).refused.Cause)).toEqual({
+      errorType: 'ValidationError',
+      errorMessage: expect.stringMatching(/^\[IMAGE_TOO_SMALL\] /),
+    });
+  });
+
+  it('still throws what is not the fault of the input', async () => {
+    const job = await received(png(720, 960), wav(3));
+    await expect(validateOrRefuse({ jobId: job.jobId, attempt: 2 }, deps)).rejects.toMatchObject({
+      name: 'JobStateError',
+    });
+  });
+
+  it('gives the fail step the same code, stage and message as the thrown error did', async () => {
+    const job = await received(png(200, 180), wav(1), '{"promt": "hi"}');
+    const thrown = (await validateJob({ jobId: job.jobId, attempt: 1 }, deps).catch(
+      (e: unknown) => e,
+    )) as Error;
+    const out = await validateOrRefuse({ jobId: job.jobId, attempt: 1 }, deps);
+    if (!('refused' in out)) throw new Error('expected a refusal');
+    const caught = {
+      Error: thrown.name,
+      Cause: JSON.stringify({ errorType: thrown.name, errorMessage: thrown.message, trace: [] }),
+    };
+    const puts: unknown[] = [];
+    const outputs = {
+      putError: async (body: unknown) => {
+        puts.push(body);
+        return { written: true as const, key: 'x.error.json' };
+      },
+    };
+    const failDeps = { jobs: db.jobs, slots: db.slots, outputs: outputs as never, now: deps.now };
+    const fromCatch = await failJob(
+      { jobId: job.jobId, attempt: 1, stem: job.stem, error: caught },
+      failDeps,
+    );
+    const fromRefusal = await failJob(
+      { jobId: job.jobId, attempt: 1, stem: job.stem, error: out.refused },
+      failDeps,
+    );
+    expect(fromRefusal).toEqual(fromCatch);
+    expect(fromRefusal).toMatchObject({ code: 'IMAGE_TOO_SMALL', stage: 'VALIDATED' });
+    expect(puts[1]).toEqual(puts[0]);
   });
 });
