@@ -1,5 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
+import { RunwareBusyError } from './errors.js';
 import type { JobRecord } from './job.js';
 import {
   CODE_DIMENSION,
@@ -62,6 +63,12 @@ export class PipelineMetrics {
   /** Runware answered with an error (refused, failed, or at capacity), under its code. */
   runwareError(code: string): void {
     this.single(CODE_DIMENSION, code, METRIC.runwareErrors, MetricUnit.Count, 1);
+  }
+
+  /** Rethrows `error`, first counting it among the Runware errors when Runware was at capacity (the job waits). */
+  rethrow(error: unknown): never {
+    if (error instanceof RunwareBusyError) this.runwareError(error.code);
+    throw error;
   }
 
   webhookRefused(): void {

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { csv, loadConfig } from '../core/config.js';
+import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, s3Client } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
@@ -25,4 +26,9 @@ const deps = {
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
 };
 
-export const handler = stepHandler('delivered', (input) => deliverJob(input, deps));
+export const handler = stepHandler('delivered', async (input) => {
+  const output = await deliverJob(input, deps);
+  // Stage durations and cost come from the record as delivery left it.
+  metrics.jobDelivered(await deps.jobs.get(input.jobId));
+  return output;
+});

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { loadConfig } from '../core/config.js';
 import { executionEndMessage } from '../core/errors.js';
+import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
@@ -59,5 +60,6 @@ export const handler = async (event: unknown) => {
   logger.appendKeys({ jobId: input.jobId, attempt: input.attempt });
   const output = await failJob(input, deps);
   logger.warn('job failed', failureLogAttributes(output));
+  metrics.jobFailed(input.error.Error, output.code);
   return output;
 };

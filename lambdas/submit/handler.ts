@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { SfnTaskNotifier } from '../core/completion.js';
 import { loadConfig, positiveInt } from '../core/config.js';
+import { metrics } from '../core/metrics.js';
 import { S3InputPresigner } from '../core/presign.js';
 import { dynamoClient, readSecret, runwareClient, s3Client, sfnClient } from '../core/runtime.js';
 import { StepInputSchema, stepHandler } from '../core/step-input.js';
@@ -40,4 +41,8 @@ const deps = {
 const SubmitInput = StepInputSchema.extend({ taskToken: z.string().min(1) });
 
 /** Invoked by the state machine with `.waitForTaskToken`: the step waits until the webhook reports back. */
-export const handler = stepHandler('submitted', (input) => submitJob(input, deps), SubmitInput);
+export const handler = stepHandler(
+  'submitted',
+  (input) => submitJob(input, deps).catch((error: unknown) => metrics.rethrow(error)),
+  SubmitInput,
+);

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { loadConfig } from '../core/config.js';
+import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
 import { DynamoFileStore } from '../core/store/files.js';
@@ -8,6 +9,7 @@ import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { reclaimSlots } from './reclaim.js';
+import { slotGauge } from './slot-gauge.js';
 import { sweepOrphans } from './sweep.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
@@ -21,11 +23,15 @@ const deps = {
   now: () => new Date(),
 };
 
-/** Scheduled (EventBridge rule): reports orphaned inputs, and gives back Runware slots that leaked. */
+/**
+ * Scheduled (EventBridge rule): reports orphaned inputs, gives back Runware slots that leaked, and reports the
+ * slots in use and the queue for them (the dashboard's gauges, the slot-wait alarm).
+ */
 export const handler = async () => {
   const output = await sweepOrphans(deps);
   if (output.reported.length || output.cleared.length) logger.info('swept', { ...output });
   const slots = await reclaimSlots(deps);
   if (slots.released.length || slots.dequeued.length) logger.warn('reclaimed leaked slots', { ...slots });
+  metrics.slots(await slotGauge(deps.slots, deps.now()));
   return { ...output, slots };
 };

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { SfnTaskNotifier } from '../core/completion.js';
 import { loadConfig } from '../core/config.js';
 import { INTERNAL_REPLY } from '../core/errors.js';
+import { metrics } from '../core/metrics.js';
 import { dynamoClient, logger, readSecret, sfnClient } from '../core/runtime.js';
 import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
@@ -45,6 +46,7 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
       },
       deps,
     );
+    if (response.statusCode >= 400) metrics.webhookRefused();
     // The token is never logged; the task UUID is not a secret.
     logger.info('webhook', {
       taskUUID: loggedTask,

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
+import { RunwareBusyError, TransientError } from '../../lambdas/core/errors';
 import { failureCategory, METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/core/metric-names';
 import { PipelineMetrics, stageDurations } from '../../lambdas/core/metrics';
 
@@ -95,6 +96,16 @@ describe('the pipeline metrics', () => {
       ['StageSeconds', 'Deliver', 3.5],
       ['StageSeconds', 'Total', 195.5],
       ['CostUsd', null, 0.87],
+    ]);
+  });
+
+  it('rethrows what submit throws, counting Runware at capacity under its code', () => {
+    const metrics = new PipelineMetrics();
+    const busy = new RunwareBusyError('RUNWARE_BUSY', 'Runware answered 429.');
+    expect(() => metrics.rethrow(busy)).toThrow(busy);
+    expect(() => metrics.rethrow(new TransientError('NETWORK', 'reset'))).toThrow('reset');
+    expect(metricsOf(emitted()).map((m) => [m.name, m.dimensions.Code])).toEqual([
+      ['RunwareErrors', 'RUNWARE_BUSY'],
     ]);
   });
 
