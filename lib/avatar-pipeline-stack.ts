@@ -1,7 +1,9 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { CONSTRUCT_IDS as IDS } from './construct-ids';
-import { Monitoring } from './monitoring';
+import { Dashboard } from './dashboard';
+import { Monitoring, WEBHOOK_REFUSED_ALARM_THRESHOLD } from './monitoring';
+import { JobNotifications } from './notifications';
 import { PipelineFunctions } from './pipeline-functions';
 import { PipelineRules } from './rules';
 import { Secrets } from './secrets';
@@ -29,6 +31,9 @@ export class AvatarPipelineStack extends Stack {
   readonly workflow: Workflow;
   readonly rules: PipelineRules;
   readonly monitoring: Monitoring;
+  readonly dashboard: Dashboard;
+  /** Only with the `notificationEmail` setting. */
+  readonly notifications?: JobNotifications;
 
   constructor(scope: Construct, id: string, props: AvatarPipelineStackProps = {}) {
     super(scope, id, {
@@ -67,7 +72,21 @@ export class AvatarPipelineStack extends Stack {
       functions,
       deadLetterQueues: { [IDS.deadLetterQueue]: deadLetterQueue },
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
+      slotWaitAlarmSeconds: settings.slotWaitAlarmSeconds,
+      webhookRefusedThreshold: WEBHOOK_REFUSED_ALARM_THRESHOLD,
+      ...(settings.dailyBudgetUsd === undefined ? {} : { dailyBudgetUsd: settings.dailyBudgetUsd }),
     });
+    this.dashboard = new Dashboard(this, IDS.dashboard, {
+      functions,
+      slotWaitAlarmSeconds: settings.slotWaitAlarmSeconds,
+      webhookRefusedThreshold: WEBHOOK_REFUSED_ALARM_THRESHOLD,
+      ...(settings.dailyBudgetUsd === undefined ? {} : { dailyBudgetUsd: settings.dailyBudgetUsd }),
+    });
+    if (settings.notificationEmail) {
+      this.notifications = new JobNotifications(this, IDS.notifications, {
+        email: settings.notificationEmail,
+      });
+    }
 
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
@@ -76,6 +95,7 @@ export class AvatarPipelineStack extends Stack {
     output('TableName', this.storage.table.tableName, 'Job table');
     output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'One execution per job attempt');
     output('WebhookUrl', this.webhookApi.url, 'Base URL of the Runware webhooks');
+    output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the pipeline');
     output(
       'RunwareApiKeySecretName',
       settings.runwareApiKeySecretName,

@@ -29,6 +29,8 @@ export const CONSTRUCT_IDS = {
   webhookApi: 'WebhookApi',
   httpApi: 'Api',
   monitoring: 'Monitoring',
+  dashboard: 'Dashboard',
+  notifications: 'JobNotifications',
 } as const;
 
 const ids = CONSTRUCT_IDS;

@@ -9,11 +9,16 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { ALARMED_FAILURE_CATEGORIES, FAILURE_CATEGORY_DIMENSION, METRIC } from '../lambdas/core/metric-names';
 import { functionConstructId, type PipelineFunctionName } from './function-names';
+import { pipelineMetric } from './pipeline-metrics';
 
 export interface MonitoringProps {
   readonly stateMachine: IStateMachine;
-  /** Functions whose errors raise an alarm (`<function construct id>Errors`), by name. */
+  /**
+   * Functions whose errors raise an alarm (`<function construct id>Errors`), by name. Refused input is not an
+   * error of the validate function (it returns a refusal), so each error is a fault: a crash, a timeout, a bug.
+   */
   readonly functions: Readonly<Partial<Record<PipelineFunctionName, IFunction>>>;
   /** Dead-letter queues by construct id (the alarm is `<id>Messages`): any message is an event nothing handled. */
   readonly deadLetterQueues: Readonly<Record<string, IQueue>>;
@@ -23,16 +28,43 @@ export interface MonitoringProps {
    */
   readonly alarmEmail?: string;
   /**
-   * Period over which each alarm counts.
+   * Period over which each alarm counts (except the budget alarm, which counts a UTC day).
    * @default Duration.minutes(5)
    */
   readonly period?: Duration;
+  /** A job waiting this long for a Runware slot raises the `SlotWaitTooLong` alarm (setting `slotWaitAlarmSeconds`). */
+  readonly slotWaitAlarmSeconds: number;
+  /**
+   * Budget in USD per UTC day: the `DailyBudgetNearlySpent` alarm fires when the day's cost reaches
+   * {@link BUDGET_ALARM_SHARE} of it.
+   * @default - no budget, no budget alarm
+   */
+  readonly dailyBudgetUsd?: number;
+  /**
+   * Refused webhook requests within one period that raise the `WebhookRefusedBurst` alarm: a few are Runware's
+   * retries or a typo; a burst is someone probing the endpoint, or a webhook secret that no longer matches.
+   * @default 20
+   */
+  readonly webhookRefusedThreshold?: number;
 }
 
+/** Share of the daily budget at which the budget alarm fires. */
+export const BUDGET_ALARM_SHARE = 0.8;
+
+/** Refused webhook requests in one period that make a burst (see `webhookRefusedThreshold`). */
+export const WEBHOOK_REFUSED_ALARM_THRESHOLD = 20;
+
 /**
- * Alarms on everything that means a job did not go as planned, sent to one encrypted SNS topic:
- * failed and timed-out executions (a timed-out one was stuck past its hard deadline), messages in a
- * dead-letter queue, and errors of any function.
+ * Alarms that each mean someone should act, sent to one encrypted SNS topic; each alarm's description says what to
+ * do. Ordinary bad input raises none: it is refused by validate without a Lambda error and counted as
+ * `JobsFailed{Category=InputRefused}`, which no alarm watches.
+ * - `<Function>Errors`: a function crashed, timed out or hit a bug (refused input is not an error);
+ * - `ExecutionsTimedOut`: an execution was stuck past its hard deadline;
+ * - `<queue>Messages`: events nothing handled wait in a dead-letter queue;
+ * - `JobsFailed<Category>`: jobs failed for a reason that is not the user's input (Runware, Pipeline);
+ * - `WebhookRefusedBurst`: many webhook requests refused at once;
+ * - `SlotWaitTooLong`: a job has waited for a Runware slot past `slotWaitAlarmSeconds`;
+ * - `DailyBudgetNearlySpent` (only with `dailyBudgetUsd`): the day's cost reached 80 % of the budget.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
@@ -64,11 +96,16 @@ export class Monitoring extends Construct {
     });
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
-    const alarm = (alarmId: string, description: string, metric: cloudwatch.IMetric) => {
+    const alarm = (
+      alarmId: string,
+      description: string,
+      metric: cloudwatch.IMetric,
+      threshold = 1,
+    ): cloudwatch.Alarm => {
       const created = new cloudwatch.Alarm(this, alarmId, {
         alarmDescription: `avatar-pipeline: ${description}`,
         metric,
-        threshold: 1,
+        threshold,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -80,27 +117,64 @@ export class Monitoring extends Construct {
     const sum = { period, statistic: cloudwatch.Stats.SUM };
 
     alarm(
-      'ExecutionsFailed',
-      'a job execution failed (see the JobFailed event and <stem>.error.json)',
-      props.stateMachine.metricFailed(sum),
-    );
-    alarm(
       'ExecutionsTimedOut',
-      'a job execution was stuck past its hard deadline and timed out',
+      'a job execution was stuck past its hard deadline and timed out. Its job is FAILED with ' +
+        'EXECUTION_TIMED_OUT; read the execution history to see which step it was stuck in.',
       props.stateMachine.metricTimedOut(sum),
     );
+    for (const category of ALARMED_FAILURE_CATEGORIES) {
+      alarm(
+        `JobsFailed${category}`,
+        category === 'Runware'
+          ? 'Runware refused or failed jobs. Read the code in each JobFailed event or <stem>.error.json: ' +
+              'RUNWARE_UNAUTHORIZED or RUNWARE_INSUFFICIENT_BALANCE mean the API key or the account needs attention; ' +
+              'content refusals are the input.'
+          : 'jobs failed for a reason that is not their input (a crash, a timeout, a deadline, a delivery ' +
+              "problem). Read the code in the JobFailed events or <stem>.error.json, then the failed step's log.",
+        pipelineMetric(METRIC.jobsFailed, { ...sum, dimensions: { [FAILURE_CATEGORY_DIMENSION]: category } }),
+      );
+    }
     for (const [name, queue] of Object.entries(props.deadLetterQueues)) {
       alarm(
         `${name}Messages`,
-        `events are waiting in the ${name} dead-letter queue: nothing handled them`,
+        `events are waiting in the ${name} dead-letter queue: nothing handled them. Read a message to see ` +
+          "which upload or execution it was, fix the cause, and upload the job's files again.",
         queue.metricApproximateNumberOfMessagesVisible({ period, statistic: cloudwatch.Stats.MAXIMUM }),
       );
     }
     for (const [name, fn] of Object.entries(props.functions) as [PipelineFunctionName, IFunction][]) {
       alarm(
         `${functionConstructId(name)}Errors`,
-        `the ${name} function reported errors`,
+        `the ${name} function crashed or timed out (refused input is not counted). Read its log group for ` +
+          'the error; the state machine retried transient ones before the job failed.',
         fn.metricErrors(sum),
+      );
+    }
+    const webhookRefused = props.webhookRefusedThreshold ?? WEBHOOK_REFUSED_ALARM_THRESHOLD;
+    alarm(
+      'WebhookRefusedBurst',
+      `${webhookRefused} or more webhook requests were refused within ${period.toMinutes()} minutes. If ` +
+        'they are Unauthorized, someone is probing the endpoint or the webhook secret was rotated while tasks ' +
+        "were in flight; read the webhook function's log for the status codes.",
+      pipelineMetric(METRIC.webhookRefused, sum),
+      webhookRefused,
+    );
+    alarm(
+      'SlotWaitTooLong',
+      `a job has waited more than ${props.slotWaitAlarmSeconds} s for a Runware slot. Check that tasks in ` +
+        'flight finish (dashboard), raise maxConcurrentTasks, or cancel jobs you no longer need.',
+      pipelineMetric(METRIC.oldestSlotWaitSeconds, { period, statistic: cloudwatch.Stats.MAXIMUM }),
+      props.slotWaitAlarmSeconds,
+    );
+    if (props.dailyBudgetUsd !== undefined) {
+      const threshold = Math.round(props.dailyBudgetUsd * BUDGET_ALARM_SHARE * 100) / 100;
+      alarm(
+        'DailyBudgetNearlySpent',
+        `today's Runware cost reached ${threshold} USD, ${BUDGET_ALARM_SHARE * 100} % of the daily budget ` +
+          `(${props.dailyBudgetUsd} USD). Jobs past the budget are not submitted; raise dailyBudgetUsd if ` +
+          'they must run today.',
+        pipelineMetric(METRIC.costUsd, { period: Duration.days(1), statistic: cloudwatch.Stats.SUM }),
+        threshold,
       );
     }
   }

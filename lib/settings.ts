@@ -104,6 +104,28 @@ export interface Settings {
    */
   readonly alarmEmail?: string;
   /**
+   * E-mail address subscribed to the job events (JobSucceeded, JobFailed, JobCancelled) through an encrypted SNS
+   * topic (the subscription must be confirmed). See docs/events.md.
+   * @default - no subscription, no topic
+   */
+  readonly notificationEmail?: string;
+  /**
+   * A job that has waited this long for a Runware slot raises an alarm (the queue is not draining: raise
+   * `maxConcurrentTasks`, or look for tasks that never finish).
+   * @default 1800
+   */
+  readonly slotWaitAlarmSeconds: number;
+  /**
+   * Budget in USD per UTC day. The alarm fires when the day's recorded cost reaches 80 % of it.
+   * @default - no daily budget
+   */
+  readonly dailyBudgetUsd?: number;
+  /**
+   * Budget in USD per calendar month (UTC).
+   * @default - no monthly budget
+   */
+  readonly monthlyBudgetUsd?: number;
+  /**
    * USD per second of output video for each model, used for cost estimates. Accepts an object (cdk.json) or a
    * JSON string (`-c`); models not named keep their default.
    * @default { 'klingai:avatar@2.0-pro': 0.087, 'klingai:avatar@2.0-standard': 0.044 } (docs/runware-api.md §7)
@@ -130,6 +152,10 @@ export const SETTING_NAMES = [
   'logRetentionDays',
   'maxConcurrentTasks',
   'alarmEmail',
+  'notificationEmail',
+  'slotWaitAlarmSeconds',
+  'dailyBudgetUsd',
+  'monthlyBudgetUsd',
   'modelPricesUsdPerSecond',
 ] as const satisfies readonly (keyof Settings)[];
 
@@ -191,6 +217,10 @@ const SettingsSchema = z
       .transform((n) => n as RetentionDays),
     maxConcurrentTasks: int(1, 1000).default(D.maxConcurrentTasks),
     alarmEmail: z.email().optional(),
+    notificationEmail: z.email().optional(),
+    slotWaitAlarmSeconds: int(60, 604_800).default(D.slotWaitAlarmSeconds),
+    dailyBudgetUsd: z.coerce.number().positive().max(1_000_000).optional(),
+    monthlyBudgetUsd: z.coerce.number().positive().max(10_000_000).optional(),
     modelPricesUsdPerSecond: z
       .union([z.string().transform((s, ctx) => parseJson(s, ctx)), z.record(z.string(), z.unknown())])
       .pipe(z.partialRecord(z.enum(AVATAR_MODELS), z.coerce.number().min(0).max(100)))

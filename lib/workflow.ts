@@ -5,6 +5,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { TRANSIENT_ERROR_NAMES, WAITING_ERROR_NAMES } from '../lambdas/core/errors';
+import { JOB_EVENT_SOURCE, JOB_EVENT_VERSION } from '../lambdas/core/job-events';
 import { CONSTRUCT_IDS } from './construct-ids';
 import { acknowledge, wildcardResource } from './nag';
 import type { PipelineFunction, PipelineFunctionName } from './pipeline-function';
@@ -34,8 +35,8 @@ export const RETRIED_ERRORS = [
   ...TRANSIENT_ERROR_NAMES,
 ];
 
-/** `source` of the JobSucceeded / JobFailed events the pipeline puts on the default bus. */
-export const EVENT_SOURCE = 'avatar-pipeline';
+/** `source` of the JobSucceeded / JobFailed events the pipeline puts on the default bus (docs/events.md). */
+export const EVENT_SOURCE = JOB_EVENT_SOURCE;
 
 /**
  * The state machine that drives one job attempt, and what it needs from the functions: ingest may start it,
@@ -129,13 +130,17 @@ export class Workflow extends Construct {
     });
     const recordStep = invoke('Record', record, job, '$.recorded');
     const deliverStep = invoke('Deliver', deliver, job, '$.delivery');
+    // Event details are versioned (docs/events.md, lambdas/core/job-events.ts): a new field keeps the version.
+    const version = { version: JOB_EVENT_VERSION };
     const publishSucceeded = publish('PublishSucceeded', 'JobSucceeded', {
+      ...version,
       ...withStem,
       'outputs.$': '$.delivery.outputs',
       'recordKey.$': '$.delivery.recordKey',
     });
     const failStep = invoke('Fail', fail, { ...withStem, 'error.$': '$.error' }, '$.failure');
     const publishFailed = publish('PublishFailed', 'JobFailed', {
+      ...version,
       ...withStem,
       'code.$': '$.failure.code',
       'message.$': '$.failure.message',

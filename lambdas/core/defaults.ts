@@ -35,6 +35,8 @@ export const DEFAULT_SETTINGS = {
   logRetentionDays: 30,
   /** Runware tasks in flight at once, across all jobs. */
   maxConcurrentTasks: 10,
+  /** A job waiting this long for a Runware slot raises an alarm (the queue is not draining). */
+  slotWaitAlarmSeconds: 1800,
   /** Days a job record is kept after its creation; 0 keeps job records for ever. */
   jobRecordRetentionDays: 0,
   /**

@@ -344,7 +344,7 @@ describe('state machine definition', () => {
     });
   });
 
-  it('ends a failed job with Fail -> PublishFailed -> Failed (JobFailed)', () => {
+  it('ends a failed job with Fail -> PublishFailed -> Failed (JobFailed, detail version 1)', () => {
     expect(stateOf(definition, 'Fail').Next).toBe('PublishFailed');
     expect(stateOf(definition, 'PublishFailed')).toMatchObject({
       Type: 'Task',
@@ -357,6 +357,7 @@ describe('state machine definition', () => {
             Source: 'avatar-pipeline',
             DetailType: 'JobFailed',
             Detail: {
+              version: '1',
               'jobId.$': '$.jobId',
               'attempt.$': '$.attempt',
               'stem.$': '$.stem',
@@ -372,7 +373,7 @@ describe('state machine definition', () => {
     expect(stateOf(definition, 'Failed')).toMatchObject({ Type: 'Fail', Error: 'JobFailed' });
   });
 
-  it('publishes JobSucceeded with the outputs and the record key to the default bus', () => {
+  it('publishes JobSucceeded (detail version 1) with the outputs and the record key to the default bus', () => {
     const publish = stateOf(definition, 'PublishSucceeded');
     expect(publish.Parameters).toEqual({
       Entries: [
@@ -380,6 +381,7 @@ describe('state machine definition', () => {
           Source: 'avatar-pipeline',
           DetailType: 'JobSucceeded',
           Detail: {
+            version: '1',
             'jobId.$': '$.jobId',
             'attempt.$': '$.attempt',
             'stem.$': '$.stem',
@@ -585,20 +587,24 @@ describe('webhook API', () => {
 });
 
 describe('monitoring', () => {
-  it('alarms on failed and timed-out executions, DLQ depth and every function error', () => {
+  it('alarms on timed-out executions, jobs failed not by their input, DLQ depth, function errors and the queue', () => {
     const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
     const metrics = alarms.map((a) => `${a.Properties?.Namespace}/${a.Properties?.MetricName}`).sort();
     expect(metrics).toEqual(
       [
-        'AWS/States/ExecutionsFailed',
         'AWS/States/ExecutionsTimedOut',
+        'AvatarPipeline/JobsFailed',
+        'AvatarPipeline/JobsFailed',
         'AWS/SQS/ApproximateNumberOfMessagesVisible',
         ...FUNCTIONS.map(() => 'AWS/Lambda/Errors'),
+        'AvatarPipeline/WebhookRefused',
+        'AvatarPipeline/OldestSlotWaitSeconds',
       ].sort(),
     );
+    // Refused input is not an execution failure worth an alarm: the executions' own Failed metric is not watched.
+    expect(metrics).not.toContain('AWS/States/ExecutionsFailed');
     for (const alarm of alarms) {
       expect(alarm.Properties).toMatchObject({
-        Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         Period: 300,
         AlarmActions: [{ Ref: logicalId(s.stack.monitoring.topic) }],
@@ -695,6 +701,7 @@ describe('settings from context', () => {
       jobRecordRetentionDays: 0,
       logRetentionDays: 30,
       maxConcurrentTasks: 10,
+      slotWaitAlarmSeconds: 1800,
       modelPricesUsdPerSecond: { 'klingai:avatar@2.0-pro': 0.087, 'klingai:avatar@2.0-standard': 0.044 },
     });
     expect(parseSettings({ jobRecordRetentionDays: '90' }).jobRecordRetentionDays).toBe(90);
