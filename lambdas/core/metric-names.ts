@@ -40,9 +40,10 @@ export const CODE_DIMENSION = 'Code';
  * Why a job failed, in the words an operator acts on:
  * - `InputRefused`: the user's files or sidecar were refused (their fix, not an operator's: never alarmed);
  * - `Runware`: Runware refused or failed the task (its answer is in the job's error);
+ * - `Stopped`: an operator stopped the execution (not a fault: never alarmed);
  * - `Pipeline`: anything else (a crash, a timeout, a deadline, a delivery problem): someone should look.
  */
-export const FAILURE_CATEGORIES = ['InputRefused', 'Runware', 'Pipeline'] as const;
+export const FAILURE_CATEGORIES = ['InputRefused', 'Runware', 'Stopped', 'Pipeline'] as const;
 export type FailureCategory = (typeof FAILURE_CATEGORIES)[number];
 
 /** The categories whose failures raise an alarm. */
@@ -56,7 +57,11 @@ const CATEGORY_OF_ERROR: Readonly<Record<string, FailureCategory>> = {
   RunwareRejectedError: 'Runware',
   RunwareTaskError: 'Runware',
   InvalidWebhookBodyError: 'Runware',
+  'Execution.ABORTED': 'Stopped',
 };
+
+/** A job that ends with one of these codes was cancelled, not failed: it counts as `JobsCancelled`. */
+export const CANCELLED_CODE = /(^|_)CANCELLED$/;
 
 /** The category of a failure, from the error name Step Functions saw (`$.error.Error`). */
 export function failureCategory(errorName: string): FailureCategory {

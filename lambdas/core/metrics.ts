@@ -3,6 +3,7 @@ import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
 import { RunwareBusyError } from './errors.js';
 import type { JobRecord } from './job.js';
 import {
+  CANCELLED_CODE,
   CODE_DIMENSION,
   FAILURE_CATEGORY_DIMENSION,
   failureCategory,
@@ -48,9 +49,10 @@ export class PipelineMetrics {
 
   /**
    * A job failed with the error Step Functions saw (`$.error.Error`): counted by category; a failure of Runware's
-   * also counts among the Runware errors under its code.
+   * also counts among the Runware errors under its code. A job ended with a cancellation code counts as cancelled.
    */
   jobFailed(errorName: string, code: string): void {
+    if (CANCELLED_CODE.test(code)) return this.jobCancelled();
     const category = failureCategory(errorName);
     this.single(FAILURE_CATEGORY_DIMENSION, category, METRIC.jobsFailed, MetricUnit.Count, 1);
     if (category === 'Runware') this.runwareError(code);

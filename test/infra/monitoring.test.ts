@@ -103,7 +103,7 @@ describe('alarms', () => {
     );
   });
 
-  it('alarms on jobs that failed for Runware or the pipeline, never for refused input', () => {
+  it('alarms on jobs that failed for Runware or the pipeline, never for refused input or an operator stop', () => {
     const failed = s.stack.monitoring.alarms
       .map((a) => alarmOf(s, a.node.id))
       .filter((a) => a.MetricName === 'JobsFailed');
@@ -180,6 +180,7 @@ describe('dashboard', () => {
       [METRICS_NAMESPACE, 'JobsDelivered', 'service', METRICS_SERVICE],
       [METRICS_NAMESPACE, 'JobsFailed', 'Category', 'InputRefused', 'service', METRICS_SERVICE],
       [METRICS_NAMESPACE, 'JobsFailed', 'Category', 'Runware', 'service', METRICS_SERVICE],
+      [METRICS_NAMESPACE, 'JobsFailed', 'Category', 'Stopped', 'service', METRICS_SERVICE],
       [METRICS_NAMESPACE, 'JobsFailed', 'Category', 'Pipeline', 'service', METRICS_SERVICE],
       [METRICS_NAMESPACE, 'JobsCancelled', 'service', METRICS_SERVICE],
     ]);

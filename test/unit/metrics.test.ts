@@ -75,6 +75,11 @@ describe('the pipeline metrics', () => {
     ]);
   });
 
+  it('counts a job that ended cancelled as cancelled, not failed', () => {
+    new PipelineMetrics().jobFailed('Execution.ABORTED', 'JOB_CANCELLED');
+    expect(metricsOf(emitted()).map((m) => m.name)).toEqual(['JobsCancelled']);
+  });
+
   it('reports a delivered job with its stage durations and cost', () => {
     new PipelineMetrics().jobDelivered({
       costUsd: 0.87,
@@ -136,6 +141,7 @@ describe('failureCategory', () => {
     ['WaitDeadlineError', 'Pipeline'],
     ['Lambda.Unknown', 'Pipeline'],
     ['Execution.TIMED_OUT', 'Pipeline'],
+    ['Execution.ABORTED', 'Stopped'],
     ['toString', 'Pipeline'],
   ])('puts %s under %s', (name, category) => {
     expect(failureCategory(name)).toBe(category);
