@@ -52,7 +52,10 @@ export class PipelineMetrics {
    * also counts among the Runware errors under its code. A job ended with a cancellation code counts as cancelled.
    */
   jobFailed(errorName: string, code: string): void {
-    if (CANCELLED_CODE.test(code)) return this.jobCancelled();
+    if (CANCELLED_CODE.test(code)) {
+      this.jobCancelled();
+      return;
+    }
     const category = failureCategory(errorName);
     this.single(FAILURE_CATEGORY_DIMENSION, category, METRIC.jobsFailed, MetricUnit.Count, 1);
     if (category === 'Runware') this.runwareError(code);
