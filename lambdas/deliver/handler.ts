@@ -28,7 +28,7 @@ const deps = {
 
 export const handler = stepHandler('delivered', async (input) => {
   const output = await deliverJob(input, deps);
-  // Stage durations and cost come from the record as delivery left it.
-  metrics.jobDelivered(await deps.jobs.get(input.jobId));
+  // Stage durations and cost come from the record as delivery left it; failing to read it never fails delivery.
+  metrics.jobDelivered(await deps.jobs.get(input.jobId).catch(() => undefined));
   return output;
 });
