@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
+import { JobFailedDetailSchema } from '../../lambdas/core/job-events.js';
 import { makeSamplePortrait, makeSampleVoice } from '../../local/ffmpeg.js';
 import type { LocalStack } from '../../local/stack.js';
 import { png, text, wav } from '../fixtures/media/generate.js';
@@ -137,11 +138,19 @@ async function expectRejected(
   }
   expect(error.howToRetry).toContain('upload');
   expect(await outputsOf(stem)).toEqual([`${stem}.error.json`]);
-  expect(
-    stack.events.filter(
-      (e) => e.detailType === 'JobFailed' && e.detail.jobId === job.jobId && e.detail.code === code,
-    ),
-  ).toHaveLength(1);
+  const failed = stack.events.filter(
+    (e) => e.detailType === 'JobFailed' && e.detail.jobId === job.jobId && e.detail.code === code,
+  );
+  expect(failed).toHaveLength(1);
+  // The published detail is the documented one (docs/events.md), version 1.
+  expect(JobFailedDetailSchema.parse(failed[0]?.detail)).toMatchObject({
+    version: '1',
+    jobId: job.jobId,
+    stem,
+    code,
+    stage: 'VALIDATED',
+    errorKey: `${stem}.error.json`,
+  });
   for (const ext of Object.keys(files)) expect(await inputExists(stack, `${stem}.${ext}`)).toBe(true);
   return job;
 }

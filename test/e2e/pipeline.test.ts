@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobSucceededDetailSchema } from '../../lambdas/core/job-events.js';
 import { probe } from '../../local/ffmpeg.js';
 import type { LocalStack } from '../../local/stack.js';
 import {
@@ -93,9 +94,20 @@ describe('local mode, end to end', () => {
         'DELIVERED',
       ]);
       expect(submissionsFor(job.taskUUID)).toBe(1);
-      expect(
-        stack.events.filter((e) => e.detailType === 'JobSucceeded' && e.detail.jobId === job.jobId),
-      ).toHaveLength(1);
+      const succeeded = stack.events.filter(
+        (e) => e.detailType === 'JobSucceeded' && e.detail.jobId === job.jobId,
+      );
+      expect(succeeded).toHaveLength(1);
+      // The published detail is the documented one (docs/events.md), version 1.
+      expect(JobSucceededDetailSchema.parse(succeeded[0]?.detail)).toMatchObject({
+        version: '1',
+        jobId: job.jobId,
+        attempt: 1,
+        stem,
+        outputs: [`${stem}.${ext}`],
+        recordKey: `${stem}.json`,
+      });
+      expect(succeeded[0]?.source).toBe('avatar-pipeline');
     },
   );
 
