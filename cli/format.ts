@@ -71,8 +71,12 @@ export function describeJob(job: JobRecord, outputBucket: string): string {
     lines.push(`  s3://${outputBucket}/${job.stem}.json (the job record)`);
   }
   if (job.error) {
-    const what = job.status === 'CANCELLED' ? 'Cancelled at' : 'Error at';
-    lines.push(`${what} ${job.error.stage}: ${job.error.code}`, `  ${job.error.message}`);
+    lines.push(
+      job.status === 'CANCELLED'
+        ? `Cancelled while ${job.error.stage} (code ${job.error.code})`
+        : `Error at ${job.error.stage}: ${job.error.code}`,
+      `  ${job.error.message}`,
+    );
     lines.push(`  s3://${outputBucket}/${job.stem}.error.json`, `What to do: ${nextStep(job)}`);
   }
   return lines.join('\n');
