@@ -318,7 +318,10 @@ export async function cancel(target: Target, ref: string, o: CancelOptions = {})
         taskAccepted
           ? `Runware had already accepted task ${current.taskUUID}: it cannot be recalled, and its charge may still come. ` +
             `If it does, it is recorded on the job (see: avatar-pipeline status ${job.stem}); the video is not delivered.`
-          : 'Runware never got the task: nothing was charged.',
+          : current.taskUUID
+            ? `Runware may have received task ${current.taskUUID} just before the cancel: if so, its charge may still ` +
+              `come and is recorded on the job (see: avatar-pipeline status ${job.stem}).`
+            : 'Runware never got the task: nothing was charged.',
         'Its Runware slot was given back.',
         `Report: s3://${target.names.outputBucket}/${errorOutputKey(job.stem)}`,
         `Start it again with the same inputs: avatar-pipeline retry ${job.stem}`,

@@ -157,6 +157,12 @@ function cancelMessage(job: JobRecord, taskAccepted: boolean, lateCostUsd: numbe
   const by = job.cancel?.by ?? 'an operator';
   const during = DURING[job.cancel?.during ?? job.status] ?? `at ${job.status}`;
   const head = `Cancelled by ${by} ${during}.`;
+  if (!taskAccepted && job.taskUUID)
+    // The task was saved, so a submit was under way: Runware may have taken it just before the cancel.
+    return (
+      `${head} Runware may have received task ${job.taskUUID} just before the cancel: if it did, it cannot be ` +
+      'recalled and its charge may still come (it is recorded on the job if its result arrives).'
+    );
   if (!taskAccepted) return `${head} Runware never got the task: nothing was charged.`;
   const charge =
     lateCostUsd === undefined

@@ -214,6 +214,15 @@ describe('cancel', () => {
     expect(await db.jobs.get(job.jobId)).toMatchObject({ lateCostUsd: 0.5, costUsd: 0.5 });
   });
 
+  it('says Runware may have the task when a submit was under way but not acknowledged', async () => {
+    const job = await queuedJob();
+    await db.jobs.assignTaskUUID(job.jobId, 1, '41111111-2222-4333-8444-555555555555');
+    await requestCancel((await db.jobs.get(job.jobId)) as JobRecord, 'ops@laptop', requestDeps());
+    const out = await finishCancel(job, finishDeps());
+    expect(out).toMatchObject({ taskAccepted: false });
+    expect(out?.message).toContain('Runware may have received task 41111111-2222-4333-8444-555555555555');
+  });
+
   it('records no late charge for a job that was not cancelled', async () => {
     const taskUUID = '31111111-2222-4333-8444-555555555555';
     const job = await submittedJob(taskUUID);
