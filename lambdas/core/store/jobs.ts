@@ -48,7 +48,7 @@ export interface JobStore {
 }
 
 /** Fields that only the store's own transitions may change. */
-const PROTECTED_FIELDS = new Set(['jobId', 'attempt', 'status', 'stages', 'pk', 'sk']);
+const PROTECTED_FIELDS = new Set(['jobId', 'attempt', 'status', 'stages', 'cancel', 'pk', 'sk']);
 
 /** `#status IN (...)` over `statuses`, with placeholders named `:<prefix><n>`. */
 const statusIn = (prefix: string, statuses: readonly string[]): Expr =>
