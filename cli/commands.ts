@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
 import { basename, extname } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { JobRecord } from '../lambdas/core/job.js';
+import { requestCancel } from '../lambdas/core/cancel.js';
+import { executionArnOf, SfnExecutionStarter, SfnExecutionStopper } from '../lambdas/core/executions.js';
+import { type JobRecord, TERMINAL_STATUSES } from '../lambdas/core/job.js';
+import { errorOutputKey } from '../lambdas/core/keys.js';
+import { retryJob } from '../lambdas/core/retry.js';
 import { CliError, EXIT } from './errors.js';
 import { type Estimate, estimateCost, measureAudio, parseModel } from './estimate.js';
 import {
@@ -9,6 +14,7 @@ import {
   jobsTable,
   outputLocations,
   progressLine,
+  statusWords,
   totalCost,
   usd,
   videoSeconds,
@@ -96,12 +102,32 @@ export async function submit(target: Target, o: SubmitOptions): Promise<Outcome>
     job.stem === stem && job.inputs.image.etag === imageEtag && job.inputs.audio.etag === audioEtag;
   // A failure recorded before this upload belongs to the attempt before: the upload starts the next one.
   const ended = (job: JobRecord) =>
-    job.status === 'DELIVERED' || (job.status === 'FAILED' && Date.parse(job.updatedAt) >= started.getTime());
+    job.status === 'DELIVERED' ||
+    ((job.status === 'FAILED' || job.status === 'CANCELLED') &&
+      Date.parse(job.updatedAt) >= started.getTime());
+  const job = await follow(
+    async () => (await target.jobs.list()).items.find(isOurs),
+    ended,
+    started,
+    stem,
+    o,
+  );
+  return ending(target, job);
+}
+
+/** Follows a job with a progress line per change until `ended` says it is over (or --timeout passes). */
+async function follow(
+  read: () => Promise<JobRecord | undefined>,
+  ended: (job: JobRecord) => boolean,
+  started: Date,
+  stem: string,
+  o: Pick<SubmitOptions, 'timeoutSeconds' | 'progress'>,
+): Promise<JobRecord> {
   const deadline = started.getTime() + o.timeoutSeconds * 1000;
   let last = '';
   let job: JobRecord | undefined;
   for (;;) {
-    job = (await target.jobs.list()).items.find(isOurs);
+    job = await read();
     const line = progressLine(job, (Date.now() - started.getTime()) / 1000);
     const phase = line.replace(/^\[[^\]]*\] /, '');
     if (phase !== last) o.progress(line, false);
@@ -116,12 +142,17 @@ export async function submit(target: Target, o: SubmitOptions): Promise<Outcome>
     await new Promise((r) => setTimeout(r, 1000));
   }
   o.progress('', true);
+  return job;
+}
+
+/** What `--wait` ends with: where the video is, its length and cost; or the record with its error. */
+function ending(target: Target, job: JobRecord): Outcome {
   const seconds = videoSeconds(job);
   const videos = outputLocations(job, target.names.outputBucket);
   const text =
     job.status === 'DELIVERED'
       ? [
-          `Delivered ${stem} (job ${job.jobId}).`,
+          `Delivered ${job.stem} (job ${job.jobId}).`,
           ...videos.map((v) => `Video: ${v}`),
           `Duration: ${seconds === undefined ? '-' : `${seconds.toFixed(2)} s`}   Cost: ${usd(job.costUsd)}`,
         ].join('\n')
@@ -231,4 +262,120 @@ export async function estimate(options: {
       `${result.audioSeconds.toFixed(2)} s of audio x USD ${result.usdPerSecond}/s (${model}) x ${results} result(s)` +
       ` = ${usd(result.estimatedUsd)}`,
   };
+}
+
+/** Who runs the command, as the job record keeps it (`cancel.by`, `claimedBy`). */
+export function operator(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // no user entry (some containers): the host still says where it came from
+  }
+  return `${user}@${hostname()}`;
+}
+
+export interface CancelOptions {
+  /** How long to wait for the job to end CANCELLED once its execution is stopped. @default 60 */
+  timeoutSeconds?: number;
+  by?: string;
+}
+
+const isTerminal = (job: JobRecord) => (TERMINAL_STATUSES as readonly string[]).includes(job.status);
+
+/**
+ * Stops a running job: marks the cancel, stops its execution (which gives back its Runware slot), and waits for
+ * the job to end CANCELLED. Refused (exit 6) for a job that has ended or whose video is already made.
+ */
+export async function cancel(target: Target, ref: string, o: CancelOptions = {}): Promise<Outcome> {
+  const job = await findJob(target, ref);
+  const outcome = await requestCancel(job, o.by ?? operator(), {
+    jobs: target.jobs,
+    executions: new SfnExecutionStopper(target.sfn),
+    executionArnOf: (name) => executionArnOf(target.names.stateMachineArn, name),
+    now: () => new Date(),
+  });
+  if (outcome.kind === 'refused')
+    throw new CliError(
+      `Cannot cancel ${job.stem} (job ${job.jobId}, ${statusWords(outcome.job)}): ${outcome.reason}`,
+      EXIT.wrongState,
+      'NOT_CANCELLABLE',
+    );
+  // The fail function finishes the cancel when the stopped execution's end reaches it: seconds.
+  const deadline = Date.now() + (o.timeoutSeconds ?? 60) * 1000;
+  let current: JobRecord = outcome.job;
+  for (;;) {
+    current = (await target.jobs.get(job.jobId)) ?? current;
+    if (current.attempt !== job.attempt || isTerminal(current) || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const cancelled = current.attempt === job.attempt && current.status === 'CANCELLED';
+  const taskAccepted = current.taskAccepted ?? outcome.taskAccepted;
+  const during = outcome.job.cancel?.during ?? job.status;
+  const lines = cancelled
+    ? [
+        `Cancelled ${job.stem} (job ${job.jobId}, attempt ${job.attempt}) at ${during}${during === 'QUEUED' ? ' (it was waiting for a Runware slot)' : ''}.`,
+        taskAccepted
+          ? `Runware had already accepted task ${current.taskUUID}: it cannot be recalled, and its charge may still come. ` +
+            `If it does, it is recorded on the job (see: avatar-pipeline status ${job.stem}); the video is not delivered.`
+          : current.taskUUID
+            ? `Runware may have received task ${current.taskUUID} just before the cancel: if so, its charge may still ` +
+              `come and is recorded on the job (see: avatar-pipeline status ${job.stem}).`
+            : 'Runware never got the task: nothing was charged.',
+        'Its Runware slot was given back.',
+        `Report: s3://${target.names.outputBucket}/${errorOutputKey(job.stem)}`,
+        `Start it again with the same inputs: avatar-pipeline retry ${job.stem}`,
+      ]
+    : [
+        `Asked to cancel ${job.stem} (job ${job.jobId}); its execution was ${outcome.execution}. It is ${statusWords(current)} now.`,
+        current.status === 'FAILED' || current.status === 'DELIVERED'
+          ? 'It ended before the cancel could stop it.'
+          : `It ends CANCELLED as soon as its execution stops. Follow it with: avatar-pipeline status ${job.stem}`,
+      ];
+  return {
+    json: { job: current, cancelled, taskAccepted, execution: outcome.execution },
+    text: lines.join('\n'),
+  };
+}
+
+export interface RetryOptions extends Pick<SubmitOptions, 'timeoutSeconds' | 'progress'> {
+  wait: boolean;
+  by?: string;
+}
+
+/**
+ * Starts the next attempt of a FAILED or CANCELLED job with the same inputs, without uploading them again.
+ * Refused (exit 6) for a running or delivered job, or one whose inputs changed in the inbox since.
+ */
+export async function retry(target: Target, ref: string, o: RetryOptions): Promise<Outcome> {
+  const job = await findJob(target, ref);
+  const started = new Date();
+  const outcome = await retryJob(job, o.by ?? operator(), {
+    jobs: target.jobs,
+    files: target.files,
+    executions: new SfnExecutionStarter(target.sfn, target.names.stateMachineArn),
+    now: () => started,
+  });
+  if (outcome.kind === 'refused')
+    throw new CliError(
+      `Cannot retry ${job.stem} (job ${job.jobId}, ${statusWords(outcome.job)}): ${outcome.reason}`,
+      EXIT.wrongState,
+      outcome.code,
+    );
+  const next = outcome.job;
+  if (!o.wait)
+    return {
+      json: { job: next, executionArn: outcome.executionArn },
+      text:
+        `Started attempt ${next.attempt} of ${next.stem} (job ${next.jobId}) with the same inputs.\n` +
+        `Follow it with: avatar-pipeline status ${next.stem}`,
+    };
+  const final = await follow(
+    () => target.jobs.get(next.jobId),
+    (j) => j.attempt !== next.attempt || isTerminal(j),
+    started,
+    next.stem,
+    o,
+  );
+  return ending(target, final);
 }

@@ -3,7 +3,7 @@
  */
 export const EXIT = {
   ok: 0,
-  /** The job ended FAILED (submit --wait). */
+  /** The job ended FAILED or CANCELLED (submit --wait, retry --wait). */
   jobFailed: 1,
   /** Wrong arguments or unreadable input files. */
   usage: 2,
@@ -13,6 +13,8 @@ export const EXIT = {
   unavailable: 4,
   /** Waited past --timeout without the job ending. */
   timeout: 5,
+  /** The job is not in a state for this command (cancel an ended job, retry a running or delivered one). */
+  wrongState: 6,
 } as const;
 
 /** An error the CLI reports as one clear line and an exit code (no stack trace). */

@@ -18,7 +18,7 @@ const secondsBetween = (from: string, to: string) => (Date.parse(to) - Date.pars
 
 /** The stages the job reached, in order, with the time each took since the one before. */
 export function stageLines(job: JobRecord): string[] {
-  const order = [...STAGES, 'FAILED'] as const;
+  const order = [...STAGES, 'FAILED', 'CANCELLED'] as const;
   const reached = order.filter((stage) => job.stages[stage] !== undefined);
   return reached.map((stage, i) => {
     const at = job.stages[stage] ?? '';
@@ -30,11 +30,20 @@ export function stageLines(job: JobRecord): string[] {
 
 /** What an operator can do about an error code (the record's message says what went wrong). */
 export function nextStep(job: JobRecord): string {
+  if (job.status === 'CANCELLED')
+    return `Start it again with the same inputs: avatar-pipeline retry ${job.stem}`;
   const stage = job.error?.stage;
   if (stage === 'RECEIVED' || stage === 'VALIDATED')
     return 'Fix the input as the message says and upload it again (same stem): that starts a new attempt.';
-  return 'Upload any of its files (image, audio or sidecar) again to retry; the function logs have the details.';
+  return (
+    `Retry it with: avatar-pipeline retry ${job.stem} (or upload any of its files again); ` +
+    'the function logs have the details.'
+  );
 }
+
+/** The status, with a cancel that was asked for and is not finished yet. */
+export const statusWords = (job: JobRecord): string =>
+  job.cancel && job.status !== 'CANCELLED' ? `${job.status} (being cancelled)` : job.status;
 
 /** The video length from the record: Runware renders the audio's length. */
 export const videoSeconds = (job: JobRecord): number | undefined => job.media?.audio.durationSeconds;
@@ -46,20 +55,28 @@ export function outputLocations(job: JobRecord, outputBucket: string): string[] 
 /** The record in words. */
 export function describeJob(job: JobRecord, outputBucket: string): string {
   const lines = [
-    `Job ${job.stem} (${job.jobId}, attempt ${job.attempt}): ${job.status}`,
+    `Job ${job.stem} (${job.jobId}, attempt ${job.attempt}): ${statusWords(job)}`,
     ...(job.settings ? [`  model ${job.settings.model}, ${job.settings.numberResults} result(s)`] : []),
     'Stages:',
     ...stageLines(job),
   ];
   const seconds = videoSeconds(job);
   if (seconds !== undefined) lines.push(`Video length: ${duration(seconds)}`);
-  lines.push(`Cost: ${usd(job.costUsd)}`);
+  lines.push(
+    `Cost: ${usd(job.costUsd)}${job.lateCostUsd !== undefined ? ' (charged by Runware after the cancel)' : ''}`,
+  );
+  if (job.cancel) lines.push(`Cancel asked by ${job.cancel.by} at ${job.cancel.requestedAt}`);
   if (job.status === 'DELIVERED') {
     lines.push('Outputs:', ...outputLocations(job, outputBucket).map((o) => `  ${o}`));
     lines.push(`  s3://${outputBucket}/${job.stem}.json (the job record)`);
   }
   if (job.error) {
-    lines.push(`Error at ${job.error.stage}: ${job.error.code}`, `  ${job.error.message}`);
+    lines.push(
+      job.status === 'CANCELLED'
+        ? `Cancelled while ${job.error.stage} (code ${job.error.code})`
+        : `Error at ${job.error.stage}: ${job.error.code}`,
+      `  ${job.error.message}`,
+    );
     lines.push(`  s3://${outputBucket}/${job.stem}.error.json`, `What to do: ${nextStep(job)}`);
   }
   return lines.join('\n');
@@ -85,7 +102,7 @@ export function jobsTable(jobs: JobRecord[]): string {
   const rows = jobs.map((job) => [
     job.createdAt.slice(0, 19).replace('T', ' '),
     job.stem,
-    job.status,
+    statusWords(job),
     job.jobId.slice(0, 12),
     usd(job.costUsd),
   ]);
@@ -101,14 +118,17 @@ export const totalCost = (jobs: JobRecord[]): number =>
 export function progressLine(job: JobRecord | undefined, elapsedSeconds: number): string {
   const clock = `[${duration(elapsedSeconds).padStart(9)}]`;
   if (!job) return `${clock} uploaded; waiting for the pipeline to pick the job up`;
-  const passed = STAGES.filter((s) => job.stages[s] !== undefined);
+  const passed = [...STAGES, 'CANCELLED' as const].filter((s) => job.stages[s] !== undefined);
   const waiting: Record<string, string> = {
     RECEIVED: 'validating the inputs',
     VALIDATED: 'submitting to Runware',
+    QUEUED: 'waiting for a Runware slot',
     SUBMITTED: 'Runware is rendering',
     GENERATED: 'copying the video to the output bucket',
     DELIVERED: 'done',
     FAILED: 'failed',
+    CANCELLED: 'cancelled',
   };
-  return `${clock} ${passed.join(' > ')}: ${waiting[job.status] ?? job.status}`;
+  const doing = job.cancel && job.status !== 'CANCELLED' ? 'being cancelled' : waiting[job.status];
+  return `${clock} ${passed.join(' > ')}: ${doing ?? job.status}`;
 }

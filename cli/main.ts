@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { cost, estimate, jobs, type Outcome, status, submit } from './commands.js';
+import { cancel, cost, estimate, jobs, type Outcome, retry, status, submit } from './commands.js';
 import { CliError, EXIT } from './errors.js';
 import { resolveTarget, targetError } from './target.js';
 
@@ -11,6 +11,10 @@ Commands:
   status <stem|jobId>     the job's record in words: stages with times, cost, outputs or error
   jobs [--state S] [--since T]
                           the jobs with their cost, and the total
+  cancel <stem|jobId>     stop a running job: it ends CANCELLED, its Runware slot given back, nothing more
+                          charged (a task Runware already accepted cannot be recalled: its charge may come)
+  retry <stem|jobId> [--wait]
+                          a new attempt of a FAILED or CANCELLED job with the same inputs (no upload)
   estimate --audio F [--results N --model pro|standard]
                           what a job with this audio would cost (no stack needed)
   cost [--since T]        the recorded cost of the jobs
@@ -24,11 +28,12 @@ Target (the same commands work on both):
 
 Options:
   --json                  one JSON document on stdout (progress goes to stderr)
-  --timeout SECONDS       how long submit --wait waits (default 3600)
+  --timeout SECONDS       how long submit --wait and retry --wait wait (default 3600)
   --since T               2026-11-01, an ISO time, or a span back from now: 90m, 24h, 7d
 
-Exit codes: 0 ok, 1 the job failed, 2 usage, 3 unknown job, 4 target unavailable (local stack not running,
-stack not found, no credentials), 5 timed out waiting.`;
+Exit codes: 0 ok, 1 the job failed or was cancelled, 2 usage, 3 unknown job, 4 target unavailable (local stack
+not running, stack not found, no credentials), 5 timed out waiting, 6 the job is not in a state for this
+(cancel an ended job, retry a running or delivered one, retry after its inputs changed).`;
 
 const OPTIONS = {
   image: { type: 'string' },
@@ -60,6 +65,13 @@ function required(values: Values, name: 'image' | 'audio', command: string): str
   return value;
 }
 
+function timeoutOf(values: Values): number {
+  const timeoutSeconds = Number(values.timeout);
+  if (!(timeoutSeconds > 0))
+    throw new CliError('--timeout must be a number of seconds.', EXIT.usage, 'USAGE');
+  return timeoutSeconds;
+}
+
 async function run(command: string | undefined, rest: string[], values: Values): Promise<Outcome> {
   const target = () =>
     resolveTarget({
@@ -71,9 +83,7 @@ async function run(command: string | undefined, rest: string[], values: Values):
     });
   switch (command) {
     case 'submit': {
-      const timeoutSeconds = Number(values.timeout);
-      if (!(timeoutSeconds > 0))
-        throw new CliError('--timeout must be a number of seconds.', EXIT.usage, 'USAGE');
+      const timeoutSeconds = timeoutOf(values);
       return submit(await target(), {
         image: required(values, 'image', 'submit'),
         audio: required(values, 'audio', 'submit'),
@@ -91,6 +101,20 @@ async function run(command: string | undefined, rest: string[], values: Values):
       const [ref] = rest;
       if (!ref) throw new CliError('status needs a stem or a job id.', EXIT.usage, 'USAGE');
       return status(await target(), ref);
+    }
+    case 'cancel': {
+      const [ref] = rest;
+      if (!ref) throw new CliError('cancel needs a stem or a job id.', EXIT.usage, 'USAGE');
+      return cancel(await target(), ref);
+    }
+    case 'retry': {
+      const [ref] = rest;
+      if (!ref) throw new CliError('retry needs a stem or a job id.', EXIT.usage, 'USAGE');
+      return retry(await target(), ref, {
+        wait: values.wait,
+        timeoutSeconds: timeoutOf(values),
+        progress: progressWriter(values.json),
+      });
     }
     case 'jobs':
       return jobs(await target(), {

@@ -1,6 +1,8 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoFileStore } from '../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { Table } from '../lambdas/core/store/table.js';
 import { STACK_NAME } from '../lib/construct-ids.js';
@@ -12,7 +14,11 @@ export interface Target {
   /** `local (.local/endpoints.json)` or `stack AvatarPipeline (eu-west-1)`. */
   description: string;
   s3: S3Client;
+  /** Step Functions: cancel stops executions, retry starts them. */
+  sfn: SFNClient;
   jobs: DynamoJobStore;
+  /** The inbox as the pipeline saw it (retry checks that the job's inputs are still there). */
+  files: DynamoFileStore;
   names: { inputBucket: string; outputBucket: string; tableName: string; stateMachineArn: string };
 }
 
@@ -90,10 +96,13 @@ function localTarget(file: string): Target {
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
   const dynamo = new DynamoDBClient({ ...common, endpoint: local.endpoints.dynamodb });
+  const table = new Table(dynamo, local.names.tableName);
   return {
     description: `local (${file})`,
     s3,
-    jobs: new DynamoJobStore(new Table(dynamo, local.names.tableName)),
+    sfn: new SFNClient({ ...common, endpoint: local.endpoints.sfn }),
+    jobs: new DynamoJobStore(table),
+    files: new DynamoFileStore(table),
     names: local.names,
   };
 }
@@ -125,10 +134,13 @@ async function deployedTarget(stackName: string, options: TargetOptions): Promis
     }),
   ) as Target['names'];
   const region = await cfn.config.region();
+  const table = new Table(new DynamoDBClient(common), names.tableName);
   return {
     description: `stack ${stackName} (${region})`,
     s3: new S3Client(common),
-    jobs: new DynamoJobStore(new Table(new DynamoDBClient(common), names.tableName)),
+    sfn: new SFNClient(common),
+    jobs: new DynamoJobStore(table),
+    files: new DynamoFileStore(table),
     names,
   };
 }

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -174,6 +175,8 @@ export class PipelineFunctions extends Construct {
     const fail = fn('fail', { timeout: Duration.seconds(30), retryAttempts: 2, onFailure: asyncFailures });
     bindTable(fail, table, 'readWrite');
     bindBucket(fail, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
+    // JobCancelled, put when an operator's cancel ends a job (the state machine puts JobSucceeded / JobFailed).
+    events.EventBus.fromEventBusName(this, 'DefaultEventBus', 'default').grantPutEventsTo(fail);
 
     // Reports lone images and audio files whose partner never came (the orphan clock is set by ingest).
     const sweep = fn('sweep', { timeout: Duration.seconds(60) });

@@ -23,7 +23,10 @@ export interface PipelineRulesProps {
 /** How often lone inbox files are checked against `orphanAfterSeconds`. */
 export const ORPHAN_SWEEP_INTERVAL = Duration.minutes(5);
 
-/** Execution statuses that end a run without passing through the fail step. */
+/**
+ * Execution statuses that end a run without passing through the fail step. ABORTED is also how an operator's
+ * `avatar-pipeline cancel` ends a run: the fail function then ends the job CANCELLED (see lambdas/core/cancel.ts).
+ */
 const UNHANDLED_END_STATUSES = ['TIMED_OUT', 'ABORTED'];
 
 /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type LocalExecution, type LocalStepFunctions, SfnApiError } from './step-functions.js';
@@ -12,8 +13,8 @@ export interface LocalSecret {
 /**
  * The AWS APIs that local mode serves itself over their real JSON protocols, so the handlers' and the CLI's
  * SDK clients work unchanged against it (`AWS_ENDPOINT_URL_SFN`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`):
- * Step Functions (StartExecution, DescribeExecution, ListExecutions, SendTaskSuccess/Failure/Heartbeat) and
- * Secrets Manager (GetSecretValue).
+ * Step Functions (StartExecution, DescribeExecution, ListExecutions, StopExecution, SendTaskSuccess/Failure/
+ * Heartbeat), Secrets Manager (GetSecretValue) and EventBridge (PutEvents).
  */
 export class LocalAwsEndpoint {
   private server: Server | undefined;
@@ -21,6 +22,7 @@ export class LocalAwsEndpoint {
 
   private sfn: LocalStepFunctions | undefined;
   private secrets: readonly LocalSecret[] = [];
+  private onEvent: (entry: { Source: string; DetailType: string; Detail: unknown }) => void = () => undefined;
 
   /**
    * Listens first (its URL is part of the functions' environment, so it must be known before they exist); calls
@@ -36,9 +38,15 @@ export class LocalAwsEndpoint {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
-  serve(sfn: LocalStepFunctions, secrets: readonly LocalSecret[]): void {
+  /** `onEvent` gets the entries the functions put with EventBridge PutEvents (JobCancelled). */
+  serve(
+    sfn: LocalStepFunctions,
+    secrets: readonly LocalSecret[],
+    onEvent?: (entry: { Source: string; DetailType: string; Detail: unknown }) => void,
+  ): void {
     this.sfn = sfn;
     this.secrets = secrets;
+    if (onEvent) this.onEvent = onEvent;
   }
 
   async stop(): Promise<void> {
@@ -57,6 +65,7 @@ export class LocalAwsEndpoint {
       if (service === 'AWSStepFunctions')
         return reply(res, 200, this.stepFunctions(this.sfn, operation ?? '', body));
       if (service === 'secretsmanager') return reply(res, 200, this.secretsManager(operation ?? '', body));
+      if (service === 'AWSEvents') return reply(res, 200, this.eventBridge(operation ?? '', body));
       reply(res, 400, {
         __type: 'UnknownOperationException',
         message: `Local mode does not serve ${target}`,
@@ -95,6 +104,14 @@ export class LocalAwsEndpoint {
               return summary;
             }),
         };
+      case 'StopExecution': {
+        const stopped = sfn.stopExecution(
+          String(body.executionArn),
+          body.error as string | undefined,
+          body.cause as string | undefined,
+        );
+        return { stopDate: seconds(stopped.stopDate ?? new Date()) };
+      }
       case 'SendTaskSuccess':
         sfn.sendTaskSuccess(String(body.taskToken), String(body.output));
         return {};
@@ -114,6 +131,19 @@ export class LocalAwsEndpoint {
           `Local mode does not serve Step Functions ${operation}`,
         );
     }
+  }
+
+  /** EventBridge `PutEvents` on the default bus: the entries are recorded beside the state machine's. */
+  private eventBridge(operation: string, body: Record<string, unknown>): unknown {
+    if (operation !== 'PutEvents') {
+      throw new SfnApiError(
+        'UnknownOperationException',
+        `Local mode does not serve EventBridge ${operation}`,
+      );
+    }
+    const entries = (body.Entries ?? []) as { Source: string; DetailType: string; Detail: string }[];
+    for (const entry of entries) this.onEvent(entry);
+    return { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) };
   }
 
   private secretsManager(operation: string, body: Record<string, unknown>): unknown {

@@ -203,7 +203,8 @@ async function followJob(stack: LocalStack, tableName: string, stem: string, bef
           `${stage.padEnd(9)} ${at}${stage === 'SUBMITTED' ? ` (Runware task ${String(job?.taskUUID)})` : ''}`,
         );
       }
-      if (job && (job.status === 'DELIVERED' || job.status === 'FAILED')) return job;
+      if (job && (job.status === 'DELIVERED' || job.status === 'FAILED' || job.status === 'CANCELLED'))
+        return job;
     }
     await new Promise((r) => setTimeout(r, 200));
   }

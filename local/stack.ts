@@ -75,7 +75,7 @@ export const STATE_PATHS = ['s3', 'dynamodb', 'executions.json'] as const;
 /** The EventBridge `Object Created` / `Object Deleted` event ingest receives. */
 export type IngestEvent = S3ObjectEvent;
 
-/** An `events:putEvents` entry the state machine emitted (JobSucceeded, JobFailed). */
+/** An `events:putEvents` entry the state machine (JobSucceeded, JobFailed) or a function (JobCancelled) put. */
 export interface PipelineEvent {
   source: string;
   detailType: string;
@@ -105,7 +105,7 @@ interface LocalStackParts {
  * Runware simulator (or the real API). Only endpoints differ from AWS; the handlers are the deployed code.
  */
 export class LocalStack {
-  /** `events:putEvents` entries of the state machine (JobSucceeded, JobFailed). */
+  /** `events:putEvents` entries of the state machine (JobSucceeded, JobFailed) and the functions (JobCancelled). */
   readonly events: PipelineEvent[];
   /** Invocations by a rule that failed after their retries (what the dead-letter queue holds on AWS). */
   readonly deadLetters: DeadLetter[];
@@ -215,7 +215,9 @@ export class LocalStack {
       });
       // Stopped first: a stopped stack records nothing more, so what ran is left RUNNING as after a kill.
       stoppers.add(() => sfn.close());
-      awsEndpoint.serve(sfn, localSecrets(assembly, runware.apiKey));
+      awsEndpoint.serve(sfn, localSecrets(assembly, runware.apiKey), (entry) =>
+        records.events.push(pipelineEvent(entry)),
+      );
       webhook.serve(lambdas);
 
       // 4. The input bucket's EventBridge notifications, and the schedules (minutes on AWS; cheap enough here).

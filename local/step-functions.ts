@@ -86,6 +86,8 @@ export class LocalStepFunctions {
   /** Set by {@link close}: a stopped stack neither records nor reports anything any more, as if killed. */
   private closed = false;
   private readonly runs = new Set<{ abort: () => void }>();
+  /** The run of each RUNNING execution, by ARN (what StopExecution aborts). */
+  private readonly runOf = new Map<string, { abort: () => void }>();
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.load();
@@ -164,6 +166,20 @@ export class LocalStepFunctions {
       .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
   }
 
+  /**
+   * `StopExecution`: a RUNNING execution ends ABORTED with `error` and `cause`, reported to the "execution ended"
+   * rule like on AWS; an execution that has ended stays as it was.
+   */
+  stopExecution(executionArn: string, error?: string, cause?: string): LocalExecution {
+    const execution = this.describeExecution(executionArn);
+    const run = this.runOf.get(executionArn);
+    if (execution.status !== 'RUNNING' || !run) return execution;
+    if (error !== undefined) execution.error = error;
+    if (cause !== undefined) execution.cause = cause;
+    run.abort();
+    return execution;
+  }
+
   sendTaskSuccess(taskToken: string, output: string): void {
     let parsed: unknown;
     try {
@@ -229,6 +245,7 @@ export class LocalStepFunctions {
       },
     });
     this.runs.add(run);
+    this.runOf.set(execution.executionArn, run);
     const progress = (async () => {
       for await (const event of run.eventLogs) {
         if (event.type === 'StateEntered') execution.states.push(event.state.name);
@@ -247,6 +264,7 @@ export class LocalStepFunctions {
       }
     }
     this.runs.delete(run);
+    this.runOf.delete(execution.executionArn);
     execution.stopDate = new Date();
     await progress;
     if (this.closed) return;

@@ -13,7 +13,8 @@
 /** QUEUED: the job waits for a Runware slot (`maxConcurrentTasks`) or for Runware to take work again. */
 export const STAGES = ['RECEIVED', 'VALIDATED', 'QUEUED', 'SUBMITTED', 'GENERATED', 'DELIVERED'] as const;
 export type Stage = (typeof STAGES)[number];
-export type JobStatus = Stage | 'FAILED';
+/** The ends besides DELIVERED: FAILED (something went wrong) and CANCELLED (an operator stopped the job). */
+export type JobStatus = Stage | 'FAILED' | 'CANCELLED';
 
 interface ErrorKind {
   /** Stage a job fails at with this error; without one, the stage after the last one the job reached. */
@@ -267,7 +268,7 @@ export function executionEndMessage(
 export function stageOfError(name: string, reached: JobStatus | undefined): Stage {
   const known = kindOf(name)?.stage;
   if (known) return known;
-  const index = reached && reached !== 'FAILED' ? STAGES.indexOf(reached) : 0;
+  const index = reached && reached !== 'FAILED' && reached !== 'CANCELLED' ? STAGES.indexOf(reached) : 0;
   const next = STAGES[Math.min(index + 1, STAGES.length - 1)] ?? 'VALIDATED';
   // Waiting is not work of its own: what fails after validation fails at submission.
   return next === 'QUEUED' ? 'SUBMITTED' : next;

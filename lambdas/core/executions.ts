@@ -1,4 +1,10 @@
-import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 
 export interface ExecutionInput {
   jobId: string;
@@ -41,6 +47,32 @@ export class SfnExecutionStarter implements ExecutionStarter {
   }
 
   private arnOf(name: string): string {
-    return `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    return executionArnOf(this.stateMachineArn, name);
   }
 }
+
+/** Stops state machine executions (an operator's cancel). */
+export interface ExecutionStopper {
+  /** Stops the execution; 'ended' when it had ended already or never started. */
+  stop(executionArn: string, error: string, cause: string): Promise<'stopped' | 'ended'>;
+}
+
+export class SfnExecutionStopper implements ExecutionStopper {
+  constructor(private readonly sfn: SFNClient) {}
+
+  async stop(executionArn: string, error: string, cause: string): Promise<'stopped' | 'ended'> {
+    try {
+      const described = await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      if (described.status !== 'RUNNING') return 'ended';
+      await this.sfn.send(new StopExecutionCommand({ executionArn, error, cause }));
+      return 'stopped';
+    } catch (caught) {
+      if ((caught as Error).name === 'ExecutionDoesNotExist') return 'ended';
+      throw caught;
+    }
+  }
+}
+
+/** The ARN of the execution `name` of a state machine. */
+export const executionArnOf = (stateMachineArn: string, name: string): string =>
+  `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;

@@ -7,7 +7,13 @@ import { JobSettingsSchema } from './settings.js';
  * what they read with it, instead of trusting the table) and its inferred type.
  */
 
-export const JobStatusSchema = z.enum([...STAGES, 'FAILED']);
+export const JobStatusSchema = z.enum([...STAGES, 'FAILED', 'CANCELLED']);
+/** The statuses a job attempt ends in; a job in any other one is still running. */
+export const TERMINAL_STATUSES = ['DELIVERED', 'FAILED', 'CANCELLED'] as const;
+/** The ended statuses a new attempt may follow (an explicit retry, or a new upload of the same bytes). */
+export const RETRYABLE_STATUSES = ['FAILED', 'CANCELLED'] as const;
+/** Where a cancel may stop a job: before its video is made (GENERATED is made and paid: it is only delivered). */
+export const CANCELLABLE_STATUSES = ['RECEIVED', 'VALIDATED', 'QUEUED', 'SUBMITTED'] as const;
 const StageSchema = z.enum(STAGES);
 const StageTimesSchema = z.partialRecord(JobStatusSchema, z.string());
 
@@ -83,11 +89,29 @@ export type JobError = z.infer<typeof JobErrorSchema>;
 export const TaskErrorSchema = z.object({ code: z.string(), message: z.string() });
 export type TaskError = z.infer<typeof TaskErrorSchema>;
 
+/**
+ * An operator's cancel of the attempt (`avatar-pipeline cancel`). Written first, while the job runs; from then on
+ * no step of the attempt may change it (see `liveAttempt`), and whichever step or end of the execution comes next
+ * turns it CANCELLED (see `finishCancel`).
+ */
+export const CancelRequestSchema = z.object({
+  requestedAt: z.string(),
+  /** Who asked: `<user>@<host>` of the CLI. */
+  by: z.string(),
+  /** The status the job was in when the cancel was asked for. */
+  during: JobStatusSchema,
+  /** Set once the JobCancelled event was put (so that a retried finish puts it at most once more). */
+  announcedAt: z.string().optional(),
+});
+export type CancelRequest = z.infer<typeof CancelRequestSchema>;
+
 /** A closed attempt, kept when a failed job is retried. */
 export const AttemptSummarySchema = z.object({
   attempt: z.number(),
   status: JobStatusSchema,
   taskUUID: z.string().optional(),
+  /** A cancelled attempt whose task Runware had accepted (a new attempt may have to account for it). */
+  taskAccepted: z.boolean().optional(),
   error: JobErrorSchema.optional(),
   stages: StageTimesSchema,
 });
@@ -128,6 +152,16 @@ export const JobRecordSchema = z.object({
    */
   problems: z.array(InputProblemSchema).optional(),
   history: z.array(AttemptSummarySchema).optional(),
+  /** Set when an operator cancelled this attempt (see {@link CancelRequestSchema}). */
+  cancel: CancelRequestSchema.optional(),
+  /** When the attempt ended CANCELLED (also `stages.CANCELLED`). */
+  cancelledAt: z.string().optional(),
+  /**
+   * Runware had accepted the task before the cancel: it cannot be recalled, and what Runware charged for it
+   * (reported after the cancel; never delivered) is `lateCostUsd`, also counted in `costUsd`.
+   */
+  taskAccepted: z.boolean().optional(),
+  lateCostUsd: z.number().optional(),
   /** When the table's TTL may delete the record (epoch seconds); unset: kept (`jobRecordRetentionDays`). */
   expiresAt: z.number().int().optional(),
   createdAt: z.string(),

@@ -15,6 +15,10 @@ export interface ErrorDocument {
   howToRetry: string;
   inputs?: Record<string, string>;
   failedAt: string;
+  /** For a cancelled job (code CANCELLED): who cancelled it. */
+  cancelledBy?: string;
+  /** For a cancelled job: Runware had accepted its task, whose charge may still come. */
+  taskAccepted?: boolean;
   /** Every problem validation found in the inputs: fix them all before uploading again. */
   problems?: { code: string; message: string; file: string }[];
 }

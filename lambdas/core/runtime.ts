@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from './errors.js';
@@ -16,6 +17,7 @@ export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_N
 let s3: S3Client | undefined;
 let dynamo: DynamoDBClient | undefined;
 let sfn: SFNClient | undefined;
+let events: EventBridgeClient | undefined;
 
 export function s3Client(): S3Client {
   s3 ??= new S3Client({ forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' });
@@ -30,6 +32,11 @@ export function dynamoClient(): DynamoDBClient {
 export function sfnClient(): SFNClient {
   sfn ??= new SFNClient({});
   return sfn;
+}
+
+export function eventsClient(): EventBridgeClient {
+  events ??= new EventBridgeClient({});
+  return events;
 }
 
 const SECRET_MAX_AGE_SECONDS = 300;

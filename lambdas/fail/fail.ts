@@ -1,8 +1,11 @@
+import { finishCancel } from '../core/cancel.js';
 import { parseErrorCause, type Stage, stageOfError } from '../core/errors.js';
+import type { JobEventPublisher } from '../core/events.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
 import { safeMessage } from '../core/redact.js';
 import type { JobStore } from '../core/store/jobs.js';
 import type { SlotStore } from '../core/store/slots.js';
+import type { TaskStore } from '../core/store/tasks.js';
 
 export interface FailInput {
   jobId: string;
@@ -23,12 +26,17 @@ export interface FailOutput {
   errorKey: string | null;
   /** The stem that holds `<stem>.error.json` when it is not this job's. */
   errorKeyHeldBy?: string;
+  /** The attempt was cancelled by an operator: it ended CANCELLED (code CANCELLED), not FAILED. */
+  cancelled?: true;
 }
 
 export interface FailDeps {
   jobs: JobStore;
   slots: SlotStore;
+  tasks: TaskStore;
   outputs: OutputWriter;
+  /** Puts JobCancelled (JobFailed is put by the state machine). */
+  events: JobEventPublisher;
   now: () => Date;
 }
 
@@ -38,8 +46,15 @@ export interface FailDeps {
  * Idempotent: the first failure recorded wins, and running again rewrites the same file.
  * The attempt's Runware slot (or its place in the queue for one) is given back: its generation has ended,
  * whether the failure was caught by the state machine or the execution ended (timed out, aborted).
+ * An attempt an operator cancelled ends CANCELLED instead, however its execution ended (see core/cancel.ts): the
+ * stop makes it ABORTED, and a step that ran after the cancel was asked for fails as stale.
  */
 export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOutput> {
+  const cancelled = await finishCancel(input, deps);
+  if (cancelled) {
+    const { code, message, stage, errorKey, errorKeyHeldBy } = cancelled;
+    return { code, message, stage, errorKey, ...(errorKeyHeldBy ? { errorKeyHeldBy } : {}), cancelled: true };
+  }
   await deps.slots.release(input.jobId, input.attempt);
   const parsed = parseErrorCause(input.error.Error, input.error.Cause);
   // The message reaches the job record, `<stem>.error.json`, the JobFailed event and the log: no secret in

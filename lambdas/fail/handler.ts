@@ -1,13 +1,15 @@
 import * as z from 'zod';
 import { loadConfig } from '../core/config.js';
 import { executionEndMessage } from '../core/errors.js';
+import { EventBridgeJobEvents } from '../core/events.js';
 import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
-import { dynamoClient, logger, s3Client } from '../core/runtime.js';
+import { dynamoClient, eventsClient, logger, s3Client } from '../core/runtime.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
+import { DynamoTaskStore } from '../core/store/tasks.js';
 import { type FailInput, failJob, failureLogAttributes } from './fail.js';
 
 const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
@@ -16,6 +18,8 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
   slots: new DynamoSlotStore(table),
+  tasks: new DynamoTaskStore(table),
+  events: new EventBridgeJobEvents(eventsClient()),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };
@@ -59,7 +63,9 @@ export const handler = async (event: unknown) => {
   const input = toFailInput(event);
   logger.appendKeys({ jobId: input.jobId, attempt: input.attempt });
   const output = await failJob(input, deps);
-  logger.warn('job failed', failureLogAttributes(output));
+  // A cancel is an operator's decision, not a fault: logged as information.
+  if (output.cancelled) logger.info('job cancelled', failureLogAttributes(output));
+  else logger.warn('job failed', failureLogAttributes(output));
   metrics.jobFailed(input.error.Error, output.code);
   return output;
 };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { claimNextAttempt, isRetryable, newAttempt } from '../core/attempt.js';
 import type { ExecutionStarter } from '../core/executions.js';
 import type { FileRef, JobRecord, StoredFile } from '../core/job.js';
 import { classifyKey, decodeS3Key, type FileRole, normalizeSequencer } from '../core/keys.js';
@@ -98,32 +99,30 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
   const inputs = { image: ref(image), audio: ref(audio), ...(sidecar ? { sidecar: ref(sidecar) } : {}) };
   const jobId = jobIdOf(inbox.stem, inputs.image, inputs.audio, inputs.sidecar);
   const now = deps.now().toISOString();
-  const expiresAt = jobExpiresAt(now, deps.jobRecordRetentionDays ?? 0);
-  const fresh = {
-    ...newAttempt(jobId, inbox.stem, 1, inputs, event.eventId, now),
-    ...(expiresAt ? { expiresAt } : {}),
+  const start = {
+    inputs,
+    claimedBy: event.eventId,
+    now,
+    expiresAt: jobExpiresAt(now, deps.jobRecordRetentionDays ?? 0),
   };
+  const fresh = newAttempt({ ...start, jobId, stem: inbox.stem });
 
   let job: JobRecord | undefined = fresh;
   if (!(await deps.jobs.create(fresh))) {
     job = await deps.jobs.get(jobId);
     if (!job) throw new Error(`Job ${jobId} vanished while being created`);
-    if (job.status === 'FAILED' && isNewerThanAttempt(file, job)) {
-      // A new upload after a failure is the user's retry: a new attempt, with a new execution name.
-      const next = {
-        ...newAttempt(jobId, inbox.stem, job.attempt + 1, inputs, event.eventId, now, job),
-        ...(expiresAt ? { expiresAt } : {}),
-      };
-      if (!(await deps.jobs.restart(next, job.attempt))) {
-        const current = await deps.jobs.get(jobId);
+    if (isRetryable(job) && isNewerThanAttempt(file, job)) {
+      // A new upload after a failure or a cancel is the user's retry: a new attempt, with a new execution name.
+      const claim = await claimNextAttempt(deps.jobs, job, start);
+      if (!claim.claimed) {
         return {
           kind: 'unchanged',
           jobId,
-          attempt: current?.attempt ?? job.attempt,
-          status: current?.status ?? 'UNKNOWN',
+          attempt: claim.current?.attempt ?? job.attempt,
+          status: claim.current?.status ?? 'UNKNOWN',
         };
       }
-      job = next;
+      job = claim.job;
     } else if (!(job.claimedBy === event.eventId && job.status === 'RECEIVED' && !job.executionArn)) {
       return { kind: 'unchanged', jobId, attempt: job.attempt, status: job.status };
     }
@@ -181,40 +180,4 @@ export function jobIdOf(stem: string, image: FileRef, audio: FileRef, sidecar?: 
 function isNewerThanAttempt(file: StoredFile, job: JobRecord): boolean {
   const used = job.inputs[file.role];
   return !used || file.sequencer > used.sequencer;
-}
-
-function newAttempt(
-  jobId: string,
-  stem: string,
-  attempt: number,
-  inputs: JobRecord['inputs'],
-  claimedBy: string,
-  now: string,
-  previous?: JobRecord,
-): JobRecord {
-  const history = previous
-    ? [
-        ...(previous.history ?? []),
-        {
-          attempt: previous.attempt,
-          status: previous.status,
-          stages: previous.stages,
-          ...(previous.taskUUID ? { taskUUID: previous.taskUUID } : {}),
-          ...(previous.error ? { error: previous.error } : {}),
-        },
-      ]
-    : undefined;
-  return {
-    jobId,
-    stem,
-    attempt,
-    status: 'RECEIVED',
-    stages: { RECEIVED: now },
-    inputs,
-    executionName: `${jobId}-${attempt}`,
-    claimedBy,
-    ...(history ? { history } : {}),
-    createdAt: previous?.createdAt ?? now,
-    updatedAt: now,
-  };
 }

@@ -27,7 +27,7 @@ const WAITERS_PER_RUN = 200;
 /**
  * The reaper: gives back the slots (and queue places) of job attempts that have ended without giving theirs
  * back (a crash between steps, a fail step that never ran). An attempt has ended when its job is gone, a newer
- * attempt replaced it, it reached GENERATED / DELIVERED / FAILED, or it is an hour past its hard deadline.
+ * attempt replaced it, it reached GENERATED / DELIVERED / FAILED / CANCELLED (or is being cancelled), or it is an hour past its hard deadline.
  * Normally record and fail give slots back themselves; this makes sure none is held for ever.
  */
 export async function reclaimSlots(deps: ReclaimDeps): Promise<ReclaimOutput> {
@@ -49,5 +49,7 @@ export async function reclaimSlots(deps: ReclaimDeps): Promise<ReclaimOutput> {
 function ended(job: JobRecord | undefined, attempt: number, now: number): boolean {
   if (!job || job.attempt !== attempt) return true;
   if (job.status === 'GENERATED' || job.status === 'DELIVERED' || job.status === 'FAILED') return true;
+  // A cancelled attempt, or one being cancelled: no step of it can use a slot any more.
+  if (job.status === 'CANCELLED' || job.cancel !== undefined) return true;
   return job.deadline !== undefined && now > Date.parse(job.deadline) + LEAK_GRACE_MS;
 }

@@ -5,6 +5,7 @@ import { loadConfig } from '../core/config.js';
 import { INTERNAL_REPLY } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import { dynamoClient, logger, readSecret, sfnClient } from '../core/runtime.js';
+import { DynamoJobStore } from '../core/store/jobs.js';
 import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
 import { handleWebhook, MAX_WEBHOOK_BODY_BYTES } from './webhook.js';
@@ -14,6 +15,7 @@ const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), WEBHOOK_SECR
 const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   tasks: new DynamoTaskStore(table),
+  jobs: new DynamoJobStore(table),
   notifier: new SfnTaskNotifier(sfnClient()),
   secret: () => readSecret(config.WEBHOOK_SECRET_ARN),
   now: () => new Date(),

@@ -1,6 +1,8 @@
+import { recordLateCharge } from '../core/cancel.js';
 import { notifyIfDone, recordTaskReports, type TaskNotifier } from '../core/completion.js';
 import { InvalidWebhookBodyError, WebhookRefusedError, webhookReply } from '../core/errors.js';
 import { capResults, parseTaskReports, readJsonBody } from '../core/runware/reports.js';
+import type { JobStore } from '../core/store/jobs.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { verifyWebhookToken } from '../core/webhook-token.js';
 
@@ -20,6 +22,8 @@ export interface WebhookResponse {
 
 export interface WebhookDeps {
   tasks: TaskStore;
+  /** For a task whose job was cancelled after Runware accepted it: what it charged is recorded on the job. */
+  jobs: JobStore;
   notifier: TaskNotifier;
   secret: () => Promise<string>;
   now: () => Date;
@@ -87,5 +91,7 @@ async function accept(request: WebhookRequest, deps: WebhookDeps): Promise<Webho
   );
   if (extra.length > 0) deps.onExtraResults?.(taskUUID, extra);
   const outcome = await notifyIfDone(task, deps);
+  // The job was cancelled after Runware accepted the task: the charge is recorded, nothing is delivered.
+  await recordLateCharge(task, deps.jobs);
   return reply(200, outcome.state === 'pending' ? 'Received; waiting for the other results.' : 'Received.');
 }

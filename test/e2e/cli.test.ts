@@ -1,28 +1,18 @@
-import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { endpointsOf, writeEndpointsFile } from '../../local/endpoints-file.js';
 import type { LocalStack } from '../../local/stack.js';
+import { parseJson, runCli } from '../support/cli.js';
 import { startLocal } from '../support/local.js';
 
 let stack: LocalStack;
 let dir: string;
 let endpoints: string;
 
-const BIN = resolve('cli/avatar-pipeline.mjs');
-
 /** Runs the installed command as a user would, in its own process, and never throws on a non-zero exit. */
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: dir, timeout: 120_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      done({ code, stdout, stderr });
-    });
-  });
-}
-
-const json = <T>(stdout: string): T => JSON.parse(stdout) as T;
+const cli = (...args: string[]) => runCli(dir, args);
+const json = parseJson;
 
 beforeAll(async () => {
   ({ stack, dir } = await startLocal());

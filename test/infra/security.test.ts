@@ -157,6 +157,9 @@ const base = (fn: string, table = DYNAMODB_READ_WRITE): Grants => ({
   table,
   'table/index/*': table,
 });
+/** The account's default EventBridge bus, where the pipeline's events go. */
+const DEFAULT_EVENT_BUS = 'arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:event-bus/default';
+
 /** Lambda's asynchronous-invocation destination (functions invoked asynchronously with `onFailure`). */
 const DEAD_LETTERS: Grants = {
   deadLetterQueue: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
@@ -203,6 +206,7 @@ const EXPECTED: Record<string, Grants> = {
     ...base('fail'),
     ...DEAD_LETTERS,
     'outputBucket/*': ['s3:PutObject'],
+    [DEFAULT_EVENT_BUS]: ['events:PutEvents'],
   },
   sweep: {
     ...base('sweep', DYNAMODB_READ_WRITE_DELETE),
@@ -301,8 +305,8 @@ describe('no way out of the stack', () => {
     expect(grantsWhere((g) => /^(iam|sts|kms|lambda):/.test(g.action))).toEqual({});
   });
 
-  it('lets functions reach only this stack’s resources, the Runware API key secret, and "*" for X-Ray', () => {
-    const own = new Set([...labels.values(), RUNWARE_API_KEY, '*']);
+  it('lets functions reach only this stack’s resources, the Runware API key secret, the default event bus, and "*" for X-Ray', () => {
+    const own = new Set([...labels.values(), RUNWARE_API_KEY, DEFAULT_EVENT_BUS, '*']);
     const foreign = allGrants().filter(
       (g) => !own.has(g.resource.replace(/\/.*$/, '')) && !own.has(g.resource),
     );
@@ -459,6 +463,12 @@ describe('Step Functions, DynamoDB, logs and the dead-letter queue', () => {
     expect(grantsWhere((g) => g.action.startsWith('states:SendTask'))).toEqual({
       submit: ['states:SendTaskSuccess on stateMachine'],
       webhook: ['states:SendTaskFailure on stateMachine', 'states:SendTaskSuccess on stateMachine'],
+    });
+  });
+
+  it('lets only fail put events (JobCancelled), and only on the default bus', () => {
+    expect(grantsWhere((g) => g.action.startsWith('events:'))).toEqual({
+      fail: [`events:PutEvents on ${DEFAULT_EVENT_BUS}`],
     });
   });
 

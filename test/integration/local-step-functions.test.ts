@@ -64,3 +64,31 @@ describe('LocalStepFunctions Lambda task timeout', () => {
     expect(await run(fakeHost(0, 1_500))).toBe(JSON.stringify('timed out'));
   });
 });
+
+describe('LocalStepFunctions StopExecution', () => {
+  it('aborts a running execution with its error and cause, reports its end once, and leaves an ended one alone', async () => {
+    const ended: { status: string; error?: string; cause?: string }[] = [];
+    const stateMachineArn = 'arn:aws:states:us-east-1:000000000000:stateMachine:Test';
+    const sfn = new LocalStepFunctions({
+      definition: { StartAt: 'Wait', States: { Wait: { Type: 'Wait', Seconds: 60, End: true } } },
+      stateMachineArn,
+      lambdas: fakeHost(0, 0),
+      functionByArn: new Map(),
+      onEvent: () => undefined,
+      onExecutionEnded: ({ status, error, cause }) =>
+        ended.push({ status, ...(error ? { error } : {}), ...(cause ? { cause } : {}) }),
+    });
+    const execution = sfn.startExecution(stateMachineArn, 'long', JSON.stringify({}));
+    await sleep(100);
+    sfn.stopExecution(execution.executionArn, 'JobCancelled', 'Cancelled by ops.');
+    await execution.done;
+    expect(sfn.describeExecution(execution.executionArn)).toMatchObject({
+      status: 'ABORTED',
+      error: 'JobCancelled',
+      cause: 'Cancelled by ops.',
+    });
+    sfn.stopExecution(execution.executionArn, 'Again', 'Again.');
+    expect(sfn.describeExecution(execution.executionArn).error).toBe('JobCancelled');
+    expect(ended).toEqual([{ status: 'ABORTED', error: 'JobCancelled', cause: 'Cancelled by ops.' }]);
+  });
+});

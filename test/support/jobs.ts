@@ -1,4 +1,5 @@
 import type { TaskNotifier } from '../../lambdas/core/completion.js';
+import type { JobCancelledDetail, JobEventPublisher } from '../../lambdas/core/events.js';
 import type { GenerationResult, JobRecord } from '../../lambdas/core/job.js';
 import type { RunwareClient, SubmitOutcome, TaskPoll } from '../../lambdas/core/runware/client.js';
 import type { VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';
@@ -96,5 +97,13 @@ export class RecordingNotifier implements TaskNotifier {
   async fail(taskToken: string, error: string, cause: string) {
     this.failures.push({ taskToken, error, cause });
     return this.gone ? ('gone' as const) : ('delivered' as const);
+  }
+}
+
+/** The events the functions put, kept in memory. */
+export class RecordingEvents implements JobEventPublisher {
+  readonly cancelled: JobCancelledDetail[] = [];
+  async jobCancelled(detail: JobCancelledDetail) {
+    this.cancelled.push(detail);
   }
 }

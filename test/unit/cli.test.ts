@@ -95,6 +95,32 @@ describe('the CLI formatting', () => {
     expect(text).toContain('Cost: -');
   });
 
+  it('describes a cancelled job: who cancelled it, a late charge, and how to retry', () => {
+    const cancelled = job({
+      status: 'CANCELLED',
+      stages: {
+        RECEIVED: '2026-11-26T10:00:00.000Z',
+        SUBMITTED: '2026-11-26T10:00:03.000Z',
+        CANCELLED: '2026-11-26T10:00:13.000Z',
+      },
+      outputs: undefined,
+      costUsd: 0.522,
+      lateCostUsd: 0.522,
+      cancel: { requestedAt: '2026-11-26T10:00:12.000Z', by: 'ops@laptop', during: 'SUBMITTED' },
+      error: { stage: 'SUBMITTED', code: 'CANCELLED', message: 'Cancelled by ops@laptop.', at: 'x' },
+    });
+    const text = describeJob(cancelled, 'out');
+    expect(text).toContain('(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, attempt 1): CANCELLED');
+    expect(text).toContain('CANCELLED  2026-11-26T10:00:13.000Z (+10.0 s)');
+    expect(text).toContain('Cost: USD 0.5220 (charged by Runware after the cancel)');
+    expect(text).toContain('Cancel asked by ops@laptop at 2026-11-26T10:00:12.000Z');
+    expect(text).toContain('Cancelled while SUBMITTED (code CANCELLED)');
+    expect(text).toContain(
+      'What to do: Start it again with the same inputs: avatar-pipeline retry promo/anna',
+    );
+    expect(text).not.toContain('Outputs:');
+  });
+
   it('lists jobs as a table with each cost and the total', () => {
     const jobs = [job(), job({ stem: 'b', jobId: 'b'.repeat(32), costUsd: 1.2, status: 'FAILED' })];
     expect(totalCost(jobs)).toBe(1.722);
@@ -112,6 +138,18 @@ describe('the CLI formatting', () => {
     expect(progressLine(rendering, 75)).toBe(
       '[1 min 15 s] RECEIVED > VALIDATED > SUBMITTED: Runware is rendering',
     );
+    const queued = job({ status: 'QUEUED', stages: { RECEIVED: 'a', VALIDATED: 'b', QUEUED: 'c' } });
+    expect(progressLine(queued, 9)).toBe(
+      '[    9.0 s] RECEIVED > VALIDATED > QUEUED: waiting for a Runware slot',
+    );
+    const stopping = { ...queued, cancel: { requestedAt: 'd', by: 'ops', during: 'QUEUED' as const } };
+    expect(progressLine(stopping, 10)).toMatch(/QUEUED: being cancelled$/);
+    const cancelled = {
+      ...stopping,
+      status: 'CANCELLED' as const,
+      stages: { ...queued.stages, CANCELLED: 'e' },
+    };
+    expect(progressLine(cancelled, 11)).toMatch(/QUEUED > CANCELLED: cancelled$/);
   });
 
   it('reads --since as a date or a span back from now', () => {

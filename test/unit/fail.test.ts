@@ -11,7 +11,7 @@ import {
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { type FailDeps, failJob, failureLogAttributes } from '../../lambdas/fail/fail.js';
 import { useOutputBucket, useStores } from '../support/harness.js';
-import { seedValidatedJob } from '../support/jobs.js';
+import { RecordingEvents, seedValidatedJob } from '../support/jobs.js';
 import { MemoryOutputNameStore } from '../support/output-names.js';
 
 const db = useStores();
@@ -22,7 +22,9 @@ beforeEach(() => {
   deps = {
     jobs: db.jobs,
     slots: db.slots,
+    tasks: db.tasks,
     outputs: outputs('out'),
+    events: new RecordingEvents(),
     now: () => new Date('2026-11-24T10:09:00Z'),
   };
 });

@@ -149,6 +149,30 @@ describe('ingest', () => {
     ]);
   });
 
+  it('starts a new attempt when a file of a cancelled job is uploaded again, and nothing while it is being cancelled', async () => {
+    await ingestObject(drop('inbox/cancelled/c.jpg', 'i'), deps);
+    await ingestObject(drop('inbox/cancelled/c.mp3', 'a'), deps);
+    const jobId = deps.executions.calls[0]?.input.jobId ?? '';
+    await db.jobs.requestCancel(jobId, 1, { requestedAt: 'now', by: 'ops@laptop', during: 'RECEIVED' });
+    expect(await ingestObject(drop('inbox/cancelled/c.jpg', 'i'), deps)).toMatchObject({
+      kind: 'unchanged',
+      attempt: 1,
+    });
+    const error = { stage: 'RECEIVED' as const, code: 'CANCELLED', message: 'Cancelled.', at: 'now' };
+    expect(await db.jobs.cancel(jobId, 1, { error, cancelledAt: 'now', taskAccepted: false })).toMatchObject({
+      status: 'CANCELLED',
+    });
+
+    expect(await ingestObject(drop('inbox/cancelled/c.mp3', 'a'), deps)).toMatchObject({
+      kind: 'started',
+      attempt: 2,
+    });
+    const job = await db.jobs.get(jobId);
+    expect(job).toMatchObject({ attempt: 2, status: 'RECEIVED' });
+    expect(job?.cancel).toBeUndefined();
+    expect(job?.history).toEqual([expect.objectContaining({ attempt: 1, status: 'CANCELLED' })]);
+  });
+
   it('makes the sidecar part of the job: a later sidecar starts the next job with its settings', async () => {
     await ingestObject(drop('inbox/late/h.jpg', 'i'), deps);
     await ingestObject(drop('inbox/late/h.mp3', 'a'), deps);

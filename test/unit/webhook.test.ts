@@ -14,6 +14,7 @@ beforeEach(() => {
   notifier = new RecordingNotifier();
   deps = {
     tasks: db.tasks,
+    jobs: db.jobs,
     notifier,
     secret: async () => SECRET,
     now: () => new Date('2026-11-24T10:05:00Z'),

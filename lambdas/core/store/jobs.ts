@@ -1,12 +1,22 @@
 import { STAGES, type Stage, StaleAttemptError } from '../errors.js';
-import { type JobError, type JobRecord, JobRecordSchema } from '../job.js';
+import {
+  CANCELLABLE_STATUSES,
+  type CancelRequest,
+  type JobError,
+  type JobRecord,
+  JobRecordSchema,
+  RETRYABLE_STATUSES,
+} from '../job.js';
 import { type Expr, expr, itemIsNew, join, keys, type Table } from './table.js';
 
 /** The jobs: one item per job, holding its current attempt. */
 export interface JobStore {
   /** Creates the job; false when it exists already. */
   create(job: JobRecord): Promise<boolean>;
-  /** Replaces a FAILED job by its next attempt; false when someone else did first or it is not FAILED. */
+  /**
+   * Replaces an ended (FAILED or CANCELLED) attempt by the next one; false when someone else did first or the
+   * attempt has not ended.
+   */
   restart(next: JobRecord, previousAttempt: number): Promise<boolean>;
   get(jobId: string): Promise<JobRecord | undefined>;
   /**
@@ -20,18 +30,54 @@ export interface JobStore {
   assignTaskUUID(jobId: string, attempt: number, taskUUID: string): Promise<string>;
   /** Marks the attempt FAILED (first failure wins: a later one does not overwrite it). */
   fail(jobId: string, attempt: number, error: JobError): Promise<JobRecord | undefined>;
+  /**
+   * Records an operator's cancel of the attempt while it runs (RECEIVED to SUBMITTED, not cancelled yet);
+   * undefined when it is not in such a state (any more). From then on the attempt is no longer live.
+   */
+  requestCancel(jobId: string, attempt: number, request: CancelRequest): Promise<JobRecord | undefined>;
+  /** Ends a cancel-requested attempt CANCELLED; undefined when it is not (or no longer) waiting for that. */
+  cancel(
+    jobId: string,
+    attempt: number,
+    fields: Pick<JobRecord, 'error' | 'cancelledAt' | 'taskAccepted' | 'lateCostUsd' | 'costUsd'>,
+  ): Promise<JobRecord | undefined>;
+  /** Notes that the JobCancelled event of the attempt was put. */
+  markCancelAnnounced(jobId: string, attempt: number, at: string): Promise<void>;
+  /** Records what Runware charged for the task of a CANCELLED attempt, reported after the cancel. */
+  recordLateCost(jobId: string, attempt: number, costUsd: number): Promise<JobRecord | undefined>;
 }
 
 /** Fields that only the store's own transitions may change. */
-const PROTECTED_FIELDS = new Set(['jobId', 'attempt', 'status', 'stages', 'pk', 'sk']);
+const PROTECTED_FIELDS = new Set(['jobId', 'attempt', 'status', 'stages', 'cancel', 'pk', 'sk']);
 
-/** The attempt named is the job's current one, and it has not failed. */
+/** `#status IN (...)` over `statuses`, with placeholders named `:<prefix><n>`. */
+const statusIn = (prefix: string, statuses: readonly string[]): Expr =>
+  expr(
+    `#status IN (${statuses.map((_, n) => `:${prefix}${n}`).join(', ')})`,
+    { '#status': 'status' },
+    Object.fromEntries(statuses.map((status, n) => [`:${prefix}${n}`, status])),
+  );
+
+/**
+ * The attempt named is the job's current one, it has not ended FAILED or CANCELLED, and no operator asked to
+ * cancel it: a step that runs after a cancel request changes nothing (it gets a {@link StaleAttemptError}).
+ */
 const liveAttempt = (attempt: number) =>
   expr(
-    'attempt = :attempt AND #status <> :failed',
-    { '#status': 'status' },
-    { ':attempt': attempt, ':failed': 'FAILED' },
+    'attempt = :attempt AND #status <> :failed AND #status <> :cancelled AND attribute_not_exists(#cancel)',
+    { '#status': 'status', '#cancel': 'cancel' },
+    { ':attempt': attempt, ':failed': 'FAILED', ':cancelled': 'CANCELLED' },
   );
+
+/** Whether a record read back is still the live attempt (the same test as {@link liveAttempt}). */
+const isLive = (job: JobRecord | undefined, attempt: number): job is JobRecord =>
+  job !== undefined &&
+  job.attempt === attempt &&
+  job.status !== 'FAILED' &&
+  job.status !== 'CANCELLED' &&
+  job.cancel === undefined;
+
+const sameAttempt = (attempt: number) => expr('attempt = :attempt', undefined, { ':attempt': attempt });
 
 /** Only forward (or the same stage again, for a retried step): never back to an earlier stage. */
 function reachedAtMost(status: Stage): Expr {
@@ -87,11 +133,10 @@ export class DynamoJobStore implements JobStore {
   restart(next: JobRecord, previousAttempt: number): Promise<boolean> {
     return this.table.write({
       put: { ...keys.job(next.jobId), ...next },
-      if: expr(
-        '#status = :failed AND attempt = :previous',
-        { '#status': 'status' },
-        { ':failed': 'FAILED', ':previous': previousAttempt },
-      ),
+      if: join(' AND ', [
+        statusIn('ended', RETRYABLE_STATUSES),
+        expr('attempt = :previous', undefined, { ':previous': previousAttempt }),
+      ]),
     });
   }
 
@@ -121,7 +166,7 @@ export class DynamoJobStore implements JobStore {
     );
     if (moved) return moved;
     const current = await this.get(jobId);
-    if (!current || current.attempt !== attempt || current.status === 'FAILED') throw stale(jobId, attempt);
+    if (!isLive(current, attempt)) throw stale(jobId, attempt);
     return this.change(jobId, attempt, [...setFields(fields, now), stampLate(status)]);
   }
 
@@ -152,6 +197,90 @@ export class DynamoJobStore implements JobStore {
           { ':failed': 'FAILED', ':error': error, ':at': error.at },
         ),
         if: liveAttempt(attempt),
+      },
+      JobRecordSchema,
+    );
+  }
+
+  requestCancel(jobId: string, attempt: number, request: CancelRequest): Promise<JobRecord | undefined> {
+    return this.table.update(
+      {
+        update: keys.job(jobId),
+        set: expr(
+          'SET #cancel = :cancel, updatedAt = :at',
+          { '#cancel': 'cancel' },
+          {
+            ':cancel': request,
+            ':at': request.requestedAt,
+          },
+        ),
+        if: join(' AND ', [
+          sameAttempt(attempt),
+          statusIn('running', CANCELLABLE_STATUSES),
+          expr('attribute_not_exists(#cancel)'),
+        ]),
+      },
+      JobRecordSchema,
+    );
+  }
+
+  cancel(
+    jobId: string,
+    attempt: number,
+    fields: Pick<JobRecord, 'error' | 'cancelledAt' | 'taskAccepted' | 'lateCostUsd' | 'costUsd'>,
+  ): Promise<JobRecord | undefined> {
+    const at = fields.cancelledAt ?? this.now().toISOString();
+    return this.table.update(
+      {
+        update: keys.job(jobId),
+        set: set([
+          ...setFields({ ...fields, cancelledAt: at }, at),
+          expr(
+            '#status = :cancelledStatus, #stages.#cancelledStage = :now',
+            {
+              '#status': 'status',
+              '#stages': 'stages',
+              '#cancelledStage': 'CANCELLED',
+            },
+            { ':cancelledStatus': 'CANCELLED' },
+          ),
+        ]),
+        if: join(' AND ', [
+          sameAttempt(attempt),
+          statusIn('running', CANCELLABLE_STATUSES),
+          expr('attribute_exists(#cancel)', { '#cancel': 'cancel' }),
+        ]),
+      },
+      JobRecordSchema,
+    );
+  }
+
+  async markCancelAnnounced(jobId: string, attempt: number, at: string): Promise<void> {
+    await this.table.write({
+      update: keys.job(jobId),
+      set: expr('SET #cancel.announcedAt = :at', { '#cancel': 'cancel' }, { ':at': at }),
+      if: join(' AND ', [sameAttempt(attempt), expr('attribute_exists(#cancel)', { '#cancel': 'cancel' })]),
+    });
+  }
+
+  recordLateCost(jobId: string, attempt: number, costUsd: number): Promise<JobRecord | undefined> {
+    return this.table.update(
+      {
+        update: keys.job(jobId),
+        // A result came, so Runware had the task, whatever the cancel could tell then.
+        set: expr(
+          'SET lateCostUsd = :cost, costUsd = :cost, taskAccepted = :accepted, updatedAt = :now',
+          undefined,
+          {
+            ':cost': costUsd,
+            ':accepted': true,
+            ':now': this.now().toISOString(),
+          },
+        ),
+        if: join(' AND ', [
+          sameAttempt(attempt),
+          expr('#status = :cancelledStatus', { '#status': 'status' }, { ':cancelledStatus': 'CANCELLED' }),
+        ]),
       },
       JobRecordSchema,
     );
