@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { adoptableTask, summarizeAttempt } from '../core/attempt.js';
 import type { ExecutionStarter } from '../core/executions.js';
 import type { FileRef, JobRecord, StoredFile } from '../core/job.js';
 import { classifyKey, decodeS3Key, type FileRole, normalizeSequencer } from '../core/keys.js';
@@ -192,18 +193,9 @@ function newAttempt(
   now: string,
   previous?: JobRecord,
 ): JobRecord {
-  const history = previous
-    ? [
-        ...(previous.history ?? []),
-        {
-          attempt: previous.attempt,
-          status: previous.status,
-          stages: previous.stages,
-          ...(previous.taskUUID ? { taskUUID: previous.taskUUID } : {}),
-          ...(previous.error ? { error: previous.error } : {}),
-        },
-      ]
-    : undefined;
+  const history = previous ? [...(previous.history ?? []), summarizeAttempt(previous)] : undefined;
+  // A task Runware may have accepted is continued, never sent again under a new UUID (paid twice).
+  const adoptedTask = previous ? adoptableTask(previous) : undefined;
   return {
     jobId,
     stem,
@@ -214,6 +206,7 @@ function newAttempt(
     executionName: `${jobId}-${attempt}`,
     claimedBy,
     ...(history ? { history } : {}),
+    ...(adoptedTask ? { adoptedTask } : {}),
     createdAt: previous?.createdAt ?? now,
     updatedAt: now,
   };
