@@ -48,7 +48,9 @@ describe('adoptableTask: the next attempt keeps a task Runware may hold and neve
   });
 
   it('takes a new task UUID when the previous attempt had none (it never reached the submit call)', () => {
-    expect(adoptableTask(ended({ taskUUID: undefined, error: { code: 'EXECUTION_ABORTED' } }))).toBeUndefined();
+    expect(
+      adoptableTask(ended({ taskUUID: undefined, error: { code: 'EXECUTION_ABORTED' } })),
+    ).toBeUndefined();
   });
 
   it('takes a new task UUID once the previous attempt got its results or was delivered', () => {

@@ -3,8 +3,10 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { StaleAttemptError } from '../../lambdas/core/errors.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import type { TaskPoll } from '../../lambdas/core/runware/client.js';
+import { webhookToken } from '../../lambdas/core/webhook-token.js';
 import { pollJob } from '../../lambdas/poll/poll.js';
 import { type SubmitDeps, submitJob } from '../../lambdas/submit/submit.js';
+import { handleWebhook } from '../../lambdas/webhook/webhook.js';
 import { useStores } from '../support/harness.js';
 import { FakeRunware, RecordingNotifier, result, seedValidatedJob } from '../support/jobs.js';
 
@@ -124,6 +126,28 @@ describe("submit of an attempt that adopted the previous attempt's task", () => 
       done: true,
       waitSeconds: 0,
     });
+    await db.slots.release(job.jobId, 2);
+  });
+
+  it("completes the new attempt's step when the adopted task's webhook comes in", async () => {
+    const { job, taskUUID } = await adopting();
+    await submitJob({ jobId: job.jobId, attempt: 2, taskToken: 'token-2' }, deps);
+    const r = result(1);
+    const body = {
+      data: [{ taskType: 'videoInference', taskUUID, videoUUID: r.videoUUID, videoURL: r.videoURL }],
+    };
+    const answer = await handleWebhook(
+      {
+        method: 'POST',
+        taskUUID,
+        token: webhookToken('secret', taskUUID),
+        contentType: 'application/json',
+        body: JSON.stringify(body),
+      },
+      { tasks: db.tasks, notifier, secret: async () => 'secret', now, maxBodyBytes: 256 * 1024 },
+    );
+    expect(answer.statusCode).toBe(200);
+    expect(notifier.successes).toEqual([{ taskToken: 'token-2', output: { taskUUID, results: 1 } }]);
     await db.slots.release(job.jobId, 2);
   });
 
