@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { makeSamplePortrait, makeSampleVoice } from '../../local/ffmpeg.js';
 import { LocalStack } from '../../local/stack.js';
-import { drop, E2E_CONTEXT, outputKeys, storesOf } from '../support/local.js';
+import { drop, E2E_CONTEXT, outputKeys, readOutput, storesOf } from '../support/local.js';
 
 /**
  * Local mode keeps its state (issue 11): a stack started with `persist` finds its S3 objects, table, executions
@@ -126,6 +126,8 @@ describe('local mode keeps its state across restarts', () => {
         expect(second.simulator?.acceptedTasks(cutOff.taskUUID)).toBe(1);
         expect(second.simulator?.requests.videoInference ?? 0).toBe(0);
         expect(await outputKeys(second, 'state/cut')).toEqual(['state/cut.json', 'state/cut.mp4']);
+        const record = JSON.parse((await readOutput(second, 'state/cut.json')).toString('utf8')) as unknown;
+        expect(record).toMatchObject({ taskUUID: cutOff.taskUUID, adoptedTask: { fromAttempt: 1 } });
       } finally {
         await second.stop();
       }
