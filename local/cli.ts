@@ -20,7 +20,8 @@ cdk synth, and the Runware simulator (or the real API with RUNWARE_API_KEY set).
   --stem NAME      job name (folder/name) in the inbox; default: demo/<image name>
   --out DIR        where the video and its record are copied; default: ./output
   --keep           keep the stack running after the job, to drop more files with any S3 client
-  --fresh          start empty: delete the state kept under .local/ (S3 objects, table, executions) first
+  --fresh          start empty: delete the state kept under .local/ (S3 objects, table, executions,
+                   the simulator's Runware tasks) first
   --port-base N    fixed ports: S3 on N, DynamoDB on N+1, Step Functions on N+2, webhook on N+3, so that
                    the endpoints (and the --keep exports) are the same at every start
   -h, --help       this text
@@ -28,7 +29,8 @@ cdk synth, and the Runware simulator (or the real API with RUNWARE_API_KEY set).
 State: by default the stack keeps its state under .local/ across starts: inputs, outputs, job records and
 executions are still there after Ctrl-C and a restart, and the same bytes dropped again start nothing.
 An execution that was running when the stack stopped is closed as ABORTED at the next start: its job fails
-with EXECUTION_ABORTED, and uploading one of its files again retries it. --fresh starts from nothing.`;
+with EXECUTION_ABORTED, and uploading one of its files again retries it: the retry continues the Runware
+task already sent (never a second charge). --fresh starts from nothing.`;
 
 const { values } = parseArgs({
   options: {

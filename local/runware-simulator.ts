@@ -21,6 +21,7 @@ import { FaultPlan, planFaults, type SimulatorFaults } from './runware/faults.js
 import { TaskRegistry } from './runware/registry.js';
 import { Renderer } from './runware/renderer.js';
 import { describe, Runtime } from './runware/runtime.js';
+import { loadState, saveState } from './runware/state.js';
 import {
   type RunwareSimulatorOptions,
   SIMULATOR_DEFAULT_API_KEY,
@@ -88,9 +89,13 @@ export class RunwareSimulator {
   private speed: number;
   private server: Server | undefined;
   private origin = '';
+  private readonly stateFile: string | undefined;
+  /** Kept tasks that were processing when the last run stopped, until {@link resumeTasks}. */
+  private resumable: SimulatedTask[] = [];
 
   constructor(options: RunwareSimulatorOptions) {
     this.workDir = options.workDir;
+    this.stateFile = options.stateFile;
     this.publicHost = options.publicHost ?? '127.0.0.1';
     this.listenHost = options.listenHost ?? '127.0.0.1';
     this.capacityLimit = options.capacity ?? Number.POSITIVE_INFINITY;
@@ -226,8 +231,31 @@ export class RunwareSimulator {
     this.server = server;
     const { port: actualPort } = server.address() as AddressInfo;
     this.origin = `http://${this.publicHost}:${actualPort}`;
+    if (this.stateFile && !this.registry.onChange) {
+      const file = this.stateFile;
+      this.resumable = this.registry.restore(loadState(file), this.origin);
+      this.registry.onChange = () =>
+        saveState(file, { submissions: this.submissions, tasks: [...this.tasks.values()] });
+      if (this.tasks.size > 0) {
+        this.runtime.log(
+          `runware-sim: kept ${this.tasks.size} task(s) from the last run (${this.resumable.length} processing)`,
+        );
+      }
+    }
     this.runtime.log(`runware-sim: listening on ${this.origin}/v1`);
     return { url: `${this.origin}/v1`, videoOrigin: this.origin };
+  }
+
+  /**
+   * Processes again the kept tasks that were still processing when the last run stopped (see
+   * {@link RunwareSimulatorOptions.stateFile}): Runware goes on with a task while its caller is down. Call it
+   * once the pipeline is up, since their webhooks follow.
+   */
+  resumeTasks(): number {
+    const tasks = this.resumable;
+    this.resumable = [];
+    for (const task of tasks) this.renderer.start(task);
+    return tasks.length;
   }
 
   /** Stops listening, kills running renders, abandons pending webhooks, and waits for all of it to end. */

@@ -63,7 +63,7 @@ export async function startRunware(
   workDir: string,
   apiKey: string | undefined,
   stoppers: Stoppers,
-  model: Pick<RunwareSimulatorOptions, 'capacity' | 'renderSpeed'> = {},
+  model: Pick<RunwareSimulatorOptions, 'capacity' | 'renderSpeed' | 'stateFile'> = {},
 ): Promise<LocalRunware> {
   if (apiKey) {
     const { runwareApiUrl, allowedVideoHosts } = DEFAULT_SETTINGS;

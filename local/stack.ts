@@ -57,8 +57,8 @@ export interface LocalStackOptions {
   /** Progress of the start-up. */
   onProgress?: (line: string) => void;
   /**
-   * Keep the state under `workDir` across starts: S3 objects (`s3/`), the table (`dynamodb/`, LevelDB) and the
-   * executions (`executions.json`). Executions the last stack left running are closed as ABORTED at start-up,
+   * Keep the state under `workDir` across starts: S3 objects (`s3/`), the table (`dynamodb/`, LevelDB), the
+   * executions (`executions.json`) and the Runware simulator's tasks (`runware-tasks.json`). Executions the last stack left running are closed as ABORTED at start-up,
    * which fails their jobs with EXECUTION_ABORTED. Without it every start is empty. @default false
    */
   persist?: boolean;
@@ -70,7 +70,9 @@ export interface LocalStackOptions {
 }
 
 /** The folders and files under the work folder that hold the state {@link LocalStackOptions.persist} keeps. */
-export const STATE_PATHS = ['s3', 'dynamodb', 'executions.json'] as const;
+export const STATE_PATHS = ['s3', 'dynamodb', 'executions.json', 'runware-tasks.json'] as const;
+/** The simulator's tasks (see `RunwareSimulatorOptions.stateFile`), one of the {@link STATE_PATHS}. */
+const RUNWARE_STATE_FILE: (typeof STATE_PATHS)[number] = 'runware-tasks.json';
 
 /** The EventBridge `Object Created` / `Object Deleted` event ingest receives. */
 export type IngestEvent = S3ObjectEvent;
@@ -154,7 +156,11 @@ export class LocalStack {
     if (options.removeWorkDirOnStop) stoppers.add(() => rmSync(workDir, { recursive: true, force: true }));
     try {
       // 1. Runware, then the app synthesized by the CDK CLI exactly as for a deployment, with it as a setting.
-      const runware = await startRunware(workDir, options.runwareApiKey, stoppers, options.runware);
+      // Runware keeps the tasks it accepted across our restarts; so does the simulator when the state is kept.
+      const runware = await startRunware(workDir, options.runwareApiKey, stoppers, {
+        ...options.runware,
+        ...(options.persist ? { stateFile: join(workDir, RUNWARE_STATE_FILE) } : {}),
+      });
       progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
       const cdkOut = join(workDir, 'cdk.out');
       const context = {
@@ -228,8 +234,11 @@ export class LocalStack {
       const interrupted = sfn.closeInterrupted();
       if (interrupted.length > 0)
         progress(
-          `Closed ${interrupted.length} execution(s) left running by the last stop as ABORTED; their jobs fail with EXECUTION_ABORTED (upload a file of the job again to retry).`,
+          `Closed ${interrupted.length} execution(s) left running by the last stop as ABORTED; their jobs fail with EXECUTION_ABORTED (upload a file of the job again to retry: it continues the Runware task already sent, never pays for a new one).`,
         );
+      // The simulator's tasks that were processing when the stack stopped go on, as Runware's would have.
+      const resumed = runware.simulator?.resumeTasks() ?? 0;
+      if (resumed > 0) progress(`Runware simulator: resumed ${resumed} task(s) that were processing.`);
       progress('Local stack is up.');
       return new LocalStack({
         assembly,

@@ -1,5 +1,6 @@
 import { JobStateError, StaleAttemptError } from './errors.js';
-import { type AttemptSummary, type JobRecord, RETRYABLE_STATUSES, type StepInput } from './job.js';
+import type { AdoptedTask, AttemptSummary, JobRecord, StepInput } from './job.js';
+import { RETRYABLE_STATUSES } from './job.js';
 import type { JobStore } from './store/jobs.js';
 
 /** The job, if `input` names its current attempt and that attempt is still live (not ended, not cancelled). */
@@ -36,25 +37,15 @@ export interface AttemptStart {
   expiresAt?: number | undefined;
 }
 
-/** The summary a closed attempt leaves in the job's history. */
-function summaryOf(previous: JobRecord): AttemptSummary {
-  return {
-    attempt: previous.attempt,
-    status: previous.status,
-    stages: previous.stages,
-    ...(previous.taskUUID ? { taskUUID: previous.taskUUID } : {}),
-    ...(previous.taskAccepted !== undefined ? { taskAccepted: previous.taskAccepted } : {}),
-    ...(previous.error ? { error: previous.error } : {}),
-  };
-}
-
 /**
  * The record of an attempt, fresh: the first one (no `previous`) or the one after `previous`, which it keeps in
  * its history. The one place a new attempt is made, for ingest and for the CLI's retry alike.
  */
 export function newAttempt(start: AttemptStart, previous?: JobRecord): JobRecord {
   const attempt = previous ? previous.attempt + 1 : 1;
-  const history = previous ? [...(previous.history ?? []), summaryOf(previous)] : undefined;
+  const history = previous ? [...(previous.history ?? []), summarizeAttempt(previous)] : undefined;
+  // A task Runware may have accepted is continued, never sent again under a new UUID (paid twice).
+  const adoptedTask = previous ? adoptableTask(previous) : undefined;
   return {
     jobId: start.jobId,
     stem: start.stem,
@@ -65,6 +56,7 @@ export function newAttempt(start: AttemptStart, previous?: JobRecord): JobRecord
     executionName: `${start.jobId}-${attempt}`,
     claimedBy: start.claimedBy,
     ...(history ? { history } : {}),
+    ...(adoptedTask ? { adoptedTask } : {}),
     ...(start.expiresAt ? { expiresAt: start.expiresAt } : {}),
     createdAt: previous?.createdAt ?? start.now,
     updatedAt: start.now,
@@ -90,4 +82,61 @@ export async function claimNextAttempt(
   const next = newAttempt({ ...start, jobId: previous.jobId, stem: previous.stem }, previous);
   if (await jobs.restart(next, previous.attempt)) return { claimed: true, job: next };
   return { claimed: false, current: await jobs.get(previous.jobId) };
+}
+
+/**
+ * Error codes that are Runware's definite answer about a task: it refused the request (400/401/402/403/404 and
+ * other refusals: the task was never accepted) or it reported that the task failed. Any other way an attempt
+ * ends after its task UUID was given out (an aborted or timed-out execution, a crashed or timed-out step, the
+ * job's deadline while waiting, Runware unreachable after every retry, a cancel) leaves the task's fate unknown.
+ */
+export const DEFINITE_RUNWARE_CODES: ReadonlySet<string> = new Set([
+  'RUNWARE_INVALID_REQUEST',
+  'RUNWARE_UNAUTHORIZED',
+  'RUNWARE_INSUFFICIENT_BALANCE',
+  'RUNWARE_NOT_FOUND',
+  'RUNWARE_REJECTED',
+  'RUNWARE_TASK_FAILED',
+]);
+
+/** What {@link adoptableTask} needs of the attempt that ended (a job record, or the CLI's view of one). */
+export interface EndedAttempt {
+  attempt: number;
+  /** `FAILED`, `CANCELLED`, ...: any status but DELIVERED. */
+  status: string;
+  /** Given out (and stored) just before the task was sent: with one, Runware may have accepted the task. */
+  taskUUID?: string | undefined;
+  stages: Partial<Record<string, string>>;
+  error?: { code: string } | undefined;
+}
+
+/**
+ * The rule for a job's next attempt: it takes over the previous attempt's Runware task, instead of a new task
+ * UUID, when that task may have been accepted and Runware never gave a definite answer about it. Runware refuses
+ * a second task with the same UUID, so the next attempt can never pay for a second video of the same try; it
+ * asks Runware about the task first (see lambdas/submit/adopt.ts) and sends it again under the same UUID only if
+ * Runware does not know it.
+ *
+ * No adoption (a new task UUID, as for a first attempt) when the previous attempt had no task UUID (it never
+ * reached the submit call), got its results (GENERATED: a retry after that is a new render), was DELIVERED, or
+ * ended with one of {@link DEFINITE_RUNWARE_CODES}.
+ */
+export function adoptableTask(previous: EndedAttempt): AdoptedTask | undefined {
+  if (!previous.taskUUID) return undefined;
+  if (previous.status === 'DELIVERED' || previous.stages.GENERATED !== undefined) return undefined;
+  if (previous.error && DEFINITE_RUNWARE_CODES.has(previous.error.code)) return undefined;
+  return { taskUUID: previous.taskUUID, fromAttempt: previous.attempt };
+}
+
+/** What the attempt history keeps of an attempt that ended, when the job starts its next one. */
+export function summarizeAttempt(job: JobRecord): AttemptSummary {
+  return {
+    attempt: job.attempt,
+    status: job.status,
+    stages: job.stages,
+    ...(job.taskUUID ? { taskUUID: job.taskUUID } : {}),
+    ...(job.taskAccepted !== undefined ? { taskAccepted: job.taskAccepted } : {}),
+    ...(job.adoptedTask ? { adoptedTask: job.adoptedTask } : {}),
+    ...(job.error ? { error: job.error } : {}),
+  };
 }

@@ -105,6 +105,17 @@ export const CancelRequestSchema = z.object({
 });
 export type CancelRequest = z.infer<typeof CancelRequestSchema>;
 
+/**
+ * A Runware task an attempt took over from the attempt before it, which ended without a definite answer from
+ * Runware (see `adoptableTask` in attempt.ts): the attempt asks Runware about it and never pays for a new one.
+ */
+export const AdoptedTaskSchema = z.object({
+  taskUUID: z.string(),
+  /** The attempt whose task it was. */
+  fromAttempt: z.number(),
+});
+export type AdoptedTask = z.infer<typeof AdoptedTaskSchema>;
+
 /** A closed attempt, kept when a failed job is retried. */
 export const AttemptSummarySchema = z.object({
   attempt: z.number(),
@@ -112,6 +123,8 @@ export const AttemptSummarySchema = z.object({
   taskUUID: z.string().optional(),
   /** A cancelled attempt whose task Runware had accepted (a new attempt may have to account for it). */
   taskAccepted: z.boolean().optional(),
+  /** Set when that attempt took over the task of the attempt before it. */
+  adoptedTask: AdoptedTaskSchema.optional(),
   error: JobErrorSchema.optional(),
   stages: StageTimesSchema,
 });
@@ -140,6 +153,8 @@ export const JobRecordSchema = z.object({
   /** ISO time after which the job fails with DEADLINE_EXCEEDED. Set at validation. */
   deadline: z.string().optional(),
   taskUUID: z.string().optional(),
+  /** This attempt continues the previous attempt's Runware task instead of sending a new one. */
+  adoptedTask: AdoptedTaskSchema.optional(),
   results: z.array(GenerationResultSchema).optional(),
   costUsd: z.number().optional(),
   /** With several results, the ones Runware could not make (the others were delivered). */

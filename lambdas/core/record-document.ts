@@ -15,6 +15,8 @@ export function recordDocument(job: JobRecord) {
     prompt: job.settings?.prompt ?? null,
     settings: job.settings,
     taskUUID: job.taskUUID,
+    // The task was sent by an earlier attempt that ended without Runware's answer; it was paid for once.
+    ...(job.adoptedTask ? { adoptedTask: job.adoptedTask } : {}),
     inputs: {
       image: { key: image.key, etag: image.etag, bytes: image.size, ...job.media?.image },
       audio: { key: audio.key, etag: audio.etag, bytes: audio.size, ...job.media?.audio },

@@ -10,6 +10,7 @@ import type { JobStore } from '../core/store/jobs.js';
 import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { webhookUrl } from '../core/webhook-token.js';
+import { type AdoptionOutcome, continueAdoptedTask } from './adopt.js';
 
 export interface SubmitDeps {
   jobs: JobStore;
@@ -29,6 +30,8 @@ export interface SubmitOutput {
   taskUUID: string;
   /** What happened to the task on this run of the step. */
   status: 'accepted' | 'already-accepted' | 'already-finished';
+  /** Set when the attempt continues the previous attempt's task: what Runware said about it. */
+  adopted?: AdoptionOutcome['found'];
 }
 
 /**
@@ -41,6 +44,9 @@ export interface SubmitOutput {
  * capacity (the slot then given back), the job is QUEUED and the step throws {@link NoSlotError} /
  * {@link RunwareBusyError}, which the state machine retries with backoff; past the job's hard deadline it throws
  * {@link WaitDeadlineError} instead. The slot is given back when the generation has ended (record, fail, sweep).
+ *
+ * An attempt that took over the previous attempt's task (`job.adoptedTask`, see `adoptableTask`) keeps its task
+ * UUID and asks Runware about it before sending anything (see {@link continueAdoptedTask}).
  */
 export async function submitJob(
   input: StepInput & { taskToken: string },
@@ -58,20 +64,40 @@ export async function submitJob(
       new NoSlotError(`All ${deps.maxConcurrentTasks} Runware slots are taken.`),
     );
   }
-  const taskUUID = await deps.jobs.assignTaskUUID(job.jobId, job.attempt, (deps.newUUID ?? randomUUID)());
-  const task = await deps.tasks.save({
+  const adopted = job.adoptedTask;
+  const taskUUID = await deps.jobs.assignTaskUUID(
+    job.jobId,
+    job.attempt,
+    adopted?.taskUUID ?? (deps.newUUID ?? randomUUID)(),
+  );
+  const newTask = {
     taskUUID,
     jobId: job.jobId,
     attempt: job.attempt,
     numberResults: settings.numberResults,
     taskToken: input.taskToken,
     createdAt: deps.now().toISOString(),
-  });
+  };
+  if (adopted?.taskUUID === taskUUID) {
+    // The previous attempt's task may be in Runware's hands: ask about it, send it only if Runware lacks it.
+    let sent: SubmitOutput | undefined;
+    const found = await continueAdoptedTask(newTask, deps, async () => {
+      sent = await send(job, taskUUID, deps);
+    });
+    if (sent) return { ...sent, adopted: found.found };
+    const status = found.found === 'finished' ? 'already-finished' : 'already-accepted';
+    return { taskUUID, status, adopted: found.found };
+  }
+  const task = await deps.tasks.save(newTask);
 
   // This step ran before (it crashed or timed out) and Runware already answered in between.
   const outcome = await notifyIfDone(task, deps);
   if (outcome.state !== 'pending') return { taskUUID, status: 'already-finished' };
+  return send(job, taskUUID, deps);
+}
 
+/** Sends the task to Runware (its UUID already stored with the step's token) and marks the attempt SUBMITTED. */
+async function send(job: JobRecord, taskUUID: string, deps: SubmitDeps): Promise<SubmitOutput> {
   const request = await buildTask(job, taskUUID, deps);
   const answer = await deps.runware.submit(request).catch(async (error: unknown) => {
     if (!(error instanceof RunwareBusyError)) throw error;

@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { type Dispatched, refused } from './envelopes.js';
 import type { FaultPlan } from './faults.js';
+import type { SimulatorState } from './state.js';
 import {
   resultItem,
   type SimulatedResult,
@@ -28,10 +29,35 @@ export class TaskRegistry {
   /** videoUUID -> the task and result it belongs to. */
   private readonly videos = new Map<string, { task: SimulatedTask; result: SimulatedResult }>();
 
+  /** Told whenever a task is accepted or changes (the simulator keeps its state file with it). */
+  onChange: (() => void) | undefined;
+
   constructor(
     private readonly plan: FaultPlan,
     private readonly log: (line: string) => void,
   ) {}
+
+  /** A task was accepted or changed. */
+  changed(): void {
+    this.onChange?.();
+  }
+
+  /**
+   * Takes back the tasks a previous run kept (see state.ts), their videos served again from `origin` (the port
+   * may have changed). Returns the tasks still processing, for the caller to resume.
+   */
+  restore(state: SimulatorState, origin: string): SimulatedTask[] {
+    this.submissions.push(...state.submissions);
+    for (const task of state.tasks) {
+      this.tasks.set(task.taskUUID.toLowerCase(), task);
+      for (const result of task.results) {
+        if (!result.videoUUID || !result.videoURL) continue;
+        result.videoURL = `${origin}/video/${new URL(result.videoURL).pathname.split('/').pop() ?? ''}`;
+        this.addVideo(result.videoUUID, task, result);
+      }
+    }
+    return state.tasks.filter((t) => t.status === 'processing');
+  }
 
   /**
    * How many `videoInference` tasks were accepted, or, given a taskUUID, how many with that UUID (0 or 1,
@@ -105,6 +131,7 @@ export class TaskRegistry {
     };
     this.tasks.set(key, simulated);
     this.submissions.push({ taskUUID: task.taskUUID, task, receivedAt: now });
+    this.changed();
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     const faultNames = Object.keys(simulated.faults);
     this.log(
@@ -133,6 +160,8 @@ export class TaskRegistry {
     }
     const task = this.tasks.get(taskUUID.toLowerCase());
     if (!task) {
+      // INVENTED: how Runware answers a poll for a task it never accepted is not documented (docs/runware-api.md
+      // section 3); `taskNotFound` is a code the official TS SDK's classifier knows, the 400 is a guess.
       return refused({
         code: 'taskNotFound',
         message: `No task with taskUUID ${taskUUID} was found.`,

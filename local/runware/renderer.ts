@@ -3,6 +3,7 @@
  * render time, renders each result with ffmpeg, and reports each one by webhook as it becomes available.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FILE_EXTENSION_OF_FORMAT } from '../../lambdas/core/settings.js';
@@ -74,13 +75,23 @@ export class Renderer {
         if (runtime.stopping) return;
         throw new TaskFailure(task.faults.errorWebhook.code, task.faults.errorWebhook.message);
       }
-      const image = await fetchInput(runtime, task.task.inputs.image, 'image', dir);
-      const audio = await fetchInput(runtime, task.task.inputs.audio, 'audio', dir);
+      // A task resumed after a restart renders from the inputs it downloaded before (their URLs may be gone).
+      const kept = task.inputFiles;
+      const [image, audio] =
+        kept && existsSync(kept.image) && existsSync(kept.audio)
+          ? [kept.image, kept.audio]
+          : [
+              await fetchInput(runtime, task.task.inputs.image, 'image', dir),
+              await fetchInput(runtime, task.task.inputs.audio, 'audio', dir),
+            ];
+      task.inputFiles = { image, audio };
+      this.registry.changed();
       const { still, durationSeconds } = await checkInputs(runtime, image, audio);
       await runtime.sleep(renderTime + this.options.renderSpeed() * durationSeconds * 1000);
 
       for (const result of task.results) {
         if (runtime.stopping) return;
+        if (result.status !== 'processing') continue;
         if (task.faults.failResult === result.index) {
           this.finishResult(task, result, {
             code: 'providerError',
@@ -92,6 +103,7 @@ export class Renderer {
       }
       task.status = task.results.some((r) => r.status === 'error') ? 'error' : 'success';
       task.finishedAt = new Date();
+      this.registry.changed();
       runtime.log(`runware-sim: videoInference ${task.taskUUID} ${task.status} in ${elapsed(started)}`);
     } catch (error) {
       if (runtime.stopping) return;
@@ -111,6 +123,7 @@ export class Renderer {
     for (const result of task.results) {
       if (result.status === 'processing') result.status = 'error';
     }
+    this.registry.changed();
     this.runtime.log(
       `runware-sim: videoInference ${task.taskUUID} error ${failure.code}: ${failure.message}`,
     );
@@ -179,6 +192,7 @@ export class Renderer {
     if (error) {
       result.status = 'error';
       result.error = error;
+      this.registry.changed();
       this.runtime.log(
         `runware-sim: videoInference ${task.taskUUID} result ${result.index} error ${error.code}`,
       );
@@ -186,6 +200,7 @@ export class Renderer {
       return;
     }
     result.status = 'success';
+    this.registry.changed();
     this.webhooks.sendResult(task, result);
   }
 }

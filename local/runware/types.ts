@@ -93,6 +93,8 @@ export interface SimulatedTask {
   results: SimulatedResult[];
   /** Set when the task as a whole failed (inputs unusable, `errorWebhook`). */
   error?: SimulatedError;
+  /** The inputs once downloaded: a task resumed after a restart renders from them. */
+  inputFiles?: { image: string; audio: string };
   acceptedAt: Date;
   finishedAt?: Date;
   /** When the result URLs stop working (`ttl`). */
@@ -145,6 +147,13 @@ export interface RunwareSimulatorOptions {
   renderSpeed?: number;
   /** Longest one render may take before ffmpeg is killed and the result fails. @default 60 s + 2 s per audio second */
   renderTimeoutMs?: number;
+  /**
+   * Keep the accepted tasks in this file across restarts, as Runware keeps them whatever happens to the caller
+   * (local mode's `persist`): they are answered by `getResponse`, a resent one meets `conflictTaskUUID`, and
+   * one still processing when the simulator stopped is processed again by {@link RunwareSimulator.resumeTasks}.
+   * @default not kept
+   */
+  stateFile?: string;
   /** Receives one line per event. Never gets the API key or any URL's query string. @default no logging */
   log?: (line: string) => void;
 }

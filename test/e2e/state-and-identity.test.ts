@@ -5,13 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { makeSamplePortrait, makeSampleVoice } from '../../local/ffmpeg.js';
 import { LocalStack } from '../../local/stack.js';
-import { drop, E2E_CONTEXT, outputKeys, storesOf } from '../support/local.js';
+import { drop, E2E_CONTEXT, outputKeys, readOutput, storesOf } from '../support/local.js';
 
 /**
- * Local mode keeps its state (issue 11): a stack started with `persist` finds its S3 objects, table and executions
- * again after a stop; an execution that was running when the stack stopped is closed as ABORTED at the next
- * start (its job FAILED with EXECUTION_ABORTED, retried by an upload); `removeState` (`npm start -- --fresh`)
- * starts empty. Stopping a stack records nothing more, so a stop mid-job leaves the state a kill would.
+ * Local mode keeps its state (issue 11): a stack started with `persist` finds its S3 objects, table, executions
+ * and the simulator's Runware tasks again after a stop; an execution that was running when the stack stopped is
+ * closed as ABORTED at the next start (its job FAILED with EXECUTION_ABORTED, retried by an upload, which
+ * continues the Runware task already accepted instead of paying for a new one); `removeState`
+ * (`npm start -- --fresh`) starts empty. Stopping a stack records nothing more, so a stop mid-job leaves the
+ * state a kill would.
  */
 
 const SLOW = 240_000;
@@ -69,12 +71,14 @@ describe('local mode keeps its state across restarts', () => {
         });
         await first.idle();
         if (!first.simulator) throw new Error('These tests need the Runware simulator.');
-        first.simulator.faults = { neverFinish: true };
+        // Accepted, inputs fetched, still rendering when the stack stops.
+        first.simulator.faults = { slowMs: 600_000 };
         await drop(first, 'state/cut.png', portrait);
         await drop(first, 'state/cut.wav', voice);
         cutOff = await until(async () => {
           const job = await jobOf(first, 'state/cut');
-          return job?.status === 'SUBMITTED' ? job : undefined;
+          const task = job?.taskUUID ? first.simulator?.tasks.get(job.taskUUID.toLowerCase()) : undefined;
+          return job?.status === 'SUBMITTED' && task?.inputFiles ? job : undefined;
         });
         expect(first.simulator.acceptedTasks()).toBe(2);
       } finally {
@@ -106,7 +110,8 @@ describe('local mode keeps its state across restarts', () => {
         await second.idle();
         expect(second.sfn.listExecutions()).toHaveLength(before);
 
-        // An upload retries the failed job: a new attempt, one new Runware task under a new task UUID.
+        // An upload retries the failed job: a new attempt that continues the task Runware accepted (it went on
+        // while the stack was down), under the same task UUID. Runware saw one task for the job in all.
         await drop(second, 'state/cut.png', portrait);
         const retried = await until(async () => {
           const job = await storesOf(second).jobs.get(cutOff.jobId);
@@ -114,10 +119,15 @@ describe('local mode keeps its state across restarts', () => {
         });
         await second.idle();
         expect(retried.attempt).toBe(2);
-        expect(second.simulator?.acceptedTasks()).toBe(1);
-        expect(retried.taskUUID).not.toBe(cutOff.taskUUID);
+        expect(retried.taskUUID).toBe(cutOff.taskUUID);
+        expect(retried.adoptedTask).toEqual({ taskUUID: cutOff.taskUUID, fromAttempt: 1 });
         expect(retried.history?.[0]).toMatchObject({ attempt: 1, taskUUID: cutOff.taskUUID });
+        expect(second.simulator?.acceptedTasks()).toBe(2);
+        expect(second.simulator?.acceptedTasks(cutOff.taskUUID)).toBe(1);
+        expect(second.simulator?.requests.videoInference ?? 0).toBe(0);
         expect(await outputKeys(second, 'state/cut')).toEqual(['state/cut.json', 'state/cut.mp4']);
+        const record = JSON.parse((await readOutput(second, 'state/cut.json')).toString('utf8')) as unknown;
+        expect(record).toMatchObject({ taskUUID: cutOff.taskUUID, adoptedTask: { fromAttempt: 1 } });
       } finally {
         await second.stop();
       }

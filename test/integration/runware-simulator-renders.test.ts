@@ -78,7 +78,7 @@ afterAll(async () => {
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
-async function simulatorWith(options: { renderTimeoutMs?: number } = {}) {
+async function simulatorWith(options: { renderTimeoutMs?: number; stateFile?: string } = {}) {
   const simulator = new RunwareSimulator({
     apiKey: API_KEY,
     workDir: join(workDir, randomUUID()),
@@ -164,5 +164,49 @@ describe('renders that cannot finish', () => {
   it('tells an animated WebP from a still one by its header', async () => {
     expect(isAnimatedWebp(files.get('/animated.webp') ?? Buffer.alloc(0))).toBe(true);
     expect(isAnimatedWebp(files.get('/portrait.png') ?? Buffer.alloc(0))).toBe(false);
+  });
+});
+
+describe('tasks kept across a restart (stateFile)', () => {
+  it('answers for the tasks of the last run, refuses them again, and finishes the one that was processing', async () => {
+    const stateFile = join(workDir, `${randomUUID()}.json`);
+    const first = await simulatorWith({ stateFile });
+    const done = task('/portrait.png');
+    const cut = task('/portrait.png');
+    try {
+      await first.client.submit(done);
+      await first.simulator.waitForIdle();
+      first.simulator.queueFault({ slowMs: 600_000 });
+      await first.client.submit(cut);
+      for (let i = 0; i < 100 && !first.simulator.tasks.get(cut.taskUUID)?.inputFiles; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await first.simulator.stop();
+    }
+    // The input server is gone: a resumed task renders from the inputs it downloaded.
+    const inputs = new Map(files);
+    files.clear();
+
+    const second = await simulatorWith({ stateFile });
+    try {
+      expect(second.simulator.acceptedTasks()).toBe(2);
+      const finished = await second.client.getResponse(done.taskUUID);
+      expect(finished).toMatchObject({ pending: 0, errors: [], results: [{}] });
+      // Served again, from this run's origin.
+      const video = await fetch(finished.results[0]?.videoURL ?? '');
+      expect(video.status).toBe(200);
+      expect((await video.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+      await expect(second.client.submit(cut)).resolves.toEqual({ status: 'already-accepted' });
+      expect(await second.client.getResponse(cut.taskUUID)).toMatchObject({ pending: 1 });
+
+      expect(second.simulator.resumeTasks()).toBe(1);
+      await second.simulator.waitForIdle();
+      expect(await second.client.getResponse(cut.taskUUID)).toMatchObject({ pending: 0, results: [{}] });
+      expect(second.simulator.acceptedTasks()).toBe(2);
+    } finally {
+      await second.simulator.stop();
+      for (const [path, body] of inputs) files.set(path, body);
+    }
   });
 });

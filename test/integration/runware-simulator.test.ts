@@ -456,6 +456,8 @@ describe('getResponse', () => {
 
     expect(status).toBe(400);
     expect(json).toEqual({ errors: [expect.objectContaining({ code: 'taskNotFound', taskUUID: unknown })] });
+    // What an adopting submit step reads as "never accepted: send it under this UUID".
+    await expect(client().getResponse(unknown)).resolves.toMatchObject({ unknownTask: true, pending: 0 });
   });
 
   it('can answer getResponse with 503 first (getResponseStatus), which the client retries', async () => {

@@ -147,6 +147,34 @@ describe('ingest', () => {
         error: expect.objectContaining({ code: 'RUNWARE_INSUFFICIENT_BALANCE' }),
       }),
     ]);
+    // Runware's definite refusal: the next attempt sends a task of its own.
+    expect(job?.adoptedTask).toBeUndefined();
+  });
+
+  it("continues the previous attempt's Runware task when that attempt ended without Runware's answer", async () => {
+    await ingestObject(drop('inbox/adopt/g.jpg', 'i'), deps);
+    await ingestObject(drop('inbox/adopt/g.mp3', 'a'), deps);
+    const jobId = deps.executions.calls[0]?.input.jobId ?? '';
+    const taskUUID = '0f8f5b9e-2c3a-4d5e-8f90-123456789abc';
+    await db.jobs.advance(jobId, 1, 'VALIDATED');
+    await db.jobs.assignTaskUUID(jobId, 1, taskUUID);
+    await db.jobs.advance(jobId, 1, 'SUBMITTED');
+    await db.jobs.fail(jobId, 1, { stage: 'GENERATED', code: 'EXECUTION_ABORTED', message: 'x', at: 'now' });
+
+    await ingestObject(drop('inbox/adopt/g.jpg', 'i'), deps);
+    expect(await db.jobs.get(jobId)).toMatchObject({
+      attempt: 2,
+      adoptedTask: { taskUUID, fromAttempt: 1 },
+      history: [{ attempt: 1, taskUUID, error: { code: 'EXECUTION_ABORTED' } }],
+    });
+
+    // Attempt 2 ends the same way: attempt 3 keeps the same task, and the history says attempt 2 adopted it.
+    await db.jobs.assignTaskUUID(jobId, 2, taskUUID);
+    await db.jobs.fail(jobId, 2, { stage: 'GENERATED', code: 'STEP_CRASHED', message: 'x', at: 'now' });
+    await ingestObject(drop('inbox/adopt/g.mp3', 'a'), deps);
+    const third = await db.jobs.get(jobId);
+    expect(third).toMatchObject({ attempt: 3, adoptedTask: { taskUUID, fromAttempt: 2 } });
+    expect(third?.history?.[1]).toMatchObject({ attempt: 2, adoptedTask: { taskUUID, fromAttempt: 1 } });
   });
 
   it('starts a new attempt when a file of a cancelled job is uploaded again, and nothing while it is being cancelled', async () => {

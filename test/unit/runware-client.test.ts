@@ -423,6 +423,25 @@ describe('HttpRunwareClient.getResponse', () => {
     expect(calls[0]?.[1]?.headers).toMatchObject({ Authorization: `Bearer ${API_KEY}` });
   });
 
+  it.each([200, 400, 404])(
+    'says the task is unknown when Runware answers %i taskNotFound (and keeps the report as an error)',
+    async (status) => {
+      const notFound = {
+        code: 'taskNotFound',
+        message: `No task with taskUUID ${TASK_UUID} was found.`,
+        taskType: 'getResponse',
+        taskUUID: TASK_UUID,
+      };
+      const { client } = makeClient([{ status, body: { errors: [notFound] } }]);
+      await expect(client.getResponse(TASK_UUID)).resolves.toMatchObject({
+        results: [],
+        pending: 0,
+        errors: [{ code: 'taskNotFound' }],
+        unknownTask: true,
+      });
+    },
+  );
+
   it('counts processing and pending items as pending', async () => {
     const { client } = makeClient([
       {

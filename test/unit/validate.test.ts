@@ -8,7 +8,7 @@ import { failJob } from '../../lambdas/fail/fail.js';
 import { type ValidateDeps, validateJob, validateOrRefuse } from '../../lambdas/validate/validate.js';
 import { photoJpeg, png, text, wav } from '../fixtures/media/generate.js';
 import { useStores } from '../support/harness.js';
-import { seedValidatedJob } from '../support/jobs.js';
+import { RecordingEvents, seedValidatedJob } from '../support/jobs.js';
 
 const s3Mock = mockClient(S3Client);
 const db = useStores();
@@ -325,7 +325,14 @@ describe('validateOrRefuse (the validate function)', () => {
         return { written: true as const, key: 'x.error.json' };
       },
     };
-    const failDeps = { jobs: db.jobs, slots: db.slots, outputs: outputs as never, now: deps.now };
+    const failDeps = {
+      jobs: db.jobs,
+      slots: db.slots,
+      tasks: db.tasks,
+      outputs: outputs as never,
+      events: new RecordingEvents(),
+      now: deps.now,
+    };
     const fromCatch = await failJob(
       { jobId: job.jobId, attempt: 1, stem: job.stem, error: caught },
       failDeps,

@@ -63,6 +63,12 @@ export interface TaskPoll {
    * `pending`, listed here so the caller can log them. Absent when there are none.
    */
   transient?: TaskFailure[];
+  /**
+   * Runware does not know the task (`taskNotFound`): it never accepted it, or forgot it. Its report is also in
+   * `errors`, so a poller that expected the task fails it as before; only a job taking over an earlier
+   * attempt's task sends it (under the same UUID) on this answer. Absent otherwise.
+   */
+  unknownTask?: true;
 }
 
 /** Runware as the pipeline needs it: send a task, and ask how it is going. */
@@ -117,6 +123,8 @@ interface RequestContext {
 }
 
 const CONFLICT_TASK_UUID = 'conflictTaskUUID';
+/** Error codes of a poll that mean "no such task" (see {@link TaskPoll.unknownTask}). */
+const UNKNOWN_TASK_CODES: ReadonlySet<string> = new Set(['taskNotFound']);
 
 /**
  * {@link RunwareClient} over Runware's HTTP API. Transient failures (429, 5xx, network, timeout) are retried
@@ -204,8 +212,15 @@ export class HttpRunwareClient implements RunwareClient {
       e.taskUUID === undefined || e.taskUUID.toLowerCase() === taskUUID.toLowerCase();
     const ofTask = errors.filter(isOfTask);
     const other = errors.filter((e) => !isOfTask(e));
+    // UNCONFIRMED how Runware answers a poll for a task it does not hold (docs/runware-api.md section 3):
+    // `taskNotFound` is a code the official TS SDK's classifier knows; with 200, 400 or 404 it is read as such.
+    const unknownTask = ofTask.some((e) => UNKNOWN_TASK_CODES.has(e.code));
     // A failed task may be reported with 400/422; any other status is about the request, not the task.
-    const taskLevel = isSuccess(reply.status) || reply.status === 400 || reply.status === 422;
+    const taskLevel =
+      isSuccess(reply.status) ||
+      reply.status === 400 ||
+      reply.status === 422 ||
+      (unknownTask && reply.status === 404);
     if (other.length > 0 || (!isSuccess(reply.status) && !(taskLevel && ofTask.length > 0))) {
       throw rejected(reply.status, other.length > 0 ? other : errors, ctx);
     }
@@ -215,7 +230,12 @@ export class HttpRunwareClient implements RunwareClient {
     const parsed = parseTaskReports(envelope, taskUUID, { source: 'getResponse' });
     if (!parsed.ok) throw badResponse(reply.status, parsed.reason, ctx);
 
-    const poll: TaskPoll = { results: [], pending: parsed.reports.pending, errors: [] };
+    const poll: TaskPoll = {
+      results: [],
+      pending: parsed.reports.pending,
+      errors: [],
+      ...(unknownTask ? { unknownTask: true as const } : {}),
+    };
     const transient: TaskFailure[] = [];
     for (const failure of parsed.reports.failures) {
       // Only inside a 200: an error status already said what it is about.

@@ -1,15 +1,26 @@
+import { StaleAttemptError } from '../errors.js';
 import type { GenerationResult, TaskError, TaskRecord } from '../job.js';
 import { TaskRecordSchema } from '../job.js';
 import { taskExpiresAt } from '../retention.js';
-import { expr, itemExists, keys, type Table } from './table.js';
+import { expr, itemExists, itemIsNew, keys, type Table } from './table.js';
 
 /** What the submit step saves before calling Runware; results and errors start empty. */
 export type NewTask = Omit<TaskRecord, 'results' | 'errors' | 'completedAt'>;
 
 /** The Runware tasks: what the webhook and the poller need to complete one. */
 export interface TaskStore {
-  /** Creates the task lookup, or rotates its token when the submit step runs again. Returns the stored task. */
+  /**
+   * Creates the task lookup, or rotates its token when the submit step runs again. Returns the stored task.
+   * Throws {@link StaleAttemptError} when the task belongs to another attempt (or job).
+   */
   save(task: NewTask): Promise<TaskRecord>;
+  /**
+   * Hands the task of an earlier attempt of the same job over to `task.attempt` (see `adoptableTask`): the
+   * webhook and the poller then complete this attempt's token, and a result already recorded is told to it
+   * again. Creates the lookup when the earlier attempt never stored it, rotates the token when this attempt
+   * already took it over. Throws {@link StaleAttemptError} when a later attempt (or another job) holds it.
+   */
+  adopt(task: NewTask): Promise<TaskRecord>;
   get(taskUUID: string): Promise<TaskRecord | undefined>;
   /** Adds one result; `added` is false for a duplicate delivery of a result already kept. */
   addResult(taskUUID: string, result: GenerationResult): Promise<{ added: boolean; task: TaskRecord }>;
@@ -22,8 +33,8 @@ export interface TaskStore {
 export class DynamoTaskStore implements TaskStore {
   constructor(private readonly table: Table) {}
 
-  save(task: NewTask): Promise<TaskRecord> {
-    return this.table.update(
+  async save(task: NewTask): Promise<TaskRecord> {
+    const saved = await this.table.update(
       {
         update: keys.task(task.taskUUID),
         set: expr(
@@ -43,9 +54,36 @@ export class DynamoTaskStore implements TaskStore {
             ':expires': taskExpiresAt(task.createdAt),
           },
         ),
+        // A step of an attempt that is over never takes the token of the attempt that adopted its task.
+        if: expr(`${itemIsNew.text} OR (jobId = :job AND attempt = :attempt)`),
       },
       TaskRecordSchema,
     );
+    if (!saved) throw staleTask(task);
+    return saved;
+  }
+
+  async adopt(task: NewTask): Promise<TaskRecord> {
+    const adopted = await this.table.update(
+      {
+        update: keys.task(task.taskUUID),
+        set: expr(
+          'SET attempt = :attempt, taskToken = :token, numberResults = :n REMOVE completedAt',
+          undefined,
+          {
+            ':attempt': task.attempt,
+            ':token': task.taskToken,
+            ':n': task.numberResults,
+          },
+        ),
+        if: expr(`${itemExists.text} AND jobId = :job AND attempt < :attempt`, undefined, {
+          ':job': task.jobId,
+        }),
+      },
+      TaskRecordSchema,
+    );
+    // Not an earlier attempt's: never stored (created now), already this attempt's (token rotated) or stale.
+    return adopted ?? this.save(task);
   }
 
   get(taskUUID: string): Promise<TaskRecord | undefined> {
@@ -99,3 +137,8 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 }
+
+const staleTask = (task: NewTask) =>
+  new StaleAttemptError(
+    `Task ${task.taskUUID} is not job ${task.jobId} attempt ${task.attempt}'s: a later attempt (or another job) holds it.`,
+  );

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { adoptableTask, type EndedAttempt } from '../../lambdas/core/attempt.js';
+
+const TASK = '0f8f5b9e-2c3a-4d5e-8f90-123456789abc';
+const submitted = { RECEIVED: 't0', VALIDATED: 't1', SUBMITTED: 't2' };
+
+const ended = (overrides: Partial<EndedAttempt>): EndedAttempt => ({
+  attempt: 1,
+  status: 'FAILED',
+  taskUUID: TASK,
+  stages: submitted,
+  ...overrides,
+});
+
+describe('adoptableTask: the next attempt keeps a task Runware may hold and never answered for', () => {
+  it.each([
+    ['the execution was aborted (local mode stopped, or an operator)', 'EXECUTION_ABORTED'],
+    ['the execution timed out', 'EXECUTION_TIMED_OUT'],
+    ['a step crashed', 'STEP_CRASHED'],
+    ['a step timed out', 'STEP_TIMEOUT'],
+    ['the hard deadline passed while waiting for the result', 'DEADLINE_EXCEEDED'],
+    ['Runware could not be reached after every retry', 'RUNWARE_NETWORK'],
+    ['Runware kept answering 5xx', 'RUNWARE_UNAVAILABLE'],
+    ["Runware's answer was not readable", 'RUNWARE_BAD_RESPONSE'],
+  ])('adopts the task when %s', (_, code) => {
+    const previous = ended({ attempt: 3, error: { code } });
+    expect(adoptableTask(previous)).toEqual({ taskUUID: TASK, fromAttempt: 3 });
+  });
+
+  it('adopts the task of a cancelled attempt', () => {
+    expect(adoptableTask(ended({ status: 'CANCELLED' }))).toEqual({ taskUUID: TASK, fromAttempt: 1 });
+  });
+
+  it('adopts the task when the step crashed between the request and SUBMITTED (the UUID was given out)', () => {
+    const previous = ended({ stages: { RECEIVED: 't0', VALIDATED: 't1' }, error: { code: 'STEP_CRASHED' } });
+    expect(adoptableTask(previous)).toEqual({ taskUUID: TASK, fromAttempt: 1 });
+  });
+
+  it.each([
+    ['Runware refused the request (400)', 'RUNWARE_INVALID_REQUEST'],
+    ['the account is out of credit (402)', 'RUNWARE_INSUFFICIENT_BALANCE'],
+    ['the API key was refused (401/403)', 'RUNWARE_UNAUTHORIZED'],
+    ['Runware answered 404', 'RUNWARE_NOT_FOUND'],
+    ['Runware refused it otherwise', 'RUNWARE_REJECTED'],
+    ['Runware reported that the task failed', 'RUNWARE_TASK_FAILED'],
+  ])('takes a new task UUID when %s', (_, code) => {
+    expect(adoptableTask(ended({ error: { code } }))).toBeUndefined();
+  });
+
+  it('takes a new task UUID when the previous attempt had none (it never reached the submit call)', () => {
+    expect(
+      adoptableTask(ended({ taskUUID: undefined, error: { code: 'EXECUTION_ABORTED' } })),
+    ).toBeUndefined();
+  });
+
+  it('takes a new task UUID once the previous attempt got its results or was delivered', () => {
+    const generated = { ...submitted, GENERATED: 't3' };
+    expect(adoptableTask(ended({ stages: generated, error: { code: 'DELIVERY_FAILED' } }))).toBeUndefined();
+    expect(adoptableTask(ended({ stages: generated, error: { code: 'EXECUTION_ABORTED' } }))).toBeUndefined();
+    expect(adoptableTask(ended({ status: 'DELIVERED' }))).toBeUndefined();
+  });
+});
