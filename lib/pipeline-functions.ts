@@ -104,6 +104,7 @@ export class PipelineFunctions extends Construct {
         ACCEPT_OGG_AUDIO: String(settings.acceptOggAudio),
         DEFAULT_MODEL: settings.model,
         HARD_DEADLINE_SECONDS: String(settings.hardDeadlineSeconds),
+        MODEL_PRICES_USD_PER_SECOND: JSON.stringify(settings.modelPricesUsdPerSecond),
         ...(settings.defaultPrompt ? { DEFAULT_PROMPT: settings.defaultPrompt } : {}),
       },
     });
