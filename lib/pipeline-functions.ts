@@ -126,6 +126,8 @@ export class PipelineFunctions extends Construct {
         RUNWARE_API_URL: settings.runwareApiUrl,
         PRESIGN_TTL_SECONDS: String(settings.presignTtlSeconds),
         MAX_CONCURRENT_TASKS: String(settings.maxConcurrentTasks),
+        DAILY_BUDGET_USD: String(settings.dailyBudgetUsd),
+        MONTHLY_BUDGET_USD: String(settings.monthlyBudgetUsd),
         STALE_WAITER_SECONDS: String(
           staleWaiterSeconds(slotWait(settings.hardDeadlineSeconds), submitTimeout.toSeconds()),
         ),

@@ -109,6 +109,17 @@ export interface Settings {
    * @default { 'klingai:avatar@2.0-pro': 0.087, 'klingai:avatar@2.0-standard': 0.044 } (docs/runware-api.md §7)
    */
   readonly modelPricesUsdPerSecond: Readonly<Record<(typeof AVATAR_MODELS)[number], number>>;
+  /**
+   * Budget per UTC day, in USD (0-1,000,000; 0 is no limit). Each job's estimated charge is reserved at submit;
+   * a job whose estimate does not fit in what is left fails `BUDGET_EXCEEDED` without being submitted.
+   * @default 0
+   */
+  readonly dailyBudgetUsd: number;
+  /**
+   * Budget per UTC month, in USD (0-1,000,000; 0 is no limit), reserved like `dailyBudgetUsd`.
+   * @default 0
+   */
+  readonly monthlyBudgetUsd: number;
 }
 
 /** Context keys, in the order they are documented. */
@@ -131,6 +142,8 @@ export const SETTING_NAMES = [
   'maxConcurrentTasks',
   'alarmEmail',
   'modelPricesUsdPerSecond',
+  'dailyBudgetUsd',
+  'monthlyBudgetUsd',
 ] as const satisfies readonly (keyof Settings)[];
 
 const RETENTION_VALUES = new Set<number>(
@@ -139,6 +152,12 @@ const RETENTION_VALUES = new Set<number>(
 
 /** `-c name=value` always yields strings: numbers are coerced, an empty string means "not set". */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** An amount of USD: finite, non-negative, bounded, at most micro-dollar precision (what the budget counts). */
+const usd = z.coerce
+  .number()
+  .min(0)
+  .max(1_000_000)
+  .transform((n) => Math.round(n * 1e6) / 1e6);
 const emptyAsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const SettingsSchema = z
@@ -196,6 +215,8 @@ const SettingsSchema = z
       .pipe(z.partialRecord(z.enum(AVATAR_MODELS), z.coerce.number().min(0).max(100)))
       .transform((prices) => ({ ...D.modelPricesUsdPerSecond, ...prices }))
       .default({ ...D.modelPricesUsdPerSecond }),
+    dailyBudgetUsd: usd.default(D.dailyBudgetUsd),
+    monthlyBudgetUsd: usd.default(D.monthlyBudgetUsd),
   })
   .strict()
   .refine((s) => s.hardDeadlineSeconds > s.waitTimeoutSeconds, {
