@@ -1,6 +1,7 @@
 import { parseErrorCause, type Stage, stageOfError } from '../core/errors.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
 import { safeMessage } from '../core/redact.js';
+import type { BudgetStore } from '../core/store/budget.js';
 import type { JobStore } from '../core/store/jobs.js';
 import type { SlotStore } from '../core/store/slots.js';
 
@@ -28,6 +29,7 @@ export interface FailOutput {
 export interface FailDeps {
   jobs: JobStore;
   slots: SlotStore;
+  budget: BudgetStore;
   outputs: OutputWriter;
   now: () => Date;
 }
@@ -46,6 +48,11 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
   // any spelling, and bounded (DynamoDB 400 KB items, EventBridge 256 KB entries).
   const info = { ...parsed, message: safeMessage(parsed.message) };
   const job = await deps.jobs.get(input.jobId);
+  // Runware charges only for a task it accepted: before that the reservation is given back; after it (the cost
+  // never reported) the estimate stays counted as spent. A reservation already settled by record is left alone.
+  const accepted = job?.attempt === input.attempt && job.stages.SUBMITTED !== undefined;
+  if (accepted) await deps.budget.settle(input.jobId, input.attempt, undefined);
+  else await deps.budget.release(input.jobId, input.attempt);
   const stage = stageOfError(info.name, job?.status);
   if (job && job.attempt !== input.attempt) {
     // A newer attempt owns the job and its output files now.

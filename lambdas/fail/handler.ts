@@ -3,6 +3,7 @@ import { loadConfig } from '../core/config.js';
 import { executionEndMessage } from '../core/errors.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
+import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { DynamoSlotStore } from '../core/store/slots.js';
@@ -15,6 +16,7 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
   slots: new DynamoSlotStore(table),
+  budget: new DynamoBudgetStore(table),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };
