@@ -53,7 +53,7 @@ export function describeJob(job: JobRecord, outputBucket: string): string {
   ];
   const seconds = videoSeconds(job);
   if (seconds !== undefined) lines.push(`Video length: ${duration(seconds)}`);
-  lines.push(`Cost: ${usd(job.costUsd)}`);
+  lines.push(`Cost: ${usd(job.costUsd)}${estimateNote(job)}`);
   if (job.status === 'DELIVERED') {
     lines.push('Outputs:', ...outputLocations(job, outputBucket).map((o) => `  ${o}`));
     lines.push(`  s3://${outputBucket}/${job.stem}.json (the job record)`);
@@ -80,19 +80,30 @@ export function table(header: string[], rows: string[][]): string {
     .join('\n');
 }
 
-/** Jobs as a table with each one's cost and the total. */
+/** The estimate beside the actual cost: what validation expected, at which price. */
+function estimateNote(job: JobRecord): string {
+  if (job.estimatedCostUsd === undefined) return '';
+  const price = job.priceUsdPerSecond === undefined ? '' : ` at USD ${job.priceUsdPerSecond}/s`;
+  return ` (estimated ${usd(job.estimatedCostUsd)}${price})`;
+}
+
+/** Jobs as a table with each one's estimated and actual cost, and the totals. */
 export function jobsTable(jobs: JobRecord[]): string {
   const rows = jobs.map((job) => [
     job.createdAt.slice(0, 19).replace('T', ' '),
     job.stem,
     job.status,
     job.jobId.slice(0, 12),
+    usd(job.estimatedCostUsd),
     usd(job.costUsd),
   ]);
-  const total = totalCost(jobs);
-  const body = table(['CREATED (UTC)', 'STEM', 'STATE', 'JOB', 'COST'], rows);
-  return `${body}\n${jobs.length} job(s), total ${usd(total)}`;
+  const body = table(['CREATED (UTC)', 'STEM', 'STATE', 'JOB', 'ESTIMATE', 'COST'], rows);
+  return `${body}\n${jobs.length} job(s), total ${usd(totalCost(jobs))} (estimated ${usd(totalEstimate(jobs))})`;
 }
+
+/** The sum of the jobs' estimates (jobs validated before estimates were recorded count nothing). */
+export const totalEstimate = (jobs: JobRecord[]): number =>
+  Math.round(jobs.reduce((sum, job) => sum + (job.estimatedCostUsd ?? 0), 0) * 1e6) / 1e6;
 
 export const totalCost = (jobs: JobRecord[]): number =>
   Math.round(jobs.reduce((sum, job) => sum + (job.costUsd ?? 0), 0) * 1e6) / 1e6;
