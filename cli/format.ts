@@ -31,6 +31,8 @@ export function stageLines(job: JobRecord): string[] {
 /** What an operator can do about an error code (the record's message says what went wrong). */
 export function nextStep(job: JobRecord): string {
   const stage = job.error?.stage;
+  if (job.error?.code === 'BUDGET_EXCEEDED')
+    return 'Wait for the budget to have room (next UTC day or month) or raise the limit as the message says, then upload one of its files again.';
   if (stage === 'RECEIVED' || stage === 'VALIDATED')
     return 'Fix the input as the message says and upload it again (same stem): that starts a new attempt.';
   return 'Upload any of its files (image, audio or sidecar) again to retry; the function logs have the details.';

@@ -73,7 +73,7 @@ const ReservationSchema = z.object({
 export type Reservation = z.infer<typeof ReservationSchema>;
 
 const BudgetItemSchema = z.looseObject({
-  month: z.string(),
+  month: z.string().optional(),
   spent: z.number().default(0),
   reserved: z.number().default(0),
   reservations: z.record(z.string(), ReservationSchema).default({}),
