@@ -16,6 +16,7 @@ import {
   progressLine,
   statusWords,
   totalCost,
+  totalEstimate,
   usd,
   videoSeconds,
 } from './format.js';
@@ -229,6 +230,7 @@ export async function jobs(target: Target, options: { state?: string; since?: st
       jobs: selected,
       count: selected.length,
       totalUsd: totalCost(selected),
+      estimatedUsd: totalEstimate(selected),
       complete: listed.complete,
     },
     text: `${jobsTable(selected)}${partial(listed.complete)}`,
@@ -240,10 +242,20 @@ export async function cost(target: Target, options: { since?: string }): Promise
   const { jobs: all, complete } = await jobsSince(target, since);
   const paid = all.filter((j) => j.costUsd !== undefined);
   const total = totalCost(all);
+  const estimated = totalEstimate(all);
   const from = since ? ` since ${since.toISOString()}` : '';
   return {
-    json: { since: since?.toISOString(), jobs: all.length, paidJobs: paid.length, totalUsd: total, complete },
-    text: `${usd(total)} recorded for ${paid.length} of ${all.length} job(s)${from}.${partial(complete)}`,
+    json: {
+      since: since?.toISOString(),
+      jobs: all.length,
+      paidJobs: paid.length,
+      totalUsd: total,
+      estimatedUsd: estimated,
+      complete,
+    },
+    text:
+      `${usd(total)} recorded for ${paid.length} of ${all.length} job(s)${from}; ` +
+      `their estimates total ${usd(estimated)}.${partial(complete)}`,
   };
 }
 

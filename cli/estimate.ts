@@ -1,30 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { type Estimate, estimateCost as estimateWith, type ModelPrices } from '../lambdas/core/cost.js';
 import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
 import { PipelineError } from '../lambdas/core/errors.js';
 import { DEFAULT_MEDIA_LIMITS, inspectAudio } from '../lambdas/core/media/inspect.js';
 import { AVATAR_MODELS, type AvatarModel } from '../lambdas/core/settings.js';
 import { CliError, EXIT } from './errors.js';
 
-export interface Estimate {
-  model: AvatarModel;
-  audioSeconds: number;
-  numberResults: number;
-  usdPerSecond: number;
-  estimatedUsd: number;
-}
+export type { Estimate };
 
-/** The estimate rule: audio seconds x the model's price per second x results, rounded to a tenth of a cent. */
-export function estimateCost(
+/** The estimate rule of the pipeline (lambdas/core/cost.ts), with the default price table unless told. */
+export const estimateCost = (
   audioSeconds: number,
   model: AvatarModel,
   numberResults: number,
-  prices: Readonly<Record<AvatarModel, number>> = DEFAULT_SETTINGS.modelPricesUsdPerSecond,
-): Estimate {
-  const usdPerSecond = prices[model];
-  const estimatedUsd = Math.round(audioSeconds * usdPerSecond * numberResults * 1000) / 1000;
-  return { model, audioSeconds, numberResults, usdPerSecond, estimatedUsd };
-}
+  prices: ModelPrices = DEFAULT_SETTINGS.modelPricesUsdPerSecond,
+): Estimate => estimateWith(audioSeconds, model, numberResults, prices);
 
 export function parseModel(name: string | undefined): AvatarModel {
   const model = name ?? DEFAULT_SETTINGS.model;

@@ -33,6 +33,8 @@ export function nextStep(job: JobRecord): string {
   if (job.status === 'CANCELLED')
     return `Start it again with the same inputs: avatar-pipeline retry ${job.stem}`;
   const stage = job.error?.stage;
+  if (job.error?.code === 'BUDGET_EXCEEDED')
+    return 'Wait for the budget to have room (next UTC day or month) or raise the limit as the message says, then upload one of its files again.';
   if (stage === 'RECEIVED' || stage === 'VALIDATED')
     return 'Fix the input as the message says and upload it again (same stem): that starts a new attempt.';
   return (
@@ -63,7 +65,7 @@ export function describeJob(job: JobRecord, outputBucket: string): string {
   const seconds = videoSeconds(job);
   if (seconds !== undefined) lines.push(`Video length: ${duration(seconds)}`);
   lines.push(
-    `Cost: ${usd(job.costUsd)}${job.lateCostUsd !== undefined ? ' (charged by Runware after the cancel)' : ''}`,
+    `Cost: ${usd(job.costUsd)}${job.lateCostUsd !== undefined ? ' (charged by Runware after the cancel)' : ''}${estimateNote(job)}`,
   );
   if (job.cancel) lines.push(`Cancel asked by ${job.cancel.by} at ${job.cancel.requestedAt}`);
   if (job.status === 'DELIVERED') {
@@ -97,19 +99,30 @@ export function table(header: string[], rows: string[][]): string {
     .join('\n');
 }
 
-/** Jobs as a table with each one's cost and the total. */
+/** The estimate beside the actual cost: what validation expected, at which price. */
+function estimateNote(job: JobRecord): string {
+  if (job.estimatedCostUsd === undefined) return '';
+  const price = job.priceUsdPerSecond === undefined ? '' : ` at USD ${job.priceUsdPerSecond}/s`;
+  return ` (estimated ${usd(job.estimatedCostUsd)}${price})`;
+}
+
+/** Jobs as a table with each one's estimated and actual cost, and the totals. */
 export function jobsTable(jobs: JobRecord[]): string {
   const rows = jobs.map((job) => [
     job.createdAt.slice(0, 19).replace('T', ' '),
     job.stem,
     statusWords(job),
     job.jobId.slice(0, 12),
+    usd(job.estimatedCostUsd),
     usd(job.costUsd),
   ]);
-  const total = totalCost(jobs);
-  const body = table(['CREATED (UTC)', 'STEM', 'STATE', 'JOB', 'COST'], rows);
-  return `${body}\n${jobs.length} job(s), total ${usd(total)}`;
+  const body = table(['CREATED (UTC)', 'STEM', 'STATE', 'JOB', 'ESTIMATE', 'COST'], rows);
+  return `${body}\n${jobs.length} job(s), total ${usd(totalCost(jobs))} (estimated ${usd(totalEstimate(jobs))})`;
 }
+
+/** The sum of the jobs' estimates (jobs validated before estimates were recorded count nothing). */
+export const totalEstimate = (jobs: JobRecord[]): number =>
+  Math.round(jobs.reduce((sum, job) => sum + (job.estimatedCostUsd ?? 0), 0) * 1e6) / 1e6;
 
 export const totalCost = (jobs: JobRecord[]): number =>
   Math.round(jobs.reduce((sum, job) => sum + (job.costUsd ?? 0), 0) * 1e6) / 1e6;

@@ -74,13 +74,13 @@ export class AvatarPipelineStack extends Stack {
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
       slotWaitAlarmSeconds: settings.slotWaitAlarmSeconds,
       webhookRefusedThreshold: WEBHOOK_REFUSED_ALARM_THRESHOLD,
-      ...(settings.dailyBudgetUsd === undefined ? {} : { dailyBudgetUsd: settings.dailyBudgetUsd }),
+      ...(settings.dailyBudgetUsd > 0 ? { dailyBudgetUsd: settings.dailyBudgetUsd } : {}),
     });
     this.dashboard = new Dashboard(this, IDS.dashboard, {
       functions,
       slotWaitAlarmSeconds: settings.slotWaitAlarmSeconds,
       webhookRefusedThreshold: WEBHOOK_REFUSED_ALARM_THRESHOLD,
-      ...(settings.dailyBudgetUsd === undefined ? {} : { dailyBudgetUsd: settings.dailyBudgetUsd }),
+      ...(settings.dailyBudgetUsd > 0 ? { dailyBudgetUsd: settings.dailyBudgetUsd } : {}),
     });
     if (settings.notificationEmail) {
       this.notifications = new JobNotifications(this, IDS.notifications, {

@@ -105,6 +105,7 @@ export class PipelineFunctions extends Construct {
         ACCEPT_OGG_AUDIO: String(settings.acceptOggAudio),
         DEFAULT_MODEL: settings.model,
         HARD_DEADLINE_SECONDS: String(settings.hardDeadlineSeconds),
+        MODEL_PRICES_USD_PER_SECOND: JSON.stringify(settings.modelPricesUsdPerSecond),
         ...(settings.defaultPrompt ? { DEFAULT_PROMPT: settings.defaultPrompt } : {}),
       },
     });
@@ -126,6 +127,8 @@ export class PipelineFunctions extends Construct {
         RUNWARE_API_URL: settings.runwareApiUrl,
         PRESIGN_TTL_SECONDS: String(settings.presignTtlSeconds),
         MAX_CONCURRENT_TASKS: String(settings.maxConcurrentTasks),
+        DAILY_BUDGET_USD: String(settings.dailyBudgetUsd),
+        MONTHLY_BUDGET_USD: String(settings.monthlyBudgetUsd),
         STALE_WAITER_SECONDS: String(
           staleWaiterSeconds(slotWait(settings.hardDeadlineSeconds), submitTimeout.toSeconds()),
         ),

@@ -116,21 +116,23 @@ export interface Settings {
    */
   readonly slotWaitAlarmSeconds: number;
   /**
-   * Budget in USD per UTC day. The alarm fires when the day's recorded cost reaches 80 % of it.
-   * @default - no daily budget
-   */
-  readonly dailyBudgetUsd?: number;
-  /**
-   * Budget in USD per calendar month (UTC).
-   * @default - no monthly budget
-   */
-  readonly monthlyBudgetUsd?: number;
-  /**
    * USD per second of output video for each model, used for cost estimates. Accepts an object (cdk.json) or a
    * JSON string (`-c`); models not named keep their default.
    * @default { 'klingai:avatar@2.0-pro': 0.087, 'klingai:avatar@2.0-standard': 0.044 } (docs/runware-api.md §7)
    */
   readonly modelPricesUsdPerSecond: Readonly<Record<(typeof AVATAR_MODELS)[number], number>>;
+  /**
+   * Budget per UTC day, in USD (0-1,000,000; 0 is no limit). Each job's estimated charge is reserved at submit;
+   * a job whose estimate does not fit in what is left fails `BUDGET_EXCEEDED` without being submitted. When set,
+   * the `DailyBudgetNearlySpent` alarm fires at 80 % of it and the dashboard draws it on the cost panel.
+   * @default 0
+   */
+  readonly dailyBudgetUsd: number;
+  /**
+   * Budget per UTC month, in USD (0-1,000,000; 0 is no limit), reserved like `dailyBudgetUsd`.
+   * @default 0
+   */
+  readonly monthlyBudgetUsd: number;
 }
 
 /** Context keys, in the order they are documented. */
@@ -165,6 +167,12 @@ const RETENTION_VALUES = new Set<number>(
 
 /** `-c name=value` always yields strings: numbers are coerced, an empty string means "not set". */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** An amount of USD: finite, non-negative, bounded, at most micro-dollar precision (what the budget counts). */
+const usd = z.coerce
+  .number()
+  .min(0)
+  .max(1_000_000)
+  .transform((n) => Math.round(n * 1e6) / 1e6);
 const emptyAsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const SettingsSchema = z
@@ -219,13 +227,13 @@ const SettingsSchema = z
     alarmEmail: z.email().optional(),
     notificationEmail: z.email().optional(),
     slotWaitAlarmSeconds: int(60, 604_800).default(D.slotWaitAlarmSeconds),
-    dailyBudgetUsd: z.coerce.number().positive().max(1_000_000).optional(),
-    monthlyBudgetUsd: z.coerce.number().positive().max(10_000_000).optional(),
     modelPricesUsdPerSecond: z
       .union([z.string().transform((s, ctx) => parseJson(s, ctx)), z.record(z.string(), z.unknown())])
       .pipe(z.partialRecord(z.enum(AVATAR_MODELS), z.coerce.number().min(0).max(100)))
       .transform((prices) => ({ ...D.modelPricesUsdPerSecond, ...prices }))
       .default({ ...D.modelPricesUsdPerSecond }),
+    dailyBudgetUsd: usd.default(D.dailyBudgetUsd),
+    monthlyBudgetUsd: usd.default(D.monthlyBudgetUsd),
   })
   .strict()
   .refine((s) => s.hardDeadlineSeconds > s.waitTimeoutSeconds, {

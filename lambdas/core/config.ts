@@ -23,3 +23,6 @@ export const csv = z.string().transform((s) =>
 );
 
 export const positiveInt = z.coerce.number().int().positive();
+
+/** An amount of USD (a budget limit; 0 is none). */
+export const usdAmount = z.coerce.number().min(0).max(1_000_000);

@@ -48,4 +48,8 @@ export const DEFAULT_SETTINGS = {
     'klingai:avatar@2.0-pro': 0.087,
     'klingai:avatar@2.0-standard': 0.044,
   } satisfies Record<AvatarModel, number>,
+  /** USD of estimated charges a UTC day may reserve; 0 is no limit. */
+  dailyBudgetUsd: 0,
+  /** USD of estimated charges a UTC month may reserve; 0 is no limit. */
+  monthlyBudgetUsd: 0,
 } as const;

@@ -49,6 +49,11 @@ export const ERROR_KINDS = {
   NoSlotError: { stage: 'SUBMITTED', code: 'NO_SLOT', waits: true },
   /** Runware is at capacity (429, 503, 504, 408): the job waits, its slot given back. */
   RunwareBusyError: { stage: 'SUBMITTED', waits: true },
+  /**
+   * The job's estimated charge does not fit in what is left of the daily or monthly budget: not submitted,
+   * nothing charged. Not retried by the state machine; a new attempt (re-drop, retry) may fit later.
+   */
+  BudgetExceededError: { stage: 'SUBMITTED', code: 'BUDGET_EXCEEDED' },
   DeadlineExceededError: { stage: 'GENERATED', code: 'DEADLINE_EXCEEDED' },
   /** The job's hard deadline passed while it waited to be submitted (no slot, or Runware at capacity). */
   WaitDeadlineError: { stage: 'SUBMITTED', code: 'DEADLINE_EXCEEDED' },
@@ -157,7 +162,12 @@ const codedKind = (name: ErrorName) =>
 
 /** A kind with the one code the table gives it: `new ConfigurationError('...')`. */
 const fixedKind = (
-  name: 'DeadlineExceededError' | 'WaitDeadlineError' | 'ConfigurationError' | 'NoSlotError',
+  name:
+    | 'DeadlineExceededError'
+    | 'WaitDeadlineError'
+    | 'ConfigurationError'
+    | 'NoSlotError'
+    | 'BudgetExceededError',
 ) =>
   class extends PipelineError {
     constructor(message: string) {
@@ -175,6 +185,7 @@ export class DeadlineExceededError extends fixedKind('DeadlineExceededError') {}
 export class ConfigurationError extends fixedKind('ConfigurationError') {}
 export class NoSlotError extends fixedKind('NoSlotError') {}
 export class WaitDeadlineError extends fixedKind('WaitDeadlineError') {}
+export class BudgetExceededError extends fixedKind('BudgetExceededError') {}
 
 export class RunwareRejectedError extends PipelineError {
   constructor(

@@ -152,6 +152,13 @@ export const JobRecordSchema = z.object({
   reservedOutputs: z.array(z.string()).optional(),
   /** ISO time after which the job fails with DEADLINE_EXCEEDED. Set at validation. */
   deadline: z.string().optional(),
+  /**
+   * Validation's estimate of this attempt's charge (core/cost.ts: audio seconds x price x results), reserved
+   * against the budget at submit; `costUsd` is what Runware reported, beside it.
+   */
+  estimatedCostUsd: z.number().optional(),
+  /** The model's price per second of video that the estimate used. */
+  priceUsdPerSecond: z.number().optional(),
   taskUUID: z.string().optional(),
   /** This attempt continues the previous attempt's Runware task instead of sending a new one. */
   adoptedTask: AdoptedTaskSchema.optional(),

@@ -23,6 +23,9 @@ export function recordDocument(job: JobRecord) {
       ...(sidecar ? { sidecar: { key: sidecar.key, etag: sidecar.etag, bytes: sidecar.size } } : {}),
     },
     costUsd: job.costUsd ?? null,
+    // What validation estimated before anything was paid (and reserved against the budget), beside the cost.
+    estimatedCostUsd: job.estimatedCostUsd ?? null,
+    priceUsdPerSecond: job.priceUsdPerSecond ?? null,
     results: (job.results ?? []).map((result) => ({
       videoUUID: result.videoUUID,
       seed: result.seed ?? null,

@@ -3,6 +3,7 @@ import { parseErrorCause, type Stage, stageOfError } from '../core/errors.js';
 import type { JobEventPublisher } from '../core/events.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
 import { safeMessage } from '../core/redact.js';
+import type { BudgetStore } from '../core/store/budget.js';
 import type { JobStore } from '../core/store/jobs.js';
 import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
@@ -34,6 +35,7 @@ export interface FailDeps {
   jobs: JobStore;
   slots: SlotStore;
   tasks: TaskStore;
+  budget: BudgetStore;
   outputs: OutputWriter;
   /** Puts JobCancelled (JobFailed is put by the state machine). */
   events: JobEventPublisher;
@@ -50,6 +52,13 @@ export interface FailDeps {
  * stop makes it ABORTED, and a step that ran after the cancel was asked for fails as stale.
  */
 export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOutput> {
+  // Runware charges only for a task it accepted: before that the reservation is given back; after it (the cost
+  // never reported, or the job cancelled) the estimate stays counted as spent. A reservation already settled by
+  // record is left alone.
+  const current = await deps.jobs.get(input.jobId);
+  const accepted = current?.attempt === input.attempt && current.stages.SUBMITTED !== undefined;
+  if (accepted) await deps.budget.settle(input.jobId, input.attempt, undefined);
+  else await deps.budget.release(input.jobId, input.attempt);
   const cancelled = await finishCancel(input, deps);
   if (cancelled) {
     const { code, message, stage, errorKey, errorKeyHeldBy } = cancelled;

@@ -5,6 +5,7 @@ import { EventBridgeJobEvents } from '../core/events.js';
 import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, eventsClient, logger, s3Client } from '../core/runtime.js';
+import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { DynamoSlotStore } from '../core/store/slots.js';
@@ -20,6 +21,7 @@ const deps = {
   slots: new DynamoSlotStore(table),
   tasks: new DynamoTaskStore(table),
   events: new EventBridgeJobEvents(eventsClient()),
+  budget: new DynamoBudgetStore(table),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { loadConfig } from '../core/config.js';
 import { dynamoClient } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
+import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
@@ -14,6 +15,7 @@ const deps = {
   jobs: new DynamoJobStore(table),
   tasks: new DynamoTaskStore(table),
   slots: new DynamoSlotStore(table),
+  budget: new DynamoBudgetStore(table),
 };
 
 export const handler = stepHandler('recorded', (input) => recordResults(input, deps));

@@ -2,6 +2,7 @@ import { loadAttempt } from '../core/attempt.js';
 import { evaluateTask } from '../core/completion.js';
 import { JobStateError, RunwareTaskError } from '../core/errors.js';
 import type { StepInput } from '../core/job.js';
+import type { BudgetStore } from '../core/store/budget.js';
 import type { JobStore } from '../core/store/jobs.js';
 import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
@@ -9,15 +10,21 @@ import type { TaskStore } from '../core/store/tasks.js';
 export interface RecordOutput {
   results: number;
   costUsd: number;
+  /**
+   * What the budget counts for the job: Runware's `actual` cost replaced the reservation, or the `estimate` was
+   * kept because Runware reported no cost (absent when the attempt held no reservation, e.g. recorded before).
+   */
+  budgetCharged?: 'actual' | 'estimate';
 }
 
 /**
  * Copies the task's results (video UUIDs and URLs, cost, seeds) into the job: GENERATED. The generation has
- * ended, so the job's Runware slot is given back (again, harmlessly, when the step is retried).
+ * ended, so the job's Runware slot is given back (again, harmlessly, when the step is retried), and its budget
+ * reservation is replaced by the actual cost (once).
  */
 export async function recordResults(
   input: StepInput,
-  deps: { jobs: JobStore; tasks: TaskStore; slots: SlotStore },
+  deps: { jobs: JobStore; tasks: TaskStore; slots: SlotStore; budget: BudgetStore },
 ): Promise<RecordOutput> {
   const job = await loadAttempt(deps.jobs, input);
   if (!job.taskUUID) throw new JobStateError('NOT_SUBMITTED', `Job ${job.jobId} has no Runware task.`);
@@ -40,5 +47,12 @@ export async function recordResults(
     ...(outcome.errors.length ? { partialFailures: outcome.errors } : {}),
   });
   await deps.slots.release(job.jobId, job.attempt);
-  return { results: outcome.results.length, costUsd };
+  // The reservation made at submit gives way to what Runware charged; with no cost reported, the estimate stays.
+  const known = outcome.results.some((r) => r.cost !== undefined);
+  const settled = await deps.budget.settle(job.jobId, job.attempt, known ? costUsd : undefined);
+  return {
+    results: outcome.results.length,
+    costUsd,
+    ...(settled ? { budgetCharged: known ? ('actual' as const) : ('estimate' as const) } : {}),
+  };
 }

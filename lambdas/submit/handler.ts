@@ -1,10 +1,11 @@
 import * as z from 'zod';
 import { SfnTaskNotifier } from '../core/completion.js';
-import { loadConfig, positiveInt } from '../core/config.js';
+import { loadConfig, positiveInt, usdAmount } from '../core/config.js';
 import { metrics } from '../core/metrics.js';
 import { S3InputPresigner } from '../core/presign.js';
 import { dynamoClient, readSecret, runwareClient, s3Client, sfnClient } from '../core/runtime.js';
 import { StepInputSchema, stepHandler } from '../core/step-input.js';
+import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
@@ -22,6 +23,8 @@ const config = loadConfig(
     PRESIGN_TTL_SECONDS: positiveInt,
     MAX_CONCURRENT_TASKS: positiveInt,
     STALE_WAITER_SECONDS: positiveInt,
+    DAILY_BUDGET_USD: usdAmount,
+    MONTHLY_BUDGET_USD: usdAmount,
   }),
 );
 
@@ -31,6 +34,8 @@ const deps = {
   tasks: new DynamoTaskStore(table),
   slots: new DynamoSlotStore(table, { staleAfterMs: config.STALE_WAITER_SECONDS * 1000 }),
   maxConcurrentTasks: config.MAX_CONCURRENT_TASKS,
+  budget: new DynamoBudgetStore(table),
+  budgetLimits: { dailyUsd: config.DAILY_BUDGET_USD, monthlyUsd: config.MONTHLY_BUDGET_USD },
   runware: runwareClient(config.RUNWARE_API_URL, config.RUNWARE_API_KEY_SECRET),
   presigner: new S3InputPresigner(s3Client(), config.INPUT_BUCKET, config.PRESIGN_TTL_SECONDS),
   notifier: new SfnTaskNotifier(sfnClient()),

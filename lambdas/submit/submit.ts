@@ -11,8 +11,9 @@ import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { webhookUrl } from '../core/webhook-token.js';
 import { type AdoptionOutcome, continueAdoptedTask } from './adopt.js';
+import { type BudgetDeps, reserveBudget } from './budget.js';
 
-export interface SubmitDeps {
+export interface SubmitDeps extends BudgetDeps {
   jobs: JobStore;
   tasks: TaskStore;
   /** The Runware slots, of which at most `maxConcurrentTasks` are taken at once. */
@@ -43,10 +44,13 @@ export interface SubmitOutput {
  * It first takes a Runware slot (`maxConcurrentTasks`). Without one, or when Runware answers that it is at
  * capacity (the slot then given back), the job is QUEUED and the step throws {@link NoSlotError} /
  * {@link RunwareBusyError}, which the state machine retries with backoff; past the job's hard deadline it throws
- * {@link WaitDeadlineError} instead. The slot is given back when the generation has ended (record, fail, sweep).
+ * {@link WaitDeadlineError} instead. With a slot, the job's estimated charge is reserved against the budget
+ * (`reserveBudget`); a job it does not fit is not submitted. The slot is given back when the generation has ended
+ * (record, fail, sweep).
  *
  * An attempt that took over the previous attempt's task (`job.adoptedTask`, see `adoptableTask`) keeps its task
- * UUID and asks Runware about it before sending anything (see {@link continueAdoptedTask}).
+ * UUID and asks Runware about it before sending anything (see {@link continueAdoptedTask}). Its estimate is
+ * reserved too: the adopted task's charge, if any, is what the record step settles.
  */
 export async function submitJob(
   input: StepInput & { taskToken: string },
@@ -64,6 +68,8 @@ export async function submitJob(
       new NoSlotError(`All ${deps.maxConcurrentTasks} Runware slots are taken.`),
     );
   }
+  // Before anything can be charged: the estimate must fit in the budget (else BUDGET_EXCEEDED, slot given back).
+  await reserveBudget(job, deps);
   const adopted = job.adoptedTask;
   const taskUUID = await deps.jobs.assignTaskUUID(
     job.jobId,

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { loadConfig, positiveInt } from '../core/config.js';
+import { ModelPricesJson } from '../core/cost.js';
 import { DEFAULT_MEDIA_LIMITS } from '../core/media/inspect.js';
 import { S3ObjectReader, S3ObjectWriter } from '../core/objects.js';
 import { dynamoClient, s3Client } from '../core/runtime.js';
@@ -21,6 +22,7 @@ const config = loadConfig(
     DEFAULT_MODEL: z.enum(AVATAR_MODELS),
     DEFAULT_PROMPT: z.string().max(PROMPT_MAX_LENGTH).optional(),
     HARD_DEADLINE_SECONDS: positiveInt,
+    MODEL_PRICES_USD_PER_SECOND: ModelPricesJson,
   }),
 );
 
@@ -42,6 +44,7 @@ const deps = {
     ...(config.DEFAULT_PROMPT ? { prompt: config.DEFAULT_PROMPT } : {}),
   },
   hardDeadlineSeconds: config.HARD_DEADLINE_SECONDS,
+  prices: config.MODEL_PRICES_USD_PER_SECOND,
   now: () => new Date(),
 };
 

@@ -1,4 +1,5 @@
 import { loadAttempt } from '../core/attempt.js';
+import { estimateCost, type ModelPrices } from '../core/cost.js';
 import { ValidationError } from '../core/errors.js';
 import type { FileRef, MediaFacts, StepInput } from '../core/job.js';
 import { normalizedImageKey } from '../core/keys.js';
@@ -31,6 +32,8 @@ export interface ValidateDeps {
   limits: MediaLimits;
   defaults: SettingsDefaults;
   hardDeadlineSeconds: number;
+  /** USD per second of video per model (`modelPricesUsdPerSecond`), for the job's cost estimate. */
+  prices: ModelPrices;
   now: () => Date;
 }
 
@@ -158,10 +161,19 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   const reservedOutputs = await reserveOutputNames(job.stem, settings, deps.outputNames, deps.now());
 
   const deadline = new Date(deps.now().getTime() + deps.hardDeadlineSeconds * 1000).toISOString();
+  // Known before anything is paid: the budget reserves this amount at submit.
+  const estimate = estimateCost(
+    media.audio.durationSeconds,
+    settings.model,
+    settings.numberResults,
+    deps.prices,
+  );
   await deps.jobs.advance(job.jobId, job.attempt, 'VALIDATED', {
     media,
     settings,
     deadline,
+    estimatedCostUsd: estimate.estimatedUsd,
+    priceUsdPerSecond: estimate.usdPerSecond,
     reservedOutputs,
     inputs: { image, audio, ...(sidecarRef ? { sidecar: sidecarRef } : {}) },
   });

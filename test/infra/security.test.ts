@@ -559,6 +559,11 @@ describe('secrets', () => {
     RUNWARE_API_KEY_SECRET: (v) => v === 'avatar-pipeline/runware-api-key',
     DEFAULT_MODEL: (v) => typeof v === 'string' && /^klingai:avatar@[\w.-]+$/.test(v),
     ACCEPT_OGG_AUDIO: (v) => v === 'true' || v === 'false',
+    // The price table (numbers per model name) and budget limits in USD: settings, not secrets.
+    MODEL_PRICES_USD_PER_SECOND: (v) =>
+      typeof v === 'string' && Object.values(JSON.parse(v)).every((p) => typeof p === 'number'),
+    DAILY_BUDGET_USD: (v) => typeof v === 'string' && /^\d+(\.\d+)?$/.test(v),
+    MONTHLY_BUDGET_USD: (v) => typeof v === 'string' && /^\d+(\.\d+)?$/.test(v),
     ALLOWED_VIDEO_HOSTS: (v) => typeof v === 'string' && /^[a-z0-9.*-]+(,[a-z0-9.*-]+)*$/.test(v),
     ...Object.fromEntries(
       [

@@ -120,6 +120,7 @@ describe('function environment (the contract with lambdas/*)', () => {
         'ACCEPT_OGG_AUDIO',
         'DEFAULT_MODEL',
         'HARD_DEADLINE_SECONDS',
+        'MODEL_PRICES_USD_PER_SECOND',
       ],
     ],
     [
@@ -134,6 +135,8 @@ describe('function environment (the contract with lambdas/*)', () => {
         'PRESIGN_TTL_SECONDS',
         'MAX_CONCURRENT_TASKS',
         'STALE_WAITER_SECONDS',
+        'DAILY_BUDGET_USD',
+        'MONTHLY_BUDGET_USD',
       ],
     ],
     ['webhook', ['TABLE_NAME', 'WEBHOOK_SECRET_ARN']],
@@ -642,6 +645,9 @@ describe('settings from context', () => {
       alarmEmail: 'ops@example.com',
       logRetentionDays: '7',
       maxConcurrentTasks: '2',
+      dailyBudgetUsd: '25.5',
+      monthlyBudgetUsd: '400',
+      modelPricesUsdPerSecond: '{"klingai:avatar@2.0-pro":0.1}',
     });
     customDefinition = definitionOf(custom.template);
   });
@@ -656,6 +662,11 @@ describe('settings from context', () => {
     const env = (name: PipelineFunctionName) => environmentOf(name, custom);
     expect(env('deliver').ALLOWED_VIDEO_HOSTS).toBe('vm.runware.ai,cdn.example.com');
     expect(env('submit').MAX_CONCURRENT_TASKS).toBe('2');
+    expect(env('submit')).toMatchObject({ DAILY_BUDGET_USD: '25.5', MONTHLY_BUDGET_USD: '400' });
+    expect(JSON.parse(String(env('validate').MODEL_PRICES_USD_PER_SECOND))).toEqual({
+      'klingai:avatar@2.0-pro': 0.1,
+      'klingai:avatar@2.0-standard': 0.044,
+    });
     expect(env('validate')).toMatchObject({
       DEFAULT_PROMPT: 'A friendly presenter',
       DEFAULT_MODEL: 'klingai:avatar@2.0-standard',
@@ -680,6 +691,10 @@ describe('settings from context', () => {
     [{ runwareApiUrl: 'ftp://api.runware.ai' }, 'runwareApiUrl'],
     [{ defaultPrompt: 'x'.repeat(2501) }, 'defaultPrompt'],
     [{ jobRecordRetentionDays: '3' }, 'jobRecordRetentionDays'],
+    [{ dailyBudgetUsd: '-1' }, 'dailyBudgetUsd'],
+    [{ dailyBudgetUsd: 'lots' }, 'dailyBudgetUsd'],
+    [{ monthlyBudgetUsd: 'Infinity' }, 'monthlyBudgetUsd'],
+    [{ monthlyBudgetUsd: '1000001' }, 'monthlyBudgetUsd'],
   ])('fails synth on %o, naming %s', (context, name) => {
     expect(() => synth(context)).toThrow(new RegExp(`Invalid setting "${name}"`));
   });
@@ -703,6 +718,8 @@ describe('settings from context', () => {
       maxConcurrentTasks: 10,
       slotWaitAlarmSeconds: 1800,
       modelPricesUsdPerSecond: { 'klingai:avatar@2.0-pro': 0.087, 'klingai:avatar@2.0-standard': 0.044 },
+      dailyBudgetUsd: 0,
+      monthlyBudgetUsd: 0,
     });
     expect(parseSettings({ jobRecordRetentionDays: '90' }).jobRecordRetentionDays).toBe(90);
     // The values above are the ones documented in the settings' TSDoc; they live in one module.

@@ -2,6 +2,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { DynamoBudgetStore } from '../../lambdas/core/store/budget.js';
 import { DynamoFileStore } from '../../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../../lambdas/core/store/jobs.js';
 import { DynamoOutputNameStore } from '../../lambdas/core/store/outputs.js';
@@ -23,6 +24,7 @@ export interface TestStores {
   tasks: DynamoTaskStore;
   slots: DynamoSlotStore;
   outputNames: DynamoOutputNameStore;
+  budget: DynamoBudgetStore;
 }
 
 /**
@@ -42,6 +44,7 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
       tasks: new DynamoTaskStore(table),
       slots: new DynamoSlotStore(table, options.now ? { now: options.now } : {}),
       outputNames: new DynamoOutputNameStore(table),
+      budget: new DynamoBudgetStore(table, options.now ? { now: options.now } : {}),
     };
   });
   afterAll(async () => dynamo?.stop());
@@ -67,6 +70,9 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
     },
     get outputNames() {
       return started().outputNames;
+    },
+    get budget() {
+      return started().budget;
     },
   };
 }

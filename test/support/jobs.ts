@@ -48,6 +48,9 @@ export async function seedValidatedJob(
       numberResults: 1,
     },
     deadline: '2026-11-24T12:00:12.000Z',
+    // 12.5 s x $0.087/s x 1 result.
+    estimatedCostUsd: 1.088,
+    priceUsdPerSecond: 0.087,
     createdAt: '2026-11-24T10:00:00.000Z',
     updatedAt: '2026-11-24T10:00:12.000Z',
     ...overrides,

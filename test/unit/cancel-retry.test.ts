@@ -48,6 +48,7 @@ const finishDeps = () => ({
   jobs: db.jobs,
   slots: db.slots,
   tasks: db.tasks,
+  budget: db.budget,
   outputs: outputs('out'),
   events,
   now: () => NOW,

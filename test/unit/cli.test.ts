@@ -4,7 +4,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseSince } from '../../cli/commands.js';
 import { EXIT } from '../../cli/errors.js';
 import { estimateCost, parseModel } from '../../cli/estimate.js';
-import { describeJob, duration, jobsTable, progressLine, totalCost, usd } from '../../cli/format.js';
+import {
+  describeJob,
+  duration,
+  jobsTable,
+  progressLine,
+  totalCost,
+  totalEstimate,
+  usd,
+} from '../../cli/format.js';
 import { resolveTarget } from '../../cli/target.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 
@@ -30,6 +38,8 @@ function job(fields: Partial<JobRecord> = {}): JobRecord {
       image: { format: 'png', width: 512, height: 512, bytes: 1, sha256: 's' },
       audio: { format: 'wav', durationSeconds: 6, bytes: 1, sha256: 's' },
     },
+    estimatedCostUsd: 0.522,
+    priceUsdPerSecond: 0.087,
     costUsd: 0.522,
     outputs: [{ key: 'promo/anna.mp4', bytes: 10, videoUUID: 'v' }],
     createdAt: '2026-11-26T10:00:00.000Z',
@@ -75,7 +85,7 @@ describe('the CLI formatting', () => {
     expect(text).toContain('VALIDATED  2026-11-26T10:00:02.500Z (+2.5 s)');
     expect(text).toContain('GENERATED  2026-11-26T10:02:03.000Z (+2 min 00 s)');
     expect(text).toContain('Video length: 6.0 s');
-    expect(text).toContain('Cost: USD 0.5220');
+    expect(text).toContain('Cost: USD 0.5220 (estimated USD 0.5220 at USD 0.087/s)');
     expect(text).toContain('s3://out-bucket/promo/anna.mp4');
   });
 
@@ -121,14 +131,18 @@ describe('the CLI formatting', () => {
     expect(text).not.toContain('Outputs:');
   });
 
-  it('lists jobs as a table with each cost and the total', () => {
-    const jobs = [job(), job({ stem: 'b', jobId: 'b'.repeat(32), costUsd: 1.2, status: 'FAILED' })];
+  it('lists jobs as a table with each estimate and cost, and the totals', () => {
+    const jobs = [
+      job(),
+      job({ stem: 'b', jobId: 'b'.repeat(32), costUsd: 1.2, estimatedCostUsd: 1.044, status: 'FAILED' }),
+    ];
     expect(totalCost(jobs)).toBe(1.722);
+    expect(totalEstimate(jobs)).toBe(1.566);
     expect(jobsTable(jobs).split('\n')).toEqual([
-      'CREATED (UTC)        STEM        STATE      JOB                 COST',
-      '2026-11-26 10:00:00  promo/anna  DELIVERED  aaaaaaaaaaaa  USD 0.5220',
-      '2026-11-26 10:00:00  b           FAILED     bbbbbbbbbbbb    USD 1.20',
-      '2 job(s), total USD 1.72',
+      'CREATED (UTC)        STEM        STATE      JOB           ESTIMATE          COST',
+      '2026-11-26 10:00:00  promo/anna  DELIVERED  aaaaaaaaaaaa  USD 0.5220  USD 0.5220',
+      '2026-11-26 10:00:00  b           FAILED     bbbbbbbbbbbb  USD 1.04      USD 1.20',
+      '2 job(s), total USD 1.72 (estimated USD 1.57)',
     ]);
   });
 

@@ -23,6 +23,7 @@ beforeEach(() => {
     jobs: db.jobs,
     slots: db.slots,
     tasks: db.tasks,
+    budget: db.budget,
     outputs: outputs('out'),
     events: new RecordingEvents(),
     now: () => new Date('2026-11-24T10:09:00Z'),
@@ -38,6 +39,29 @@ function written(): Record<string, unknown> {
 }
 
 describe('fail', () => {
+  it('gives back the budget reservation of a job Runware never accepted, and keeps the estimate of one it did', async () => {
+    const month = new Date().toISOString().slice(0, 7);
+    const before = await db.budget.month(month);
+    const refused = await seedValidatedJob(db.jobs);
+    const accepted = await seedValidatedJob(db.jobs, {
+      status: 'SUBMITTED',
+      stages: { VALIDATED: '2026-11-24T10:00:12.000Z', SUBMITTED: '2026-11-24T10:01:00.000Z' },
+    });
+    for (const job of [refused, accepted]) {
+      await db.budget.reserve(job.jobId, 1, 1.088, { dailyUsd: 0, monthlyUsd: 0 });
+    }
+    const cause = lambdaCause('RunwareRejectedError', '[RUNWARE_REJECTED] Refused.');
+    for (const job of [refused, accepted]) {
+      const input = { jobId: job.jobId, attempt: 1, stem: job.stem };
+      await failJob({ ...input, error: { Error: 'RunwareRejectedError', Cause: cause } }, deps);
+      // Again, as a retried invocation would: nothing more changes.
+      await failJob({ ...input, error: { Error: 'RunwareRejectedError', Cause: cause } }, deps);
+    }
+    const after = await db.budget.month(month);
+    expect(after.reservedUsd - before.reservedUsd).toBeCloseTo(0, 6);
+    expect(after.spentUsd - before.spentUsd).toBeCloseTo(1.088, 6);
+  });
+
   it("keeps the error in the job record when <stem>.error.json is another stem's, and writes nothing", async () => {
     const job = await seedValidatedJob(db.jobs, { status: 'RECEIVED' });
     const names = new MemoryOutputNameStore();

@@ -195,7 +195,7 @@ describe('record', () => {
     expect(
       await recordResults(
         { jobId: job.jobId, attempt: 1 },
-        { jobs: db.jobs, tasks: db.tasks, slots: db.slots },
+        { jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget },
       ),
     ).toEqual({
       results: 2,
@@ -211,12 +211,36 @@ describe('record', () => {
     const { job, taskUUID } = await submitted(1);
     await db.slots.acquire(job.jobId, 1, 1000);
     await db.tasks.addResult(taskUUID, result(1));
-    const deps = { jobs: db.jobs, tasks: db.tasks, slots: db.slots };
+    const deps = { jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget };
     await recordResults({ jobId: job.jobId, attempt: 1 }, deps);
     expect((await db.slots.holders()).map((h) => h.jobId)).not.toContain(job.jobId);
     await expect(recordResults({ jobId: job.jobId, attempt: 1 }, deps)).resolves.toMatchObject({
       results: 1,
     });
+  });
+
+  it("replaces the job's budget reservation by the actual cost, once; keeps the estimate when no cost came", async () => {
+    const deps = { jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget };
+    const month = new Date().toISOString().slice(0, 7);
+    const before = await db.budget.month(month);
+    const paid = await submitted(1);
+    await db.budget.reserve(paid.job.jobId, 1, 1.088, { dailyUsd: 0, monthlyUsd: 0 });
+    await db.tasks.addResult(paid.taskUUID, result(1, { cost: 0.95 }));
+    await expect(recordResults({ jobId: paid.job.jobId, attempt: 1 }, deps)).resolves.toMatchObject({
+      budgetCharged: 'actual',
+    });
+    await expect(recordResults({ jobId: paid.job.jobId, attempt: 1 }, deps)).resolves.not.toHaveProperty(
+      'budgetCharged',
+    );
+    const unknown = await submitted(1);
+    await db.budget.reserve(unknown.job.jobId, 1, 1.088, { dailyUsd: 0, monthlyUsd: 0 });
+    await db.tasks.addResult(unknown.taskUUID, result(1, { cost: undefined }));
+    await expect(recordResults({ jobId: unknown.job.jobId, attempt: 1 }, deps)).resolves.toMatchObject({
+      budgetCharged: 'estimate',
+    });
+    const after = await db.budget.month(month);
+    expect(after.spentUsd - before.spentUsd).toBeCloseTo(0.95 + 1.088, 6);
+    expect(after.reservedUsd - before.reservedUsd).toBeCloseTo(0, 6);
   });
 
   it('keeps the results that were made when one of several failed', async () => {
@@ -229,7 +253,7 @@ describe('record', () => {
     expect(
       await recordResults(
         { jobId: job.jobId, attempt: 1 },
-        { jobs: db.jobs, tasks: db.tasks, slots: db.slots },
+        { jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget },
       ),
     ).toEqual({
       results: 1,

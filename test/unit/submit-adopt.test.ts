@@ -28,6 +28,8 @@ beforeEach(() => {
     jobs: db.jobs,
     tasks: db.tasks,
     slots: db.slots,
+    budget: db.budget,
+    budgetLimits: { dailyUsd: 0, monthlyUsd: 0 },
     maxConcurrentTasks: 1000,
     runware,
     notifier,

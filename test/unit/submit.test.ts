@@ -1,11 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
+  BudgetExceededError,
   NoSlotError,
   RunwareBusyError,
   RunwareRejectedError,
   TransientError,
   WaitDeadlineError,
 } from '../../lambdas/core/errors.js';
+import { DynamoBudgetStore } from '../../lambdas/core/store/budget.js';
 import { verifyWebhookToken } from '../../lambdas/core/webhook-token.js';
 import { type SubmitDeps, submitJob } from '../../lambdas/submit/submit.js';
 import { useStores } from '../support/harness.js';
@@ -26,6 +28,8 @@ beforeEach(() => {
     tasks: db.tasks,
     slots: db.slots,
     maxConcurrentTasks: 1000,
+    budget: db.budget,
+    budgetLimits: { dailyUsd: 0, monthlyUsd: 0 },
     runware,
     notifier,
     presigner: { presign: async (key) => `https://input.s3.amazonaws.com/${key}?X-Amz-Signature=sig` },
@@ -162,6 +166,55 @@ describe('submit', () => {
       code: 'STALE_ATTEMPT',
     });
     expect(runware.submitted).toHaveLength(0);
+  });
+
+  describe('against the budget', () => {
+    /** A budget of its own month for each test, so spend of other tests does not count. */
+    let month = 0;
+    const budgetAt = () => {
+      month += 1;
+      const now = () => new Date(Date.UTC(2040, month, 15, 10));
+      return { budget: new DynamoBudgetStore(db.table, { now }), now };
+    };
+
+    it("reserves the job's estimate before Runware is asked, once however often the step runs", async () => {
+      const { budget, now } = budgetAt();
+      const job = await seedValidatedJob(db.jobs);
+      const input = { jobId: job.jobId, attempt: 1, taskToken: 'token-1' };
+      const limited = { ...deps, budget, budgetLimits: { dailyUsd: 2, monthlyUsd: 0 } };
+      await submitJob(input, limited);
+      await submitJob({ ...input, taskToken: 'token-2' }, limited);
+      const spend = await budget.month(now().toISOString().slice(0, 7));
+      expect(spend).toMatchObject({ spentUsd: 0, reservedUsd: 1.088 });
+      expect(spend.reservations[`${job.jobId}#1`]).toMatchObject({ micros: 1_088_000 });
+    });
+
+    it('does not submit a job whose estimate does not fit: BUDGET_EXCEEDED, slot given back, how to raise it', async () => {
+      const { budget, now } = budgetAt();
+      const limits = { dailyUsd: 2, monthlyUsd: 0 };
+      const first = await seedValidatedJob(db.jobs);
+      await submitJob(
+        { jobId: first.jobId, attempt: 1, taskToken: 't' },
+        { ...deps, budget, budgetLimits: limits },
+      );
+      const job = await seedValidatedJob(db.jobs);
+      const error = await submitJob(
+        { jobId: job.jobId, attempt: 1, taskToken: 't' },
+        { ...deps, budget, budgetLimits: limits },
+      ).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BudgetExceededError);
+      const day = now().toISOString().slice(0, 10);
+      expect((error as BudgetExceededError).code).toBe('BUDGET_EXCEEDED');
+      expect((error as BudgetExceededError).detail).toBe(
+        "The job's estimated charge of $1.09 (12.5 s x $0.087/s x 1 result) does not fit in the daily budget: " +
+          `$0.912 of $2.00 is left for ${day} (UTC). It was not submitted and nothing was charged. Wait for the ` +
+          'next day (UTC) or raise the limit (cdk deploy -c dailyBudgetUsd=2.18 or more), then upload one of its ' +
+          'files again to retry.',
+      );
+      expect(runware.submitted).toHaveLength(1);
+      expect((await db.slots.holders()).map((h) => h.jobId)).not.toContain(job.jobId);
+      expect(await db.jobs.get(job.jobId)).toMatchObject({ status: 'VALIDATED' });
+    });
   });
 
   describe('with every Runware slot taken', () => {

@@ -1,6 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
 import { S3ObjectReader, S3ObjectWriter } from '../../lambdas/core/objects.js';
@@ -39,6 +40,7 @@ beforeEach(() => {
     limits: DEFAULT_MEDIA_LIMITS,
     defaults: { model: 'klingai:avatar@2.0-pro', prompt: 'Default prompt' },
     hardDeadlineSeconds: 7200,
+    prices: DEFAULT_SETTINGS.modelPricesUsdPerSecond,
     now: () => new Date('2026-11-24T10:00:10Z'),
   };
 });
@@ -119,6 +121,19 @@ describe('validate', () => {
       Key: job.inputs.image.key,
       IfMatch: '"img"',
     });
+  });
+
+  it('records the estimated charge and the price it used: seconds x price x results', async () => {
+    const job = await received(
+      png(720, 960),
+      wav(3),
+      JSON.stringify({ model: 'klingai:avatar@2.0-standard', numberResults: 2 }),
+    );
+    await validateJob(
+      { jobId: job.jobId, attempt: 1 },
+      { ...deps, prices: { ...deps.prices, 'klingai:avatar@2.0-standard': 0.05 } },
+    );
+    expect(await db.jobs.get(job.jobId)).toMatchObject({ estimatedCostUsd: 0.3, priceUsdPerSecond: 0.05 });
   });
 
   it('applies the sidecar over the defaults', async () => {
@@ -329,6 +344,7 @@ describe('validateOrRefuse (the validate function)', () => {
       jobs: db.jobs,
       slots: db.slots,
       tasks: db.tasks,
+      budget: db.budget,
       outputs: outputs as never,
       events: new RecordingEvents(),
       now: deps.now,

@@ -21,6 +21,7 @@ import { TABLE_SCHEMA } from './schema.js';
  * - `SLOTS` / `SLOTS`: the Runware slots taken (`maxConcurrentTasks`), one map of holders;
  * - `WAITER#<jobId>#<attempt>` / `WAITER`: a job attempt waiting for a slot (also in the due index, oldest first).
  * - `OUTPUT#<key>` / `OUTPUT`: the stem that holds a key of the output bucket (never deleted).
+ * - `BUDGET#<YYYY-MM>` / `BUDGET`: the spend of one UTC month and of each of its days, with the open reservations.
  * Every write is a single-item conditional write (no transactions), so it runs on DynamoDB Local emulators too.
  * A new store adds its key builder here and its own module beside the others.
  */
@@ -36,6 +37,8 @@ export const keys = {
   slots: (): ItemKey => ({ pk: 'SLOTS', sk: 'SLOTS' }),
   waiter: (holder: string): ItemKey => ({ pk: `WAITER#${holder}`, sk: 'WAITER' }),
   output: (outputKey: string): ItemKey => ({ pk: `OUTPUT#${outputKey}`, sk: 'OUTPUT' }),
+  /** One UTC month (`YYYY-MM`) of spend; its days live in the same item, so one write covers both limits. */
+  budget: (month: string): ItemKey => ({ pk: `BUDGET#${month}`, sk: 'BUDGET' }),
 };
 
 /** Items of one partition whose sort key starts with a prefix: all the inbox files of a stem. */
