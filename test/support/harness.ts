@@ -5,6 +5,7 @@ import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { DynamoFileStore } from '../../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../../lambdas/core/store/jobs.js';
 import { DynamoOutputNameStore } from '../../lambdas/core/store/outputs.js';
+import { DynamoShownOutputsStore } from '../../lambdas/core/store/shown.js';
 import { DynamoSlotStore } from '../../lambdas/core/store/slots.js';
 import { Table } from '../../lambdas/core/store/table.js';
 import { DynamoTaskStore } from '../../lambdas/core/store/tasks.js';
@@ -23,6 +24,7 @@ export interface TestStores {
   tasks: DynamoTaskStore;
   slots: DynamoSlotStore;
   outputNames: DynamoOutputNameStore;
+  shown: DynamoShownOutputsStore;
 }
 
 /**
@@ -42,6 +44,7 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
       tasks: new DynamoTaskStore(table),
       slots: new DynamoSlotStore(table, options.now ? { now: options.now } : {}),
       outputNames: new DynamoOutputNameStore(table),
+      shown: new DynamoShownOutputsStore(table),
     };
   });
   afterAll(async () => dynamo?.stop());
@@ -67,6 +70,9 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
     },
     get outputNames() {
       return started().outputNames;
+    },
+    get shown() {
+      return started().shown;
     },
   };
 }
