@@ -20,6 +20,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import S3rver from 's3rver';
 import { OutputWriter } from '../lambdas/core/outputs.js';
 import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
+import { DynamoShownOutputsStore } from '../lambdas/core/store/shown.js';
 import { Table } from '../lambdas/core/store/table.js';
 import { deliverJob } from '../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../lambdas/deliver/video-source.js';
@@ -58,7 +59,9 @@ const s3rver = new S3rver({
 });
 const s3Address = await s3rver.run();
 const dynamo = await startDynamo();
-const jobs = new DynamoJobStore(new Table(dynamo.client, dynamo.tableName));
+const table = new Table(dynamo.client, dynamo.tableName);
+const jobs = new DynamoJobStore(table);
+const shown = new DynamoShownOutputsStore(table);
 const s3 = new S3Client({
   region: 'us-east-1',
   endpoint: `http://127.0.0.1:${s3Address.port}`,
@@ -111,6 +114,7 @@ if (mode === 'pipeline') {
       s3,
       outputs: new OutputWriter(s3, 'bench-out', new MemoryOutputNameStore()),
       videos: new HttpVideoSource([origin]),
+      shown,
     },
   );
 } else {

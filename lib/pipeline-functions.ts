@@ -7,6 +7,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { NORMALIZED_PREFIX } from '../lambdas/core/keys';
+import { ARCHIVE_PREFIX, VIDEO_EXTENSIONS } from '../lambdas/core/output-names';
 import { CONSTRUCT_IDS } from './construct-ids';
 import { functionConstructId } from './function-names';
 import { acknowledge } from './nag';
@@ -91,8 +92,11 @@ export class PipelineFunctions extends Construct {
       },
     });
     bindTable(ingest, table, 'readWriteDelete');
-    // Only for `<stem>.error.json` when a drop is ambiguous (e.g. two images for one stem).
+    // `<stem>.error.json` when a drop is ambiguous (e.g. two images for one stem); and when a stem's inputs become
+    // those of a job already delivered, that job's outputs put back: its videos copied from its archive, its record
+    // rewritten, and the other job's videos and error file removed (each job's videos stay in its archive).
     bindBucket(ingest, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
+    bindOutputReplacement(ingest, outputBucket);
 
     const validate = fn('validate', {
       timeout: Duration.seconds(60),
@@ -171,8 +175,10 @@ export class PipelineFunctions extends Construct {
       actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
     });
     // Once a job succeeds, a `<stem>.error.json` of an earlier attempt (or an orphan report) would contradict
-    // the video beside it: deliver may delete error files, and nothing else.
-    bindBucket(deliver, outputBucket, { actions: ['s3:DeleteObject'], keyPattern: '*.error.json' });
+    // the video beside it, and an earlier job's video of another format or count would sit beside it: deliver may
+    // delete error files and videos (every job's videos stay in its archive), never a record or an archived copy.
+    // Each video is uploaded into the archive, then copied (read there) to its visible name.
+    bindOutputReplacement(deliver, outputBucket);
 
     // Also invoked asynchronously, by the rule that closes timed-out and aborted executions.
     const fail = fn('fail', { timeout: Duration.seconds(30), retryAttempts: 2, onFailure: asyncFailures });
@@ -192,5 +198,17 @@ export class PipelineFunctions extends Construct {
   /** Sets the webhook base URL on the submit function (the API is created after the functions). */
   useWebhookUrl(url: string): void {
     this.functions.submit.addEnvironment('WEBHOOK_URL', url);
+  }
+}
+
+/**
+ * What putting one job's outputs in place of another job's of the same stem takes: reading the job's archived
+ * videos (the source of a server-side copy) and deleting the stem's videos and error file the other job left.
+ * Never a job record (`<stem>.json`) nor an archived copy (`*.archived`): those are not deletable.
+ */
+function bindOutputReplacement(fn: PipelineFunction, bucket: IBucket): void {
+  bindBucket(fn, bucket, { actions: ['s3:GetObject'], keyPattern: `${ARCHIVE_PREFIX}*` });
+  for (const keyPattern of ['*.error.json', ...VIDEO_EXTENSIONS.map((extension) => `*.${extension}`)]) {
+    bindBucket(fn, bucket, { actions: ['s3:DeleteObject'], keyPattern });
   }
 }

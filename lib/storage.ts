@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { ARCHIVE_PREFIX } from '../lambdas/core/output-names';
 import { TABLE_SCHEMA } from '../lambdas/core/store/schema';
 
 export interface StorageProps {
@@ -15,6 +16,13 @@ export interface StorageProps {
    * @default Duration.days(90)
    */
   readonly accessLogExpiration?: Duration;
+  /**
+   * When the archived copies of delivered videos (`archive/<jobId>/` in the output bucket) move to S3 Glacier
+   * Instant Retrieval: read in milliseconds like Standard (a restore is still a plain server-side copy), at about
+   * a sixth of the storage price, plus a retrieval charge per GB read.
+   * @default Duration.days(30)
+   */
+  readonly archiveTransitionAfter?: Duration;
 }
 
 /**
@@ -25,7 +33,10 @@ export interface StorageProps {
 export class Storage extends Construct {
   /** Where jobs are dropped under `inbox/`. Sends its events to EventBridge; versioned so nothing is lost. */
   readonly inputBucket: s3.Bucket;
-  /** Where videos, job records and `<stem>.error.json` files appear. */
+  /**
+   * Where videos, job records and `<stem>.error.json` files appear; and, under `archive/<jobId>/`, a copy of every
+   * delivered video, from which a job's outputs are put back when its inputs are dropped again.
+   */
   readonly outputBucket: s3.Bucket;
   /** Server access logs of both buckets. */
   readonly accessLogBucket: s3.Bucket;
@@ -80,7 +91,20 @@ export class Storage extends Construct {
       ...secure,
       serverAccessLogsBucket: this.accessLogBucket,
       serverAccessLogsPrefix: 'output/',
-      lifecycleRules: [abortIncompleteUploads],
+      lifecycleRules: [
+        abortIncompleteUploads,
+        {
+          // Kept for good (a job's outputs can come back whenever its inputs do), but seldom read.
+          id: 'archived-videos-to-glacier-instant-retrieval',
+          prefix: ARCHIVE_PREFIX,
+          transitions: [
+            {
+              storageClass: s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+              transitionAfter: props.archiveTransitionAfter ?? Duration.days(30),
+            },
+          ],
+        },
+      ],
     });
 
     this.table = new dynamodb.Table(this, 'Table', {

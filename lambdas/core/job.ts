@@ -167,6 +167,11 @@ export const JobRecordSchema = z.object({
   /** With several results, the ones Runware could not make (the others were delivered). */
   partialFailures: z.array(TaskErrorSchema).optional(),
   outputs: z.array(DeliveredOutputSchema).optional(),
+  /**
+   * When the job's outputs were last put back in place from the archive (its inputs were dropped again after
+   * another job of the stem had replaced them), without a new render.
+   */
+  restoredAt: z.string().optional(),
   error: JobErrorSchema.optional(),
   /**
    * Every problem validation found in this attempt's inputs (Lambda passes the fail step only a name and a

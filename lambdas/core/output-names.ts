@@ -1,4 +1,5 @@
 import { errorOutputKey, recordOutputKey, videoOutputKey } from './keys.js';
+import { FILE_EXTENSION_OF_FORMAT, MAX_NUMBER_RESULTS, OUTPUT_FORMATS } from './settings.js';
 
 /**
  * The output naming rule. Output keys mirror the stem (`<stem>.mp4`, `<stem>-1.mp4`, `<stem>.json`,
@@ -52,3 +53,37 @@ export function nameTakenMessage(stem: string, key: string, holder: string): str
     'at the end), and upload them again.'
   );
 }
+
+/** The file extensions of the videos a job can deliver (`mp4`, `webm`, `mov`). */
+export const VIDEO_EXTENSIONS: readonly string[] = OUTPUT_FORMATS.map((f) => FILE_EXTENSION_OF_FORMAT[f]);
+
+/**
+ * Every video and error key any job of `stem` may have written, whatever its format and number of results: what
+ * can be left over from an earlier job of the stem once another one's outputs are in place. (`<stem>.json` is
+ * not listed: every job overwrites it.) Some of these keys may be held by other stems; writers check that.
+ */
+export function stemOutputCandidates(stem: string): string[] {
+  const keys = new Set<string>([errorOutputKey(stem)]);
+  for (const extension of VIDEO_EXTENSIONS) {
+    for (let n = 1; n <= MAX_NUMBER_RESULTS; n++) {
+      for (const key of outputNamesOf(stem, extension, n).videos) keys.add(key);
+    }
+  }
+  return [...keys];
+}
+
+/**
+ * The per-job archive. Deliver writes each video first under `archive/<jobId>/`, then copies it (server side) to
+ * its visible name; the copy there stays when a later job of the stem replaces the visible one, so the stem's
+ * inputs changed back bring that job's outputs back by another server-side copy, with no new render.
+ *
+ * Archive keys end in `.archived`: every output key ends in `.mp4`, `.webm`, `.mov` or `.json` (see
+ * `fitS3Key`, which keeps the suffix), so no stem's outputs can ever be named like an archived copy, whatever
+ * the stem, even one under a folder called `archive`. They are plain ASCII, so they need no escaping as a
+ * `CopySource`.
+ */
+export const ARCHIVE_PREFIX = 'archive/';
+
+/** The archived copy of the `index`-th video (0-based) of job `jobId`, in the format with `extension`. */
+export const archiveKeyOf = (jobId: string, index: number, extension: string): string =>
+  `${ARCHIVE_PREFIX}${jobId}/video-${index + 1}.${extension}.archived`;

@@ -1,7 +1,7 @@
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeliveryError } from './errors.js';
 import { errorOutputKey } from './keys.js';
-import { nameTakenMessage, ownerOf } from './output-names.js';
+import { ARCHIVE_PREFIX, nameTakenMessage, ownerOf, stemOutputCandidates } from './output-names.js';
 import type { OutputNameStore } from './store/outputs.js';
 
 export interface ErrorDocument {
@@ -70,6 +70,41 @@ export class OutputWriter {
   }
 
   /**
+   * Copies the archived object `archiveKey` (see `archiveKeyOf`) to `key` inside the bucket (server side: no bytes
+   * pass through the function). The caller has made sure its stem holds `key` (reserved at validation, or
+   * {@link claim}ed). Returns false, writing nothing, when the archived copy does not exist (a job delivered before
+   * the archive existed).
+   */
+  async copyFromArchive(archiveKey: string, key: string): Promise<boolean> {
+    // Archive keys are plain ASCII (hex job id, fixed names), so the CopySource needs no escaping; anything else
+    // would need escaping S3 and local emulators do not agree on.
+    if (!archiveKey.startsWith(ARCHIVE_PREFIX)) throw new Error(`Not an archive key: ${archiveKey}`);
+    try {
+      await this.s3.send(
+        new CopyObjectCommand({ Bucket: this.bucket, Key: key, CopySource: `${this.bucket}/${archiveKey}` }),
+      );
+      return true;
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes every video and error key a job of `stem` may have written (any format, any number of results) except
+   * `keep`, among those `stem` holds: after one job's outputs are put in place, nothing of an earlier job of the
+   * stem stays beside them. Keys other stems hold are never touched. Returns the keys deleted (or already absent).
+   */
+  async deleteOthers(stem: string, keep: readonly string[]): Promise<string[]> {
+    const kept = new Set(keep);
+    const candidates = stemOutputCandidates(stem).filter((key) => !kept.has(key));
+    const deleted = await Promise.all(
+      candidates.map(async (key) => ((await this.deleteOwn(stem, key)) ? key : undefined)),
+    );
+    return deleted.filter((key): key is string => key !== undefined);
+  }
+
+  /**
    * Writes `<stem>.error.json`. Returns its key, or `held` with the stem that holds that key when it belongs to
    * another job (nothing is written then: the caller keeps the error in the job record and logs it).
    */
@@ -82,6 +117,13 @@ export class OutputWriter {
     await this.putJson(document.stem, key, document);
     return { key, written: true };
   }
+}
+
+/** S3's answer for a copy source that does not exist (`NoSuchKey`; some emulators answer a bare 404). */
+function isMissing(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return error.name === 'NoSuchKey' || error.name === 'NotFound' || status === 404;
 }
 
 export const HOW_TO_RETRY =

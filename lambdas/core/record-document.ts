@@ -33,6 +33,7 @@ export function recordDocument(job: JobRecord) {
       output: job.outputs?.find((o) => o.videoUUID === result.videoUUID)?.key ?? null,
     })),
     outputs: job.outputs ?? [],
+    ...(job.restoredAt ? { restoredAt: job.restoredAt } : {}),
     ...(job.partialFailures?.length ? { partialFailures: job.partialFailures } : {}),
     ...(job.error ? { error: job.error } : {}),
     stages: job.stages,

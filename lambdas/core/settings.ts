@@ -8,6 +8,8 @@ export const OUTPUT_FORMATS = ['MP4', 'WEBM', 'MOV'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export const PROMPT_MAX_LENGTH = 2500;
+/** Most videos one job may ask for (`numberResults`). */
+export const MAX_NUMBER_RESULTS = 4;
 
 export const SafetySchema = z
   .object({
@@ -29,7 +31,7 @@ export const SidecarSchema = z
       .pipe(z.enum(OUTPUT_FORMATS))
       .optional(),
     outputQuality: z.number().int().min(20).max(99).optional(),
-    numberResults: z.number().int().min(1).max(4).optional(),
+    numberResults: z.number().int().min(1).max(MAX_NUMBER_RESULTS).optional(),
     safety: SafetySchema.optional(),
     model: z.enum(AVATAR_MODELS).optional(),
   })

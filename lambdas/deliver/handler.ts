@@ -6,6 +6,7 @@ import { dynamoClient, s3Client } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
+import { DynamoShownOutputsStore } from '../core/store/shown.js';
 import { Table } from '../core/store/table.js';
 import { deliverJob } from './deliver.js';
 import { HttpVideoSource } from './video-source.js';
@@ -24,6 +25,7 @@ const deps = {
   videos: new HttpVideoSource(config.ALLOWED_VIDEO_HOSTS),
   s3: s3Client(),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
+  shown: new DynamoShownOutputsStore(table),
 };
 
 export const handler = stepHandler('delivered', async (input) => {

@@ -7,6 +7,7 @@ import { dynamoClient, logger, s3Client, sfnClient } from '../core/runtime.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
+import { DynamoShownOutputsStore } from '../core/store/shown.js';
 import { Table } from '../core/store/table.js';
 import { forgetObject, ingestObject } from './ingest.js';
 
@@ -28,6 +29,7 @@ const deps = {
   jobRecordRetentionDays: config.JOB_RECORD_RETENTION_DAYS,
   executions: new SfnExecutionStarter(sfnClient(), config.STATE_MACHINE_ARN),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
+  shown: new DynamoShownOutputsStore(table),
   now: () => new Date(),
 };
 
@@ -67,5 +69,11 @@ export const handler = async (
     },
     deps,
   );
+  if (outcome.kind === 'archive-missing') {
+    // A job delivered before deliver kept an archive: its outputs cannot come back without a new render, which
+    // would be billed, so the output folder is left as it was.
+    logger.warn('ingested: outputs not restored, no archived copy', { outcome });
+    return;
+  }
   logger.info('ingested', { outcome });
 };

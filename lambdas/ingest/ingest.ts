@@ -8,6 +8,8 @@ import { jobExpiresAt, pairingExpiresAt } from '../core/retention.js';
 import { ambiguityOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
+import type { ShownOutputsStore } from '../core/store/shown.js';
+import { restoreDelivered } from './restore.js';
 
 /** One `Object Created` notification of the input bucket, key still URL-encoded as S3 sends it. */
 export interface ObjectCreated {
@@ -26,7 +28,11 @@ export type IngestOutcome =
   | { kind: 'waiting'; stem: string; missing: FileRole }
   | { kind: 'ambiguous'; stem: string; keys: string[] }
   | { kind: 'started'; jobId: string; attempt: number; executionArn: string }
-  | { kind: 'unchanged'; jobId: string; attempt: number; status: string };
+  | { kind: 'unchanged'; jobId: string; attempt: number; status: string }
+  /** The stem's inputs became those of a delivered job again: its outputs are back, with no new render. */
+  | { kind: 'restored'; jobId: string; outputs: string[]; removed: string[] }
+  /** As `restored`, but the job was delivered before the archive existed: the outputs were left as they were. */
+  | { kind: 'archive-missing'; jobId: string; archiveKey: string };
 
 export interface IngestDeps {
   files: FileStore;
@@ -37,6 +43,8 @@ export interface IngestDeps {
   jobRecordRetentionDays?: number;
   executions: ExecutionStarter;
   outputs: OutputWriter;
+  /** Which job's outputs each stem shows: a delivered job whose inputs are back gets its outputs back. */
+  shown: ShownOutputsStore;
   now: () => Date;
 }
 
@@ -123,6 +131,14 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
         };
       }
       job = claim.job;
+    } else if (job.status === 'DELIVERED') {
+      // The stem's inputs are this delivered job's (again): the output folder must show its outputs, which another
+      // job of the stem may have replaced meanwhile. Copied back from the archive: no task, no charge.
+      const restored = await restoreDelivered(job, deps);
+      if (restored.kind === 'shown') {
+        return { kind: 'unchanged', jobId, attempt: job.attempt, status: job.status };
+      }
+      return restored;
     } else if (!(job.claimedBy === event.eventId && job.status === 'RECEIVED' && !job.executionArn)) {
       return { kind: 'unchanged', jobId, attempt: job.attempt, status: job.status };
     }

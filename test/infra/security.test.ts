@@ -165,12 +165,25 @@ const DEAD_LETTERS: Grants = {
   deadLetterQueue: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
 };
 
+/**
+ * Putting one job's outputs in place of another's (deliver, and ingest's restore): read the archived videos (the
+ * source of a server-side copy), delete the stem's videos and error file; never a record or an archived copy.
+ */
+const OUTPUT_REPLACEMENT: Grants = {
+  'outputBucket/archive/*': ['s3:GetObject'],
+  'outputBucket/*.error.json': ['s3:DeleteObject'],
+  'outputBucket/*.mp4': ['s3:DeleteObject'],
+  'outputBucket/*.webm': ['s3:DeleteObject'],
+  'outputBucket/*.mov': ['s3:DeleteObject'],
+};
+
 /** The complete permissions of each function (lib/pipeline.ts), resource -> actions. */
 const EXPECTED: Record<string, Grants> = {
   ingest: {
     ...base('ingest', DYNAMODB_READ_WRITE_DELETE),
     ...DEAD_LETTERS,
     'outputBucket/*': ['s3:PutObject'],
+    ...OUTPUT_REPLACEMENT,
     stateMachine: ['states:StartExecution'],
   },
   validate: {
@@ -200,7 +213,7 @@ const EXPECTED: Record<string, Grants> = {
   deliver: {
     ...base('deliver'),
     'outputBucket/*': ['s3:AbortMultipartUpload', 's3:PutObject'],
-    'outputBucket/*.error.json': ['s3:DeleteObject'],
+    ...OUTPUT_REPLACEMENT,
   },
   fail: {
     ...base('fail'),
@@ -319,7 +332,7 @@ describe('no way out of the stack', () => {
 });
 
 describe('S3: inputs are never lost, outputs are never read', () => {
-  it('lets no function read or list the output bucket', () => {
+  it('lets no function read or list the output bucket, but deliver and ingest read the archived videos they copy into place', () => {
     const reads = allGrants().filter(
       (g) =>
         g.resource.startsWith('outputBucket') &&
@@ -327,7 +340,16 @@ describe('S3: inputs are never lost, outputs are never read', () => {
           actionAllows(g.action, a),
         ),
     );
-    expect(reads).toEqual([]);
+    expect(reads.sort((a, b) => a.fn.localeCompare(b.fn))).toEqual([
+      { fn: 'deliver', action: 's3:GetObject', resource: 'outputBucket/archive/*' },
+      { fn: 'ingest', action: 's3:GetObject', resource: 'outputBucket/archive/*' },
+    ]);
+    for (const key of ['promo/anna.mp4', 'promo/anna.json', 'promo/anna.error.json']) {
+      expect(
+        reads.filter((g) => arnMatches(g.resource, `outputBucket/${key}`)),
+        key,
+      ).toEqual([]);
+    }
   });
 
   it('lets only validate and submit read the input bucket, and only its inbox/* objects (submit also the normalized/* images it presigns); only validate lists it (a missing sidecar is then a 404)', () => {
@@ -365,34 +387,47 @@ describe('S3: inputs are never lost, outputs are never read', () => {
     }
   });
 
-  it('lets no function delete a delivered video or a job record; deliver may delete only <stem>.error.json', () => {
+  it("lets no function delete a job record or an archived video; only deliver and ingest's restore delete a stem's videos and error file", () => {
     const deletes = allGrants().filter((g) => g.action.startsWith('s3:Delete'));
-    expect(deletes).toEqual([
-      { fn: 'deliver', action: 's3:DeleteObject', resource: 'outputBucket/*.error.json' },
-    ]);
+    const replaceable = ['*.error.json', '*.mp4', '*.webm', '*.mov'].map((p) => `outputBucket/${p}`);
+    for (const fn of ['deliver', 'ingest']) {
+      const own = deletes.filter((g) => g.fn === fn);
+      expect(own.every((g) => g.action === 's3:DeleteObject')).toBe(true);
+      expect(own.map((g) => g.resource).sort(), fn).toEqual([...replaceable].sort());
+    }
+    expect(deletes).toHaveLength(2 * replaceable.length);
+    // Every delivered video stays in its job's archive, and the records stay: none of them can be deleted.
     for (const key of [
-      'promo/anna.mp4',
       'promo/anna.json',
-      'promo/anna-2.webm',
-      'promo/anna.error.json.mp4',
+      'promo/anna.mp4.json',
+      'archive/0123456789abcdef0123456789abcdef/video-1.mp4.archived',
+      'archive/0123456789abcdef0123456789abcdef/video-2.webm.archived',
     ]) {
       expect(
         deletes.filter((g) => arnMatches(g.resource, `outputBucket/${key}`)),
         key,
       ).toEqual([]);
     }
-    expect(deletes.every((g) => arnMatches(g.resource, 'outputBucket/promo/anna.error.json'))).toBe(true);
+    for (const key of ['promo/anna.error.json', 'promo/anna.mp4', 'promo/anna-2.webm', 'promo/anna.mov']) {
+      expect(
+        deletes.filter((g) => g.fn === 'deliver' && arnMatches(g.resource, `outputBucket/${key}`)),
+        key,
+      ).toHaveLength(1);
+    }
   });
 
-  it('lets ingest, fail and sweep only put objects in the output bucket; deliver also aborts its uploads and deletes <stem>.error.json', () => {
+  it('lets fail and sweep only put objects in the output bucket; deliver also aborts its uploads; deliver and ingest read only the archive', () => {
     const put = ['s3:PutObject on outputBucket/*'];
+    const replacement = [
+      's3:DeleteObject on outputBucket/*.error.json',
+      's3:DeleteObject on outputBucket/*.mov',
+      's3:DeleteObject on outputBucket/*.mp4',
+      's3:DeleteObject on outputBucket/*.webm',
+      's3:GetObject on outputBucket/archive/*',
+    ];
     expect(grantsWhere((g) => g.resource.startsWith('outputBucket'))).toEqual({
-      ingest: put,
-      deliver: [
-        's3:AbortMultipartUpload on outputBucket/*',
-        's3:DeleteObject on outputBucket/*.error.json',
-        's3:PutObject on outputBucket/*',
-      ],
+      ingest: [...put, ...replacement].sort(),
+      deliver: ['s3:AbortMultipartUpload on outputBucket/*', ...put, ...replacement].sort(),
       fail: put,
       sweep: put,
     });
@@ -404,14 +439,17 @@ describe('S3: inputs are never lost, outputs are never read', () => {
     expect(Object.keys(s3).sort()).toEqual(['deliver', 'fail', 'ingest', 'submit', 'sweep', 'validate']);
   });
 
-  it('never grants wildcard or destructive S3 actions (deliver may delete only <stem>.error.json files)', () => {
+  it("never grants wildcard or destructive S3 actions (deliver and ingest may delete only a stem's videos and error files)", () => {
+    const deletes = ['*.error.json', '*.mov', '*.mp4', '*.webm'].map(
+      (p) => `s3:DeleteObject on outputBucket/${p}`,
+    );
     expect(
       grantsWhere(
         (g) =>
           g.action.startsWith('s3:') &&
           (g.action.includes('*') || /Delete|PutBucket|Acl|Tagging/.test(g.action)),
       ),
-    ).toEqual({ deliver: ['s3:DeleteObject on outputBucket/*.error.json'] });
+    ).toEqual({ deliver: deletes, ingest: deletes });
   });
 
   it('denies requests without TLS on every bucket, objects included', () => {

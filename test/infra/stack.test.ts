@@ -510,11 +510,20 @@ describe('storage', () => {
     });
   });
 
-  it('logs output bucket access and aborts its incomplete uploads', () => {
+  it('logs output bucket access, aborts its incomplete uploads and moves archived videos to Glacier Instant Retrieval', () => {
     expect(resources[logicalId(s.stack.storage.outputBucket)]?.Properties).toMatchObject({
       LoggingConfiguration: { DestinationBucketName: { Ref: logicalId(s.stack.storage.accessLogBucket) } },
       LifecycleConfiguration: {
-        Rules: [expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } })],
+        Rules: [
+          expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+          // Never expired: a job's outputs come back from here whenever its inputs are dropped again.
+          {
+            Id: 'archived-videos-to-glacier-instant-retrieval',
+            Prefix: 'archive/',
+            Status: 'Enabled',
+            Transitions: [{ StorageClass: 'GLACIER_IR', TransitionInDays: 30 }],
+          },
+        ],
       },
     });
   });

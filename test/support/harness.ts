@@ -6,6 +6,7 @@ import { DynamoBudgetStore } from '../../lambdas/core/store/budget.js';
 import { DynamoFileStore } from '../../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../../lambdas/core/store/jobs.js';
 import { DynamoOutputNameStore } from '../../lambdas/core/store/outputs.js';
+import { DynamoShownOutputsStore } from '../../lambdas/core/store/shown.js';
 import { DynamoSlotStore } from '../../lambdas/core/store/slots.js';
 import { Table } from '../../lambdas/core/store/table.js';
 import { DynamoTaskStore } from '../../lambdas/core/store/tasks.js';
@@ -25,6 +26,7 @@ export interface TestStores {
   slots: DynamoSlotStore;
   outputNames: DynamoOutputNameStore;
   budget: DynamoBudgetStore;
+  shown: DynamoShownOutputsStore;
 }
 
 /**
@@ -45,6 +47,7 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
       slots: new DynamoSlotStore(table, options.now ? { now: options.now } : {}),
       outputNames: new DynamoOutputNameStore(table),
       budget: new DynamoBudgetStore(table, options.now ? { now: options.now } : {}),
+      shown: new DynamoShownOutputsStore(table),
     };
   });
   afterAll(async () => dynamo?.stop());
@@ -73,6 +76,9 @@ export function useStores(options: { now?: () => Date } = {}): TestStores {
     },
     get budget() {
       return started().budget;
+    },
+    get shown() {
+      return started().shown;
     },
   };
 }

@@ -1,5 +1,6 @@
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   PutObjectCommand,
@@ -49,12 +50,14 @@ beforeEach(() => {
   s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u1' });
   s3Mock.on(UploadPartCommand).resolves({ ETag: '"p"' });
   s3Mock.on(CompleteMultipartUploadCommand).resolves({});
+  s3Mock.on(CopyObjectCommand).resolves({});
   const s3 = new S3Client({ region: 'us-east-1' });
   deps = {
     jobs: db.jobs,
     s3,
     outputs: new OutputWriter(s3, 'out', db.outputNames),
     videos: new HttpVideoSource(['vm.runware.ai'], serve({})),
+    shown: db.shown,
   };
 });
 afterEach(() => s3Mock.reset());
@@ -94,11 +97,18 @@ async function generated(
   return job;
 }
 
-function uploadedKeys(): string[] {
+/** Every key written in the output bucket, the archived copies included. */
+function writtenKeys(): string[] {
   return [
     ...s3Mock.commandCalls(PutObjectCommand).map((c) => String(c.args[0].input.Key)),
     ...s3Mock.commandCalls(CompleteMultipartUploadCommand).map((c) => String(c.args[0].input.Key)),
+    ...s3Mock.commandCalls(CopyObjectCommand).map((c) => String(c.args[0].input.Key)),
   ];
+}
+
+/** The keys people see: everything written outside the per-job archive. */
+function uploadedKeys(): string[] {
+  return writtenKeys().filter((key) => !key.startsWith('archive/'));
 }
 
 describe('deliver', () => {
@@ -111,10 +121,17 @@ describe('deliver', () => {
     const out = await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
 
     expect(out).toEqual({ outputs: [`${job.stem}.mp4`], recordKey: `${job.stem}.json` });
+    // Uploaded (and checked) into the job's archive, then copied into place server side.
+    const archived = `archive/${job.jobId}/video-1.mp4.archived`;
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
       Bucket: 'out',
-      Key: `${job.stem}.mp4`,
+      Key: archived,
       ContentType: 'video/mp4',
+    });
+    expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, {
+      Bucket: 'out',
+      Key: `${job.stem}.mp4`,
+      CopySource: `out/${archived}`,
     });
     const recordCall = s3Mock
       .commandCalls(PutObjectCommand)
@@ -159,6 +176,33 @@ describe('deliver', () => {
     expect(s3Mock).not.toHaveReceivedCommand(DeleteObjectCommand);
   });
 
+  it("leaves only this job's outputs under the stem: an earlier job's video of another format goes, another stem's stays", async () => {
+    const job = await generated([result(1)], 'WEBM');
+    // An earlier job of the stem delivered an MP4 and two results; `<stem>-2.webm` is the video of stem `<stem>-2`.
+    const at = new Date().toISOString();
+    await db.outputNames.claim(job.stem, [`${job.stem}.mp4`, `${job.stem}-1.mp4`, `${job.stem}-2.mp4`], at);
+    await db.outputNames.claim(`${job.stem}-2`, [`${job.stem}-2.webm`], at);
+    const webm = mp4(100);
+    webm.set([0x1a, 0x45, 0xdf, 0xa3]);
+    deps.videos = new HttpVideoSource(
+      ['vm.runware.ai'],
+      serve({ [result(1).videoURL]: () => ok(webm, { 'content-type': 'video/webm' }) }),
+    );
+    await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
+
+    const deleted = s3Mock.commandCalls(DeleteObjectCommand).map((c) => String(c.args[0].input.Key));
+    expect(deleted.sort()).toEqual(
+      [`${job.stem}-1.mp4`, `${job.stem}-2.mp4`, `${job.stem}.error.json`, `${job.stem}.mp4`].sort(),
+    );
+    expect(deleted).not.toContain(`${job.stem}.webm`);
+    expect(deleted).not.toContain(`${job.stem}-2.webm`);
+    expect(deleted).not.toContain(`${job.stem}.json`);
+    expect(await db.shown.get(job.stem)).toMatchObject({
+      jobId: job.jobId,
+      keys: [`${job.stem}.webm`, `${job.stem}.json`],
+    });
+  });
+
   it('writes no video whose key another stem holds, and says which stem', async () => {
     const job = await generated([result(1), result(2)], 'MP4', { reserve: false });
     await db.outputNames.claim(`${job.stem}-2`, [`${job.stem}-2.mp4`], new Date().toISOString());
@@ -182,7 +226,10 @@ describe('deliver', () => {
     );
     await deliverJob({ jobId: job.jobId, attempt: 1 }, { ...deps, partSize: 5 * 1024 * 1024 });
     expect(s3Mock.commandCalls(UploadPartCommand)).toHaveLength(3);
-    expect(s3Mock).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, { Key: `${job.stem}.mp4` });
+    expect(s3Mock).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, {
+      Key: `archive/${job.jobId}/video-1.mp4.archived`,
+    });
+    expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, { Key: `${job.stem}.mp4` });
   });
 
   it('names several results <stem>-1, <stem>-2 in the order they arrived', async () => {
@@ -254,7 +301,7 @@ describe('deliver', () => {
     const job = await generated();
     deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: respond }));
     await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({ name, code });
-    expect(uploadedKeys()).toEqual([]);
+    expect(writtenKeys()).toEqual([]);
     expect((await db.jobs.get(job.jobId))?.status).toBe('GENERATED');
   });
 
@@ -281,7 +328,7 @@ describe('deliver', () => {
       code: 'VIDEO_TRUNCATED',
       message: expect.stringContaining('socket hang up'),
     });
-    expect(uploadedKeys()).toEqual([]);
+    expect(writtenKeys()).toEqual([]);
   });
 
   it('reports an unreachable video host as transient', async () => {

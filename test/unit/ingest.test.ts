@@ -52,6 +52,7 @@ beforeEach(() => {
     orphanAfterSeconds: 3600,
     executions: new RecordingStarter(),
     outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket', db.outputNames),
+    shown: db.shown,
     now: () => new Date('2026-11-24T10:00:00Z'),
   };
 });

@@ -31,6 +31,7 @@ const ingest = (key: string) => {
     jobs: db.jobs,
     executions: starter,
     outputs: outputs(),
+    shown: db.shown,
     orphanAfterSeconds: 3600,
     now: () => clock,
   });

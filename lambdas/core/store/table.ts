@@ -16,6 +16,7 @@ import { TABLE_SCHEMA } from './schema.js';
  * `pk`/`sk`:
  * - `STEM#<stem>` / `FILE#<key>`: a file seen in the inbox (pairing);
  * - `STEM#<stem>` / `ORPHAN_WATCH`: the orphan clock of a stem with a lone file (also in the due index);
+ * - `STEM#<stem>` / `SHOWN`: the job whose outputs the stem's output keys hold now;
  * - `JOB#<jobId>` / `JOB`: the job record;
  * - `TASK#<taskUUID>` / `TASK`: the Runware task lookup for the webhook and the poller;
  * - `SLOTS` / `SLOTS`: the Runware slots taken (`maxConcurrentTasks`), one map of holders;
@@ -32,6 +33,7 @@ const { partitionKey: PK, sortKey: SK, dueIndex: DUE } = TABLE_SCHEMA;
 export const keys = {
   file: (stem: string, key: string): ItemKey => ({ pk: `STEM#${stem}`, sk: `FILE#${key}` }),
   orphanWatch: (stem: string): ItemKey => ({ pk: `STEM#${stem}`, sk: 'ORPHAN_WATCH' }),
+  shown: (stem: string): ItemKey => ({ pk: `STEM#${stem}`, sk: 'SHOWN' }),
   job: (jobId: string): ItemKey => ({ pk: `JOB#${jobId}`, sk: 'JOB' }),
   task: (taskUUID: string): ItemKey => ({ pk: `TASK#${taskUUID}`, sk: 'TASK' }),
   slots: (): ItemKey => ({ pk: 'SLOTS', sk: 'SLOTS' }),
