@@ -10,24 +10,16 @@
  * Run: `npx tsx bench/burst.ts` (PAIRS and TIMEOUT_S override the defaults).
  */
 
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { makeSamplePortrait, makeSampleVoice } from '../local/ffmpeg.js';
 import { LocalStack } from '../local/stack.js';
-import { awaitPairs, dropPairs, sampleTree } from './support.js';
+import { awaitPairs, dropPairs, makeSamples, sampleTree } from './support.js';
 
 const PAIRS = Number(process.env.PAIRS ?? 50);
 const TIMEOUT_S = Number(process.env.TIMEOUT_S ?? 600);
 const PREFIX = 'burst';
 
-const dir = mkdtempSync(join(tmpdir(), 'avatar-burst-'));
-await Promise.all([
-  makeSamplePortrait(join(dir, 'portrait.png')),
-  makeSampleVoice(join(dir, 'voice.wav'), 3),
-]);
-const portrait = readFileSync(join(dir, 'portrait.png'));
-const voice = readFileSync(join(dir, 'voice.wav'));
+const { dir, portrait, voice } = await makeSamples('avatar-burst-');
 
 const stack = await LocalStack.start({
   workDir: join(dir, 'stack'),

@@ -18,14 +18,12 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { makeSamplePortrait, makeSampleVoice } from '../local/ffmpeg.js';
 import { LocalStack } from '../local/stack.js';
 import type { FunctionName } from '../local/template.js';
 import { storesOf } from '../test/support/local.js';
@@ -33,6 +31,7 @@ import {
   awaitPairs,
   dropPairs,
   machine,
+  makeSamples,
   quantile,
   type Spread,
   sampleTree,
@@ -243,13 +242,7 @@ function fmt(s: Spread, unit: string, digits = 0): { median: string; spread: str
 }
 
 // ------------------------------------------------------------------------------------ the samples
-const dir = mkdtempSync(join(tmpdir(), 'avatar-bench-'));
-await Promise.all([
-  makeSamplePortrait(join(dir, 'portrait.png')),
-  makeSampleVoice(join(dir, 'voice.wav'), 3),
-]);
-const portrait = readFileSync(join(dir, 'portrait.png'));
-const voice = readFileSync(join(dir, 'voice.wav'));
+const { dir, portrait, voice } = await makeSamples('avatar-bench-');
 const benchStarted = Date.now();
 const progress = (line: string) =>
   console.error(`bench [${round((Date.now() - benchStarted) / 1000)} s] ${line}`);

@@ -4,7 +4,7 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -22,6 +22,7 @@ import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { Table } from '../lambdas/core/store/table.js';
 import { deliverJob } from '../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../lambdas/deliver/video-source.js';
+import { makeSamplePortrait, makeSampleVoice } from '../local/ffmpeg.js';
 import type { LocalStack } from '../local/stack.js';
 import { startDynamo } from '../test/support/dynamo.js';
 import { result, seedValidatedJob } from '../test/support/jobs.js';
@@ -177,6 +178,20 @@ export async function storedBytes(rig: DeliveryRig, key: string): Promise<number
 }
 
 // ----------------------------------------------------------------------------- a batch of pairs
+/** A sample portrait and a 3 s voice track, made with ffmpeg in a new temporary folder (also returned). */
+export async function makeSamples(prefix: string): Promise<{ dir: string; portrait: Buffer; voice: Buffer }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  await Promise.all([
+    makeSamplePortrait(join(dir, 'portrait.png')),
+    makeSampleVoice(join(dir, 'voice.wav'), 3),
+  ]);
+  return {
+    dir,
+    portrait: readFileSync(join(dir, 'portrait.png')),
+    voice: readFileSync(join(dir, 'voice.wav')),
+  };
+}
+
 /** The voice track with one PCM sample changed: a different track, so a different job. */
 export function variant(voice: Buffer, i: number): Buffer {
   const audio = Buffer.from(voice);
