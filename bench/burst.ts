@@ -10,25 +10,16 @@
  * Run: `npx tsx bench/burst.ts` (PAIRS and TIMEOUT_S override the defaults).
  */
 
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { makeSamplePortrait, makeSampleVoice } from '../local/ffmpeg.js';
 import { LocalStack } from '../local/stack.js';
-import { sampleTree } from './support.js';
+import { awaitPairs, dropPairs, makeSamples, sampleTree } from './support.js';
 
 const PAIRS = Number(process.env.PAIRS ?? 50);
 const TIMEOUT_S = Number(process.env.TIMEOUT_S ?? 600);
 const PREFIX = 'burst';
 
-const dir = mkdtempSync(join(tmpdir(), 'avatar-burst-'));
-await Promise.all([
-  makeSamplePortrait(join(dir, 'portrait.png')),
-  makeSampleVoice(join(dir, 'voice.wav'), 3),
-]);
-const portrait = readFileSync(join(dir, 'portrait.png'));
-const voice = readFileSync(join(dir, 'voice.wav'));
+const { dir, portrait, voice } = await makeSamples('avatar-burst-');
 
 const stack = await LocalStack.start({
   workDir: join(dir, 'stack'),
@@ -45,57 +36,13 @@ const sampler = setInterval(() => {
 
 try {
   const started = Date.now();
-  await Promise.all(
-    Array.from({ length: PAIRS }, (_, i) => {
-      const stem = `${PREFIX}/pair-${String(i).padStart(4, '0')}`;
-      const audio = Buffer.from(voice);
-      // One sample of the PCM data changed: a different track, so a different job.
-      const at = audio.length - 2 - 2 * i;
-      audio.writeInt16LE((audio.readInt16LE(at) + 1) & 0x7fff, at);
-      return Promise.all([
-        stack.s3.send(
-          new PutObjectCommand({ Bucket: stack.names.inputBucket, Key: `inbox/${stem}.png`, Body: portrait }),
-        ),
-        stack.s3.send(
-          new PutObjectCommand({ Bucket: stack.names.inputBucket, Key: `inbox/${stem}.wav`, Body: audio }),
-        ),
-      ]);
-    }),
-  );
-  let delivered = 0;
-  let failed = 0;
-  let errorKeys: string[] = [];
-  while (Date.now() - started < TIMEOUT_S * 1000) {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await stack.s3.send(
-        new ListObjectsV2Command({
-          Bucket: stack.names.outputBucket,
-          Prefix: `${PREFIX}/`,
-          ContinuationToken: token,
-        }),
-      );
-      keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
-      token = page.NextContinuationToken;
-    } while (token);
-    delivered = keys.filter((k) => k.endsWith('.mp4')).length;
-    errorKeys = keys.filter((k) => k.endsWith('.error.json'));
-    failed = errorKeys.length;
-    if (delivered + failed >= PAIRS) break;
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-  const seconds = (Date.now() - started) / 1000;
+  await dropPairs(stack, PREFIX, PAIRS, portrait, voice);
+  const { delivered, errors, seconds } = await awaitPairs(stack, PREFIX, PAIRS, started, TIMEOUT_S);
   clearInterval(sampler);
+  const failed = errors.length;
   // Why jobs failed: their error files, counted by stage and code, with one message of each.
   const failures: Record<string, { count: number; message: string }> = {};
-  for (const key of errorKeys) {
-    const object = await stack.s3.send(new GetObjectCommand({ Bucket: stack.names.outputBucket, Key: key }));
-    const error = JSON.parse((await object.Body?.transformToString()) ?? '{}') as {
-      stage?: string;
-      code?: string;
-      message?: string;
-    };
+  for (const error of errors) {
     const kind = `${error.stage}/${error.code}`;
     failures[kind] = {
       count: (failures[kind]?.count ?? 0) + 1,

@@ -9,98 +9,28 @@
  * Run: `npm run bench` (VIDEO_MB, SMALL_MB and TARGET_EXTRA_MB override the defaults).
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
-import { OutputWriter } from '../lambdas/core/outputs.js';
-import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
-import { DynamoShownOutputsStore } from '../lambdas/core/store/shown.js';
-import { Table } from '../lambdas/core/store/table.js';
-import { deliverJob } from '../lambdas/deliver/deliver.js';
-import { HttpVideoSource } from '../lambdas/deliver/video-source.js';
-import { startDynamo } from '../test/support/dynamo.js';
-import { result, seedValidatedJob } from '../test/support/jobs.js';
-import { MemoryOutputNameStore } from '../test/support/output-names.js';
+import { deliverOne, MiB, startDeliveryRig, storedBytes } from './support.js';
 
 const VIDEO_MB = Number(process.env.VIDEO_MB ?? 1024);
 const SMALL_MB = Number(process.env.SMALL_MB ?? 64);
 /** Parts of 8 MiB, two in flight: the large video may cost at most this much more than the small one. */
 const TARGET_EXTRA_MB = Number(process.env.TARGET_EXTRA_MB ?? 32);
 
-const chunk = Buffer.alloc(1024 * 1024, 7);
-const header = Buffer.from([0, 0, 0, 0x18, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d]);
-const server = createServer((req, res) => {
-  const mb = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('mb'));
-  res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': String(mb * chunk.length) });
-  let sent = 0;
-  const pump = () => {
-    while (sent < mb) {
-      const piece = sent === 0 ? Buffer.concat([header, chunk.subarray(header.length)]) : chunk;
-      sent += 1;
-      if (!res.write(piece)) return void res.once('drain', pump);
-    }
-    res.end();
-  };
-  pump();
-});
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-const s3Dir = mkdtempSync(join(tmpdir(), 'avatar-bench-'));
-const s3rver = new S3rver({
-  address: '127.0.0.1',
-  port: 0,
-  silent: true,
-  directory: s3Dir,
-  configureBuckets: [{ name: 'bench-out' }],
-});
-const s3Address = await s3rver.run();
-
-const dynamo = await startDynamo();
-const table = new Table(dynamo.client, dynamo.tableName);
-const jobs = new DynamoJobStore(table);
-const shown = new DynamoShownOutputsStore(table);
-const s3 = new S3Client({
-  region: 'us-east-1',
-  endpoint: `http://127.0.0.1:${s3Address.port}`,
-  forcePathStyle: true,
-  credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const rig = await startDeliveryRig();
 
 /** Delivers one video of `mb` MiB; returns the peak RSS seen and the seconds it took. */
 async function deliverOnce(mb: number): Promise<{ peak: number; seconds: number }> {
-  const job = await seedValidatedJob(jobs, {
-    status: 'GENERATED',
-    results: [result(1, { videoURL: `${origin}/video.mp4?mb=${mb}` })],
-  });
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
   }, 20);
   const started = performance.now();
-  await deliverJob(
-    { jobId: job.jobId, attempt: 1 },
-    {
-      jobs,
-      s3,
-      outputs: new OutputWriter(s3, 'bench-out', new MemoryOutputNameStore()),
-      videos: new HttpVideoSource([origin]),
-      shown,
-    },
-  );
+  const key = await deliverOne(rig, `${rig.origin}/video.mp4?mb=${mb}`);
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
-  const head = await s3.send(new HeadObjectCommand({ Bucket: 'bench-out', Key: `${job.stem}.mp4` }));
-  if (head.ContentLength !== mb * chunk.length) {
-    console.error(
-      `deliver: FAILED, the stored video has ${head.ContentLength} bytes, not ${mb * chunk.length}`,
-    );
+  const bytes = await storedBytes(rig, key);
+  if (bytes !== mb * MiB) {
+    console.error(`deliver: FAILED, the stored video has ${bytes} bytes, not ${mb * MiB}`);
     process.exit(1);
   }
   return { peak: Math.max(peak, process.memoryUsage().rss), seconds };
@@ -121,10 +51,7 @@ console.log(
 console.log(
   `deliver: the ${VIDEO_MB / SMALL_MB}x larger video cost ${extra.toFixed(1)} MiB more (target < ${TARGET_EXTRA_MB} MiB)`,
 );
-server.close();
-await dynamo.stop();
-await s3rver.close();
-rmSync(s3Dir, { recursive: true, force: true });
+await rig.stop();
 if (extra >= TARGET_EXTRA_MB) {
   console.error('deliver: FAILED, memory grows with the video: the copy is not streaming');
   process.exit(1);

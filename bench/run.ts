@@ -18,23 +18,26 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-} from '@aws-sdk/client-s3';
-import { makeSamplePortrait, makeSampleVoice } from '../local/ffmpeg.js';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { LocalStack } from '../local/stack.js';
 import type { FunctionName } from '../local/template.js';
 import { storesOf } from '../test/support/local.js';
-import { machine, quantile, type Spread, sampleTree, spread } from './support.js';
+import {
+  awaitPairs,
+  dropPairs,
+  machine,
+  makeSamples,
+  quantile,
+  type Spread,
+  sampleTree,
+  spread,
+  variant,
+} from './support.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const OVERHEAD_JOBS = env('OVERHEAD_JOBS', 30);
@@ -199,14 +202,6 @@ function peakInFlight(stack: LocalStack, before: ReadonlySet<string>): number {
 // --------------------------------------------------------------------------------------- helpers
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The voice track with one PCM sample changed: a different track, so a different job. */
-function variant(voice: Buffer, i: number): Buffer {
-  const audio = Buffer.from(voice);
-  const at = audio.length - 2 - 2 * (i % 1000);
-  audio.writeInt16LE((audio.readInt16LE(at) + 1 + Math.floor(i / 1000)) & 0x7fff, at);
-  return audio;
-}
-
 async function put(stack: LocalStack, key: string, body: Buffer): Promise<void> {
   await stack.s3.send(
     new PutObjectCommand({ Bucket: stack.names.inputBucket, Key: `inbox/${key}`, Body: body }),
@@ -247,13 +242,7 @@ function fmt(s: Spread, unit: string, digits = 0): { median: string; spread: str
 }
 
 // ------------------------------------------------------------------------------------ the samples
-const dir = mkdtempSync(join(tmpdir(), 'avatar-bench-'));
-await Promise.all([
-  makeSamplePortrait(join(dir, 'portrait.png')),
-  makeSampleVoice(join(dir, 'voice.wav'), 3),
-]);
-const portrait = readFileSync(join(dir, 'portrait.png'));
-const voice = readFileSync(join(dir, 'voice.wav'));
+const { dir, portrait, voice } = await makeSamples('avatar-bench-');
 const benchStarted = Date.now();
 const progress = (line: string) =>
   console.error(`bench [${round((Date.now() - benchStarted) / 1000)} s] ${line}`);
@@ -492,46 +481,18 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
       try {
         const capacity = setSimulatorCapacity(stack, CAPACITY);
         const started = Date.now();
-        await Promise.all(
-          Array.from({ length: BURST_PAIRS }, async (_, i) => {
-            const stem = `burst/pair-${String(i).padStart(4, '0')}`;
-            await Promise.all([
-              put(stack, `${stem}.png`, portrait),
-              put(stack, `${stem}.wav`, variant(voice, i)),
-            ]);
-          }),
+        await dropPairs(stack, 'burst', BURST_PAIRS, portrait, voice);
+        const { delivered, errors, seconds } = await awaitPairs(
+          stack,
+          'burst',
+          BURST_PAIRS,
+          started,
+          BURST_TIMEOUT_S,
         );
-        let delivered = 0;
-        let errorKeys: string[] = [];
-        while (Date.now() - started < BURST_TIMEOUT_S * 1000) {
-          const keys: string[] = [];
-          let token: string | undefined;
-          do {
-            const page = await stack.s3.send(
-              new ListObjectsV2Command({
-                Bucket: stack.names.outputBucket,
-                Prefix: 'burst/',
-                ContinuationToken: token,
-              }),
-            );
-            keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
-            token = page.NextContinuationToken;
-          } while (token);
-          delivered = keys.filter((k) => k.endsWith('.mp4')).length;
-          errorKeys = keys.filter((k) => k.endsWith('.error.json'));
-          if (delivered + errorKeys.length >= BURST_PAIRS) break;
-          await sleep(1_000);
-        }
-        const seconds = (Date.now() - started) / 1000;
         clearInterval(sampler);
+        const errorKeys = errors.map((e) => e.key);
         const failures: Record<string, number> = {};
-        for (const key of errorKeys) {
-          const object = await stack.s3.send(
-            new GetObjectCommand({ Bucket: stack.names.outputBucket, Key: key }),
-          );
-          const error = JSON.parse((await object.Body?.transformToString()) ?? '{}') as { code?: string };
-          failures[error.code ?? '?'] = (failures[error.code ?? '?'] ?? 0) + 1;
-        }
+        for (const error of errors) failures[error.code ?? '?'] = (failures[error.code ?? '?'] ?? 0) + 1;
         const accepted = (stack.simulator?.acceptedTasks() ?? 0) - acceptedBefore;
         const inFlight = peakInFlight(stack, tasksBefore);
         report.burst = {

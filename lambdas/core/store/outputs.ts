@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ownerOf } from '../output-names.js';
 import { expr, itemIsNew, keys, type Table } from './table.js';
 
