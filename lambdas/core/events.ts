@@ -1,13 +1,14 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { TransientError } from './errors.js';
+import { JOB_EVENT_SOURCE } from './job-events.js';
 
 /**
  * Events the pipeline's functions put on the account's default EventBridge bus (the state machine puts
  * JobSucceeded and JobFailed itself). Every detail carries `version`: a field is only ever added within a version.
  */
 
-/** `source` of every event of the pipeline (the same as the state machine's, see lib/workflow.ts). */
-export const PIPELINE_EVENT_SOURCE = 'avatar-pipeline';
+/** `source` of every event of the pipeline (the state machine's too): one constant, in job-events.ts. */
+export const PIPELINE_EVENT_SOURCE = JOB_EVENT_SOURCE;
 
 /** Detail of `JobCancelled`: an operator cancelled the job attempt and it ended CANCELLED. */
 export interface JobCancelledDetail {

@@ -5,6 +5,7 @@ import { finishCancel, recordLateCharge, requestCancel } from '../../lambdas/cor
 import { StaleAttemptError } from '../../lambdas/core/errors.js';
 import type { ExecutionInput, ExecutionStarter, ExecutionStopper } from '../../lambdas/core/executions.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
+import { JobCancelledDetailSchema } from '../../lambdas/core/job-events.js';
 import { retryJob } from '../../lambdas/core/retry.js';
 import { failJob } from '../../lambdas/fail/fail.js';
 import { useOutputBucket, useStores } from '../support/harness.js';
@@ -167,6 +168,8 @@ describe('cancel', () => {
         at: NOW.toISOString(),
       },
     ]);
+    // What is put is what docs/events.md documents.
+    expect(JobCancelledDetailSchema.safeParse(events.cancelled[0]).success).toBe(true);
     // The state machine's catch of a stale step, or a retried invocation, finishes it again: no second event.
     expect(await failJob(aborted(job), finishDeps())).toMatchObject({ code: 'CANCELLED' });
     expect(events.cancelled).toHaveLength(1);
