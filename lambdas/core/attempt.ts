@@ -1,6 +1,7 @@
 import { JobStateError, StaleAttemptError } from './errors.js';
 import type { AdoptedTask, AttemptSummary, JobRecord, StepInput } from './job.js';
 import { RETRYABLE_STATUSES } from './job.js';
+import { RUNWARE_ERROR_CODES } from './runware/error-codes.js';
 import type { JobStore } from './store/jobs.js';
 
 /** The job, if `input` names its current attempt and that attempt is still live (not ended, not cancelled). */
@@ -91,14 +92,13 @@ export async function claimNextAttempt(
  * job's deadline while waiting, Runware unreachable after every retry, a cancel) leaves the task's fate unknown.
  */
 export const DEFINITE_RUNWARE_CODES: ReadonlySet<string> = new Set([
-  'RUNWARE_INVALID_REQUEST',
-  'RUNWARE_UNAUTHORIZED',
-  'RUNWARE_INSUFFICIENT_BALANCE',
-  'RUNWARE_NOT_FOUND',
-  'RUNWARE_REJECTED',
-  'RUNWARE_TASK_FAILED',
+  RUNWARE_ERROR_CODES.invalidRequest,
+  RUNWARE_ERROR_CODES.unauthorized,
+  RUNWARE_ERROR_CODES.insufficientBalance,
+  RUNWARE_ERROR_CODES.notFound,
+  RUNWARE_ERROR_CODES.rejected,
+  RUNWARE_ERROR_CODES.taskFailed,
 ]);
-
 /** What {@link adoptableTask} needs of the attempt that ended (a job record, or the CLI's view of one). */
 export interface EndedAttempt {
   attempt: number;

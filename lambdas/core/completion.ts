@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { fitTaskFailure, taskFailureCause } from './bounds.js';
 import type { GenerationResult, TaskError, TaskRecord } from './job.js';
+import { RUNWARE_ERROR_CODES } from './runware/error-codes.js';
 import { providerWords } from './runware/provider-text.js';
 import type { TaskStore } from './store/tasks.js';
 
@@ -25,7 +26,10 @@ export function evaluateTask(task: Pick<TaskRecord, 'numberResults' | 'results' 
   if (errors.length > 0 && (received >= task.numberResults || task.numberResults === 1)) {
     if (results.length > 0) return { state: 'succeeded', results, errors };
     const [first] = errors;
-    return { state: 'failed', error: first ?? { code: 'RUNWARE_TASK_FAILED', message: 'The task failed.' } };
+    return {
+      state: 'failed',
+      error: first ?? { code: RUNWARE_ERROR_CODES.taskFailed, message: 'The task failed.' },
+    };
   }
   return { state: 'pending', received, expected: task.numberResults };
 }
@@ -153,7 +157,7 @@ export function withoutCredentials(videoURL: string): string {
 export function taskErrorOf(report: { code?: string | undefined; message?: string | undefined }): TaskError {
   const provider = report.code ? ` (${report.code})` : '';
   return {
-    code: 'RUNWARE_TASK_FAILED',
+    code: RUNWARE_ERROR_CODES.taskFailed,
     message: `Runware could not make the video${provider}: ${providerWords(report.message ?? '') || 'no reason given'}. Check the inputs and prompt, then retry.`,
   };
 }

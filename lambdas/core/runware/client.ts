@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { RunwareBusyError, RunwareRejectedError, TransientError } from '../errors.js';
 import { safeMessage } from '../redact.js';
+import { RUNWARE_ERROR_CODES, type RunwareErrorCode, rejectionKind } from './error-codes.js';
 import { providerWords } from './provider-text.js';
 import { isTransientPollError, parseTaskReports, type TaskFailure } from './reports.js';
 import {
@@ -14,32 +15,8 @@ import {
   type VideoResult,
 } from './schemas.js';
 
+export { RUNWARE_ERROR_CODES, type RunwareErrorCode } from './error-codes.js';
 export type { TaskFailure } from './reports.js';
-
-/** Job error codes this client raises, as carried by {@link TransientError} and {@link RunwareRejectedError}. */
-export const RUNWARE_ERROR_CODES = {
-  /** HTTP 429: Runware's queue for the model is full. Transient. */
-  busy: 'RUNWARE_BUSY',
-  /** HTTP 408 or 504, or no answer within `timeoutMs`. Transient. */
-  timeout: 'RUNWARE_TIMEOUT',
-  /** Any other 5xx. Transient. */
-  unavailable: 'RUNWARE_UNAVAILABLE',
-  /** The request never got an HTTP answer (DNS, TLS, connection reset). Transient. */
-  network: 'RUNWARE_NETWORK',
-  /** A 2xx whose body is not a Runware reply. Transient. */
-  badResponse: 'RUNWARE_BAD_RESPONSE',
-  /** HTTP 400 / 422: Runware refused a parameter. Final. */
-  invalidRequest: 'RUNWARE_INVALID_REQUEST',
-  /** HTTP 401 / 403: the API key is wrong or revoked. Final. */
-  unauthorized: 'RUNWARE_UNAUTHORIZED',
-  /** HTTP 402: the Runware account is out of credit. Final. */
-  insufficientBalance: 'RUNWARE_INSUFFICIENT_BALANCE',
-  /** HTTP 404. Final. */
-  notFound: 'RUNWARE_NOT_FOUND',
-  /** Any other refusal, including a 2xx that carries an `errors` array. Final. */
-  rejected: 'RUNWARE_REJECTED',
-} as const;
-export type RunwareErrorCode = (typeof RUNWARE_ERROR_CODES)[keyof typeof RUNWARE_ERROR_CODES];
 
 /** Result of {@link RunwareClient.submit}. */
 export interface SubmitOutcome {
@@ -413,29 +390,6 @@ function rejected(
     sanitize(advice ? `${sentence} ${advice}` : sentence, ctx.apiKey),
     status,
   );
-}
-
-function rejectionKind(status: number): { code: RunwareErrorCode; advice?: string } {
-  switch (status) {
-    case 400:
-    case 422:
-      return { code: RUNWARE_ERROR_CODES.invalidRequest };
-    case 401:
-    case 403:
-      return {
-        code: RUNWARE_ERROR_CODES.unauthorized,
-        advice: 'Check that the Runware API key secret holds a valid, active key, then retry the job.',
-      };
-    case 402:
-      return {
-        code: RUNWARE_ERROR_CODES.insufficientBalance,
-        advice: 'Top up your Runware balance, then retry the job.',
-      };
-    case 404:
-      return { code: RUNWARE_ERROR_CODES.notFound };
-    default:
-      return { code: RUNWARE_ERROR_CODES.rejected };
-  }
 }
 
 function badResponse(status: number, problem: string, ctx: RequestContext): TransientError {
