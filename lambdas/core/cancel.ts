@@ -179,8 +179,10 @@ function cancelMessage(job: JobRecord, taskAccepted: boolean, lateCostUsd: numbe
 export async function finishCancel(
   input: { jobId: string; attempt: number; stem: string },
   deps: FinishCancelDeps,
+  /** The job as the caller just read it (the fail step has), to save reading it again. */
+  read?: { job: JobRecord | undefined },
 ): Promise<CancelOutcome | undefined> {
-  let job = await deps.jobs.get(input.jobId);
+  let job = read ? read.job : await deps.jobs.get(input.jobId);
   if (!job || job.attempt !== input.attempt || !job.cancel) return undefined;
   // Its generation is over either way: the slot (or its place in the queue for one) goes to the next job.
   await deps.slots.release(job.jobId, job.attempt);

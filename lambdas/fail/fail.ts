@@ -59,7 +59,7 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
   const accepted = current?.attempt === input.attempt && current.stages.SUBMITTED !== undefined;
   if (accepted) await deps.budget.settle(input.jobId, input.attempt, undefined);
   else await deps.budget.release(input.jobId, input.attempt);
-  const cancelled = await finishCancel(input, deps);
+  const cancelled = await finishCancel(input, deps, { job: current });
   if (cancelled) {
     const { code, message, stage, errorKey, errorKeyHeldBy } = cancelled;
     return { code, message, stage, errorKey, ...(errorKeyHeldBy ? { errorKeyHeldBy } : {}), cancelled: true };
@@ -69,7 +69,8 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
   // The message reaches the job record, `<stem>.error.json`, the JobFailed event and the log: no secret in
   // any spelling, and bounded (DynamoDB 400 KB items, EventBridge 256 KB entries).
   const info = { ...parsed, message: safeMessage(parsed.message) };
-  const job = await deps.jobs.get(input.jobId);
+  // Nothing above changed the job record (finishCancel returned without writing): the read serves.
+  const job = current;
   const stage = stageOfError(info.name, job?.status);
   if (job && job.attempt !== input.attempt) {
     // A newer attempt owns the job and its output files now.
