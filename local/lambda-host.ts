@@ -108,8 +108,11 @@ export class LambdaHost {
   private stopped = false;
   private nextId = 0;
   readonly invocations: { name: FunctionName; at: number }[] = [];
-  /** One-shot faults for tests: the next invocation of a function has its process killed after `afterMs`. */
-  private readonly crashes = new Map<FunctionName, { afterMs: number; as: 'crash' | 'timeout' }[]>();
+  /** One-shot faults for tests: the next invocation of a function has its process killed after `after`. */
+  private readonly crashes = new Map<
+    FunctionName,
+    { after: number | Promise<unknown>; as: 'crash' | 'timeout' }[]
+  >();
   /** The most processes alive at once, per function and in all (for tests and benchmarks). */
   readonly peak: { total: number; byFunction: Partial<Record<FunctionName, number>> } = {
     total: 0,
@@ -158,11 +161,13 @@ export class LambdaHost {
   }
 
   /**
-   * Kills the process that runs the next invocation of `name`, `afterMs` after it starts: a function that dies
-   * mid-step, as when Lambda runs out of memory or the host fails.
+   * Kills the process that runs the next invocation of `name`, `after` ms after it starts or when `after`
+   * settles (a moment the test sees, such as the function's request reaching a faulty service, where a fixed
+   * delay would depend on the machine's load): a function that dies mid-step, as when Lambda runs out of memory
+   * or the host fails.
    */
-  crashNext(name: FunctionName, afterMs: number): void {
-    this.crashes.set(name, [...(this.crashes.get(name) ?? []), { afterMs, as: 'crash' }]);
+  crashNext(name: FunctionName, after: number | Promise<unknown>): void {
+    this.crashes.set(name, [...(this.crashes.get(name) ?? []), { after, as: 'crash' }]);
   }
 
   /**
@@ -170,7 +175,7 @@ export class LambdaHost {
    * timeout: Lambda stops the environment and reports `Sandbox.Timedout`.
    */
   timeOutNext(name: FunctionName, afterMs: number): void {
-    this.crashes.set(name, [...(this.crashes.get(name) ?? []), { afterMs, as: 'timeout' }]);
+    this.crashes.set(name, [...(this.crashes.get(name) ?? []), { after: afterMs, as: 'timeout' }]);
   }
 
   /** Processes alive now (starting, busy, idle or being stopped), of one function or of all. */
@@ -388,12 +393,14 @@ export class LambdaHost {
     invocation.onStart?.();
     env.child.send({ id: invocation.id, event: invocation.event });
     const crash = this.crashes.get(env.name)?.shift();
+    const kill = () => {
+      if (env.current === invocation) env.child.kill('SIGKILL');
+    };
     if (crash?.as === 'crash')
-      setTimeout(() => {
-        if (env.current === invocation) env.child.kill('SIGKILL');
-      }, crash.afterMs);
+      if (typeof crash.after === 'number') setTimeout(kill, crash.after);
+      else void crash.after.then(kill, kill);
     // A timeout ends the invocation the way the function's own timeout does (above), just sooner.
-    if (crash?.as === 'timeout') setTimeout(expire, crash.afterMs);
+    if (crash?.as === 'timeout') setTimeout(expire, Number(crash.after));
   }
 
   /** The environment's invocation has answered: it is free for the next one, and stopped if idle too long. */

@@ -50,6 +50,8 @@ interface Call {
 const calls: Call[] = [];
 /** When each request the S3 fault proxy failed was answered (same order as `stack.s3Faults.failed`). */
 const s3FaultTimes: number[] = [];
+/** Called at the next request the S3 fault proxy fails (a scenario that acts at that moment sets it). */
+let onS3Fault: (() => void) | undefined;
 
 beforeAll(async () => {
   ({ stack, samples, dir } = await startLocal());
@@ -73,6 +75,7 @@ beforeAll(async () => {
   const push = failed.push.bind(failed);
   failed.push = (...items) => {
     for (const _ of items) s3FaultTimes.push(Date.now());
+    onS3Fault?.();
     return push(...items);
   };
 }, 180_000);
@@ -100,6 +103,7 @@ beforeEach(() => {
 // Heal whatever a scenario queued and did not use up, so that it cannot leak into the next one.
 afterEach(() => {
   sim.faults = {};
+  onS3Fault = undefined;
 });
 
 // ------------------------------------------------------------------------------------------------ helpers
@@ -840,13 +844,20 @@ const CRASHES: FaultScenario[] = [
     name: 'deliver killed mid-copy: the retry delivers exactly one video',
     folder: 'crash/deliver',
     arrange: (stem) => {
-      // Throttled PUTs of the video keep the copy in progress (SDK backoff) when the process is killed.
+      // Throttled PUTs of the video keep the copy in progress (SDK backoff) when the process is killed. It is
+      // killed the moment its first PUT of the video is refused, not after a fixed delay: on a loaded machine the
+      // deliver step may not have reached the copy by then.
       stack.s3Faults.failNext(2, {
         method: 'PUT',
         bucket: stack.names.outputBucket,
         keyPrefix: `${stem}.mp4`,
       });
-      stack.lambdas.crashNext('deliver', 100);
+      stack.lambdas.crashNext(
+        'deliver',
+        new Promise<void>((resolve) => {
+          onS3Fault = resolve;
+        }),
+      );
     },
     expected: delivered(),
     calls: { deliver: ['Runtime.ExitError', 'ok'] },

@@ -258,6 +258,20 @@ describe('LambdaHost timeouts and failures', () => {
     expect((await errorOf(waiting)).name).toBe('Runtime.ExitError');
   });
 
+  it('crashNext with a promise kills the process when the promise settles, and not before', async () => {
+    const host = hostWith({ perFunction: 1 });
+    let trigger: () => void = () => undefined;
+    host.crashNext('submit', new Promise<void>((resolve) => (trigger = resolve)));
+    let settled = false;
+    const crashed = host.invoke('submit', { sleepMs: 5_000 });
+    void crashed.catch(() => undefined).finally(() => (settled = true));
+    await sleep(300);
+    expect(settled, 'still running while the promise is pending').toBe(false);
+    trigger();
+    expect((await errorOf(crashed)).name).toBe('Runtime.ExitError');
+    expect(((await host.invoke('submit', { n: 1 })) as Result).n).toBe(1);
+  });
+
   it('timeOutNext ends the next invocation as Sandbox.Timedout and frees its slot', async () => {
     const host = hostWith({ perFunction: 1 });
     host.timeOutNext('submit', 100);
