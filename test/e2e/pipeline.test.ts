@@ -122,7 +122,14 @@ describe('local mode, end to end', () => {
     await drop(stack, 'late/sidecar.png', samples.portrait);
     await drop(stack, 'late/sidecar.wav', samples.voice3s);
     await drop(stack, 'late/sidecar.json', JSON.stringify({ prompt: 'Landed last', outputQuality: 70 }));
-    const job = await finishedJob(stack, 'late/sidecar');
+    // The job made with the sidecar: the pair's own job too if its settings were frozen before the sidecar
+    // landed (then the sidecar starts the next job), so not simply the stem's first execution.
+    const job = await finishedJob(
+      stack,
+      'late/sidecar',
+      (j) => j.inputs.sidecar?.key === 'inbox/late/sidecar.json',
+    );
+    expect(job.status).toBe('DELIVERED');
     expect(job.settings).toMatchObject({ prompt: 'Landed last', outputQuality: 70 });
     expect(stack.simulator?.submissions.find((s) => s.task.taskUUID === job.taskUUID)?.task).toMatchObject({
       positivePrompt: 'Landed last',

@@ -50,17 +50,38 @@ export async function drop(stack: LocalStack, key: string, body: Buffer | string
   );
 }
 
-/** The job of `stem` once its execution has ended and nothing else is running. */
-export async function finishedJob(stack: LocalStack, stem: string): Promise<JobRecord> {
+/**
+ * The job of `stem` once its execution has ended and nothing else is running: the job of its first execution,
+ * or, given `which`, the one job of the stem that `which` matches, whichever execution it had (a stem can have
+ * several jobs, e.g. when a sidecar lands after its pair's settings were frozen, and which one came first then
+ * depends on timing).
+ */
+export async function finishedJob(
+  stack: LocalStack,
+  stem: string,
+  which?: (job: JobRecord) => boolean,
+): Promise<JobRecord> {
   await stack.idle();
-  const execution = stack.sfn
-    .listExecutions()
-    .find((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
-  if (!execution) throw new Error(`No execution for ${stem}`);
-  const { jobId } = JSON.parse(execution.input) as { jobId: string };
-  const job = await storesOf(stack).jobs.get(jobId);
-  if (!job) throw new Error(`No job record for ${stem}`);
-  return job;
+  const jobIds = [
+    ...new Set(
+      stack.sfn
+        .listExecutions()
+        .map((e) => JSON.parse(e.input) as { stem: string; jobId: string })
+        .filter((input) => input.stem === stem)
+        .map((input) => input.jobId),
+    ),
+  ];
+  if (jobIds.length === 0) throw new Error(`No execution for ${stem}`);
+  const jobs: JobRecord[] = [];
+  for (const jobId of which ? jobIds : jobIds.slice(0, 1)) {
+    const job = await storesOf(stack).jobs.get(jobId);
+    if (!job) throw new Error(`No job record for ${stem} (${jobId})`);
+    jobs.push(job);
+  }
+  const matching = which ? jobs.filter(which) : jobs;
+  if (matching.length !== 1)
+    throw new Error(`${matching.length} of the ${jobs.length} jobs of ${stem} match, expected exactly one`);
+  return matching[0] as JobRecord;
 }
 
 /** The pipeline's own stores over the local stack's table: tests read jobs, tasks and files as the code does. */
