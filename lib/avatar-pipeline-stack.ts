@@ -1,5 +1,6 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { normalizedCopyExpirationDays } from '../lambdas/core/retention';
 import { CONSTRUCT_IDS as IDS } from './construct-ids';
 import { Dashboard } from './dashboard';
 import { Monitoring, WEBHOOK_REFUSED_ALARM_THRESHOLD } from './monitoring';
@@ -43,7 +44,11 @@ export class AvatarPipelineStack extends Stack {
     const settings = props.settings ?? loadSettings(this.node);
     this.settings = settings;
 
-    this.storage = new Storage(this, IDS.storage);
+    this.storage = new Storage(this, IDS.storage, {
+      normalizedCopyExpiration: Duration.days(
+        normalizedCopyExpirationDays(settings.hardDeadlineSeconds, settings.presignTtlSeconds),
+      ),
+    });
     this.secrets = new Secrets(this, IDS.secrets, {
       runwareApiKeySecretName: settings.runwareApiKeySecretName,
     });

@@ -2,7 +2,10 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { DEFAULT_SETTINGS } from '../lambdas/core/defaults';
+import { NORMALIZED_PREFIX } from '../lambdas/core/keys';
 import { ARCHIVE_PREFIX } from '../lambdas/core/output-names';
+import { normalizedCopyExpirationDays } from '../lambdas/core/retention';
 import { TABLE_SCHEMA } from '../lambdas/core/store/schema';
 
 export interface StorageProps {
@@ -23,6 +26,13 @@ export interface StorageProps {
    * @default Duration.days(30)
    */
   readonly archiveTransitionAfter?: Duration;
+  /**
+   * How long the normalized images validation stores under `normalized/` of the input bucket are kept: past the
+   * hard deadline of the attempt that made them and the presigned URL Runware got (see
+   * `normalizedCopyExpirationDays`); the stack derives it from its settings.
+   * @default the days `normalizedCopyExpirationDays` gives for the default settings (8)
+   */
+  readonly normalizedCopyExpiration?: Duration;
 }
 
 /**
@@ -76,6 +86,21 @@ export class Storage extends Construct {
           ...abortIncompleteUploads,
           noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(30),
           expiredObjectDeleteMarker: true,
+        },
+        {
+          // The pipeline's own copies, one per attempt, never read after it: expired (the delete marker and the
+          // old version then go too; the shorter of two overlapping rules applies), not kept like the user's files.
+          id: 'expire-normalized-images',
+          prefix: NORMALIZED_PREFIX,
+          expiration:
+            props.normalizedCopyExpiration ??
+            Duration.days(
+              normalizedCopyExpirationDays(
+                DEFAULT_SETTINGS.hardDeadlineSeconds,
+                DEFAULT_SETTINGS.presignTtlSeconds,
+              ),
+            ),
+          noncurrentVersionExpiration: Duration.days(1),
         },
       ],
     });

@@ -148,7 +148,7 @@ export const JobRecordSchema = z.object({
   claimedBy: z.string(),
   media: MediaFactsSchema.optional(),
   settings: JobSettingsSchema.optional(),
-  /** Output keys reserved for the stem at validation (claims are never released: they stay the stem's). */
+  /** Output keys reserved for the stem at validation (they stay the stem's past the job's end: see `retention.ts`). */
   reservedOutputs: z.array(z.string()).optional(),
   /** ISO time after which the job fails with DEADLINE_EXCEEDED. Set at validation. */
   deadline: z.string().optional(),

@@ -49,6 +49,8 @@ export class OutputWriter {
   /** Writes a JSON document at `key`, which `stem` must hold (it is reserved for it if it is free). */
   async putJson(stem: string, key: string, document: unknown): Promise<void> {
     await this.claim(stem, [key]);
+    // Written keys are held for good (see `retention.ts`): first the reservation, then the file.
+    await this.names.keep([key]);
     await this.s3.send(
       new PutObjectCommand({
         Bucket: this.bucket,
@@ -79,6 +81,7 @@ export class OutputWriter {
     // Archive keys are plain ASCII (hex job id, fixed names), so the CopySource needs no escaping; anything else
     // would need escaping S3 and local emulators do not agree on.
     if (!archiveKey.startsWith(ARCHIVE_PREFIX)) throw new Error(`Not an archive key: ${archiveKey}`);
+    await this.names.keep([key]);
     try {
       await this.s3.send(
         new CopyObjectCommand({ Bucket: this.bucket, Key: key, CopySource: `${this.bucket}/${archiveKey}` }),

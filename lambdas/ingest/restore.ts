@@ -39,7 +39,8 @@ export async function restoreDelivered(job: JobRecord, deps: RestoreDeps): Promi
   }
   const recordKey = recordOutputKey(job.stem);
   const visible = [...outputs.map((o) => o.key), recordKey];
-  // The stem reserved these names when the job was validated (claims are never released): this only confirms it.
+  // The stem reserved these names when the job was validated, and holds them for good since the job wrote them (see
+  // `retention.ts`): this only confirms it.
   await deps.outputs.claim(job.stem, visible);
   for (const [index, output] of outputs.entries()) {
     const archiveKey = archiveKeyOf(job.jobId, index, extension);

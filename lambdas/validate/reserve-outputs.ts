@@ -5,8 +5,8 @@ import type { OutputNameStore } from '../core/store/outputs.js';
 
 /**
  * Reserves every output key the job may write (its videos, `<stem>.json`, `<stem>.error.json`) for its stem
- * before anything is paid for, and returns them (the job record keeps them: claims are never released, so they
- * stay the stem's and deliver need not ask again). Throws OUTPUT_NAME_TAKEN, naming the stem that holds a key, when one is taken.
+ * before anything is paid for, and returns them (the job record keeps them: a reservation lasts until well after
+ * the job has ended, and for good once written, so they stay the stem's and deliver need not ask again). Throws OUTPUT_NAME_TAKEN, naming the stem that holds a key, when one is taken.
  */
 export async function reserveOutputNames(
   stem: string,

@@ -505,9 +505,28 @@ describe('storage', () => {
             NoncurrentVersionExpiration: { NoncurrentDays: 30 },
             Status: 'Enabled',
           }),
+          // The normalized images: past the default 2-hour deadline and 1-hour URLs, plus 7 days (see retention.ts).
+          {
+            Id: 'expire-normalized-images',
+            Prefix: 'normalized/',
+            Status: 'Enabled',
+            ExpirationInDays: 8,
+            NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+          },
         ],
       },
     });
+  });
+
+  it('keeps normalized images longer when the hard deadline and the presigned URLs are longer', () => {
+    const long = synth({ hardDeadlineSeconds: String(7 * 86_400), presignTtlSeconds: '86400' });
+    const bucket =
+      long.template.toJSON().Resources[
+        long.stack.getLogicalId(long.stack.storage.inputBucket.node.defaultChild as CfnResource)
+      ];
+    expect(bucket?.Properties.LifecycleConfiguration.Rules).toContainEqual(
+      expect.objectContaining({ Id: 'expire-normalized-images', ExpirationInDays: 7 + 1 + 7 }),
+    );
   });
 
   it('logs output bucket access, aborts its incomplete uploads and moves archived videos to Glacier Instant Retrieval', () => {

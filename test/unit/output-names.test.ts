@@ -1,5 +1,6 @@
-import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
 import {
   nameTakenMessage,
   outputNamesOf,
@@ -7,6 +8,8 @@ import {
   reservationOrder,
 } from '../../lambdas/core/output-names.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { outputReservationExpiresAt } from '../../lambdas/core/retention.js';
+import { keys } from '../../lambdas/core/store/table.js';
 import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
 import { useOutputBucket, useStores } from '../support/harness.js';
 
@@ -117,5 +120,66 @@ describe('OutputWriter', () => {
     expect(await writer.deleteOwn(`${dir}/z`, `${dir}/z.error.json`)).toBe(false);
     expect(await writer.deleteOwn(`${dir}/y`, `${dir}/y.error.json`)).toBe(true);
     expect(bucket.s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
+  });
+});
+
+describe('output-name retention', () => {
+  const DAY = 86_400_000;
+  const later = (days: number) => new Date(Date.parse(at) + days * DAY).toISOString();
+  const expiryOf = async (key: string) =>
+    (await db.table.get(keys.output(key), z.object({ expiresAt: z.number().optional() })))?.expiresAt;
+
+  it('reserves a key until well after its job has ended; a new job of the stem pushes that back', async () => {
+    const dir = folder();
+    await reserveOutputNames(`${dir}/x`, mp4(`${dir}/x`), db.outputNames, new Date(at));
+    expect(await expiryOf(`${dir}/x.mp4`)).toBe(outputReservationExpiresAt(at));
+    await reserveOutputNames(`${dir}/x`, mp4(`${dir}/x`), db.outputNames, new Date(later(10)));
+    expect(await expiryOf(`${dir}/x.mp4`)).toBe(outputReservationExpiresAt(later(10)));
+    // A claim made earlier than the one in place (a late retried step) never shortens it.
+    await db.outputNames.claim(`${dir}/x`, [`${dir}/x.mp4`], at);
+    expect(await expiryOf(`${dir}/x.mp4`)).toBe(outputReservationExpiresAt(later(10)));
+  });
+
+  it('holds a written key for good: a later claim of its stem adds no expiry, another stem is refused', async () => {
+    const dir = folder();
+    await reserveOutputNames(`${dir}/x`, mp4(`${dir}/x`, 2), db.outputNames, new Date(at));
+    await db.outputNames.keep([`${dir}/x-2.mp4`]);
+    expect(await expiryOf(`${dir}/x-2.mp4`)).toBeUndefined();
+    await db.outputNames.claim(`${dir}/x`, [`${dir}/x-2.mp4`], later(1));
+    expect(await expiryOf(`${dir}/x-2.mp4`)).toBeUndefined();
+    // Long after: the shown video's name is still x's, the never-written `x.mp4` is free again.
+    const outcome = await db.outputNames.claim(`${dir}/x-2`, [`${dir}/x-2.mp4`], later(400));
+    expect(outcome).toEqual({ ok: false, key: `${dir}/x-2.mp4`, holder: `${dir}/x` });
+    expect(await db.outputNames.claim(`${dir}/y`, [`${dir}/x.mp4`], later(400))).toEqual({ ok: true });
+    expect(await db.outputNames.holderOf(`${dir}/x.mp4`)).toBe(`${dir}/y`);
+  });
+
+  it('refuses an unwritten key to another stem until its reservation has lapsed', async () => {
+    const dir = folder();
+    await db.outputNames.claim(`${dir}/x`, [`${dir}/x.error.json`], at);
+    const lapse = outputReservationExpiresAt(at) * 1000;
+    const before = new Date(lapse - 1000).toISOString();
+    expect(await db.outputNames.claim(`${dir}/x.error`, [`${dir}/x.error.json`], before)).toMatchObject({
+      ok: false,
+      holder: `${dir}/x`,
+    });
+    const after = new Date(lapse + 1000).toISOString();
+    expect(await db.outputNames.claim(`${dir}/x.error`, [`${dir}/x.error.json`], after)).toEqual({
+      ok: true,
+    });
+    expect(await db.outputNames.holderOf(`${dir}/x.error.json`)).toBe(`${dir}/x.error`);
+  });
+
+  it('keeps every key OutputWriter writes: JSON documents and videos copied from the archive', async () => {
+    const dir = folder();
+    bucket.s3.on(CopyObjectCommand).resolves({});
+    const writer = new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out', db.outputNames);
+    await reserveOutputNames(`${dir}/x`, mp4(`${dir}/x`), db.outputNames, new Date(at));
+    await writer.putJson(`${dir}/x`, `${dir}/x.json`, { ok: true });
+    expect(await writer.copyFromArchive('archive/j/1.mp4.archived', `${dir}/x.mp4`)).toBe(true);
+    expect(await expiryOf(`${dir}/x.json`)).toBeUndefined();
+    expect(await expiryOf(`${dir}/x.mp4`)).toBeUndefined();
+    // Not written: still lapses.
+    expect(await expiryOf(`${dir}/x.error.json`)).toBe(outputReservationExpiresAt(at));
   });
 });

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import {
   jobExpiresAt,
   MAX_HARD_DEADLINE_SECONDS,
+  normalizedCopyExpirationDays,
   orphanWatchExpiresAt,
+  outputReservationExpiresAt,
   pairingExpiresAt,
   taskExpiresAt,
 } from '../../lambdas/core/retention.js';
@@ -39,6 +41,26 @@ describe('retention (DynamoDB TTL values)', () => {
     expect(jobExpiresAt(at, 1)).toBe(epochAt + 8 * DAY);
   });
 
+  it('lets an unwritten output-name reservation lapse 30 days after the latest its job can end', () => {
+    expect(outputReservationExpiresAt(at)).toBe(epochAt + 7 * DAY + 30 * DAY);
+    // Counted from the claim (at validation): never before the job's hard deadline, whatever it is set to.
+    expect(outputReservationExpiresAt(at)).toBeGreaterThan(epochAt + MAX_HARD_DEADLINE_SECONDS + 1800);
+  });
+
+  it.each([
+    // hardDeadlineSeconds, presignTtlSeconds, days: the defaults, a day, and the largest both settings accept
+    [7200, 3600, 8],
+    [DAY, 3600, 9],
+    [MAX_HARD_DEADLINE_SECONDS, 604_800, 21],
+  ])(
+    'keeps a normalized image (deadline %i s, presigned URLs %i s) for %i days',
+    (deadline, presign, days) => {
+      expect(normalizedCopyExpirationDays(deadline, presign)).toBe(days);
+      // It outlives every retry of its submit step and the last URL handed to Runware, by the task's support window.
+      expect(days * DAY).toBeGreaterThanOrEqual(deadline + presign + 7 * DAY);
+    },
+  );
+
   it('writes the TTL attribute the table declares', async () => {
     expect(TABLE_SCHEMA.timeToLiveAttribute).toBe('expiresAt');
     await db.tasks.save({
@@ -62,5 +84,9 @@ describe('retention (DynamoDB TTL values)', () => {
     expect((await db.table.get(keys.task('t-ttl'), raw))?.expiresAt).toBe(taskExpiresAt(at));
     await db.files.watchOrphan({ stem: 'lone', dueAt: at, since: at });
     expect((await db.table.get(keys.orphanWatch('lone'), raw))?.expiresAt).toBe(orphanWatchExpiresAt(at));
+    await db.outputNames.claim('ttl/x', ['ttl/x.mp4'], at);
+    expect((await db.table.get(keys.output('ttl/x.mp4'), raw))?.expiresAt).toBe(
+      outputReservationExpiresAt(at),
+    );
   });
 });

@@ -21,7 +21,8 @@ import { TABLE_SCHEMA } from './schema.js';
  * - `TASK#<taskUUID>` / `TASK`: the Runware task lookup for the webhook and the poller;
  * - `SLOTS` / `SLOTS`: the Runware slots taken (`maxConcurrentTasks`), one map of holders;
  * - `WAITER#<jobId>#<attempt>` / `WAITER`: a job attempt waiting for a slot (also in the due index, oldest first).
- * - `OUTPUT#<key>` / `OUTPUT`: the stem that holds a key of the output bucket (never deleted).
+ * - `OUTPUT#<key>` / `OUTPUT`: the stem that holds a key of the output bucket (for good once written; see
+ *   `retention.ts`).
  * - `BUDGET#<YYYY-MM>` / `BUDGET`: the spend of one UTC month and of each of its days, with the open reservations.
  * Every write is a single-item conditional write (no transactions), so it runs on DynamoDB Local emulators too.
  * A new store adds its key builder here and its own module beside the others.
