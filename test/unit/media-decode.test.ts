@@ -24,6 +24,7 @@ import {
   apng,
   concat,
   cutJpegScan,
+  ffmpeg,
   jpeg,
   photoJpeg,
   png,
@@ -193,6 +194,96 @@ describe('bytes after the image', () => {
     await expect(
       inspectImage(concat([png(400, 400), new Uint8Array(64)]), 'png', limits),
     ).resolves.toBeDefined();
+  });
+});
+
+/**
+ * What the strict decode (`failOn: 'warning'`) means for the JPEGs people upload, class by class. Checked with
+ * sharp's own warnings: the classes a phone or camera produces decode without a single warning and are accepted;
+ * every class that makes libjpeg warn is damage to the picture (grey-filled or garbled rows), refused. Extra bytes
+ * between header segments are refused earlier, by the structure check (`jpegProblem`).
+ */
+describe('JPEG classes under the strict decode', () => {
+  const withSegment = (photo: Uint8Array, marker: number, body: Uint8Array) =>
+    concat([
+      photo.subarray(0, 2),
+      Uint8Array.of(0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff),
+      body,
+      photo.subarray(2),
+    ]);
+  const beforeEnd = (photo: Uint8Array, padding: Uint8Array) =>
+    concat([photo.subarray(0, photo.length - 2), padding, photo.subarray(photo.length - 2)]);
+  /** Warnings libvips reports while decoding the whole image at sharp's most lenient level. */
+  async function decoderWarnings(bytes: Uint8Array): Promise<string[]> {
+    const warnings: string[] = [];
+    const image = sharp(bytes, { failOn: 'none' });
+    image.on('warning', (w: string) => warnings.push(w));
+    await image.raw().toBuffer();
+    return warnings.filter((w) => w.includes('VipsJpeg'));
+  }
+
+  it.each([
+    [
+      'an EXIF orientation (a phone held upright)',
+      async () => photoJpeg(800, 600, 6),
+      { width: 600, height: 800 },
+    ],
+    [
+      'an EXIF block no parser understands (maker notes gone wrong)',
+      async () => {
+        const tiff = concat([
+          new TextEncoder().encode('Exif\0\0MM\0*\0\0\0\x08'),
+          new Uint8Array(24).fill(0xab),
+        ]);
+        return withSegment(await photoJpeg(600, 800), 0xe1, tiff);
+      },
+      { width: 600, height: 800 },
+    ],
+    [
+      'padding between the scan and the end-of-image marker',
+      async () => beforeEnd(await photoJpeg(600, 800), new Uint8Array(16)),
+      { width: 600, height: 800 },
+    ],
+    [
+      'a JPEG written by ffmpeg (full-range YUV, its own tables)',
+      async () => ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=480x640:rate=1', '-frames:v', '1'], 'jpg'),
+      { width: 480, height: 640 },
+    ],
+  ])('accepts %s: no decoder warning', async (_name, make, displayed) => {
+    const bytes = await make();
+    expect(await decoderWarnings(bytes)).toEqual([]);
+    await expect(prepareImage(bytes, 'jpg', limits)).resolves.toMatchObject({ info: displayed });
+  });
+
+  it.each([
+    [
+      'scan data cut out, end marker kept',
+      async () => cutJpegScan(await photoJpeg(600, 800)),
+      'premature end of data segment',
+    ],
+    [
+      'a cut file with an end marker glued on after padding',
+      async () => beforeEnd(cutJpegScan(await photoJpeg(600, 800), 0.5), new Uint8Array(16)),
+      'premature end of data segment',
+    ],
+  ])('refuses %s, which only a warning shows', async (_name, make, warning) => {
+    const bytes = await make();
+    expect((await decoderWarnings(bytes)).join(' ')).toContain(warning);
+    // The lenient levels decode it "fine" (grey rows where the data is missing): why FAIL_ON must be 'warning'.
+    await expect(sharp(bytes, { failOn: 'error' }).raw().toBuffer()).resolves.toBeDefined();
+    await expectRejection(prepareImage(bytes, 'jpg', limits), 'CORRUPT_IMAGE', warning);
+  });
+
+  it('refuses a truncated JPEG (no end marker) and extra bytes between header segments before decoding', async () => {
+    const photo = await photoJpeg(600, 800);
+    await expectRejection(
+      prepareImage(photo.subarray(0, Math.floor(photo.length * 0.7)), 'jpg', limits),
+      'CORRUPT_IMAGE',
+      'end-of-image marker',
+    );
+    const sos = Buffer.from(photo).indexOf(Buffer.of(0xff, 0xda));
+    const extra = concat([photo.subarray(0, sos), Uint8Array.of(0x12, 0x34, 0x56), photo.subarray(sos)]);
+    await expectRejection(prepareImage(extra, 'jpg', limits), 'CORRUPT_IMAGE', 'marker structure is damaged');
   });
 });
 

@@ -22,6 +22,10 @@ import { formatBeyond } from './format.js';
  * end of data segment") as a warning and fills the rest with grey, so `'error'` and `'truncated'` (sharp's
  * default) decode it "fine". The cost: a file whose decoder emits any warning is refused; for a portrait someone
  * can export again, that is the right side to err on, since a refused file costs nothing and a garbled one is paid for.
+ * What phones and cameras write decodes without a warning and passes (checked class by class in media-decode.test.ts:
+ * EXIF orientation, EXIF no parser understands, padding before the end marker, the trailers phones append, ffmpeg's
+ * JPEGs); the warnings libjpeg gives are about the scan data (rows missing or garbled). Extra bytes between header
+ * segments ("extraneous bytes before marker") are refused before decoding, by the structure check.
  */
 export const FAIL_ON = 'warning' as const;
 
