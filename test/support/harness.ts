@@ -1,6 +1,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/executions.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { DynamoBudgetStore } from '../../lambdas/core/store/budget.js';
 import { DynamoFileStore } from '../../lambdas/core/store/files.js';
@@ -10,6 +11,7 @@ import { DynamoShownOutputsStore } from '../../lambdas/core/store/shown.js';
 import { DynamoSlotStore } from '../../lambdas/core/store/slots.js';
 import { Table } from '../../lambdas/core/store/table.js';
 import { DynamoTaskStore } from '../../lambdas/core/store/tasks.js';
+import type { IngestDeps, ObjectCreated } from '../../lambdas/ingest/ingest.js';
 import { startDynamo } from './dynamo.js';
 import { MemoryOutputNameStore } from './output-names.js';
 
@@ -100,5 +102,65 @@ export function useOutputBucket(): {
     s3,
     outputs: (bucket = 'out') =>
       new OutputWriter(new S3Client({ region: 'us-east-1' }), bucket, new MemoryOutputNameStore()),
+  };
+}
+
+/** Step Functions stand-in with its naming rule: one execution per name, ever. Records every start. */
+export class RecordingStarter implements ExecutionStarter {
+  readonly calls: { name: string; input: ExecutionInput }[] = [];
+  readonly executions = new Map<string, ExecutionInput>();
+
+  /** @param delayMs - how long each start takes (a real API call gives racing callers time to interleave) */
+  constructor(private readonly delayMs = 0) {}
+
+  async start(name: string, input: ExecutionInput) {
+    this.calls.push({ name, input });
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    const alreadyExisted = this.executions.has(name);
+    this.executions.set(name, input);
+    return { executionArn: `arn:aws:states:us-east-1:123:execution:sm:${name}`, alreadyExisted };
+  }
+}
+
+/** S3 `Object Created` events of one bucket, as ingest gets them: each later one has a later sequencer. */
+export class InboxEvents {
+  constructor(private seq: number) {}
+
+  /** A sequencer later than every one given before (hexadecimal, as S3 writes them). */
+  nextSequencer(): string {
+    this.seq += 1;
+    return this.seq.toString(16).toUpperCase();
+  }
+
+  /** The event of an upload of `key` whose ETag is `etag`. */
+  created(key: string, etag = `etag-${key}`, extra: Partial<ObjectCreated> = {}): ObjectCreated {
+    const sequencer = this.nextSequencer();
+    return {
+      eventId: `event-${parseInt(sequencer, 16)}`,
+      encodedKey: key,
+      etag: `"${etag}"`,
+      size: 1000,
+      sequencer,
+      ...extra,
+    };
+  }
+}
+
+/**
+ * Ingest's dependencies over the test file's stores: a {@link RecordingStarter}, an output writer on `bucket`
+ * (S3 mocked by the caller) with the real output-name store, a pairing orphan wait of an hour, a fixed clock.
+ */
+export function ingestDeps(
+  db: TestStores,
+  options: { bucket: string; now: Date; executions?: RecordingStarter },
+): IngestDeps & { executions: RecordingStarter } {
+  return {
+    files: db.files,
+    jobs: db.jobs,
+    orphanAfterSeconds: 3600,
+    executions: options.executions ?? new RecordingStarter(),
+    outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), options.bucket, db.outputNames),
+    shown: db.shown,
+    now: () => options.now,
   };
 }

@@ -2,59 +2,26 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/executions.js';
+import type { ExecutionStarter } from '../../lambdas/core/executions.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { pairingExpiresAt } from '../../lambdas/core/retention.js';
 import { keys } from '../../lambdas/core/store/table.js';
-import {
-  forgetObject,
-  type IngestDeps,
-  ingestObject,
-  jobIdOf,
-  type ObjectCreated,
-} from '../../lambdas/ingest/ingest.js';
-import { useStores } from '../support/harness.js';
-
-/** Step Functions stand-in with its naming rule: one execution per name, ever. */
-class RecordingStarter implements ExecutionStarter {
-  readonly calls: { name: string; input: ExecutionInput }[] = [];
-  readonly executions = new Map<string, ExecutionInput>();
-  async start(name: string, input: ExecutionInput) {
-    this.calls.push({ name, input });
-    await new Promise((r) => setTimeout(r, 5));
-    const alreadyExisted = this.executions.has(name);
-    this.executions.set(name, input);
-    return { executionArn: `arn:aws:states:us-east-1:123:execution:sm:${name}`, alreadyExisted };
-  }
-}
+import { forgetObject, type IngestDeps, ingestObject, jobIdOf } from '../../lambdas/ingest/ingest.js';
+import { InboxEvents, ingestDeps, RecordingStarter, useStores } from '../support/harness.js';
 
 const s3 = mockClient(S3Client);
 const db = useStores();
 let deps: IngestDeps & { executions: RecordingStarter };
-let seq = 0x100;
-
-function drop(key: string, etag = `etag-${key}`, extra: Partial<ObjectCreated> = {}): ObjectCreated {
-  seq += 1;
-  return {
-    eventId: `event-${seq}`,
-    encodedKey: key,
-    etag: `"${etag}"`,
-    size: 1000,
-    sequencer: seq.toString(16).toUpperCase(),
-    ...extra,
-  };
-}
+const events = new InboxEvents(0x100);
+const drop = events.created.bind(events);
 
 beforeEach(() => {
-  deps = {
-    files: db.files,
-    jobs: db.jobs,
-    orphanAfterSeconds: 3600,
-    executions: new RecordingStarter(),
-    outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out-bucket', db.outputNames),
-    shown: db.shown,
-    now: () => new Date('2026-11-24T10:00:00Z'),
-  };
+  // Each start takes a moment, as a real API call does: racing uploads interleave around it.
+  deps = ingestDeps(db, {
+    bucket: 'out-bucket',
+    now: new Date('2026-11-24T10:00:00Z'),
+    executions: new RecordingStarter(5),
+  });
 });
 afterEach(() => s3.reset());
 
@@ -347,8 +314,8 @@ describe('ingest', () => {
     await ingestObject(drop('inbox/fix/m.jpg'), deps);
     await ingestObject(drop('inbox/fix/m.png'), deps);
     expect(await ingestObject(drop('inbox/fix/m.mp3'), deps)).toMatchObject({ kind: 'ambiguous' });
-    seq += 1;
-    expect(await forgetObject({ encodedKey: 'inbox/fix/m.png', sequencer: seq.toString(16) }, deps)).toEqual({
+    const sequencer = events.nextSequencer();
+    expect(await forgetObject({ encodedKey: 'inbox/fix/m.png', sequencer }, deps)).toEqual({
       kind: 'forgotten',
       key: 'inbox/fix/m.png',
       stem: 'fix/m',

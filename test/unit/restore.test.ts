@@ -1,57 +1,29 @@
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/executions.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { archiveKeyOf, stemOutputCandidates } from '../../lambdas/core/output-names.js';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
-import { type IngestDeps, ingestObject, type ObjectCreated } from '../../lambdas/ingest/ingest.js';
+import { type IngestDeps, ingestObject } from '../../lambdas/ingest/ingest.js';
 import { restoreDelivered } from '../../lambdas/ingest/restore.js';
-import { useStores } from '../support/harness.js';
+import { InboxEvents, ingestDeps, type RecordingStarter, useStores } from '../support/harness.js';
 
 /**
  * The stem's inputs becoming those of a delivered job again bring that job's outputs back from its archive, with
  * no new execution (so no Runware task and no charge), and take away what the other job of the stem left.
  */
 
-class CountingStarter implements ExecutionStarter {
-  readonly calls: { name: string; input: ExecutionInput }[] = [];
-  async start(name: string, input: ExecutionInput) {
-    this.calls.push({ name, input });
-    return { executionArn: `arn:aws:states:us-east-1:123:execution:sm:${name}`, alreadyExisted: false };
-  }
-}
-
 const s3 = mockClient(S3Client);
 const db = useStores();
-let deps: IngestDeps & { executions: CountingStarter };
-let seq = 0x500;
+let deps: IngestDeps & { executions: RecordingStarter };
 const NOW = new Date('2026-11-26T10:00:00Z');
-
-function drop(key: string, etag: string): ObjectCreated {
-  seq += 1;
-  return {
-    eventId: `event-${seq}`,
-    encodedKey: key,
-    etag: `"${etag}"`,
-    size: 1000,
-    sequencer: seq.toString(16).toUpperCase(),
-  };
-}
+const events = new InboxEvents(0x500);
+const drop = (key: string, etag: string) => events.created(key, etag);
 
 beforeEach(() => {
   s3.on(PutObjectCommand).resolves({});
   s3.on(CopyObjectCommand).resolves({});
   s3.on(DeleteObjectCommand).resolves({});
-  deps = {
-    files: db.files,
-    jobs: db.jobs,
-    orphanAfterSeconds: 3600,
-    executions: new CountingStarter(),
-    outputs: new OutputWriter(new S3Client({ region: 'us-east-1' }), 'out', db.outputNames),
-    shown: db.shown,
-    now: () => NOW,
-  };
+  deps = ingestDeps(db, { bucket: 'out', now: NOW });
 });
 afterEach(() => s3.reset());
 
