@@ -48,6 +48,16 @@ function job(fields: Partial<JobRecord> = {}): JobRecord {
   };
 }
 
+/** A job that ended without outputs (FAILED or CANCELLED) with `error`, through the stages given. */
+function endedJob(
+  status: 'FAILED' | 'CANCELLED',
+  stages: JobRecord['stages'],
+  error: Omit<NonNullable<JobRecord['error']>, 'at'>,
+  fields: Partial<JobRecord> = {},
+): JobRecord {
+  return job({ status, stages, outputs: undefined, error: { ...error, at: 'x' }, ...fields });
+}
+
 describe('the CLI estimate', () => {
   it('is audio seconds times the price per second times the results', () => {
     expect(estimateCost(6, 'klingai:avatar@2.0-pro', 1).estimatedUsd).toBe(0.522);
@@ -90,14 +100,12 @@ describe('the CLI formatting', () => {
   });
 
   it('describes a failed job with its error, where the report is and what to do', () => {
-    const failed = job({
-      status: 'FAILED',
-      stages: { RECEIVED: '2026-11-26T10:00:00.000Z', FAILED: '2026-11-26T10:00:01.000Z' },
-      costUsd: undefined,
-      outputs: undefined,
-      media: undefined,
-      error: { stage: 'RECEIVED', code: 'AUDIO_TOO_SHORT', message: 'The voice track lasts 1 s.', at: 'x' },
-    });
+    const failed = endedJob(
+      'FAILED',
+      { RECEIVED: '2026-11-26T10:00:00.000Z', FAILED: '2026-11-26T10:00:01.000Z' },
+      { stage: 'RECEIVED', code: 'AUDIO_TOO_SHORT', message: 'The voice track lasts 1 s.' },
+      { costUsd: undefined, media: undefined },
+    );
     const text = describeJob(failed, 'out');
     expect(text).toContain('Error at RECEIVED: AUDIO_TOO_SHORT');
     expect(text).toContain('s3://out/promo/anna.error.json');
@@ -106,19 +114,20 @@ describe('the CLI formatting', () => {
   });
 
   it('describes a cancelled job: who cancelled it, a late charge, and how to retry', () => {
-    const cancelled = job({
-      status: 'CANCELLED',
-      stages: {
+    const cancelled = endedJob(
+      'CANCELLED',
+      {
         RECEIVED: '2026-11-26T10:00:00.000Z',
         SUBMITTED: '2026-11-26T10:00:03.000Z',
         CANCELLED: '2026-11-26T10:00:13.000Z',
       },
-      outputs: undefined,
-      costUsd: 0.522,
-      lateCostUsd: 0.522,
-      cancel: { requestedAt: '2026-11-26T10:00:12.000Z', by: 'ops@laptop', during: 'SUBMITTED' },
-      error: { stage: 'SUBMITTED', code: 'CANCELLED', message: 'Cancelled by ops@laptop.', at: 'x' },
-    });
+      { stage: 'SUBMITTED', code: 'CANCELLED', message: 'Cancelled by ops@laptop.' },
+      {
+        costUsd: 0.522,
+        lateCostUsd: 0.522,
+        cancel: { requestedAt: '2026-11-26T10:00:12.000Z', by: 'ops@laptop', during: 'SUBMITTED' },
+      },
+    );
     const text = describeJob(cancelled, 'out');
     expect(text).toContain('(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, attempt 1): CANCELLED');
     expect(text).toContain('CANCELLED  2026-11-26T10:00:13.000Z (+10.0 s)');

@@ -34,6 +34,18 @@ async function submitted(numberResults = 1) {
 
 const at = (iso: string) => () => new Date(iso);
 
+/** Runs the poll step for attempt 1 of `job` at `when`, against `runware` (and a log, when the test reads it). */
+const poll = (
+  job: { jobId: string },
+  runware: FakeRunware,
+  when: string,
+  log?: (message: string, detail: Record<string, unknown>) => void,
+) =>
+  pollJob(
+    { jobId: job.jobId, attempt: 1 },
+    { jobs: db.jobs, tasks: db.tasks, runware, now: at(when), ...(log ? { log } : {}) },
+  );
+
 describe('poll', () => {
   it('reports done when getResponse has the result, and stores it like a webhook would', async () => {
     const { job, taskUUID } = await submitted();
@@ -53,10 +65,7 @@ describe('poll', () => {
       pending: 0,
       errors: [],
     };
-    const out = await pollJob(
-      { jobId: job.jobId, attempt: 1 },
-      { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T10:31:00Z') },
-    );
+    const out = await poll(job, runware, '2026-11-24T10:31:00Z');
     expect(out).toEqual({ done: true, waitSeconds: 0 });
     expect(runware.polled).toEqual([taskUUID]);
     const task = await db.tasks.get(taskUUID);
@@ -70,30 +79,16 @@ describe('poll', () => {
     const { job, taskUUID } = await submitted();
     await db.tasks.addResult(taskUUID, result(1));
     const runware = new FakeRunware();
-    expect(
-      await pollJob(
-        { jobId: job.jobId, attempt: 1 },
-        { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T10:31:00Z') },
-      ),
-    ).toMatchObject({ done: true });
+    expect(await poll(job, runware, '2026-11-24T10:31:00Z')).toMatchObject({ done: true });
     expect(runware.polled).toEqual([]);
   });
 
   it('backs off while the task is processing, growing with its age and capped', async () => {
     const { job } = await submitted();
     const runware = new FakeRunware();
-    const early = await pollJob(
-      { jobId: job.jobId, attempt: 1 },
-      { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T10:00:23Z') },
-    );
-    const later = await pollJob(
-      { jobId: job.jobId, attempt: 1 },
-      { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T10:05:13Z') },
-    );
-    const late = await pollJob(
-      { jobId: job.jobId, attempt: 1 },
-      { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T11:00:13Z') },
-    );
+    const early = await poll(job, runware, '2026-11-24T10:00:23Z');
+    const later = await poll(job, runware, '2026-11-24T10:05:13Z');
+    const late = await poll(job, runware, '2026-11-24T11:00:13Z');
     expect(early).toEqual({ done: false, waitSeconds: 5 });
     expect(later).toEqual({ done: false, waitSeconds: 30 });
     expect(late).toEqual({ done: false, waitSeconds: 60 });
@@ -102,17 +97,9 @@ describe('poll', () => {
   it('never waits past the deadline, and fails with DEADLINE_EXCEEDED once it is reached', async () => {
     const { job } = await submitted();
     const runware = new FakeRunware();
-    const near = await pollJob(
-      { jobId: job.jobId, attempt: 1 },
-      { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T12:00:00Z') },
-    );
+    const near = await poll(job, runware, '2026-11-24T12:00:00Z');
     expect(near.waitSeconds).toBe(12);
-    await expect(
-      pollJob(
-        { jobId: job.jobId, attempt: 1 },
-        { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T12:00:12Z') },
-      ),
-    ).rejects.toMatchObject({
+    await expect(poll(job, runware, '2026-11-24T12:00:12Z')).rejects.toMatchObject({
       name: 'DeadlineExceededError',
       code: 'DEADLINE_EXCEEDED',
     });
@@ -126,12 +113,7 @@ describe('poll', () => {
       pending: 0,
       errors: [{ code: 'invalidAudio', message: 'Audio could not be decoded' }],
     };
-    await expect(
-      pollJob(
-        { jobId: job.jobId, attempt: 1 },
-        { jobs: db.jobs, tasks: db.tasks, runware, now: at('2026-11-24T10:31:00Z') },
-      ),
-    ).rejects.toMatchObject({
+    await expect(poll(job, runware, '2026-11-24T10:31:00Z')).rejects.toMatchObject({
       name: 'RunwareTaskError',
       message: expect.stringContaining('Audio could not be decoded'),
     });
@@ -149,15 +131,8 @@ describe('poll', () => {
     });
     runware.pollAnswer = { results: [video(1), video(2), video(3)], pending: 0, errors: [] };
     const logged: [string, Record<string, unknown>][] = [];
-    const out = await pollJob(
-      { jobId: job.jobId, attempt: 1 },
-      {
-        jobs: db.jobs,
-        tasks: db.tasks,
-        runware,
-        now: at('2026-11-24T10:31:00Z'),
-        log: (message, detail) => logged.push([message, detail]),
-      },
+    const out = await poll(job, runware, '2026-11-24T10:31:00Z', (message, detail) =>
+      logged.push([message, detail]),
     );
     expect(out).toEqual({ done: true, waitSeconds: 0 });
     expect(Object.keys((await db.tasks.get(taskUUID))?.results ?? {})).toEqual([result(1).videoUUID]);
@@ -172,32 +147,23 @@ describe('poll', () => {
     const transient = [{ code: 'serviceUnavailable', message: 'Try again' }];
     runware.pollAnswer = { results: [], pending: 1, errors: [], transient };
     const logged: string[] = [];
-    const out = await pollJob(
-      { jobId: job.jobId, attempt: 1 },
-      {
-        jobs: db.jobs,
-        tasks: db.tasks,
-        runware,
-        now: at('2026-11-24T10:31:00Z'),
-        log: (message) => logged.push(message),
-      },
-    );
+    const out = await poll(job, runware, '2026-11-24T10:31:00Z', (message) => logged.push(message));
     expect(out.done).toBe(false);
     expect(logged).toEqual(['poll.transient']);
   });
 });
 
 describe('record', () => {
+  /** What the record step is given: the stores of this file. */
+  const recordDeps = () => ({ jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget });
+  /** Runs the record step for attempt 1 of `job`. */
+  const record = (job: { jobId: string }) => recordResults({ jobId: job.jobId, attempt: 1 }, recordDeps());
+
   it('copies results, seeds and the total cost into the job: GENERATED', async () => {
     const { job, taskUUID } = await submitted(2);
     await db.tasks.addResult(taskUUID, result(2, { cost: 1.29917 }));
     await db.tasks.addResult(taskUUID, result(1, { cost: 1.9488 }));
-    expect(
-      await recordResults(
-        { jobId: job.jobId, attempt: 1 },
-        { jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget },
-      ),
-    ).toEqual({
+    expect(await record(job)).toEqual({
       results: 2,
       costUsd: 3.24797,
     });
@@ -211,7 +177,7 @@ describe('record', () => {
     const { job, taskUUID } = await submitted(1);
     await db.slots.acquire(job.jobId, 1, 1000);
     await db.tasks.addResult(taskUUID, result(1));
-    const deps = { jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget };
+    const deps = recordDeps();
     await recordResults({ jobId: job.jobId, attempt: 1 }, deps);
     expect((await db.slots.holders()).map((h) => h.jobId)).not.toContain(job.jobId);
     await expect(recordResults({ jobId: job.jobId, attempt: 1 }, deps)).resolves.toMatchObject({
@@ -220,7 +186,7 @@ describe('record', () => {
   });
 
   it("replaces the job's budget reservation by the actual cost, once; keeps the estimate when no cost came", async () => {
-    const deps = { jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget };
+    const deps = recordDeps();
     const month = new Date().toISOString().slice(0, 7);
     const before = await db.budget.month(month);
     const paid = await submitted(1);
@@ -250,12 +216,7 @@ describe('record', () => {
       code: 'RUNWARE_TASK_FAILED',
       message: 'one variation failed',
     });
-    expect(
-      await recordResults(
-        { jobId: job.jobId, attempt: 1 },
-        { jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget },
-      ),
-    ).toEqual({
+    expect(await record(job)).toEqual({
       results: 1,
       costUsd: 1.20634,
     });
