@@ -1,23 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { JobFailedDetailSchema } from '../../lambdas/core/job-events.js';
 import { makeSamplePortrait, makeSampleVoice } from '../../local/ffmpeg.js';
 import type { LocalStack } from '../../local/stack.js';
 import { png, text, wav } from '../fixtures/media/generate.js';
-import {
-  drop,
-  E2E_CONTEXT,
-  finishedJob,
-  inputExists,
-  outputKeys,
-  readOutput,
-  type Samples,
-  startLocal,
-  storesOf,
-} from '../support/local.js';
+import { E2E_CONTEXT, type Samples, storesOf, useLocalStack } from '../support/local.js';
 
 /**
  * Bad input through the whole local pipeline: every file or sidecar a person could get wrong must end in
@@ -40,17 +30,16 @@ let samples: Samples;
 let portraitJpeg: Buffer;
 let voiceMp3: Buffer;
 
-beforeAll(async () => {
-  let dir: string;
-  ({ stack, samples, dir } = await startLocal(CONTEXT));
+const local = useLocalStack(CONTEXT, async (started) => {
+  const { dir } = started;
+  ({ stack, samples } = started);
   await Promise.all([
     makeSamplePortrait(join(dir, 'portrait.jpg')),
     makeSampleVoice(join(dir, 'voice3.mp3'), 3),
   ]);
   portraitJpeg = readFileSync(join(dir, 'portrait.jpg'));
   voiceMp3 = readFileSync(join(dir, 'voice3.mp3'));
-}, 120_000);
-afterAll(async () => stack?.stop());
+});
 
 // ------------------------------------------------------------------------------------------------ helpers
 
@@ -62,12 +51,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function dropAll(stem: string, files: Files): Promise<void> {
   for (const [ext, body] of Object.entries(files)) {
-    await drop(stack, `${stem}.${ext}`, typeof body === 'string' ? body : Buffer.from(body));
+    await local.drop(`${stem}.${ext}`, typeof body === 'string' ? body : Buffer.from(body));
   }
-}
-
-function executionsFor(stem: string) {
-  return stack.sfn.listExecutions().filter((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
 }
 
 /** Runware tasks whose image or audio URL points at one of this stem's inputs (any attempt, any job). */
@@ -83,13 +68,13 @@ function submissionsForStem(stem: string) {
 
 /** Output keys of exactly this stem (`<stem>.ext`, `<stem>-N.ext`), not of stems that merely share its prefix. */
 async function outputsOf(stem: string): Promise<string[]> {
-  return (await outputKeys(stack, stem)).filter((k) =>
+  return (await local.outputKeys(stem)).filter((k) =>
     /^(-\d+)?\.[a-z0-9]+(\.json)?$/.test(k.slice(stem.length)),
   );
 }
 
 async function errorDocument(stem: string) {
-  return JSON.parse((await readOutput(stack, `${stem}.error.json`)).toString('utf8')) as {
+  return JSON.parse((await local.readOutput(`${stem}.error.json`)).toString('utf8')) as {
     stem: string;
     jobId?: string;
     stage: string;
@@ -122,13 +107,13 @@ async function expectRejected(
   code: string,
   phrases: (string | RegExp)[],
 ): Promise<JobRecord> {
-  const job = await finishedJob(stack, stem);
+  const job = await local.finishedJob(stem);
   expect(job.status).toBe('FAILED');
   expect(job.error).toMatchObject({ stage: 'VALIDATED', code });
   expect(job.stages.SUBMITTED).toBeUndefined();
   expect(job.taskUUID).toBeUndefined();
   expect(submissionsForStem(stem)).toEqual([]);
-  expect(executionsFor(stem)).toHaveLength(1);
+  expect(local.executionsOf(stem)).toHaveLength(1);
 
   const error = await errorDocument(stem);
   expect(error).toMatchObject({ stem, jobId: job.jobId, stage: 'VALIDATED', code });
@@ -151,23 +136,23 @@ async function expectRejected(
     stage: 'VALIDATED',
     errorKey: `${stem}.error.json`,
   });
-  for (const ext of Object.keys(files)) expect(await inputExists(stack, `${stem}.${ext}`)).toBe(true);
+  for (const ext of Object.keys(files)) expect(await local.inputExists(`${stem}.${ext}`)).toBe(true);
   return job;
 }
 
 /** A job that must work: DELIVERED, one submission, outputs that mirror the stem exactly, no error file. */
 async function expectDelivered(stem: string, files: Files): Promise<JobRecord> {
-  const job = await finishedJob(stack, stem);
+  const job = await local.finishedJob(stem);
   expect(job.error).toBeUndefined();
   expect(job.status).toBe('DELIVERED');
   expect(await outputsOf(stem)).toEqual([`${stem}.json`, `${stem}.mp4`]);
-  const record = JSON.parse((await readOutput(stack, `${stem}.json`)).toString('utf8'));
+  const record = JSON.parse((await local.readOutput(`${stem}.json`)).toString('utf8'));
   expect(record).toMatchObject({ jobId: job.jobId, stem, status: 'DELIVERED' });
   const [imageExt, audioExt] = Object.keys(files).filter((e) => e.toLowerCase() !== 'json');
   expect(job.inputs.image.key).toBe(`inbox/${stem}.${imageExt}`);
   expect(job.inputs.audio.key).toBe(`inbox/${stem}.${audioExt}`);
   expect(stack.simulator?.submissions.filter((s) => s.task.taskUUID === job.taskUUID)).toHaveLength(1);
-  for (const ext of Object.keys(files)) expect(await inputExists(stack, `${stem}.${ext}`)).toBe(true);
+  for (const ext of Object.keys(files)) expect(await local.inputExists(`${stem}.${ext}`)).toBe(true);
   return job;
 }
 
@@ -376,7 +361,7 @@ describe('one image and one audio file per stem', () => {
     await dropAll(stem, { mp3: voiceMp3 });
     await stack.idle();
 
-    expect(executionsFor(stem)).toEqual([]);
+    expect(local.executionsOf(stem)).toEqual([]);
     expect(submissionsForStem(stem)).toEqual([]);
     const error = await errorDocument(stem);
     expect(error).toMatchObject({ stem, stage: 'RECEIVED', code: 'AMBIGUOUS_INPUT' });
@@ -385,7 +370,7 @@ describe('one image and one audio file per stem', () => {
     expect(error.message).toContain(`inbox/${stem}.png`);
     expect(error.message).toContain('Keep one image and one audio file per name');
     expect(await outputsOf(stem)).toEqual([`${stem}.error.json`]);
-    for (const ext of ['jpg', 'png', 'mp3']) expect(await inputExists(stack, `${stem}.${ext}`)).toBe(true);
+    for (const ext of ['jpg', 'png', 'mp3']) expect(await local.inputExists(`${stem}.${ext}`)).toBe(true);
   });
 
   it('doing what AMBIGUOUS_INPUT says (delete the extra image, upload the one you want again) runs the job', async () => {
@@ -400,11 +385,11 @@ describe('one image and one audio file per stem', () => {
       new DeleteObjectCommand({ Bucket: stack.names.inputBucket, Key: `inbox/${stem}.png` }),
     );
     await stack.idle(); // whatever the pipeline does with the deletion, it has done it
-    await drop(stack, `${stem}.jpg`, portraitJpeg);
+    await local.drop(`${stem}.jpg`, portraitJpeg);
     await stack.idle();
     const report = await errorDocument(stem).catch(() => undefined);
     expect(
-      executionsFor(stem),
+      local.executionsOf(stem),
       `the deleted ${stem}.png still counts: ${report?.message ?? '(no error file)'}`,
     ).toHaveLength(1);
     await expectDelivered(stem, { jpg: portraitJpeg, mp3: voiceMp3 });
@@ -414,11 +399,11 @@ describe('one image and one audio file per stem', () => {
     const stem = 'ambiguous/late/anna';
     await dropAll(stem, { jpg: portraitJpeg, mp3: voiceMp3 });
     // The pair is complete: its execution starts (and waits settleSeconds before validating).
-    await waitFor(`the execution of ${stem}`, () => executionsFor(stem).length === 1);
-    await drop(stack, `${stem}.png`, samples.portrait);
+    await waitFor(`the execution of ${stem}`, () => local.executionsOf(stem).length === 1);
+    await local.drop(`${stem}.png`, samples.portrait);
 
-    const job = await finishedJob(stack, stem);
-    expect(executionsFor(stem)).toHaveLength(1);
+    const job = await local.finishedJob(stem);
+    expect(local.executionsOf(stem)).toHaveLength(1);
     // Validate sees both images: which one the person meant is unknown, so nothing is paid for.
     expect(job).toMatchObject({ status: 'FAILED', error: { stage: 'VALIDATED', code: 'AMBIGUOUS_INPUT' } });
     expect(job.taskUUID).toBeUndefined();
@@ -428,7 +413,7 @@ describe('one image and one audio file per stem', () => {
     expect(report.message).toContain(`inbox/${stem}.jpg`);
     expect(report.message).toContain(`inbox/${stem}.png`);
     expect(await outputsOf(stem)).toEqual([`${stem}.error.json`]);
-    for (const ext of ['jpg', 'png', 'mp3']) expect(await inputExists(stack, `${stem}.${ext}`)).toBe(true);
+    for (const ext of ['jpg', 'png', 'mp3']) expect(await local.inputExists(`${stem}.${ext}`)).toBe(true);
   });
 });
 
@@ -436,8 +421,8 @@ describe('orphans and retries', () => {
   it('a lone file past orphanAfterSeconds is reported; its partner arriving later still runs the job', async () => {
     const imageOnly = 'orphan/image-only/anna';
     const audioOnly = 'orphan/audio-only/anna';
-    await drop(stack, `${imageOnly}.png`, samples.portrait);
-    await drop(stack, `${audioOnly}.wav`, samples.voice3s);
+    await local.drop(`${imageOnly}.png`, samples.portrait);
+    await local.drop(`${audioOnly}.wav`, samples.voice3s);
     await stack.idle(); // both ingested: their orphan clocks run from now
     await sleep(2_300);
     const swept = (await stack.sweep()) as { reported: string[] };
@@ -459,19 +444,19 @@ describe('orphans and retries', () => {
     expect(audioReport.message).toContain('for its image (.jpg .jpeg .png .webp)');
 
     for (const stem of [imageOnly, audioOnly]) {
-      expect(executionsFor(stem)).toEqual([]);
+      expect(local.executionsOf(stem)).toEqual([]);
       expect(submissionsForStem(stem)).toEqual([]);
       expect(await outputsOf(stem)).toEqual([`${stem}.error.json`]);
     }
-    expect(await inputExists(stack, `${imageOnly}.png`)).toBe(true);
-    expect(await inputExists(stack, `${audioOnly}.wav`)).toBe(true);
+    expect(await local.inputExists(`${imageOnly}.png`)).toBe(true);
+    expect(await local.inputExists(`${audioOnly}.wav`)).toBe(true);
     // Reported once: the next sweep leaves it alone.
     expect(((await stack.sweep()) as { reported: string[] }).reported).not.toContain(imageOnly);
 
     // The missing audio arrives: the job runs, and deliver removes the stale orphan report.
-    await drop(stack, `${imageOnly}.wav`, samples.voice3s);
+    await local.drop(`${imageOnly}.wav`, samples.voice3s);
     await expectDelivered(imageOnly, { png: samples.portrait, wav: samples.voice3s });
-    expect(executionsFor(imageOnly)).toHaveLength(1);
+    expect(local.executionsOf(imageOnly)).toHaveLength(1);
     // The other orphan is still reported and still waiting.
     expect(await outputsOf(audioOnly)).toEqual([`${audioOnly}.error.json`]);
   });
@@ -482,11 +467,11 @@ describe('orphans and retries', () => {
     await dropAll(stem, bad);
     const failed = await expectRejected(stem, bad, 'IMAGE_TOO_SMALL', ['The image is 200×180 px']);
 
-    await drop(stack, `${stem}.png`, samples.portrait);
+    await local.drop(`${stem}.png`, samples.portrait);
     const retried = await expectDelivered(stem, { png: samples.portrait, wav: samples.voice3s });
     // New bytes make a new job (a new id), run by a second execution; the old error file is gone.
     expect(retried.jobId).not.toBe(failed.jobId);
-    expect(executionsFor(stem)).toHaveLength(2);
+    expect(local.executionsOf(stem)).toHaveLength(2);
     expect(retried.media?.image).toMatchObject({ width: 720, height: 960 });
     expect(submissionsForStem(stem)).toHaveLength(1);
   });
@@ -501,7 +486,7 @@ describe('orphans and retries', () => {
     await dropAll(stem, bad);
     const failed = await expectRejected(stem, bad, 'INVALID_SIDECAR', ['"outputQuality"']);
 
-    await drop(stack, `${stem}.json`, JSON.stringify({ outputQuality: 80 }));
+    await local.drop(`${stem}.json`, JSON.stringify({ outputQuality: 80 }));
     const retried = await expectDelivered(stem, { ...bad, json: '{}' });
     expect(retried.jobId).not.toBe(failed.jobId);
     expect(retried.attempt).toBe(1);
@@ -530,8 +515,8 @@ describe('orphans and retries', () => {
       new DeleteObjectCommand({ Bucket: stack.names.inputBucket, Key: `inbox/${stem}.json` }),
     );
     await stack.idle();
-    await drop(stack, `${stem}.png`, samples.portrait);
-    const job = await finishedJob(stack, stem);
+    await local.drop(`${stem}.png`, samples.portrait);
+    const job = await local.finishedJob(stem);
     expect(job.error, 'the deleted sidecar must not be read').toBeUndefined();
     expect(job.status).toBe('DELIVERED');
     expect(job.settings?.outputQuality).toBe(95);

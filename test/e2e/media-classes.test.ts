@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { probe } from '../../local/ffmpeg.js';
 import type { LocalStack } from '../../local/stack.js';
@@ -17,15 +17,7 @@ import {
   pngClaiming,
   wav,
 } from '../fixtures/media/generate.js';
-import {
-  drop,
-  E2E_CONTEXT,
-  finishedJob,
-  inputExists,
-  outputKeys,
-  readOutput,
-  startLocal,
-} from '../support/local.js';
+import { E2E_CONTEXT, useLocalStack } from '../support/local.js';
 
 /**
  * Each class of input that used to be paid for and then fail (issue 9, items 1-3), through the whole local
@@ -35,16 +27,14 @@ import {
  * 0 Runware tasks, `<stem>.error.json` with the code and a message a person can act on, the inputs in place.
  */
 let stack: LocalStack;
-
-beforeAll(async () => {
-  ({ stack } = await startLocal(E2E_CONTEXT));
-}, 120_000);
-afterAll(async () => stack?.stop());
+const local = useLocalStack(E2E_CONTEXT, (started) => {
+  ({ stack } = started);
+});
 
 type Files = Record<string, Uint8Array>;
 
 async function dropAll(stem: string, files: Files): Promise<void> {
-  for (const [ext, body] of Object.entries(files)) await drop(stack, `${stem}.${ext}`, Buffer.from(body));
+  for (const [ext, body] of Object.entries(files)) await local.drop(`${stem}.${ext}`, Buffer.from(body));
 }
 
 /** Runware tasks the simulator accepted whose audio is this stem's (the image URL is the normalized copy's). */
@@ -73,17 +63,17 @@ async function expectRefused(
   code: string,
   phrases: string[],
 ): Promise<ErrorDocument> {
-  const job = await finishedJob(stack, stem);
+  const job = await local.finishedJob(stem);
   expect(job.status).toBe('FAILED');
   expect(job.error).toMatchObject({ stage: 'VALIDATED', code });
   expect(tasksFor(stem)).toHaveLength(0);
-  const error = JSON.parse((await readOutput(stack, `${stem}.error.json`)).toString('utf8')) as ErrorDocument;
+  const error = JSON.parse((await local.readOutput(`${stem}.error.json`)).toString('utf8')) as ErrorDocument;
   expect(error).toMatchObject({ stage: 'VALIDATED', code });
   for (const phrase of phrases) expect(error.message).toContain(phrase);
   expect(error.howToRetry).toContain('upload');
-  expect(await outputKeys(stack, `${stem}.`)).toEqual([`${stem}.error.json`]);
+  expect(await local.outputKeys(`${stem}.`)).toEqual([`${stem}.error.json`]);
   for (const [ext, body] of Object.entries(files)) {
-    expect(await inputExists(stack, `${stem}.${ext}`)).toBe(true);
+    expect(await local.inputExists(`${stem}.${ext}`)).toBe(true);
     expect((await readInput(`inbox/${stem}.${ext}`)).equals(Buffer.from(body))).toBe(true);
   }
   return error;
@@ -93,7 +83,7 @@ async function expectDelivered(
   stem: string,
   files: Files,
 ): Promise<{ job: JobRecord; video: { width: number; height: number }; normalized: Buffer }> {
-  const job = await finishedJob(stack, stem);
+  const job = await local.finishedJob(stem);
   expect(job.error).toBeUndefined();
   expect(job.status).toBe('DELIVERED');
   const tasks = tasksFor(stem);
@@ -107,7 +97,7 @@ async function expectDelivered(
   const normalized = await readInput(normalizedKey);
   expect(job.media?.image.normalized?.bytes).toBe(normalized.length);
   // <stem>.json carries both copies' facts.
-  const record = JSON.parse((await readOutput(stack, `${stem}.json`)).toString('utf8'));
+  const record = JSON.parse((await local.readOutput(`${stem}.json`)).toString('utf8'));
   expect(record.inputs.image).toMatchObject({
     sha256: job.media?.image.sha256,
     normalized: { key: normalizedKey, sha256: job.media?.image.normalized?.sha256 },
@@ -118,7 +108,7 @@ async function expectDelivered(
   }
   const dir = mkdtempSync(join(tmpdir(), 'media-classes-'));
   const file = join(dir, 'video.mp4');
-  writeFileSync(file, await readOutput(stack, `${stem}.mp4`));
+  writeFileSync(file, await local.readOutput(`${stem}.mp4`));
   const stream = (await probe(file)).streams.find((s) => s.codecType === 'video');
   return { job, video: { width: stream?.width ?? 0, height: stream?.height ?? 0 }, normalized };
 }

@@ -1,16 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import type { LocalStack } from '../../local/stack.js';
-import {
-  drop,
-  E2E_CONTEXT,
-  finishedJob,
-  inputExists,
-  outputKeys,
-  readOutput,
-  type Samples,
-  startLocal,
-} from '../support/local.js';
+import { E2E_CONTEXT, type Samples, useLocalStack } from '../support/local.js';
 
 /**
  * Names through the whole local pipeline: stems whose outputs would share keys (`x` and `x.error`, `x` with two
@@ -21,18 +12,12 @@ const CONTEXT = { ...E2E_CONTEXT, orphanAfterSeconds: '2' };
 
 let stack: LocalStack;
 let samples: Samples;
-
-beforeAll(async () => {
-  ({ stack, samples } = await startLocal(CONTEXT));
-}, 120_000);
-afterAll(async () => stack?.stop());
+const local = useLocalStack(CONTEXT, (started) => {
+  ({ stack, samples } = started);
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-function executionsFor(stem: string) {
-  return stack.sfn.listExecutions().filter((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
-}
 
 /** Runware tasks whose image or audio is exactly one of this stem's inputs (not a longer stem's). */
 function submissionsFor(stem: string) {
@@ -45,11 +30,11 @@ function submissionsFor(stem: string) {
 }
 
 async function json(key: string): Promise<Record<string, unknown> & { code?: string; message?: string }> {
-  return JSON.parse((await readOutput(stack, key)).toString('utf8'));
+  return JSON.parse((await local.readOutput(key)).toString('utf8'));
 }
 
 async function delivered(stem: string): Promise<JobRecord> {
-  const job = await finishedJob(stack, stem);
+  const job = await local.finishedJob(stem);
   expect(job.error).toBeUndefined();
   expect(job.status).toBe('DELIVERED');
   expect(submissionsFor(stem)).toHaveLength(1);
@@ -59,7 +44,7 @@ async function delivered(stem: string): Promise<JobRecord> {
 /** Sizes of a stem's delivered videos, to prove later that nobody overwrote them. */
 async function videoSizes(job: JobRecord): Promise<Record<string, number>> {
   const sizes: Record<string, number> = {};
-  for (const output of job.outputs ?? []) sizes[output.key] = (await readOutput(stack, output.key)).length;
+  for (const output of job.outputs ?? []) sizes[output.key] = (await local.readOutput(output.key)).length;
   return sizes;
 }
 
@@ -67,14 +52,14 @@ describe('output names that cannot collide', () => {
   it('x then x.error: the second is refused at validation and x keeps its record and error-file name', async () => {
     const first = 'collide/error/x';
     const second = 'collide/error/x.error';
-    await drop(stack, `${first}.png`, samples.portrait);
-    await drop(stack, `${first}.wav`, samples.voice3s);
+    await local.drop(`${first}.png`, samples.portrait);
+    await local.drop(`${first}.wav`, samples.voice3s);
     const x = await delivered(first);
     const before = await videoSizes(x);
 
-    await drop(stack, `${second}.png`, samples.portrait);
-    await drop(stack, `${second}.wav`, samples.voice3s);
-    const refused = await finishedJob(stack, second);
+    await local.drop(`${second}.png`, samples.portrait);
+    await local.drop(`${second}.wav`, samples.voice3s);
+    const refused = await local.finishedJob(second);
     expect(refused).toMatchObject({
       status: 'FAILED',
       error: { stage: 'VALIDATED', code: 'OUTPUT_NAME_TAKEN' },
@@ -90,46 +75,46 @@ describe('output names that cannot collide', () => {
 
     expect(await json(`${first}.json`)).toMatchObject({ jobId: x.jobId, status: 'DELIVERED' });
     expect(await videoSizes(x)).toEqual(before);
-    expect(await outputKeys(stack, first)).toEqual(
+    expect(await local.outputKeys(first)).toEqual(
       [`${first}.json`, `${first}.mp4`, `${second}.error.json`].sort(),
     );
     for (const key of [`${first}.png`, `${first}.wav`, `${second}.png`, `${second}.wav`]) {
-      expect(await inputExists(stack, key)).toBe(true);
+      expect(await local.inputExists(key)).toBe(true);
     }
   });
 
   it("x.error delivered first: a failing x keeps its error in the job record, never over x.error's record", async () => {
     const holder = 'collide/fail/x.error';
     const failing = 'collide/fail/x';
-    await drop(stack, `${holder}.png`, samples.portrait);
-    await drop(stack, `${holder}.wav`, samples.voice3s);
+    await local.drop(`${holder}.png`, samples.portrait);
+    await local.drop(`${holder}.wav`, samples.voice3s);
     const kept = await delivered(holder);
 
     // An empty image fails validation: the error would be written to `x.error.json`, the holder's record.
-    await drop(stack, `${failing}.png`, '');
-    await drop(stack, `${failing}.wav`, samples.voice3s);
-    const failed = await finishedJob(stack, failing);
+    await local.drop(`${failing}.png`, '');
+    await local.drop(`${failing}.wav`, samples.voice3s);
+    const failed = await local.finishedJob(failing);
     expect(failed).toMatchObject({ status: 'FAILED', error: { stage: 'VALIDATED', code: 'EMPTY_FILE' } });
     expect(failed.error?.message).toContain('empty');
     expect(submissionsFor(failing)).toHaveLength(0);
     expect(await json(`${holder}.json`)).toMatchObject({ jobId: kept.jobId, status: 'DELIVERED' });
-    expect(await outputKeys(stack, 'collide/fail/')).toEqual([`${holder}.json`, `${holder}.mp4`]);
-    expect(await inputExists(stack, `${failing}.png`)).toBe(true);
+    expect(await local.outputKeys('collide/fail/')).toEqual([`${holder}.json`, `${holder}.mp4`]);
+    expect(await local.inputExists(`${failing}.png`)).toBe(true);
   });
 
   it("x with two results then x-1: x-1 is refused, x's numbered videos stay as they were", async () => {
     const first = 'collide/numbered/x';
     const second = 'collide/numbered/x-1';
-    await drop(stack, `${first}.json`, JSON.stringify({ numberResults: 2 }));
-    await drop(stack, `${first}.png`, samples.portrait);
-    await drop(stack, `${first}.wav`, samples.voice3s);
+    await local.drop(`${first}.json`, JSON.stringify({ numberResults: 2 }));
+    await local.drop(`${first}.png`, samples.portrait);
+    await local.drop(`${first}.wav`, samples.voice3s);
     const x = await delivered(first);
     expect(x.outputs?.map((o) => o.key)).toEqual([`${first}-1.mp4`, `${first}-2.mp4`]);
     const before = await videoSizes(x);
 
-    await drop(stack, `${second}.png`, samples.portrait);
-    await drop(stack, `${second}.wav`, samples.voice5s);
-    const refused = await finishedJob(stack, second);
+    await local.drop(`${second}.png`, samples.portrait);
+    await local.drop(`${second}.wav`, samples.voice5s);
+    const refused = await local.finishedJob(second);
     expect(refused).toMatchObject({
       status: 'FAILED',
       error: { stage: 'VALIDATED', code: 'OUTPUT_NAME_TAKEN' },
@@ -140,20 +125,20 @@ describe('output names that cannot collide', () => {
     expect((await json(`${second}.error.json`)).code).toBe('OUTPUT_NAME_TAKEN');
     expect(await videoSizes(x)).toEqual(before);
     expect(await json(`${first}.json`)).toMatchObject({ jobId: x.jobId });
-    for (const ext of ['png', 'wav']) expect(await inputExists(stack, `${second}.${ext}`)).toBe(true);
+    for (const ext of ['png', 'wav']) expect(await local.inputExists(`${second}.${ext}`)).toBe(true);
   });
 });
 
 describe('sidecars and names', () => {
   it('two sidecars whose extensions differ only in case: AMBIGUOUS_INPUT naming both, nothing started', async () => {
     const stem = 'sidecars/two/anna';
-    await drop(stack, `${stem}.json`, JSON.stringify({ prompt: 'calm' }));
-    await drop(stack, `${stem}.JSON`, JSON.stringify({ prompt: 'excited' }));
-    await drop(stack, `${stem}.png`, samples.portrait);
-    await drop(stack, `${stem}.wav`, samples.voice3s);
+    await local.drop(`${stem}.json`, JSON.stringify({ prompt: 'calm' }));
+    await local.drop(`${stem}.JSON`, JSON.stringify({ prompt: 'excited' }));
+    await local.drop(`${stem}.png`, samples.portrait);
+    await local.drop(`${stem}.wav`, samples.voice3s);
     await stack.idle();
 
-    expect(executionsFor(stem)).toEqual([]);
+    expect(local.executionsOf(stem)).toEqual([]);
     expect(submissionsFor(stem)).toEqual([]);
     const report = await json(`${stem}.error.json`);
     expect(report).toMatchObject({ stage: 'RECEIVED', code: 'AMBIGUOUS_INPUT' });
@@ -161,12 +146,12 @@ describe('sidecars and names', () => {
     expect(report.message).toContain(`inbox/${stem}.JSON, inbox/${stem}.json`);
     expect(report.message).toContain('delete or rename the others');
     for (const ext of ['json', 'JSON', 'png', 'wav'])
-      expect(await inputExists(stack, `${stem}.${ext}`)).toBe(true);
+      expect(await local.inputExists(`${stem}.${ext}`)).toBe(true);
   });
 
   it('a lone sidecar past orphanAfterSeconds is reported, saying the image and the audio are missing', async () => {
     const stem = 'sidecars/lone/anna';
-    await drop(stack, `${stem}.json`, JSON.stringify({ prompt: 'calm' }));
+    await local.drop(`${stem}.json`, JSON.stringify({ prompt: 'calm' }));
     await stack.idle();
     await sleep(2_300);
     const swept = (await stack.sweep()) as { reported: string[] };
@@ -181,25 +166,25 @@ describe('sidecars and names', () => {
     expect(report.message).toContain(`inbox/${stem}.json has waited`);
     expect(report.message).toContain('image (.jpg .jpeg .png .webp) and audio file');
     expect(report.message).toContain('Nothing was started');
-    expect(executionsFor(stem)).toEqual([]);
+    expect(local.executionsOf(stem)).toEqual([]);
     expect(submissionsFor(stem)).toEqual([]);
-    expect(await inputExists(stack, `${stem}.json`)).toBe(true);
+    expect(await local.inputExists(`${stem}.json`)).toBe(true);
   });
 
   it('an NFD image and an NFC audio file with the same visible name make one job, delivered', async () => {
     const nfd = 'unicode/cafe\u0301';
     const nfc = 'unicode/caf\u00e9';
-    await drop(stack, `${nfd}.png`, samples.portrait);
-    await drop(stack, `${nfc}.wav`, samples.voice3s);
+    await local.drop(`${nfd}.png`, samples.portrait);
+    await local.drop(`${nfc}.wav`, samples.voice3s);
     const job = await delivered(nfc);
     // S3 keys are bytes: each input is kept, and read, under the key it was uploaded with.
     expect(job.inputs.image.key).toBe(`inbox/${nfd}.png`);
     expect(job.inputs.audio.key).toBe(`inbox/${nfc}.wav`);
     expect(job.stem).toBe(nfc);
-    expect(await outputKeys(stack, 'unicode/')).toEqual([`${nfc}.json`, `${nfc}.mp4`]);
+    expect(await local.outputKeys('unicode/')).toEqual([`${nfc}.json`, `${nfc}.mp4`]);
     const record = await json(`${nfc}.json`);
     expect(record).toMatchObject({ stem: nfc, status: 'DELIVERED' });
-    expect(await inputExists(stack, `${nfd}.png`)).toBe(true);
-    expect(await inputExists(stack, `${nfc}.wav`)).toBe(true);
+    expect(await local.inputExists(`${nfd}.png`)).toBe(true);
+    expect(await local.inputExists(`${nfc}.wav`)).toBe(true);
   });
 });

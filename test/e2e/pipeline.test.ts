@@ -1,31 +1,21 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JobSucceededDetailSchema } from '../../lambdas/core/job-events.js';
 import { probe } from '../../local/ffmpeg.js';
 import type { LocalStack } from '../../local/stack.js';
-import {
-  drop,
-  finishedJob,
-  inputExists,
-  outputKeys,
-  readOutput,
-  type Samples,
-  startLocal,
-} from '../support/local.js';
+import { E2E_CONTEXT, type Samples, useLocalStack } from '../support/local.js';
 
 let stack: LocalStack;
 let samples: Samples;
 let dir: string;
-
-beforeAll(async () => {
-  ({ stack, samples, dir } = await startLocal());
-}, 120_000);
-afterAll(async () => stack?.stop());
+const local = useLocalStack(E2E_CONTEXT, (started) => {
+  ({ stack, samples, dir } = started);
+});
 
 async function probeOutput(key: string) {
   const file = join(dir, key.replaceAll('/', '_'));
-  writeFileSync(file, await readOutput(stack, key));
+  writeFileSync(file, await local.readOutput(key));
   return probe(file);
 }
 
@@ -43,23 +33,22 @@ describe('local mode, end to end', () => {
     'makes a playable %s video of the audio length, with a complete job record',
     async (format, ext, codec) => {
       const stem = `formats/${ext}`;
-      await drop(
-        stack,
+      await local.drop(
         `${stem}.json`,
         JSON.stringify({ outputFormat: format, prompt: `A ${format} presenter` }),
       );
-      await drop(stack, `${stem}.png`, samples.portrait);
-      await drop(stack, `${stem}.wav`, samples.voice3s);
-      const job = await finishedJob(stack, stem);
+      await local.drop(`${stem}.png`, samples.portrait);
+      await local.drop(`${stem}.wav`, samples.voice3s);
+      const job = await local.finishedJob(stem);
 
       expect(job.status).toBe('DELIVERED');
-      expect(await outputKeys(stack, stem)).toEqual([`${stem}.${ext}`, `${stem}.json`].sort());
+      expect(await local.outputKeys(stem)).toEqual([`${stem}.${ext}`, `${stem}.json`].sort());
       const facts = await probeOutput(`${stem}.${ext}`);
       expect(facts.streams.map((s) => s.codecType).sort()).toEqual(['audio', 'video']);
       expect(facts.streams.find((s) => s.codecType === 'video')?.codecName).toBe(codec);
       expect(Math.abs(facts.durationSeconds - 3)).toBeLessThan(0.5);
 
-      const record = JSON.parse((await readOutput(stack, `${stem}.json`)).toString('utf8'));
+      const record = JSON.parse((await local.readOutput(`${stem}.json`)).toString('utf8'));
       expect(record).toMatchObject({
         jobId: job.jobId,
         status: 'DELIVERED',
@@ -112,20 +101,19 @@ describe('local mode, end to end', () => {
   );
 
   it('starts the job whichever file of the pair lands first', async () => {
-    await drop(stack, 'order/audio-first.wav', samples.voice3s);
+    await local.drop('order/audio-first.wav', samples.voice3s);
     await new Promise((r) => setTimeout(r, 300));
-    await drop(stack, 'order/audio-first.png', samples.portrait);
-    expect((await finishedJob(stack, 'order/audio-first')).status).toBe('DELIVERED');
+    await local.drop('order/audio-first.png', samples.portrait);
+    expect((await local.finishedJob('order/audio-first')).status).toBe('DELIVERED');
   });
 
   it('honours a sidecar that lands after the pair', async () => {
-    await drop(stack, 'late/sidecar.png', samples.portrait);
-    await drop(stack, 'late/sidecar.wav', samples.voice3s);
-    await drop(stack, 'late/sidecar.json', JSON.stringify({ prompt: 'Landed last', outputQuality: 70 }));
+    await local.drop('late/sidecar.png', samples.portrait);
+    await local.drop('late/sidecar.wav', samples.voice3s);
+    await local.drop('late/sidecar.json', JSON.stringify({ prompt: 'Landed last', outputQuality: 70 }));
     // The job made with the sidecar: the pair's own job too if its settings were frozen before the sidecar
     // landed (then the sidecar starts the next job), so not simply the stem's first execution.
-    const job = await finishedJob(
-      stack,
+    const job = await local.finishedJob(
       'late/sidecar',
       (j) => j.inputs.sidecar?.key === 'inbox/late/sidecar.json',
     );
@@ -138,12 +126,12 @@ describe('local mode, end to end', () => {
   });
 
   it('delivers two videos for numberResults 2', async () => {
-    await drop(stack, 'multi/two.json', JSON.stringify({ numberResults: 2 }));
-    await drop(stack, 'multi/two.png', samples.portrait);
-    await drop(stack, 'multi/two.wav', samples.voice3s);
-    const job = await finishedJob(stack, 'multi/two');
+    await local.drop('multi/two.json', JSON.stringify({ numberResults: 2 }));
+    await local.drop('multi/two.png', samples.portrait);
+    await local.drop('multi/two.wav', samples.voice3s);
+    const job = await local.finishedJob('multi/two');
     expect(job.status).toBe('DELIVERED');
-    expect(await outputKeys(stack, 'multi/two')).toEqual([
+    expect(await local.outputKeys('multi/two')).toEqual([
       'multi/two-1.mp4',
       'multi/two-2.mp4',
       'multi/two.json',
@@ -155,18 +143,18 @@ describe('local mode, end to end', () => {
     stack.simulator?.queueFault({
       errorWebhook: { code: 'providerError', message: 'The provider could not animate this face' },
     });
-    await drop(stack, 'faults/error-webhook.png', samples.portrait);
-    await drop(stack, 'faults/error-webhook.wav', samples.voice3s);
-    const job = await finishedJob(stack, 'faults/error-webhook');
+    await local.drop('faults/error-webhook.png', samples.portrait);
+    await local.drop('faults/error-webhook.wav', samples.voice3s);
+    const job = await local.finishedJob('faults/error-webhook');
     expect(job).toMatchObject({
       status: 'FAILED',
       error: { stage: 'GENERATED', code: 'RUNWARE_TASK_FAILED' },
     });
-    const error = JSON.parse((await readOutput(stack, 'faults/error-webhook.error.json')).toString('utf8'));
+    const error = JSON.parse((await local.readOutput('faults/error-webhook.error.json')).toString('utf8'));
     expect(error).toMatchObject({ code: 'RUNWARE_TASK_FAILED', stage: 'GENERATED' });
     expect(error.message).toContain('The provider could not animate this face');
-    expect(await inputExists(stack, 'faults/error-webhook.png')).toBe(true);
-    expect(await inputExists(stack, 'faults/error-webhook.wav')).toBe(true);
+    expect(await local.inputExists('faults/error-webhook.png')).toBe(true);
+    expect(await local.inputExists('faults/error-webhook.wav')).toBe(true);
     expect(
       stack.events.filter((e) => e.detailType === 'JobFailed' && e.detail.jobId === job.jobId),
     ).toHaveLength(1);
@@ -174,9 +162,9 @@ describe('local mode, end to end', () => {
 
   it('rescues a lost webhook by polling', async () => {
     stack.simulator?.queueFault({ loseWebhook: true });
-    await drop(stack, 'faults/lost-webhook.png', samples.portrait);
-    await drop(stack, 'faults/lost-webhook.wav', samples.voice3s);
-    const job = await finishedJob(stack, 'faults/lost-webhook');
+    await local.drop('faults/lost-webhook.png', samples.portrait);
+    await local.drop('faults/lost-webhook.wav', samples.voice3s);
+    const job = await local.finishedJob('faults/lost-webhook');
     expect(job.status).toBe('DELIVERED');
     const execution = stack.sfn.listExecutions().find((e) => e.input.includes('faults/lost-webhook'));
     expect(execution?.states).toContain('Poll');
@@ -185,9 +173,9 @@ describe('local mode, end to end', () => {
 
   it('delivers once when the webhook is delivered twice', async () => {
     stack.simulator?.queueFault({ duplicateWebhook: true });
-    await drop(stack, 'faults/duplicate.png', samples.portrait);
-    await drop(stack, 'faults/duplicate.wav', samples.voice3s);
-    const job = await finishedJob(stack, 'faults/duplicate');
+    await local.drop('faults/duplicate.png', samples.portrait);
+    await local.drop('faults/duplicate.wav', samples.voice3s);
+    const job = await local.finishedJob('faults/duplicate');
     expect(job.status).toBe('DELIVERED');
     expect(job.outputs).toHaveLength(1);
     expect(
@@ -200,9 +188,9 @@ describe('local mode, end to end', () => {
 
   it('retries a 429 on submit and submits the task once', async () => {
     stack.simulator?.queueFault({ submitStatus: [429] });
-    await drop(stack, 'faults/busy.png', samples.portrait);
-    await drop(stack, 'faults/busy.wav', samples.voice3s);
-    const job = await finishedJob(stack, 'faults/busy');
+    await local.drop('faults/busy.png', samples.portrait);
+    await local.drop('faults/busy.wav', samples.voice3s);
+    const job = await local.finishedJob('faults/busy');
     expect(job.status).toBe('DELIVERED');
     expect(submissionsFor(job.taskUUID)).toBe(1);
   });
