@@ -18,7 +18,7 @@ export const METRIC = {
   jobsCancelled: 'JobsCancelled',
   /** Seconds, by {@link STAGE_DIMENSION}: how long a delivered job spent in each stage (deliver). */
   stageSeconds: 'StageSeconds',
-  /** USD: what Runware charged for a delivered job (deliver). */
+  /** USD: what Runware charged for a delivered job (deliver), or for a cancelled one's task (webhook, fail). */
   costUsd: 'CostUsd',
   /** Count, by {@link CODE_DIMENSION}: Runware refused, failed or was at capacity for a task. */
   runwareErrors: 'RunwareErrors',

@@ -48,6 +48,14 @@ export class PipelineMetrics {
   }
 
   /**
+   * Runware charged for the task of a job cancelled after it accepted the task (`usd`: what this report adds):
+   * counted with the cost of delivered jobs, so cost per day is what Runware charged.
+   */
+  lateCharge(usd: number): void {
+    this.emit(METRIC.costUsd, MetricUnit.NoUnit, usd);
+  }
+
+  /**
    * A job failed with the error Step Functions saw (`$.error.Error`): counted by category; a failure of Runware's
    * also counts among the Runware errors under its code. A job ended with a cancellation code counts as cancelled.
    */
