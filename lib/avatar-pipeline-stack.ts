@@ -67,6 +67,10 @@ export class AvatarPipelineStack extends Stack {
       sweep: functions.sweep,
       deadLetterQueue,
     });
+    const budgets = {
+      ...(settings.dailyBudgetUsd > 0 ? { dailyBudgetUsd: settings.dailyBudgetUsd } : {}),
+      ...(settings.monthlyBudgetUsd > 0 ? { monthlyBudgetUsd: settings.monthlyBudgetUsd } : {}),
+    };
     this.monitoring = new Monitoring(this, IDS.monitoring, {
       stateMachine: this.workflow.stateMachine,
       functions,
@@ -74,13 +78,13 @@ export class AvatarPipelineStack extends Stack {
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
       slotWaitAlarmSeconds: settings.slotWaitAlarmSeconds,
       webhookRefusedThreshold: WEBHOOK_REFUSED_ALARM_THRESHOLD,
-      ...(settings.dailyBudgetUsd > 0 ? { dailyBudgetUsd: settings.dailyBudgetUsd } : {}),
+      ...budgets,
     });
     this.dashboard = new Dashboard(this, IDS.dashboard, {
       functions,
       slotWaitAlarmSeconds: settings.slotWaitAlarmSeconds,
       webhookRefusedThreshold: WEBHOOK_REFUSED_ALARM_THRESHOLD,
-      ...(settings.dailyBudgetUsd > 0 ? { dailyBudgetUsd: settings.dailyBudgetUsd } : {}),
+      ...budgets,
     });
     if (settings.notificationEmail) {
       this.notifications = new JobNotifications(this, IDS.notifications, {

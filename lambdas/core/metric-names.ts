@@ -30,6 +30,10 @@ export const METRIC = {
   jobsWaiting: 'JobsWaitingForSlot',
   /** Gauge, seconds: how long the oldest waiting job has waited for a slot, 0 when none waits (sweep). */
   oldestSlotWaitSeconds: 'OldestSlotWaitSeconds',
+  /** Gauge, USD: spent plus reserved in the current UTC month (sweep, every run; CloudWatch cannot sum a month). */
+  budgetMonthUsd: 'BudgetMonthUsd',
+  /** Gauge, USD: spent plus reserved in the current UTC day (sweep, every run). */
+  budgetDayUsd: 'BudgetDayUsd',
 } as const;
 
 export const FAILURE_CATEGORY_DIMENSION = 'Category';

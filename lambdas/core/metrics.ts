@@ -23,6 +23,12 @@ export interface SlotGauge {
   oldestWaitSeconds: number;
 }
 
+/** What the budget has committed (spent + reserved) in the current UTC month and day, in USD (the sweep). */
+export interface BudgetGauge {
+  monthUsd: number;
+  dayUsd: number;
+}
+
 /**
  * The pipeline's metrics (names in `metric-names.ts`), written as CloudWatch Embedded Metric Format lines on
  * stdout through Powertools: CloudWatch Logs turns them into metrics, no API call and no permission needed. Each
@@ -92,6 +98,12 @@ export class PipelineMetrics {
     this.metrics.addMetric(METRIC.slotsHeld, MetricUnit.Count, gauge.held);
     this.metrics.addMetric(METRIC.jobsWaiting, MetricUnit.Count, gauge.waiting);
     this.metrics.addMetric(METRIC.oldestSlotWaitSeconds, MetricUnit.Seconds, gauge.oldestWaitSeconds);
+    this.metrics.publishStoredMetrics();
+  }
+
+  budget(gauge: BudgetGauge): void {
+    this.metrics.addMetric(METRIC.budgetMonthUsd, MetricUnit.NoUnit, gauge.monthUsd);
+    this.metrics.addMetric(METRIC.budgetDayUsd, MetricUnit.NoUnit, gauge.dayUsd);
     this.metrics.publishStoredMetrics();
   }
 

@@ -72,6 +72,7 @@ beforeAll(() => {
   s = synth();
   budget = synth({
     dailyBudgetUsd: '50',
+    monthlyBudgetUsd: '1000',
     slotWaitAlarmSeconds: '600',
     notificationEmail: 'team@example.com',
   });
@@ -172,6 +173,26 @@ describe('alarms', () => {
     });
     expect(alarm.AlarmDescription).toContain('dailyBudgetUsd');
   });
+
+  it("alarms when the month's spent + reserved (the sweep's gauge) reaches 80 % of monthlyBudgetUsd, only when set", () => {
+    expect(s.stack.monitoring.alarms.map((a) => a.node.id)).not.toContain('MonthlyBudgetNearlySpent');
+    const alarm = alarmOf(budget, 'MonthlyBudgetNearlySpent');
+    expect(alarm).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: 'BudgetMonthUsd',
+      Dimensions: [{ Name: 'service', Value: METRICS_SERVICE }],
+      Statistic: 'Maximum',
+      Period: 900,
+      Threshold: 800,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [{ Ref: logicalId(budget, budget.stack.monitoring.topic) }],
+    });
+    expect(alarm.AlarmDescription).toContain('monthlyBudgetUsd');
+    // Only the monthly limit: no daily alarm.
+    const monthlyOnly = synth({ monthlyBudgetUsd: '20' });
+    expect(alarmOf(monthlyOnly, 'MonthlyBudgetNearlySpent').Threshold).toBe(16);
+    expect(monthlyOnly.stack.monitoring.alarms.map((a) => a.node.id)).not.toContain('DailyBudgetNearlySpent');
+  });
 });
 
 describe('dashboard', () => {
@@ -223,6 +244,20 @@ describe('dashboard', () => {
     expect(withBudget.properties.annotations?.horizontal).toEqual([
       expect.objectContaining({ value: 50, label: 'daily budget' }),
       expect.objectContaining({ value: 40 }),
+    ]);
+  });
+
+  it("shows the month's and the day's spent + reserved against the monthly and daily budgets", () => {
+    const plain = widget(dashboardOf(s), /^Budget committed/);
+    expect(rows(plain)).toEqual([
+      [METRICS_NAMESPACE, 'BudgetMonthUsd', 'service', METRICS_SERVICE],
+      [METRICS_NAMESPACE, 'BudgetDayUsd', 'service', METRICS_SERVICE],
+    ]);
+    expect(plain.properties.annotations?.horizontal ?? []).toEqual([]);
+    expect(widget(dashboardOf(budget), /^Budget committed/).properties.annotations?.horizontal).toEqual([
+      expect.objectContaining({ value: 1000, label: 'monthly budget' }),
+      expect.objectContaining({ value: 800 }),
+      expect.objectContaining({ value: 50, label: 'daily budget', yAxis: 'right' }),
     ]);
   });
 });
