@@ -99,6 +99,11 @@ export class AvatarPipelineStack extends Stack {
     output('TableName', this.storage.table.tableName, 'Job table');
     output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'One execution per job attempt');
     output('WebhookUrl', this.webhookApi.url, 'Base URL of the Runware webhooks');
+    output(
+      'ModelPricesUsdPerSecond',
+      JSON.stringify(settings.modelPricesUsdPerSecond),
+      'Price table of the cost estimates (modelPricesUsdPerSecond); avatar-pipeline estimate reads it',
+    );
     output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the pipeline');
     output(
       'RunwareApiKeySecretName',
