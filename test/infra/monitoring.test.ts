@@ -159,36 +159,32 @@ describe('alarms', () => {
     expect(alarmOf(budget, 'SlotWaitTooLong')).toMatchObject({ ...expected, Threshold: 600 });
   });
 
-  it('alarms when the day reaches 80 % of dailyBudgetUsd, and only when it is set', () => {
-    expect(s.stack.monitoring.alarms.map((a) => a.node.id)).not.toContain('DailyBudgetNearlySpent');
-    const alarm = alarmOf(budget, 'DailyBudgetNearlySpent');
+  it.each([
+    [
+      'DailyBudgetNearlySpent',
+      'dailyBudgetUsd',
+      { MetricName: 'CostUsd', Statistic: 'Sum', Period: 86_400, Threshold: 40 },
+    ],
+    // The month's spent + reserved, as the sweep's gauge says it (CloudWatch cannot sum a calendar month).
+    [
+      'MonthlyBudgetNearlySpent',
+      'monthlyBudgetUsd',
+      { MetricName: 'BudgetMonthUsd', Statistic: 'Maximum', Period: 900, Threshold: 800 },
+    ],
+  ])('alarms with %s at 80 %% of %s, and only when it is set', (id, setting, metric) => {
+    expect(s.stack.monitoring.alarms.map((a) => a.node.id)).not.toContain(id);
+    const alarm = alarmOf(budget, id);
     expect(alarm).toMatchObject({
       Namespace: METRICS_NAMESPACE,
-      MetricName: 'CostUsd',
-      Statistic: 'Sum',
-      Period: 86_400,
-      Threshold: 40,
+      Dimensions: [{ Name: 'service', Value: METRICS_SERVICE }],
+      ...metric,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       AlarmActions: [{ Ref: logicalId(budget, budget.stack.monitoring.topic) }],
     });
-    expect(alarm.AlarmDescription).toContain('dailyBudgetUsd');
+    expect(alarm.AlarmDescription).toContain(setting);
   });
 
-  it("alarms when the month's spent + reserved (the sweep's gauge) reaches 80 % of monthlyBudgetUsd, only when set", () => {
-    expect(s.stack.monitoring.alarms.map((a) => a.node.id)).not.toContain('MonthlyBudgetNearlySpent');
-    const alarm = alarmOf(budget, 'MonthlyBudgetNearlySpent');
-    expect(alarm).toMatchObject({
-      Namespace: METRICS_NAMESPACE,
-      MetricName: 'BudgetMonthUsd',
-      Dimensions: [{ Name: 'service', Value: METRICS_SERVICE }],
-      Statistic: 'Maximum',
-      Period: 900,
-      Threshold: 800,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      AlarmActions: [{ Ref: logicalId(budget, budget.stack.monitoring.topic) }],
-    });
-    expect(alarm.AlarmDescription).toContain('monthlyBudgetUsd');
-    // Only the monthly limit: no daily alarm.
+  it('alarms on the monthly budget alone when only monthlyBudgetUsd is set', () => {
     const monthlyOnly = synth({ monthlyBudgetUsd: '20' });
     expect(alarmOf(monthlyOnly, 'MonthlyBudgetNearlySpent').Threshold).toBe(16);
     expect(monthlyOnly.stack.monitoring.alarms.map((a) => a.node.id)).not.toContain('DailyBudgetNearlySpent');
