@@ -3,6 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { basename, extname } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { requestCancel } from '../lambdas/core/cancel.js';
+import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
 import { executionArnOf, SfnExecutionStarter, SfnExecutionStopper } from '../lambdas/core/executions.js';
 import { type JobRecord, TERMINAL_STATUSES } from '../lambdas/core/job.js';
 import { errorOutputKey } from '../lambdas/core/keys.js';
@@ -20,6 +21,7 @@ import {
   usd,
   videoSeconds,
 } from './format.js';
+import { DEFAULT_PRICE_TABLE, type PriceTable } from './prices.js';
 import type { Target } from './target.js';
 
 /** What a command hands back: data for `--json`, words for people, and the exit code. */
@@ -259,20 +261,29 @@ export async function cost(target: Target, options: { since?: string }): Promise
   };
 }
 
-export async function estimate(options: {
-  audio: string;
-  results?: string;
-  model?: string;
-}): Promise<Outcome> {
+export async function estimate(
+  options: { audio: string; results?: string; model?: string },
+  /** Reads the target's price table (cli/prices.ts), after the arguments were checked; the defaults when not given. */
+  readTable: () => Promise<PriceTable> = async () => ({
+    prices: DEFAULT_SETTINGS.modelPricesUsdPerSecond,
+    source: DEFAULT_PRICE_TABLE,
+  }),
+): Promise<Outcome> {
   const model = parseModel(options.model);
   const results = int('results', options.results) ?? 1;
   if (results < 1) throw new CliError('--results must be at least 1.', EXIT.usage, 'USAGE');
-  const result: Estimate = estimateCost(await measureAudio(options.audio), model, results);
+  const seconds = await measureAudio(options.audio);
+  const table = await readTable();
+  const result: Estimate = estimateCost(seconds, model, results, table.prices);
+  const prices =
+    table.source === DEFAULT_PRICE_TABLE
+      ? `Prices: the default table (modelPricesUsdPerSecond defaults)${table.note ? `: ${table.note}` : ''}.`
+      : `Prices: the table of ${table.source}.`;
   return {
-    json: result,
+    json: { ...result, priceTable: { source: table.source, ...(table.note ? { note: table.note } : {}) } },
     text:
       `${result.audioSeconds.toFixed(2)} s of audio x USD ${result.usdPerSecond}/s (${model}) x ${results} result(s)` +
-      ` = ${usd(result.estimatedUsd)}`,
+      ` = ${usd(result.estimatedUsd)}\n${prices}`,
   };
 }
 

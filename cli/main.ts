@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { cancel, cost, estimate, jobs, type Outcome, retry, status, submit } from './commands.js';
 import { CliError, EXIT } from './errors.js';
+import { priceTable } from './prices.js';
 import { resolveTarget, targetError } from './target.js';
 
 const USAGE = `Usage: avatar-pipeline <command> [options]
@@ -16,7 +17,8 @@ Commands:
   retry <stem|jobId> [--wait]
                           a new attempt of a FAILED or CANCELLED job with the same inputs (no upload)
   estimate --audio F [--results N --model pro|standard]
-                          what a job with this audio would cost (no stack needed)
+                          what a job with this audio would cost, at the target's price table
+                          (the default table, saying why, when no stack can be reached)
   cost [--since T]        the recorded cost of the jobs
 
 Target (the same commands work on both):
@@ -73,14 +75,14 @@ function timeoutOf(values: Values): number {
 }
 
 async function run(command: string | undefined, rest: string[], values: Values): Promise<Outcome> {
-  const target = () =>
-    resolveTarget({
-      local: values.local,
-      ...(values.endpoints ? { endpoints: values.endpoints } : {}),
-      ...(values.stack ? { stack: values.stack } : {}),
-      ...(values.profile ? { profile: values.profile } : {}),
-      ...(values.region ? { region: values.region } : {}),
-    });
+  const options = {
+    local: values.local,
+    ...(values.endpoints ? { endpoints: values.endpoints } : {}),
+    ...(values.stack ? { stack: values.stack } : {}),
+    ...(values.profile ? { profile: values.profile } : {}),
+    ...(values.region ? { region: values.region } : {}),
+  };
+  const target = () => resolveTarget(options);
   switch (command) {
     case 'submit': {
       const timeoutSeconds = timeoutOf(values);
@@ -124,11 +126,14 @@ async function run(command: string | undefined, rest: string[], values: Values):
     case 'cost':
       return cost(await target(), values.since ? { since: values.since } : {});
     case 'estimate':
-      return estimate({
-        audio: required(values, 'audio', 'estimate'),
-        ...(values.results ? { results: values.results } : {}),
-        ...(values.model ? { model: values.model } : {}),
-      });
+      return estimate(
+        {
+          audio: required(values, 'audio', 'estimate'),
+          ...(values.results ? { results: values.results } : {}),
+          ...(values.model ? { model: values.model } : {}),
+        },
+        () => priceTable(options),
+      );
     default:
       throw new CliError(command ? `Unknown command "${command}".\n\n${USAGE}` : USAGE, EXIT.usage, 'USAGE');
   }

@@ -6,7 +6,7 @@ import { DynamoFileStore } from '../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { Table } from '../lambdas/core/store/table.js';
 import { STACK_NAME } from '../lib/construct-ids.js';
-import { DEFAULT_ENDPOINTS_FILE, readEndpointsFile } from '../local/endpoints-file.js';
+import { DEFAULT_ENDPOINTS_FILE, type EndpointsFile, readEndpointsFile } from '../local/endpoints-file.js';
 import { CliError, EXIT } from './errors.js';
 
 /** The pipeline the CLI talks to: local mode or a deployed stack, reached through the same clients. */
@@ -43,9 +43,8 @@ const OUTPUTS = {
  * deployed stack's outputs. With neither, local mode if its file exists, else the deployed `AvatarPipeline`.
  */
 export async function resolveTarget(options: TargetOptions): Promise<Target> {
-  const file = options.endpoints ?? DEFAULT_ENDPOINTS_FILE;
-  const wantsLocal = options.local || options.endpoints !== undefined;
-  if (wantsLocal || (!options.stack && readLocal(file, false))) return localTarget(file);
+  const chosen = chosenLocal(options);
+  if (chosen) return localTarget(chosen.file);
   return deployedTarget(options.stack ?? STACK_NAME, options);
 }
 
@@ -107,20 +106,44 @@ function localTarget(file: string): Target {
   };
 }
 
-async function deployedTarget(stackName: string, options: TargetOptions): Promise<Target> {
-  const common = {
-    ...(options.region ? { region: options.region } : {}),
-    ...(options.profile ? { profile: options.profile } : {}),
-  };
-  const cfn = new CloudFormationClient(common);
-  let outputs: Record<string, string>;
+/** The outputs of a deployed stack, by key, and the region it was found in. */
+export async function stackOutputs(
+  stackName: string,
+  options: Pick<TargetOptions, 'profile' | 'region'>,
+): Promise<{ outputs: Record<string, string>; region: string }> {
+  const cfn = new CloudFormationClient(clientOptions(options));
   try {
     const out = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
     const stack = out.Stacks?.[0];
-    outputs = Object.fromEntries((stack?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+    const outputs = Object.fromEntries(
+      (stack?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']),
+    );
+    return { outputs, region: await cfn.config.region() };
   } catch (error) {
     throw targetError(error, stackName);
   }
+}
+
+const clientOptions = (options: Pick<TargetOptions, 'profile' | 'region'>) => ({
+  ...(options.region ? { region: options.region } : {}),
+  ...(options.profile ? { profile: options.profile } : {}),
+});
+
+/** The live local stack's endpoints file when the options choose local mode (see {@link resolveTarget}). */
+export function chosenLocal(
+  options: TargetOptions,
+): { file: string; local: EndpointsFile | undefined } | undefined {
+  const file = options.endpoints ?? DEFAULT_ENDPOINTS_FILE;
+  const wantsLocal = options.local || options.endpoints !== undefined;
+  if (wantsLocal) return { file, local: readLocal(file, true) };
+  if (options.stack) return undefined;
+  const local = readLocal(file, false);
+  return local ? { file, local } : undefined;
+}
+
+async function deployedTarget(stackName: string, options: TargetOptions): Promise<Target> {
+  const common = clientOptions(options);
+  const { outputs, region } = await stackOutputs(stackName, options);
   const names = Object.fromEntries(
     Object.entries(OUTPUTS).map(([name, key]) => {
       const value = outputs[key];
@@ -133,7 +156,6 @@ async function deployedTarget(stackName: string, options: TargetOptions): Promis
       return [name, value];
     }),
   ) as Target['names'];
-  const region = await cfn.config.region();
   const table = new Table(new DynamoDBClient(common), names.tableName);
   return {
     description: `stack ${stackName} (${region})`,

@@ -72,6 +72,10 @@ export class AvatarPipelineStack extends Stack {
       sweep: functions.sweep,
       deadLetterQueue,
     });
+    const budgets = {
+      ...(settings.dailyBudgetUsd > 0 ? { dailyBudgetUsd: settings.dailyBudgetUsd } : {}),
+      ...(settings.monthlyBudgetUsd > 0 ? { monthlyBudgetUsd: settings.monthlyBudgetUsd } : {}),
+    };
     this.monitoring = new Monitoring(this, IDS.monitoring, {
       stateMachine: this.workflow.stateMachine,
       functions,
@@ -79,13 +83,13 @@ export class AvatarPipelineStack extends Stack {
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
       slotWaitAlarmSeconds: settings.slotWaitAlarmSeconds,
       webhookRefusedThreshold: WEBHOOK_REFUSED_ALARM_THRESHOLD,
-      ...(settings.dailyBudgetUsd > 0 ? { dailyBudgetUsd: settings.dailyBudgetUsd } : {}),
+      ...budgets,
     });
     this.dashboard = new Dashboard(this, IDS.dashboard, {
       functions,
       slotWaitAlarmSeconds: settings.slotWaitAlarmSeconds,
       webhookRefusedThreshold: WEBHOOK_REFUSED_ALARM_THRESHOLD,
-      ...(settings.dailyBudgetUsd > 0 ? { dailyBudgetUsd: settings.dailyBudgetUsd } : {}),
+      ...budgets,
     });
     if (settings.notificationEmail) {
       this.notifications = new JobNotifications(this, IDS.notifications, {
@@ -100,6 +104,11 @@ export class AvatarPipelineStack extends Stack {
     output('TableName', this.storage.table.tableName, 'Job table');
     output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'One execution per job attempt');
     output('WebhookUrl', this.webhookApi.url, 'Base URL of the Runware webhooks');
+    output(
+      'ModelPricesUsdPerSecond',
+      JSON.stringify(settings.modelPricesUsdPerSecond),
+      'Price table of the cost estimates (modelPricesUsdPerSecond); avatar-pipeline estimate reads it',
+    );
     output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the pipeline');
     output(
       'RunwareApiKeySecretName',

@@ -12,6 +12,7 @@ import {
   type StageSpan,
 } from '../lambdas/core/metric-names';
 import type { PipelineFunctionName } from './function-names';
+import { BUDGET_ALARM_SHARE, BUDGET_GAUGE_PERIOD } from './monitoring';
 import { pipelineMetric, searchByDimension } from './pipeline-metrics';
 
 export interface DashboardProps {
@@ -27,6 +28,11 @@ export interface DashboardProps {
    */
   readonly dailyBudgetUsd?: number;
   /**
+   * Drawn on the budget graph, with the `MonthlyBudgetNearlySpent` alarm's threshold.
+   * @default - no monthly budget line
+   */
+  readonly monthlyBudgetUsd?: number;
+  /**
    * Period of the graphs (cost is always per day).
    * @default Duration.minutes(5)
    */
@@ -36,7 +42,8 @@ export interface DashboardProps {
 /**
  * One CloudWatch dashboard of the pipeline, from the metrics the functions emit (`lambdas/core/metric-names.ts`):
  * jobs by how they ended, stage durations, tasks in flight and jobs waiting for a slot, Runware errors by code,
- * refused webhooks, function errors, and cost per day against the budget.
+ * refused webhooks, function errors, cost per day against the daily budget, and what the month and the day have
+ * committed (the sweep's gauges) against the budgets.
  */
 export class Dashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -120,7 +127,7 @@ export class Dashboard extends Construct {
         pipelineMetric(METRIC.costUsd, {
           statistic: cloudwatch.Stats.SUM,
           period: Duration.days(1),
-          label: 'Cost of delivered jobs',
+          label: 'Charged by Runware (delivered jobs, and cancelled ones charged late)',
         }),
       ],
       leftAnnotations:
@@ -135,6 +142,33 @@ export class Dashboard extends Construct {
               },
             ],
       leftYAxis: { min: 0, label: 'USD', showUnits: false },
+    });
+
+    const monthly = props.monthlyBudgetUsd;
+    const gauge = (name: string, label: string) =>
+      pipelineMetric(name, { statistic: cloudwatch.Stats.MAXIMUM, period: BUDGET_GAUGE_PERIOD, label });
+    const committed = new cloudwatch.GraphWidget({
+      title: 'Budget committed: spent + reserved this UTC month and day (USD)',
+      width: 24,
+      left: [gauge(METRIC.budgetMonthUsd, 'This month')],
+      right: [gauge(METRIC.budgetDayUsd, 'Today')],
+      leftAnnotations:
+        monthly === undefined
+          ? []
+          : [
+              { value: monthly, label: 'monthly budget', color: cloudwatch.Color.RED },
+              {
+                value: Math.round(monthly * BUDGET_ALARM_SHARE * 100) / 100,
+                label: 'monthly budget alarm (80 %)',
+                color: cloudwatch.Color.ORANGE,
+              },
+            ],
+      rightAnnotations:
+        budget === undefined
+          ? []
+          : [{ value: budget, label: 'daily budget', color: cloudwatch.Color.PURPLE }],
+      leftYAxis: { min: 0, label: 'USD', showUnits: false },
+      rightYAxis: { min: 0, label: 'USD', showUnits: false },
     });
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
@@ -153,6 +187,7 @@ export class Dashboard extends Construct {
         [slots, runware],
         [webhooks, errors],
         [cost],
+        [committed],
       ],
     });
   }

@@ -41,6 +41,12 @@ export interface MonitoringProps {
    */
   readonly dailyBudgetUsd?: number;
   /**
+   * Budget in USD per UTC month: the `MonthlyBudgetNearlySpent` alarm fires when what the month has committed
+   * (spent plus reserved, the sweep's `BudgetMonthUsd` gauge) reaches {@link BUDGET_ALARM_SHARE} of it.
+   * @default - no budget, no monthly budget alarm
+   */
+  readonly monthlyBudgetUsd?: number;
+  /**
    * Refused webhook requests within one period that raise the `WebhookRefusedBurst` alarm: a few are Runware's
    * retries or a typo; a burst is someone probing the endpoint, or a webhook secret that no longer matches.
    * @default 20
@@ -48,8 +54,11 @@ export interface MonitoringProps {
   readonly webhookRefusedThreshold?: number;
 }
 
-/** Share of the daily budget at which the budget alarm fires. */
+/** Share of the daily or monthly budget at which its alarm fires. */
 export const BUDGET_ALARM_SHARE = 0.8;
+
+/** Period of the budget gauges (published by the sweep every 5 minutes) in the alarm and on the dashboard. */
+export const BUDGET_GAUGE_PERIOD = Duration.minutes(15);
 
 /** Refused webhook requests in one period that make a burst (see `webhookRefusedThreshold`). */
 export const WEBHOOK_REFUSED_ALARM_THRESHOLD = 20;
@@ -64,7 +73,8 @@ export const WEBHOOK_REFUSED_ALARM_THRESHOLD = 20;
  * - `JobsFailed<Category>`: jobs failed for a reason that is not the user's input (Runware, Pipeline);
  * - `WebhookRefusedBurst`: many webhook requests refused at once;
  * - `SlotWaitTooLong`: a job has waited for a Runware slot past `slotWaitAlarmSeconds`;
- * - `DailyBudgetNearlySpent` (only with `dailyBudgetUsd`): the day's cost reached 80 % of the budget.
+ * - `DailyBudgetNearlySpent` (only with `dailyBudgetUsd`): the day's cost reached 80 % of the budget;
+ * - `MonthlyBudgetNearlySpent` (only with `monthlyBudgetUsd`): the month's spent + reserved reached 80 % of it.
  */
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
@@ -174,6 +184,21 @@ export class Monitoring extends Construct {
           `(${props.dailyBudgetUsd} USD). Jobs past the budget are not submitted; raise dailyBudgetUsd if ` +
           'they must run today.',
         pipelineMetric(METRIC.costUsd, { period: Duration.days(1), statistic: cloudwatch.Stats.SUM }),
+        threshold,
+      );
+    }
+    if (props.monthlyBudgetUsd !== undefined) {
+      const threshold = Math.round(props.monthlyBudgetUsd * BUDGET_ALARM_SHARE * 100) / 100;
+      alarm(
+        'MonthlyBudgetNearlySpent',
+        `this month's Runware spend (spent plus reserved by jobs in flight) reached ${threshold} USD, ` +
+          `${BUDGET_ALARM_SHARE * 100} % of the monthly budget (${props.monthlyBudgetUsd} USD). Jobs past the ` +
+          'budget are not submitted; raise monthlyBudgetUsd if they must run this month.',
+        // A gauge the sweep publishes every 5 minutes: over 15, a late run does not leave the period empty.
+        pipelineMetric(METRIC.budgetMonthUsd, {
+          period: BUDGET_GAUGE_PERIOD,
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
         threshold,
       );
     }

@@ -4,6 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { CANCEL_STOP_ERROR } from '../lambdas/core/cancel';
 import { TRANSIENT_ERROR_NAMES, WAITING_ERROR_NAMES } from '../lambdas/core/errors';
 import { JOB_EVENT_SOURCE, JOB_EVENT_VERSION } from '../lambdas/core/job-events';
 import { CONSTRUCT_IDS } from './construct-ids';
@@ -161,7 +162,8 @@ export class Workflow extends Construct {
     //  6. Deliver: stream the video(s) into the output bucket, write <stem>.json -> $.delivery.
     //  7. PublishSucceeded (JobSucceeded) -> Succeeded.
     //  Any other error, after the retries of transient ones -> Fail (record FAILED, write <stem>.error.json)
-    //  -> PublishFailed (JobFailed) -> Failed. Fail is retried but never caught into itself.
+    //  -> IsCancelled -> PublishFailed (JobFailed) -> Failed. Fail is retried but never caught into itself.
+    //  An attempt an operator cancelled (Fail says $.failure.cancelled) -> IsCancelled -> Cancelled, no JobFailed.
     const definition = sfn.Chain.start(settle) // 1
       .next(validateStep) // 2
       .next(
@@ -185,11 +187,29 @@ export class Workflow extends Construct {
     for (const step of [validateStep, submitStep, pollStep, recordStep, deliverStep]) {
       step.addCatch(failStep, catchAll);
     }
-    failStep.next(publishFailed).next(
-      new sfn.Fail(this, 'Failed', {
-        error: 'JobFailed',
-        cause: 'See <stem>.error.json in the output bucket.',
-      }),
+    // A step that failed as stale between an operator's cancel mark and the stop of the execution ends here too:
+    // the fail step ended the job CANCELLED (and put JobCancelled), so no JobFailed is published for it.
+    const isCancelled = new sfn.Choice(this, 'IsCancelled');
+    failStep.next(
+      isCancelled
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.isPresent('$.failure.cancelled'),
+            sfn.Condition.booleanEquals('$.failure.cancelled', true),
+          ),
+          new sfn.Fail(this, 'Cancelled', {
+            error: CANCEL_STOP_ERROR,
+            cause: 'Cancelled by an operator; see <stem>.error.json in the output bucket.',
+          }),
+        )
+        .otherwise(
+          publishFailed.next(
+            new sfn.Fail(this, 'Failed', {
+              error: 'JobFailed',
+              cause: 'See <stem>.error.json in the output bucket.',
+            }),
+          ),
+        ),
     );
 
     const executionLogs = new logs.LogGroup(this, CONSTRUCT_IDS.executionLogs, {

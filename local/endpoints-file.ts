@@ -20,6 +20,11 @@ export const EndpointsFileSchema = z.object({
     tableName: z.string(),
     stateMachineArn: z.string(),
   }),
+  /**
+   * The stack's CloudFormation outputs as local mode resolves them (those it can), like a deployed stack's:
+   * the CLI reads `ModelPricesUsdPerSecond` from here. Absent in files written before it was added.
+   */
+  outputs: z.record(z.string(), z.string()).optional(),
   writtenAt: z.string(),
 });
 export type EndpointsFile = z.infer<typeof EndpointsFileSchema>;
@@ -31,6 +36,8 @@ export const DEFAULT_ENDPOINTS_FILE = join('.local', 'endpoints.json');
 export interface EndpointsSource {
   endpoints: { s3: string; dynamodb: string; aws: string };
   names: { inputBucket: string; outputBucket: string; tableName: string; stateMachineArn: string };
+  /** The stack's outputs (see {@link EndpointsFileSchema}). */
+  outputs?: Record<string, string>;
   clientEnvironment(): Record<string, string>;
 }
 
@@ -44,6 +51,7 @@ export function endpointsOf(stack: EndpointsSource, pid = process.pid, now = new
     credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
     endpoints: { s3: stack.endpoints.s3, dynamodb: stack.endpoints.dynamodb, sfn: stack.endpoints.aws },
     names: { inputBucket, outputBucket, tableName, stateMachineArn },
+    ...(stack.outputs ? { outputs: stack.outputs } : {}),
     writtenAt: now.toISOString(),
   });
 }

@@ -147,6 +147,11 @@ export class LocalStack {
     return this.assembly.names;
   }
 
+  /** The stack's outputs local mode resolves (`ModelPricesUsdPerSecond`, the bucket names, ...). */
+  get outputs() {
+    return this.assembly.outputs;
+  }
+
   static async start(options: LocalStackOptions): Promise<LocalStack> {
     const progress = options.onProgress ?? (() => undefined);
     const workDir = resolve(options.workDir);

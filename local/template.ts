@@ -101,11 +101,14 @@ export interface LocalAssembly {
   functionByArn: Map<string, FunctionName>;
   /** The EventBridge rules, with every reference resolved. */
   rules: LocalRule[];
+  /** The stack's outputs whose values local mode can resolve (a deployed stack's DescribeStacks answer). */
+  outputs: Record<string, string>;
 }
 
 export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: string): LocalAssembly {
   const template = JSON.parse(readFileSync(join(cdkOut, `${stackName}.template.json`), 'utf8')) as {
     Resources: Record<string, CfnResource>;
+    Outputs?: Record<string, { Value: CfnValue }>;
   };
   const resources = template.Resources;
   const byType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -233,7 +236,15 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
       ? { GlobalSecondaryIndexes: tableProps.GlobalSecondaryIndexes }
       : {}),
   } as unknown as TableDefinition;
-  return { functions, definition, names, functionByArn, table, rules };
+  const outputs: Record<string, string> = {};
+  for (const [key, output] of Object.entries(template.Outputs ?? {})) {
+    try {
+      outputs[key] = String(resolve(output.Value));
+    } catch {
+      // An output of something local mode has no stand-in for (the dashboard): not listed.
+    }
+  }
+  return { functions, definition, names, functionByArn, table, rules, outputs };
 }
 
 /** Physical name of a function in local mode (AWS generates one; local mode picks a readable one). */

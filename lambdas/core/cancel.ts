@@ -3,6 +3,7 @@ import type { JobEventPublisher } from './events.js';
 import type { ExecutionStopper } from './executions.js';
 import { CANCELLABLE_STATUSES, type JobRecord, type TaskRecord } from './job.js';
 import type { OutputWriter } from './outputs.js';
+import type { BudgetStore } from './store/budget.js';
 import type { JobStore } from './store/jobs.js';
 import type { SlotStore } from './store/slots.js';
 import type { TaskStore } from './store/tasks.js';
@@ -20,7 +21,7 @@ import type { TaskStore } from './store/tasks.js';
  *
  * When Runware had already accepted the task it cannot be recalled: its charge may still come. If its result
  * arrives (before the finish, or later through the webhook: {@link recordLateCharge}) what Runware charged is
- * recorded on the job, and nothing is delivered.
+ * recorded on the job, the budget counts it instead of the estimate it kept, and nothing is delivered.
  */
 
 /** The code of a cancelled job, in its record and `<stem>.error.json`. */
@@ -126,8 +127,15 @@ export async function requestCancel(
   };
 }
 
-export interface FinishCancelDeps {
+/** What records a charge Runware made after a cancel. */
+export interface LateChargeDeps {
   jobs: JobStore;
+  budget: BudgetStore;
+  /** Told what the charge adds to what was reported before (the cost metric: the dashboard's cost per day). */
+  onLateCharge?: (usd: number) => void;
+}
+
+export interface FinishCancelDeps extends LateChargeDeps {
   slots: SlotStore;
   tasks: TaskStore;
   outputs: OutputWriter;
@@ -236,6 +244,8 @@ export async function finishCancel(
     });
     await deps.jobs.markCancelAnnounced(job.jobId, job.attempt, deps.now().toISOString());
   }
+  // A result that came before the finish: the budget counts its charge (again harmlessly when run again).
+  if (job.lateCostUsd !== undefined) await chargeBudget(job, job.lateCostUsd, deps);
   const base = {
     code: CANCELLED_CODE,
     message: error.message,
@@ -249,14 +259,24 @@ export async function finishCancel(
 
 /**
  * What Runware charged for the task of a CANCELLED attempt, reported after the cancel (a webhook): recorded on the
- * job as `lateCostUsd` (and counted in `costUsd`), never delivered. Returns the amount recorded, or undefined when
- * the task's attempt is not a cancelled one or nothing was charged.
+ * job as `lateCostUsd` (and counted in `costUsd`), counted by the budget instead of the estimate it kept, and
+ * never delivered. Returns the amount recorded, or undefined when the task's attempt is not a cancelled one or
+ * nothing was charged. Idempotent: a repeated report changes nothing and adds nothing to the cost metric.
  */
-export async function recordLateCharge(task: TaskRecord, jobs: JobStore): Promise<number | undefined> {
+export async function recordLateCharge(task: TaskRecord, deps: LateChargeDeps): Promise<number | undefined> {
   const cost = sumCost(task);
   if (cost === undefined) return undefined;
-  const job = await jobs.get(task.jobId);
+  const job = await deps.jobs.get(task.jobId);
   if (!job || job.attempt !== task.attempt || job.status !== 'CANCELLED') return undefined;
-  if (job.lateCostUsd === cost) return cost;
-  return (await jobs.recordLateCost(job.jobId, job.attempt, cost)) ? cost : undefined;
+  // Recorded before (a repeated report, or a retry after a crash between the two writes): the budget catches up.
+  const recorded = job.lateCostUsd === cost || (await deps.jobs.recordLateCost(job.jobId, job.attempt, cost));
+  if (!recorded) return undefined;
+  await chargeBudget(job, cost, deps);
+  return cost;
+}
+
+/** The budget counts `cost` for the attempt; what it adds to earlier reports goes to the cost metric. */
+async function chargeBudget(job: JobRecord, cost: number, deps: LateChargeDeps): Promise<void> {
+  const charge = await deps.budget.chargeLate(job.jobId, job.attempt, cost);
+  if (charge && charge.newUsd > 0) deps.onLateCharge?.(charge.newUsd);
 }

@@ -18,7 +18,7 @@ export const METRIC = {
   jobsCancelled: 'JobsCancelled',
   /** Seconds, by {@link STAGE_DIMENSION}: how long a delivered job spent in each stage (deliver). */
   stageSeconds: 'StageSeconds',
-  /** USD: what Runware charged for a delivered job (deliver). */
+  /** USD: what Runware charged for a delivered job (deliver), or for a cancelled one's task (webhook, fail). */
   costUsd: 'CostUsd',
   /** Count, by {@link CODE_DIMENSION}: Runware refused, failed or was at capacity for a task. */
   runwareErrors: 'RunwareErrors',
@@ -30,6 +30,10 @@ export const METRIC = {
   jobsWaiting: 'JobsWaitingForSlot',
   /** Gauge, seconds: how long the oldest waiting job has waited for a slot, 0 when none waits (sweep). */
   oldestSlotWaitSeconds: 'OldestSlotWaitSeconds',
+  /** Gauge, USD: spent plus reserved in the current UTC month (sweep, every run; CloudWatch cannot sum a month). */
+  budgetMonthUsd: 'BudgetMonthUsd',
+  /** Gauge, USD: spent plus reserved in the current UTC day (sweep, every run). */
+  budgetDayUsd: 'BudgetDayUsd',
 } as const;
 
 export const FAILURE_CATEGORY_DIMENSION = 'Category';

@@ -23,6 +23,12 @@ export interface SlotGauge {
   oldestWaitSeconds: number;
 }
 
+/** What the budget has committed (spent + reserved) in the current UTC month and day, in USD (the sweep). */
+export interface BudgetGauge {
+  monthUsd: number;
+  dayUsd: number;
+}
+
 /**
  * The pipeline's metrics (names in `metric-names.ts`), written as CloudWatch Embedded Metric Format lines on
  * stdout through Powertools: CloudWatch Logs turns them into metrics, no API call and no permission needed. Each
@@ -45,6 +51,14 @@ export class PipelineMetrics {
       this.single(STAGE_DIMENSION, span, METRIC.stageSeconds, MetricUnit.Seconds, seconds);
     }
     if (job.costUsd !== undefined) this.emit(METRIC.costUsd, MetricUnit.NoUnit, job.costUsd);
+  }
+
+  /**
+   * Runware charged for the task of a job cancelled after it accepted the task (`usd`: what this report adds):
+   * counted with the cost of delivered jobs, so cost per day is what Runware charged.
+   */
+  lateCharge(usd: number): void {
+    this.emit(METRIC.costUsd, MetricUnit.NoUnit, usd);
   }
 
   /**
@@ -84,6 +98,12 @@ export class PipelineMetrics {
     this.metrics.addMetric(METRIC.slotsHeld, MetricUnit.Count, gauge.held);
     this.metrics.addMetric(METRIC.jobsWaiting, MetricUnit.Count, gauge.waiting);
     this.metrics.addMetric(METRIC.oldestSlotWaitSeconds, MetricUnit.Seconds, gauge.oldestWaitSeconds);
+    this.metrics.publishStoredMetrics();
+  }
+
+  budget(gauge: BudgetGauge): void {
+    this.metrics.addMetric(METRIC.budgetMonthUsd, MetricUnit.NoUnit, gauge.monthUsd);
+    this.metrics.addMetric(METRIC.budgetDayUsd, MetricUnit.NoUnit, gauge.dayUsd);
     this.metrics.publishStoredMetrics();
   }
 

@@ -39,6 +39,8 @@ export interface FailDeps {
   outputs: OutputWriter;
   /** Puts JobCancelled (JobFailed is put by the state machine). */
   events: JobEventPublisher;
+  /** Told of a cancelled task's charge that arrived before the cancel was finished (the cost metric). */
+  onLateCharge?: (usd: number) => void;
   now: () => Date;
 }
 
@@ -54,10 +56,13 @@ export interface FailDeps {
 export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOutput> {
   // Runware charges only for a task it accepted: before that the reservation is given back; after it (the cost
   // never reported, or the job cancelled) the estimate stays counted as spent. A reservation already settled by
-  // record is left alone.
+  // record is left alone. A cancelled task's charge may still come: the budget keeps its count to correct then.
   const current = await deps.jobs.get(input.jobId);
   const accepted = current?.attempt === input.attempt && current.stages.SUBMITTED !== undefined;
-  if (accepted) await deps.budget.settle(input.jobId, input.attempt, undefined);
+  if (accepted)
+    await deps.budget.settle(input.jobId, input.attempt, undefined, {
+      lateChargeMayCome: current.cancel !== undefined,
+    });
   else await deps.budget.release(input.jobId, input.attempt);
   const cancelled = await finishCancel(input, deps, { job: current });
   if (cancelled) {

@@ -22,6 +22,7 @@ const deps = {
   tasks: new DynamoTaskStore(table),
   events: new EventBridgeJobEvents(eventsClient()),
   budget: new DynamoBudgetStore(table),
+  onLateCharge: (usd: number) => metrics.lateCharge(usd),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };

@@ -3,11 +3,13 @@ import { loadConfig } from '../core/config.js';
 import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
+import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
+import { budgetGauge } from './budget-gauge.js';
 import { reclaimSlots } from './reclaim.js';
 import { slotGauge } from './slot-gauge.js';
 import { sweepOrphans } from './sweep.js';
@@ -19,13 +21,15 @@ const deps = {
   files: new DynamoFileStore(table),
   jobs: new DynamoJobStore(table),
   slots: new DynamoSlotStore(table),
+  budget: new DynamoBudgetStore(table),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };
 
 /**
  * Scheduled (EventBridge rule): reports orphaned inputs, gives back Runware slots that leaked, and reports the
- * slots in use and the queue for them (the dashboard's gauges, the slot-wait alarm).
+ * slots in use and the queue for them (the dashboard's gauges, the slot-wait alarm), and what the budget has
+ * committed this month and day (the monthly budget alarm).
  */
 export const handler = async () => {
   const output = await sweepOrphans(deps);
@@ -33,5 +37,6 @@ export const handler = async () => {
   const slots = await reclaimSlots(deps);
   if (slots.released.length || slots.dequeued.length) logger.warn('reclaimed leaked slots', { ...slots });
   metrics.slots(await slotGauge(deps.slots, deps.now()));
+  metrics.budget(await budgetGauge(deps.budget, deps.now()));
   return { ...output, slots };
 };

@@ -5,6 +5,7 @@ import { loadConfig } from '../core/config.js';
 import { INTERNAL_REPLY } from '../core/errors.js';
 import { metrics } from '../core/metrics.js';
 import { dynamoClient, logger, readSecret, sfnClient } from '../core/runtime.js';
+import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
@@ -16,6 +17,8 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   tasks: new DynamoTaskStore(table),
   jobs: new DynamoJobStore(table),
+  budget: new DynamoBudgetStore(table),
+  onLateCharge: (usd: number) => metrics.lateCharge(usd),
   notifier: new SfnTaskNotifier(sfnClient()),
   secret: () => readSecret(config.WEBHOOK_SECRET_ARN),
   now: () => new Date(),

@@ -2,6 +2,7 @@ import { recordLateCharge } from '../core/cancel.js';
 import { notifyIfDone, recordTaskReports, type TaskNotifier } from '../core/completion.js';
 import { InvalidWebhookBodyError, WebhookRefusedError, webhookReply } from '../core/errors.js';
 import { capResults, parseTaskReports, readJsonBody } from '../core/runware/reports.js';
+import type { BudgetStore } from '../core/store/budget.js';
 import type { JobStore } from '../core/store/jobs.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { verifyWebhookToken } from '../core/webhook-token.js';
@@ -24,6 +25,10 @@ export interface WebhookDeps {
   tasks: TaskStore;
   /** For a task whose job was cancelled after Runware accepted it: what it charged is recorded on the job. */
   jobs: JobStore;
+  /** The budget counts such a charge instead of the estimate it kept. */
+  budget: BudgetStore;
+  /** Told what a late charge adds (the cost metric). */
+  onLateCharge?: (usd: number) => void;
   notifier: TaskNotifier;
   secret: () => Promise<string>;
   now: () => Date;
@@ -92,6 +97,6 @@ async function accept(request: WebhookRequest, deps: WebhookDeps): Promise<Webho
   if (extra.length > 0) deps.onExtraResults?.(taskUUID, extra);
   const outcome = await notifyIfDone(task, deps);
   // The job was cancelled after Runware accepted the task: the charge is recorded, nothing is delivered.
-  await recordLateCharge(task, deps.jobs);
+  await recordLateCharge(task, deps);
   return reply(200, outcome.state === 'pending' ? 'Received; waiting for the other results.' : 'Received.');
 }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { DynamoSlotStore } from '../../lambdas/core/store/slots.js';
@@ -138,6 +139,36 @@ describe('cancel and retry with the CLI against local mode', () => {
     expect(delivered.job.history).toMatchObject([{ attempt: 1, status: 'CANCELLED' }]);
     expect(delivered.videos).toEqual([`s3://${stack.names.outputBucket}/queue/second.mp4`]);
     expect(retried.stderr).toContain('DELIVERED');
+  });
+
+  it('cancels a job Runware is rendering: its late charge is recorded and replaces the estimate in the budget, once', {
+    timeout: 300_000,
+  }, async () => {
+    sim.setRenderSpeed(3);
+    expect((await submit('late/erin')).code).toBe(0);
+    await jobWhen('late/erin', (j) => j.status === 'SUBMITTED');
+    const cancelled = await cli('cancel', 'late/erin', '--json');
+    expect(cancelled.code).toBe(0);
+    expect(parseJson<{ taskAccepted: boolean }>(cancelled.stdout).taskAccepted).toBe(true);
+    // The render goes on at Runware; its webhook comes after the cancel.
+    const charged = await jobWhen('late/erin', (j) => j.lateCostUsd !== undefined);
+    sim.setRenderSpeed(0);
+    expect(charged).toMatchObject({ status: 'CANCELLED', costUsd: charged.lateCostUsd });
+    expect(charged.outputs).toBeUndefined();
+    await stack.idle();
+    const month = new Date().toISOString().slice(0, 7);
+    const doc = DynamoDBDocumentClient.from(stack.dynamo);
+    const item = (
+      await doc.send(
+        new GetCommand({ TableName: stack.names.tableName, Key: { pk: `BUDGET#${month}`, sk: 'BUDGET' } }),
+      )
+    ).Item;
+    expect(item?.[`late@${charged.jobId}#1`]).toMatchObject({
+      micros: Math.round((charged.lateCostUsd ?? 0) * 1_000_000),
+      actual: true,
+    });
+    expect(item?.reservations).toEqual({});
+    expect(stack.events.filter((e) => e.detailType === 'JobFailed')).toEqual([]);
   });
 
   it('refuses to cancel a delivered job or retry it, and exits 3 for an unknown job', {

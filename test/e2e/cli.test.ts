@@ -102,6 +102,18 @@ describe('the avatar-pipeline CLI against local mode', () => {
     expect(two.stdout).toMatch(
       /x USD 0\.044\/s \(klingai:avatar@2\.0-standard\) x 2 result\(s\) = USD 0\.26/,
     );
+    // Against the local stack: its own price table (a stack output, in its endpoints file), and it says so.
+    const local = await cli(
+      'estimate',
+      '--audio',
+      join(dir, 'voice3.wav'),
+      '--endpoints',
+      endpoints,
+      '--json',
+    );
+    expect(json<{ priceTable: { source: string } }>(local.stdout).priceTable).toEqual({
+      source: `local (${endpoints})`,
+    });
   });
 
   it('exits non-zero with a clear message for an unknown job', async () => {

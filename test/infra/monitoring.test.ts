@@ -72,6 +72,7 @@ beforeAll(() => {
   s = synth();
   budget = synth({
     dailyBudgetUsd: '50',
+    monthlyBudgetUsd: '1000',
     slotWaitAlarmSeconds: '600',
     notificationEmail: 'team@example.com',
   });
@@ -158,19 +159,35 @@ describe('alarms', () => {
     expect(alarmOf(budget, 'SlotWaitTooLong')).toMatchObject({ ...expected, Threshold: 600 });
   });
 
-  it('alarms when the day reaches 80 % of dailyBudgetUsd, and only when it is set', () => {
-    expect(s.stack.monitoring.alarms.map((a) => a.node.id)).not.toContain('DailyBudgetNearlySpent');
-    const alarm = alarmOf(budget, 'DailyBudgetNearlySpent');
+  it.each([
+    [
+      'DailyBudgetNearlySpent',
+      'dailyBudgetUsd',
+      { MetricName: 'CostUsd', Statistic: 'Sum', Period: 86_400, Threshold: 40 },
+    ],
+    // The month's spent + reserved, as the sweep's gauge says it (CloudWatch cannot sum a calendar month).
+    [
+      'MonthlyBudgetNearlySpent',
+      'monthlyBudgetUsd',
+      { MetricName: 'BudgetMonthUsd', Statistic: 'Maximum', Period: 900, Threshold: 800 },
+    ],
+  ])('alarms with %s at 80 %% of %s, and only when it is set', (id, setting, metric) => {
+    expect(s.stack.monitoring.alarms.map((a) => a.node.id)).not.toContain(id);
+    const alarm = alarmOf(budget, id);
     expect(alarm).toMatchObject({
       Namespace: METRICS_NAMESPACE,
-      MetricName: 'CostUsd',
-      Statistic: 'Sum',
-      Period: 86_400,
-      Threshold: 40,
+      Dimensions: [{ Name: 'service', Value: METRICS_SERVICE }],
+      ...metric,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       AlarmActions: [{ Ref: logicalId(budget, budget.stack.monitoring.topic) }],
     });
-    expect(alarm.AlarmDescription).toContain('dailyBudgetUsd');
+    expect(alarm.AlarmDescription).toContain(setting);
+  });
+
+  it('alarms on the monthly budget alone when only monthlyBudgetUsd is set', () => {
+    const monthlyOnly = synth({ monthlyBudgetUsd: '20' });
+    expect(alarmOf(monthlyOnly, 'MonthlyBudgetNearlySpent').Threshold).toBe(16);
+    expect(monthlyOnly.stack.monitoring.alarms.map((a) => a.node.id)).not.toContain('DailyBudgetNearlySpent');
   });
 });
 
@@ -223,6 +240,20 @@ describe('dashboard', () => {
     expect(withBudget.properties.annotations?.horizontal).toEqual([
       expect.objectContaining({ value: 50, label: 'daily budget' }),
       expect.objectContaining({ value: 40 }),
+    ]);
+  });
+
+  it("shows the month's and the day's spent + reserved against the monthly and daily budgets", () => {
+    const plain = widget(dashboardOf(s), /^Budget committed/);
+    expect(rows(plain)).toEqual([
+      [METRICS_NAMESPACE, 'BudgetMonthUsd', 'service', METRICS_SERVICE],
+      [METRICS_NAMESPACE, 'BudgetDayUsd', 'service', METRICS_SERVICE],
+    ]);
+    expect(plain.properties.annotations?.horizontal ?? []).toEqual([]);
+    expect(widget(dashboardOf(budget), /^Budget committed/).properties.annotations?.horizontal).toEqual([
+      expect.objectContaining({ value: 1000, label: 'monthly budget' }),
+      expect.objectContaining({ value: 800 }),
+      expect.objectContaining({ value: 50, label: 'daily budget', yAxis: 'right' }),
     ]);
   });
 });

@@ -347,8 +347,9 @@ describe('state machine definition', () => {
     });
   });
 
-  it('ends a failed job with Fail -> PublishFailed -> Failed (JobFailed, detail version 1)', () => {
-    expect(stateOf(definition, 'Fail').Next).toBe('PublishFailed');
+  it('ends a failed job with Fail -> IsCancelled -> PublishFailed -> Failed (JobFailed, detail version 1)', () => {
+    expect(stateOf(definition, 'Fail').Next).toBe('IsCancelled');
+    expect(stateOf(definition, 'IsCancelled').Default).toBe('PublishFailed');
     expect(stateOf(definition, 'PublishFailed')).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::events:putEvents',
@@ -374,6 +375,23 @@ describe('state machine definition', () => {
       },
     });
     expect(stateOf(definition, 'Failed')).toMatchObject({ Type: 'Fail', Error: 'JobFailed' });
+  });
+
+  it('ends an attempt the fail step found cancelled in Cancelled, without JobFailed (a step stale after the cancel mark)', () => {
+    expect(stateOf(definition, 'IsCancelled')).toMatchObject({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.failure.cancelled', IsPresent: true },
+            { Variable: '$.failure.cancelled', BooleanEquals: true },
+          ],
+          Next: 'Cancelled',
+        },
+      ],
+      Default: 'PublishFailed',
+    });
+    expect(stateOf(definition, 'Cancelled')).toMatchObject({ Type: 'Fail', Error: 'JobCancelled' });
   });
 
   it('publishes JobSucceeded (detail version 1) with the outputs and the record key to the default bus', () => {

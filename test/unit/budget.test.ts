@@ -153,4 +153,48 @@ describe('budget store (against dynalite)', () => {
     expect(await b.month('11')).toMatchObject({ spentUsd: 0.75, reservedUsd: 0 });
     expect(await b.month('12')).toMatchObject({ spentUsd: 0, reservedUsd: 1 });
   });
+
+  describe('a charge reported after a cancel', () => {
+    it('replaces the estimate kept as spent by the charge, once however often it is reported', async () => {
+      const b = budget('2000-11-26T10:00:00Z');
+      await b.store.reserve('a', 1, 0.5, { dailyUsd: 0, monthlyUsd: 0 });
+      await b.store.settle('a', 1, undefined, { lateChargeMayCome: true });
+      expect(await b.month('11')).toMatchObject({ spentUsd: 0.5, reservedUsd: 0 });
+      b.at('2000-11-27T09:00:00Z');
+      expect(await b.store.chargeLate('a', 1, 0.3)).toEqual({
+        previousUsd: 0.5,
+        spentUsd: 0.3,
+        newUsd: 0.3,
+        day: b.day('11-26'),
+      });
+      expect(await b.store.chargeLate('a', 1, 0.3)).toMatchObject({ spentUsd: 0.3, newUsd: 0 });
+      const month = await b.month('11');
+      expect(month).toMatchObject({ spentUsd: 0.3, reservedUsd: 0 });
+      // Counted on the day the estimate was, not the day the charge came.
+      expect(month.days[b.day('11-26')]).toEqual({ spentUsd: 0.3, reservedUsd: 0 });
+      expect(month.days[b.day('11-27')]).toBeUndefined();
+      // What was given back is room for the next job.
+      expect((await b.store.reserve('b', 1, 0.7, { dailyUsd: 1, monthlyUsd: 1 })).reserved).toBe(true);
+    });
+
+    it('follows a charge that grows as more results of the task arrive', async () => {
+      const b = budget('2000-11-26T10:00:00Z');
+      await b.store.reserve('a', 1, 1, { dailyUsd: 0, monthlyUsd: 0 });
+      await b.store.settle('a', 1, undefined, { lateChargeMayCome: true });
+      expect(await b.store.chargeLate('a', 1, 0.4)).toMatchObject({ previousUsd: 1, newUsd: 0.4 });
+      expect(await b.store.chargeLate('a', 1, 0.8)).toMatchObject({ previousUsd: 0.4, newUsd: 0.4 });
+      expect(await b.month('11')).toMatchObject({ spentUsd: 0.8 });
+    });
+
+    it('closes a reservation still open with the charge, and counts a charge that was never reserved', async () => {
+      const b = budget('2000-11-26T10:00:00Z');
+      await b.store.reserve('a', 1, 1, { dailyUsd: 0, monthlyUsd: 0 });
+      expect(await b.store.chargeLate('a', 1, 0.25)).toMatchObject({ previousUsd: 1, newUsd: 0.25 });
+      // The fail step's settle that comes after finds nothing left to close.
+      expect(await b.store.settle('a', 1, undefined, { lateChargeMayCome: true })).toBeUndefined();
+      expect(await b.store.chargeLate('z', 1, 0.1)).toMatchObject({ previousUsd: 0, newUsd: 0.1 });
+      expect(await b.store.chargeLate('z', 1, 0.1)).toMatchObject({ newUsd: 0 });
+      expect(await b.month('11')).toMatchObject({ spentUsd: 0.35, reservedUsd: 0 });
+    });
+  });
 });

@@ -198,7 +198,7 @@ describe('cancel', () => {
 
     // The webhook's result, after the cancel: recorded as what it cost, never delivered, no error.
     const { task } = await db.tasks.addResult(taskUUID, result(1, { cost: 0.261 }));
-    expect(await recordLateCharge(task, db.jobs)).toBe(0.261);
+    expect(await recordLateCharge(task, { jobs: db.jobs, budget: db.budget })).toBe(0.261);
     expect(await db.jobs.get(job.jobId)).toMatchObject({
       status: 'CANCELLED',
       lateCostUsd: 0.261,
@@ -208,14 +208,39 @@ describe('cancel', () => {
     expect((await db.jobs.get(job.jobId))?.outputs).toBeUndefined();
   });
 
+  it('makes the budget count the late charge instead of the estimate, and the cost metric get it once', async () => {
+    const taskUUID = '51111111-2222-4333-8444-555555555555';
+    const job = await submittedJob(taskUUID);
+    await db.budget.reserve(job.jobId, 1, 0.9, { dailyUsd: 0, monthlyUsd: 0 });
+    await requestCancel(job, 'ops@laptop', requestDeps());
+    const charged: number[] = [];
+    const onLateCharge = (usd: number) => charged.push(usd);
+    await failJob(aborted(job), { ...finishDeps(), onLateCharge });
+    const month = async () => (await db.budget.month(new Date().toISOString().slice(0, 7))).reservations;
+    expect(await month()).not.toHaveProperty(`${job.jobId}#1`);
+    expect(charged).toEqual([]);
+
+    const { task } = await db.tasks.addResult(taskUUID, result(1, { cost: 0.261 }));
+    const late = { jobs: db.jobs, budget: db.budget, onLateCharge };
+    expect(await recordLateCharge(task, late)).toBe(0.261);
+    // Runware repeats its webhook: nothing is counted twice.
+    expect(await recordLateCharge(task, late)).toBe(0.261);
+    expect(charged).toEqual([0.261]);
+    expect(await db.budget.chargeLate(job.jobId, 1, 0.261)).toMatchObject({ previousUsd: 0.261, newUsd: 0 });
+  });
+
   it('records the charge of a result that came between the cancel and its finish', async () => {
     const taskUUID = '21111111-2222-4333-8444-555555555555';
     const job = await submittedJob(taskUUID);
     await requestCancel(job, 'ops@laptop', requestDeps());
     await db.tasks.addResult(taskUUID, result(1, { cost: 0.5 }));
-    const out = await finishCancel(job, finishDeps());
+    const charged: number[] = [];
+    const out = await finishCancel(job, { ...finishDeps(), onLateCharge: (usd) => charged.push(usd) });
     expect(out).toMatchObject({ taskAccepted: true, lateCostUsd: 0.5 });
     expect(await db.jobs.get(job.jobId)).toMatchObject({ lateCostUsd: 0.5, costUsd: 0.5 });
+    // Its charge is counted by the budget and the cost metric, once: the finish may run again.
+    await finishCancel(job, { ...finishDeps(), onLateCharge: (usd) => charged.push(usd) });
+    expect(charged).toEqual([0.5]);
   });
 
   it('says Runware may have the task when a submit was under way but not acknowledged', async () => {
@@ -231,7 +256,7 @@ describe('cancel', () => {
     const taskUUID = '31111111-2222-4333-8444-555555555555';
     const job = await submittedJob(taskUUID);
     const { task } = await db.tasks.addResult(taskUUID, result(1));
-    expect(await recordLateCharge(task, db.jobs)).toBeUndefined();
+    expect(await recordLateCharge(task, { jobs: db.jobs, budget: db.budget })).toBeUndefined();
     expect((await db.jobs.get(job.jobId))?.costUsd).toBeUndefined();
   });
 });

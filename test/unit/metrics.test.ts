@@ -122,6 +122,17 @@ describe('the pipeline metrics', () => {
       ['OldestSlotWaitSeconds', 640],
     ]);
   });
+
+  it('writes the budget gauges together, and a late charge as cost', () => {
+    const metrics = new PipelineMetrics();
+    metrics.budget({ monthUsd: 41.2, dayUsd: 3.5 });
+    metrics.lateCharge(0.261);
+    expect(metricsOf(emitted()).map((m) => [m.name, m.value, m.dimensions])).toEqual([
+      ['BudgetMonthUsd', 41.2, { service: METRICS_SERVICE }],
+      ['BudgetDayUsd', 3.5, { service: METRICS_SERVICE }],
+      ['CostUsd', 0.261, { service: METRICS_SERVICE }],
+    ]);
+  });
 });
 
 describe('stageDurations', () => {

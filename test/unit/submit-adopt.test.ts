@@ -149,6 +149,7 @@ describe("submit of an attempt that adopted the previous attempt's task", () => 
       {
         tasks: db.tasks,
         jobs: db.jobs,
+        budget: db.budget,
         notifier,
         secret: async () => 'secret',
         now,

@@ -15,6 +15,7 @@ beforeEach(() => {
   deps = {
     tasks: db.tasks,
     jobs: db.jobs,
+    budget: db.budget,
     notifier,
     secret: async () => SECRET,
     now: () => new Date('2026-11-24T10:05:00Z'),

@@ -51,6 +51,20 @@ export interface Settlement {
   day: string;
 }
 
+/** What a charge reported after a cancel changed (see {@link BudgetStore.chargeLate}). */
+export interface LateCharge {
+  /** What the budget counted for the attempt before (its estimate, or an earlier late charge). */
+  previousUsd: number;
+  /** What it counts now: Runware's charge. */
+  spentUsd: number;
+  /**
+   * Of the charge, what no earlier call reported (all of it the first time; the growth when another result of the
+   * same task arrives; 0 for a repeated report): what the cost metric adds.
+   */
+  newUsd: number;
+  day: string;
+}
+
 export interface BudgetTotals {
   spentUsd: number;
   reservedUsd: number;
@@ -72,6 +86,14 @@ const ReservationSchema = z.object({
 });
 export type Reservation = z.infer<typeof ReservationSchema>;
 
+/**
+ * The budget's count of a cancelled attempt whose charge may still come: what it counted as spent and on which
+ * day, and whether that is Runware's charge (`actual`) or still the estimate. A top-level attribute
+ * `late@<jobId>#<attempt>` of the month's item, so the count and the total change in one conditional write.
+ */
+const LateEntrySchema = z.object({ day: z.string(), micros: z.number(), actual: z.boolean() });
+type LateEntry = z.infer<typeof LateEntrySchema>;
+
 const BudgetItemSchema = z.looseObject({
   month: z.string().optional(),
   spent: z.number().default(0),
@@ -86,7 +108,18 @@ export interface BudgetStore {
    * Replaces the attempt's reservation by what was charged (`actualUsd`), or by its estimate when the charge is
    * unknown (`undefined`). Undefined when it held none (never reserved, or closed already: retrying is harmless).
    */
-  settle(jobId: string, attempt: number, actualUsd: number | undefined): Promise<Settlement | undefined>;
+  settle(
+    jobId: string,
+    attempt: number,
+    actualUsd: number | undefined,
+    options?: { lateChargeMayCome?: boolean },
+  ): Promise<Settlement | undefined>;
+  /**
+   * Makes the budget count Runware's charge `actualUsd` for a cancelled attempt instead of what it counted (the
+   * estimate kept by `settle` with `lateChargeMayCome`, or an open reservation, or nothing). Idempotent: the same
+   * charge reported again changes nothing (`newUsd` 0). Undefined when a concurrent change won every try.
+   */
+  chargeLate(jobId: string, attempt: number, actualUsd: number): Promise<LateCharge | undefined>;
   /** Gives the reservation back: nothing was charged. Undefined when it held none. */
   release(jobId: string, attempt: number): Promise<Settlement | undefined>;
   /** The spend of one UTC month (`YYYY-MM`) and of its days. */
@@ -106,6 +139,7 @@ const holderOf = (jobId: string, attempt: number): string => `${jobId}#${attempt
 
 /** Attribute names of a day's totals inside its month's item. */
 const dayAttr = (kind: 'spent' | 'reserved' | 'committed', day: string) => `${kind}@${day}`;
+const lateAttr = (holder: string) => `late@${holder}`;
 const DAY_ATTR = /^(spent|reserved)@(\d{4}-\d{2}-\d{2})$/;
 
 export class DynamoBudgetStore implements BudgetStore {
@@ -223,10 +257,71 @@ export class DynamoBudgetStore implements BudgetStore {
     };
   }
 
-  settle(jobId: string, attempt: number, actualUsd: number | undefined): Promise<Settlement | undefined> {
-    return this.close(holderOf(jobId, attempt), (r) =>
-      actualUsd === undefined ? r.micros : toMicros(actualUsd),
+  settle(
+    jobId: string,
+    attempt: number,
+    actualUsd: number | undefined,
+    options: { lateChargeMayCome?: boolean } = {},
+  ): Promise<Settlement | undefined> {
+    return this.close(
+      holderOf(jobId, attempt),
+      (r) => (actualUsd === undefined ? r.micros : toMicros(actualUsd)),
+      options.lateChargeMayCome ? actualUsd !== undefined : undefined,
     );
+  }
+
+  async chargeLate(jobId: string, attempt: number, actualUsd: number): Promise<LateCharge | undefined> {
+    const holder = holderOf(jobId, attempt);
+    const micros = toMicros(actualUsd);
+    // A write loses only to another change of the same attempt's count (a concurrent report): read and try again.
+    for (let tries = 0; tries < 3; tries += 1) {
+      const late = await this.findLate(holder);
+      if (late) {
+        const { month, entry } = late;
+        const previousUsd = toUsd(entry.micros);
+        const newUsd = toUsd(micros - (entry.actual ? entry.micros : 0));
+        if (entry.actual && entry.micros === micros)
+          return { previousUsd, spentUsd: actualUsd, newUsd: 0, day: entry.day };
+        const updated = await this.countLate(
+          month,
+          holder,
+          { day: entry.day, micros, actual: true },
+          micros - entry.micros,
+          expr(
+            '#l.micros = :prev AND #l.actual = :was',
+            { '#l': lateAttr(holder) },
+            {
+              ':prev': entry.micros,
+              ':was': entry.actual,
+            },
+          ),
+        );
+        if (updated) return { previousUsd, spentUsd: actualUsd, newUsd, day: entry.day };
+        continue;
+      }
+      // The attempt still holds its reservation (the fail step has not closed it yet): closed with the charge.
+      const settled = await this.close(holder, () => micros, true);
+      if (settled)
+        return { previousUsd: settled.estimateUsd, spentUsd: actualUsd, newUsd: actualUsd, day: settled.day };
+      if (await this.find(holder)) continue;
+      // It never reserved (validated before estimates were recorded): the charge is counted today.
+      const at = this.now();
+      const day = utcDay(at);
+      const month = utcMonth(at);
+      await this.table.write({
+        put: { ...keys.budget(month), month, spent: 0, reserved: 0, committed: 0, reservations: {} },
+        if: itemIsNew,
+      });
+      const added = await this.countLate(
+        month,
+        holder,
+        { day, micros, actual: true },
+        micros,
+        expr('attribute_not_exists(#l)', { '#l': lateAttr(holder) }),
+      );
+      if (added) return { previousUsd: 0, spentUsd: actualUsd, newUsd: actualUsd, day };
+    }
+    return undefined;
   }
 
   release(jobId: string, attempt: number): Promise<Settlement | undefined> {
@@ -253,11 +348,38 @@ export class DynamoBudgetStore implements BudgetStore {
     };
   }
 
+  /** Sets the attempt's late count to `entry` and adds `delta` to the spend of the month and of its day, if `when`. */
+  private countLate(
+    month: string,
+    holder: string,
+    entry: LateEntry,
+    delta: number,
+    when: Expr,
+  ): Promise<boolean> {
+    return this.table.write({
+      update: keys.budget(month),
+      set: expr(
+        'SET #l = :entry ADD spent :d, committed :d, #ds :d, #dc :d',
+        {
+          '#l': lateAttr(holder),
+          '#ds': dayAttr('spent', entry.day),
+          '#dc': dayAttr('committed', entry.day),
+        },
+        { ':entry': entry, ':d': delta },
+      ),
+      if: when,
+    });
+  }
+
+  /** The months an attempt's budget items can be in: this one, and the one a reservation may still date from. */
+  private months(): string[] {
+    const now = this.now();
+    return [...new Set([utcMonth(now), utcMonth(new Date(now.getTime() - LOOK_BACK_MS))])];
+  }
+
   /** The open reservation of an attempt and the month it is in, if any. */
   private async find(holder: string): Promise<{ month: string; reservation: Reservation } | undefined> {
-    const now = this.now();
-    const months = [...new Set([utcMonth(now), utcMonth(new Date(now.getTime() - LOOK_BACK_MS))])];
-    for (const month of months) {
+    for (const month of this.months()) {
       const item = await this.table.get(keys.budget(month), BudgetItemSchema);
       const reservation = item?.reservations[holder];
       if (reservation) return { month, reservation };
@@ -265,26 +387,49 @@ export class DynamoBudgetStore implements BudgetStore {
     return undefined;
   }
 
-  /** Moves an open reservation to spent (`spentMicros` of it); the condition makes a second close a no-op. */
+  /** The count kept for a cancelled attempt's late charge, and the month it is in, if any. */
+  private async findLate(holder: string): Promise<{ month: string; entry: LateEntry } | undefined> {
+    for (const month of this.months()) {
+      const item = await this.table.get(keys.budget(month), BudgetItemSchema);
+      const entry = LateEntrySchema.safeParse(item?.[lateAttr(holder)]);
+      if (entry.success) return { month, entry: entry.data };
+    }
+    return undefined;
+  }
+
+  /**
+   * Moves an open reservation to spent (`spentMicros` of it); the condition makes a second close a no-op. With
+   * `lateActual` (true when the amount is Runware's charge, false for the estimate) the count is also kept for
+   * {@link chargeLate}.
+   */
   private async close(
     holder: string,
     spentMicros: (r: Reservation) => number,
+    lateActual?: boolean,
   ): Promise<Settlement | undefined> {
     const found = await this.find(holder);
     if (!found) return undefined;
     const { month, reservation } = found;
     const spent = spentMicros(reservation);
+    const late: LateEntry | undefined =
+      lateActual === undefined ? undefined : { day: reservation.day, micros: spent, actual: lateActual };
     const closed = await this.table.write({
       update: keys.budget(month),
       set: expr(
-        'REMOVE reservations.#h ADD spent :spent, reserved :unreserve, committed :delta, #ds :spent, #dr :unreserve, #dc :delta',
+        `${late ? 'SET #l = :late ' : ''}REMOVE reservations.#h ADD spent :spent, reserved :unreserve, committed :delta, #ds :spent, #dr :unreserve, #dc :delta`,
         {
           '#h': holder,
           '#ds': dayAttr('spent', reservation.day),
           '#dr': dayAttr('reserved', reservation.day),
           '#dc': dayAttr('committed', reservation.day),
+          ...(late ? { '#l': lateAttr(holder) } : {}),
         },
-        { ':spent': spent, ':unreserve': -reservation.micros, ':delta': spent - reservation.micros },
+        {
+          ':spent': spent,
+          ':unreserve': -reservation.micros,
+          ':delta': spent - reservation.micros,
+          ...(late ? { ':late': late } : {}),
+        },
       ),
       if: expr('attribute_exists(reservations.#h)', { '#h': holder }),
     });
