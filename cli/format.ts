@@ -84,15 +84,15 @@ export function describeJob(job: JobRecord, outputBucket: string): string {
   return lines.join('\n');
 }
 
-/** A fixed-width table; the last column is right-aligned (amounts). */
-export function table(header: string[], rows: string[][]): string {
+/** A fixed-width table; the last `amounts` columns are right-aligned, so their decimal points line up. */
+export function table(header: string[], rows: string[][], amounts = 1): string {
   const all = [header, ...rows];
   const widths = header.map((_, c) => Math.max(...all.map((row) => (row[c] ?? '').length)));
-  const last = header.length - 1;
+  const firstAmount = header.length - amounts;
   return all
     .map((row) =>
       row
-        .map((cell, c) => (c === last ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
+        .map((cell, c) => (c >= firstAmount ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
         .join('  ')
         .trimEnd(),
     )
@@ -116,7 +116,7 @@ export function jobsTable(jobs: JobRecord[]): string {
     usd(job.estimatedCostUsd),
     usd(job.costUsd),
   ]);
-  const body = table(['CREATED (UTC)', 'STEM', 'STATE', 'JOB', 'ESTIMATE', 'COST'], rows);
+  const body = table(['CREATED (UTC)', 'STEM', 'STATE', 'JOB', 'ESTIMATE', 'COST'], rows, 2);
   return `${body}\n${jobs.length} job(s), total ${usd(totalCost(jobs))} (estimated ${usd(totalEstimate(jobs))})`;
 }
 

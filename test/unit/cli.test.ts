@@ -148,9 +148,9 @@ describe('the CLI formatting', () => {
     expect(totalCost(jobs)).toBe(1.722);
     expect(totalEstimate(jobs)).toBe(1.566);
     expect(jobsTable(jobs).split('\n')).toEqual([
-      'CREATED (UTC)        STEM        STATE      JOB           ESTIMATE          COST',
+      'CREATED (UTC)        STEM        STATE      JOB             ESTIMATE        COST',
       '2026-11-26 10:00:00  promo/anna  DELIVERED  aaaaaaaaaaaa  USD 0.5220  USD 0.5220',
-      '2026-11-26 10:00:00  b           FAILED     bbbbbbbbbbbb  USD 1.04      USD 1.20',
+      '2026-11-26 10:00:00  b           FAILED     bbbbbbbbbbbb    USD 1.04    USD 1.20',
       '2 job(s), total USD 1.72 (estimated USD 1.57)',
     ]);
   });
