@@ -35,8 +35,8 @@ export interface MonitoringProps {
   /** A job waiting this long for a Runware slot raises the `SlotWaitTooLong` alarm (setting `slotWaitAlarmSeconds`). */
   readonly slotWaitAlarmSeconds: number;
   /**
-   * Budget in USD per UTC day: the `DailyBudgetNearlySpent` alarm fires when the day's cost reaches
-   * {@link BUDGET_ALARM_SHARE} of it.
+   * Budget in USD per UTC day: the `DailyBudgetNearlySpent` alarm fires when what the day has committed (spent
+   * plus reserved, the sweep's `BudgetDayUsd` gauge) reaches {@link BUDGET_ALARM_SHARE} of it.
    * @default - no budget, no budget alarm
    */
   readonly dailyBudgetUsd?: number;
@@ -73,7 +73,7 @@ export const WEBHOOK_REFUSED_ALARM_THRESHOLD = 20;
  * - `JobsFailed<Category>`: jobs failed for a reason that is not the user's input (Runware, Pipeline);
  * - `WebhookRefusedBurst`: many webhook requests refused at once;
  * - `SlotWaitTooLong`: a job has waited for a Runware slot past `slotWaitAlarmSeconds`;
- * - `DailyBudgetNearlySpent` (only with `dailyBudgetUsd`): the day's cost reached 80 % of the budget;
+ * - `DailyBudgetNearlySpent` (only with `dailyBudgetUsd`): the UTC day's spent + reserved reached 80 % of it;
  * - `MonthlyBudgetNearlySpent` (only with `monthlyBudgetUsd`): the month's spent + reserved reached 80 % of it.
  */
 export class Monitoring extends Construct {
@@ -176,29 +176,37 @@ export class Monitoring extends Construct {
       pipelineMetric(METRIC.oldestSlotWaitSeconds, { period, statistic: cloudwatch.Stats.MAXIMUM }),
       props.slotWaitAlarmSeconds,
     );
-    if (props.dailyBudgetUsd !== undefined) {
-      const threshold = Math.round(props.dailyBudgetUsd * BUDGET_ALARM_SHARE * 100) / 100;
+    // Both budgets are watched on the sweep's gauges (spent plus reserved, per UTC day and month, every 5 minutes):
+    // the same figures submit checks, so the alarm comes before jobs start to be refused. Over 15 minutes, a late
+    // sweep run does not leave the period empty.
+    const budgets = [
+      {
+        id: 'DailyBudgetNearlySpent',
+        limit: props.dailyBudgetUsd,
+        setting: 'dailyBudgetUsd',
+        span: 'today',
+        of: 'daily',
+        metric: METRIC.budgetDayUsd,
+      },
+      {
+        id: 'MonthlyBudgetNearlySpent',
+        limit: props.monthlyBudgetUsd,
+        setting: 'monthlyBudgetUsd',
+        span: 'this month',
+        of: 'monthly',
+        metric: METRIC.budgetMonthUsd,
+      },
+    ] as const;
+    for (const budget of budgets) {
+      if (budget.limit === undefined) continue;
+      const threshold = Math.round(budget.limit * BUDGET_ALARM_SHARE * 100) / 100;
       alarm(
-        'DailyBudgetNearlySpent',
-        `today's Runware cost reached ${threshold} USD, ${BUDGET_ALARM_SHARE * 100} % of the daily budget ` +
-          `(${props.dailyBudgetUsd} USD). Jobs past the budget are not submitted; raise dailyBudgetUsd if ` +
-          'they must run today.',
-        pipelineMetric(METRIC.costUsd, { period: Duration.days(1), statistic: cloudwatch.Stats.SUM }),
-        threshold,
-      );
-    }
-    if (props.monthlyBudgetUsd !== undefined) {
-      const threshold = Math.round(props.monthlyBudgetUsd * BUDGET_ALARM_SHARE * 100) / 100;
-      alarm(
-        'MonthlyBudgetNearlySpent',
-        `this month's Runware spend (spent plus reserved by jobs in flight) reached ${threshold} USD, ` +
-          `${BUDGET_ALARM_SHARE * 100} % of the monthly budget (${props.monthlyBudgetUsd} USD). Jobs past the ` +
-          'budget are not submitted; raise monthlyBudgetUsd if they must run this month.',
-        // A gauge the sweep publishes every 5 minutes: over 15, a late run does not leave the period empty.
-        pipelineMetric(METRIC.budgetMonthUsd, {
-          period: BUDGET_GAUGE_PERIOD,
-          statistic: cloudwatch.Stats.MAXIMUM,
-        }),
+        budget.id,
+        `${budget.span === 'today' ? "today's" : "this month's"} Runware spend (spent plus reserved by jobs in ` +
+          `flight) reached ${threshold} USD, ${BUDGET_ALARM_SHARE * 100} % of the ${budget.of} budget ` +
+          `(${budget.limit} USD). Jobs past the budget are not submitted; raise ${budget.setting} if they must ` +
+          `run ${budget.span}.`,
+        pipelineMetric(budget.metric, { period: BUDGET_GAUGE_PERIOD, statistic: cloudwatch.Stats.MAXIMUM }),
         threshold,
       );
     }

@@ -163,9 +163,9 @@ describe('alarms', () => {
     [
       'DailyBudgetNearlySpent',
       'dailyBudgetUsd',
-      { MetricName: 'CostUsd', Statistic: 'Sum', Period: 86_400, Threshold: 40 },
+      { MetricName: 'BudgetDayUsd', Statistic: 'Maximum', Period: 900, Threshold: 40 },
     ],
-    // The month's spent + reserved, as the sweep's gauge says it (CloudWatch cannot sum a calendar month).
+    // Spent + reserved, as the sweep's gauges say it (CloudWatch cannot sum a calendar day or month).
     [
       'MonthlyBudgetNearlySpent',
       'monthlyBudgetUsd',
