@@ -38,20 +38,20 @@ describe('adoptableTask: the next attempt keeps a task Runware may hold and neve
 
   // A refused send never reaches SUBMITTED (the attempt is marked SUBMITTED once Runware took the task).
   const refusedSend = { RECEIVED: 't0', VALIDATED: 't1' };
-  const refusals = [
+  const refusals: [string, string][] = [
     ['Runware refused the request (400)', 'RUNWARE_INVALID_REQUEST'],
     ['the account is out of credit (402)', 'RUNWARE_INSUFFICIENT_BALANCE'],
     ['the API key was refused (401/403)', 'RUNWARE_UNAUTHORIZED'],
     ['Runware answered 404', 'RUNWARE_NOT_FOUND'],
     ['Runware refused it otherwise', 'RUNWARE_REJECTED'],
-  ] as const;
+  ];
 
-  it.each([...refusals, ['Runware reported that the task failed', 'RUNWARE_TASK_FAILED']])(
-    'takes a new task UUID when %s',
-    (_, code) => {
-      expect(adoptableTask(ended({ stages: refusedSend, error: { code } }))).toBeUndefined();
-    },
-  );
+  it.each([
+    ...refusals,
+    ['Runware reported that the task failed', 'RUNWARE_TASK_FAILED'] as [string, string],
+  ])('takes a new task UUID when %s', (_, code) => {
+    expect(adoptableTask(ended({ stages: refusedSend, error: { code } }))).toBeUndefined();
+  });
 
   it.each(refusals)(
     'adopts the task when the refusal (%s) was of a status request of a task the attempt had sent (poll)',
