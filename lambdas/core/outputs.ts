@@ -91,6 +91,22 @@ export class OutputWriter {
   }
 
   /**
+   * Writes a JSON document at the archive key `archiveKey` (see `archiveKeyOf`): no stem's output, so nothing to
+   * claim.
+   */
+  async putArchivedJson(archiveKey: string, document: unknown): Promise<void> {
+    if (!archiveKey.startsWith(ARCHIVE_PREFIX)) throw new Error(`Not an archive key: ${archiveKey}`);
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: archiveKey,
+        Body: `${JSON.stringify(document, null, 2)}\n`,
+        ContentType: 'application/json',
+      }),
+    );
+  }
+
+  /**
    * Deletes every video and error key a job of `stem` may have written (any format, any number of results) except
    * `keep`, among those `stem` holds: after one job's outputs are put in place, nothing of an earlier job of the
    * stem stays beside them. Keys other stems hold are never touched. Returns the keys deleted (or already absent).

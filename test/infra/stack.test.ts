@@ -390,6 +390,7 @@ describe('state machine definition', () => {
             'stem.$': '$.stem',
             'outputs.$': '$.delivery.outputs',
             'recordKey.$': '$.delivery.recordKey',
+            'shown.$': '$.delivery.shown',
           },
         },
       ],
