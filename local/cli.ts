@@ -6,6 +6,7 @@ import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { Table } from '../lambdas/core/store/table.js';
 import { publishEndpoints } from './endpoints-file.js';
 import { makeSamplePortrait, makeSampleVoice, probe } from './ffmpeg.js';
+import { PortsTakenError } from './ports.js';
 import { LocalStack } from './stack.js';
 
 const USAGE = `Usage: npm start -- [options]
@@ -270,6 +271,8 @@ Ports change at every start unless --port-base N is given.`);
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  // A taken port is the user's to fix: its message says how, a stack trace would only hide it.
+  if (error instanceof PortsTakenError) console.error(error.message);
+  else console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   process.exit(1);
 });
