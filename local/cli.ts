@@ -24,7 +24,9 @@ cdk synth, and the Runware simulator (or the real API with RUNWARE_API_KEY set).
   --fresh          start empty: delete the state kept under .local/ (S3 objects, table, executions,
                    the simulator's Runware tasks) first
   --port-base N    fixed ports: S3 on N, DynamoDB on N+1, Step Functions on N+2, webhook on N+3, so that
-                   the endpoints (and the --keep exports) are the same at every start
+                   the endpoints (and the --keep exports) are the same at every start, and a job retried
+                   after a restart gets its Runware webhook (else it finishes by polling); a taken port
+                   stops the start before anything runs
   -h, --help       this text
 
 State: by default the stack keeps its state under .local/ across starts: inputs, outputs, job records and
