@@ -49,6 +49,10 @@ export class OutputWriter {
   /** Writes a JSON document at `key`, which `stem` must hold (it is reserved for it if it is free). */
   async putJson(stem: string, key: string, document: unknown): Promise<void> {
     await this.claim(stem, [key]);
+    await this.writeJson(key, document);
+  }
+
+  private async writeJson(key: string, document: unknown): Promise<void> {
     await this.s3.send(
       new PutObjectCommand({
         Bucket: this.bucket,
@@ -96,14 +100,7 @@ export class OutputWriter {
    */
   async putArchivedJson(archiveKey: string, document: unknown): Promise<void> {
     if (!archiveKey.startsWith(ARCHIVE_PREFIX)) throw new Error(`Not an archive key: ${archiveKey}`);
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: archiveKey,
-        Body: `${JSON.stringify(document, null, 2)}\n`,
-        ContentType: 'application/json',
-      }),
-    );
+    await this.writeJson(archiveKey, document);
   }
 
   /**
