@@ -179,7 +179,9 @@ describe('a retry after a restart without --port-base', () => {
         await drop(second, 'port/cut.png', portrait);
         const retried = await until(async () => {
           const job = await storesOf(second).jobs.get(cutOff.jobId);
-          return job?.status === 'DELIVERED' || job?.status === 'FAILED' ? job : undefined;
+          // Attempt 1 is FAILED (EXECUTION_ABORTED) until the upload's ingest claims attempt 2.
+          const ended = job?.status === 'DELIVERED' || job?.status === 'FAILED';
+          return job?.attempt === 2 && ended ? job : undefined;
         }, 90_000);
         await second.idle();
         expect(retried).toMatchObject({ status: 'DELIVERED', attempt: 2, taskUUID: cutOff.taskUUID });
