@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { OutputWriter } from '../lambdas/core/outputs.js';
+import { DynamoFileStore } from '../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { DynamoShownOutputsStore } from '../lambdas/core/store/shown.js';
 import { Table } from '../lambdas/core/store/table.js';
@@ -98,6 +99,7 @@ export interface DeliveryRig {
   s3: S3Client;
   jobs: DynamoJobStore;
   shown: DynamoShownOutputsStore;
+  files: DynamoFileStore;
   stop(): Promise<void>;
 }
 
@@ -148,6 +150,7 @@ export async function startDeliveryRig(defaultMb = 1): Promise<DeliveryRig> {
     s3,
     jobs: new DynamoJobStore(new Table(dynamo.client, dynamo.tableName)),
     shown: new DynamoShownOutputsStore(new Table(dynamo.client, dynamo.tableName)),
+    files: new DynamoFileStore(new Table(dynamo.client, dynamo.tableName)),
     async stop() {
       server.close();
       await dynamo.stop();
@@ -171,6 +174,8 @@ export async function deliverOne(rig: DeliveryRig, videoURL: string): Promise<st
       outputs: new OutputWriter(rig.s3, rig.bucket, new MemoryOutputNameStore()),
       videos: new HttpVideoSource([rig.origin]),
       shown: rig.shown,
+      files: rig.files,
+      now: () => new Date(),
     },
   );
   return `${job.stem}.mp4`;

@@ -138,6 +138,7 @@ export class Workflow extends Construct {
       ...withStem,
       'outputs.$': '$.delivery.outputs',
       'recordKey.$': '$.delivery.recordKey',
+      'shown.$': '$.delivery.shown',
     });
     const failStep = invoke('Fail', fail, { ...withStem, 'error.$': '$.error' }, '$.failure');
     const publishFailed = publish('PublishFailed', 'JobFailed', {

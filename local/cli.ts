@@ -6,6 +6,7 @@ import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { Table } from '../lambdas/core/store/table.js';
 import { publishEndpoints } from './endpoints-file.js';
 import { makeSamplePortrait, makeSampleVoice, probe } from './ffmpeg.js';
+import { PortsTakenError } from './ports.js';
 import { LocalStack } from './stack.js';
 
 const USAGE = `Usage: npm start -- [options]
@@ -23,7 +24,9 @@ cdk synth, and the Runware simulator (or the real API with RUNWARE_API_KEY set).
   --fresh          start empty: delete the state kept under .local/ (S3 objects, table, executions,
                    the simulator's Runware tasks) first
   --port-base N    fixed ports: S3 on N, DynamoDB on N+1, Step Functions on N+2, webhook on N+3, so that
-                   the endpoints (and the --keep exports) are the same at every start
+                   the endpoints (and the --keep exports) are the same at every start, and a job retried
+                   after a restart gets its Runware webhook (else it finishes by polling); a taken port
+                   stops the start before anything runs
   -h, --help       this text
 
 State: by default the stack keeps its state under .local/ across starts: inputs, outputs, job records and
@@ -270,6 +273,8 @@ Ports change at every start unless --port-base N is given.`);
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  // A taken port is the user's to fix: its message says how, a stack trace would only hide it.
+  if (error instanceof PortsTakenError) console.error(error.message);
+  else console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   process.exit(1);
 });

@@ -15,6 +15,7 @@ import {
   s3ObjectDeleted,
 } from './events.js';
 import { type LambdaConcurrency, LambdaHost } from './lambda-host.js';
+import { assertPortsFree } from './ports.js';
 import type { RunwareSimulator } from './runware-simulator.js';
 import type { S3FaultProxy } from './s3-proxy.js';
 import {
@@ -160,6 +161,8 @@ export class LocalStack {
     const stoppers = new Stoppers();
     if (options.removeWorkDirOnStop) stoppers.add(() => rmSync(workDir, { recursive: true, force: true }));
     try {
+      // With fixed ports, a taken one is a clear error before anything starts (see ports.ts).
+      if (options.portBase) await assertPortsFree(options.portBase);
       // 1. Runware, then the app synthesized by the CDK CLI exactly as for a deployment, with it as a setting.
       // Runware keeps the tasks it accepted across our restarts; so does the simulator when the state is kept.
       const runware = await startRunware(workDir, options.runwareApiKey, stoppers, {

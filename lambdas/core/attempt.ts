@@ -1,6 +1,7 @@
-import { JobStateError, StaleAttemptError } from './errors.js';
+import { JobStateError, RunwareRejectedError, StaleAttemptError } from './errors.js';
 import type { AdoptedTask, AttemptSummary, JobRecord, StepInput } from './job.js';
 import { RETRYABLE_STATUSES } from './job.js';
+import type { RunwareClient, TaskPoll } from './runware/client.js';
 import { RUNWARE_ERROR_CODES } from './runware/error-codes.js';
 import type { JobStore } from './store/jobs.js';
 
@@ -86,10 +87,11 @@ export async function claimNextAttempt(
 }
 
 /**
- * Error codes that are Runware's definite answer about a task: it refused the request (400/401/402/403/404 and
- * other refusals: the task was never accepted) or it reported that the task failed. Any other way an attempt
- * ends after its task UUID was given out (an aborted or timed-out execution, a crashed or timed-out step, the
- * job's deadline while waiting, Runware unreachable after every retry, a cancel) leaves the task's fate unknown.
+ * Error codes that are Runware's answer to a request: it refused it (400/401/402/403/404 and other refusals) or
+ * it reported that the task failed. Any other way an attempt ends after its task UUID was given out (an aborted or
+ * timed-out execution, a crashed or timed-out step, the job's deadline while waiting, Runware unreachable after
+ * every retry, a cancel) leaves the task's fate unknown. A refusal is a definite answer about the task only when
+ * the request refused was the task itself (see {@link adoptableTask}).
  */
 export const DEFINITE_RUNWARE_CODES: ReadonlySet<string> = new Set([
   RUNWARE_ERROR_CODES.invalidRequest,
@@ -106,6 +108,8 @@ export interface EndedAttempt {
   status: string;
   /** Given out (and stored) just before the task was sent: with one, Runware may have accepted the task. */
   taskUUID?: string | undefined;
+  /** The task this attempt itself took over from the attempt before it. */
+  adoptedTask?: AdoptedTask | undefined;
   stages: Partial<Record<string, string>>;
   error?: { code: string } | undefined;
 }
@@ -117,16 +121,54 @@ export interface EndedAttempt {
  * asks Runware about the task first (see lambdas/submit/adopt.ts) and sends it again under the same UUID only if
  * Runware does not know it.
  *
- * No adoption (a new task UUID, as for a first attempt) when the previous attempt had no task UUID (it never
- * reached the submit call), got its results (GENERATED: a retry after that is a new render), was DELIVERED, or
- * ended with one of {@link DEFINITE_RUNWARE_CODES}.
+ * No adoption (a new task UUID, as for a first attempt) when the previous attempt had no task (it never reached
+ * the submit call and adopted none), got its results (GENERATED: a retry after that is a new render), was
+ * DELIVERED, or ended with a definite answer: Runware reported the task failed, or refused the task itself.
+ * A refusal (a bad key, no credit...) of a *status request* is not an answer about the task: the attempt had
+ * sent its task (SUBMITTED: the poller was refused), or it was continuing an adopted one, whose lookup comes
+ * first. The next attempt then adopts the same task again; asking about a task Runware lacks costs nothing.
+ * An adopting attempt that ended before it gave its UUID out (no slot, over budget) hands the task on as well.
  */
 export function adoptableTask(previous: EndedAttempt): AdoptedTask | undefined {
-  if (!previous.taskUUID) return undefined;
+  const taskUUID = previous.taskUUID ?? previous.adoptedTask?.taskUUID;
+  if (!taskUUID) return undefined;
   if (previous.status === 'DELIVERED' || previous.stages.GENERATED !== undefined) return undefined;
-  if (previous.error && DEFINITE_RUNWARE_CODES.has(previous.error.code)) return undefined;
-  return { taskUUID: previous.taskUUID, fromAttempt: previous.attempt };
+  if (previous.error && isAnswerAboutTask(previous, previous.error.code)) return undefined;
+  const fromAttempt = previous.taskUUID
+    ? previous.attempt
+    : (previous.adoptedTask?.fromAttempt ?? previous.attempt);
+  return { taskUUID, fromAttempt };
 }
+
+/** Whether `code`, the error the attempt ended with, is Runware's definite word about the attempt's task. */
+function isAnswerAboutTask(previous: EndedAttempt, code: string): boolean {
+  if (code === RUNWARE_ERROR_CODES.taskFailed) return true;
+  if (!DEFINITE_RUNWARE_CODES.has(code)) return false;
+  // A refusal answers for the task only when the refused request was the task's first send.
+  const refusedLookup = previous.stages.SUBMITTED !== undefined || previous.adoptedTask !== undefined;
+  return !refusedLookup;
+}
+
+/**
+ * `getResponse` for a task the attempt holds (its own, or one it adopted). Runware refusing the request (a bad
+ * key, no credit) says nothing about the task, so the next attempt adopts it again (see {@link adoptableTask});
+ * the refusal's message gains what the person needs to know besides what to fix.
+ */
+export async function lookUpTask(runware: RunwareClient, taskUUID: string): Promise<TaskPoll> {
+  try {
+    return await runware.getResponse(taskUUID);
+  } catch (error) {
+    if (!(error instanceof RunwareRejectedError)) throw error;
+    const message = `${error.detail} ${refusedLookupNote(taskUUID)}`;
+    throw new RunwareRejectedError(error.code, message, error.httpStatus);
+  }
+}
+
+/** What the message of a refused status request adds: the task is kept, and the retry continues it. */
+export const refusedLookupNote = (taskUUID: string): string =>
+  `Runware refused the status request, not the task: task ${taskUUID} may be in its hands (and be charged). ` +
+  'Nothing new was sent; once this is fixed, the retry continues that same task (it asks Runware about it ' +
+  'first, and sends it under the same UUID only if Runware does not have it), so it is never paid for twice.';
 
 /** What the attempt history keeps of an attempt that ended, when the job starts its next one. */
 export function summarizeAttempt(job: JobRecord): AttemptSummary {

@@ -26,13 +26,21 @@ const JobIdentity = {
   stem: z.string().min(1),
 };
 
-/** `JobSucceeded`: the job's videos and `<stem>.json` are in the output bucket. */
+/**
+ * `JobSucceeded`: the job's videos and its record are in the output bucket: under the stem's names, or (`shown`
+ * false) only in the job's archive, because the stem's inbox held another job's files by then.
+ */
 export const JobSucceededDetailSchema = z.looseObject({
   ...JobIdentity,
-  /** Output bucket keys of the videos, in result order. */
+  /** Output bucket keys of the videos, in result order (their archive keys when not shown). */
   outputs: z.array(z.string().min(1)).min(1),
-  /** Output bucket key of the job record `<stem>.json`. */
+  /** Output bucket key of the job record: `<stem>.json`, or `archive/<jobId>/record.json.archived`. */
   recordKey: z.string().min(1),
+  /**
+   * Whether the outputs were put in place under the stem's names. Added in version 1 (optional for events put by
+   * earlier releases, which always showed them).
+   */
+  shown: z.boolean().optional(),
 });
 export type JobSucceededDetail = z.infer<typeof JobSucceededDetailSchema>;
 

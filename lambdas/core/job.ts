@@ -116,6 +116,16 @@ export const AdoptedTaskSchema = z.object({
 });
 export type AdoptedTask = z.infer<typeof AdoptedTaskSchema>;
 
+/** Why a delivered job's outputs were not put in place (see `notShown` in {@link JobRecordSchema}). */
+export const NotShownSchema = z.object({
+  at: z.string(),
+  code: z.literal('INBOX_CHANGED'),
+  message: z.string(),
+  /** The roles whose inbox file was no longer the job's when its outputs were to be shown. */
+  changed: z.array(z.enum(['image', 'audio', 'sidecar'])),
+});
+export type NotShown = z.infer<typeof NotShownSchema>;
+
 /** A closed attempt, kept when a failed job is retried. */
 export const AttemptSummarySchema = z.object({
   attempt: z.number(),
@@ -172,6 +182,12 @@ export const JobRecordSchema = z.object({
    * another job of the stem had replaced them), without a new render.
    */
   restoredAt: z.string().optional(),
+  /**
+   * Set when delivery archived the videos but did not show them: while the job rendered, the stem's inbox files
+   * changed to another job's, and the output folder shows what the inbox holds. The job is DELIVERED (made,
+   * paid, kept under `archive/<jobId>/`); its inputs uploaded again put its outputs in place (`restoredAt`).
+   */
+  notShown: NotShownSchema.optional(),
   error: JobErrorSchema.optional(),
   /**
    * Every problem validation found in this attempt's inputs (Lambda passes the fail step only a name and a

@@ -87,3 +87,6 @@ export const ARCHIVE_PREFIX = 'archive/';
 /** The archived copy of the `index`-th video (0-based) of job `jobId`, in the format with `extension`. */
 export const archiveKeyOf = (jobId: string, index: number, extension: string): string =>
   `${ARCHIVE_PREFIX}${jobId}/video-${index + 1}.${extension}.archived`;
+
+/** The job record of job `jobId`, archived beside its videos when its delivery did not show them. */
+export const archiveRecordKeyOf = (jobId: string): string => `${ARCHIVE_PREFIX}${jobId}/record.json.archived`;

@@ -51,6 +51,10 @@ export class OutputWriter {
     await this.claim(stem, [key]);
     // Written keys are held for good (see `retention.ts`): first the reservation, then the file.
     await this.names.keep([key]);
+    await this.writeJson(key, document);
+  }
+
+  private async writeJson(key: string, document: unknown): Promise<void> {
     await this.s3.send(
       new PutObjectCommand({
         Bucket: this.bucket,
@@ -91,6 +95,15 @@ export class OutputWriter {
       if (isMissing(error)) return false;
       throw error;
     }
+  }
+
+  /**
+   * Writes a JSON document at the archive key `archiveKey` (see `archiveKeyOf`): no stem's output, so nothing to
+   * claim.
+   */
+  async putArchivedJson(archiveKey: string, document: unknown): Promise<void> {
+    if (!archiveKey.startsWith(ARCHIVE_PREFIX)) throw new Error(`Not an archive key: ${archiveKey}`);
+    await this.writeJson(archiveKey, document);
   }
 
   /**

@@ -33,6 +33,8 @@ export function recordDocument(job: JobRecord) {
       output: job.outputs?.find((o) => o.videoUUID === result.videoUUID)?.key ?? null,
     })),
     outputs: job.outputs ?? [],
+    // Delivered while the inbox held another job: archived, not shown (until its inputs are uploaded again).
+    ...(job.notShown ? { notShown: job.notShown } : {}),
     ...(job.restoredAt ? { restoredAt: job.restoredAt } : {}),
     ...(job.partialFailures?.length ? { partialFailures: job.partialFailures } : {}),
     ...(job.error ? { error: job.error } : {}),

@@ -1,4 +1,5 @@
-import type { StoredFile } from './job.js';
+import { createHash } from 'node:crypto';
+import type { FileRef, JobRecord, StoredFile } from './job.js';
 import type { FileRole } from './keys.js';
 
 const WHAT: Record<FileRole, string> = {
@@ -48,4 +49,42 @@ export function visibleKey(key: string): string {
     .map((c, i) => (plain(c, i) ? c : `\\u{${(c.codePointAt(0) ?? 0).toString(16).toUpperCase()}}`))
     .join('');
   return `${key} (spelled ${spelled})`;
+}
+
+/**
+ * Same stem and same bytes (by ETag) of the image, the audio and the sidecar are the same job; changed bytes
+ * are a new one. Settings are part of the job: another sidecar is another video. Without a sidecar the id is
+ * what it was before sidecars counted, so existing jobs keep their ids.
+ */
+export function jobIdOf(stem: string, image: FileRef, audio: FileRef, sidecar?: FileRef): string {
+  const parts = [stem, image.key, image.etag, audio.key, audio.etag];
+  if (sidecar) parts.push(sidecar.key, sidecar.etag);
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32);
+}
+
+/**
+ * The job the stem's inbox files make now (one image, one audio file, at most one sidecar), or undefined when
+ * they make none (a file missing, or two of a kind).
+ */
+export function inboxJobId(stem: string, files: readonly StoredFile[]): string | undefined {
+  const of = (role: FileRole) => files.filter((f) => f.role === role);
+  const [images, audios, sidecars] = [of('image'), of('audio'), of('sidecar')];
+  const [image] = images;
+  const [audio] = audios;
+  if (!image || !audio || images.length > 1 || audios.length > 1 || sidecars.length > 1) return undefined;
+  return jobIdOf(stem, image, audio, sidecars[0]);
+}
+
+/**
+ * The roles (image, audio, sidecar) of which the stem's inbox now holds a file that is not the job's: another
+ * upload (other bytes or another extension), or a sidecar the job was made without. Empty when the inbox still
+ * holds the job. A deleted file changes nothing: deleting inputs starts nothing either (see `forgetObject`).
+ */
+export function changedInputs(job: Pick<JobRecord, 'inputs'>, files: readonly StoredFile[]): FileRole[] {
+  const changed = new Set<FileRole>();
+  for (const file of files) {
+    const used = job.inputs[file.role];
+    if (!used || used.key !== file.key || used.etag !== file.etag) changed.add(file.role);
+  }
+  return (['image', 'audio', 'sidecar'] as const).filter((role) => changed.has(role));
 }

@@ -4,38 +4,28 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { loadAttempt } from '../core/attempt.js';
 import { DeliveryError, JobStateError, TransientError } from '../core/errors.js';
-import type { DeliveredOutput, GenerationResult, StepInput } from '../core/job.js';
-import { recordOutputKey, videoOutputKey } from '../core/keys.js';
+import type { GenerationResult, StepInput } from '../core/job.js';
+import { videoOutputKey } from '../core/keys.js';
 import { archiveKeyOf } from '../core/output-names.js';
-import type { OutputWriter } from '../core/outputs.js';
-import { recordDocument } from '../core/record-document.js';
 import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT, type OutputFormat } from '../core/settings.js';
-import type { JobStore } from '../core/store/jobs.js';
-import type { ShownOutputsStore } from '../core/store/shown.js';
+import { type ArchivedVideo, type ShowDeps, type ShowOutput, showOrArchive } from './show.js';
 import type { VideoSource } from './video-source.js';
 
-export interface DeliverDeps {
-  jobs: JobStore;
+export interface DeliverDeps extends ShowDeps {
   videos: VideoSource;
   s3: S3Client;
-  outputs: OutputWriter;
-  /** Which job's outputs each stem shows (set here once this job's are in place). */
-  shown: ShownOutputsStore;
   /** Multipart part size; memory use is about `partSize * queueSize`, whatever the video's size. */
   partSize?: number;
   queueSize?: number;
 }
 
-export interface DeliverOutput {
-  outputs: string[];
-  recordKey: string;
-}
+export type DeliverOutput = ShowOutput;
 
 /**
- * Streams each video from Runware into the job's archive in the output bucket (multipart, constant memory), copies
- * it (server side) to its visible name and writes the job record beside it; then removes what an earlier job of the
- * stem left there (a video of another format or count, an error file), so the stem's outputs are exactly this
- * job's. The archived copy stays when a later job replaces the visible one: ingest copies it back if the stem's
+ * Streams each video from Runware into the job's archive in the output bucket (multipart, constant memory); then,
+ * if the stem's inbox still holds this job, copies each (server side) to its visible name and writes the job record
+ * beside it, and removes what an earlier job of the stem left there (a video of another format or count, an error
+ * file), so the stem's outputs are exactly this job's (see show.ts, also for an inbox that changed meanwhile). The archived copy stays when a later job replaces the visible one: ingest copies it back if the stem's
  * inputs become this job's again. Safe to run again: the same keys are overwritten, so a retry leaves exactly one
  * output. A body that is cut short, or is not the container asked for, aborts the upload: no partial video is left.
  */
@@ -59,42 +49,13 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
   const unreserved = planned.map((p) => p.key).filter((key) => !reserved.has(key));
   const claimed = unreserved.length ? deps.outputs.claim(job.stem, unreserved) : Promise.resolve();
   claimed.catch(() => undefined); // awaited before every write; this only keeps it from counting as unhandled
-  const outputs: DeliveredOutput[] = [];
+  const archived: ArchivedVideo[] = [];
   for (const { result, key, archiveKey } of planned) {
     const bytes = await copyVideo(result, { archiveKey, key }, format, deps, claimed);
-    // The archived copy was checked whole; the visible one appears at once, complete (a server-side copy).
-    await publish(archiveKey, key, deps.outputs);
-    outputs.push({ key, bytes, videoUUID: result.videoUUID });
+    archived.push({ key, archiveKey, bytes, videoUUID: result.videoUUID });
   }
-  const delivered = await deps.jobs.advance(job.jobId, job.attempt, 'DELIVERED', { outputs });
-  const recordKey = recordOutputKey(job.stem);
-  await deps.outputs.putJson(job.stem, recordKey, recordDocument(delivered));
-  // An error file of an earlier attempt (or an orphan report) would now contradict the video beside it, and a video
-  // of an earlier job of the stem in another format or count would sit beside this one; files of those names that
-  // another stem holds are that stem's, and stay.
-  const visible = [...outputs.map((o) => o.key), recordKey];
-  await deps.outputs.deleteOthers(job.stem, visible);
-  await deps.shown.put({ stem: job.stem, jobId: job.jobId, keys: visible, at: delivered.updatedAt });
-  return { outputs: outputs.map((o) => o.key), recordKey };
-}
-
-async function publish(archiveKey: string, key: string, outputs: OutputWriter): Promise<void> {
-  let copied: boolean;
-  try {
-    copied = await outputs.copyFromArchive(archiveKey, key);
-  } catch (error) {
-    throw new TransientError(
-      'OUTPUT_WRITE_FAILED',
-      `Could not copy ${key} into place in the output bucket (${(error as Error).name}).`,
-      { cause: error },
-    );
-  }
-  if (!copied) {
-    throw new TransientError(
-      'OUTPUT_WRITE_FAILED',
-      `The archived copy of ${key} vanished before it was copied.`,
-    );
-  }
+  // Shown under the stem's names only if the stem's inbox still holds this job (see show.ts).
+  return showOrArchive(job, archived, deps);
 }
 
 async function copyVideo(

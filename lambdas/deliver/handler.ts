@@ -4,6 +4,7 @@ import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, s3Client } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
+import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { DynamoShownOutputsStore } from '../core/store/shown.js';
@@ -26,6 +27,8 @@ const deps = {
   s3: s3Client(),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   shown: new DynamoShownOutputsStore(table),
+  files: new DynamoFileStore(table),
+  now: () => new Date(),
 };
 
 export const handler = stepHandler('delivered', async (input) => {

@@ -1,15 +1,17 @@
-import { createHash } from 'node:crypto';
 import { claimNextAttempt, isRetryable, newAttempt } from '../core/attempt.js';
 import type { ExecutionStarter } from '../core/executions.js';
+import { followInbox } from '../core/follow-inbox.js';
 import type { FileRef, JobRecord, StoredFile } from '../core/job.js';
 import { classifyKey, decodeS3Key, type FileRole, normalizeSequencer } from '../core/keys.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
+import { restoreDelivered } from '../core/restore.js';
 import { jobExpiresAt, pairingExpiresAt } from '../core/retention.js';
-import { ambiguityOf } from '../core/stem-files.js';
+import { ambiguityOf, jobIdOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
 import type { ShownOutputsStore } from '../core/store/shown.js';
-import { restoreDelivered } from './restore.js';
+
+export { jobIdOf } from '../core/stem-files.js';
 
 /** One `Object Created` notification of the input bucket, key still URL-encoded as S3 sends it. */
 export interface ObjectCreated {
@@ -138,6 +140,8 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
       if (restored.kind === 'shown') {
         return { kind: 'unchanged', jobId, attempt: job.attempt, status: job.status };
       }
+      // Another upload (or a delivery) may have landed while the outputs were copied: the newest inbox wins.
+      if (restored.kind === 'restored') await followInbox(inbox.stem, jobId, deps);
       return restored;
     } else if (!(job.claimedBy === event.eventId && job.status === 'RECEIVED' && !job.executionArn)) {
       return { kind: 'unchanged', jobId, attempt: job.attempt, status: job.status };
@@ -180,17 +184,6 @@ export async function forgetObject(
 }
 
 const ref = (f: StoredFile): FileRef => ({ key: f.key, etag: f.etag, size: f.size, sequencer: f.sequencer });
-
-/**
- * Same stem and same bytes (by ETag) of the image, the audio and the sidecar are the same job; changed bytes
- * are a new one. Settings are part of the job: another sidecar is another video. Without a sidecar the id is
- * what it was before sidecars counted, so existing jobs keep their ids.
- */
-export function jobIdOf(stem: string, image: FileRef, audio: FileRef, sidecar?: FileRef): string {
-  const parts = [stem, image.key, image.etag, audio.key, audio.etag];
-  if (sidecar) parts.push(sidecar.key, sidecar.etag);
-  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32);
-}
 
 /** Was this upload made after the failed attempt began (and so is not just a late copy of an old event)? */
 function isNewerThanAttempt(file: StoredFile, job: JobRecord): boolean {

@@ -1,4 +1,4 @@
-import { loadAttempt } from '../core/attempt.js';
+import { loadAttempt, lookUpTask } from '../core/attempt.js';
 import { evaluateTask, recordTaskReports } from '../core/completion.js';
 import { deadlineMessage } from '../core/deadline.js';
 import { DeadlineExceededError, JobStateError, RunwareTaskError } from '../core/errors.js';
@@ -72,7 +72,7 @@ export async function pollJob(input: StepInput, deps: PollDeps): Promise<PollOut
 }
 
 async function refresh(task: TaskRecord, deps: PollDeps): Promise<TaskRecord> {
-  const poll = await deps.runware.getResponse(task.taskUUID);
+  const poll = await lookUpTask(deps.runware, task.taskUUID);
   if (poll.transient?.length) {
     deps.log?.('poll.transient', {
       taskUUID: task.taskUUID,

@@ -1,3 +1,4 @@
+import { lookUpTask } from '../core/attempt.js';
 import { evaluateTask, notifyIfDone, recordTaskReports, type TaskNotifier } from '../core/completion.js';
 import type { RunwareClient } from '../core/runware/client.js';
 import { capResults } from '../core/runware/reports.js';
@@ -29,6 +30,8 @@ export interface AdoptDeps {
  * - Runware does not know it (never accepted, e.g. the stack died before the request left): `send` sends it,
  *   under the same task UUID, so a late original can only meet `conflictTaskUUID`, never a second charge.
  * A result the previous attempt already recorded is told to this step without asking Runware.
+ * Runware refusing the lookup itself (a bad key, no credit) says nothing about the task: the attempt fails with
+ * the refusal's code and a message that says so, and the next attempt adopts the same task again (`adoptableTask`).
  */
 export async function continueAdoptedTask(
   task: NewTask,
@@ -37,7 +40,7 @@ export async function continueAdoptedTask(
 ): Promise<AdoptionOutcome> {
   let record = await deps.tasks.adopt(task);
   if (evaluateTask(record).state === 'pending') {
-    const poll = await deps.runware.getResponse(task.taskUUID);
+    const poll = await lookUpTask(deps.runware, task.taskUUID);
     if (poll.unknownTask) {
       await send();
       return { taskUUID: task.taskUUID, found: 'unknown' };

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
+import { JobSucceededDetailSchema } from '../../lambdas/core/job-events.js';
 import { makeSamplePortrait } from '../../local/ffmpeg.js';
 import type { LocalStack } from '../../local/stack.js';
 import { drop, outputKeys, readOutput, type Samples, startLocal, storesOf } from '../support/local.js';
@@ -142,6 +143,58 @@ describe('the output folder follows the inbox', () => {
       await drop(stack, 'format/anna.png', samples.portrait);
       await recordShows('format/anna', a.jobId);
       expect(await outputKeys(stack, 'format/anna')).toEqual(['format/anna.json', 'format/anna.mp4']);
+      expect(stack.simulator?.acceptedTasks()).toBe(tasksBefore + 2);
+    },
+    SLOW,
+  );
+
+  it(
+    "keeps showing A when A's inputs come back while B renders; B is delivered to its archive, not shown, until its inputs return",
+    async () => {
+      const stem = 'race/anna';
+      const tasksBefore = stack.simulator?.acceptedTasks() ?? 0;
+      await drop(stack, `${stem}.png`, samples.portrait);
+      await drop(stack, `${stem}.wav`, samples.voice3s);
+      const a = await nextDelivered(stem, []);
+      const videoA = await readOutput(stack, `${stem}.mp4`);
+
+      // B (a changed image) renders slowly; meanwhile the original image is uploaded again: the inbox is A's.
+      stack.simulator?.setRenderSpeed(3);
+      let b: JobRecord;
+      try {
+        await drop(stack, `${stem}.png`, otherPortrait);
+        const deadline = Date.now() + 60_000;
+        while ((stack.simulator?.acceptedTasks() ?? 0) < tasksBefore + 2) {
+          if (Date.now() > deadline) throw new Error("B's task was never accepted");
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        await drop(stack, `${stem}.png`, samples.portrait);
+        b = await nextDelivered(stem, [a]);
+
+        // B was made and paid for, and kept; the output folder still shows A, as the inbox does.
+        expect(b.notShown).toMatchObject({ code: 'INBOX_CHANGED', changed: ['image'] });
+        expect(await recordShows(stem, a.jobId)).toMatchObject({ jobId: a.jobId });
+        expect((await readOutput(stack, `${stem}.mp4`)).equals(videoA)).toBe(true);
+        expect(await outputKeys(stack, stem)).toEqual([`${stem}.json`, `${stem}.mp4`]);
+        expect(await archiveKeys(b.jobId)).toEqual([
+          `archive/${b.jobId}/record.json.archived`,
+          `archive/${b.jobId}/video-1.mp4.archived`,
+        ]);
+        const event = stack.events.find((e) => e.detailType === 'JobSucceeded' && e.detail.jobId === b.jobId);
+        expect(JobSucceededDetailSchema.parse(event?.detail)).toMatchObject({
+          shown: false,
+          outputs: [`archive/${b.jobId}/video-1.mp4.archived`],
+          recordKey: `archive/${b.jobId}/record.json.archived`,
+        });
+      } finally {
+        stack.simulator?.setRenderSpeed(0);
+      }
+
+      // B's image again: B's outputs come from its archive, with no new task.
+      await drop(stack, `${stem}.png`, otherPortrait);
+      const record = await recordShows(stem, b.jobId);
+      expect(record).toMatchObject({ restoredAt: expect.any(String), notShown: { code: 'INBOX_CHANGED' } });
+      expect((await readOutput(stack, `${stem}.mp4`)).equals(videoA)).toBe(false);
       expect(stack.simulator?.acceptedTasks()).toBe(tasksBefore + 2);
     },
     SLOW,

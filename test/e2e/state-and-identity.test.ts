@@ -42,6 +42,19 @@ async function until<T>(what: () => Promise<T | undefined>, timeoutMs = 60_000):
   }
 }
 
+/** Drops a pair whose Runware task is accepted, has fetched its inputs and is still rendering; returns its job. */
+async function cutOffJob(stack: LocalStack, stem: string): Promise<JobRecord> {
+  if (!stack.simulator) throw new Error('These tests need the Runware simulator.');
+  stack.simulator.faults = { slowMs: 600_000 };
+  await drop(stack, `${stem}.png`, portrait);
+  await drop(stack, `${stem}.wav`, voice);
+  return until(async () => {
+    const job = await jobOf(stack, stem);
+    const task = job?.taskUUID ? stack.simulator?.tasks.get(job.taskUUID.toLowerCase()) : undefined;
+    return job?.status === 'SUBMITTED' && task?.inputFiles ? job : undefined;
+  });
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'avatar-state-'));
   await makeSamplePortrait(join(dir, 'portrait.png'));
@@ -70,17 +83,9 @@ describe('local mode keeps its state across restarts', () => {
           return job?.status === 'DELIVERED' ? job : undefined;
         });
         await first.idle();
-        if (!first.simulator) throw new Error('These tests need the Runware simulator.');
         // Accepted, inputs fetched, still rendering when the stack stops.
-        first.simulator.faults = { slowMs: 600_000 };
-        await drop(first, 'state/cut.png', portrait);
-        await drop(first, 'state/cut.wav', voice);
-        cutOff = await until(async () => {
-          const job = await jobOf(first, 'state/cut');
-          const task = job?.taskUUID ? first.simulator?.tasks.get(job.taskUUID.toLowerCase()) : undefined;
-          return job?.status === 'SUBMITTED' && task?.inputFiles ? job : undefined;
-        });
-        expect(first.simulator.acceptedTasks()).toBe(2);
+        cutOff = await cutOffJob(first, 'state/cut');
+        expect(first.simulator?.acceptedTasks()).toBe(2);
       } finally {
         await first.stop();
       }
@@ -144,6 +149,59 @@ describe('local mode keeps its state across restarts', () => {
       }
     },
     SLOW * 2,
+  );
+});
+
+describe('a retry after a restart without --port-base', () => {
+  it(
+    "finishes by polling when the adopted task is still rendering: its webhook goes to the stopped run's port",
+    async () => {
+      const workDir = join(dir, 'other-port');
+      const startIn = (renderSpeed?: number) =>
+        LocalStack.start({
+          workDir,
+          context: E2E_CONTEXT,
+          persist: true,
+          ...(renderSpeed ? { runware: { renderSpeed } } : {}),
+        });
+      const first = await startIn();
+      let cutOff: JobRecord;
+      const firstWebhook = first.endpoints.webhook;
+      try {
+        cutOff = await cutOffJob(first, 'port/cut');
+      } finally {
+        await first.stop();
+      }
+
+      // Other ports; the task goes on rendering, slowly enough that the retry finds it still processing.
+      const second = await startIn(6);
+      try {
+        await drop(second, 'port/cut.png', portrait);
+        const retried = await until(async () => {
+          const job = await storesOf(second).jobs.get(cutOff.jobId);
+          // Attempt 1 is FAILED (EXECUTION_ABORTED) until the upload's ingest claims attempt 2.
+          const ended = job?.status === 'DELIVERED' || job?.status === 'FAILED';
+          return job?.attempt === 2 && ended ? job : undefined;
+        }, 90_000);
+        await second.idle();
+        expect(retried).toMatchObject({ status: 'DELIVERED', attempt: 2, taskUUID: cutOff.taskUUID });
+        expect(second.simulator?.acceptedTasks(cutOff.taskUUID)).toBe(1);
+        expect(second.simulator?.requests.videoInference ?? 0).toBe(0);
+        // Runware keeps a task's webhookURL: it went where the first run listened, and nobody answered.
+        const hooks = second.simulator?.webhookDeliveries.filter((d) => d.taskUUID === cutOff.taskUUID) ?? [];
+        expect(hooks.length).toBeGreaterThan(0);
+        for (const hook of hooks) {
+          expect(hook.url.startsWith(firstWebhook)).toBe(true);
+          expect(hook.status).toBeNull();
+        }
+        // The poller finished it: the adopting submit's lookup found it processing, a later poll found the result.
+        expect(second.simulator?.requests.getResponse ?? 0).toBeGreaterThanOrEqual(2);
+        expect(await outputKeys(second, 'port/cut')).toEqual(['port/cut.json', 'port/cut.mp4']);
+      } finally {
+        await second.stop();
+      }
+    },
+    SLOW,
   );
 });
 

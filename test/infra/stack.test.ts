@@ -408,6 +408,7 @@ describe('state machine definition', () => {
             'stem.$': '$.stem',
             'outputs.$': '$.delivery.outputs',
             'recordKey.$': '$.delivery.recordKey',
+            'shown.$': '$.delivery.shown',
           },
         },
       ],

@@ -36,15 +36,64 @@ describe('adoptableTask: the next attempt keeps a task Runware may hold and neve
     expect(adoptableTask(previous)).toEqual({ taskUUID: TASK, fromAttempt: 1 });
   });
 
-  it.each([
+  // A refused send never reaches SUBMITTED (the attempt is marked SUBMITTED once Runware took the task).
+  const refusedSend = { RECEIVED: 't0', VALIDATED: 't1' };
+  const refusals: [string, string][] = [
     ['Runware refused the request (400)', 'RUNWARE_INVALID_REQUEST'],
     ['the account is out of credit (402)', 'RUNWARE_INSUFFICIENT_BALANCE'],
     ['the API key was refused (401/403)', 'RUNWARE_UNAUTHORIZED'],
     ['Runware answered 404', 'RUNWARE_NOT_FOUND'],
     ['Runware refused it otherwise', 'RUNWARE_REJECTED'],
-    ['Runware reported that the task failed', 'RUNWARE_TASK_FAILED'],
+  ];
+
+  it.each([
+    ...refusals,
+    ['Runware reported that the task failed', 'RUNWARE_TASK_FAILED'] as [string, string],
   ])('takes a new task UUID when %s', (_, code) => {
-    expect(adoptableTask(ended({ error: { code } }))).toBeUndefined();
+    expect(adoptableTask(ended({ stages: refusedSend, error: { code } }))).toBeUndefined();
+  });
+
+  it.each(refusals)(
+    'adopts the task when the refusal (%s) was of a status request of a task the attempt had sent (poll)',
+    (_, code) => {
+      expect(adoptableTask(ended({ stages: submitted, error: { code } }))).toEqual({
+        taskUUID: TASK,
+        fromAttempt: 1,
+      });
+    },
+  );
+
+  it.each(refusals)(
+    'adopts the same task again when an adopting attempt was refused (%s): the lookup comes first',
+    (_, code) => {
+      const previous = ended({
+        attempt: 2,
+        stages: refusedSend,
+        adoptedTask: { taskUUID: TASK, fromAttempt: 1 },
+        error: { code },
+      });
+      expect(adoptableTask(previous)).toEqual({ taskUUID: TASK, fromAttempt: 2 });
+    },
+  );
+
+  it('takes a new task UUID when the adopted task itself was reported failed', () => {
+    const previous = ended({
+      attempt: 2,
+      adoptedTask: { taskUUID: TASK, fromAttempt: 1 },
+      error: { code: 'RUNWARE_TASK_FAILED' },
+    });
+    expect(adoptableTask(previous)).toBeUndefined();
+  });
+
+  it('hands on an adopted task when the adopting attempt ended before it gave the UUID out', () => {
+    const previous = ended({
+      attempt: 3,
+      taskUUID: undefined,
+      stages: refusedSend,
+      adoptedTask: { taskUUID: TASK, fromAttempt: 1 },
+      error: { code: 'BUDGET_EXCEEDED' },
+    });
+    expect(adoptableTask(previous)).toEqual({ taskUUID: TASK, fromAttempt: 1 });
   });
 
   it('takes a new task UUID when the previous attempt had none (it never reached the submit call)', () => {

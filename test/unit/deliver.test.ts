@@ -9,7 +9,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { JobRecord, StoredFile } from '../../lambdas/core/job.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { jobIdOf } from '../../lambdas/core/stem-files.js';
 import { type DeliverDeps, deliverJob } from '../../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../../lambdas/deliver/video-source.js';
 import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
@@ -58,6 +60,8 @@ beforeEach(() => {
     outputs: new OutputWriter(s3, 'out', db.outputNames),
     videos: new HttpVideoSource(['vm.runware.ai'], serve({})),
     shown: db.shown,
+    files: db.files,
+    now: () => new Date('2026-11-24T10:05:00Z'),
   };
 });
 afterEach(() => s3Mock.reset());
@@ -120,7 +124,7 @@ describe('deliver', () => {
     );
     const out = await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
 
-    expect(out).toEqual({ outputs: [`${job.stem}.mp4`], recordKey: `${job.stem}.json` });
+    expect(out).toEqual({ outputs: [`${job.stem}.mp4`], recordKey: `${job.stem}.json`, shown: true });
     // Uploaded (and checked) into the job's archive, then copied into place server side.
     const archived = `archive/${job.jobId}/video-1.mp4.archived`;
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
@@ -387,5 +391,119 @@ describe('output keys', () => {
     expect(videoOutputKey(stem, 'mp4', 1, 2)).toMatch(/-2\.mp4$/);
     expect(errorOutputKey('promo/anna')).toBe('promo/anna.error.json');
     expect(videoOutputKey('promo/anna', 'mp4', 0, 1)).toBe('promo/anna.mp4');
+  });
+});
+
+/** The inbox as ingest recorded it: `job`'s files, with `changes` (role -> another ETag) applied. */
+async function inboxHolds(job: JobRecord, changes: Partial<Record<'image' | 'audio', string>> = {}) {
+  for (const role of ['image', 'audio'] as const) {
+    const ref = job.inputs[role];
+    const file: StoredFile = {
+      ...ref,
+      etag: changes[role] ?? ref.etag,
+      sequencer: changes[role] ? '9'.padStart(32, '0') : ref.sequencer,
+      stem: job.stem,
+      role,
+      seenAt: '2026-11-24T10:00:00.000Z',
+    };
+    await db.files.put(file);
+  }
+}
+
+describe('deliver shows the outputs only while the inbox holds the job', () => {
+  beforeEach(() => {
+    deps.videos = new HttpVideoSource(
+      ['vm.runware.ai'],
+      serve({ [result(1).videoURL]: () => ok(mp4(2048)) }),
+    );
+  });
+
+  it('shows them when the inbox still holds the job, and when one of its files was only deleted', async () => {
+    const job = await generated();
+    await inboxHolds(job);
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).resolves.toMatchObject({ shown: true });
+
+    const other = await generated();
+    await inboxHolds(other);
+    await db.files.forget(other.stem, other.inputs.audio.key, 'f'.repeat(32));
+    await expect(deliverJob({ jobId: other.jobId, attempt: 1 }, deps)).resolves.toMatchObject({
+      shown: true,
+    });
+    expect((await db.jobs.get(other.jobId))?.notShown).toBeUndefined();
+  });
+
+  it('archives but does not show a job whose inbox changed while it rendered; the record says why', async () => {
+    const job = await generated();
+    await db.shown.put({ stem: job.stem, jobId: 'a'.repeat(32), keys: [`${job.stem}.mp4`], at: 't' });
+    await inboxHolds(job, { image: 'image-of-another-job' });
+    const out = await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
+
+    const archiveRecord = `archive/${job.jobId}/record.json.archived`;
+    expect(out).toEqual({
+      outputs: [`archive/${job.jobId}/video-1.mp4.archived`],
+      recordKey: archiveRecord,
+      shown: false,
+    });
+    // Nothing under the stem's names was written or deleted: the output folder keeps what the inbox holds.
+    expect(uploadedKeys()).toEqual([]);
+    expect(s3Mock).not.toHaveReceivedCommand(DeleteObjectCommand);
+    expect(await db.shown.get(job.stem)).toMatchObject({ jobId: 'a'.repeat(32) });
+    const stored = await db.jobs.get(job.jobId);
+    expect(stored).toMatchObject({
+      status: 'DELIVERED',
+      outputs: [{ key: `${job.stem}.mp4`, bytes: 2048 }],
+      notShown: { code: 'INBOX_CHANGED', changed: ['image'], at: '2026-11-24T10:05:00.000Z' },
+    });
+    expect(stored?.notShown?.message).toContain('upload its image, audio and sidecar again');
+    const recordCall = s3Mock
+      .commandCalls(PutObjectCommand)
+      .find((c) => c.args[0].input.Key === archiveRecord);
+    expect(JSON.parse(String(recordCall?.args[0].input.Body))).toMatchObject({
+      jobId: job.jobId,
+      status: 'DELIVERED',
+      notShown: { code: 'INBOX_CHANGED' },
+    });
+  });
+
+  it('counts a sidecar the job was made without as a change', async () => {
+    const job = await generated();
+    await inboxHolds(job);
+    const sidecar = { key: `inbox/${job.stem}.json`, etag: 's', size: 10, sequencer: '9'.padStart(32, '0') };
+    await db.files.put({ ...sidecar, stem: job.stem, role: 'sidecar', seenAt: 't' });
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).resolves.toMatchObject({ shown: false });
+    expect((await db.jobs.get(job.jobId))?.notShown?.changed).toEqual(['sidecar']);
+  });
+
+  it("puts a delivered job's outputs back when the inbox became that job's while this one was being shown", async () => {
+    const job = await generated();
+    await inboxHolds(job);
+    // Job A of the same stem was delivered earlier; its image is uploaded again while this job's video is copied
+    // into place, and ingest's restore of A ran before (and was overwritten by) this delivery.
+    const aImage = { ...job.inputs.image, etag: 'image-a' };
+    const inboxA = jobIdOf(job.stem, aImage, job.inputs.audio);
+    await seedValidatedJob(db.jobs, {
+      jobId: inboxA,
+      stem: job.stem,
+      status: 'DELIVERED',
+      inputs: { ...job.inputs, image: aImage },
+      outputs: [{ key: `${job.stem}.mp4`, bytes: 10, videoUUID: 'video-a' }],
+    });
+    let changed = false;
+    s3Mock.on(CopyObjectCommand).callsFake(async (input: { Key?: string }) => {
+      if (!changed && input.Key === `${job.stem}.mp4`) {
+        changed = true;
+        await inboxHolds(job, { image: 'image-a' });
+      }
+      return {};
+    });
+
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).resolves.toMatchObject({ shown: true });
+    const copies = s3Mock.commandCalls(CopyObjectCommand).map((c) => c.args[0].input);
+    expect(copies.at(-1)).toMatchObject({
+      Key: `${job.stem}.mp4`,
+      CopySource: `out/archive/${inboxA}/video-1.mp4.archived`,
+    });
+    expect(await db.shown.get(job.stem)).toMatchObject({ jobId: inboxA });
+    expect((await db.jobs.get(inboxA))?.restoredAt).toEqual(expect.any(String));
   });
 });

@@ -3,8 +3,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { archiveKeyOf, stemOutputCandidates } from '../../lambdas/core/output-names.js';
+import { restoreDelivered } from '../../lambdas/core/restore.js';
 import { type IngestDeps, ingestObject } from '../../lambdas/ingest/ingest.js';
-import { restoreDelivered } from '../../lambdas/ingest/restore.js';
 import { InboxEvents, ingestDeps, type RecordingStarter, useStores } from '../support/harness.js';
 
 /**
@@ -103,6 +103,37 @@ describe('restoring a delivered job', () => {
       jobId: a.jobId,
       keys: ['back/anna.mp4', 'back/anna.json'],
     });
+  });
+
+  it("ends on B's outputs when B's image comes back while A's are being restored (the newest inbox wins)", async () => {
+    const { a, b } = await aThenB('flip/anna');
+    // While A's video is copied back, B's image is uploaded again; its ingest found B shown and did nothing.
+    let flipped = false;
+    s3.on(CopyObjectCommand).callsFake(async (input: { Key?: string }) => {
+      if (!flipped && input.Key === 'flip/anna.mp4') {
+        flipped = true;
+        await db.files.put({
+          stem: 'flip/anna',
+          role: 'image',
+          key: 'inbox/flip/anna.jpg',
+          etag: 'image-b',
+          size: 1000,
+          sequencer: 'F'.repeat(20),
+          seenAt: NOW.toISOString(),
+        });
+      }
+      return {};
+    });
+
+    await ingestObject(drop('inbox/flip/anna.jpg', 'image-a'), deps);
+
+    expect(calls('copy').map((c) => c.CopySource)).toEqual([
+      `out/${archiveKeyOf(a.jobId, 0, 'mp4')}`,
+      `out/${archiveKeyOf(b.jobId, 0, 'webm')}`,
+    ]);
+    expect(await db.shown.get('flip/anna')).toMatchObject({ jobId: b.jobId });
+    expect(calls('delete').map((c) => c.Key)).toContain('flip/anna.mp4');
+    expect(deps.executions.calls).toHaveLength(2);
   });
 
   it('changes nothing when the job shown is the one dropped again (duplicated event, same bytes)', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { StaleAttemptError } from '../../lambdas/core/errors.js';
+import { newAttempt } from '../../lambdas/core/attempt.js';
+import { RunwareRejectedError, StaleAttemptError } from '../../lambdas/core/errors.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import type { TaskPoll } from '../../lambdas/core/runware/client.js';
 import { webhookToken } from '../../lambdas/core/webhook-token.js';
@@ -216,6 +217,61 @@ describe("submit of an attempt that adopted the previous attempt's task", () => 
       StaleAttemptError,
     );
     expect(await db.tasks.get(taskUUID)).toMatchObject({ attempt: 2, taskToken: 'token-2' });
+    await db.slots.release(job.jobId, 2);
+  });
+
+  it.each([
+    [401, 'RUNWARE_UNAUTHORIZED', 'API key'],
+    [402, 'RUNWARE_INSUFFICIENT_BALANCE', 'Top up'],
+  ] as const)(
+    'a refused lookup (%i) fails the attempt with what to fix, and the next attempt adopts the same task',
+    async (status, code, fix) => {
+      const { job, taskUUID } = await adopting();
+      runware.getResponse = async (uuid) => {
+        runware.polled.push(uuid);
+        const advice = status === 401 ? 'Check the API key.' : 'Top up your Runware balance.';
+        throw new RunwareRejectedError(code, `Runware rejected the status request. ${advice}`, status);
+      };
+      const error = await submitJob({ jobId: job.jobId, attempt: 2, taskToken: 'token-2' }, deps).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(RunwareRejectedError);
+      const refused = error as RunwareRejectedError;
+      expect(refused.code).toBe(code);
+      expect(refused.httpStatus).toBe(status);
+      expect(refused.detail).toContain(fix);
+      expect(refused.detail).toContain(`the retry continues that same task`);
+      expect(refused.detail).toContain(taskUUID);
+      expect(runware.submitted).toEqual([]);
+
+      // The fail step records the refusal; the next attempt (a new upload, or `retry`) keeps the task UUID.
+      const at = '2026-11-24T10:02:00.000Z';
+      const failed = await db.jobs.fail(job.jobId, 2, {
+        stage: 'SUBMITTED',
+        code,
+        message: refused.detail,
+        at,
+      });
+      if (!failed) throw new Error('attempt 2 should have failed');
+      const next = newAttempt(
+        { jobId: job.jobId, stem: job.stem, inputs: job.inputs, claimedBy: 'retry:test', now: at },
+        failed,
+      );
+      expect(next.adoptedTask).toEqual({ taskUUID, fromAttempt: 2 });
+      await db.slots.release(job.jobId, 2);
+    },
+  );
+
+  it('a refused poll of a task the attempt sent says the retry continues it', async () => {
+    const { job, taskUUID } = await adopting();
+    await submitJob({ jobId: job.jobId, attempt: 2, taskToken: 'token-2' }, deps);
+    runware.getResponse = async () => {
+      throw new RunwareRejectedError('RUNWARE_UNAUTHORIZED', 'Runware rejected the status request.', 401);
+    };
+    const pollDeps = { jobs: db.jobs, tasks: db.tasks, runware, now };
+    const error = await pollJob({ jobId: job.jobId, attempt: 2 }, pollDeps).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RunwareRejectedError);
+    expect((error as RunwareRejectedError).detail).toContain(`task ${taskUUID} may be in its hands`);
     await db.slots.release(job.jobId, 2);
   });
 });

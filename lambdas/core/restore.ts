@@ -1,17 +1,25 @@
-import type { JobRecord } from '../core/job.js';
-import { recordOutputKey } from '../core/keys.js';
-import { ARCHIVE_PREFIX, archiveKeyOf } from '../core/output-names.js';
-import type { OutputWriter } from '../core/outputs.js';
-import { recordDocument } from '../core/record-document.js';
-import { FILE_EXTENSION_OF_FORMAT } from '../core/settings.js';
-import type { JobStore } from '../core/store/jobs.js';
-import type { ShownOutputsStore } from '../core/store/shown.js';
+import type { JobRecord } from './job.js';
+import { recordOutputKey } from './keys.js';
+import { ARCHIVE_PREFIX, archiveKeyOf } from './output-names.js';
+import type { OutputWriter } from './outputs.js';
+import { recordDocument } from './record-document.js';
+import { FILE_EXTENSION_OF_FORMAT } from './settings.js';
+import type { JobStore } from './store/jobs.js';
+import type { ShownOutputsStore } from './store/shown.js';
 
 export interface RestoreDeps {
   jobs: JobStore;
   outputs: OutputWriter;
   shown: ShownOutputsStore;
   now: () => Date;
+}
+
+export interface RestoreOptions {
+  /**
+   * Put the outputs in place even when the stem's shown job is this one already: after a race with another
+   * writer (a delivery, another restore), the marker may name this job while the other's files are in place.
+   */
+  force?: boolean;
 }
 
 export type RestoreOutcome =
@@ -29,9 +37,15 @@ export type RestoreOutcome =
  * event or a retry after a crash ends in the same state; the stem's shown job is set last, so a restore cut short
  * is done again by the next event.
  */
-export async function restoreDelivered(job: JobRecord, deps: RestoreDeps): Promise<RestoreOutcome> {
-  const shown = await deps.shown.get(job.stem);
-  if (shown?.jobId === job.jobId) return { kind: 'shown', jobId: job.jobId };
+export async function restoreDelivered(
+  job: JobRecord,
+  deps: RestoreDeps,
+  options: RestoreOptions = {},
+): Promise<RestoreOutcome> {
+  if (!options.force) {
+    const shown = await deps.shown.get(job.stem);
+    if (shown?.jobId === job.jobId) return { kind: 'shown', jobId: job.jobId };
+  }
   const outputs = job.outputs ?? [];
   const extension = job.settings ? FILE_EXTENSION_OF_FORMAT[job.settings.outputFormat] : undefined;
   if (!extension || outputs.length === 0) {
