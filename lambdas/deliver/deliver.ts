@@ -1,7 +1,6 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { loadAttempt } from '../core/attempt.js';
 import { DeliveryError, JobStateError, TransientError } from '../core/errors.js';
 import type { DeliveredOutput, GenerationResult, StepInput } from '../core/job.js';
@@ -12,18 +11,17 @@ import { recordDocument } from '../core/record-document.js';
 import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT, type OutputFormat } from '../core/settings.js';
 import type { JobStore } from '../core/store/jobs.js';
 import type { ShownOutputsStore } from '../core/store/shown.js';
+import { type UploadOptions, uploadStream } from './upload.js';
 import type { VideoSource } from './video-source.js';
 
-export interface DeliverDeps {
+/** Also how videos are uploaded ({@link UploadOptions}: one streamed PUT or multipart, and the part sizes). */
+export interface DeliverDeps extends UploadOptions {
   jobs: JobStore;
   videos: VideoSource;
   s3: S3Client;
   outputs: OutputWriter;
   /** Which job's outputs each stem shows (set here once this job's are in place). */
   shown: ShownOutputsStore;
-  /** Multipart part size; memory use is about `partSize * queueSize`, whatever the video's size. */
-  partSize?: number;
-  queueSize?: number;
 }
 
 export interface DeliverOutput {
@@ -32,7 +30,7 @@ export interface DeliverOutput {
 }
 
 /**
- * Streams each video from Runware into the job's archive in the output bucket (multipart, constant memory), copies
+ * Streams each video from Runware into the job's archive in the output bucket (constant memory), copies
  * it (server side) to its visible name and writes the job record beside it; then removes what an earlier job of the
  * stem left there (a video of another format or count, an error file), so the stem's outputs are exactly this
  * job's. The archived copy stays when a later job replaces the visible one: ingest copies it back if the stem's
@@ -117,21 +115,17 @@ async function copyVideo(
   // surface as an unhandled 'error' event that kills the process.
   source.once('error', (error) => check.abort(error));
   const body = source.pipe(check);
-  const upload = new Upload({
-    client: deps.s3,
-    params: {
-      Bucket: deps.outputs.bucket,
-      Key: archiveKey,
-      Body: body,
-      ContentType: CONTENT_TYPE_OF_FORMAT[format],
-    },
-    partSize: deps.partSize ?? 8 * 1024 * 1024,
-    queueSize: deps.queueSize ?? 2,
-    leavePartsOnError: false,
-  });
+  const target = {
+    bucket: deps.outputs.bucket,
+    key: archiveKey,
+    contentType: CONTENT_TYPE_OF_FORMAT[format],
+    contentLength: download.contentLength,
+  };
   try {
-    await upload.done();
+    await uploadStream(deps.s3, target, body, deps);
   } catch (error) {
+    // The store may fail before the body was read to its end: the download is of no further use.
+    source.destroy();
     if (check.failure) throw check.failure;
     if (error instanceof DeliveryError || error instanceof TransientError) throw error;
     throw new TransientError(
@@ -141,6 +135,13 @@ async function copyVideo(
     );
   }
   if (check.failure) throw check.failure;
+  if (!check.complete) {
+    // The store answered before the body ended: what it holds was never checked whole, so it is not trusted.
+    throw new TransientError(
+      'OUTPUT_WRITE_FAILED',
+      `The output bucket accepted ${key} before the whole video had streamed (${check.bytes} bytes).`,
+    );
+  }
   return check.bytes;
 }
 
@@ -155,6 +156,8 @@ function looksLike(format: OutputFormat, head: Buffer): boolean {
 class VerifyVideo extends Transform {
   bytes = 0;
   failure: Error | undefined;
+  /** Set once the whole body has passed every check. */
+  complete = false;
   private head = Buffer.alloc(0);
 
   constructor(
@@ -178,7 +181,9 @@ class VerifyVideo extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    callback(this.checkComplete());
+    const error = this.checkComplete();
+    this.complete = error === null;
+    callback(error);
   }
 
   /** An error if the body was empty, too short to be a video, or shorter than its Content-Length. */
