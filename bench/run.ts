@@ -30,11 +30,12 @@ import { storesOf } from '../test/support/local.js';
 import {
   awaitPairs,
   dropPairs,
+  endCleanlyAfterStop,
   machine,
   makeSamples,
   quantile,
   type Spread,
-  sampleTree,
+  sampleTreePeak,
   spread,
   variant,
 } from './support.js';
@@ -242,6 +243,7 @@ function fmt(s: Spread, unit: string, digits = 0): { median: string; spread: str
 }
 
 // ------------------------------------------------------------------------------------ the samples
+const afterStop = endCleanlyAfterStop();
 const { dir, portrait, voice } = await makeSamples('avatar-bench-');
 const benchStarted = Date.now();
 const progress = (line: string) =>
@@ -472,12 +474,8 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
       await stack.idle();
       const acceptedBefore = stack.simulator?.acceptedTasks() ?? 0;
       const tasksBefore = new Set(stack.simulator?.tasks.keys() ?? []);
-      const peak = { processes: 0, rssMiB: 0 };
-      const sampler = setInterval(() => {
-        const now = sampleTree();
-        peak.processes = Math.max(peak.processes, now.processes);
-        peak.rssMiB = Math.max(peak.rssMiB, now.rssMiB);
-      }, 1_000);
+      const sampler = sampleTreePeak();
+      const { peak } = sampler;
       try {
         const capacity = setSimulatorCapacity(stack, CAPACITY);
         const started = Date.now();
@@ -489,7 +487,7 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
           started,
           BURST_TIMEOUT_S,
         );
-        clearInterval(sampler);
+        sampler.stop();
         const errorKeys = errors.map((e) => e.key);
         const failures: Record<string, number> = {};
         for (const error of errors) failures[error.code ?? '?'] = (failures[error.code ?? '?'] ?? 0) + 1;
@@ -546,18 +544,22 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
         );
         one(`peak local stack RSS (${peak.processes} processes)`, `${round(peak.rssMiB / 1024, 2)} GiB`, '');
       } finally {
-        clearInterval(sampler);
+        sampler.stop();
       }
     }
   } finally {
     counting = undefined;
     await stack.stop();
+    afterStop.stopped();
   }
 }
 
 // ------------------------------------------------------------------------------ figure 3: delivery
 if (!SKIP.has(3)) {
-  const runs: Record<'pipeline' | 'baseline', { seconds: number; peakRssMiB: number }[]> = {
+  const runs: Record<
+    'pipeline' | 'baseline',
+    { seconds: number; peakRssMiB: number; copySeconds?: number }[]
+  > = {
     pipeline: [],
     baseline: [],
   };
@@ -584,7 +586,7 @@ if (!SKIP.has(3)) {
         console.error(`bench: delivery ${mode} failed: ${child.stderr.slice(-500)}`);
         continue;
       }
-      runs[mode].push(JSON.parse(line) as { seconds: number; peakRssMiB: number });
+      runs[mode].push(JSON.parse(line) as { seconds: number; peakRssMiB: number; copySeconds?: number });
     }
   }
   const rate = (mode: 'pipeline' | 'baseline') => runs[mode].map((r) => VIDEO_MB / r.seconds);
@@ -592,8 +594,17 @@ if (!SKIP.has(3)) {
     runs.baseline[i] ? runs.baseline[i].seconds / r.seconds : Number.NaN,
   );
   const ratio = spread(ratios.filter((r) => !Number.isNaN(r)).map((r) => r * 100));
+  // The same without the server-side copy into the visible name (the archive's second write of the video).
+  const uploadRatio = spread(
+    runs.pipeline
+      .map((r, i) =>
+        runs.baseline[i] ? runs.baseline[i].seconds / (r.seconds - (r.copySeconds ?? 0)) : Number.NaN,
+      )
+      .filter((r) => !Number.isNaN(r))
+      .map((r) => r * 100),
+  );
   const pipelinePeak = spread(runs.pipeline.map((r) => r.peakRssMiB));
-  report.delivery = { videoMiB: VIDEO_MB, runs, ratioPercent: ratio };
+  report.delivery = { videoMiB: VIDEO_MB, runs, ratioPercent: ratio, uploadRatioPercent: uploadRatio };
   rows.push({
     figure: '3 delivery',
     metric: `deliver ${VIDEO_MB} MiB, MiB/s (baseline ${round(spread(rate('baseline')).median)} MiB/s)`,
@@ -606,6 +617,15 @@ if (!SKIP.has(3)) {
     ...fmt(ratio, '%'),
     target: '≥ 80 %',
     met: ratio.median >= 80,
+  });
+  rows.push({
+    figure: '3 delivery',
+    metric: `the same without the server-side copy to the visible name (copy ${round(
+      spread(runs.pipeline.map((r) => r.copySeconds ?? 0)).median,
+      1,
+    )} s)`,
+    ...fmt(uploadRatio, '%'),
+    target: '',
   });
   rows.push({
     figure: '3 delivery',
