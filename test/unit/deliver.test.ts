@@ -62,6 +62,23 @@ const ok = (body: Uint8Array, headers: Record<string, string> = {}) =>
     headers: { 'content-type': 'video/mp4', 'content-length': String(body.length), ...headers },
   });
 
+/** A download announced as 5,000 bytes whose connection breaks after the first 1,000. */
+function breaksOff(): Response {
+  let sent = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!sent) {
+        sent = true;
+        controller.enqueue(mp4(1000));
+      } else controller.error(new Error('socket hang up'));
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: { 'content-type': 'video/mp4', 'content-length': '5000' },
+  });
+}
+
 beforeEach(() => {
   requests = [];
   stored = [];
@@ -312,22 +329,7 @@ describe('deliver', () => {
 
   it('fails cleanly (transient, no video left) when the download breaks off mid-stream', async () => {
     const job = await generated();
-    const broken = () => {
-      let sent = false;
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (!sent) {
-            sent = true;
-            controller.enqueue(mp4(1000));
-          } else controller.error(new Error('socket hang up'));
-        },
-      });
-      return new Response(body, {
-        status: 200,
-        headers: { 'content-type': 'video/mp4', 'content-length': '5000' },
-      });
-    };
-    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: broken }));
+    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: breaksOff }));
     await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
       name: 'TransientError',
       code: 'VIDEO_TRUNCATED',
@@ -410,21 +412,6 @@ describe('deliver: how the video is uploaded', () => {
     expect(out.outputs).toEqual([`${job.stem}.mp4`]);
   });
 
-  const breaksOff = () => {
-    let sent = false;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (!sent) {
-          sent = true;
-          controller.enqueue(mp4(1000));
-        } else controller.error(new Error('socket hang up'));
-      },
-    });
-    return new Response(body, {
-      status: 200,
-      headers: { 'content-type': 'video/mp4', 'content-length': '5000' },
-    });
-  };
   it.each([
     ['one PutObject', 'a short body', () => ok(mp4(100), { 'content-length': '5000' }), {}],
     ['one PutObject', 'a download that breaks off', breaksOff, {}],
