@@ -18,15 +18,15 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { LocalStack } from '../local/stack.js';
 import type { FunctionName } from '../local/template.js';
 import { storesOf } from '../test/support/local.js';
+import { type BundleTimes, timeBundleImport } from './bundles.js';
 import {
   awaitPairs,
   dropPairs,
@@ -263,63 +263,18 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
 
     if (!SKIP.has(4)) {
       progress(`figure 4: bundle sizes and module initialisation (${INIT_RUNS} fresh processes each)`);
-      const bundles: Record<string, { bytes: number; initMs: Spread; initCpuMs: Spread; error?: string }> =
-        {};
+      const bundles: Record<string, BundleTimes> = {};
       for (const fn of Object.values(stack.assembly.functions)) {
-        const file = join(fn.assetDir, 'index.mjs');
-        const times: number[] = [];
-        const cpuTimes: number[] = [];
-        let error: string | undefined;
-        for (let i = 0; i < INIT_RUNS && !error; i++) {
-          const run = spawnSync(
-            process.execPath,
-            [
-              '--input-type=module',
-              '-e',
-              // Wall time, and the CPU time of the same import (what the wall time is on an idle machine).
-              'const c = process.cpuUsage(); const t = performance.now(); await import(process.env.BENCH_ENTRY); ' +
-                'const u = process.cpuUsage(c); console.log(performance.now() - t, (u.user + u.system) / 1000);',
-            ],
-            {
-              encoding: 'utf8',
-              timeout: 30_000,
-              env: {
-                PATH: process.env.PATH ?? '',
-                ...stack.clientEnvironment(),
-                ...fn.environment,
-                BENCH_ENTRY: pathToFileURL(file).href,
-              },
-            },
-          );
-          const [ms, cpuMs] = (run.stdout.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
-          if (
-            run.status !== 0 ||
-            ms === undefined ||
-            Number.isNaN(ms) ||
-            cpuMs === undefined ||
-            Number.isNaN(cpuMs)
-          )
-            error = (run.stderr || run.stdout).slice(0, 300);
-          else {
-            times.push(ms);
-            cpuTimes.push(cpuMs);
-          }
-        }
-        bundles[fn.name] = {
-          bytes: statSync(file).size,
-          initMs: spread(times),
-          initCpuMs: spread(cpuTimes),
-          ...(error ? { error } : {}),
-        };
-        const kb = round(statSync(file).size / 1000);
-        const init = fmt(spread(times), 'ms');
+        const measured = timeBundleImport(fn, stack.clientEnvironment(), INIT_RUNS);
+        bundles[fn.name] = measured;
+        const init = fmt(measured.initMs, 'ms');
         rows.push({
           figure: '4 bundle',
-          metric: `${fn.name}: size / init p50 (CPU p50 ${round(spread(cpuTimes).median)} ms)`,
-          median: `${kb} kB / ${init.median}`,
+          metric: `${fn.name}: size / init p50 (CPU p50 ${round(measured.initCpuMs.median)} ms)`,
+          median: `${round(measured.bytes / 1000)} kB / ${init.median}`,
           spread: init.spread,
           target: '< 1000 kB / < 150 ms',
-          met: statSync(file).size < 1_000_000 && spread(times).median < 150,
+          met: measured.bytes < 1_000_000 && measured.initMs.median < 150,
         });
       }
       report.bundles = bundles;
