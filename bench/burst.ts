@@ -13,12 +13,20 @@
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { LocalStack } from '../local/stack.js';
-import { awaitPairs, dropPairs, makeSamples, sampleTree } from './support.js';
+import {
+  awaitPairs,
+  dropPairs,
+  endCleanlyAfterStop,
+  makeSamples,
+  sampleTree,
+  sampleTreePeak,
+} from './support.js';
 
 const PAIRS = Number(process.env.PAIRS ?? 50);
 const TIMEOUT_S = Number(process.env.TIMEOUT_S ?? 600);
 const PREFIX = 'burst';
 
+const afterStop = endCleanlyAfterStop();
 const { dir, portrait, voice } = await makeSamples('avatar-burst-');
 
 const stack = await LocalStack.start({
@@ -26,19 +34,15 @@ const stack = await LocalStack.start({
   context: { settleSeconds: '2' },
   removeWorkDirOnStop: true,
 });
-const peak = { processes: 0, rssMiB: 0 };
 const idle = sampleTree();
-const sampler = setInterval(() => {
-  const now = sampleTree();
-  peak.processes = Math.max(peak.processes, now.processes);
-  peak.rssMiB = Math.max(peak.rssMiB, now.rssMiB);
-}, 1_000);
+const sampler = sampleTreePeak();
+const { peak } = sampler;
 
 try {
   const started = Date.now();
   await dropPairs(stack, PREFIX, PAIRS, portrait, voice);
   const { delivered, errors, seconds } = await awaitPairs(stack, PREFIX, PAIRS, started, TIMEOUT_S);
-  clearInterval(sampler);
+  sampler.stop();
   const failed = errors.length;
   // Why jobs failed: their error files, counted by stage and code, with one message of each.
   const failures: Record<string, { count: number; message: string }> = {};
@@ -74,6 +78,7 @@ try {
   console.log(JSON.stringify(report, null, 2));
   process.exitCode = delivered === PAIRS ? 0 : 1;
 } finally {
-  clearInterval(sampler);
+  sampler.stop();
   await stack.stop();
+  afterStop.stopped();
 }

@@ -1,10 +1,11 @@
 /**
  * Benchmark: deliver streams a video into the output bucket in constant memory, whatever its size.
  *
- * Serves synthetic MP4s over HTTP on 127.0.0.1 and runs the real deliver core on them (the real lib-storage
- * multipart upload into the local S3 emulator, the job table on dynalite), sampling the process's resident
- * memory: first a small video (SMALL_MB), then a large one (VIDEO_MB). Memory that grows with the video shows
- * up as the large run's peak above the small run's; the bench fails if that passes the target. The emulator
+ * Serves synthetic MP4s over HTTP on 127.0.0.1 and runs the real deliver core on them (its real upload into the
+ * local S3 emulator: one streamed PutObject, as the length is announced; the job table on dynalite), sampling
+ * the process's resident memory: first a small video (SMALL_MB), then a large one (VIDEO_MB). Memory that grows
+ * with the video shows up as the large run's peak above the small run's; the bench fails if that passes the
+ * target. The emulator
  * runs in the same process, so absolute numbers include it; the difference does not.
  * Run: `npm run bench` (VIDEO_MB, SMALL_MB and TARGET_EXTRA_MB override the defaults).
  */
@@ -13,7 +14,7 @@ import { deliverOne, MiB, startDeliveryRig, storedBytes } from './support.js';
 
 const VIDEO_MB = Number(process.env.VIDEO_MB ?? 1024);
 const SMALL_MB = Number(process.env.SMALL_MB ?? 64);
-/** Parts of 8 MiB, two in flight: the large video may cost at most this much more than the small one. */
+/** The large video may cost at most this much more than the small one (multipart: parts of 8 MiB, two in flight). */
 const TARGET_EXTRA_MB = Number(process.env.TARGET_EXTRA_MB ?? 32);
 
 const rig = await startDeliveryRig();

@@ -54,6 +54,53 @@ export function sampleTree(root = process.pid): { processes: number; rssMiB: num
   return { processes: tree.size, rssMiB: Math.round(rssKiB / 1024) };
 }
 
+/**
+ * Samples this process's tree every `intervalMs` and keeps the peak number of processes and the peak resident
+ * memory seen, until `stop()` (which may be called more than once).
+ */
+export function sampleTreePeak(intervalMs = 1_000): {
+  peak: { processes: number; rssMiB: number };
+  stop(): void;
+} {
+  const peak = { processes: 0, rssMiB: 0 };
+  const timer = setInterval(() => {
+    const now = sampleTree();
+    peak.processes = Math.max(peak.processes, now.processes);
+    peak.rssMiB = Math.max(peak.rssMiB, now.rssMiB);
+  }, intervalMs);
+  return { peak, stop: () => clearInterval(timer) };
+}
+
+/**
+ * Lets the bench end cleanly after it stopped a local stack with jobs still running (figure 2 leaves jobs
+ * waiting for a slot). The DynamoDB emulator (dynalite) then still settles operations it had in flight and
+ * rejects them with "Database is closed" where nothing listens: an unhandled rejection that crashed the bench
+ * after its results were written. Once `stopped()` was called, those errors are reported in one line and
+ * ignored; any other error ends the process with a failure, as it would have without this.
+ */
+export function endCleanlyAfterStop(): { stopped(): void } {
+  let stopped = false;
+  let ignored = 0;
+  const late = (error: unknown) =>
+    stopped && error instanceof Error && /Database is closed/.test(error.message);
+  const onError = (error: unknown) => {
+    if (late(error)) {
+      if (ignored++ === 0)
+        console.error('bench: ignored the DynamoDB emulator closing under jobs still running');
+      return;
+    }
+    console.error(error);
+    process.exit(1);
+  };
+  process.on('unhandledRejection', onError);
+  process.on('uncaughtException', onError);
+  return {
+    stopped: () => {
+      stopped = true;
+    },
+  };
+}
+
 /** The q-quantile (0..1) of `values`, nearest rank; NaN when empty. */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return Number.NaN;

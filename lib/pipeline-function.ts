@@ -31,6 +31,22 @@ export const LAMBDA_NATIVES_DIR = path.join(PROJECT_ROOT, 'lambda-natives');
 export const NATIVE_MODULES = ['sharp'] as const;
 
 /**
+ * The default credential chain's providers for shared config files, SSO, web identity tokens and credential
+ * processes, left out of every bundle (with the STS, SSO and SSO-OIDC clients and the login provider only they
+ * load, about 90 kB of each bundle): the chain loads them with `import()` only after `fromEnv` found nothing, and
+ * Lambda always sets the function role's credentials in the environment (`AWS_ACCESS_KEY_ID`,
+ * `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), as local mode's function host does. Were the environment ever
+ * without them (an `AWS_PROFILE` would also make `fromEnv` step aside), the call fails at once with
+ * `ERR_MODULE_NOT_FOUND` for the missing provider instead of looking for a profile that Lambda never has.
+ */
+export const UNUSED_CREDENTIAL_PROVIDERS = [
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-web-identity',
+] as const;
+
+/**
  * Shell commands run after esbuild: copy `lambda-natives/node_modules` into the asset (synth fails with a clear
  * message when it was never installed), then drop what is not needed at run time.
  */
@@ -101,8 +117,9 @@ export interface PipelineFunctionProps {
  * - arm64, `nodejs22.x`, handler `lambdas/<name>/handler.ts` -> `handler`;
  * - bundled locally by esbuild (no Docker): minified ESM for node22 with source maps (without embedded sources),
  *   a `require` shim banner, `mainFields: ['module', 'main']`, and everything bundled including the AWS SDK (the
- *   pinned versions of package-lock.json, not whatever the runtime ships), except native modules, which a function
- *   asks for with `nativeModules` and gets from `lambda-natives/` for linux-arm64;
+ *   pinned versions of package-lock.json, not whatever the runtime ships), except the credential providers Lambda
+ *   never reaches ({@link UNUSED_CREDENTIAL_PROVIDERS}) and native modules, which a function asks for with
+ *   `nativeModules` and gets from `lambda-natives/` for linux-arm64;
  * - `NODE_OPTIONS=--enable-source-maps`, `POWERTOOLS_SERVICE_NAME=avatar-pipeline`, `POWERTOOLS_LOG_LEVEL=INFO`;
  * - X-Ray tracing active; JSON log format into its own log group with a retention (30 days unless told);
  * - its own role with no managed policy: it may write to its own log group and send traces, nothing else.
@@ -160,7 +177,7 @@ export class PipelineFunction extends NodejsFunction {
         format: OutputFormat.ESM,
         banner: ESM_REQUIRE_BANNER,
         mainFields: ['module', 'main'],
-        externalModules: props.nativeModules ? [...NATIVE_MODULES] : [],
+        externalModules: [...UNUSED_CREDENTIAL_PROVIDERS, ...(props.nativeModules ? NATIVE_MODULES : [])],
         forceDockerBundling: false,
         logLevel: LogLevel.ERROR,
         ...(props.nativeModules

@@ -55,6 +55,11 @@ export class S3FaultProxy {
         },
       );
       upstream.on('error', () => res.destroy());
+      // A client that breaks off mid-body (an upload aborted because its source failed) must not leave s3rver
+      // waiting for the rest of it: that connection would hold the stack's stop for ever. S3 drops it too.
+      req.on('close', () => {
+        if (!req.complete) upstream.destroy();
+      });
       req.pipe(upstream);
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));

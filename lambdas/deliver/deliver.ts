@@ -1,7 +1,6 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { loadAttempt } from '../core/attempt.js';
 import { DeliveryError, JobStateError, TransientError } from '../core/errors.js';
 import type { GenerationResult, StepInput } from '../core/job.js';
@@ -9,23 +8,23 @@ import { videoOutputKey } from '../core/keys.js';
 import { archiveKeyOf } from '../core/output-names.js';
 import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT, type OutputFormat } from '../core/settings.js';
 import { type ArchivedVideo, type ShowDeps, type ShowOutput, showOrArchive } from './show.js';
+import { type UploadOptions, uploadStream } from './upload.js';
 import type { VideoSource } from './video-source.js';
 
-export interface DeliverDeps extends ShowDeps {
+/** Also how videos are uploaded ({@link UploadOptions}: one streamed PUT or multipart, and the part sizes). */
+export interface DeliverDeps extends ShowDeps, UploadOptions {
   videos: VideoSource;
   s3: S3Client;
-  /** Multipart part size; memory use is about `partSize * queueSize`, whatever the video's size. */
-  partSize?: number;
-  queueSize?: number;
 }
 
 export type DeliverOutput = ShowOutput;
 
 /**
- * Streams each video from Runware into the job's archive in the output bucket (multipart, constant memory); then,
- * if the stem's inbox still holds this job, copies each (server side) to its visible name and writes the job record
- * beside it, and removes what an earlier job of the stem left there (a video of another format or count, an error
- * file), so the stem's outputs are exactly this job's (see show.ts, also for an inbox that changed meanwhile). The archived copy stays when a later job replaces the visible one: ingest copies it back if the stem's
+ * Streams each video from Runware into the job's archive in the output bucket (constant memory); then, if the
+ * stem's inbox still holds this job, copies each (server side) to its visible name and writes the job record beside
+ * it, and removes what an earlier job of the stem left there (a video of another format or count, an error file), so
+ * the stem's outputs are exactly this job's (see show.ts, also for an inbox that changed meanwhile). The archived
+ * copy stays when a later job replaces the visible one: ingest copies it back if the stem's
  * inputs become this job's again. Safe to run again: the same keys are overwritten, so a retry leaves exactly one
  * output. A body that is cut short, or is not the container asked for, aborts the upload: no partial video is left.
  */
@@ -44,7 +43,7 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
   }));
   // Reserved at validation; checked again so that no video of another stem is ever overwritten. The check runs
   // while the first download opens (it costs a round trip), and each upload waits for it before writing.
-  // Keys validation reserved for this stem stay its own (claims are never released): only others are asked for.
+  // Keys validation reserved for this stem stay its own while the job runs (retention.ts): only others are asked for.
   const reserved = new Set(job.reservedOutputs ?? []);
   const unreserved = planned.map((p) => p.key).filter((key) => !reserved.has(key));
   const claimed = unreserved.length ? deps.outputs.claim(job.stem, unreserved) : Promise.resolve();
@@ -78,21 +77,17 @@ async function copyVideo(
   // surface as an unhandled 'error' event that kills the process.
   source.once('error', (error) => check.abort(error));
   const body = source.pipe(check);
-  const upload = new Upload({
-    client: deps.s3,
-    params: {
-      Bucket: deps.outputs.bucket,
-      Key: archiveKey,
-      Body: body,
-      ContentType: CONTENT_TYPE_OF_FORMAT[format],
-    },
-    partSize: deps.partSize ?? 8 * 1024 * 1024,
-    queueSize: deps.queueSize ?? 2,
-    leavePartsOnError: false,
-  });
+  const target = {
+    bucket: deps.outputs.bucket,
+    key: archiveKey,
+    contentType: CONTENT_TYPE_OF_FORMAT[format],
+    contentLength: download.contentLength,
+  };
   try {
-    await upload.done();
+    await uploadStream(deps.s3, target, body, deps);
   } catch (error) {
+    // The store may fail before the body was read to its end: the download is of no further use.
+    source.destroy();
     if (check.failure) throw check.failure;
     if (error instanceof DeliveryError || error instanceof TransientError) throw error;
     throw new TransientError(
@@ -102,6 +97,13 @@ async function copyVideo(
     );
   }
   if (check.failure) throw check.failure;
+  if (!check.complete) {
+    // The store answered before the body ended: what it holds was never checked whole, so it is not trusted.
+    throw new TransientError(
+      'OUTPUT_WRITE_FAILED',
+      `The output bucket accepted ${key} before the whole video had streamed (${check.bytes} bytes).`,
+    );
+  }
   return check.bytes;
 }
 
@@ -116,6 +118,8 @@ function looksLike(format: OutputFormat, head: Buffer): boolean {
 class VerifyVideo extends Transform {
   bytes = 0;
   failure: Error | undefined;
+  /** Set once the whole body has passed every check. */
+  complete = false;
   private head = Buffer.alloc(0);
 
   constructor(
@@ -139,7 +143,9 @@ class VerifyVideo extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    callback(this.checkComplete());
+    const error = this.checkComplete();
+    this.complete = error === null;
+    callback(error);
   }
 
   /** An error if the body was empty, too short to be a video, or shorter than its Content-Length. */

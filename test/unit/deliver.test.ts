@@ -1,9 +1,12 @@
+import { Readable } from 'node:stream';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   PutObjectCommand,
+  type PutObjectCommandInput,
+  type PutObjectCommandOutput,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -22,6 +25,21 @@ const s3Mock = mockClient(S3Client);
 const db = useStores();
 let requests: string[];
 let deps: DeliverDeps;
+/** Keys a PutObject stored: like S3, a streamed body that fails (or is cut off) stores nothing. */
+let stored: string[];
+
+/** What S3 does with a PutObject: reads the whole body, and stores the object only if it arrived whole. */
+async function storePut(input: PutObjectCommandInput): Promise<PutObjectCommandOutput> {
+  if (input.Body instanceof Readable) {
+    let bytes = 0;
+    for await (const chunk of input.Body) bytes += (chunk as Buffer).length;
+    if (input.ContentLength !== undefined && bytes !== input.ContentLength) {
+      throw Object.assign(new Error('IncompleteBody'), { name: 'IncompleteBody' });
+    }
+  }
+  stored.push(String(input.Key));
+  return { $metadata: {} };
+}
 
 /** An MP4-looking body: `ftyp` box at offset 4, then filler. */
 function mp4(bytes: number): Uint8Array {
@@ -46,9 +64,27 @@ const ok = (body: Uint8Array, headers: Record<string, string> = {}) =>
     headers: { 'content-type': 'video/mp4', 'content-length': String(body.length), ...headers },
   });
 
+/** A download announced as 5,000 bytes whose connection breaks after the first 1,000. */
+function breaksOff(): Response {
+  let sent = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!sent) {
+        sent = true;
+        controller.enqueue(mp4(1000));
+      } else controller.error(new Error('socket hang up'));
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: { 'content-type': 'video/mp4', 'content-length': '5000' },
+  });
+}
+
 beforeEach(() => {
   requests = [];
-  s3Mock.on(PutObjectCommand).resolves({});
+  stored = [];
+  s3Mock.on(PutObjectCommand).callsFake(storePut);
   s3Mock.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u1' });
   s3Mock.on(UploadPartCommand).resolves({ ETag: '"p"' });
   s3Mock.on(CompleteMultipartUploadCommand).resolves({});
@@ -104,7 +140,7 @@ async function generated(
 /** Every key written in the output bucket, the archived copies included. */
 function writtenKeys(): string[] {
   return [
-    ...s3Mock.commandCalls(PutObjectCommand).map((c) => String(c.args[0].input.Key)),
+    ...stored,
     ...s3Mock.commandCalls(CompleteMultipartUploadCommand).map((c) => String(c.args[0].input.Key)),
     ...s3Mock.commandCalls(CopyObjectCommand).map((c) => String(c.args[0].input.Key)),
   ];
@@ -222,20 +258,6 @@ describe('deliver', () => {
     expect((await db.jobs.get(job.jobId))?.status).toBe('GENERATED');
   });
 
-  it('uses a multipart upload for a large video, in parts of the configured size', async () => {
-    const job = await generated();
-    deps.videos = new HttpVideoSource(
-      ['vm.runware.ai'],
-      serve({ [result(1).videoURL]: () => ok(mp4(12 * 1024 * 1024)) }),
-    );
-    await deliverJob({ jobId: job.jobId, attempt: 1 }, { ...deps, partSize: 5 * 1024 * 1024 });
-    expect(s3Mock.commandCalls(UploadPartCommand)).toHaveLength(3);
-    expect(s3Mock).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, {
-      Key: `archive/${job.jobId}/video-1.mp4.archived`,
-    });
-    expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, { Key: `${job.stem}.mp4` });
-  });
-
   it('names several results <stem>-1, <stem>-2 in the order they arrived', async () => {
     const job = await generated([result(1), result(2)], 'WEBM');
     const webm = mp4(100);
@@ -311,22 +333,7 @@ describe('deliver', () => {
 
   it('fails cleanly (transient, no video left) when the download breaks off mid-stream', async () => {
     const job = await generated();
-    const broken = () => {
-      let sent = false;
-      const body = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (!sent) {
-            sent = true;
-            controller.enqueue(mp4(1000));
-          } else controller.error(new Error('socket hang up'));
-        },
-      });
-      return new Response(body, {
-        status: 200,
-        headers: { 'content-type': 'video/mp4', 'content-length': '5000' },
-      });
-    };
-    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: broken }));
+    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: breaksOff }));
     await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
       name: 'TransientError',
       code: 'VIDEO_TRUNCATED',
@@ -349,13 +356,101 @@ describe('deliver', () => {
     s3Mock
       .on(PutObjectCommand)
       .rejectsOnce(Object.assign(new Error('slow down'), { name: 'SlowDown' }))
-      .resolves({});
+      .callsFake(storePut);
     await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
       name: 'TransientError',
       code: 'OUTPUT_WRITE_FAILED',
     });
     await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
     expect(new Set(uploadedKeys())).toEqual(new Set([`${job.stem}.mp4`, `${job.stem}.json`]));
+  });
+});
+
+/** A body served without a Content-Length (chunked): its length is unknown until it ends. */
+const unsized = (body: Uint8Array) =>
+  new Response(
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(body);
+        controller.close();
+      },
+    }),
+    { status: 200, headers: { 'content-type': 'video/mp4' } },
+  );
+
+describe('deliver: how the video is uploaded', () => {
+  const MiB = 1024 * 1024;
+  const archived = (jobId: string) => `archive/${jobId}/video-1.mp4.archived`;
+
+  it('streams a video of known length within the threshold as one PutObject of that length', async () => {
+    const job = await generated();
+    deps.videos = new HttpVideoSource(
+      ['vm.runware.ai'],
+      serve({ [result(1).videoURL]: () => ok(mp4(12 * MiB)) }),
+    );
+    await deliverJob({ jobId: job.jobId, attempt: 1 }, { ...deps, partSize: 5 * MiB });
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+      Key: archived(job.jobId),
+      ContentLength: 12 * MiB,
+      ContentType: 'video/mp4',
+    });
+    expect(s3Mock).not.toHaveReceivedCommand(CreateMultipartUploadCommand);
+    expect(stored).toContain(archived(job.jobId));
+    expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, { Key: `${job.stem}.mp4` });
+  });
+
+  it.each([
+    ['a known length above the threshold', () => ok(mp4(12 * MiB)), { singlePutMaxBytes: 10 * MiB }],
+    ['an unknown length', () => unsized(mp4(12 * MiB)), {}],
+  ])('uses a multipart upload, in parts of the configured size, for %s', async (_name, respond, options) => {
+    const job = await generated();
+    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: respond }));
+    const out = await deliverJob(
+      { jobId: job.jobId, attempt: 1 },
+      { ...deps, partSize: 5 * MiB, ...options },
+    );
+    expect(s3Mock.commandCalls(UploadPartCommand)).toHaveLength(3);
+    expect(s3Mock).toHaveReceivedCommandWith(CompleteMultipartUploadCommand, { Key: archived(job.jobId) });
+    expect(stored).not.toContain(archived(job.jobId));
+    expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, { Key: `${job.stem}.mp4` });
+    expect(out.outputs).toEqual([`${job.stem}.mp4`]);
+  });
+
+  it.each([
+    ['one PutObject', 'a short body', () => ok(mp4(100), { 'content-length': '5000' }), {}],
+    ['one PutObject', 'a download that breaks off', breaksOff, {}],
+    [
+      'multipart',
+      'a short body',
+      () => ok(mp4(100), { 'content-length': '5000' }),
+      { singlePutMaxBytes: 10 },
+    ],
+    ['multipart', 'a download that breaks off', breaksOff, { singlePutMaxBytes: 10 }],
+  ])('%s: %s ends VIDEO_TRUNCATED and stores nothing', async (_method, _name, respond, options) => {
+    const job = await generated();
+    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: respond }));
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, { ...deps, ...options })).rejects.toMatchObject(
+      {
+        name: 'TransientError',
+        code: 'VIDEO_TRUNCATED',
+      },
+    );
+    expect(writtenKeys()).toEqual([]);
+    expect((await db.jobs.get(job.jobId))?.status).toBe('GENERATED');
+  });
+
+  it('does not trust a store that answered before the whole body had streamed', async () => {
+    const job = await generated();
+    deps.videos = new HttpVideoSource(
+      ['vm.runware.ai'],
+      serve({ [result(1).videoURL]: () => ok(mp4(4096)) }),
+    );
+    s3Mock.on(PutObjectCommand).resolves({});
+    await expect(deliverJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
+      name: 'TransientError',
+      code: 'OUTPUT_WRITE_FAILED',
+    });
+    expect(s3Mock).not.toHaveReceivedCommand(CopyObjectCommand);
   });
 });
 
