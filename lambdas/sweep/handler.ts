@@ -3,10 +3,10 @@ import { loadConfig } from '../core/config.js';
 import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
+import { releasingSlotStore } from '../core/slot-wake.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
-import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { reclaimSlots } from './reclaim.js';
 import { slotGauge } from './slot-gauge.js';
@@ -18,7 +18,7 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   files: new DynamoFileStore(table),
   jobs: new DynamoJobStore(table),
-  slots: new DynamoSlotStore(table),
+  slots: releasingSlotStore(table),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
 };
