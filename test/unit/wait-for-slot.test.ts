@@ -60,15 +60,11 @@ describe('the WaitForSlot step', () => {
 
   it('ends the wait with DEADLINE_EXCEEDED at the hard deadline, saying it waited for a slot', async () => {
     const job = await seedValidatedJob(db.jobs, { deadline: '2026-11-24T10:00:30.000Z' });
-    const error = await waitForSlot(
-      { jobId: job.jobId, attempt: 1, taskToken: 't' },
-      { ...deps, maxConcurrentTasks: await full() },
-    ).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(WaitDeadlineError);
-    expect(error).toMatchObject({
-      code: 'DEADLINE_EXCEEDED',
-      message: expect.stringContaining('Runware slot'),
-    });
+    const input = { jobId: job.jobId, attempt: 1, taskToken: 't' };
+    await expect(waitForSlot(input, { ...deps, maxConcurrentTasks: await full() })).rejects.toSatisfy(
+      (e) =>
+        e instanceof WaitDeadlineError && e.code === 'DEADLINE_EXCEEDED' && /Runware slot/.test(e.message),
+    );
     expect(woken).toEqual([]);
     await db.slots.release(job.jobId, 1);
   });
