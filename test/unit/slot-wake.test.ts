@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoSlotStore, type SlotWaker } from '../../lambdas/core/store/slots.js';
-import type { Table } from '../../lambdas/core/store/table.js';
+import { DynamoSlotStore, type SlotWaker, WaiterSchema } from '../../lambdas/core/store/slots.js';
+import { duePartitions, type Table } from '../../lambdas/core/store/table.js';
 import { useStores } from '../support/harness.js';
 
 const db = useStores();
@@ -154,6 +154,26 @@ describe('waking the jobs that wait for a slot (against dynalite)', () => {
     clock += 1000;
     expect(await store.acquire('new', 1, 1, 'tok-new')).toBe(false);
     expect(waker.woken).toEqual(['tok-old']);
+  });
+
+  it('passes over a waiter the index still lists after it took its slot (the index lags behind the table)', async () => {
+    const store = slots(2);
+    await store.acquire('holder', 1, 2);
+    await store.acquire('full', 1, 2);
+    clock += 1000;
+    await store.acquire('took', 1, 2, 'tok-took');
+    clock += 1000;
+    await store.acquire('behind', 1, 2, 'tok-behind');
+    const stale = await db.table.due(duePartitions.slotQueue, now().toISOString(), 10, WaiterSchema);
+    // `took` takes a slot that frees up, and leaves the queue; the lagging index still lists it.
+    await new DynamoSlotStore(db.table, { now }).release('full', 1);
+    expect(await store.acquire('took', 1, 2)).toBe(true);
+    const lagging = new Proxy(db.table, {
+      get: (target, property, receiver) =>
+        property === 'due' ? async () => stale : Reflect.get(target, property, receiver),
+    });
+    await expect(slots(2, lagging).release('holder', 1)).resolves.toBe(true);
+    expect(waker.woken).toEqual(['tok-behind']);
   });
 
   it('reports how long a job waited when it takes its slot', async () => {

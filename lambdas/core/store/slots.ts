@@ -52,6 +52,8 @@ export const WaiterSchema = z.object({
   taskToken: z.string().optional(),
 });
 export type Waiter = z.infer<typeof WaiterSchema>;
+/** The waiter item as read by its key: out of the queue (no `dueSk`) once its attempt took a slot or ended. */
+const WaiterItemSchema = WaiterSchema.extend({ dueSk: z.string().optional() });
 
 export interface SlotHolder {
   holder: string;
@@ -172,7 +174,7 @@ export class DynamoSlotStore implements SlotStore {
       // The index may lag behind the item: its token is read from the item itself.
       const waiter = await this.table.get(
         keys.waiter(holderOf(listedWaiter.jobId, listedWaiter.attempt)),
-        WaiterSchema,
+        WaiterItemSchema,
       );
       if (!waiter?.dueSk) continue; // it took a slot or was released meanwhile
       const outcome = waiter.taskToken ? await this.wakeOne(waiter, waiter.taskToken, waker) : 'pending';
@@ -189,7 +191,7 @@ export class DynamoSlotStore implements SlotStore {
    * (then it has a new token or a new heartbeat) and, like any waiter, joins it again the next time it asks.
    */
   private async wakeOne(
-    waiter: Waiter,
+    waiter: Pick<Waiter, 'jobId' | 'attempt' | 'heartbeatAt'>,
     token: string,
     waker: SlotWaker,
   ): Promise<'woken' | 'gone' | 'pending'> {
