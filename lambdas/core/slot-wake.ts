@@ -16,7 +16,7 @@ export function releasingSlotStore(table: Table, options: SlotStoreOptions = {})
   );
   return new DynamoSlotStore(table, {
     staleAfterMs: config.STALE_WAITER_SECONDS * 1000,
-    wake: { waker: new SfnSlotWaker(sfnClient()), max: config.MAX_CONCURRENT_TASKS },
+    wake: { waker: new SfnSlotWaker(sfnClient), max: config.MAX_CONCURRENT_TASKS },
     ...options,
   });
 }

@@ -15,11 +15,14 @@ export async function answerToken(call: () => Promise<unknown>): Promise<'delive
   }
 }
 
-/** Wakes a job's `WaitForSlot` step: its output is discarded, the job goes on to take its slot in Submit. */
+/**
+ * Wakes a job's `WaitForSlot` step: its output is discarded, the job goes on to take its slot in Submit. The client
+ * is made on the first wake: record, fail and the sweep often free a slot nobody waits for.
+ */
 export class SfnSlotWaker implements SlotWaker {
-  constructor(private readonly sfn: SFNClient) {}
+  constructor(private readonly sfn: () => SFNClient) {}
 
   wake(taskToken: string): Promise<'delivered' | 'gone'> {
-    return answerToken(() => this.sfn.send(new SendTaskSuccessCommand({ taskToken, output: '{}' })));
+    return answerToken(() => this.sfn().send(new SendTaskSuccessCommand({ taskToken, output: '{}' })));
   }
 }

@@ -36,7 +36,7 @@ const deps = {
   tasks: new DynamoTaskStore(table),
   // A 429 gives the slot back: the next waiter is woken at once.
   slots: releasingSlotStore(table, { onTaken: (seconds) => metrics.slotWait(seconds) }),
-  waker: new SfnSlotWaker(sfnClient()),
+  waker: new SfnSlotWaker(sfnClient),
   maxConcurrentTasks: config.MAX_CONCURRENT_TASKS,
   budget: new DynamoBudgetStore(table),
   budgetLimits: { dailyUsd: config.DAILY_BUDGET_USD, monthlyUsd: config.MONTHLY_BUDGET_USD },
