@@ -125,17 +125,21 @@ export class PipelineFunctions extends Construct {
     bindBucket(validate, inputBucket, { actions: ['s3:PutObject'], keyPattern: `${NORMALIZED_PREFIX}*` });
 
     const submitTimeout = Duration.seconds(120);
+    // Every function that gives a Runware slot back wakes the waiters owed it: they need the cap and the staleness.
+    const slotEnvironment = {
+      MAX_CONCURRENT_TASKS: String(settings.maxConcurrentTasks),
+      STALE_WAITER_SECONDS: String(
+        staleWaiterSeconds(slotWait(settings.hardDeadlineSeconds), submitTimeout.toSeconds()),
+      ),
+    };
     const submit = fn('submit', {
       timeout: submitTimeout,
       environment: {
         RUNWARE_API_URL: settings.runwareApiUrl,
         PRESIGN_TTL_SECONDS: String(settings.presignTtlSeconds),
-        MAX_CONCURRENT_TASKS: String(settings.maxConcurrentTasks),
         DAILY_BUDGET_USD: String(settings.dailyBudgetUsd),
         MONTHLY_BUDGET_USD: String(settings.monthlyBudgetUsd),
-        STALE_WAITER_SECONDS: String(
-          staleWaiterSeconds(slotWait(settings.hardDeadlineSeconds), submitTimeout.toSeconds()),
-        ),
+        ...slotEnvironment,
       },
     });
     bindTable(submit, table, 'readWrite');
@@ -161,7 +165,7 @@ export class PipelineFunctions extends Construct {
     bindTable(poll, table, 'readWrite');
     bindSecret(poll, 'RUNWARE_API_KEY_SECRET', secrets.runwareApiKey, 'name');
 
-    const record = fn('record', { timeout: Duration.seconds(15) });
+    const record = fn('record', { timeout: Duration.seconds(15), environment: slotEnvironment });
     bindTable(record, table, 'readWrite');
 
     const deliver = fn('deliver', {
@@ -181,14 +185,19 @@ export class PipelineFunctions extends Construct {
     bindOutputReplacement(deliver, outputBucket);
 
     // Also invoked asynchronously, by the rule that closes timed-out and aborted executions.
-    const fail = fn('fail', { timeout: Duration.seconds(30), retryAttempts: 2, onFailure: asyncFailures });
+    const fail = fn('fail', {
+      timeout: Duration.seconds(30),
+      retryAttempts: 2,
+      onFailure: asyncFailures,
+      environment: slotEnvironment,
+    });
     bindTable(fail, table, 'readWrite');
     bindBucket(fail, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
     // JobCancelled, put when an operator's cancel ends a job (the state machine puts JobSucceeded / JobFailed).
     events.EventBus.fromEventBusName(this, 'DefaultEventBus', 'default').grantPutEventsTo(fail);
 
     // Reports lone images and audio files whose partner never came (the orphan clock is set by ingest).
-    const sweep = fn('sweep', { timeout: Duration.seconds(60) });
+    const sweep = fn('sweep', { timeout: Duration.seconds(60), environment: slotEnvironment });
     bindTable(sweep, table, 'readWriteDelete');
     bindBucket(sweep, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
 

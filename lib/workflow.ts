@@ -5,7 +5,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { CANCEL_STOP_ERROR } from '../lambdas/core/cancel';
-import { TRANSIENT_ERROR_NAMES, WAITING_ERROR_NAMES } from '../lambdas/core/errors';
+import { TRANSIENT_ERROR_NAMES } from '../lambdas/core/errors';
 import { JOB_EVENT_SOURCE, JOB_EVENT_VERSION } from '../lambdas/core/job-events';
 import { CONSTRUCT_IDS } from './construct-ids';
 import { acknowledge, wildcardResource } from './nag';
@@ -104,6 +104,24 @@ export class Workflow extends Construct {
       parameters: { 'Error.$': '$.validated.refused.Error', 'Cause.$': '$.validated.refused.Cause' },
       resultPath: '$.error',
     });
+    const wait = slotWait(settings.hardDeadlineSeconds);
+    // Waiting for a Runware slot without a state transition: the step's token waits on the job's place in the queue
+    // until a freed slot wakes it (lib/slot-wait.ts); a timeout only makes it ask again.
+    const waitForSlotTask = new tasks.LambdaInvoke(this, 'WaitForSlot', {
+      lambdaFunction: submit,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: sfn.TaskInput.fromObject({ ...job, taskToken: sfn.JsonPath.taskToken, waitForSlot: true }),
+      retryOnServiceExceptions: false,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(wait.wakeTimeoutSeconds)),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    waitForSlotTask.addRetry({
+      errors: ['States.Timeout'],
+      interval: Duration.seconds(1),
+      backoffRate: 1,
+      maxAttempts: wait.wakeMaxAttempts,
+    });
+    const waitForSlotStep = retryTransient(waitForSlotTask);
     const submitTask = new tasks.LambdaInvoke(this, 'Submit', {
       lambdaFunction: submit,
       integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
@@ -112,11 +130,10 @@ export class Workflow extends Construct {
       taskTimeout: sfn.Timeout.duration(Duration.seconds(settings.waitTimeoutSeconds)),
       resultPath: '$.generation',
     });
-    // Waiting for a Runware slot, or for Runware to take work again: retried until the job's hard deadline, where
-    // the submit function ends the wait itself (see lib/slot-wait.ts for the history-size budget).
-    const wait = slotWait(settings.hardDeadlineSeconds);
+    // Waiting for Runware to take work again: retried until the job's hard deadline, where the submit function ends
+    // the wait itself (see lib/slot-wait.ts for the history-size budget). No slot (NoSlotError): back to WaitForSlot.
     submitTask.addRetry({
-      errors: [...WAITING_ERROR_NAMES],
+      errors: ['RunwareBusyError'],
       interval: Duration.seconds(wait.intervalSeconds),
       backoffRate: wait.backoffRate,
       maxDelay: Duration.seconds(wait.maxDelaySeconds),
@@ -154,9 +171,12 @@ export class Workflow extends Construct {
     //  1. Settle: wait settleSeconds, so a sidecar uploaded with the pair is there before validation.
     //  2. Validate: sizes, real file types, dimensions, duration, sidecar -> $.validated. Bad input ends here, unbilled:
     //     IsRefused ($.validated.refused) -> Refused (copies it to $.error) -> Fail.
-    //  3. Submit (waitForTaskToken): take a Runware slot, store token + taskUUID, call Runware; the webhook completes
-    //     the task -> $.generation. No slot or Runware busy (NoSlotError, RunwareBusyError): QUEUED, retried with
-    //     backoff until the hard deadline. States.Timeout (no webhook within waitTimeoutSeconds) -> 4.
+    //  3. WaitForSlot (waitForTaskToken): take a Runware slot, or QUEUED: leave the token in the queue until a freed
+    //     slot wakes it (a timeout asks again), until the hard deadline.
+    //     Submit (waitForTaskToken): store token + taskUUID, call Runware; the webhook completes the task
+    //     -> $.generation. No slot after all (NoSlotError) -> WaitForSlot. Runware busy (RunwareBusyError): slot
+    //     given back, retried with backoff until the hard deadline. States.Timeout (no webhook within
+    //     waitTimeoutSeconds) -> 4.
     //  4. Poll loop: Poll -> IsGenerated -> Record, or WaitBeforePoll ($.poll.waitSeconds) -> Poll. Poll throws
     //     DeadlineExceededError past the job's hard deadline.
     //  5. Record: store videoUUID, videoURL, cost, seed -> $.recorded.
@@ -171,21 +191,23 @@ export class Workflow extends Construct {
         isRefused
           .when(sfn.Condition.isPresent('$.validated.refused'), refused.next(failStep)) // 2 -> Fail
           .otherwise(
-            submitStep // 3
+            sfn.Chain.start(waitForSlotStep) // 3
+              .next(submitStep)
               .next(recordStep) // 5
               .next(deliverStep) // 6
               .next(publishSucceeded) // 7
               .next(new sfn.Succeed(this, 'Succeeded')),
           ),
       );
-    // Catch order matters: the timeout must be matched before States.ALL.
+    // Catch order matters: NoSlotError and the timeout must be matched before States.ALL.
+    submitStep.addCatch(waitForSlotStep, { errors: ['NoSlotError'], resultPath: sfn.JsonPath.DISCARD }); // 3 -> 3
     submitStep.addCatch(pollStep, { errors: ['States.Timeout'], resultPath: '$.waitTimedOut' }); // 3 -> 4
     pollStep.next(
       isGenerated
         .when(sfn.Condition.booleanEquals('$.poll.done', true), recordStep) // 4 -> 5
         .otherwise(waitBeforePoll.next(pollStep)),
     );
-    for (const step of [validateStep, submitStep, pollStep, recordStep, deliverStep]) {
+    for (const step of [validateStep, waitForSlotStep, submitStep, pollStep, recordStep, deliverStep]) {
       step.addCatch(failStep, catchAll);
     }
     // A step that failed as stale between an operator's cancel mark and the stop of the execution ends here too:
@@ -229,8 +251,11 @@ export class Workflow extends Construct {
     ingest.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     this.stateMachine.grantStartExecution(ingest);
     // SendTask* goes through separate policies: adding it to the roles' default policies would make the functions
-    // (which the definition references) depend on the state machine - a cycle.
-    this.allowTaskCallbacks(submit, ['states:SendTaskSuccess']);
+    // (which the definition references) depend on the state machine - a cycle. Whoever gives a Runware slot back
+    // (submit on a 429, record, fail, the sweep) wakes the job waiting for it (SendTaskSuccess on WaitForSlot).
+    for (const releaser of [submit, record, fail, props.functions.sweep]) {
+      this.allowTaskCallbacks(releaser, ['states:SendTaskSuccess']);
+    }
     this.allowTaskCallbacks(webhook, ['states:SendTaskSuccess', 'states:SendTaskFailure']);
     this.suppressNagFindings(props.functions);
   }

@@ -5,6 +5,7 @@ import type { GenerationResult, TaskError, TaskRecord } from './job.js';
 import { RUNWARE_ERROR_CODES } from './runware/error-codes.js';
 import { providerWords } from './runware/provider-text.js';
 import type { TaskStore } from './store/tasks.js';
+import { answerToken } from './task-tokens.js';
 
 export type TaskOutcome =
   | { state: 'pending'; received: number; expected: number }
@@ -46,8 +47,6 @@ export interface TaskNotifier {
   fail(taskToken: string, error: string, cause: string): Promise<'delivered' | 'gone'>;
 }
 
-const GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
-
 export class SfnTaskNotifier implements TaskNotifier {
   constructor(private readonly sfn: SFNClient) {}
 
@@ -63,14 +62,8 @@ export class SfnTaskNotifier implements TaskNotifier {
     return this.send(() => this.sfn.send(new SendTaskFailureCommand({ taskToken, ...fitted })));
   }
 
-  private async send(call: () => Promise<unknown>): Promise<'delivered' | 'gone'> {
-    try {
-      await call();
-      return 'delivered';
-    } catch (error) {
-      if (GONE.has((error as Error).name)) return 'gone';
-      throw error;
-    }
+  private send(call: () => Promise<unknown>): Promise<'delivered' | 'gone'> {
+    return answerToken(call);
   }
 }
 

@@ -28,7 +28,10 @@ export const METRIC = {
   slotsHeld: 'SlotsHeld',
   /** Gauge: job attempts waiting for a slot (sweep, every run). */
   jobsWaiting: 'JobsWaitingForSlot',
-  /** Gauge, seconds: how long the oldest waiting job has waited for a slot, 0 when none waits (sweep). */
+  /**
+   * Seconds: how long the oldest waiting job has waited for a slot, 0 when none waits (sweep, every run); and how
+   * long a job waited when it took its slot (submit: slots go to the oldest waiters first, so it was the oldest).
+   */
   oldestSlotWaitSeconds: 'OldestSlotWaitSeconds',
   /** Gauge, USD: spent plus reserved in the current UTC month (sweep, every run; CloudWatch cannot sum a month). */
   budgetMonthUsd: 'BudgetMonthUsd',

@@ -107,6 +107,11 @@ export class PipelineMetrics {
     this.metrics.publishStoredMetrics();
   }
 
+  /** A job took a Runware slot after waiting this long for it (submit, at once: the sweep's gauge is 5-minutely). */
+  slotWait(seconds: number): void {
+    this.emit(METRIC.oldestSlotWaitSeconds, MetricUnit.Seconds, seconds);
+  }
+
   private count(name: string): void {
     this.emit(name, MetricUnit.Count, 1);
   }

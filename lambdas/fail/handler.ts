@@ -5,10 +5,10 @@ import { EventBridgeJobEvents } from '../core/events.js';
 import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, eventsClient, logger, s3Client } from '../core/runtime.js';
+import { releasingSlotStore } from '../core/slot-wake.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
-import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
 import { type FailInput, failJob, failureLogAttributes } from './fail.js';
@@ -18,7 +18,7 @@ const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKE
 const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
-  slots: new DynamoSlotStore(table),
+  slots: releasingSlotStore(table),
   tasks: new DynamoTaskStore(table),
   events: new EventBridgeJobEvents(eventsClient()),
   budget: new DynamoBudgetStore(table),

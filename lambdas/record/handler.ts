@@ -1,10 +1,10 @@
 import * as z from 'zod';
 import { loadConfig } from '../core/config.js';
 import { dynamoClient } from '../core/runtime.js';
+import { releasingSlotStore } from '../core/slot-wake.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
-import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
 import { recordResults } from './record.js';
@@ -14,7 +14,7 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
   tasks: new DynamoTaskStore(table),
-  slots: new DynamoSlotStore(table),
+  slots: releasingSlotStore(table),
   budget: new DynamoBudgetStore(table),
 };
 

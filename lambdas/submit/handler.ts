@@ -4,13 +4,15 @@ import { loadConfig, positiveInt, usdAmount } from '../core/config.js';
 import { metrics } from '../core/metrics.js';
 import { S3InputPresigner } from '../core/presign.js';
 import { dynamoClient, readSecret, runwareClient, s3Client, sfnClient } from '../core/runtime.js';
+import { releasingSlotStore } from '../core/slot-wake.js';
 import { StepInputSchema, stepHandler } from '../core/step-input.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
-import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
-import { submitJob } from './submit.js';
+import { SfnSlotWaker } from '../core/task-tokens.js';
+import { type WaitForSlotOutput, waitForSlot } from './queue.js';
+import { type SubmitOutput, submitJob } from './submit.js';
 
 const config = loadConfig(
   z.object({
@@ -32,7 +34,9 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
   tasks: new DynamoTaskStore(table),
-  slots: new DynamoSlotStore(table, { staleAfterMs: config.STALE_WAITER_SECONDS * 1000 }),
+  // A 429 gives the slot back: the next waiter is woken at once.
+  slots: releasingSlotStore(table, { onTaken: (seconds) => metrics.slotWait(seconds) }),
+  waker: new SfnSlotWaker(sfnClient),
   maxConcurrentTasks: config.MAX_CONCURRENT_TASKS,
   budget: new DynamoBudgetStore(table),
   budgetLimits: { dailyUsd: config.DAILY_BUDGET_USD, monthlyUsd: config.MONTHLY_BUDGET_USD },
@@ -43,11 +47,21 @@ const deps = {
   now: () => new Date(),
 };
 
-const SubmitInput = StepInputSchema.extend({ taskToken: z.string().min(1) });
+const SubmitInput = StepInputSchema.extend({
+  taskToken: z.string().min(1),
+  /** Set by the WaitForSlot step: take a slot or wait to be woken, nothing is sent to Runware. */
+  waitForSlot: z.literal(true).optional(),
+});
 
-/** Invoked by the state machine with `.waitForTaskToken`: the step waits until the webhook reports back. */
+/**
+ * Invoked by the state machine with `.waitForTaskToken`, by two steps: WaitForSlot (`waitForSlot: true`), which
+ * waits until a slot is taken, and Submit, which waits until the webhook reports back.
+ */
 export const handler = stepHandler(
   'submitted',
-  (input) => submitJob(input, deps).catch((error: unknown) => metrics.rethrow(error)),
+  (input): Promise<SubmitOutput | WaitForSlotOutput> =>
+    (input.waitForSlot ? waitForSlot(input, deps) : submitJob(input, deps)).catch((error: unknown) =>
+      metrics.rethrow(error),
+    ),
   SubmitInput,
 );

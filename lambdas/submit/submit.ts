@@ -41,10 +41,11 @@ export interface SubmitOutput {
  * accepted), so a crash, a timeout or a transient error never pays for a second video; and a webhook that
  * arrives before this function returns finds the token it needs.
  *
- * It first takes a Runware slot (`maxConcurrentTasks`). Without one, or when Runware answers that it is at
- * capacity (the slot then given back), the job is QUEUED and the step throws {@link NoSlotError} /
- * {@link RunwareBusyError}, which the state machine retries with backoff; past the job's hard deadline it throws
- * {@link WaitDeadlineError} instead. With a slot, the job's estimated charge is reserved against the budget
+ * It first takes a Runware slot (`maxConcurrentTasks`), normally taken already by the `WaitForSlot` step before it
+ * (see `waitForSlot`). Without one, the job is QUEUED and the step throws {@link NoSlotError}, which sends the job
+ * back to WaitForSlot; when Runware answers that it is at capacity (the slot then given back) it throws
+ * {@link RunwareBusyError}, which the state machine retries with backoff. Past the job's hard deadline either
+ * throws {@link WaitDeadlineError} instead. With a slot, the job's estimated charge is reserved against the budget
  * (`reserveBudget`); a job it does not fit is not submitted. The slot is given back when the generation has ended
  * (record, fail, sweep).
  *
@@ -119,7 +120,11 @@ async function send(job: JobRecord, taskUUID: string, deps: SubmitDeps): Promise
  * The error that makes the job wait: `reason`, with the job marked QUEUED (stamped the first time only); or,
  * past the job's hard deadline, the error that ends it.
  */
-async function waiting(job: JobRecord, deps: SubmitDeps, reason: Error): Promise<Error> {
+export async function waiting(
+  job: JobRecord,
+  deps: Pick<SubmitDeps, 'jobs' | 'now'>,
+  reason: Error,
+): Promise<Error> {
   const now = deps.now();
   if (job.deadline && now.getTime() >= Date.parse(job.deadline)) {
     const since = job.stages.QUEUED ?? job.stages.VALIDATED ?? job.createdAt;

@@ -3,11 +3,11 @@ import { loadConfig } from '../core/config.js';
 import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, logger, s3Client } from '../core/runtime.js';
+import { releasingSlotStore } from '../core/slot-wake.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
-import { DynamoSlotStore } from '../core/store/slots.js';
 import { Table } from '../core/store/table.js';
 import { budgetGauge } from './budget-gauge.js';
 import { reclaimSlots } from './reclaim.js';
@@ -20,7 +20,7 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   files: new DynamoFileStore(table),
   jobs: new DynamoJobStore(table),
-  slots: new DynamoSlotStore(table),
+  slots: releasingSlotStore(table),
   budget: new DynamoBudgetStore(table),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),

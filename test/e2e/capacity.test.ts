@@ -89,6 +89,30 @@ describe('a cap on Runware tasks in flight', () => {
   );
 
   it(
+    'gives a freed slot to a waiting job within seconds: the release wakes it, no timed retry is waited out',
+    async () => {
+      sim.setRenderSpeed(1);
+      const jobs = await batch('prompt', 5);
+      expect(jobs.map((j) => j.status)).toEqual(Array(5).fill('DELIVERED'));
+      const at = (job: JobRecord, stage: 'GENERATED' | 'SUBMITTED') => Date.parse(job.stages[stage] ?? '');
+      const queued = jobs.filter((j) => j.stages.QUEUED !== undefined);
+      expect(queued.length).toBeGreaterThanOrEqual(2);
+      for (const job of queued) {
+        // The slot it took was given back when another job's generation was recorded (GENERATED) just before.
+        const released = Math.max(
+          ...jobs
+            .filter((o) => o !== job && at(o, 'GENERATED') <= at(job, 'SUBMITTED'))
+            .map((o) => at(o, 'GENERATED')),
+        );
+        expect(at(job, 'SUBMITTED') - released, job.stem).toBeLessThan(8_000);
+      }
+      expect(sim.peakInFlight).toBeLessThanOrEqual(2);
+      await expectAllSlotsFree();
+    },
+    SLOW,
+  );
+
+  it(
     'keeps jobs waiting through a burst of 429 and then delivers each with one accepted task',
     async () => {
       // The submit function's client tries 3 times per run: 12 refusals make several runs wait.

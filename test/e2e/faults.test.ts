@@ -48,6 +48,8 @@ interface Call {
   error?: string;
 }
 const calls: Call[] = [];
+/** Faults for the Submit step's next invocations, armed as each comes (WaitForSlot runs the same function first). */
+const submitStepFaults: (() => void)[] = [];
 /** When each request the S3 fault proxy failed was answered (same order as `stack.s3Faults.failed`). */
 const s3FaultTimes: number[] = [];
 /** Called at the next request the S3 fault proxy fails (a scenario that acts at that moment sets it). */
@@ -60,6 +62,11 @@ beforeAll(async () => {
   // Record the outcome of every invocation (Step Functions, the webhook endpoint and ingest all go through here).
   const invoke = stack.lambdas.invoke.bind(stack.lambdas);
   stack.lambdas.invoke = async (name: FunctionName, event: unknown) => {
+    // The submit function also runs the WaitForSlot step before Submit: scenarios count and fault the Submit step.
+    if (name === 'submit' && (event as { waitForSlot?: unknown } | null)?.waitForSlot === true) {
+      return invoke(name, event);
+    }
+    if (name === 'submit') submitStepFaults.shift()?.();
     const call: Call = { name, start: Date.now() };
     calls.push(call);
     try {
@@ -104,6 +111,7 @@ beforeEach(() => {
 afterEach(() => {
   sim.faults = {};
   onS3Fault = undefined;
+  submitStepFaults.length = 0;
 });
 
 // ------------------------------------------------------------------------------------------------ helpers
@@ -779,7 +787,7 @@ const CRASHES: FaultScenario[] = [
     name: 'submit killed after Runware accepted the task: the retry reuses the UUID, one task, one render',
     folder: 'crash/submit',
     faults: { submitDelayMs: 5_000 },
-    arrange: () => stack.lambdas.crashNext('submit', 1_500),
+    arrange: () => submitStepFaults.push(() => stack.lambdas.crashNext('submit', 1_500)),
     expected: delivered(),
     calls: { submit: ['Runtime.ExitError', 'ok'] },
     submitRequests: 2,
@@ -798,7 +806,7 @@ const CRASHES: FaultScenario[] = [
     name: 'submit timing out after Runware accepted the task: the retry reuses the UUID, one task, one render',
     folder: 'timeout/submit',
     faults: { submitDelayMs: 5_000 },
-    arrange: () => stack.lambdas.timeOutNext('submit', 1_500),
+    arrange: () => submitStepFaults.push(() => stack.lambdas.timeOutNext('submit', 1_500)),
     expected: delivered(),
     calls: { submit: ['Sandbox.Timedout', 'ok'] },
     submitRequests: 2,
@@ -813,8 +821,10 @@ const CRASHES: FaultScenario[] = [
     // so the step that finally runs comes well after the report, and finds it in the table.
     faults: { submitDelayMs: 1_000, errorWebhook: PROVIDER_ERROR },
     arrange: () => {
-      stack.lambdas.crashNext('submit', 1_000);
-      stack.lambdas.crashNext('submit', 0);
+      submitStepFaults.push(
+        () => stack.lambdas.crashNext('submit', 1_000),
+        () => stack.lambdas.crashNext('submit', 0),
+      );
     },
     expected: failed(
       {

@@ -209,7 +209,7 @@ const EXPECTED: Record<string, Grants> = {
     ...base('poll'),
     [RUNWARE_API_KEY]: SECRET_READ,
   },
-  record: base('record'),
+  record: { ...base('record'), stateMachine: ['states:SendTaskSuccess'] },
   deliver: {
     ...base('deliver'),
     'outputBucket/*': ['s3:AbortMultipartUpload', 's3:PutObject'],
@@ -220,10 +220,12 @@ const EXPECTED: Record<string, Grants> = {
     ...DEAD_LETTERS,
     'outputBucket/*': ['s3:PutObject'],
     [DEFAULT_EVENT_BUS]: ['events:PutEvents'],
+    stateMachine: ['states:SendTaskSuccess'],
   },
   sweep: {
     ...base('sweep', DYNAMODB_READ_WRITE_DELETE),
     'outputBucket/*': ['s3:PutObject'],
+    stateMachine: ['states:SendTaskSuccess'],
   },
 };
 
@@ -497,9 +499,14 @@ describe('S3: inputs are never lost, outputs are never read', () => {
 });
 
 describe('Step Functions, DynamoDB, logs and the dead-letter queue', () => {
-  it('lets only submit and webhook complete task tokens, only webhook fail them, on this state machine only', () => {
+  it('lets only webhook and the functions that give slots back complete task tokens, only webhook fail them', () => {
+    // submit (its own WaitForSlot token; a 429), record, fail and sweep give Runware slots back and wake a waiter.
+    const wakes = ['states:SendTaskSuccess on stateMachine'];
     expect(grantsWhere((g) => g.action.startsWith('states:SendTask'))).toEqual({
-      submit: ['states:SendTaskSuccess on stateMachine'],
+      submit: wakes,
+      record: wakes,
+      fail: wakes,
+      sweep: wakes,
       webhook: ['states:SendTaskFailure on stateMachine', 'states:SendTaskSuccess on stateMachine'],
     });
   });

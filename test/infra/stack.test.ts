@@ -141,9 +141,9 @@ describe('function environment (the contract with lambdas/*)', () => {
     ],
     ['webhook', ['TABLE_NAME', 'WEBHOOK_SECRET_ARN']],
     ['poll', ['TABLE_NAME', 'RUNWARE_API_URL', 'RUNWARE_API_KEY_SECRET']],
-    ['record', ['TABLE_NAME']],
+    ['record', ['TABLE_NAME', 'MAX_CONCURRENT_TASKS', 'STALE_WAITER_SECONDS']],
     ['deliver', ['TABLE_NAME', 'OUTPUT_BUCKET', 'ALLOWED_VIDEO_HOSTS']],
-    ['fail', ['TABLE_NAME', 'OUTPUT_BUCKET']],
+    ['fail', ['TABLE_NAME', 'OUTPUT_BUCKET', 'MAX_CONCURRENT_TASKS', 'STALE_WAITER_SECONDS']],
   ] as const)('gives %s exactly its variables', (name, expected) => {
     expect(Object.keys(environmentOf(name)).sort()).toEqual([...HOUSE, ...expected].sort());
   });
@@ -208,11 +208,12 @@ describe('state machine definition', () => {
     expect(definition.TimeoutSeconds).toBe(7200 + 1800);
   });
 
-  it('runs Settle -> Validate -> IsRefused -> Submit -> Record -> Deliver -> PublishSucceeded -> Succeeded', () => {
+  it('runs Settle -> Validate -> IsRefused -> WaitForSlot -> Submit -> Record -> Deliver -> PublishSucceeded', () => {
     expect(definition.StartAt).toBe('Settle');
     expect(stateOf(definition, 'Settle')).toMatchObject({ Type: 'Wait', Seconds: 10, Next: 'Validate' });
     expect(stateOf(definition, 'Validate')).toMatchObject({ Next: 'IsRefused', ResultPath: '$.validated' });
-    expect(stateOf(definition, 'IsRefused')).toMatchObject({ Type: 'Choice', Default: 'Submit' });
+    expect(stateOf(definition, 'IsRefused')).toMatchObject({ Type: 'Choice', Default: 'WaitForSlot' });
+    expect(stateOf(definition, 'WaitForSlot')).toMatchObject({ Next: 'Submit', ResultPath: null });
     expect(stateOf(definition, 'Submit')).toMatchObject({ Next: 'Record', ResultPath: '$.generation' });
     expect(stateOf(definition, 'Record')).toMatchObject({ Next: 'Deliver', ResultPath: '$.recorded' });
     expect(stateOf(definition, 'Deliver')).toMatchObject({
@@ -238,12 +239,13 @@ describe('state machine definition', () => {
   it('gives every Lambda step a timeout, a retry of transient errors with backoff and jitter, and a catch', () => {
     const lambdaSteps = Object.entries(definition.States).filter(([, st]) => isLambdaTask(st));
     expect(lambdaSteps.map(([name]) => name).sort()).toEqual(
-      ['Deliver', 'Fail', 'Poll', 'Record', 'Submit', 'Validate'].sort(),
+      ['Deliver', 'Fail', 'Poll', 'Record', 'Submit', 'Validate', 'WaitForSlot'].sort(),
     );
     for (const [name, st] of lambdaSteps) {
       expect(st.TimeoutSeconds, name).toBeGreaterThan(0);
-      // Submit first has its wait for a slot (asserted below); the transient retry comes after it.
-      expect(name === 'Submit' ? st.Retry?.slice(1) : st.Retry, name).toEqual([
+      // Submit and WaitForSlot first have their waits (asserted below); the transient retry comes after them.
+      const waits = name === 'Submit' || name === 'WaitForSlot';
+      expect(waits ? st.Retry?.slice(1) : st.Retry, name).toEqual([
         {
           ErrorEquals: [
             'Lambda.ServiceException',
@@ -305,16 +307,44 @@ describe('state machine definition', () => {
       Payload: { 'jobId.$': '$.jobId', 'attempt.$': '$.attempt', 'taskToken.$': '$$.Task.Token' },
     });
     expect(submit.Catch).toEqual([
+      { ErrorEquals: ['NoSlotError'], ResultPath: null, Next: 'WaitForSlot' },
       { ErrorEquals: ['States.Timeout'], ResultPath: '$.waitTimedOut', Next: 'Poll' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Fail' },
     ]);
     expect(submit.Retry?.flatMap((r) => r.ErrorEquals)).not.toContain('States.Timeout');
   });
 
-  it('makes Submit wait for a Runware slot, or while Runware is busy, with backoff and full jitter', () => {
+  it('makes WaitForSlot wait for a Runware slot on its task token, asking again after each timeout', () => {
+    const waitForSlot = stateOf(definition, 'WaitForSlot');
+    expect(waitForSlot.Resource).toMatch(/lambda:invoke\.waitForTaskToken$/);
+    expect(waitForSlot.Parameters).toMatchObject({
+      FunctionName: `arn:aws:lambda:us-east-1:123456789012:function:${logicalId(s.stack.pipeline.functions.submit)}`,
+      Payload: {
+        'jobId.$': '$.jobId',
+        'attempt.$': '$.attempt',
+        'taskToken.$': '$$.Task.Token',
+        waitForSlot: true,
+      },
+    });
+    expect(waitForSlot.TimeoutSeconds).toBe(60);
+    const [timeout] = waitForSlot.Retry ?? [];
+    expect(timeout).toEqual({
+      ErrorEquals: ['States.Timeout'],
+      IntervalSeconds: 1,
+      BackoffRate: 1,
+      MaxAttempts: 250,
+    });
+    expect(waitForSlot.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Fail' }]);
+    // About five history events per round: even a 7-day deadline stays far inside a Standard workflow's 25,000.
+    const longest = slotWait(604_800);
+    expect((604_800 / longest.wakeTimeoutSeconds) * 5).toBeLessThan(6_000);
+    expect(longest.wakeMaxAttempts * 5).toBeLessThan(12_500);
+  });
+
+  it('makes Submit wait while Runware is busy, with backoff and full jitter', () => {
     const [wait] = stateOf(definition, 'Submit').Retry ?? [];
     expect(wait).toEqual({
-      ErrorEquals: ['NoSlotError', 'RunwareBusyError'],
+      ErrorEquals: ['RunwareBusyError'],
       IntervalSeconds: 2,
       BackoffRate: 1.5,
       MaxDelaySeconds: 60,

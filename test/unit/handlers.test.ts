@@ -34,6 +34,9 @@ beforeAll(() => {
     // The stack always sets it; the handler has no fallback.
     ORPHAN_AFTER_SECONDS: String(DEFAULT_SETTINGS.orphanAfterSeconds),
     JOB_RECORD_RETENTION_DAYS: String(DEFAULT_SETTINGS.jobRecordRetentionDays),
+    // Whoever gives a slot back wakes the next waiter: the stack sets these for fail, record, submit and sweep.
+    MAX_CONCURRENT_TASKS: String(DEFAULT_SETTINGS.maxConcurrentTasks),
+    STALE_WAITER_SECONDS: '300',
   });
 });
 afterEach(() => {
@@ -210,6 +213,7 @@ describe('fail handler', () => {
     const jobId = 'f'.repeat(32);
     dynamo.on(GetCommand).resolves({ Item: storedJob(jobId, 'SUBMITTED') });
     dynamo.on(UpdateCommand).resolves({ Attributes: storedJob(jobId, 'FAILED') });
+    dynamo.on(QueryCommand).resolves({ Items: [] }); // nobody waiting for the slot it gives back
     s3.on(PutObjectCommand).resolves({});
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     vi.spyOn(console, 'warn').mockImplementation(() => undefined);

@@ -26,6 +26,12 @@ const DUE = TABLE_SCHEMA.dueIndex;
  * sorted by when it started waiting). A free slot goes to the oldest waiters still alive (heard from within
  * `staleAfterMs`), so no job waits behind newer ones for ever; a waiter that stopped asking (its execution died)
  * is skipped, and removed when its attempt is released.
+ *
+ * Waking: a waiter may leave the task token of its waiting step (`WaitForSlot`) on its item. Whoever frees a slot
+ * (or sees one free that it may not take) completes the tokens of the oldest live waiters, as many as slots are
+ * free ({@link DynamoSlotStore.wake}), so a freed slot is taken within a second instead of at the waiter's next
+ * timed retry. The token is stored *before* the waiter looks at the slots, so a slot freed in between is seen by
+ * one of the two: the waiter (which then takes it) or the releaser (which then finds the token).
  */
 
 /** The key of a holder (and of a waiter): one per job attempt. */
@@ -42,8 +48,12 @@ export const WaiterSchema = z.object({
   /** When it last asked for one. */
   heartbeatAt: z.string(),
   dueSk: z.string(),
+  /** The task token of its waiting step, until a releaser claims it to wake the step. */
+  taskToken: z.string().optional(),
 });
 export type Waiter = z.infer<typeof WaiterSchema>;
+/** The waiter item as read by its key: out of the queue (no `dueSk`) once its attempt took a slot or ended. */
+const WaiterItemSchema = WaiterSchema.extend({ dueSk: z.string().optional() });
 
 export interface SlotHolder {
   holder: string;
@@ -52,14 +62,26 @@ export interface SlotHolder {
   takenAt: string;
 }
 
+/** Completes a waiting step's task token (`SendTaskSuccess`). */
+export interface SlotWaker {
+  /** 'gone' when no step waits on the token any more (it timed out, its execution ended, it was woken). */
+  wake(taskToken: string): Promise<'delivered' | 'gone'>;
+}
+
 export interface SlotStore {
   /**
    * Takes a slot for the attempt if one is free and no older live waiter is owed it; true when the attempt holds
-   * one (taken now or before: asking again is harmless). Otherwise lists it as waiting and returns false.
+   * one (taken now or before: asking again is harmless). Otherwise lists it as waiting (with `taskToken`, to be
+   * woken when a slot is freed) and returns false.
    */
-  acquire(jobId: string, attempt: number, max: number): Promise<boolean>;
-  /** Gives the attempt's slot back and ends its wait; false when it held none (already released). */
+  acquire(jobId: string, attempt: number, max: number, taskToken?: string): Promise<boolean>;
+  /**
+   * Gives the attempt's slot back and ends its wait; false when it held none (already released). With a waker
+   * (`SlotStoreOptions.wake`), then wakes the waiters the free slots are owed to.
+   */
   release(jobId: string, attempt: number): Promise<boolean>;
+  /** Wakes the oldest live waiters with a token, as many as slots are free of `max`; how many were woken. */
+  wake(max: number): Promise<number>;
   /** Every slot taken. */
   holders(): Promise<SlotHolder[]>;
   /** The attempts waiting for a slot, oldest first (at most `limit`). */
@@ -70,6 +92,10 @@ export interface SlotStoreOptions {
   now?: () => Date;
   /** A waiter not heard from for this long is skipped (its execution is gone or stuck). @default 300000 */
   staleAfterMs?: number;
+  /** Given, a release wakes the waiters owed the free slots of `max`. */
+  wake?: { waker: SlotWaker; max: number };
+  /** Called when this store took a slot for an attempt, with how long it had waited (0: it never waited). */
+  onTaken?: (waitedSeconds: number) => void;
 }
 
 /** Longer than any job may wait (the largest hard deadline is 7 days). */
@@ -84,20 +110,26 @@ export class DynamoSlotStore implements SlotStore {
 
   constructor(
     private readonly table: Table,
-    options: SlotStoreOptions = {},
+    private readonly options: SlotStoreOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
     this.staleAfterMs = options.staleAfterMs ?? 300_000;
   }
 
-  async acquire(jobId: string, attempt: number, max: number): Promise<boolean> {
+  async acquire(jobId: string, attempt: number, max: number, taskToken?: string): Promise<boolean> {
     const holder = holderOf(jobId, attempt);
-    const taken = await this.taken();
-    if (Object.hasOwn(taken, holder)) return true;
+    if (Object.hasOwn(await this.taken(), holder)) return true;
     const now = this.now().toISOString();
-    const me = await this.wait(holder, jobId, attempt, now);
+    const me = await this.wait(holder, jobId, attempt, now, taskToken);
+    // Read after the token is stored: a slot freed before this read is seen here, one freed after it finds the token.
+    const taken = await this.taken();
     const free = max - Object.keys(taken).length;
-    if (free <= 0 || !(await this.isFirst(me, free, now))) return false;
+    if (free <= 0) return false;
+    if (!(await this.isFirst(me, free, now))) {
+      // A free slot owed to older waiters: a wake may have been lost (a releaser that crashed), so wake them.
+      if (this.options.wake) await this.wake(max);
+      return false;
+    }
     await this.table.write({ put: { ...keys.slots(), holders: {} }, if: itemIsNew });
     const took = await this.table.write({
       update: keys.slots(),
@@ -109,18 +141,76 @@ export class DynamoSlotStore implements SlotStore {
       // The same holder asking again keeps its slot; a new one needs a free slot. Both in one write.
       if: expr('attribute_exists(holders.#h) OR size(holders) < :max', { '#h': holder }, { ':max': max }),
     });
-    if (took) await this.stopWaiting(holder);
+    if (took) {
+      await this.stopWaiting(holder);
+      this.options.onTaken?.(Math.max(0, Math.round((Date.parse(now) - Date.parse(me.queuedAt)) / 1000)));
+    }
     return took;
   }
 
   async release(jobId: string, attempt: number): Promise<boolean> {
     const holder = holderOf(jobId, attempt);
     await this.stopWaiting(holder);
-    return this.table.write({
+    const released = await this.table.write({
       update: keys.slots(),
       set: expr('REMOVE holders.#h', { '#h': holder }),
       if: expr('attribute_exists(holders.#h)', { '#h': holder }),
     });
+    if (released && this.options.wake) await this.wake(this.options.wake.max);
+    return released;
+  }
+
+  async wake(max: number): Promise<number> {
+    const waker = this.options.wake?.waker;
+    let free = max - Object.keys(await this.taken()).length;
+    if (!waker || free <= 0) return 0;
+    const now = this.now().toISOString();
+    const liveSince = Date.parse(now) - this.staleAfterMs;
+    const listed = await this.table.due(duePartitions.slotQueue, now, free + WAITER_LOOKAHEAD, WaiterSchema);
+    let woken = 0;
+    for (const listedWaiter of listed) {
+      if (free <= 0) break;
+      if (Date.parse(listedWaiter.heartbeatAt) < liveSince) continue;
+      // The index may lag behind the item: its token is read from the item itself.
+      const waiter = await this.table.get(
+        keys.waiter(holderOf(listedWaiter.jobId, listedWaiter.attempt)),
+        WaiterItemSchema,
+      );
+      if (!waiter?.dueSk) continue; // it took a slot or was released meanwhile
+      const outcome = waiter.taskToken ? await this.wakeOne(waiter, waiter.taskToken, waker) : 'pending';
+      if (outcome === 'gone') continue; // not owed a slot any more: the next waiter is
+      free -= 1; // woken now, or before (a waiter without a token is on its way to take its slot)
+      if (outcome === 'woken') woken += 1;
+    }
+    return woken;
+  }
+
+  /**
+   * Claims the waiter's token (so that two releasers never both use it) and completes it. A token no step waits
+   * on means the waiter's step timed out or its execution ended: it leaves the queue unless it asked again since
+   * (then it has a new token or a new heartbeat) and, like any waiter, joins it again the next time it asks.
+   */
+  private async wakeOne(
+    waiter: Pick<Waiter, 'jobId' | 'attempt' | 'heartbeatAt'>,
+    token: string,
+    waker: SlotWaker,
+  ): Promise<'woken' | 'gone' | 'pending'> {
+    const key = keys.waiter(holderOf(waiter.jobId, waiter.attempt));
+    const claimed = await this.table.write({
+      update: key,
+      set: expr('REMOVE taskToken'),
+      if: expr('taskToken = :token', undefined, { ':token': token }),
+    });
+    if (!claimed) return 'pending'; // another releaser woke it, or it asked again with a new token
+    if ((await waker.wake(token)) === 'delivered') return 'woken';
+    await this.table.write({
+      update: key,
+      set: expr(leaveDueIndex),
+      if: expr('attribute_not_exists(taskToken) AND heartbeatAt = :seen', undefined, {
+        ':seen': waiter.heartbeatAt,
+      }),
+    });
+    return 'gone';
   }
 
   async holders(): Promise<SlotHolder[]> {
@@ -136,22 +226,36 @@ export class DynamoSlotStore implements SlotStore {
    * UpdateItem are needed by the functions that take and give back slots.
    */
   private async stopWaiting(holder: string): Promise<void> {
-    await this.table.write({ update: keys.waiter(holder), set: expr(leaveDueIndex), if: inDueIndex });
+    await this.table.write({
+      update: keys.waiter(holder),
+      set: expr(`${leaveDueIndex}, taskToken`),
+      if: inDueIndex,
+    });
   }
 
   private async taken(): Promise<z.output<typeof SlotsItemSchema>['holders']> {
     return (await this.table.get(keys.slots(), SlotsItemSchema))?.holders ?? {};
   }
 
-  /** Lists the attempt as waiting (keeping when it started) and records that it asked now. */
-  private wait(holder: string, jobId: string, attempt: number, now: string): Promise<Waiter> {
+  /**
+   * Lists the attempt as waiting (keeping when it started) and records that it asked now, with the token that
+   * wakes it (none: it asks again on its own, and a token it left before is dropped, its step being over).
+   */
+  private wait(
+    holder: string,
+    jobId: string,
+    attempt: number,
+    now: string,
+    taskToken?: string,
+  ): Promise<Waiter> {
     const due = dueAt(duePartitions.slotQueue, now, holder);
     return this.table.update(
       {
         update: keys.waiter(holder),
         set: expr(
           'SET jobId = :job, attempt = :attempt, heartbeatAt = :now, queuedAt = if_not_exists(queuedAt, :now), ' +
-            '#duePk = :duePk, #dueSk = if_not_exists(#dueSk, :dueSk), #expiresAt = :expiresAt',
+            '#duePk = :duePk, #dueSk = if_not_exists(#dueSk, :dueSk), #expiresAt = :expiresAt' +
+            (taskToken ? ', taskToken = :token' : ' REMOVE taskToken'),
           {
             '#duePk': DUE.partitionKey,
             '#dueSk': DUE.sortKey,
@@ -164,6 +268,7 @@ export class DynamoSlotStore implements SlotStore {
             ':now': now,
             ':duePk': due[DUE.partitionKey],
             ':dueSk': due[DUE.sortKey],
+            ...(taskToken ? { ':token': taskToken } : {}),
           },
         ),
       },
