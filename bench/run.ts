@@ -17,24 +17,33 @@
  * INIT_RUNS, SKIP (comma-separated figure numbers to leave out).
  */
 
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { type IncomingMessage, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { LocalStack } from '../local/stack.js';
-import type { FunctionName } from '../local/template.js';
 import { storesOf } from '../test/support/local.js';
 import { type BundleTimes, timeBundleImport } from './bundles.js';
+import { measureDelivery } from './figure-delivery.js';
+import {
+  countRequestsTo,
+  counts,
+  PRICES,
+  peakInFlight,
+  RUNWARE_VIDEO_SECONDS,
+  setSimulatorCapacity,
+  tagBenchRequests,
+  timeLambdas,
+} from './measure.js';
 import {
   awaitPairs,
   dropPairs,
   endCleanlyAfterStop,
+  fmt,
   machine,
   makeSamples,
   quantile,
-  type Spread,
+  type Row,
+  round,
   sampleTreePeak,
   spread,
   variant,
@@ -66,142 +75,6 @@ const STACK_CONTEXT: Record<string, string> = {
 /** Figure 3's second and later runs are left out once the bench has run this long (the budget is 15 min). */
 const BUDGET_S = env('BUDGET_S', 780);
 
-// -------------------------------------------------------------------------------------------- prices
-/**
- * Public us-east-1 prices, USD. Values as published on these pages (2024-11 price list, the latest known
- * when this was written; the bench machine has no internet access to re-check them).
- */
-const PRICES = {
-  /** https://aws.amazon.com/step-functions/pricing/ : Standard workflows, $0.025 per 1,000 state transitions. */
-  stateTransition: 0.025 / 1000,
-  /** https://aws.amazon.com/lambda/pricing/ : arm64, $0.0000133334 per GB-second. */
-  lambdaGbSecond: 0.0000133334,
-  /** https://aws.amazon.com/lambda/pricing/ : $0.20 per 1M requests. */
-  lambdaRequest: 0.2 / 1e6,
-  /** https://aws.amazon.com/dynamodb/pricing/on-demand/ : $0.625 per million write request units. */
-  dynamoWriteUnit: 0.625 / 1e6,
-  /** https://aws.amazon.com/dynamodb/pricing/on-demand/ : $0.125 per million read request units. */
-  dynamoReadUnit: 0.125 / 1e6,
-  /** https://aws.amazon.com/s3/pricing/ : S3 Standard PUT, COPY, POST, LIST: $0.005 per 1,000 requests. */
-  s3Tier1: 0.005 / 1000,
-  /** https://aws.amazon.com/s3/pricing/ : S3 Standard GET, HEAD and all other requests: $0.0004 per 1,000. */
-  s3Tier2: 0.0004 / 1000,
-  /** https://aws.amazon.com/secrets-manager/pricing/ : $0.05 per 10,000 API calls. */
-  secretsCall: 0.05 / 10_000,
-  /** https://aws.amazon.com/eventbridge/pricing/ : custom events $1.00 per million (AWS service events free). */
-  eventBridgeEvent: 1 / 1e6,
-  /** https://aws.amazon.com/api-gateway/pricing/ : HTTP APIs, $1.00 per million requests (first 300 million). */
-  httpApiRequest: 1 / 1e6,
-  /** docs/runware-api.md: klingai:avatar@2.0-pro, USD 0.087 per second of video. */
-  runwarePerSecond: 0.087,
-};
-const RUNWARE_VIDEO_SECONDS = 30;
-
-// ------------------------------------------------------------------------------ request counting
-/** Requests the local stack's servers received from the pipeline (the bench's own are tagged and skipped). */
-const counts = { dynamoRead: 0, dynamoWrite: 0, secrets: 0, s3Tier1: 0, s3Tier2: 0, httpApi: 0 };
-let counting: { s3Port: number; webhookPort: number } | undefined;
-const BENCH_HEADER = 'x-avatar-bench';
-
-// Every server of local mode lives in this process: counting at their `request` event sees every call.
-const originalEmit = Server.prototype.emit;
-Server.prototype.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
-  if (event === 'request' && counting) countRequest(this, args[0] as IncomingMessage, counting);
-  return originalEmit.apply(this, [event, ...args] as Parameters<Server['emit']>);
-} as Server['emit'];
-
-function countRequest(
-  server: Server,
-  req: IncomingMessage,
-  ports: { s3Port: number; webhookPort: number },
-): void {
-  if (req.headers[BENCH_HEADER]) return;
-  const target = String(req.headers['x-amz-target'] ?? '');
-  const port = (server.address() as AddressInfo | null)?.port;
-  if (target.startsWith('DynamoDB_')) {
-    // One unit per request: the pipeline's items are under 1 KB (write) / 4 KB (read) and it does no scans.
-    if (/\.(Get|Query|Scan|BatchGet|TransactGet)/.test(target)) counts.dynamoRead += 1;
-    else counts.dynamoWrite += 1;
-  } else if (target.startsWith('secretsmanager.')) counts.secrets += 1;
-  else if (port === ports.s3Port) {
-    if (req.method === 'GET' || req.method === 'HEAD') counts.s3Tier2 += 1;
-    else counts.s3Tier1 += 1;
-  } else if (port === ports.webhookPort) counts.httpApi += 1;
-}
-
-/** Tags the bench's own SDK requests so that they are not counted as the pipeline's. */
-function tagBenchRequests(stack: LocalStack): void {
-  const tag =
-    <A extends { request: unknown }, R>(next: (args: A) => Promise<R>) =>
-    async (args: A) => {
-      const request = args.request as { headers?: Record<string, string> };
-      if (request.headers) request.headers[BENCH_HEADER] = '1';
-      return next(args);
-    };
-  stack.s3.middlewareStack.add(tag, { step: 'build', name: 'benchTag' });
-  stack.dynamo.middlewareStack.add(tag, { step: 'build', name: 'benchTag' });
-}
-
-/** Lambda run times (from the start of the handler's run, not the wait for a free environment). */
-function timeLambdas(stack: LocalStack): { name: FunctionName; ms: number }[] {
-  const runs: { name: FunctionName; ms: number }[] = [];
-  const invoke = stack.lambdas.invoke.bind(stack.lambdas);
-  stack.lambdas.invoke = (name, event, options = {}) => {
-    let started = 0;
-    const done = () => {
-      if (started) runs.push({ name, ms: performance.now() - started });
-    };
-    const promise = invoke(name, event, {
-      onStart: () => {
-        started = performance.now();
-        options.onStart?.();
-      },
-    });
-    promise.then(done, done);
-    return promise;
-  };
-  return runs;
-}
-
-// -------------------------------------------------------------------- simulator capacity adapter
-/** Sets the Runware simulator's per-key capacity (429 above it); counts the submissions it refused. */
-function setSimulatorCapacity(stack: LocalStack, capacity: number): { readonly refused: number } {
-  const simulator = stack.simulator;
-  if (!simulator) {
-    console.error('bench: no simulator, capacity not set');
-    return { refused: 0 };
-  }
-  // The simulator's own per-key limit: above it a new task is answered 429 queueCapacityExceeded.
-  simulator.setCapacity(capacity);
-  simulator.resetPeakInFlight();
-  const submitted = simulator.submissions.length;
-  const accepted = simulator.tasks.size;
-  return {
-    // Submissions the simulator did not turn into a new task: 429 answers (and conflictTaskUUID resends).
-    get refused() {
-      return simulator.submissions.length - submitted - (simulator.tasks.size - accepted);
-    },
-  };
-}
-
-/** Most tasks the simulator had in flight at once (from their accepted and finished times). */
-function peakInFlight(stack: LocalStack, before: ReadonlySet<string>): number {
-  const edges: [number, number][] = [];
-  for (const task of stack.simulator?.tasks.values() ?? []) {
-    if (before.has(task.taskUUID)) continue;
-    edges.push([task.acceptedAt.getTime(), 1]);
-    edges.push([task.finishedAt?.getTime() ?? Number.POSITIVE_INFINITY, -1]);
-  }
-  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let now = 0;
-  let peak = 0;
-  for (const [, step] of edges) {
-    now += step;
-    peak = Math.max(peak, now);
-  }
-  return peak;
-}
-
 // --------------------------------------------------------------------------------------- helpers
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -224,25 +97,8 @@ function executionOf(stack: LocalStack, stem: string) {
   return stack.sfn.listExecutions().find((e) => (JSON.parse(e.input) as { stem: string }).stem === stem);
 }
 
-const round = (v: number, digits = 0) => Math.round(v * 10 ** digits) / 10 ** digits;
-
-interface Row {
-  figure: string;
-  metric: string;
-  median: string;
-  spread: string;
-  target: string;
-  met?: boolean;
-}
 const rows: Row[] = [];
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: machine() };
-
-function fmt(s: Spread, unit: string, digits = 0): { median: string; spread: string } {
-  return {
-    median: `${round(s.median, digits)} ${unit}`.trim(),
-    spread: s.n > 1 ? `${round(s.min, digits)}–${round(s.max, digits)} (n=${s.n})` : `n=${s.n}`,
-  };
-}
 
 // ------------------------------------------------------------------------------------ the samples
 const afterStop = endCleanlyAfterStop();
@@ -287,10 +143,10 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
       await stack.idle();
       const eventsBefore = stack.events.length;
       lambdaRuns.length = 0;
-      counting = {
+      countRequestsTo({
         s3Port: Number(new URL(stack.endpoints.s3).port),
         webhookPort: Number(new URL(stack.endpoints.webhook).port),
-      };
+      });
       const overheads: number[] = [];
       const totals: number[] = [];
       const renders: number[] = [];
@@ -342,7 +198,7 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
         const last = `${previous[0]} → video in bucket`;
         stages[last] = [...(stages[last] ?? []), delivered - previous[1]];
       }
-      counting = undefined;
+      countRequestsTo(undefined);
       const jobs = overheads.length;
       const overhead = {
         p50: quantile(overheads, 0.5),
@@ -524,7 +380,7 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
       }
     }
   } finally {
-    counting = undefined;
+    countRequestsTo(undefined);
     await stack.stop();
     afterStop.stopped();
   }
@@ -532,84 +388,14 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
 
 // ------------------------------------------------------------------------------ figure 3: delivery
 if (!SKIP.has(3)) {
-  const runs: Record<
-    'pipeline' | 'baseline',
-    { seconds: number; peakRssMiB: number; copySeconds?: number }[]
-  > = {
-    pipeline: [],
-    baseline: [],
-  };
-  for (let i = 0; i < DELIVERY_RUNS; i++) {
-    if (i > 0 && (Date.now() - benchStarted) / 1000 > BUDGET_S) {
-      progress(`figure 3: run ${i + 1} left out, the bench has used its time budget`);
-      break;
-    }
-    for (const mode of ['baseline', 'pipeline'] as const) {
-      progress(`figure 3: ${VIDEO_MB} MiB by the ${mode}, run ${i + 1} of ${DELIVERY_RUNS}`);
-      const child = spawnSync(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          join(dirname(new URL(import.meta.url).pathname), 'delivery.ts'),
-          mode,
-          String(VIDEO_MB),
-        ],
-        { encoding: 'utf8', timeout: 300_000 },
-      );
-      const line = child.stdout.trim().split('\n').at(-1) ?? '';
-      if (child.status !== 0 || !line.startsWith('{')) {
-        console.error(`bench: delivery ${mode} failed: ${child.stderr.slice(-500)}`);
-        continue;
-      }
-      runs[mode].push(JSON.parse(line) as { seconds: number; peakRssMiB: number; copySeconds?: number });
-    }
-  }
-  const rate = (mode: 'pipeline' | 'baseline') => runs[mode].map((r) => VIDEO_MB / r.seconds);
-  const ratios = runs.pipeline.map((r, i) =>
-    runs.baseline[i] ? runs.baseline[i].seconds / r.seconds : Number.NaN,
-  );
-  const ratio = spread(ratios.filter((r) => !Number.isNaN(r)).map((r) => r * 100));
-  // The same without the server-side copy into the visible name (the archive's second write of the video).
-  const uploadRatio = spread(
-    runs.pipeline
-      .map((r, i) =>
-        runs.baseline[i] ? runs.baseline[i].seconds / (r.seconds - (r.copySeconds ?? 0)) : Number.NaN,
-      )
-      .filter((r) => !Number.isNaN(r))
-      .map((r) => r * 100),
-  );
-  const pipelinePeak = spread(runs.pipeline.map((r) => r.peakRssMiB));
-  report.delivery = { videoMiB: VIDEO_MB, runs, ratioPercent: ratio, uploadRatioPercent: uploadRatio };
-  rows.push({
-    figure: '3 delivery',
-    metric: `deliver ${VIDEO_MB} MiB, MiB/s (baseline ${round(spread(rate('baseline')).median)} MiB/s)`,
-    ...fmt(spread(rate('pipeline')), 'MiB/s'),
-    target: '',
+  const delivery = measureDelivery({
+    videoMb: VIDEO_MB,
+    runs: DELIVERY_RUNS,
+    outOfTime: () => (Date.now() - benchStarted) / 1000 > BUDGET_S,
+    progress,
   });
-  rows.push({
-    figure: '3 delivery',
-    metric: 'deliver speed as share of the baseline',
-    ...fmt(ratio, '%'),
-    target: '≥ 80 %',
-    met: ratio.median >= 80,
-  });
-  rows.push({
-    figure: '3 delivery',
-    metric: `the same without the server-side copy to the visible name (copy ${round(
-      spread(runs.pipeline.map((r) => r.copySeconds ?? 0)).median,
-      1,
-    )} s)`,
-    ...fmt(uploadRatio, '%'),
-    target: '',
-  });
-  rows.push({
-    figure: '3 delivery',
-    metric: `deliver peak RSS, emulators included (baseline ${spread(runs.baseline.map((r) => r.peakRssMiB)).median} MiB)`,
-    ...fmt(pipelinePeak, 'MiB'),
-    target: '< 256 MiB',
-    met: pipelinePeak.median < 256,
-  });
+  report.delivery = delivery.report;
+  rows.push(...delivery.rows);
 }
 
 // ---------------------------------------------------------------------------------------- report

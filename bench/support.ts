@@ -108,6 +108,26 @@ export function quantile(values: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
 }
 
+export const round = (v: number, digits = 0) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/** One line of the bench's table. */
+export interface Row {
+  figure: string;
+  metric: string;
+  median: string;
+  spread: string;
+  target: string;
+  met?: boolean;
+}
+
+/** A spread as the table's median and min–max cells. */
+export function fmt(s: Spread, unit: string, digits = 0): { median: string; spread: string } {
+  return {
+    median: `${round(s.median, digits)} ${unit}`.trim(),
+    spread: s.n > 1 ? `${round(s.min, digits)}–${round(s.max, digits)} (n=${s.n})` : `n=${s.n}`,
+  };
+}
+
 /** Median and spread (min..max) of repeated measurements. */
 export interface Spread {
   median: number;
