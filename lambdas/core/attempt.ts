@@ -112,6 +112,8 @@ export interface EndedAttempt {
   adoptedTask?: AdoptedTask | undefined;
   stages: Partial<Record<string, string>>;
   error?: { code: string } | undefined;
+  /** A send of the task got no answer before Runware refused a resend: the refusal says nothing about the task. */
+  sendUnanswered?: boolean | undefined;
 }
 
 /**
@@ -128,6 +130,7 @@ export interface EndedAttempt {
  * sent its task (SUBMITTED: the poller was refused), or it was continuing an adopted one, whose lookup comes
  * first. The next attempt then adopts the same task again; asking about a task Runware lacks costs nothing.
  * An adopting attempt that ended before it gave its UUID out (no slot, over budget) hands the task on as well.
+ * So does an attempt whose send got no answer (a time-out) before a resend was refused (`sendUnanswered`).
  */
 export function adoptableTask(previous: EndedAttempt): AdoptedTask | undefined {
   const taskUUID = previous.taskUUID ?? previous.adoptedTask?.taskUUID;
@@ -145,8 +148,9 @@ function isAnswerAboutTask(previous: EndedAttempt, code: string): boolean {
   if (code === RUNWARE_ERROR_CODES.taskFailed) return true;
   if (!DEFINITE_RUNWARE_CODES.has(code)) return false;
   // A refusal answers for the task only when the refused request was the task's first send.
+  // Nor when an earlier send got no answer: Runware may have taken that one before it refused the resend.
   const refusedLookup = previous.stages.SUBMITTED !== undefined || previous.adoptedTask !== undefined;
-  return !refusedLookup;
+  return !refusedLookup && previous.sendUnanswered !== true;
 }
 
 /**
@@ -164,6 +168,12 @@ export async function lookUpTask(runware: RunwareClient, taskUUID: string): Prom
   }
 }
 
+/** What the message of a refused resend adds, when an earlier send got no answer: the retry continues the task. */
+export const unansweredSendNote = (taskUUID: string): string =>
+  `An earlier send of task ${taskUUID} got no answer, so Runware may hold it (and charge it). Once this is ` +
+  'fixed, the retry continues that same task (it asks Runware about it first, and sends it under the same UUID ' +
+  'only if Runware does not have it), so it is never paid for twice.';
+
 /** What the message of a refused status request adds: the task is kept, and the retry continues it. */
 export const refusedLookupNote = (taskUUID: string): string =>
   `Runware refused the status request, not the task: task ${taskUUID} may be in its hands (and be charged). ` +
@@ -178,6 +188,7 @@ export function summarizeAttempt(job: JobRecord): AttemptSummary {
     stages: job.stages,
     ...(job.taskUUID ? { taskUUID: job.taskUUID } : {}),
     ...(job.taskAccepted !== undefined ? { taskAccepted: job.taskAccepted } : {}),
+    ...(job.sendUnanswered ? { sendUnanswered: true } : {}),
     ...(job.adoptedTask ? { adoptedTask: job.adoptedTask } : {}),
     ...(job.error ? { error: job.error } : {}),
   };

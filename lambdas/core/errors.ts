@@ -188,6 +188,12 @@ export class WaitDeadlineError extends fixedKind('WaitDeadlineError') {}
 export class BudgetExceededError extends fixedKind('BudgetExceededError') {}
 
 export class RunwareRejectedError extends PipelineError {
+  /**
+   * The refused request was a resend of a task whose earlier send got no answer or a server error: Runware may
+   * hold that task, so the refusal is not its word about it (see `adoptableTask` in attempt.ts).
+   */
+  afterUncertainTry = false;
+
   constructor(
     code: string,
     message: string,

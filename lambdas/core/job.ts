@@ -133,6 +133,8 @@ export const AttemptSummarySchema = z.object({
   taskUUID: z.string().optional(),
   /** A cancelled attempt whose task Runware had accepted (a new attempt may have to account for it). */
   taskAccepted: z.boolean().optional(),
+  /** A send of that attempt's task got no answer before Runware refused a resend (see the job's field). */
+  sendUnanswered: z.boolean().optional(),
   /** Set when that attempt took over the task of the attempt before it. */
   adoptedTask: AdoptedTaskSchema.optional(),
   error: JobErrorSchema.optional(),
@@ -205,6 +207,11 @@ export const JobRecordSchema = z.object({
    */
   taskAccepted: z.boolean().optional(),
   lateCostUsd: z.number().optional(),
+  /**
+   * A send of this attempt's task got no answer (time-out, network, server error) and a resend was refused (a bad
+   * key, no credit): Runware may hold the task, so the next attempt continues it instead of a new task UUID.
+   */
+  sendUnanswered: z.boolean().optional(),
   /** When the table's TTL may delete the record (epoch seconds); unset: kept (`jobRecordRetentionDays`). */
   expiresAt: z.number().int().optional(),
   createdAt: z.string(),

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { loadAttempt } from '../core/attempt.js';
+import { loadAttempt, unansweredSendNote } from '../core/attempt.js';
 import { notifyIfDone, type TaskNotifier } from '../core/completion.js';
-import { JobStateError, NoSlotError, RunwareBusyError, WaitDeadlineError } from '../core/errors.js';
+import {
+  JobStateError,
+  NoSlotError,
+  RunwareBusyError,
+  RunwareRejectedError,
+  WaitDeadlineError,
+} from '../core/errors.js';
 import type { JobRecord, StepInput } from '../core/job.js';
 import type { InputPresigner } from '../core/presign.js';
 import type { RunwareClient } from '../core/runware/client.js';
@@ -89,7 +95,7 @@ export async function submitJob(
     // The previous attempt's task may be in Runware's hands: ask about it, send it only if Runware lacks it.
     let sent: SubmitOutput | undefined;
     const found = await continueAdoptedTask(newTask, deps, async () => {
-      sent = await send(job, taskUUID, deps);
+      sent = await send(job, taskUUID, deps, false);
     });
     if (sent) return { ...sent, adopted: found.found };
     const status = found.found === 'finished' ? 'already-finished' : 'already-accepted';
@@ -100,13 +106,31 @@ export async function submitJob(
   // This step ran before (it crashed or timed out) and Runware already answered in between.
   const outcome = await notifyIfDone(task, deps);
   if (outcome.state !== 'pending') return { taskUUID, status: 'already-finished' };
-  return send(job, taskUUID, deps);
+  // The UUID was given out by an earlier run of this step, which may have sent it before it crashed or timed out.
+  return send(job, taskUUID, deps, job.taskUUID === taskUUID);
 }
 
-/** Sends the task to Runware (its UUID already stored with the step's token) and marks the attempt SUBMITTED. */
-async function send(job: JobRecord, taskUUID: string, deps: SubmitDeps): Promise<SubmitOutput> {
+/**
+ * Sends the task to Runware (its UUID already stored with the step's token) and marks the attempt SUBMITTED.
+ * `resend`: an earlier run of the step may have sent it already.
+ */
+async function send(
+  job: JobRecord,
+  taskUUID: string,
+  deps: SubmitDeps,
+  resend: boolean,
+): Promise<SubmitOutput> {
   const request = await buildTask(job, taskUUID, deps);
   const answer = await deps.runware.submit(request).catch(async (error: unknown) => {
+    if (error instanceof RunwareRejectedError && (error.afterUncertainTry || resend)) {
+      // A refusal of a resend is no answer about a send that got none: the next attempt continues this task.
+      await deps.jobs.update(job.jobId, job.attempt, { sendUnanswered: true });
+      throw new RunwareRejectedError(
+        error.code,
+        `${error.detail} ${unansweredSendNote(taskUUID)}`,
+        error.httpStatus,
+      );
+    }
     if (!(error instanceof RunwareBusyError)) throw error;
     // Nothing was accepted: the slot goes to another job while this one waits (same task UUID next time).
     await deps.slots.release(job.jobId, job.attempt);

@@ -64,6 +64,14 @@ describe('adoptableTask: the next attempt keeps a task Runware may hold and neve
   );
 
   it.each(refusals)(
+    'adopts the task when the refusal (%s) was of a resend after a send that got no answer',
+    (_, code) => {
+      const previous = ended({ stages: refusedSend, error: { code }, sendUnanswered: true });
+      expect(adoptableTask(previous)).toEqual({ taskUUID: TASK, fromAttempt: 1 });
+    },
+  );
+
+  it.each(refusals)(
     'adopts the same task again when an adopting attempt was refused (%s): the lookup comes first',
     (_, code) => {
       const previous = ended({

@@ -283,6 +283,24 @@ describe('HttpRunwareClient.submit', () => {
     },
   );
 
+  // A refusal after a try that got no answer (or a server error) is not Runware's word about that try: the task
+  // may be in its hands. Submit reads the flag (adoptableTask); a try refused for capacity (429) was not taken.
+  const unauthorized = { status: 401, body: { errors: [{ code: 'invalidApiKey', message: 'Invalid API key.' }] } };
+  const timedOut = { reject: new DOMException('The operation was aborted due to timeout', 'TimeoutError') };
+  it.each([
+    ['at the first try', [unauthorized], false],
+    ['after a 429 (refused for capacity, not taken)', [{ status: 429, body: {} }, unauthorized], false],
+    ['after a try that timed out', [timedOut, unauthorized], true],
+    ['after a network error', [{ reject: new TypeError('fetch failed') }, unauthorized], true],
+    ['after a 500', [{ status: 500, body: {} }, unauthorized], true],
+  ])('marks a refusal %s as after an uncertain try: %s', async (_, replies, uncertain) => {
+    const { client, calls } = makeClient(replies as Parameters<typeof makeClient>[0], { maxAttempts: 3 });
+    const error = await failure(() => client.submit(task()));
+    expect(error).toMatchObject({ name: 'RunwareRejectedError', code: 'RUNWARE_UNAUTHORIZED' });
+    expect((error as RunwareRejectedError).afterUncertainTry).toBe(uncertain);
+    expect(calls).toHaveLength(replies.length);
+  });
+
   it('throws RUNWARE_INSUFFICIENT_BALANCE on a 402 and says to top up', async () => {
     const { client, calls } = makeClient([
       { status: 402, body: { errors: [{ code: 'insufficientCredits', message: 'Insufficient credits.' }] } },

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { adoptableTask } from '../../lambdas/core/attempt.js';
 import {
   BudgetExceededError,
   NoSlotError,
@@ -7,6 +8,7 @@ import {
   TransientError,
   WaitDeadlineError,
 } from '../../lambdas/core/errors.js';
+import type { JobRecord } from '../../lambdas/core/job.js';
 import { DynamoBudgetStore } from '../../lambdas/core/store/budget.js';
 import { verifyWebhookToken } from '../../lambdas/core/webhook-token.js';
 import { type SubmitDeps, submitJob } from '../../lambdas/submit/submit.js';
@@ -124,6 +126,59 @@ describe('submit', () => {
     expect(notifier.successes).toEqual([
       { taskToken: 'token-2', output: { taskUUID: first.taskUUID, results: 1 } },
     ]);
+  });
+
+  it.each([
+    ['an earlier try of the same request got no answer', false],
+    ['an earlier run of the step may have sent it', true],
+  ])(
+    'marks a refusal after a send that got no answer (%s), so the next attempt continues the task',
+    async (_, stepRetried) => {
+      const job = await seedValidatedJob(db.jobs);
+      const refusal = new RunwareRejectedError(
+        'RUNWARE_INSUFFICIENT_BALANCE',
+        'Runware rejected the task. Top up.',
+      );
+      refusal.afterUncertainTry = !stepRetried;
+      runware.submitAnswers = [
+        ...(stepRetried
+          ? [async () => Promise.reject(new TransientError('RUNWARE_TIMEOUT', 'timed out'))]
+          : []),
+        async () => Promise.reject(refusal),
+      ];
+      if (stepRetried) {
+        await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't0' }, deps)).rejects.toThrow(
+          TransientError,
+        );
+      }
+      const error = await submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ name: 'RunwareRejectedError', code: 'RUNWARE_INSUFFICIENT_BALANCE' });
+      const taskUUID = runware.submitted[0]?.taskUUID ?? '';
+      expect((error as Error).message).toContain(`An earlier send of task ${taskUUID} got no answer`);
+      const ended = await db.jobs.get(job.jobId);
+      expect(ended).toMatchObject({ status: 'VALIDATED', sendUnanswered: true });
+      // The rule for the next attempt: the same task, asked about before anything is sent.
+      expect(
+        adoptableTask({
+          ...(ended as JobRecord),
+          status: 'FAILED',
+          error: { code: 'RUNWARE_INSUFFICIENT_BALANCE' },
+        }),
+      ).toEqual({ taskUUID, fromAttempt: 1 });
+    },
+  );
+
+  it("leaves a refusal of the first send unmarked: it is Runware's word that it did not take the task", async () => {
+    const job = await seedValidatedJob(db.jobs);
+    runware.submitAnswers = [
+      async () => Promise.reject(new RunwareRejectedError('RUNWARE_UNAUTHORIZED', 'bad key')),
+    ];
+    await expect(submitJob({ jobId: job.jobId, attempt: 1, taskToken: 't' }, deps)).rejects.toMatchObject({
+      message: expect.not.stringContaining('no answer'),
+    });
+    expect((await db.jobs.get(job.jobId))?.sendUnanswered).toBeUndefined();
   });
 
   it('lets a final rejection through for the fail step, leaving the job VALIDATED', async () => {

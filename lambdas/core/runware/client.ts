@@ -84,6 +84,11 @@ interface Reply {
   envelope: ResponseEnvelope | undefined;
   /** Why the body is not an envelope, for the error message. */
   envelopeProblem: string | undefined;
+  /**
+   * An earlier try of this request got no answer (time-out, network) or a server error: Runware may have acted on
+   * it, so a refusal now is not Runware's word about what that try did.
+   */
+  afterUncertainTry?: boolean;
 }
 
 interface Failure {
@@ -158,7 +163,11 @@ export class HttpRunwareClient implements RunwareClient {
     const reply = await this.post([checked.data], ctx, { waitWhenBusy: true });
     const errors = reply.envelope?.errors ?? [];
     if (errors.some((e) => e.code === CONFLICT_TASK_UUID)) return { status: 'already-accepted' };
-    if (!isSuccess(reply.status) || errors.length > 0) throw rejected(reply.status, errors, ctx);
+    if (!isSuccess(reply.status) || errors.length > 0) {
+      const refusal = rejected(reply.status, errors, ctx);
+      refusal.afterUncertainTry = reply.afterUncertainTry === true;
+      throw refusal;
+    }
 
     const envelope = requireEnvelope(reply, ctx);
     const acks = z.array(AckItemSchema).safeParse(envelope.data ?? []);
@@ -250,6 +259,8 @@ export class HttpRunwareClient implements RunwareClient {
     const body = JSON.stringify(tasks);
     let failure: Failure | undefined;
     let busy = false;
+    // A try that was refused for capacity (429) was not taken; one with no answer or a server error may have been.
+    let uncertain = false;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       let retryAfterMs: number | undefined;
       try {
@@ -261,13 +272,15 @@ export class HttpRunwareClient implements RunwareClient {
         });
         const text = await response.text();
         const reply = toReply(response.status, text);
-        if (!isTransientStatus(response.status)) return reply;
+        if (!isTransientStatus(response.status)) return { ...reply, afterUncertainTry: uncertain };
         failure = transientStatusFailure(reply);
         busy = BUSY_STATUSES.has(response.status);
+        if (response.status !== 429) uncertain = true;
         retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
       } catch (cause) {
         failure = networkFailure(cause, this.timeoutMs);
         busy = false;
+        uncertain = true;
       }
       if (attempt < this.maxAttempts) await this.sleep(this.backoff(attempt, retryAfterMs));
     }
