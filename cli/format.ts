@@ -1,5 +1,6 @@
 import { STAGES } from '../lambdas/core/errors.js';
 import type { JobRecord } from '../lambdas/core/job.js';
+import { archiveKeyOf, archiveRecordKeyOf } from '../lambdas/core/output-names.js';
 
 /** Pure formatting of job records for people: the CLI's human output (`--json` prints the records instead). */
 
@@ -50,8 +51,16 @@ export const statusWords = (job: JobRecord): string =>
 /** The video length from the record: Runware renders the audio's length. */
 export const videoSeconds = (job: JobRecord): number | undefined => job.media?.audio.durationSeconds;
 
+/**
+ * Where the job's videos are: under the stem's names, or only in its archive when the inbox had changed by the
+ * time it was delivered (`notShown`: the output folder shows what the inbox holds).
+ */
 export function outputLocations(job: JobRecord, outputBucket: string): string[] {
-  return (job.outputs ?? []).map((o) => `s3://${outputBucket}/${o.key}`);
+  return (job.outputs ?? []).map((o, index) =>
+    job.notShown
+      ? `s3://${outputBucket}/${archiveKeyOf(job.jobId, index, o.key.slice(o.key.lastIndexOf('.') + 1))}`
+      : `s3://${outputBucket}/${o.key}`,
+  );
 }
 
 /** The record in words. */
@@ -69,8 +78,13 @@ export function describeJob(job: JobRecord, outputBucket: string): string {
   );
   if (job.cancel) lines.push(`Cancel asked by ${job.cancel.by} at ${job.cancel.requestedAt}`);
   if (job.status === 'DELIVERED') {
-    lines.push('Outputs:', ...outputLocations(job, outputBucket).map((o) => `  ${o}`));
-    lines.push(`  s3://${outputBucket}/${job.stem}.json (the job record)`);
+    if (job.notShown) lines.push(`Not shown: ${job.notShown.message}`);
+    lines.push(
+      job.notShown ? 'Archived:' : 'Outputs:',
+      ...outputLocations(job, outputBucket).map((o) => `  ${o}`),
+    );
+    const record = job.notShown ? archiveRecordKeyOf(job.jobId) : `${job.stem}.json`;
+    lines.push(`  s3://${outputBucket}/${record} (the job record)`);
   }
   if (job.error) {
     lines.push(

@@ -99,6 +99,21 @@ describe('the CLI formatting', () => {
     expect(text).toContain('s3://out-bucket/promo/anna.mp4');
   });
 
+  it('points a job delivered while the inbox had changed at its archive, not at the names the inbox shows', () => {
+    const message = "The image in the inbox is no longer this job's: its video is archived, not shown.";
+    const notShown = {
+      at: '2026-11-26T10:02:04.000Z',
+      code: 'INBOX_CHANGED' as const,
+      message,
+      changed: ['image' as const],
+    };
+    const text = describeJob(job({ notShown }), 'out-bucket');
+    expect(text).toContain(`Not shown: ${message}`);
+    expect(text).toContain(`Archived:\n  s3://out-bucket/archive/${'a'.repeat(32)}/video-1.mp4.archived`);
+    expect(text).toContain(`s3://out-bucket/archive/${'a'.repeat(32)}/record.json.archived (the job record)`);
+    expect(text).not.toContain('s3://out-bucket/promo/anna.mp4');
+  });
+
   it('describes a failed job with its error, where the report is and what to do', () => {
     const failed = endedJob(
       'FAILED',
