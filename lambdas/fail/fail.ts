@@ -29,6 +29,12 @@ export interface FailOutput {
   errorKeyHeldBy?: string;
   /** The attempt was cancelled by an operator: it ended CANCELLED (code CANCELLED), not FAILED. */
   cancelled?: true;
+  /**
+   * The attempt had already ended (FAILED or CANCELLED) before this run, or a newer attempt owns the job: a second
+   * report of the same end (a stopped execution is seen by the Catch and by the execution-ended rule), not counted
+   * again.
+   */
+  repeated?: true;
 }
 
 export interface FailDeps {
@@ -58,6 +64,10 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
   // never reported, or the job cancelled) the estimate stays counted as spent. A reservation already settled by
   // record is left alone. A cancelled task's charge may still come: the budget keeps its count to correct then.
   const current = await deps.jobs.get(input.jobId);
+  const repeated =
+    current !== undefined &&
+    (current.attempt !== input.attempt || current.status === 'FAILED' || current.status === 'CANCELLED');
+  const once = repeated ? ({ repeated: true } as const) : {};
   const accepted = current?.attempt === input.attempt && current.stages.SUBMITTED !== undefined;
   if (accepted)
     await deps.budget.settle(input.jobId, input.attempt, undefined, {
@@ -67,7 +77,15 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
   const cancelled = await finishCancel(input, deps, { job: current });
   if (cancelled) {
     const { code, message, stage, errorKey, errorKeyHeldBy } = cancelled;
-    return { code, message, stage, errorKey, ...(errorKeyHeldBy ? { errorKeyHeldBy } : {}), cancelled: true };
+    return {
+      code,
+      message,
+      stage,
+      errorKey,
+      ...(errorKeyHeldBy ? { errorKeyHeldBy } : {}),
+      cancelled: true,
+      ...once,
+    };
   }
   await deps.slots.release(input.jobId, input.attempt);
   const parsed = parseErrorCause(input.error.Error, input.error.Cause);
@@ -79,7 +97,7 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
   const stage = stageOfError(info.name, job?.status);
   if (job && job.attempt !== input.attempt) {
     // A newer attempt owns the job and its output files now.
-    return { code: info.code, message: info.message, stage, errorKey: null };
+    return { code: info.code, message: info.message, stage, errorKey: null, ...once };
   }
   const at = deps.now().toISOString();
   const failed = job
@@ -109,7 +127,7 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
     // Every problem validation found, when it found several (the code and message above are the first's).
     ...(recorded.stage === 'VALIDATED' && job?.problems?.length ? { problems: job.problems } : {}),
   });
-  const base = { code: recorded.code, message: recorded.message, stage: recorded.stage };
+  const base = { code: recorded.code, message: recorded.message, stage: recorded.stage, ...once };
   if (!written.written) return { ...base, errorKey: null, errorKeyHeldBy: written.holder };
   return { ...base, errorKey: written.key };
 }

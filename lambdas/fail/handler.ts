@@ -69,6 +69,7 @@ export const handler = async (event: unknown) => {
   // A cancel is an operator's decision, not a fault: logged as information.
   if (output.cancelled) logger.info('job cancelled', failureLogAttributes(output));
   else logger.warn('job failed', failureLogAttributes(output));
-  metrics.jobFailed(input.error.Error, output.code);
+  // Counted once per attempt: a stopped execution reaches this function twice (its Catch and the ended rule).
+  if (!output.repeated) metrics.jobFailed(input.error.Error, output.code);
   return output;
 };

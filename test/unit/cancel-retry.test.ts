@@ -171,7 +171,8 @@ describe('cancel', () => {
     // What is put is what docs/events.md documents.
     expect(JobCancelledDetailSchema.safeParse(events.cancelled[0]).success).toBe(true);
     // The state machine's catch of a stale step, or a retried invocation, finishes it again: no second event.
-    expect(await failJob(aborted(job), finishDeps())).toMatchObject({ code: 'CANCELLED' });
+    expect(await failJob(aborted(job), finishDeps())).toMatchObject({ code: 'CANCELLED', repeated: true });
+    expect(out.repeated).toBeUndefined();
     expect(events.cancelled).toHaveLength(1);
     expect((await db.jobs.get(job.jobId))?.status).toBe('CANCELLED');
   });

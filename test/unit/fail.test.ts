@@ -197,11 +197,14 @@ describe('fail', () => {
       },
       deps,
     );
+    const first = await db.jobs.get(job.jobId);
     const again = await failJob(
       { jobId: job.jobId, attempt: 1, stem: job.stem, error: { Error: 'Execution.TIMED_OUT' } },
       deps,
     );
-    expect(again).toMatchObject({ code: 'RUNWARE_INSUFFICIENT_BALANCE', stage: 'SUBMITTED' });
+    // The second run reports the same end, marked so that the handler does not count it again.
+    expect(first?.status).toBe('FAILED');
+    expect(again).toMatchObject({ code: 'RUNWARE_INSUFFICIENT_BALANCE', stage: 'SUBMITTED', repeated: true });
     expect((await db.jobs.get(job.jobId))?.error?.code).toBe('RUNWARE_INSUFFICIENT_BALANCE');
   });
 
@@ -211,7 +214,7 @@ describe('fail', () => {
       { jobId: job.jobId, attempt: 1, stem: job.stem, error: { Error: 'States.Timeout' } },
       deps,
     );
-    expect(out.errorKey).toBeNull();
+    expect(out).toMatchObject({ errorKey: null, repeated: true });
     expect((await db.jobs.get(job.jobId))?.status).toBe('VALIDATED');
     expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
   });

@@ -285,7 +285,10 @@ describe('HttpRunwareClient.submit', () => {
 
   // A refusal after a try that got no answer (or a server error) is not Runware's word about that try: the task
   // may be in its hands. Submit reads the flag (adoptableTask); a try refused for capacity (429) was not taken.
-  const unauthorized = { status: 401, body: { errors: [{ code: 'invalidApiKey', message: 'Invalid API key.' }] } };
+  const unauthorized = {
+    status: 401,
+    body: { errors: [{ code: 'invalidApiKey', message: 'Invalid API key.' }] },
+  };
   const timedOut = { reject: new DOMException('The operation was aborted due to timeout', 'TimeoutError') };
   it.each([
     ['at the first try', [unauthorized], false],
