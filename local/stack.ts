@@ -240,6 +240,9 @@ export class LocalStack {
       });
       bus.startSchedules(options.sweepIntervalMs ?? 60_000);
       const interrupted = sfn.closeInterrupted();
+      // Their jobs are FAILED (the fail function, through the execution-ended rule) before the stack says it is up:
+      // a file uploaded at once then finds the job ended and retries it, instead of finding it still running.
+      if (interrupted.length > 0) await bus.idle();
       if (interrupted.length > 0)
         progress(
           `Closed ${interrupted.length} execution(s) left running by the last stop as ABORTED; their jobs fail with EXECUTION_ABORTED (upload a file of the job again to retry: it continues the Runware task already sent, never pays for a new one).`,
