@@ -7,7 +7,8 @@ import { JobFailedDetailSchema } from '../../lambdas/core/job-events.js';
 import { makeSamplePortrait, makeSampleVoice } from '../../local/ffmpeg.js';
 import type { LocalStack } from '../../local/stack.js';
 import { png, text, wav } from '../fixtures/media/generate.js';
-import { E2E_CONTEXT, type Samples, storesOf, useLocalStack } from '../support/local.js';
+import { E2E_CONTEXT, type Samples, storesOf } from '../support/local.js';
+import { useLocalStack } from '../support/local-test.js';
 
 /**
  * Bad input through the whole local pipeline: every file or sidecar a person could get wrong must end in

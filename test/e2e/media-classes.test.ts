@@ -17,7 +17,8 @@ import {
   pngClaiming,
   wav,
 } from '../fixtures/media/generate.js';
-import { E2E_CONTEXT, useLocalStack } from '../support/local.js';
+import { E2E_CONTEXT } from '../support/local.js';
+import { useLocalStack } from '../support/local-test.js';
 
 /**
  * Each class of input that used to be paid for and then fail (issue 9, items 1-3), through the whole local

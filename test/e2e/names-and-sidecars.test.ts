@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import type { LocalStack } from '../../local/stack.js';
-import { E2E_CONTEXT, type Samples, useLocalStack } from '../support/local.js';
+import { E2E_CONTEXT, type Samples } from '../support/local.js';
+import { useLocalStack } from '../support/local-test.js';
 
 /**
  * Names through the whole local pipeline: stems whose outputs would share keys (`x` and `x.error`, `x` with two

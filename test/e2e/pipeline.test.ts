@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { JobSucceededDetailSchema } from '../../lambdas/core/job-events.js';
 import { probe } from '../../local/ffmpeg.js';
 import type { LocalStack } from '../../local/stack.js';
-import { E2E_CONTEXT, type Samples, useLocalStack } from '../support/local.js';
+import { E2E_CONTEXT, type Samples } from '../support/local.js';
+import { useLocalStack } from '../support/local-test.js';
 
 let stack: LocalStack;
 let samples: Samples;
