@@ -4,6 +4,8 @@ import type { GenerationResult, JobRecord } from '../../lambdas/core/job.js';
 import type { RunwareClient, SubmitOutcome, TaskPoll } from '../../lambdas/core/runware/client.js';
 import type { VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';
 import type { JobStore } from '../../lambdas/core/store/jobs.js';
+import type { SubmitDeps } from '../../lambdas/submit/submit.js';
+import type { TestStores } from './harness.js';
 
 let counter = 0;
 
@@ -109,4 +111,29 @@ export class RecordingEvents implements JobEventPublisher {
   async jobCancelled(detail: JobCancelledDetail) {
     this.cancelled.push(detail);
   }
+}
+
+/**
+ * The submit step's dependencies over the test stores, with a fake Runware and notifier: no slot cap, no budget,
+ * presigned inputs and a webhook of fixed shape. `overrides` sets what a test needs otherwise.
+ */
+export function submitDeps(
+  db: Pick<TestStores, 'jobs' | 'tasks' | 'slots' | 'budget'>,
+  runware: FakeRunware,
+  notifier: RecordingNotifier,
+  overrides: Partial<SubmitDeps> & Pick<SubmitDeps, 'now'>,
+): SubmitDeps {
+  return {
+    jobs: db.jobs,
+    tasks: db.tasks,
+    slots: db.slots,
+    maxConcurrentTasks: 1000,
+    budget: db.budget,
+    budgetLimits: { dailyUsd: 0, monthlyUsd: 0 },
+    runware,
+    notifier,
+    presigner: { presign: async (key) => `https://input.s3.amazonaws.com/${key}?X-Amz-Signature=sig` },
+    webhook: { baseUrl: 'https://hooks.example.com/runware', secret: async () => 'secret' },
+    ...overrides,
+  };
 }

@@ -9,7 +9,7 @@ import { pollJob } from '../../lambdas/poll/poll.js';
 import { type SubmitDeps, submitJob } from '../../lambdas/submit/submit.js';
 import { handleWebhook } from '../../lambdas/webhook/webhook.js';
 import { useStores } from '../support/harness.js';
-import { FakeRunware, RecordingNotifier, result, seedValidatedJob } from '../support/jobs.js';
+import { FakeRunware, RecordingNotifier, result, seedValidatedJob, submitDeps } from '../support/jobs.js';
 
 /**
  * The submit step of an attempt that took over the previous attempt's Runware task (`adoptedTask`): it asks
@@ -25,22 +25,12 @@ const now = () => new Date('2026-11-24T10:01:00Z');
 beforeEach(() => {
   runware = new FakeRunware();
   notifier = new RecordingNotifier();
-  deps = {
-    jobs: db.jobs,
-    tasks: db.tasks,
-    slots: db.slots,
-    budget: db.budget,
-    budgetLimits: { dailyUsd: 0, monthlyUsd: 0 },
-    maxConcurrentTasks: 1000,
-    runware,
-    notifier,
-    presigner: { presign: async (key) => `https://input.s3.amazonaws.com/${key}?X-Amz-Signature=sig` },
-    webhook: { baseUrl: 'https://hooks.example.com/runware', secret: async () => 'secret' },
+  deps = submitDeps(db, runware, notifier, {
     now,
     newUUID: () => {
       throw new Error('an adopting attempt must never make a new task UUID');
     },
-  };
+  });
 });
 
 /** Attempt 2 of a job whose attempt 1 gave out `taskUUID` (and stored its lookup, unless `stored` is false). */

@@ -13,7 +13,7 @@ import { DynamoBudgetStore } from '../../lambdas/core/store/budget.js';
 import { verifyWebhookToken } from '../../lambdas/core/webhook-token.js';
 import { type SubmitDeps, submitJob } from '../../lambdas/submit/submit.js';
 import { useStores } from '../support/harness.js';
-import { FakeRunware, RecordingNotifier, result, seedValidatedJob } from '../support/jobs.js';
+import { FakeRunware, RecordingNotifier, result, seedValidatedJob, submitDeps } from '../support/jobs.js';
 
 let runware: FakeRunware;
 const db = useStores();
@@ -25,20 +25,11 @@ const SECRET = 'webhook-signing-secret';
 beforeEach(() => {
   runware = new FakeRunware();
   notifier = new RecordingNotifier();
-  deps = {
-    jobs: db.jobs,
-    tasks: db.tasks,
-    slots: db.slots,
-    maxConcurrentTasks: 1000,
-    budget: db.budget,
-    budgetLimits: { dailyUsd: 0, monthlyUsd: 0 },
-    runware,
-    notifier,
-    presigner: { presign: async (key) => `https://input.s3.amazonaws.com/${key}?X-Amz-Signature=sig` },
+  deps = submitDeps(db, runware, notifier, {
     webhook: { baseUrl: 'https://hooks.example.com/runware', secret: async () => SECRET },
     now: () => new Date('2026-11-24T10:01:00Z'),
     newUUID: () => `11111111-1111-4111-8111-${(++n).toString().padStart(12, '0')}`,
-  };
+  });
 });
 
 describe('submit', () => {
