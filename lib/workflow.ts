@@ -253,10 +253,14 @@ export class Workflow extends Construct {
     // SendTask* goes through separate policies: adding it to the roles' default policies would make the functions
     // (which the definition references) depend on the state machine - a cycle. Whoever gives a Runware slot back
     // (submit on a 429, record, fail, the sweep) wakes the job waiting for it (SendTaskSuccess on WaitForSlot).
-    for (const releaser of [submit, record, fail, props.functions.sweep]) {
+    for (const releaser of [record, fail, props.functions.sweep]) {
       this.allowTaskCallbacks(releaser, ['states:SendTaskSuccess']);
     }
-    this.allowTaskCallbacks(webhook, ['states:SendTaskSuccess', 'states:SendTaskFailure']);
+    // Submit and the webhook also complete the Submit step's own token: with the result, or with Runware's
+    // failure (submit, when a retried step finds that Runware already reported an error: `notifyIfDone`).
+    for (const completer of [submit, webhook]) {
+      this.allowTaskCallbacks(completer, ['states:SendTaskSuccess', 'states:SendTaskFailure']);
+    }
     this.suppressNagFindings(props.functions);
   }
 

@@ -11,6 +11,17 @@ export interface LocalSecret {
 }
 
 /**
+ * Judges a call before it is served: the refusal message, or nothing to serve it. `service` is the target's
+ * prefix (`AWSStepFunctions`, `secretsmanager`, `AWSEvents`).
+ */
+export type AwsCallGuard = (
+  service: string,
+  operation: string,
+  body: Record<string, unknown>,
+  headers: Record<string, string | string[] | undefined>,
+) => string | undefined;
+
+/**
  * The AWS APIs that local mode serves itself over their real JSON protocols, so the handlers' and the CLI's
  * SDK clients work unchanged against it (`AWS_ENDPOINT_URL_SFN`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`):
  * Step Functions (StartExecution, DescribeExecution, ListExecutions, StopExecution, SendTaskSuccess/Failure/
@@ -22,6 +33,7 @@ export class LocalAwsEndpoint {
 
   private sfn: LocalStepFunctions | undefined;
   private secrets: readonly LocalSecret[] = [];
+  private guard: AwsCallGuard | undefined;
   private onEvent: (entry: { Source: string; DetailType: string; Detail: unknown }) => void = () => undefined;
 
   /**
@@ -49,7 +61,13 @@ export class LocalAwsEndpoint {
     if (onEvent) this.onEvent = onEvent;
   }
 
+  /** Judges every call from now on (local mode's IAM). */
+  setGuard(guard: AwsCallGuard): void {
+    this.guard = guard;
+  }
+
   async stop(): Promise<void> {
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
@@ -61,6 +79,10 @@ export class LocalAwsEndpoint {
     const [service, operation] = target.split('.');
     this.calls.push(target);
     if (!this.sfn) return reply(res, 503, { __type: 'ServiceUnavailable', message: 'Not started yet' });
+    const refusal = this.guard?.(service ?? '', operation ?? '', body, req.headers);
+    // Step Functions, Secrets Manager and EventBridge all answer a refused call 400 AccessDeniedException
+    // (e.g. https://docs.aws.amazon.com/step-functions/latest/apireference/CommonErrors.html).
+    if (refusal) return reply(res, 400, { __type: 'AccessDeniedException', message: refusal });
     try {
       if (service === 'AWSStepFunctions')
         return reply(res, 200, this.stepFunctions(this.sfn, operation ?? '', body));

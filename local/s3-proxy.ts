@@ -1,6 +1,23 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** A refusal the proxy answers with instead of forwarding. */
+export interface S3Refusal {
+  status: number;
+  body: string;
+}
+
+/**
+ * Judges a request before it is forwarded: a refusal is answered at once; `onNotFound`, when given, turns an
+ * upstream 404 into what the caller may see instead (S3 answers 403 for a missing key to a caller without
+ * `s3:ListBucket`).
+ */
+export type S3Guard = (
+  method: string,
+  url: URL,
+  headers: Record<string, string | string[] | undefined>,
+) => { refusal?: S3Refusal; onNotFound?: () => S3Refusal | undefined };
+
 export interface S3FaultMatch {
   method?: string;
   bucket?: string;
@@ -17,7 +34,14 @@ export class S3FaultProxy {
   /** Requests answered with a fault. */
   readonly failed: { method: string; path: string }[] = [];
 
+  private guard: S3Guard | undefined;
+
   constructor(private readonly target: string) {}
+
+  /** Judges every request from now on (local mode's IAM: the caller's role and the bucket's policy). */
+  setGuard(guard: S3Guard): void {
+    this.guard = guard;
+  }
 
   /** The next `count` requests that match answer 503 SlowDown. */
   failNext(count: number, match: S3FaultMatch): void {
@@ -47,9 +71,25 @@ export class S3FaultProxy {
         );
         return;
       }
+      const judged = this.guard?.(req.method ?? 'GET', url, req.headers);
+      const refuse = (refusal: S3Refusal) => {
+        req.resume();
+        const body = req.method === 'HEAD' ? '' : refusal.body;
+        res.writeHead(refusal.status, {
+          'content-type': 'application/xml',
+          'content-length': Buffer.byteLength(body),
+        });
+        res.end(body);
+      };
+      if (judged?.refusal) return refuse(judged.refusal);
       const upstream = request(
         { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
+          const instead = answer.statusCode === 404 ? judged?.onNotFound?.() : undefined;
+          if (instead) {
+            answer.resume();
+            return refuse(instead);
+          }
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
         },

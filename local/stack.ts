@@ -9,11 +9,16 @@ import { type DeadLetter, LocalEventBus } from './event-bus.js';
 import {
   type EventBridgeEnvelope,
   executionStatusChange,
+  LOCAL_ACCOUNT,
   LOCAL_REGION,
   type S3ObjectEvent,
   s3ObjectCreated,
   s3ObjectDeleted,
 } from './events.js';
+import { IAM_USAGE_DIR_VARIABLE, type IamMode, LocalIam } from './iam/authorizer.js';
+import { DynamoDbProxy } from './iam/dynamodb-proxy.js';
+import { authorizedInvoke, awsGuard, dynamoGuard, s3Guard } from './iam/enforce.js';
+import { buildIamModel, registerS3Keys } from './iam/model.js';
 import { type LambdaConcurrency, LambdaHost } from './lambda-host.js';
 import { assertPortsFree } from './ports.js';
 import type { RunwareSimulator } from './runware-simulator.js';
@@ -68,6 +73,11 @@ export interface LocalStackOptions {
    * Functions / Secrets Manager endpoint on `+2`, the webhook on `+3`. @default any free ports
    */
   portBase?: number;
+  /**
+   * How calls are judged against the template's IAM and resource policies: `enforce` refuses what AWS would
+   * refuse (with AWS's error), `warn` only logs it to `logs/iam.log`, `off` judges nothing. @default 'enforce'
+   */
+  iam?: IamMode;
 }
 
 /** The folders and files under the work folder that hold the state {@link LocalStackOptions.persist} keeps. */
@@ -97,6 +107,7 @@ interface LocalStackParts {
   awsEndpoint: LocalAwsEndpoint;
   webhook: LocalWebhookEndpoint;
   s3Faults: S3FaultProxy;
+  iam: LocalIam;
   bus: LocalEventBus;
   stoppers: Stoppers;
   records: Pick<LocalStack, 'events' | 'deadLetters' | 'ingestEvents'>;
@@ -125,6 +136,8 @@ export class LocalStack {
   readonly webhook: LocalWebhookEndpoint;
   /** Makes S3 fail for the functions (see {@link S3FaultProxy.failNext}). */
   readonly s3Faults: S3FaultProxy;
+  /** Judges every call against the template's policies; its usage and refusals are kept for the tests. */
+  readonly iam: LocalIam;
   private readonly bus: LocalEventBus;
   private readonly stoppers: Stoppers;
 
@@ -140,6 +153,7 @@ export class LocalStack {
     this.awsEndpoint = parts.awsEndpoint;
     this.webhook = parts.webhook;
     this.s3Faults = parts.s3Faults;
+    this.iam = parts.iam;
     this.bus = parts.bus;
     this.stoppers = parts.stoppers;
   }
@@ -199,18 +213,49 @@ export class LocalStack {
         keep: persist,
         port: port(0),
       });
+
+      // Every caller is its own principal from the template: each function signs with its own key (its role),
+      // and each service on the way is judged (see local/iam/).
+      const iam = new LocalIam(buildIamModel(assembly), {
+        mode: options.iam ?? 'enforce',
+        logFile: join(logDir, 'iam.log'),
+      });
+      const usageDir = process.env[IAM_USAGE_DIR_VARIABLE];
+      if (usageDir) stoppers.add(() => iam.writeUsage(usageDir));
+      registerS3Keys(iam.model);
+      s3.proxy.setGuard(s3Guard(iam));
+      const dynamoProxy = new DynamoDbProxy(dynamodb.url);
+      const functionsDynamoUrl = await dynamoProxy.start();
+      stoppers.add(() => dynamoProxy.stop());
+      dynamoProxy.setGuard(dynamoGuard(iam));
+      const secrets = localSecrets(assembly, runware.apiKey);
+      awsEndpoint.setGuard(
+        awsGuard(iam, assembly.names, (id) => secrets.find((s) => s.arn === id || s.name === id)?.arn),
+      );
       const lambdas = new LambdaHost({
-        functions: assembly.functions,
-        sharedEnvironment: functionEnvironment({ s3: s3.functionsUrl, dynamodb: dynamodb.url, aws: awsUrl }),
+        functions: withCredentials(assembly.functions, iam),
+        sharedEnvironment: functionEnvironment({
+          s3: s3.functionsUrl,
+          dynamodb: functionsDynamoUrl,
+          aws: awsUrl,
+        }),
         log: options.log ?? ((name, line) => appendFileSync(join(logDir, `${name}.log`), `${line}\n`)),
         ...(options.lambdaConcurrency ? { concurrency: options.lambdaConcurrency } : {}),
       });
       stoppers.add(() => lambdas.stop());
       const records = { events: [], deadLetters: [], ingestEvents: [] } as LocalStackParts['records'];
+      const ruleOf = new Map(assembly.rules.flatMap((r) => r.targets.map((t) => [t.function, r.arn])));
       const bus = new LocalEventBus({
         rules: assembly.rules,
         functions: assembly.functions,
-        lambdas,
+        lambdas: {
+          invoke: authorizedInvoke(
+            iam,
+            assembly,
+            { kind: 'service', service: 'events.amazonaws.com', sourceArn: (fn) => ruleOf.get(fn) ?? '' },
+            lambdas.invoke.bind(lambdas),
+          ),
+        },
         onDeliver: (fn, event) => {
           if (fn === 'ingest') records.ingestEvents.push(event as IngestEvent);
         },
@@ -221,7 +266,9 @@ export class LocalStack {
       const sfn = new LocalStepFunctions({
         definition: assembly.definition,
         stateMachineArn,
-        lambdas,
+        lambdas: {
+          invoke: authorizedInvoke(iam, assembly, { kind: 'stateMachine' }, lambdas.invoke.bind(lambdas)),
+        },
         functionByArn: assembly.functionByArn,
         onEvent: (entry) => records.events.push(pipelineEvent(entry)),
         onExecutionEnded: (execution) => bus.put(statusChangeOf(execution, stateMachineArn)),
@@ -229,10 +276,23 @@ export class LocalStack {
       });
       // Stopped first: a stopped stack records nothing more, so what ran is left RUNNING as after a kill.
       stoppers.add(() => sfn.close());
-      awsEndpoint.serve(sfn, localSecrets(assembly, runware.apiKey), (entry) =>
-        records.events.push(pipelineEvent(entry)),
-      );
-      webhook.serve(lambdas);
+      awsEndpoint.serve(sfn, secrets, (entry) => records.events.push(pipelineEvent(entry)));
+      // The HTTP API invokes as apigateway.amazonaws.com, allowed by the function's resource policy for the
+      // route's execute-api ARN (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+      const apiId = String(assembly.resolve({ Ref: httpApiLogicalId(assembly) }));
+      webhook.serve({
+        invoke: authorizedInvoke(
+          iam,
+          assembly,
+          {
+            kind: 'service',
+            service: 'apigateway.amazonaws.com',
+            sourceArn: () =>
+              `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${apiId}/$default/POST/runware/{taskUUID}`,
+          },
+          lambdas.invoke.bind(lambdas),
+        ),
+      });
 
       // 4. The input bucket's EventBridge notifications, and the schedules (minutes on AWS; cheap enough here).
       s3.server.on('event', (event: S3rverEvent) => {
@@ -268,6 +328,7 @@ export class LocalStack {
         awsEndpoint,
         webhook,
         s3Faults: s3.proxy,
+        iam,
         bus,
         stoppers,
         records,
@@ -322,6 +383,32 @@ export class LocalStack {
   deliverToIngest(event: IngestEvent): void {
     this.bus.deliverTo(CONSTRUCT_IDS.ingestRule, event);
   }
+}
+
+/** The functions as the Lambda host runs them: each with its own credentials, as Lambda's runtime sets them. */
+function withCredentials(functions: LocalAssembly['functions'], iam: LocalIam): LocalAssembly['functions'] {
+  return Object.fromEntries(
+    Object.entries(functions).map(([name, fn]) => {
+      const { accessKeyId, secretAccessKey } = iam.model.functions[name as FunctionName];
+      return [
+        name,
+        {
+          ...fn,
+          environment: {
+            ...fn.environment,
+            AWS_ACCESS_KEY_ID: accessKeyId,
+            AWS_SECRET_ACCESS_KEY: secretAccessKey,
+          },
+        },
+      ];
+    }),
+  ) as unknown as LocalAssembly['functions'];
+}
+
+function httpApiLogicalId(assembly: LocalAssembly): string {
+  const hit = Object.entries(assembly.resources).find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api');
+  if (!hit) throw new Error('The synthesized template has no HTTP API');
+  return hit[0];
 }
 
 /** What S3 sends EventBridge for s3rver's notification records (S3 URL-encodes keys; s3rver does not). */

@@ -43,7 +43,7 @@ interface Waiter {
 export interface LocalStepFunctionsOptions {
   definition: Record<string, unknown>;
   stateMachineArn: string;
-  lambdas: LambdaHost;
+  lambdas: Pick<LambdaHost, 'invoke'>;
   functionByArn: Map<string, FunctionName>;
   /** `events:putEvents` entries (JobSucceeded, JobFailed). */
   onEvent: (entry: { Source: string; DetailType: string; Detail: unknown }) => void;

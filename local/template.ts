@@ -15,9 +15,9 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from './events.js';
  * reference resolved to a local stand-in.
  */
 
-type CfnValue = string | number | boolean | null | CfnValue[] | { [key: string]: CfnValue };
+export type CfnValue = string | number | boolean | null | CfnValue[] | { [key: string]: CfnValue };
 
-interface CfnResource {
+export interface CfnResource {
   Type: string;
   Properties?: Record<string, CfnValue>;
   Metadata?: Record<string, CfnValue>;
@@ -103,6 +103,10 @@ export interface LocalAssembly {
   rules: LocalRule[];
   /** The stack's outputs whose values local mode can resolve (a deployed stack's DescribeStacks answer). */
   outputs: Record<string, string>;
+  /** The template's resources as synthesized (for the IAM model: roles, policies, permissions). */
+  resources: Record<string, CfnResource>;
+  /** Resolves a template value (`Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Sub`) to its local physical value. */
+  resolve: (value: CfnValue) => CfnValue;
 }
 
 export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: string): LocalAssembly {
@@ -144,9 +148,12 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
   const physical: Record<string, { ref: string; attrs: Record<string, string> }> = {
     [ids.inputBucket]: { ref: names.inputBucket, attrs: { Arn: `arn:aws:s3:::${names.inputBucket}` } },
     [ids.outputBucket]: { ref: names.outputBucket, attrs: { Arn: `arn:aws:s3:::${names.outputBucket}` } },
-    [ids.table]: { ref: names.tableName, attrs: {} },
+    [ids.table]: {
+      ref: names.tableName,
+      attrs: { Arn: `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${names.tableName}` },
+    },
     [ids.stateMachine]: { ref: names.stateMachineArn, attrs: { Arn: names.stateMachineArn } },
-    [ids.webhookSigningSecret]: { ref: names.webhookSecretArn, attrs: {} },
+    [ids.webhookSigningSecret]: { ref: names.webhookSecretArn, attrs: { Id: names.webhookSecretArn } },
     [ids.httpApi]: { ref: 'local-webhook-api', attrs: { ApiEndpoint: webhookOrigin } },
     [ids.deadLetterQueue]: { ref: 'local-dead-letter-queue', attrs: { Arn: LOCAL_DLQ_ARN } },
   };
@@ -162,6 +169,18 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
     'AWS::AccountId': LOCAL_ACCOUNT,
     'AWS::URLSuffix': 'amazonaws.com',
   };
+
+  for (const [logicalId, id] of Object.entries(ruleConstructIds(ids))) {
+    const arn = ruleArn(id);
+    physical[logicalId] = { ref: id, attrs: { Arn: arn } };
+  }
+  // Resources local mode has no stand-in for still have names and ARNs, as CloudFormation would give them: the
+  // IAM policies name them (log groups, roles, the alarm topic).
+  for (const [logicalId, r] of Object.entries(resources)) {
+    if (physical[logicalId]) continue;
+    const fallback = fallbackPhysical(logicalId, r.Type);
+    if (fallback) physical[logicalId] = fallback;
+  }
 
   const resolve = (value: CfnValue): CfnValue => {
     if (Array.isArray(value)) return value.map(resolve);
@@ -181,6 +200,15 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
     if ('Fn::Join' in value) {
       const [separator, parts] = value['Fn::Join'] as [string, CfnValue[]];
       return parts.map((p) => String(resolve(p))).join(separator);
+    }
+    if ('Fn::Sub' in value) {
+      const sub = value['Fn::Sub'];
+      const [text, variables] = (Array.isArray(sub) ? sub : [sub, {}]) as [string, Record<string, CfnValue>];
+      return text.replace(/\$\{([^}!][^}]*)\}/g, (_, name: string) => {
+        if (name in variables) return String(resolve(variables[name] ?? ''));
+        const [id, attr] = name.split('.');
+        return String(resolve(attr ? { 'Fn::GetAtt': [id ?? '', attr] } : { Ref: name }));
+      });
     }
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v)]));
   };
@@ -244,8 +272,43 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
       // An output of something local mode has no stand-in for (the dashboard): not listed.
     }
   }
-  return { functions, definition, names, functionByArn, table, rules, outputs };
+  return { functions, definition, names, functionByArn, table, rules, outputs, resources, resolve };
 }
+
+/** The name and ARN CloudFormation would give a resource local mode does not run but policies name. */
+function fallbackPhysical(
+  logicalId: string,
+  type: string,
+): { ref: string; attrs: Record<string, string> } | undefined {
+  const name = `${STACK_PREFIX}-${logicalId}`.slice(0, 64);
+  const at = `${LOCAL_REGION}:${LOCAL_ACCOUNT}`;
+  switch (type) {
+    case 'AWS::S3::Bucket': {
+      const bucket = name.toLowerCase();
+      return { ref: bucket, attrs: { Arn: `arn:aws:s3:::${bucket}` } };
+    }
+    case 'AWS::SQS::Queue':
+      return {
+        ref: `https://sqs.${LOCAL_REGION}.amazonaws.com/${LOCAL_ACCOUNT}/${name}`,
+        attrs: { Arn: `arn:aws:sqs:${at}:${name}` },
+      };
+    case 'AWS::IAM::Role':
+      return { ref: name, attrs: { Arn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/${name}` } };
+    case 'AWS::Logs::LogGroup':
+      return { ref: name, attrs: { Arn: `arn:aws:logs:${at}:log-group:${name}:*` } };
+    case 'AWS::SNS::Topic':
+      return { ref: `arn:aws:sns:${at}:${name}`, attrs: { TopicArn: `arn:aws:sns:${at}:${name}` } };
+    case 'AWS::KMS::Key':
+      return { ref: logicalId, attrs: { Arn: `arn:aws:kms:${at}:key/${logicalId}` } };
+    case 'AWS::Events::Rule':
+      return { ref: name, attrs: { Arn: `arn:aws:events:${at}:rule/${name}` } };
+    default:
+      return undefined;
+  }
+}
+
+/** CloudFormation names what it creates `<stack>-<logical id>-<suffix>`; local mode leaves the suffix out. */
+const STACK_PREFIX = 'AvatarPipeline';
 
 /** Physical name of a function in local mode (AWS generates one; local mode picks a readable one). */
 export function localFunctionName(name: string): string {
@@ -273,6 +336,17 @@ const RuleProperties = z.object({
   ),
 });
 
+/** The rules' logical ids in the template, with their construct ids (what local mode names them by). */
+function ruleConstructIds(ids: Record<LookedUpResource, string>): Record<string, string> {
+  return {
+    [ids.ingestRule]: CONSTRUCT_IDS.ingestRule,
+    [ids.executionEndedRule]: CONSTRUCT_IDS.executionEndedRule,
+    [ids.orphanSweepRule]: CONSTRUCT_IDS.orphanSweepRule,
+  };
+}
+
+const ruleArn = (id: string) => `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${id}`;
+
 /** The pipeline's EventBridge rules as the template declares them, references resolved to local names. */
 function readRules(
   resources: Record<string, CfnResource>,
@@ -280,16 +354,11 @@ function readRules(
   resolve: (value: CfnValue) => CfnValue,
   functionByArn: Map<string, FunctionName>,
 ): LocalRule[] {
-  const ruleIds = {
-    [ids.ingestRule]: CONSTRUCT_IDS.ingestRule,
-    [ids.executionEndedRule]: CONSTRUCT_IDS.executionEndedRule,
-    [ids.orphanSweepRule]: CONSTRUCT_IDS.orphanSweepRule,
-  };
-  return Object.entries(ruleIds).map(([logicalId, id]) => {
+  return Object.entries(ruleConstructIds(ids)).map(([logicalId, id]) => {
     const props = RuleProperties.parse(resolve((resources[logicalId] as CfnResource).Properties ?? {}));
     return {
       id,
-      arn: `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${id}`,
+      arn: ruleArn(id),
       ...(props.EventPattern ? { eventPattern: props.EventPattern } : {}),
       ...(props.ScheduleExpression ? { scheduleExpression: props.ScheduleExpression } : {}),
       targets: props.Targets.map((target) => {

@@ -198,7 +198,8 @@ const EXPECTED: Record<string, Grants> = {
     'inputBucket/normalized/*': ['s3:GetObject'],
     [RUNWARE_API_KEY]: SECRET_READ,
     webhookSecret: SECRET_READ,
-    stateMachine: ['states:SendTaskSuccess'],
+    // Its own token's failure too: a retried Submit step that finds Runware already reported an error.
+    stateMachine: ['states:SendTaskFailure', 'states:SendTaskSuccess'],
   },
   webhook: {
     ...base('webhook'),
@@ -499,15 +500,17 @@ describe('S3: inputs are never lost, outputs are never read', () => {
 });
 
 describe('Step Functions, DynamoDB, logs and the dead-letter queue', () => {
-  it('lets only webhook and the functions that give slots back complete task tokens, only webhook fail them', () => {
-    // submit (its own WaitForSlot token; a 429), record, fail and sweep give Runware slots back and wake a waiter.
+  it('lets only webhook and the functions that give slots back complete task tokens, only webhook and submit fail them', () => {
+    // record, fail and sweep give Runware slots back and wake a waiter; submit and webhook complete the Submit
+    // step's token with Runware's result or failure (submit also wakes waiters, on a 429).
     const wakes = ['states:SendTaskSuccess on stateMachine'];
+    const completes = ['states:SendTaskFailure on stateMachine', 'states:SendTaskSuccess on stateMachine'];
     expect(grantsWhere((g) => g.action.startsWith('states:SendTask'))).toEqual({
-      submit: wakes,
+      submit: completes,
       record: wakes,
       fail: wakes,
       sweep: wakes,
-      webhook: ['states:SendTaskFailure on stateMachine', 'states:SendTaskSuccess on stateMachine'],
+      webhook: completes,
     });
   });
 

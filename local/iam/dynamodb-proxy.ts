@@ -1,0 +1,113 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from '../template.js';
+
+/**
+ * The functions' way to the local DynamoDB: a pass-through that judges each call before dynalite serves it.
+ * The resource of a call is its table's ARN, or its index's (`table/<name>/index/<index>`) for a Query or Scan
+ * on an index (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/using-identity-based-policies.html).
+ */
+
+export interface DynamoCall {
+  action: string;
+  resources: string[];
+}
+
+const tableArn = (table: string) => `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${table}`;
+
+/** The action and resources of a DynamoDB JSON request (`X-Amz-Target: DynamoDB_20120810.<Operation>`). */
+export function dynamoCall(target: string, body: Record<string, unknown>): DynamoCall {
+  const operation = target.split('.')[1] ?? target;
+  const action = `dynamodb:${operation}`;
+  if (typeof body.TableName === 'string') {
+    const base = tableArn(body.TableName);
+    return {
+      action,
+      resources: [typeof body.IndexName === 'string' ? `${base}/index/${body.IndexName}` : base],
+    };
+  }
+  // BatchGetItem / BatchWriteItem name their tables as the keys of RequestItems; transactions per item.
+  if (body.RequestItems && typeof body.RequestItems === 'object')
+    return { action, resources: Object.keys(body.RequestItems).map(tableArn) };
+  if (Array.isArray(body.TransactItems)) {
+    const tables = (body.TransactItems as Record<string, { TableName?: string }>[]).flatMap((item) =>
+      Object.values(item).map((op) => op.TableName ?? ''),
+    );
+    return { action, resources: [...new Set(tables)].map(tableArn) };
+  }
+  return { action, resources: ['*'] };
+}
+
+export type DynamoGuard = (
+  call: DynamoCall,
+  headers: Record<string, string | string[] | undefined>,
+) => string | undefined;
+
+export class DynamoDbProxy {
+  private server: Server | undefined;
+  private guard: DynamoGuard | undefined;
+
+  constructor(private readonly target: string) {}
+
+  /** `guard` answers a refusal message, or nothing to let the call through. */
+  setGuard(guard: DynamoGuard): void {
+    this.guard = guard;
+  }
+
+  async start(port = 0): Promise<string> {
+    const target = new URL(this.target);
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        let body: Record<string, unknown> = {};
+        try {
+          body = JSON.parse(raw.toString('utf8') || '{}') as Record<string, unknown>;
+        } catch {
+          // dynalite answers a body that is not JSON with its own SerializationException.
+        }
+        const targetHeader = String(req.headers['x-amz-target'] ?? '');
+        const refusal = this.guard?.(dynamoCall(targetHeader, body), req.headers);
+        if (refusal) {
+          // DynamoDB's JSON error for a refused call (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html).
+          const text = JSON.stringify({
+            __type: 'com.amazon.coral.service#AccessDeniedException',
+            Message: refusal,
+          });
+          res.writeHead(400, {
+            'content-type': 'application/x-amz-json-1.0',
+            'content-length': Buffer.byteLength(text),
+          });
+          res.end(text);
+          return;
+        }
+        const upstream = request(
+          {
+            host: target.hostname,
+            port: target.port,
+            method: req.method,
+            path: req.url,
+            headers: { ...req.headers, 'content-length': raw.length },
+          },
+          (answer) => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          },
+        );
+        upstream.on('error', () => res.destroy());
+        res.on('close', () => {
+          if (!res.writableFinished) upstream.destroy();
+        });
+        upstream.end(raw);
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
