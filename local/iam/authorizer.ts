@@ -35,6 +35,8 @@ export const IAM_USAGE_DIR_VARIABLE = 'AVATAR_IAM_USAGE_DIR';
 export class LocalIam {
   /** Allowed calls per statement id. */
   readonly usage = new Map<string, number>();
+  /** Set by a test that cuts a permission on purpose: its refusals are expected (see the usage report). */
+  deliberate = false;
   /** Refused calls (also in warn mode, where they went through). */
   readonly refusals: { principal: string; action: string; resource: string; message: string }[] = [];
 
@@ -115,6 +117,7 @@ export class LocalIam {
         usage: Object.fromEntries(this.usage),
         catalog: this.current.catalog,
         refusals: this.refusals,
+        deliberate: this.deliberate,
       }),
     );
   }

@@ -74,12 +74,21 @@ const list = (value: PolicyValue | undefined): string[] =>
 
 /** IAM's wildcard match: `*` any run of characters, `?` exactly one; nothing else is special. */
 export function wildcardMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const source = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, ignoreCase ? 'is' : 's').test(value);
+  const key = `${ignoreCase ? 'i' : 's'}${pattern}`;
+  let compiled = compiledPatterns.get(key);
+  if (!compiled) {
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    compiled = new RegExp(`^${source}$`, ignoreCase ? 'is' : 's');
+    compiledPatterns.set(key, compiled);
+  }
+  return compiled.test(value);
 }
+
+/** Every call is judged: the template's few dozen patterns are compiled once. */
+const compiledPatterns = new Map<string, RegExp>();
 
 function matchesAction(statement: Statement, action: string): boolean {
   if (statement.NotAction !== undefined)

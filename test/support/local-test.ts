@@ -64,10 +64,13 @@ export function useLocalStack(
         .stack.sfn.listExecutions()
         .filter((e) => (JSON.parse(e.input) as { stem: string }).stem === stem),
   };
-  beforeAll(async () => {
-    started = await startLocal(context);
-    await setUp?.(local);
-  }, 120_000);
+  beforeAll(
+    async () => {
+      started = await startLocal(context);
+      await setUp?.(local);
+    },
+    Number(process.env.E2E_START_TIMEOUT_MS ?? 120_000),
+  );
   afterAll(async () => started?.stack.stop());
   return local;
 }
