@@ -17,7 +17,7 @@ import {
 } from './events.js';
 import { IAM_USAGE_DIR_VARIABLE, type IamMode, LocalIam } from './iam/authorizer.js';
 import { DynamoDbProxy } from './iam/dynamodb-proxy.js';
-import { authorizedInvoke, awsGuard, dynamoGuard, s3Guard } from './iam/enforce.js';
+import { authorizedInvoke, authorizePutEvents, awsGuard, dynamoGuard, s3Guard } from './iam/enforce.js';
 import { buildIamModel, registerS3Keys } from './iam/model.js';
 import { type LambdaConcurrency, LambdaHost } from './lambda-host.js';
 import { assertPortsFree } from './ports.js';
@@ -270,7 +270,11 @@ export class LocalStack {
           invoke: authorizedInvoke(iam, assembly, { kind: 'stateMachine' }, lambdas.invoke.bind(lambdas)),
         },
         functionByArn: assembly.functionByArn,
-        onEvent: (entry) => records.events.push(pipelineEvent(entry)),
+        // The putEvents task acts as the state machine's role.
+        onEvent: (entry) => {
+          authorizePutEvents(iam, entry);
+          records.events.push(pipelineEvent(entry));
+        },
         onExecutionEnded: (execution) => bus.put(statusChangeOf(execution, stateMachineArn)),
         ...(persist ? { stateFile: join(workDir, 'executions.json') } : {}),
       });

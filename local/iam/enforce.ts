@@ -98,12 +98,9 @@ export function awsGuard(
         Source?: string;
         DetailType?: string;
       }[]) {
-        const bus = entry.EventBusName ?? 'default';
         calls.push({
           action: `events:${operation}`,
-          resource: bus.startsWith('arn:')
-            ? bus
-            : `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:event-bus/${bus}`,
+          resource: eventBusArn(entry.EventBusName),
           context: { 'events:source': entry.Source ?? '', 'events:detail-type': entry.DetailType ?? '' },
         });
       }
@@ -160,4 +157,28 @@ export function authorizedInvoke<Options>(
       );
     return invoke(name, event, options);
   };
+}
+
+/**
+ * The state machine's `events:putEvents` task, judged as its role. Step Functions names a failed optimized
+ * integration's error `<Service>.<Exception>`; the exact name for a refused PutEvents is not documented, so local
+ * mode uses `EventBridge.AccessDeniedException` (README, "What local mode enforces").
+ */
+export function authorizePutEvents(
+  iam: LocalIam,
+  entry: { Source?: string; DetailType?: string; EventBusName?: string },
+): void {
+  const verdict = iam.check({
+    principal: iam.model.stateMachine,
+    action: 'events:PutEvents',
+    resource: eventBusArn(entry.EventBusName),
+    context: { 'events:source': entry.Source ?? '', 'events:detail-type': entry.DetailType ?? '' },
+  });
+  if (!verdict.allowed)
+    throw Object.assign(new Error(verdict.message), { name: 'EventBridge.AccessDeniedException' });
+}
+
+/** A PutEvents entry's bus: its name or ARN, the default bus when it names none. */
+function eventBusArn(bus = 'default'): string {
+  return bus.startsWith('arn:') ? bus : `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:event-bus/${bus}`;
 }

@@ -84,10 +84,11 @@ export function buildReport(files: readonly UsageFile[]): Report {
   const catalog = new Map<string, CatalogEntry>();
   for (const file of files) {
     for (const [id, n] of Object.entries(file.usage)) calls.set(id, (calls.get(id) ?? 0) + n);
-    // A stack that cut a statement still lists the others; the first full catalogue wins.
-    for (const entry of file.catalog)
-      if (!catalog.has(entry.id) && !file.deliberate) catalog.set(entry.id, entry);
   }
+  // Statement ids are stable across stacks; a stack that cut a permission on purpose may list a statement cut
+  // down, so the catalogues of the others come first.
+  for (const file of [...files].sort((a, b) => Number(a.deliberate ?? false) - Number(b.deliberate ?? false)))
+    for (const entry of file.catalog) if (!catalog.has(entry.id)) catalog.set(entry.id, entry);
   const rows = [...catalog.values()].map((entry) => {
     const n = calls.get(entry.id) ?? 0;
     const why = n === 0 ? NOT_EXERCISED.find((x) => x.applies(entry))?.why : undefined;
