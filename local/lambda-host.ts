@@ -7,11 +7,11 @@ import {
   DEFAULT_EPHEMERAL_STORAGE_MB,
   diskUsageBytes,
   type InvocationType,
+  openRssProbe,
   payloadBytes,
   REQUEST_LIMIT_BYTES,
   RESPONSE_LIMIT_BYTES,
   requestTooLargeMessage,
-  residentMiB,
 } from './lambda-limits.js';
 import { type FunctionName, type LocalFunction, localFunctionName } from './template.js';
 
@@ -532,12 +532,13 @@ export class LambdaHost {
    */
   private watch(env: Environment, fn: LocalFunction): void {
     const period = this.options.memoryPollMs ?? 100;
+    const probe = env.child.pid === undefined ? undefined : openRssProbe(env.child.pid);
+    if (probe) env.child.once('exit', () => probe.close());
     let tick = 0;
     env.watch = setInterval(() => {
       const current = env.current;
-      const pid = env.child.pid;
-      if (!current || env.stopping || pid === undefined) return;
-      const rss = residentMiB(pid);
+      if (!current || env.stopping) return;
+      const rss = probe?.read();
       if (rss !== undefined) {
         env.maxMemoryMiB = Math.max(env.maxMemoryMiB, rss);
         this.maxMemoryMiB[env.name] = Math.max(this.maxMemoryMiB[env.name] ?? 0, rss);

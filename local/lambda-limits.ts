@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -52,17 +52,61 @@ export function requestTooLargeMessage(bytes: number, type: InvocationType): str
 }
 
 /**
- * Resident memory of a process in MiB, from `/proc/<pid>/status` (`VmRSS`, which counts native memory such as
- * libvips' buffers, not only the V8 heap); undefined when the process is gone or the system has no `/proc`.
+ * The kernel's page size in bytes, found once by comparing this process's resident pages (`/proc/self/statm`)
+ * with its resident bytes as Node reports them (Node has no page size API; arm64 kernels may use 16 or 64 KiB).
  */
-export function residentMiB(pid: number): number | undefined {
+function pageSize(): number {
+  if (cachedPageSize !== undefined) return cachedPageSize;
+  cachedPageSize = 4096;
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-    return match ? Number(match[1]) / 1024 : undefined;
+    const pages = Number(readFileSync('/proc/self/statm', 'latin1').split(' ')[1]);
+    const ratio = process.memoryUsage.rss() / pages;
+    if (Number.isFinite(ratio) && ratio > 0) cachedPageSize = 2 ** Math.round(Math.log2(ratio));
+  } catch {
+    // No /proc: no probe can be opened anyway.
+  }
+  return cachedPageSize;
+}
+let cachedPageSize: number | undefined;
+
+/** Reads a process's resident memory again and again, cheaply. */
+export interface RssProbe {
+  /** Resident memory in MiB; undefined once the process is gone. */
+  read(): number | undefined;
+  close(): void;
+}
+
+/**
+ * A probe of `/proc/<pid>/statm` (resident pages: the same figure as `VmRSS`, which counts native memory such as
+ * libvips' buffers, not only the V8 heap). The file is kept open and re-read from offset 0, one system call per
+ * sample (about 20 µs on a loaded 2-core machine, against 100-200 µs for opening and reading `status`). Undefined
+ * where the system has no `/proc`.
+ */
+export function openRssProbe(pid: number): RssProbe | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(`/proc/${pid}/statm`, 'r');
   } catch {
     return undefined;
   }
+  const buffer = Buffer.alloc(128);
+  const bytesPerPage = pageSize();
+  return {
+    read() {
+      if (fd === undefined) return undefined;
+      try {
+        const n = readSync(fd, buffer, 0, buffer.length, 0);
+        const resident = Number(buffer.toString('latin1', 0, n).split(' ')[1]);
+        return Number.isFinite(resident) ? (resident * bytesPerPage) / (1024 * 1024) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
 }
 
 /**
