@@ -1,8 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PIPELINE_FUNCTION_NAMES } from '../../lib/function-names.js';
 import { HTTP_API_INTEGRATION_TIMEOUT_MS, httpApiEvent } from '../../local/http-api.js';
-import type { FunctionName } from '../../local/template.js';
+import { LambdaHost } from '../../local/lambda-host.js';
+import type { FunctionName, LocalFunction } from '../../local/template.js';
 import { LocalWebhookEndpoint, type WebhookInvoker } from '../../local/webhook-endpoint.js';
 import { documentedEventV2 } from '../fixtures/apigateway/http-api.js';
 
@@ -310,5 +315,50 @@ describe('HTTP API quotas', () => {
     expect(reply.status).toBe(413);
     expect(JSON.parse(reply.body)).toEqual({ message: 'Request Entity Too Large' });
     expect(events).toHaveLength(0);
+  });
+});
+
+describe('HTTP API in front of the local Lambda host', () => {
+  it('answers 500 for a body API Gateway takes (under 10 MB) but Lambda refuses (event over 6 MiB)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'http-api-host-'));
+    writeFileSync(
+      join(dir, 'index.mjs'),
+      'export const handler = async (event) => ({ statusCode: 200, body: String(event.body.length) });\n',
+    );
+    const functions = {} as Record<FunctionName, LocalFunction>;
+    for (const name of PIPELINE_FUNCTION_NAMES)
+      functions[name] = {
+        name,
+        logicalId: name,
+        assetDir: dir,
+        handler: 'index.handler',
+        timeoutSeconds: 10,
+        memoryMb: 512,
+        environment: {},
+        asyncRetryAttempts: 2,
+        asyncOnFailure: false,
+        arn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`,
+      };
+    const host = new LambdaHost({ functions, sharedEnvironment: {}, log: () => undefined });
+    const endpoint = new LocalWebhookEndpoint();
+    endpoints.push(endpoint);
+    const port = Number(new URL(await endpoint.start()).port);
+    endpoint.serve(host);
+    try {
+      const small = await send(port, '/runware/t', [['Content-Type', 'text/plain']], 'x'.repeat(1024 * 1024));
+      expect(small.status).toBe(200);
+      expect(small.body.toString()).toBe(String(1024 * 1024));
+      const large = await send(
+        port,
+        '/runware/t',
+        [['Content-Type', 'text/plain']],
+        'x'.repeat(7 * 1024 * 1024),
+      );
+      expect(large.status).toBe(500);
+      expect(JSON.parse(large.body.toString())).toEqual({ message: 'Internal Server Error' });
+    } finally {
+      await host.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
