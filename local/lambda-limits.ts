@@ -22,8 +22,11 @@ export type InvocationType = 'RequestResponse' | 'Event';
 /**
  * Largest request payload, in bytes. The documented "6 MB" and "1 MB" are MiB: Lambda's own refusals name the
  * byte counts ("6294149 byte payload is too large for the RequestResponse invocation type (limit 6291456 bytes)",
- * and "... for the Event invocation type (limit 1048576 bytes)" since the asynchronous limit rose from 256 KB in
- * 2025). The messages are Lambda's, as seen by callers; the documentation gives only the sizes.
+ * and "... for the Event invocation type (limit 1048576 bytes)"). The messages are Lambda's as callers report them;
+ * the documentation gives only the sizes. 256 KB, often quoted for asynchronous invocations, is now the limit of
+ * the deprecated InvokeAsync action only ("The payload limit is 256KB. For larger payloads, for up to 1MB, use
+ * Invoke": https://docs.aws.amazon.com/lambda/latest/dg/API_InvokeAsync.html). On the EventBridge path the
+ * event's own size limit (EventBridge's, not enforced here) may bind first.
  */
 export const REQUEST_LIMIT_BYTES: Record<InvocationType, number> = {
   RequestResponse: 6 * 1024 * 1024,
