@@ -102,7 +102,8 @@ export class LocalEventBus {
     const delay = this.options.retryDelayMs ?? ((retry: number) => 1000 * 2 ** (retry - 1));
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.options.lambdas.invoke(fn, event);
+        // EventBridge invokes its Lambda targets asynchronously (InvocationType Event, with its own payload limit).
+        await this.options.lambdas.invoke(fn, event, { invocationType: 'Event' });
         return;
       } catch (error) {
         if (attempt >= retries) {

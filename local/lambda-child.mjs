@@ -8,7 +8,7 @@ const module = await import(pathToFileURL(bundle).href);
 const handler = module[exportName];
 if (typeof handler !== 'function') throw new Error(`${bundle} exports no function ${exportName}`);
 
-process.on('message', async ({ id, event }) => {
+process.on('message', async ({ id, event, responseLimit }) => {
   const started = Date.now();
   const context = {
     functionName,
@@ -20,6 +20,22 @@ process.on('message', async ({ id, event }) => {
   };
   try {
     const result = await handler(event, context);
+    // Measured here, where the result is serialized anyway, so that an oversized one never crosses the channel.
+    // Lambda: "Response payload size exceeded maximum allowed payload size (6291556 bytes)."
+    // (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html: 6 MB for a synchronous response)
+    if (responseLimit !== undefined) {
+      const bytes = Buffer.byteLength(JSON.stringify(result) ?? 'null', 'utf8');
+      if (bytes > responseLimit) {
+        process.send({
+          id,
+          error: {
+            errorType: 'Function.ResponseSizeTooLarge',
+            errorMessage: `Response payload size exceeded maximum allowed payload size (${responseLimit} bytes).`,
+          },
+        });
+        return;
+      }
+    }
     process.send({ id, result: result === undefined ? null : result });
   } catch (error) {
     // The shape Lambda reports for a function error; Step Functions sees errorType as `Error`.

@@ -1,7 +1,21 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  DEFAULT_EPHEMERAL_STORAGE_MB,
+  diskUsageBytes,
+  type InvocationType,
+  openRssProbe,
+  payloadBytes,
+  REQUEST_LIMIT_BYTES,
+  RESPONSE_LIMIT_BYTES,
+  requestTooLargeMessage,
+} from './lambda-limits.js';
 import { type FunctionName, type LocalFunction, localFunctionName } from './template.js';
+
+export type { InvocationType } from './lambda-limits.js';
 
 const CHILD = join(fileURLToPath(new URL('.', import.meta.url)), 'lambda-child.mjs');
 
@@ -14,6 +28,21 @@ export class LambdaFunctionError extends Error {
     // `message` is what Step Functions puts in `Cause`: the JSON payload Lambda returns for a function error.
     super(JSON.stringify({ errorType, errorMessage }));
     this.name = errorType;
+  }
+}
+
+/**
+ * Lambda refused the invocation itself (the Invoke API answered an error status): the function never ran. A
+ * `LambdaFunctionError` too, so that callers that pass function errors on (Step Functions) pass this one on as well.
+ */
+export class LambdaServiceError extends LambdaFunctionError {
+  constructor(
+    errorType: string,
+    errorMessage: string,
+    /** The Invoke API's HTTP status. */
+    readonly statusCode: number,
+  ) {
+    super(errorType, errorMessage);
   }
 }
 
@@ -51,6 +80,32 @@ export interface LambdaHostOptions {
   /** Where each function's output goes (one line at a time). */
   log: (name: FunctionName, line: string) => void;
   concurrency?: LambdaConcurrency;
+  /**
+   * How often the resident memory of a running environment is compared with its function's `MemorySize`, in ms.
+   * A spike shorter than this between two samples goes unseen (Lambda's cgroup would see it).
+   * @default 100
+   */
+  memoryPollMs?: number;
+  /**
+   * Folder under which each environment gets its own `/tmp` (its `TMPDIR`), removed when the environment ends.
+   * @default a new folder in the operating system's temporary directory, removed by {@link LambdaHost.stop}
+   */
+  tmpRoot?: string;
+}
+
+/** Options of one invocation. */
+export interface InvokeOptions {
+  /**
+   * Called when it starts running in an environment (after any wait for one): callers that time the invocation
+   * start their clock there.
+   */
+  onStart?: () => void;
+  /**
+   * `Event` for an asynchronous invocation (EventBridge targets), with its smaller request limit and no response
+   * limit; `RequestResponse` waits for the result.
+   * @default 'RequestResponse'
+   */
+  invocationType?: InvocationType;
 }
 
 /** Sized for a 2-core, 24 GiB machine: a bundle's process takes about 60-120 MiB resident. */
@@ -65,6 +120,7 @@ interface Invocation {
   onStart?: () => void;
   name: FunctionName;
   event: unknown;
+  invocationType: InvocationType;
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
 }
@@ -82,6 +138,14 @@ interface Environment {
   idleTimer?: NodeJS.Timeout;
   /** The function's timeout while it runs; Lambda's init limit while it starts. */
   runTimer?: NodeJS.Timeout;
+  /** Samples its resident memory and its `/tmp` while it starts or runs. */
+  watch?: NodeJS.Timeout;
+  /** Its own `/tmp` (the `TMPDIR` of its process). */
+  tmp: string;
+  /** Set when local mode ended it for exceeding a limit: how its invocation is reported once the process is gone. */
+  exceeded?: { errorType: string; errorMessage: string };
+  /** The most resident memory seen, in MiB (Lambda's "Max Memory Used"). */
+  maxMemoryMiB: number;
 }
 
 /** Lambda gives a function's initialisation 10 s, then retries it as part of the invocation. */
@@ -95,6 +159,15 @@ const INIT_MS = 10_000;
  * throttled invocation retried by its caller amounts to), and the function's timeout counts from when one
  * starts running. An environment that exceeds the timeout is killed (`Sandbox.Timedout`); one that dies is a
  * failed invocation (`Runtime.ExitError`); either way its slot is free again once the process is gone.
+ *
+ * It also holds the limits Lambda holds (see `lambda-limits.ts` for the sources): a request payload over 6 MiB
+ * (1 MiB for an `Event` invocation) is refused before anything runs (`RequestEntityTooLargeException`, 413), and a
+ * synchronous response over 6 MiB + 100 bytes fails the invocation (`Function.ResponseSizeTooLarge`); an environment
+ * whose resident memory passes its function's `MemorySize` is killed (`Runtime.OutOfMemory`); each environment has
+ * its own `/tmp` (`TMPDIR`), and one that holds more than its function's `EphemeralStorage` is ended. Local mode
+ * cannot make a plain folder answer ENOSPC at the write that fills it without root (a size-limited mount); it
+ * checks the folder's usage every second while the function runs and when it answers, and reports what the
+ * function would most likely have thrown (`Error: ENOSPC: no space left on device`).
  */
 export class LambdaHost {
   private readonly environments = new Map<FunctionName, Set<Environment>>();
@@ -121,7 +194,15 @@ export class LambdaHost {
   /** Per function: invocations started, and how long they waited for an environment (cold starts included). */
   readonly waits: Partial<Record<FunctionName, { started: number; totalMs: number; maxMs: number }>> = {};
 
+  private readonly tmpRoot: string;
+  private readonly ownsTmpRoot: boolean;
+  private nextEnvironment = 0;
+  /** The most resident memory any environment of a function reached, in MiB (for tests and benchmarks). */
+  readonly maxMemoryMiB: Partial<Record<FunctionName, number>> = {};
+
   constructor(private readonly options: LambdaHostOptions) {
+    this.ownsTmpRoot = options.tmpRoot === undefined;
+    this.tmpRoot = options.tmpRoot ?? mkdtempSync(join(tmpdir(), 'lambda-tmp-'));
     this.limits = { ...DEFAULTS, ...options.concurrency };
     for (const key of ['perFunction', 'total', 'keepWarm'] as const) {
       const value = this.limits[key];
@@ -131,14 +212,24 @@ export class LambdaHost {
   }
 
   /**
-   * Runs one invocation, after those waiting before it. `onStart` is called when it starts running in an
-   * environment (after any wait for one): callers that time the invocation start their clock there.
+   * Runs one invocation, after those waiting before it. A request payload over Lambda's limit for its invocation
+   * type is refused at once with a {@link LambdaServiceError}, as the Invoke API refuses it.
    */
-  invoke(name: FunctionName, event: unknown, options: { onStart?: () => void } = {}): Promise<unknown> {
+  invoke(name: FunctionName, event: unknown, options: InvokeOptions = {}): Promise<unknown> {
     this.invocations.push({ name, at: Date.now() });
+    const invocationType = options.invocationType ?? 'RequestResponse';
     if (this.stopped)
       return Promise.reject(
         new LambdaFunctionError('Lambda.ServiceException', 'The local Lambda host stopped'),
+      );
+    const bytes = payloadBytes(event);
+    if (bytes > REQUEST_LIMIT_BYTES[invocationType])
+      return Promise.reject(
+        new LambdaServiceError(
+          'RequestEntityTooLargeException',
+          requestTooLargeMessage(bytes, invocationType),
+          413,
+        ),
       );
     if (this.limitOf(name) === 0)
       // Reserved concurrency 0 is how a function is switched off: Lambda throttles every invocation.
@@ -151,6 +242,7 @@ export class LambdaHost {
         at: Date.now(),
         name,
         event,
+        invocationType,
         resolve,
         reject,
         ...(options.onStart ? { onStart: options.onStart } : {}),
@@ -207,6 +299,7 @@ export class LambdaHost {
         this.retire(env);
       }
     await Promise.all(exits);
+    if (this.ownsTmpRoot) rmSync(this.tmpRoot, { recursive: true, force: true });
   }
 
   private limitOf(name: FunctionName): number {
@@ -262,6 +355,9 @@ export class LambdaHost {
     const { name } = invocation;
     const fn = this.options.functions[name];
     const [file, exportName] = fn.handler.split('.');
+    // Lambda's /tmp belongs to one execution environment: kept across its invocations, gone with it.
+    const tmp = join(this.tmpRoot, `${name}-${this.nextEnvironment++}`);
+    mkdirSync(tmp, { recursive: true });
     const child = fork(
       CHILD,
       [
@@ -284,11 +380,22 @@ export class LambdaHost {
           AWS_LAMBDA_FUNCTION_NAME: localFunctionName(name),
           AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
           AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+          // Where `os.tmpdir()` points; code that names `/tmp` itself would miss it (no bundle does today).
+          TMPDIR: tmp,
         },
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       },
     );
-    const env: Environment = { name, child, ready: false, stopping: false, current: invocation };
+    const env: Environment = {
+      name,
+      child,
+      ready: false,
+      stopping: false,
+      current: invocation,
+      tmp,
+      maxMemoryMiB: 0,
+    };
+    this.watch(env, fn);
     env.runTimer = setTimeout(
       () => {
         const current = env.current;
@@ -332,6 +439,8 @@ export class LambdaHost {
         }
         const current = env.current;
         if (message.id === undefined || !current || current.id !== message.id) return;
+        // What the function left in /tmp counts when it answers too (a short run may end between two checks).
+        if (this.storageExceeded(env, fn, current)) return;
         this.finish(env);
         if (message.error)
           current.reject(new LambdaFunctionError(message.error.errorType, message.error.errorMessage));
@@ -343,6 +452,8 @@ export class LambdaHost {
     child.on('exit', (code, signal) => {
       clearTimeout(env.runTimer);
       clearTimeout(env.idleTimer);
+      clearInterval(env.watch);
+      rmSync(tmp, { recursive: true, force: true });
       set.delete(env);
       this.total -= 1;
       if (env.stopping) this.exiting -= 1;
@@ -353,7 +464,9 @@ export class LambdaHost {
       if (list && at >= 0) list.splice(at, 1);
       const current = env.current;
       env.current = undefined;
-      if (current) {
+      if (current && env.exceeded) {
+        current.reject(new LambdaFunctionError(env.exceeded.errorType, env.exceeded.errorMessage));
+      } else if (current) {
         current.reject(
           new LambdaFunctionError(
             'Runtime.ExitError',
@@ -391,7 +504,12 @@ export class LambdaHost {
     };
     env.runTimer = setTimeout(expire, fn.timeoutSeconds * 1000);
     invocation.onStart?.();
-    env.child.send({ id: invocation.id, event: invocation.event });
+    env.child.send({
+      id: invocation.id,
+      event: invocation.event,
+      // An asynchronous invocation's result is dropped, so only a synchronous one has a response limit.
+      ...(invocation.invocationType === 'RequestResponse' ? { responseLimit: RESPONSE_LIMIT_BYTES } : {}),
+    });
     const crash = this.crashes.get(env.name)?.shift();
     const kill = () => {
       if (env.current === invocation) env.child.kill('SIGKILL');
@@ -401,6 +519,67 @@ export class LambdaHost {
       else void crash.after.then(kill, kill);
     // A timeout ends the invocation the way the function's own timeout does (above), just sooner.
     if (crash?.as === 'timeout') setTimeout(expire, Number(crash.after));
+  }
+
+  /**
+   * Samples the environment's resident memory (and, every tenth sample, its /tmp) while it starts or runs; an
+   * idle environment costs one timer tick. Lambda ends an environment over its memory with the process killed and
+   * reports `Runtime.OutOfMemory` ("Runtime exited with error: signal: killed"; the Telemetry API's
+   * `platform.report` record carries `"errorType": "Runtime.OutOfMemory"`:
+   * https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html). The memory counted is the process's
+   * own RSS: processes it starts are not added (Lambda counts the whole sandbox), and a spike shorter than the
+   * sampling period can pass unseen.
+   */
+  private watch(env: Environment, fn: LocalFunction): void {
+    const period = this.options.memoryPollMs ?? 100;
+    const probe = env.child.pid === undefined ? undefined : openRssProbe(env.child.pid);
+    if (probe) env.child.once('exit', () => probe.close());
+    let tick = 0;
+    env.watch = setInterval(() => {
+      const current = env.current;
+      if (!current || env.stopping) return;
+      const rss = probe?.read();
+      if (rss !== undefined) {
+        env.maxMemoryMiB = Math.max(env.maxMemoryMiB, rss);
+        this.maxMemoryMiB[env.name] = Math.max(this.maxMemoryMiB[env.name] ?? 0, rss);
+        if (rss > fn.memoryMb) {
+          this.options.log(
+            env.name,
+            `local mode: ${env.name} used ${Math.ceil(rss)} MB of its ${fn.memoryMb} MB (MemorySize): killed, as Lambda does`,
+          );
+          env.exceeded = {
+            errorType: 'Runtime.OutOfMemory',
+            errorMessage: `RequestId: ${current.id} Error: Runtime exited with error: signal: killed`,
+          };
+          this.retire(env);
+          return;
+        }
+      }
+      tick += 1;
+      if (tick % 10 === 0) this.storageExceeded(env, fn, current);
+    }, period);
+    env.watch.unref();
+  }
+
+  /**
+   * Whether the environment's /tmp holds more than the function's `EphemeralStorage`; if so the environment is
+   * ended and its invocation fails the way an unhandled ENOSPC fails a Node handler.
+   */
+  private storageExceeded(env: Environment, fn: LocalFunction, current: Invocation): boolean {
+    const limitMb = fn.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_STORAGE_MB;
+    const used = diskUsageBytes(env.tmp);
+    if (used <= limitMb * 1024 * 1024) return false;
+    const usedMb = Math.ceil(used / (1024 * 1024));
+    this.options.log(
+      env.name,
+      `local mode: ${env.name} holds ${usedMb} MB in /tmp, more than its ${limitMb} MB (EphemeralStorage): ended`,
+    );
+    env.exceeded = {
+      errorType: 'Error',
+      errorMessage: `ENOSPC: no space left on device (local mode: /tmp held ${usedMb} MB of ${limitMb} MB)`,
+    };
+    if (env.current === current) this.retire(env);
+    return true;
   }
 
   /** The environment's invocation has answered: it is free for the next one, and stopped if idle too long. */

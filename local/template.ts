@@ -36,6 +36,8 @@ export interface LocalFunction {
   handler: string;
   timeoutSeconds: number;
   memoryMb: number;
+  /** `EphemeralStorage.Size` in MB, when the template sets it (Lambda's default is 512). */
+  ephemeralStorageMb?: number;
   /** `ReservedConcurrentExecutions` when the template sets it: local mode runs at most this many at once. */
   reservedConcurrency?: number;
   /** Environment of the function with every reference resolved. */
@@ -239,6 +241,9 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
       handler: String(props.Handler ?? 'index.handler'),
       timeoutSeconds: Number(props.Timeout ?? 3),
       memoryMb: Number(props.MemorySize ?? 128),
+      ...((props.EphemeralStorage as { Size?: CfnValue } | undefined)?.Size === undefined
+        ? {}
+        : { ephemeralStorageMb: Number((props.EphemeralStorage as { Size: CfnValue }).Size) }),
       ...(props.ReservedConcurrentExecutions === undefined
         ? {}
         : { reservedConcurrency: Number(props.ReservedConcurrentExecutions) }),

@@ -1,15 +1,40 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { webhookRequest } from './events.js';
-import type { LambdaHost } from './lambda-host.js';
+import {
+  HTTP_API_INTEGRATION_TIMEOUT_MS,
+  HTTP_API_MAX_PAYLOAD_BYTES,
+  HTTP_API_MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES,
+  httpApiEvent,
+  httpApiResponse,
+  requestLineAndHeaderValueBytes,
+} from './http-api.js';
+import type { InvokeOptions } from './lambda-host.js';
+import type { FunctionName } from './template.js';
 
 const ROUTE = /^\/runware\/([^/]+)$/;
+const ROUTE_KEY = 'POST /runware/{taskUUID}';
 /**
- * HTTP API quotas (AWS, "Quotas for configuring and running an HTTP API"): payload size 10 MB, and 10,240 bytes
- * for the request line and header values together. API Gateway refuses more before the function sees it.
+ * What Node itself reads of a request's head before it answers 431 on its own. Above the HTTP API quota
+ * (10,240 bytes of request line and header *values*, checked per request below) by enough for the header names.
  */
-const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
-const MAX_HEADER_BYTES = 10_240;
+const NODE_MAX_HEADER_BYTES = 64 * 1024;
+
+/** Who the endpoint invokes: the local Lambda host, or a fake in tests. */
+export interface WebhookInvoker {
+  invoke(name: FunctionName, event: unknown, options?: InvokeOptions): Promise<unknown>;
+}
+
+export interface LocalWebhookEndpointOptions {
+  /**
+   * How long API Gateway waits for the function before it answers 503 (the integration's `TimeoutInMillis`; the
+   * template sets none, so the HTTP API's maximum and default, 30 s, applies).
+   * @default 30_000
+   */
+  integrationTimeoutMs?: number;
+  /** The API id in events and the default domain name. @default 'local' */
+  apiId?: string;
+}
 
 /** A request API Gateway refuses itself, with the status and body it answers. */
 class Refused extends Error {
@@ -24,22 +49,40 @@ class Refused extends Error {
 
 /**
  * Stands in for the HTTP API: one route, `POST /runware/{taskUUID}`, turned into an API Gateway HTTP API
- * (payload format 2.0) event for the webhook function; anything else is answered the way API Gateway does.
+ * (payload format 2.0) event for the webhook function (see `http-api.ts` for the mapping and its sources);
+ * anything else is answered the way API Gateway does. Its answers of its own:
+ * - 404 `{"message":"Not Found"}` for a route the API does not have;
+ * - 413 `{"message":"Request Entity Too Large"}` for a body over the 10 MB quota (the status and body are not in
+ *   the HTTP API documentation; they are REST API's `REQUEST_TOO_LARGE` gateway response);
+ * - 431 for a request line and header values over 10,240 bytes (the quota is documented, API Gateway's answer to
+ *   it is not: 431 is HTTP's status for it);
+ * - 500 `{"message":"Internal Server Error"}` when the invocation fails (function error, timeout, refusal, or a
+ *   response it cannot map): https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-troubleshooting-lambda.html
+ * - 503 `{"message":"Service Unavailable"}` when the function has not answered within the integration timeout
+ *   (30 s). Not in the documentation; it is what HTTP APIs answer, as reported by users, e.g.
+ *   https://github.com/cortexlabs/cortex/issues/1225 and https://github.com/serverless/serverless/issues/11222
+ * Every answer carries an `apigw-requestid` header, as API Gateway's do.
  */
 export class LocalWebhookEndpoint {
   private server: Server | undefined;
   readonly requests: { method: string; path: string; status: number }[] = [];
 
-  private lambdas: Pick<LambdaHost, 'invoke'> | undefined;
+  private lambdas: WebhookInvoker | undefined;
+  private readonly integrationTimeoutMs: number;
+  private readonly apiId: string;
+
+  constructor(options: LocalWebhookEndpointOptions = {}) {
+    this.integrationTimeoutMs = options.integrationTimeoutMs ?? HTTP_API_INTEGRATION_TIMEOUT_MS;
+    this.apiId = options.apiId ?? 'local';
+  }
 
   /**
    * Listens first (the origin is part of the functions' environment, so it must be known before they exist);
    * requests are answered 503 until {@link serve} names the functions.
    */
   async start(port = 0): Promise<string> {
-    // Node answers 431 itself to a request line and headers over the limit (the status is Node's; API Gateway's
-    // own answer to that is not documented), and 400 to a request it cannot parse.
-    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+    // Node answers 431 itself to a head over its own limit, and 400 to a request it cannot parse.
+    this.server = createServer({ maxHeaderSize: NODE_MAX_HEADER_BYTES }, (req, res) => {
       this.handle(req, res).catch(() => {
         if (!res.headersSent) send(res, 500, { message: 'Internal Server Error' });
       });
@@ -49,7 +92,7 @@ export class LocalWebhookEndpoint {
   }
 
   /** Routes requests to the webhook function from now on. */
-  serve(lambdas: Pick<LambdaHost, 'invoke'>): void {
+  serve(lambdas: WebhookInvoker): void {
     this.lambdas = lambdas;
   }
 
@@ -60,6 +103,8 @@ export class LocalWebhookEndpoint {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
+    const requestId = randomUUID();
+    res.setHeader('apigw-requestid', requestId);
     const target = parseTarget(req.url ?? '/');
     const record = (status: number) =>
       this.requests.push({
@@ -67,6 +112,14 @@ export class LocalWebhookEndpoint {
         path: target instanceof Refused ? (req.url ?? '') : target.pathname,
         status,
       });
+    const headers = pairs(req.rawHeaders);
+    const requestLine = `${method} ${req.url ?? '/'} HTTP/${req.httpVersion}`;
+    if (
+      requestLineAndHeaderValueBytes(requestLine, headers) > HTTP_API_MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES
+    ) {
+      record(431);
+      return refuse(req, res, new Refused(431, 'Request Header Fields Too Large'));
+    }
     if (target instanceof Refused) {
       record(target.status);
       return refuse(req, res, target);
@@ -84,7 +137,7 @@ export class LocalWebhookEndpoint {
       return refuse(req, res, taskUUID);
     }
     const tooLarge = new Refused(413, 'Request Entity Too Large');
-    if (Number(req.headers['content-length'] ?? 0) > MAX_PAYLOAD_BYTES) {
+    if (Number(req.headers['content-length'] ?? 0) > HTTP_API_MAX_PAYLOAD_BYTES) {
       record(413);
       return refuse(req, res, tooLarge);
     }
@@ -93,52 +146,86 @@ export class LocalWebhookEndpoint {
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
-      if (size > MAX_PAYLOAD_BYTES) {
+      if (size > HTTP_API_MAX_PAYLOAD_BYTES) {
         record(413);
         return refuse(req, res, tooLarge);
       }
       chunks.push(chunk as Buffer);
     }
-    const raw = Buffer.concat(chunks);
-    const contentType = String(req.headers['content-type'] ?? '');
-    const isText = /^(application\/json|text\/)/i.test(contentType);
-    const headers = Object.fromEntries(
-      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
-    );
-    // API Gateway (payload 2.0) joins repeated query parameters with commas.
-    const query: Record<string, string> = {};
-    for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
-    const event = webhookRequest({
-      taskUUID: decodeURIComponent(match[1] ?? ''),
+    const rawQuery = (req.url ?? '').includes('?')
+      ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1)
+      : '';
+    const event = httpApiEvent({
       method,
       rawPath: url.pathname,
-      rawQueryString: url.search.slice(1),
+      rawQueryString: rawQuery,
       headers,
-      query,
-      body: raw,
-      isBase64Encoded: !isText,
-      domainName: req.headers.host ?? '127.0.0.1',
-      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      body: Buffer.concat(chunks),
+      sourceIp: stripIpv4Mapping(req.socket.remoteAddress ?? '127.0.0.1'),
+      protocol: `HTTP/${req.httpVersion}`,
+      routeKey: ROUTE_KEY,
+      pathParameters: { taskUUID },
+      apiId: this.apiId,
+      requestId,
     });
     if (!this.lambdas) {
       record(503);
       return send(res, 503, { message: 'Service Unavailable' });
     }
-    try {
-      const result = (await this.lambdas.invoke('webhook', event)) as {
-        statusCode?: number;
-        headers?: Record<string, string>;
-        body?: string;
-      };
-      const status = result.statusCode ?? 200;
-      record(status);
-      res.writeHead(status, result.headers ?? { 'content-type': 'application/json' });
-      res.end(result.body ?? '');
-    } catch {
-      record(500);
-      send(res, 500, { message: 'Internal Server Error' });
+    const outcome = await this.invokeWithin(this.lambdas, event);
+    const response = outcome.kind === 'result' ? httpApiResponse(outcome.result) : undefined;
+    if (outcome.kind === 'timeout') {
+      record(503);
+      return send(res, 503, { message: 'Service Unavailable' });
     }
+    if (!response) {
+      record(500);
+      return send(res, 500, { message: 'Internal Server Error' });
+    }
+    record(response.status);
+    const byName = new Map<string, string[]>();
+    for (const [name, value] of response.headers) byName.set(name, [...(byName.get(name) ?? []), value]);
+    // Each cookie its own `set-cookie` line; any other name given twice (in two letter cases) joined by commas.
+    for (const [name, values] of byName)
+      res.setHeader(name, name === 'set-cookie' ? values : values.join(','));
+    res.writeHead(response.status);
+    res.end(response.body);
   }
+
+  /**
+   * Invokes the webhook function and waits at most the integration timeout. The invocation itself goes on (on AWS
+   * the function keeps running after API Gateway has given up on it); its result is then dropped.
+   */
+  private invokeWithin(
+    lambdas: WebhookInvoker,
+    event: unknown,
+  ): Promise<{ kind: 'result'; result: unknown } | { kind: 'error' } | { kind: 'timeout' }> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve({ kind: 'timeout' }), this.integrationTimeoutMs);
+      lambdas.invoke('webhook', event).then(
+        (result) => {
+          clearTimeout(timer);
+          resolve({ kind: 'result', result });
+        },
+        () => {
+          clearTimeout(timer);
+          resolve({ kind: 'error' });
+        },
+      );
+    });
+  }
+}
+
+/** Node's `rawHeaders` (name, value, name, value, ...) as pairs, in arrival order. */
+function pairs(raw: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i] ?? '', raw[i + 1] ?? '']);
+  return out;
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 client on a dual-stack socket) as API Gateway shows it: `127.0.0.1`. */
+function stripIpv4Mapping(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
 /** The request target as a URL: origin-form, or absolute-form (which HTTP/1.1 servers must accept). */
