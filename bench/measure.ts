@@ -42,10 +42,12 @@ export const RUNWARE_VIDEO_SECONDS = 30;
 // ------------------------------------------------------------------------------ request counting
 /** Requests the local stack's servers received from the pipeline (the bench's own are tagged and skipped). */
 export const counts = { dynamoRead: 0, dynamoWrite: 0, secrets: 0, s3Tier1: 0, s3Tier2: 0, httpApi: 0 };
-let counting: { s3Port: number; webhookPort: number } | undefined;
+let counting: { s3Port: number; dynamoPort: number; webhookPort: number } | undefined;
 
 /** Counts the pipeline's requests to these ports from now on (`undefined`: stop counting). */
-export function countRequestsTo(ports: { s3Port: number; webhookPort: number } | undefined): void {
+export function countRequestsTo(
+  ports: { s3Port: number; dynamoPort: number; webhookPort: number } | undefined,
+): void {
   counting = ports;
 }
 const BENCH_HEADER = 'x-avatar-bench';
@@ -60,12 +62,14 @@ Server.prototype.emit = function (this: Server, event: string | symbol, ...args:
 function countRequest(
   server: Server,
   req: IncomingMessage,
-  ports: { s3Port: number; webhookPort: number },
+  ports: { s3Port: number; dynamoPort: number; webhookPort: number },
 ): void {
   if (req.headers[BENCH_HEADER]) return;
   const target = String(req.headers['x-amz-target'] ?? '');
   const port = (server.address() as AddressInfo | null)?.port;
   if (target.startsWith('DynamoDB_')) {
+    // The functions' calls pass local mode's IAM pass-through first: counted once, where DynamoDB serves them.
+    if (port !== ports.dynamoPort) return;
     // One unit per request: the pipeline's items are under 1 KB (write) / 4 KB (read) and it does no scans.
     if (/\.(Get|Query|Scan|BatchGet|TransactGet)/.test(target)) counts.dynamoRead += 1;
     else counts.dynamoWrite += 1;

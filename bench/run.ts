@@ -145,6 +145,7 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
       lambdaRuns.length = 0;
       countRequestsTo({
         s3Port: Number(new URL(stack.endpoints.s3).port),
+        dynamoPort: Number(new URL(stack.endpoints.dynamodb).port),
         webhookPort: Number(new URL(stack.endpoints.webhook).port),
       });
       const overheads: number[] = [];
