@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3rverEvent } from 's3rver';
 import { CONSTRUCT_IDS, STACK_NAME } from '../lib/construct-ids.js';
 import { LocalAwsEndpoint } from './aws-endpoint.js';
@@ -11,8 +11,7 @@ import {
   executionStatusChange,
   LOCAL_REGION,
   type S3ObjectEvent,
-  s3ObjectCreated,
-  s3ObjectDeleted,
+  s3EventOfRecord,
 } from './events.js';
 import { type LambdaConcurrency, LambdaHost } from './lambda-host.js';
 import { assertPortsFree } from './ports.js';
@@ -236,7 +235,21 @@ export class LocalStack {
 
       // 4. The input bucket's EventBridge notifications, and the schedules (minutes on AWS; cheap enough here).
       s3.server.on('event', (event: S3rverEvent) => {
-        for (const notification of s3Notifications(event)) bus.put(notification);
+        for (const record of event.Records) {
+          const put = (etag?: string) => {
+            const notification = s3EventOfRecord(record, etag);
+            if (notification) bus.put(notification);
+          };
+          // s3rver leaves a copy's ETag out; S3 sends it (see events.ts), so it is read back first.
+          if (!record.eventName.startsWith('ObjectCreated:') || record.s3.object.eTag) put();
+          else
+            void s3.client
+              .send(new HeadObjectCommand({ Bucket: record.s3.bucket.name, Key: record.s3.object.key }))
+              .then(
+                (head) => put(head.ETag?.replace(/"/g, '')),
+                () => put(),
+              );
+        }
       });
       bus.startSchedules(options.sweepIntervalMs ?? 60_000);
       const interrupted = sfn.closeInterrupted();
@@ -322,23 +335,6 @@ export class LocalStack {
   deliverToIngest(event: IngestEvent): void {
     this.bus.deliverTo(CONSTRUCT_IDS.ingestRule, event);
   }
-}
-
-/** What S3 sends EventBridge for s3rver's notification records (S3 URL-encodes keys; s3rver does not). */
-function s3Notifications(event: S3rverEvent): S3ObjectEvent[] {
-  return event.Records.flatMap((record) => {
-    const { bucket, object } = record.s3;
-    const common = {
-      bucket: bucket.name,
-      key: object.key,
-      sequencer: object.sequencer,
-      time: record.eventTime,
-    };
-    if (record.eventName.startsWith('ObjectRemoved:')) return [s3ObjectDeleted(common)];
-    if (!record.eventName.startsWith('ObjectCreated:')) return [];
-    const reason = record.eventName === 'ObjectCreated:Copy' ? 'CopyObject' : 'PutObject';
-    return [s3ObjectCreated({ ...common, size: object.size ?? 0, etag: object.eTag ?? '', reason })];
-  });
 }
 
 function statusChangeOf(
