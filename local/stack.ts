@@ -5,6 +5,7 @@ import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3rverEvent } from 's3rver';
 import { CONSTRUCT_IDS, STACK_NAME } from '../lib/construct-ids.js';
 import { LocalAwsEndpoint } from './aws-endpoint.js';
+import { assertCloudAssembly, pointFunctionsAtRunware } from './cloud-assembly.js';
 import { type DeadLetter, LocalEventBus } from './event-bus.js';
 import {
   type EventBridgeEnvelope,
@@ -38,6 +39,12 @@ export interface LocalStackOptions {
   workDir: string;
   /** Extra CDK context (deploy-time settings) for the synth, e.g. `{ waitTimeoutSeconds: '8' }`. */
   context?: Record<string, string>;
+  /**
+   * Run the cloud assembly `cdk synth -o <dir>` wrote before, without synthesizing (`npm start -- --app <dir>`).
+   * Its settings are those it was synthesized with (`context` cannot change them), but for where Runware is: its
+   * functions are pointed at this run's Runware (see `pointFunctionsAtRunware`). @default synthesize into workDir
+   */
+  assemblyDir?: string;
   /** Use the real Runware API with this key instead of the simulator (webhooks cannot reach this machine). */
   runwareApiKey?: string;
   /**
@@ -160,6 +167,10 @@ export class LocalStack {
     const stoppers = new Stoppers();
     if (options.removeWorkDirOnStop) stoppers.add(() => rmSync(workDir, { recursive: true, force: true }));
     try {
+      const assemblyDir = options.assemblyDir === undefined ? undefined : resolve(options.assemblyDir);
+      if (assemblyDir) assertCloudAssembly(assemblyDir);
+      if (assemblyDir && options.context)
+        throw new Error('LocalStack: context (synth-time settings) cannot apply to an existing assemblyDir');
       // With fixed ports, a taken one is a clear error before anything starts (see ports.ts).
       if (options.portBase) await assertPortsFree(options.portBase);
       // 1. Runware, then the app synthesized by the CDK CLI exactly as for a deployment, with it as a setting.
@@ -168,14 +179,17 @@ export class LocalStack {
         ...options.runware,
         ...(options.persist ? { stateFile: join(workDir, RUNWARE_STATE_FILE) } : {}),
       });
-      progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
-      const cdkOut = join(workDir, 'cdk.out');
-      const context = {
-        runwareApiUrl: runware.url,
-        allowedVideoHosts: runware.videoHosts,
-        ...options.context,
-      };
-      await synth(cdkOut, context);
+      const cdkOut = assemblyDir ?? join(workDir, 'cdk.out');
+      if (assemblyDir) progress(`Using the cloud assembly in ${assemblyDir} (no synth).`);
+      else {
+        progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
+        const context = {
+          runwareApiUrl: runware.url,
+          allowedVideoHosts: runware.videoHosts,
+          ...options.context,
+        };
+        await synth(cdkOut, context);
+      }
 
       // 2. The endpoints the functions' environment names listen first; they serve once their backends exist.
       const webhook = new LocalWebhookEndpoint();
@@ -186,6 +200,7 @@ export class LocalStack {
       const awsUrl = await awsEndpoint.start(port(2));
       stoppers.add(() => awsEndpoint.stop());
       const assembly = loadAssembly(cdkOut, STACK_NAME, webhookOrigin);
+      if (assemblyDir) pointFunctionsAtRunware(assembly.functions, runware);
 
       // 3. The stateful services, then the functions, the rules and the state machine.
       const persist = options.persist ?? false;
