@@ -1,9 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { Table } from '../lambdas/core/store/table.js';
+import { parseCliArgs } from './cli-args.js';
+import { assertCloudAssembly, NotAnAssemblyError } from './cloud-assembly.js';
 import { publishEndpoints } from './endpoints-file.js';
 import { makeSamplePortrait, makeSampleVoice, probe } from './ffmpeg.js';
 import { PortsTakenError } from './ports.js';
@@ -23,6 +24,10 @@ cdk synth, and the Runware simulator (or the real API with RUNWARE_API_KEY set).
   --keep           keep the stack running after the job, to drop more files with any S3 client
   --fresh          start empty: delete the state kept under .local/ (S3 objects, table, executions,
                    the simulator's Runware tasks) first
+  --app DIR        run the cloud assembly that \`cdk synth -o DIR\` wrote (template and Lambda bundles) instead
+                   of synthesizing, as \`cdk deploy --app DIR\` would deploy it; its settings are the ones it
+                   was synthesized with, except that its functions use this run's Runware (the simulator, or
+                   the real API with RUNWARE_API_KEY). Combines with --fresh and --keep
   --port-base N    fixed ports: S3 on N, DynamoDB on N+1, Step Functions on N+2, webhook on N+3, so that
                    the endpoints (and the --keep exports) are the same at every start, and a job retried
                    after a restart gets its Runware webhook (else it finishes by polling); a taken port
@@ -35,28 +40,28 @@ An execution that was running when the stack stopped is closed as ABORTED at the
 with EXECUTION_ABORTED, and uploading one of its files again retries it: the retry continues the Runware
 task already sent (never a second charge). --fresh starts from nothing.`;
 
-const { values } = parseArgs({
-  options: {
-    image: { type: 'string' },
-    audio: { type: 'string' },
-    prompt: { type: 'string' },
-    format: { type: 'string' },
-    stem: { type: 'string' },
-    out: { type: 'string', default: 'output' },
-    keep: { type: 'boolean', default: false },
-    fresh: { type: 'boolean', default: false },
-    'port-base': { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+const parsed = parseCliArgs(process.argv.slice(2));
+if (!parsed.ok) {
+  // A mistyped option is the user's to fix: the reason and the usage, not a stack trace.
+  console.error(`${parsed.error}\n\n${USAGE}`);
+  process.exit(2);
+}
+const values = parsed.options;
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const portBase = values['port-base'] === undefined ? undefined : Number(values['port-base']);
-if (portBase !== undefined && !(Number.isInteger(portBase) && portBase >= 1024 && portBase <= 65_000)) {
-  console.error('--port-base wants a port number between 1024 and 65000.');
-  process.exit(2);
+const { portBase } = values;
+const assemblyDir = values.app === undefined ? undefined : resolve(values.app);
+if (assemblyDir) {
+  // Before --fresh deletes anything: a folder that is not an assembly stops the start at once.
+  try {
+    assertCloudAssembly(assemblyDir);
+  } catch (error) {
+    if (!(error instanceof NotAnAssemblyError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
 }
 
 // The SDK's documented switch for its Node 20 support notice: local mode only, so that it does not land among
@@ -80,8 +85,11 @@ async function main(): Promise<void> {
     workDir,
     persist: true,
     ...(portBase ? { portBase } : {}),
-    // A short settle wait keeps the demo quick; with the real API there is no webhook, so poll early.
-    context: { settleSeconds: '2', ...(apiKey ? { waitTimeoutSeconds: '30' } : {}) },
+    // A short settle wait keeps the demo quick; with the real API there is no webhook, so poll early. An
+    // assembly given with --app runs with the settings it was synthesized with.
+    ...(assemblyDir
+      ? { assemblyDir }
+      : { context: { settleSeconds: '2', ...(apiKey ? { waitTimeoutSeconds: '30' } : {}) } }),
     ...(apiKey ? { runwareApiKey: apiKey } : {}),
     onProgress: say,
   });
@@ -275,6 +283,9 @@ Ports change at every start unless --port-base N is given.`);
 main().catch((error: unknown) => {
   // A taken port is the user's to fix: its message says how, a stack trace would only hide it.
   if (error instanceof PortsTakenError) console.error(error.message);
-  else console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  else if (error instanceof NotAnAssemblyError) {
+    console.error(error.message);
+    process.exit(2);
+  } else console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   process.exit(1);
 });

@@ -35,7 +35,18 @@ export class LocalEventBus {
   private readonly pending = new Set<Promise<void>>();
   private readonly timers: NodeJS.Timeout[] = [];
 
-  constructor(private readonly options: LocalEventBusOptions) {}
+  constructor(private readonly options: LocalEventBusOptions) {
+    // Refused here, when the rules are loaded, rather than at the first event: see `matches`.
+    for (const rule of options.rules) {
+      if (!rule.eventPattern) continue;
+      try {
+        assertSupportedPattern(rule.eventPattern);
+      } catch (error) {
+        if (error instanceof UnsupportedPatternError) error.message = `Rule ${rule.id}: ${error.message}`;
+        throw error;
+      }
+    }
+  }
 
   /** PutEvents: delivers `event` to the targets of every matching rule. */
   put(event: EventBridgeEnvelope<string, unknown>): void {
@@ -118,25 +129,73 @@ export class LocalEventBus {
 }
 
 /**
- * EventBridge pattern matching, for what the template's patterns use: a list of allowed values, `prefix`, and
- * nested objects (every field of the pattern must match; fields it does not name are ignored).
+ * EventBridge event pattern matching, for the parts of the pattern language local mode implements
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html and
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html):
+ * - every field the pattern names must match (AND); fields it does not name are ignored;
+ * - a nested object matches the event's object at that field, field by field;
+ * - a list is the values allowed (OR): JSON strings, numbers, booleans and null, matched exactly
+ *   (case-sensitive, `5` is not `"5"`), or `{ "prefix": "..." }` for strings;
+ * - when the event's value is an array, the field matches if any of its elements does
+ *   (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-arrays.html).
+ * Every other operator (`suffix`, `anything-but`, `numeric`, `exists`, `cidr`, `equals-ignore-case`,
+ * `wildcard`, `$or`, ...) is refused by {@link assertSupportedPattern} when the rules are loaded: a rule that
+ * silently never (or always) matched would hide exactly what local mode is there to show.
  */
 export function matches(pattern: Record<string, unknown>, event: unknown): boolean {
-  if (typeof event !== 'object' || event === null) return false;
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return false;
   const record = event as Record<string, unknown>;
   return Object.entries(pattern).every(([field, rule]) => {
     const value = record[field];
-    if (Array.isArray(rule)) return rule.some((allowed) => matchesValue(allowed, value));
+    if (Array.isArray(rule)) {
+      const values = Array.isArray(value) ? value : [value];
+      return values.some((v) => rule.some((allowed) => matchesValue(allowed, v)));
+    }
     if (typeof rule === 'object' && rule !== null) return matches(rule as Record<string, unknown>, value);
-    throw new Error(`Unsupported event pattern for ${field}: ${JSON.stringify(rule)}`);
+    throw new UnsupportedPatternError(`${field}: ${JSON.stringify(rule)} is neither a list nor an object`);
   });
 }
 
 function matchesValue(allowed: unknown, value: unknown): boolean {
+  if (value === undefined) return false;
   if (typeof allowed === 'object' && allowed !== null) {
     const { prefix } = allowed as { prefix?: unknown };
-    if (typeof prefix === 'string') return typeof value === 'string' && value.startsWith(prefix);
-    throw new Error(`Unsupported event pattern operator: ${JSON.stringify(allowed)}`);
+    if (typeof prefix === 'string' && Object.keys(allowed).length === 1)
+      return typeof value === 'string' && value.startsWith(prefix);
+    throw new UnsupportedPatternError(`operator ${JSON.stringify(allowed)}`);
   }
-  return Array.isArray(value) ? value.includes(allowed) : value === allowed;
+  return value === allowed;
+}
+
+/** A pattern uses what local mode's matcher does not implement (see {@link matches}). */
+export class UnsupportedPatternError extends Error {
+  override readonly name = 'UnsupportedPatternError';
+}
+
+/**
+ * Throws {@link UnsupportedPatternError} naming the field when `pattern` uses anything {@link matches} does not
+ * implement; called for every rule when the bus is made, so an unknown operator stops the start.
+ */
+export function assertSupportedPattern(pattern: Record<string, unknown>, where = ''): void {
+  for (const [field, rule] of Object.entries(pattern)) {
+    const path = where ? `${where}.${field}` : field;
+    if (Array.isArray(rule)) {
+      if (rule.length === 0)
+        throw new UnsupportedPatternError(`${path}: an empty list (EventBridge refuses it as invalid)`);
+      for (const allowed of rule) {
+        if (allowed === null || ['string', 'number', 'boolean'].includes(typeof allowed)) continue;
+        const keys = typeof allowed === 'object' ? Object.keys(allowed as object) : [];
+        const { prefix } = allowed as { prefix?: unknown };
+        if (keys.length === 1 && keys[0] === 'prefix' && typeof prefix === 'string') continue;
+        throw new UnsupportedPatternError(
+          `${path}: the operator ${JSON.stringify(allowed)} is not implemented by local mode's event bus`,
+        );
+      }
+    } else if (typeof rule === 'object' && rule !== null)
+      assertSupportedPattern(rule as Record<string, unknown>, path);
+    else
+      throw new UnsupportedPatternError(
+        `${path}: ${JSON.stringify(rule)} is neither a list of values nor a nested pattern (EventBridge refuses it)`,
+      );
+  }
 }

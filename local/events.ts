@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { StepInput } from '../lambdas/core/job.js';
 
@@ -33,6 +33,15 @@ export interface EnvelopeOptions {
   region?: string;
 }
 
+/**
+ * EventBridge's `time`: ISO 8601 to the second, no fraction ("time": "2021-11-12T00:00:00Z" in
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html and every event of
+ * https://docs.aws.amazon.com/eventbridge/latest/ref/events-structure.html).
+ */
+export function eventTime(at: Date | string = new Date()): string {
+  return new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 function envelope<Type extends string, Detail>(
   type: Type,
   source: string,
@@ -47,7 +56,7 @@ function envelope<Type extends string, Detail>(
     'detail-type': type,
     source,
     account,
-    time: options.time ?? new Date().toISOString(),
+    time: eventTime(options.time),
     region: options.region ?? LOCAL_REGION,
     resources,
     detail,
@@ -59,12 +68,19 @@ export function encodeKey(key: string): string {
   return encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/');
 }
 
+/**
+ * The `detail` of S3's events on EventBridge, field for field as in the `Object Created` / `Object Deleted`
+ * examples of https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html (`version-id` appears there
+ * because that bucket is versioned; local S3 keeps no versions, so local events carry none).
+ */
 export interface S3ObjectDetail {
   version: string;
   bucket: { name: string };
   object: { key: string; size?: number; etag?: string; sequencer: string };
   'request-id': string;
   requester: string;
+  'source-ip-address': string;
+  reason: string;
   [key: string]: unknown;
 }
 
@@ -76,13 +92,22 @@ export interface S3ObjectOptions extends EnvelopeOptions {
   /** The key as stored; the event carries it URL-encoded, as S3 does. */
   key: string;
   sequencer: string;
+  /** S3's request id (16 characters, e.g. `N4N7GDK58NMKJ12R`). @default a random one */
+  requestId?: string;
+  /** @default '127.0.0.1' */
+  sourceIpAddress?: string;
+}
+
+/** An id shaped like S3's `x-amz-request-id`: 16 upper-case letters and digits. */
+function s3RequestId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
 }
 
 function s3Event(
   type: S3ObjectEvent['detail-type'],
   options: S3ObjectOptions,
   object: Omit<S3ObjectDetail['object'], 'key' | 'sequencer'>,
-  extra: Record<string, unknown>,
+  extra: { reason: string } & Record<string, unknown>,
 ): S3ObjectEvent {
   return envelope(
     type,
@@ -92,17 +117,24 @@ function s3Event(
       version: '0',
       bucket: { name: options.bucket },
       object: { key: encodeKey(options.key), ...object, sequencer: options.sequencer },
-      'request-id': randomUUID(),
+      'request-id': options.requestId ?? s3RequestId(),
       requester: options.account ?? LOCAL_ACCOUNT,
+      'source-ip-address': options.sourceIpAddress ?? '127.0.0.1',
       ...extra,
     },
     options,
   );
 }
 
+/**
+ * Which S3 API created an object: the `reason` of `Object Created`
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html).
+ */
+export type S3CreatedReason = 'PutObject' | 'POST Object' | 'CopyObject' | 'CompleteMultipartUpload';
+
 /** S3 `Object Created` through EventBridge. */
 export function s3ObjectCreated(
-  options: S3ObjectOptions & { size: number; etag: string; reason?: 'PutObject' | 'CopyObject' },
+  options: S3ObjectOptions & { size: number; etag: string; reason?: S3CreatedReason },
 ): S3ObjectEvent {
   return s3Event(
     'Object Created',
@@ -114,7 +146,70 @@ export function s3ObjectCreated(
 
 /** S3 `Object Deleted` through EventBridge. */
 export function s3ObjectDeleted(options: S3ObjectOptions): S3ObjectEvent {
-  return s3Event('Object Deleted', options, {}, { 'deletion-type': 'Permanently Deleted' });
+  return s3Event(
+    'Object Deleted',
+    options,
+    {},
+    { reason: 'DeleteObject', 'deletion-type': 'Permanently Deleted' },
+  );
+}
+
+/** The part of an s3rver notification record (lib/models/event.js) that S3's EventBridge event is made of. */
+export interface S3rverRecord {
+  eventName: string;
+  eventTime: string;
+  requestParameters?: { sourceIPAddress?: string };
+  responseElements?: { 'x-amz-request-id'?: string };
+  s3: {
+    bucket: { name: string };
+    object: { key: string; size?: number; eTag?: string };
+  };
+}
+
+let lastSequencer = 0n;
+
+/**
+ * A sequencer as S3 gives one: hexadecimal, growing with each write, so that of two events of one key the later
+ * write has the greater (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html).
+ * s3rver's is the millisecond in hex, the same for two writes in one millisecond; this one is the millisecond
+ * times 4096 plus a count, 18 digits like S3's (`0064D3901D00059242`), so it also grows across restarts.
+ */
+export function nextSequencer(now = Date.now()): string {
+  const candidate = BigInt(now) * 4096n;
+  lastSequencer = candidate > lastSequencer ? candidate : lastSequencer + 1n;
+  return lastSequencer.toString(16).toUpperCase().padStart(18, '0');
+}
+
+/**
+ * What S3 sends EventBridge for one of s3rver's notification records: `Object Created` (its `reason` from the
+ * operation; s3rver names both POST Object and CompleteMultipartUpload `Post`, and local clients (the SDK's
+ * `Upload`, the AWS CLI) only make the latter), `Object Deleted`, nothing for other records. The key is
+ * URL-encoded as S3 does; s3rver's is not. `etag` is looked up by the caller when s3rver leaves it out (copies).
+ */
+export function s3EventOfRecord(record: S3rverRecord, etag?: string): S3ObjectEvent | undefined {
+  const { bucket, object } = record.s3;
+  const common = {
+    bucket: bucket.name,
+    key: object.key,
+    sequencer: nextSequencer(),
+    time: record.eventTime,
+    ...(record.responseElements?.['x-amz-request-id']
+      ? { requestId: record.responseElements['x-amz-request-id'] }
+      : {}),
+    ...(record.requestParameters?.sourceIPAddress
+      ? { sourceIpAddress: record.requestParameters.sourceIPAddress.replace(/^::ffff:/, '') }
+      : {}),
+  };
+  if (record.eventName.startsWith('ObjectRemoved:')) return s3ObjectDeleted(common);
+  const reasons: Record<string, S3CreatedReason> = {
+    'ObjectCreated:Put': 'PutObject',
+    'ObjectCreated:Post': 'CompleteMultipartUpload',
+    'ObjectCreated:Copy': 'CopyObject',
+    'ObjectCreated:CompleteMultipartUpload': 'CompleteMultipartUpload',
+  };
+  const reason = reasons[record.eventName];
+  if (!reason) return undefined;
+  return s3ObjectCreated({ ...common, size: object.size ?? 0, etag: object.eTag ?? etag ?? '', reason });
 }
 
 export interface ExecutionStatusDetail {

@@ -11,6 +11,7 @@ import S3rver from 's3rver';
 import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
 import type { LocalSecret } from './aws-endpoint.js';
 import { RunwareSimulator, type RunwareSimulatorOptions } from './runware-simulator.js';
+import { installS3rverListing } from './s3-listing.js';
 import { S3FaultProxy } from './s3-proxy.js';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalAssembly, type LocalNames } from './template.js';
 
@@ -131,6 +132,8 @@ export async function startS3(
   options: { keep?: boolean | undefined; port?: number | undefined } = {},
 ): Promise<LocalS3> {
   if (!options.keep) rmSync(directory, { recursive: true, force: true });
+  // Listing past 1,000 keys: s3rver's DES continuation token fails on OpenSSL 3 (see s3-listing.ts).
+  installS3rverListing();
   const server = new S3rver({
     address: '127.0.0.1',
     port: options.port ?? 0,

@@ -1,10 +1,11 @@
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3rverEvent } from 's3rver';
 import { CONSTRUCT_IDS, STACK_NAME } from '../lib/construct-ids.js';
 import { LocalAwsEndpoint } from './aws-endpoint.js';
+import { assertCloudAssembly, pointFunctionsAtRunware } from './cloud-assembly.js';
 import { type DeadLetter, LocalEventBus } from './event-bus.js';
 import {
   type EventBridgeEnvelope,
@@ -12,8 +13,7 @@ import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
   type S3ObjectEvent,
-  s3ObjectCreated,
-  s3ObjectDeleted,
+  s3EventOfRecord,
 } from './events.js';
 import { IAM_USAGE_DIR_VARIABLE, type IamMode, LocalIam } from './iam/authorizer.js';
 import { DynamoDbProxy } from './iam/dynamodb-proxy.js';
@@ -44,6 +44,12 @@ export interface LocalStackOptions {
   workDir: string;
   /** Extra CDK context (deploy-time settings) for the synth, e.g. `{ waitTimeoutSeconds: '8' }`. */
   context?: Record<string, string>;
+  /**
+   * Run the cloud assembly `cdk synth -o <dir>` wrote before, without synthesizing (`npm start -- --app <dir>`).
+   * Its settings are those it was synthesized with (`context` cannot change them), but for where Runware is: its
+   * functions are pointed at this run's Runware (see `pointFunctionsAtRunware`). @default synthesize into workDir
+   */
+  assemblyDir?: string;
   /** Use the real Runware API with this key instead of the simulator (webhooks cannot reach this machine). */
   runwareApiKey?: string;
   /**
@@ -175,6 +181,10 @@ export class LocalStack {
     const stoppers = new Stoppers();
     if (options.removeWorkDirOnStop) stoppers.add(() => rmSync(workDir, { recursive: true, force: true }));
     try {
+      const assemblyDir = options.assemblyDir === undefined ? undefined : resolve(options.assemblyDir);
+      if (assemblyDir) assertCloudAssembly(assemblyDir);
+      if (assemblyDir && options.context)
+        throw new Error('LocalStack: context (synth-time settings) cannot apply to an existing assemblyDir');
       // With fixed ports, a taken one is a clear error before anything starts (see ports.ts).
       if (options.portBase) await assertPortsFree(options.portBase);
       // 1. Runware, then the app synthesized by the CDK CLI exactly as for a deployment, with it as a setting.
@@ -183,14 +193,17 @@ export class LocalStack {
         ...options.runware,
         ...(options.persist ? { stateFile: join(workDir, RUNWARE_STATE_FILE) } : {}),
       });
-      progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
-      const cdkOut = join(workDir, 'cdk.out');
-      const context = {
-        runwareApiUrl: runware.url,
-        allowedVideoHosts: runware.videoHosts,
-        ...options.context,
-      };
-      await synth(cdkOut, context);
+      const cdkOut = assemblyDir ?? join(workDir, 'cdk.out');
+      if (assemblyDir) progress(`Using the cloud assembly in ${assemblyDir} (no synth).`);
+      else {
+        progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
+        const context = {
+          runwareApiUrl: runware.url,
+          allowedVideoHosts: runware.videoHosts,
+          ...options.context,
+        };
+        await synth(cdkOut, context);
+      }
 
       // 2. The endpoints the functions' environment names listen first; they serve once their backends exist.
       const webhook = new LocalWebhookEndpoint();
@@ -201,6 +214,7 @@ export class LocalStack {
       const awsUrl = await awsEndpoint.start(port(2));
       stoppers.add(() => awsEndpoint.stop());
       const assembly = loadAssembly(cdkOut, STACK_NAME, webhookOrigin);
+      if (assemblyDir) pointFunctionsAtRunware(assembly.functions, runware);
 
       // 3. The stateful services, then the functions, the rules and the state machine.
       const persist = options.persist ?? false;
@@ -300,7 +314,21 @@ export class LocalStack {
 
       // 4. The input bucket's EventBridge notifications, and the schedules (minutes on AWS; cheap enough here).
       s3.server.on('event', (event: S3rverEvent) => {
-        for (const notification of s3Notifications(event)) bus.put(notification);
+        for (const record of event.Records) {
+          const put = (etag?: string) => {
+            const notification = s3EventOfRecord(record, etag);
+            if (notification) bus.put(notification);
+          };
+          // s3rver leaves a copy's ETag out; S3 sends it (see events.ts), so it is read back first.
+          if (!record.eventName.startsWith('ObjectCreated:') || record.s3.object.eTag) put();
+          else
+            void s3.client
+              .send(new HeadObjectCommand({ Bucket: record.s3.bucket.name, Key: record.s3.object.key }))
+              .then(
+                (head) => put(head.ETag?.replace(/"/g, '')),
+                () => put(),
+              );
+        }
       });
       bus.startSchedules(options.sweepIntervalMs ?? 60_000);
       const interrupted = sfn.closeInterrupted();
@@ -413,23 +441,6 @@ function httpApiLogicalId(assembly: LocalAssembly): string {
   const hit = Object.entries(assembly.resources).find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api');
   if (!hit) throw new Error('The synthesized template has no HTTP API');
   return hit[0];
-}
-
-/** What S3 sends EventBridge for s3rver's notification records (S3 URL-encodes keys; s3rver does not). */
-function s3Notifications(event: S3rverEvent): S3ObjectEvent[] {
-  return event.Records.flatMap((record) => {
-    const { bucket, object } = record.s3;
-    const common = {
-      bucket: bucket.name,
-      key: object.key,
-      sequencer: object.sequencer,
-      time: record.eventTime,
-    };
-    if (record.eventName.startsWith('ObjectRemoved:')) return [s3ObjectDeleted(common)];
-    if (!record.eventName.startsWith('ObjectCreated:')) return [];
-    const reason = record.eventName === 'ObjectCreated:Copy' ? 'CopyObject' : 'PutObject';
-    return [s3ObjectCreated({ ...common, size: object.size ?? 0, etag: object.eTag ?? '', reason })];
-  });
 }
 
 function statusChangeOf(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type DeadLetter, LocalEventBus, matches } from '../../local/event-bus.js';
+import { type DeadLetter, LocalEventBus, matches, UnsupportedPatternError } from '../../local/event-bus.js';
 import { executionStatusChange, s3ObjectCreated, s3ObjectDeleted } from '../../local/events.js';
 import type { FunctionName, LocalFunction, LocalRule } from '../../local/template.js';
 
@@ -108,7 +108,7 @@ describe('EventBridge pattern matching', () => {
 
   it('refuses a pattern operator it does not implement, rather than matching wrongly', () => {
     expect(() => matches({ detail: { size: [{ numeric: ['>', 0] }] } }, { detail: { size: 1 } })).toThrow(
-      /Unsupported event pattern operator/,
+      UnsupportedPatternError,
     );
   });
 });
