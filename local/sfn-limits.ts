@@ -32,8 +32,13 @@ export const TASK_FAILURE_ERROR_MAX = 256;
 export const TASK_FAILURE_CAUSE_MAX = 32_768;
 
 /** How AWS measures a payload: the UTF-8 bytes of its JSON text (the quota page above). */
-export function payloadBytes(json: unknown): number {
-  return Buffer.byteLength(typeof json === 'string' ? json : (JSON.stringify(json) ?? 'null'), 'utf8');
+export function payloadBytes(value: unknown): number {
+  return textBytes(JSON.stringify(value) ?? 'null');
+}
+
+/** The size of a payload already given as JSON text (an API call's `input` or `output`). */
+export function textBytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
 }
 
 /**

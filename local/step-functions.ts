@@ -18,6 +18,7 @@ import {
   TASK_FAILURE_CAUSE_MAX,
   TASK_FAILURE_ERROR_MAX,
   type TaskKind,
+  textBytes,
 } from './sfn-limits.js';
 import { assertRunnable } from './sfn-unsupported.js';
 import { type FunctionName, LOCAL_STATE_MACHINE_NAME } from './template.js';
@@ -183,7 +184,7 @@ export class LocalStepFunctions {
 
   startExecution(stateMachineArn: string, name: string, input: string): LocalExecution {
     // The request is validated before anything is looked up, as AWS's request validation does.
-    if (payloadBytes(input) > PAYLOAD_LIMIT_BYTES)
+    if (textBytes(input) > PAYLOAD_LIMIT_BYTES)
       throw new SfnApiError('ValidationException', lengthViolation('input', PAYLOAD_LIMIT_BYTES));
     if (stateMachineArn !== this.options.stateMachineArn)
       throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
@@ -244,7 +245,7 @@ export class LocalStepFunctions {
   }
 
   sendTaskSuccess(taskToken: string, output: string): void {
-    if (payloadBytes(output) > PAYLOAD_LIMIT_BYTES)
+    if (textBytes(output) > PAYLOAD_LIMIT_BYTES)
       throw new SfnApiError('ValidationException', lengthViolation('output', PAYLOAD_LIMIT_BYTES));
     let parsed: unknown;
     try {
@@ -323,6 +324,8 @@ export class LocalStepFunctions {
     this.runOf.set(execution.executionArn, run);
     const progress = (async () => {
       for await (const event of run.eventLogs) {
+        // Once failed at a limit, the execution has ended for AWS: what the library still runs is not recorded.
+        if (limits.failure) continue;
         if (event.type === 'StateEntered') execution.states.push(event.state.name);
         limits.events += historyEventsOf(event, (state) => this.taskKinds.get(state));
         // A state's output over the quota fails the execution: AWS records ExecutionFailed right after the state,
