@@ -65,10 +65,11 @@ export function dataLimitCause(stateOrTask: string): string {
 }
 
 /**
- * `Cause` when a state's input (after `InputPath` and `Parameters`) is over the limit. AWS documents the error
- * ("States.DataLimitExceeded ... the input of a state is larger than the payload size quota after Parameters
- * processing": https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html) but no recorded
- * wording of its cause was found: this one is local mode's.
+ * `Cause` when a state's input (after `InputPath` and `Parameters`) is over the limit. AWS documents
+ * States.DataLimitExceeded for a state's input larger than the payload size quota after Parameters processing
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html), but no recorded wording of its
+ * cause was found: this one is local mode's, and whether AWS lets a Catch see this case cannot be known without an
+ * account (local mode ends the execution, as the docs say of the error).
  */
 export function inputLimitCause(state: string): string {
   return `The state/task '${state}' has an input with a size exceeding the maximum number of bytes service limit.`;

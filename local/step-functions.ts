@@ -117,9 +117,12 @@ const LIBRARY_TIMEOUT_SECONDS = 999_999;
 
 /**
  * Step Functions on one machine: the synthesized definition run by aws-local-stepfunctions, with the service
- * integrations it lacks supplied here (`lambda:invoke.waitForTaskToken` with real task tokens, `events:putEvents`),
- * and the API calls the handlers make (StartExecution, SendTask*) answered with AWS's semantics: execution names
- * are unique, a token answers once, a token whose step timed out is refused.
+ * integrations it lacks supplied here (`lambda:invoke.waitForTaskToken` with real task tokens and heartbeats,
+ * `events:putEvents`), and the API calls the handlers make (StartExecution, SendTask*) answered with AWS's semantics:
+ * execution names are unique, a token answers once, a token whose step timed out is refused. AWS's limits the library
+ * does not enforce hold here (local/sfn-limits.ts): the 256 KiB payload quota, the 25,000-event history, the error
+ * names of Lambda task failures; and a definition using what the stand-in cannot run is refused at construction
+ * (local/sfn-unsupported.ts).
  */
 export class LocalStepFunctions {
   readonly executions = new Map<string, LocalExecution>();
