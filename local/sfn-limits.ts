@@ -105,51 +105,67 @@ export interface LibraryEvent {
 }
 
 /**
- * How many history events AWS would record for one event of the library, an approximation built from the history
- * event types (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html) and histories
- * recorded on AWS (LocalStack's validated snapshots cited at {@link dataLimitCause}):
+ * The history events AWS would record for what the library reports, an approximation built from the history event
+ * types (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html) and histories recorded on
+ * AWS (LocalStack's validated snapshots cited at {@link dataLimitCause}):
  * - the execution: `ExecutionStarted` and one closing event (`ExecutionSucceeded` / `Failed` / `Aborted` / `TimedOut`);
- * - every state: `<Type>StateEntered` and `<Type>StateExited` (a caught error exits the state too);
+ * - every state: `<Type>StateEntered` and `<Type>StateExited` (a caught error exits the state too, right after the
+ *   attempt's failure);
  * - every attempt of a Task: `LambdaFunctionScheduled`, `LambdaFunctionStarted` and its end (`...Succeeded` / `Failed` /
  *   `TimedOut`) for a Lambda ARN; `TaskScheduled`, `TaskStarted` and its end for a service integration, plus
- *   `TaskSubmitted` for `.waitForTaskToken` (4 events a round, which lib/slot-wait.ts budgets as "about five");
+ *   `TaskSubmitted` for `.waitForTaskToken` (4 events a retried round, which lib/slot-wait.ts budgets as "about five");
  * - a Map iteration or Parallel branch: one event for its start and one for its end.
  * It does not count what AWS adds and the library does not report (`MapStateStarted`, `ParallelStateStarted`,
  * `TaskStateAborted` ...): local mode's count can be a little lower than AWS's, never higher.
  */
-export function historyEventsOf(
-  event: LibraryEvent,
-  taskKindOf: (state: string) => TaskKind | undefined,
-): number {
-  const kind = event.state && event.state.type === 'Task' ? taskKindOf(event.state.name) : undefined;
-  const attemptStart = kind === undefined ? 0 : kind === 'wait-for-task-token' ? 3 : 2;
-  switch (event.type) {
-    case 'ExecutionStarted':
-    case 'ExecutionSucceeded':
-    case 'ExecutionFailed':
-    case 'ExecutionAborted':
-    case 'ExecutionTimeout':
-    case 'StateCaught':
-    case 'MapIterationStarted':
-    case 'MapIterationSucceeded':
-    case 'MapIterationFailed':
-    case 'ParallelBranchStarted':
-    case 'ParallelBranchSucceeded':
-    case 'ParallelBranchFailed':
-      return 1;
-    case 'StateEntered':
-      // <Type>StateEntered, then the first attempt's Scheduled, Started (and Submitted).
-      return 1 + attemptStart;
-    case 'StateExited':
-      // The attempt's Succeeded, then <Type>StateExited.
-      return (kind === undefined ? 0 : 1) + 1;
-    case 'StateFailed':
-      // The attempt's Failed / TimedOut (a state that is not a Task records nothing of its own here).
-      return kind === undefined ? 0 : 1;
-    case 'StateRetried':
-      return attemptStart;
-    default:
-      return 0;
+export class HistoryCount {
+  /** Events recorded so far. */
+  events = 0;
+  /** Whether the state being run ended in a caught error (its exit then records no Succeeded event). */
+  private caught = false;
+
+  constructor(private readonly taskKindOf: (state: string) => TaskKind | undefined) {}
+
+  add(event: LibraryEvent): number {
+    const kind = event.state && event.state.type === 'Task' ? this.taskKindOf(event.state.name) : undefined;
+    const isTask = event.state?.type === 'Task';
+    // Scheduled, Started (and Submitted) of an attempt.
+    const attemptStart = !isTask ? 0 : kind === 'wait-for-task-token' ? 3 : 2;
+    switch (event.type) {
+      case 'ExecutionStarted':
+      case 'ExecutionSucceeded':
+      case 'ExecutionFailed':
+      case 'ExecutionAborted':
+      case 'ExecutionTimeout':
+      case 'MapIterationStarted':
+      case 'MapIterationSucceeded':
+      case 'MapIterationFailed':
+      case 'ParallelBranchStarted':
+      case 'ParallelBranchSucceeded':
+      case 'ParallelBranchFailed':
+        this.events += 1;
+        break;
+      case 'StateEntered':
+        this.caught = false;
+        this.events += 1 + attemptStart;
+        break;
+      case 'StateFailed':
+        // The attempt's Failed / TimedOut; a state that is not a Task records nothing of its own.
+        this.events += isTask ? 1 : 0;
+        break;
+      case 'StateRetried':
+        this.events += attemptStart;
+        break;
+      case 'StateCaught':
+        this.caught = true;
+        break;
+      case 'StateExited':
+        // The attempt's Succeeded (unless it failed and was caught), then <Type>StateExited.
+        this.events += (isTask && !this.caught ? 1 : 0) + 1;
+        this.caught = false;
+        break;
+    }
+    return this.events;
   }
 }
 

@@ -7,7 +7,7 @@ import {
   dataLimitCause,
   HISTORY_LIMIT_CAUSE,
   HISTORY_LIMIT_ERROR,
-  historyEventsOf,
+  HistoryCount,
   historyFull,
   inputLimitCause,
   lambdaTaskError,
@@ -61,12 +61,10 @@ interface Waiter {
 }
 
 /**
- * What one execution has used of AWS's limits, and the failure it met at one of them. Such a failure ends the
- * execution at once, whatever its Catch fields say: the library's run is aborted and the execution recorded FAILED.
+ * The failure one execution met at one of AWS's limits. It ends the execution at once, whatever its Catch fields say:
+ * the library's run is aborted and the execution recorded FAILED.
  */
 class Limits {
-  /** History events AWS would have recorded so far (an approximation: see `historyEventsOf`). */
-  events = 0;
   failure: { error: string; cause: string } | undefined;
   /** Aborts the library's run; set as soon as the run exists (before any Task handler can be called). */
   abort: () => void = () => undefined;
@@ -306,6 +304,7 @@ export class LocalStepFunctions {
   private async run(execution: LocalExecution): Promise<void> {
     const input: unknown = JSON.parse(execution.input);
     const limits = new Limits();
+    const history = new HistoryCount((state) => this.taskKinds.get(state));
     const handlers: Record<string, TaskRunner> = {};
     for (const [name, runner] of Object.entries(this.runners))
       handlers[name] = this.guarded(name, runner, limits);
@@ -330,14 +329,14 @@ export class LocalStepFunctions {
         // Once failed at a limit, the execution has ended for AWS: what the library still runs is not recorded.
         if (limits.failure) continue;
         if (event.type === 'StateEntered') execution.states.push(event.state.name);
-        limits.events += historyEventsOf(event, (state) => this.taskKinds.get(state));
+        history.add(event);
         // A state's output over the quota fails the execution: AWS records ExecutionFailed right after the state,
         // with no StateExited and no Catch (LocalStack's AWS-validated snapshot test_start_large_input, see
         // local/sfn-limits.ts; https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html:
         // "States.DataLimitExceeded ... a terminal error that can't be caught by the States.ALL error type").
         if (event.type === 'StateExited' && payloadBytes(event.state.output ?? null) > PAYLOAD_LIMIT_BYTES)
           limits.fail('States.DataLimitExceeded', dataLimitCause(event.state.name));
-        if (!event.type.startsWith('Execution') && historyFull(limits.events))
+        if (!event.type.startsWith('Execution') && historyFull(history.events))
           limits.fail(HISTORY_LIMIT_ERROR, HISTORY_LIMIT_CAUSE);
       }
     })().catch(() => undefined);
