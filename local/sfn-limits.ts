@@ -181,7 +181,13 @@ export function historyFull(events: number): boolean {
 // Lambda task errors
 // ---------------------------------------------------------------------------------------------------------------
 
-/** The HTTP status Lambda's Invoke API answers with each of its errors (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors). */
+/**
+ * The HTTP status of the errors Lambda's Invoke API declares (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html#API_Invoke_Errors).
+ * Step Functions calls Lambda with the AWS SDK for Java, which names a declared error by its code and anything else
+ * AWSLambdaException: an invocation the state machine's role may not make is `Lambda.AWSLambdaException` with "Error
+ * Code: AccessDeniedException" in its cause (https://github.com/awslabs/aws-deployment-framework/issues/460,
+ * https://github.com/aws-samples/lambda-refarch-imagerecognition/issues/19).
+ */
 const LAMBDA_API_STATUS: Record<string, number> = {
   TooManyRequestsException: 429,
   ServiceException: 500,
@@ -189,8 +195,11 @@ const LAMBDA_API_STATUS: Record<string, number> = {
   ResourceNotReadyException: 502,
   ResourceConflictException: 409,
   RequestTooLargeException: 413,
-  AWSLambdaException: 500,
+  InvalidParameterValueException: 400,
+  InvalidRequestContentException: 400,
 };
+/** Undeclared codes local mode can meet, with their status (the causes cited above). */
+const UNDECLARED_STATUS: Record<string, number> = { AccessDeniedException: 403 };
 
 /**
  * The error Step Functions reports for a Lambda task that did not return, so that `Retry` and `Catch` see what they
@@ -198,9 +207,11 @@ const LAMBDA_API_STATUS: Record<string, number> = {
  * - an error of the function (its `errorType`, `Sandbox.Timedout` when it ran out of time, `Runtime.ExitError` when its
  *   process died): that name, with the JSON payload Lambda returned as `Cause`
  *   (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html, "Error names");
- * - an error of the Lambda service in front of it (throttled: `Lambda.TooManyRequestsException`; failed:
- *   `Lambda.ServiceException`; unknown function: `Lambda.ResourceNotFoundException`): `Lambda.<Error Code>`, with the
- *   Java SDK's message as `Cause`, as in "Rate Exceeded. (Service: AWSLambda; Status Code: 429; Error Code:
+ * - an error of the Lambda service in front of it (a `LambdaFunctionError` named `Lambda.<Error Code>`: throttled
+ *   `Lambda.TooManyRequestsException`, failed `Lambda.ServiceException`, unknown function
+ *   `Lambda.ResourceNotFoundException`), or an error named `AccessDeniedException` (an invocation IAM refused):
+ *   `Lambda.<Error Code>` for a code the Invoke API declares, else `Lambda.AWSLambdaException`, with the Java SDK's
+ *   message as `Cause`, as in "Rate Exceeded. (Service: AWSLambda; Status Code: 429; Error Code:
  *   TooManyRequestsException; Request ID: ...)" (https://github.com/HumanCellAtlas/data-store/issues/1118; the
  *   best-practice page names these "Lambda service exceptions":
  *   https://docs.aws.amazon.com/step-functions/latest/dg/sfn-best-practices.html#bp-lambda-serviceexception);
@@ -210,16 +221,19 @@ const LAMBDA_API_STATUS: Record<string, number> = {
 export function lambdaTaskError(error: unknown): Error {
   if (error instanceof LambdaFunctionError) {
     if (!error.errorType.startsWith('Lambda.')) return error;
-    return stepError(
-      error.errorType,
-      lambdaServiceCause(error.errorType.slice('Lambda.'.length), error.errorMessage),
-    );
+    return lambdaServiceError(error.errorType.slice('Lambda.'.length), error.errorMessage);
   }
   const message = error instanceof Error ? error.message : String(error);
-  return stepError('Lambda.ServiceException', lambdaServiceCause('ServiceException', message));
+  if (error instanceof Error && error.name.endsWith('AccessDeniedException'))
+    return lambdaServiceError('AccessDeniedException', message);
+  return lambdaServiceError('ServiceException', message);
 }
 
-function lambdaServiceCause(code: string, message: string): string {
-  const status = LAMBDA_API_STATUS[code] ?? 500;
-  return `${message} (Service: AWSLambda; Status Code: ${status}; Error Code: ${code}; Request ID: ${randomUUID()}; Proxy: null)`;
+function lambdaServiceError(code: string, message: string): Error {
+  const declared = LAMBDA_API_STATUS[code];
+  const status = declared ?? UNDECLARED_STATUS[code] ?? 500;
+  return stepError(
+    declared === undefined ? 'Lambda.AWSLambdaException' : `Lambda.${code}`,
+    `${message} (Service: AWSLambda; Status Code: ${status}; Error Code: ${code}; Request ID: ${randomUUID()}; Proxy: null)`,
+  );
 }

@@ -107,6 +107,21 @@ describe('the error names of Lambda task failures', () => {
     );
   });
 
+  it('names an invocation IAM refused Lambda.AWSLambdaException, with AccessDeniedException in its cause', () => {
+    const refused = new Error(
+      'User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: lambda:InvokeFunction',
+    );
+    refused.name = 'AccessDeniedException';
+    const error = lambdaTaskError(refused);
+    expect(error.name).toBe('Lambda.AWSLambdaException');
+    expect(error.message).toMatch(
+      /lambda:InvokeFunction \(Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException;/,
+    );
+    expect(lambdaTaskError(new LambdaFunctionError('Lambda.AccessDeniedException', 'no')).name).toBe(
+      'Lambda.AWSLambdaException',
+    );
+  });
+
   it('names anything else Lambda.ServiceException', () => {
     expect(lambdaTaskError(new Error('boom')).name).toBe('Lambda.ServiceException');
     expect(lambdaTaskError('boom').message).toMatch(/^boom \(Service: AWSLambda; Status Code: 500;/);
