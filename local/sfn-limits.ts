@@ -8,9 +8,9 @@ import { LambdaFunctionError } from './lambda-host.js';
  */
 
 /**
- * "Maximum input or output size for a task, state, or execution: 256 KiB of data as a UTF-8 encoded string. This quota
- * affects tasks (activity, Lambda function, or integrated service), state or execution output, and input data when
- * scheduling a task, entering a state, or starting an execution."
+ * "Maximum input or output size for a task, state, or execution: 262,144 bytes of data as a UTF-8 encoded string.
+ * This quota affects tasks (activity, Lambda function, or integrated service), state or execution output, and input
+ * data when scheduling a task, entering a state, or starting an execution."
  * https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html#service-limits-task-executions
  * The API reference gives the same bound as the length of `input` / `output` ("Maximum length of 262144 ... expressed as
  * bytes in UTF-8 encoding"): https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html
