@@ -2,7 +2,25 @@ import './polyfills.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
-import { LambdaFunctionError, type LambdaHost } from './lambda-host.js';
+import type { LambdaHost } from './lambda-host.js';
+import {
+  dataLimitCause,
+  HISTORY_LIMIT_CAUSE,
+  HISTORY_LIMIT_ERROR,
+  HistoryCount,
+  historyFull,
+  inputLimitCause,
+  lambdaTaskError,
+  lengthViolation,
+  PAYLOAD_LIMIT_BYTES,
+  payloadBytes,
+  stepError,
+  TASK_FAILURE_CAUSE_MAX,
+  TASK_FAILURE_ERROR_MAX,
+  type TaskKind,
+  textBytes,
+} from './sfn-limits.js';
+import { assertRunnable } from './sfn-unsupported.js';
 import { type FunctionName, LOCAL_STATE_MACHINE_NAME } from './template.js';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -38,7 +56,28 @@ interface Waiter {
   reject: (error: Error) => void;
   /** Set when the waiting step is over (answered, timed out): later calls get TaskTimedOut. */
   closed: boolean;
+  /** Restarts the step's heartbeat clock (SendTaskHeartbeat), when it has `HeartbeatSeconds`. */
+  heartbeat?: () => void;
 }
+
+/**
+ * The failure one execution met at one of AWS's limits. It ends the execution at once, whatever its Catch fields say:
+ * the library's run is aborted and the execution recorded FAILED.
+ */
+class Limits {
+  failure: { error: string; cause: string } | undefined;
+  /** Aborts the library's run; set as soon as the run exists (before any Task handler can be called). */
+  abort: () => void = () => undefined;
+
+  fail(error: string, cause: string): void {
+    if (this.failure) return;
+    this.failure = { error, cause };
+    this.abort();
+  }
+}
+
+/** A Task handler of one state, told which execution's limits it counts against. */
+type TaskRunner = (input: unknown) => Promise<unknown>;
 
 export interface LocalStepFunctionsOptions {
   definition: Record<string, unknown>;
@@ -67,20 +106,31 @@ export const LOCAL_STOP_ERROR = 'LocalMode.Stopped';
 
 const TOKEN_PLACEHOLDER = '__local-task-token__';
 const LAMBDA_ARN = /^arn:aws:lambda:/;
+const WAIT_FOR_TASK_TOKEN = ':states:::lambda:invoke.waitForTaskToken';
+const PUT_EVENTS = ':states:::events:putEvents';
+/** Lets every microtask run first: the events the library has dispatched so far are then all counted and checked. */
+const nextMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** What the library is told for Lambda tasks, whose own TimeoutSeconds is timed here (about 11 days). */
 const LIBRARY_TIMEOUT_SECONDS = 999_999;
 
 /**
  * Step Functions on one machine: the synthesized definition run by aws-local-stepfunctions, with the service
- * integrations it lacks supplied here (`lambda:invoke.waitForTaskToken` with real task tokens, `events:putEvents`),
- * and the API calls the handlers make (StartExecution, SendTask*) answered with AWS's semantics: execution names
- * are unique, a token answers once, a token whose step timed out is refused.
+ * integrations it lacks supplied here (`lambda:invoke.waitForTaskToken` with real task tokens and heartbeats,
+ * `events:putEvents`), and the API calls the handlers make (StartExecution, SendTask*) answered with AWS's semantics:
+ * execution names are unique, a token answers once, a token whose step timed out is refused. AWS's limits the library
+ * does not enforce hold here (local/sfn-limits.ts): the 256 KiB payload quota, the 25,000-event history, the error
+ * names of Lambda task failures; and a definition using what the stand-in cannot run is refused at construction
+ * (local/sfn-unsupported.ts).
  */
 export class LocalStepFunctions {
   readonly executions = new Map<string, LocalExecution>();
   private readonly waiters = new Map<string, Waiter>();
   private readonly machine: StateMachine;
-  private readonly handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  private readonly runners: Record<string, TaskRunner> = {};
+  /** How each Task state reaches its resource (it decides the history events of an attempt). */
+  private readonly taskKinds = new Map<string, TaskKind>();
+  /** What `States.DataLimitExceeded` names for each Task's too-large result (see `dataLimitCause`). */
+  private readonly resultLabels = new Map<string, string>();
   /** Executions the state file lists as RUNNING: the previous stack died while they ran. */
   private readonly interrupted: LocalExecution[] = [];
   /** Set by {@link close}: a stopped stack neither records nor reports anything any more, as if killed. */
@@ -90,6 +140,8 @@ export class LocalStepFunctions {
   private readonly runOf = new Map<string, { abort: () => void }>();
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
+    // Refused before anything runs: what the library would ignore or send to the real AWS must not pass for working.
+    assertRunnable(options.definition, (resource) => this.kindOf(resource));
     this.load();
     // A Lambda task's TimeoutSeconds is timed here, from when its invocation starts running: the library would
     // count from when the state is entered, so the time an invocation waits for one of local mode's few
@@ -99,29 +151,42 @@ export class LocalStepFunctions {
     for (const [name, state] of Object.entries(states)) {
       if (state.Type !== 'Task') continue;
       const resource = String(state.Resource);
+      const kind = this.kindOf(resource);
+      if (kind) this.taskKinds.set(name, kind);
       const timeoutSeconds = Number(state.TimeoutSeconds ?? 60);
-      if (LAMBDA_ARN.test(resource)) {
+      if (kind === 'lambda-arn') {
         const fn = this.functionOf(resource);
         state.TimeoutSeconds = LIBRARY_TIMEOUT_SECONDS;
-        this.handlers[name] = (input) => this.invokeTimed(fn, input, timeoutSeconds);
-      } else if (resource.endsWith(':states:::lambda:invoke.waitForTaskToken')) {
-        this.handlers[name] = (input) =>
-          this.invokeAndWait(input as { FunctionName: string; Payload: unknown }, timeoutSeconds);
-      } else if (resource.endsWith(':states:::events:putEvents')) {
-        this.handlers[name] = async (input) => {
+        this.resultLabels.set(name, resource);
+        this.runners[name] = (input) => this.invokeTimed(fn, input, timeoutSeconds);
+      } else if (kind === 'wait-for-task-token') {
+        const heartbeatSeconds =
+          state.HeartbeatSeconds === undefined ? undefined : Number(state.HeartbeatSeconds);
+        aliasHeartbeatTimeout(state);
+        this.resultLabels.set(name, 'lambda');
+        this.runners[name] = (input) =>
+          this.invokeAndWait(
+            input as { FunctionName: string; Payload: unknown },
+            timeoutSeconds,
+            heartbeatSeconds,
+          );
+      } else {
+        this.resultLabels.set(name, 'events');
+        this.runners[name] = async (input) => {
           const entries = (input as { Entries: { Source: string; DetailType: string; Detail: unknown }[] })
             .Entries;
           for (const entry of entries) options.onEvent(entry);
           return { Entries: entries.map(() => ({ EventId: randomUUID() })), FailedEntryCount: 0 };
         };
-      } else {
-        throw new Error(`Local mode has no stand-in for the resource ${resource} of state ${name}`);
       }
     }
     this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
   }
 
   startExecution(stateMachineArn: string, name: string, input: string): LocalExecution {
+    // The request is validated before anything is looked up, as AWS's request validation does.
+    if (textBytes(input) > PAYLOAD_LIMIT_BYTES)
+      throw new SfnApiError('ValidationException', lengthViolation('input', PAYLOAD_LIMIT_BYTES));
     if (stateMachineArn !== this.options.stateMachineArn)
       throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
     const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -181,6 +246,8 @@ export class LocalStepFunctions {
   }
 
   sendTaskSuccess(taskToken: string, output: string): void {
+    if (textBytes(output) > PAYLOAD_LIMIT_BYTES)
+      throw new SfnApiError('ValidationException', lengthViolation('output', PAYLOAD_LIMIT_BYTES));
     let parsed: unknown;
     try {
       parsed = JSON.parse(output);
@@ -191,13 +258,18 @@ export class LocalStepFunctions {
   }
 
   sendTaskFailure(taskToken: string, error = '', cause = ''): void {
+    // Lengths in characters (code points), as the API model counts a string's length.
+    if ([...error].length > TASK_FAILURE_ERROR_MAX)
+      throw new SfnApiError('ValidationException', lengthViolation('error', TASK_FAILURE_ERROR_MAX));
+    if ([...cause].length > TASK_FAILURE_CAUSE_MAX)
+      throw new SfnApiError('ValidationException', lengthViolation('cause', TASK_FAILURE_CAUSE_MAX));
     const failure = new Error(cause);
     failure.name = error;
     this.answer(taskToken).reject(failure);
   }
 
   sendTaskHeartbeat(taskToken: string): void {
-    this.find(taskToken);
+    this.find(taskToken).heartbeat?.();
   }
 
   /**
@@ -231,8 +303,13 @@ export class LocalStepFunctions {
 
   private async run(execution: LocalExecution): Promise<void> {
     const input: unknown = JSON.parse(execution.input);
+    const limits = new Limits();
+    const history = new HistoryCount((state) => this.taskKinds.get(state));
+    const handlers: Record<string, TaskRunner> = {};
+    for (const [name, runner] of Object.entries(this.runners))
+      handlers[name] = this.guarded(name, runner, limits);
     const run = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: this.handlers as never },
+      overrides: { taskResourceLocalHandlers: handlers as never },
       context: {
         Execution: {
           Id: execution.executionArn,
@@ -244,11 +321,23 @@ export class LocalStepFunctions {
         Task: { Token: TOKEN_PLACEHOLDER },
       },
     });
+    limits.abort = () => run.abort();
     this.runs.add(run);
     this.runOf.set(execution.executionArn, run);
     const progress = (async () => {
       for await (const event of run.eventLogs) {
+        // Once failed at a limit, the execution has ended for AWS: what the library still runs is not recorded.
+        if (limits.failure) continue;
         if (event.type === 'StateEntered') execution.states.push(event.state.name);
+        history.add(event);
+        // A state's output over the quota fails the execution: AWS records ExecutionFailed right after the state,
+        // with no StateExited and no Catch (LocalStack's AWS-validated snapshot test_start_large_input, see
+        // local/sfn-limits.ts; https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html:
+        // "States.DataLimitExceeded ... a terminal error that can't be caught by the States.ALL error type").
+        if (event.type === 'StateExited' && payloadBytes(event.state.output ?? null) > PAYLOAD_LIMIT_BYTES)
+          limits.fail('States.DataLimitExceeded', dataLimitCause(event.state.name));
+        if (!event.type.startsWith('Execution') && historyFull(history.events))
+          limits.fail(HISTORY_LIMIT_ERROR, HISTORY_LIMIT_CAUSE);
       }
     })().catch(() => undefined);
     try {
@@ -265,11 +354,42 @@ export class LocalStepFunctions {
     }
     this.runs.delete(run);
     this.runOf.delete(execution.executionArn);
-    execution.stopDate = new Date();
+    // Every event is checked before the outcome is final: the last state's output may be the one over the quota.
     await progress;
+    if (limits.failure) {
+      execution.status = 'FAILED';
+      execution.error = limits.failure.error;
+      execution.cause = limits.failure.cause;
+      delete execution.output;
+    }
+    execution.stopDate = new Date();
     if (this.closed) return;
     this.save();
     this.options.onExecutionEnded(execution);
+  }
+
+  /**
+   * A Task handler held to AWS's payload quota: its input (after InputPath and Parameters) over the quota fails the
+   * execution (terminal, as the docs say of States.DataLimitExceeded); its result over the quota fails the task with
+   * States.DataLimitExceeded, which Retry and Catch see like any task error, States.ALL included: that is what AWS
+   * recorded for a Lambda task (LocalStack's AWS-validated snapshots, see `dataLimitCause`), although the docs call the
+   * error uncatchable. Nothing runs once the execution has failed at a limit.
+   */
+  private guarded(name: string, runner: TaskRunner, limits: Limits): TaskRunner {
+    return async (input) => {
+      // The library calls a handler in the same tick as it reports the previous state's exit: wait until that event
+      // has been checked, so that no task starts after its execution has failed at a limit.
+      await nextMacrotask();
+      if (limits.failure) throw stepError(limits.failure.error, limits.failure.cause);
+      if (payloadBytes(input ?? null) > PAYLOAD_LIMIT_BYTES) {
+        limits.fail('States.DataLimitExceeded', inputLimitCause(name));
+        throw stepError('States.DataLimitExceeded', inputLimitCause(name));
+      }
+      const result = await runner(input);
+      if (payloadBytes(result ?? null) > PAYLOAD_LIMIT_BYTES)
+        throw stepError('States.DataLimitExceeded', dataLimitCause(this.resultLabels.get(name) ?? name));
+      return result;
+    };
   }
 
   /** A Lambda task: fails with States.Timeout once it has run `timeoutSeconds` (waiting to start not counted). */
@@ -284,7 +404,7 @@ export class LocalStepFunctions {
       };
       this.options.lambdas
         .invoke(fn, input, { onStart })
-        .then(resolve, reject)
+        .then(resolve, (error: unknown) => reject(lambdaTaskError(error)))
         .finally(() => clearTimeout(timer));
     });
   }
@@ -320,10 +440,16 @@ export class LocalStepFunctions {
     renameSync(`${file}.tmp`, file);
   }
 
-  /** `lambda:invoke.waitForTaskToken`: invoke with a fresh token, then wait until someone answers it. */
+  /**
+   * `lambda:invoke.waitForTaskToken`: invoke with a fresh token, then wait until someone answers it. With
+   * `HeartbeatSeconds`, the step fails with States.HeartbeatTimeout when no SendTaskHeartbeat (or answer) comes
+   * within that time: "This action resets the Heartbeat clock"
+   * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskHeartbeat.html).
+   */
   private async invokeAndWait(
     input: { FunctionName: string; Payload: unknown },
     timeoutSeconds: number,
+    heartbeatSeconds: number | undefined,
   ): Promise<unknown> {
     const token = randomBytes(48).toString('base64url');
     const payload = JSON.parse(JSON.stringify(input.Payload).replaceAll(TOKEN_PLACEHOLDER, token));
@@ -336,15 +462,40 @@ export class LocalStepFunctions {
     const timer = setTimeout(() => {
       waiter.closed = true;
     }, timeoutSeconds * 1000);
-    promise.finally(() => clearTimeout(timer)).catch(() => undefined);
+    let heartbeatTimer: NodeJS.Timeout | undefined;
+    if (heartbeatSeconds !== undefined) {
+      const expire = () => {
+        if (waiter.closed) return;
+        waiter.closed = true;
+        waiter.reject(stepError('States.HeartbeatTimeout', ''));
+      };
+      waiter.heartbeat = () => {
+        clearTimeout(heartbeatTimer);
+        heartbeatTimer = setTimeout(expire, heartbeatSeconds * 1000);
+      };
+      waiter.heartbeat();
+    }
+    promise
+      .finally(() => {
+        clearTimeout(timer);
+        clearTimeout(heartbeatTimer);
+      })
+      .catch(() => undefined);
+    const fn = this.options.functionByArn.get(input.FunctionName);
     try {
-      await this.options.lambdas.invoke(this.functionOf(input.FunctionName), payload);
+      if (!fn)
+        throw stepError(
+          'Lambda.ResourceNotFoundException',
+          `Function not found: ${input.FunctionName} (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: ${randomUUID()}; Proxy: null)`,
+        );
+      await this.options.lambdas.invoke(fn, payload);
     } catch (error) {
       waiter.closed = true;
       clearTimeout(timer);
-      throw error instanceof LambdaFunctionError
+      clearTimeout(heartbeatTimer);
+      throw error instanceof Error && error.name === 'Lambda.ResourceNotFoundException'
         ? error
-        : Object.assign(new Error(String(error)), { name: 'Lambda.Unknown' });
+        : lambdaTaskError(error);
     }
     return promise;
   }
@@ -362,9 +513,35 @@ export class LocalStepFunctions {
     return waiter;
   }
 
+  /** How local mode serves a Task's `Resource`; undefined when it has no stand-in for it. */
+  private kindOf(resource: string): TaskKind | undefined {
+    if (LAMBDA_ARN.test(resource)) return this.options.functionByArn.has(resource) ? 'lambda-arn' : undefined;
+    if (resource.endsWith(WAIT_FOR_TASK_TOKEN)) return 'wait-for-task-token';
+    if (resource.endsWith(PUT_EVENTS)) return 'request-response';
+    return undefined;
+  }
+
   private functionOf(arn: string): FunctionName {
     const name = this.options.functionByArn.get(arn);
     if (!name) throw new Error(`No local function for ${arn}`);
     return name;
+  }
+}
+
+/**
+ * AWS: "States.Timeout: A Task state either ran longer than the TimeoutSeconds value, or failed to send a heartbeat for a
+ * period longer than the HeartbeatSeconds value", while the heartbeat's own name is States.HeartbeatTimeout
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). The library matches one name per
+ * error, so a Retry or Catch of States.Timeout is told the heartbeat's name as well.
+ */
+function aliasHeartbeatTimeout(state: Record<string, unknown>): void {
+  if (state.HeartbeatSeconds === undefined) return;
+  for (const field of ['Retry', 'Catch'] as const) {
+    const rules = Array.isArray(state[field]) ? (state[field] as { ErrorEquals?: unknown }[]) : [];
+    for (const rule of rules) {
+      const errors = Array.isArray(rule.ErrorEquals) ? (rule.ErrorEquals as string[]) : [];
+      if (errors.includes('States.Timeout') && !errors.includes('States.HeartbeatTimeout'))
+        rule.ErrorEquals = [...errors, 'States.HeartbeatTimeout'];
+    }
   }
 }
