@@ -28,10 +28,17 @@ function h(tag, attrs, ...children) {
     else if (name === 'style') Object.assign(el.style, value);
     else el.setAttribute(name, value === true ? '' : String(value));
   }
-  for (const child of children.flat()) {
-    if (child === undefined || child === null || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
+  return fill(el, ...children);
+}
+
+/** Replaces the element's children: nested arrays are flattened, and nothing is made of null or false. */
+function fill(el, ...children) {
+  el.replaceChildren(
+    ...children
+      .flat(Number.POSITIVE_INFINITY)
+      .filter((child) => child !== undefined && child !== null && child !== false)
+      .map((child) => (child instanceof Node ? child : document.createTextNode(String(child)))),
+  );
   return el;
 }
 
@@ -142,7 +149,8 @@ function spendCard(title, period) {
 function renderOverview(o) {
   $('target').textContent = o.target;
   const counts = $('counts');
-  counts.replaceChildren(
+  fill(
+    counts,
     h(
       'button',
       { type: 'button', 'aria-pressed': String(!filters.state), onclick: () => setFilter('state', '') },
@@ -164,7 +172,8 @@ function renderOverview(o) {
     ),
   );
   const slots = o.slots.max ? `${o.slots.inUse} of ${o.slots.max}` : String(o.slots.inUse);
-  $('cards').replaceChildren(
+  fill(
+    $('cards'),
     spendCard('Cost today', o.spend.today),
     spendCard('Cost this month', o.spend.month),
     h(
@@ -178,7 +187,8 @@ function renderOverview(o) {
   $('shown').textContent =
     `(${o.jobs.length}${o.truncated ? '+' : ''} shown${o.complete ? '' : '; the table scan stopped at its limit'})`;
   const body = $('jobs').tBodies[0];
-  body.replaceChildren(
+  fill(
+    body,
     ...o.jobs.map((job) =>
       h(
         'tr',
@@ -313,8 +323,9 @@ function renderDetail(d) {
             )
           : null,
       );
-  $('job-heading').replaceChildren(d.stem, ' ', stateBadge(d.status, d.statusWords));
-  $('job-body').replaceChildren(
+  fill($('job-heading'), d.stem, ' ', stateBadge(d.status, d.statusWords));
+  fill(
+    $('job-body'),
     actions ?? '',
     outcome ?? '',
     facts([
@@ -327,10 +338,10 @@ function renderDetail(d) {
           : undefined,
       ],
     ]),
-    h('h3', {}, 'Timeline'),
-    renderTimeline(d),
     d.error ? renderError(d.error, d.nextStep) : null,
     mediaBox,
+    h('h3', {}, 'Timeline'),
+    renderTimeline(d),
     h('h3', {}, 'Settings'),
     facts([
       ['Model', settings.model],
@@ -400,7 +411,24 @@ function renderMedia(m) {
     mediaKey = '';
     loadMedia(detail, true);
   };
-  box.replaceChildren(
+  fill(
+    box,
+    m.videos.length ? h('h3', {}, m.videos.length > 1 ? 'Videos' : 'Video') : null,
+    m.videos.map((v, i) =>
+      h(
+        'figure',
+        {},
+        h('video', {
+          controls: true,
+          preload: 'metadata',
+          playsinline: true,
+          src: v.url,
+          'aria-label': `Video ${i + 1} of ${detail.stem}`,
+          onerror: onError,
+        }),
+        h('figcaption', {}, v.key),
+      ),
+    ),
     h('h3', {}, 'Inputs'),
     h(
       'div',
@@ -433,22 +461,6 @@ function renderMedia(m) {
           )
         : h('p', { class: 'muted' }, 'No audio to play.'),
     ),
-    m.videos.length ? h('h3', {}, m.videos.length > 1 ? 'Videos' : 'Video') : null,
-    m.videos.map((v, i) =>
-      h(
-        'figure',
-        {},
-        h('video', {
-          controls: true,
-          preload: 'metadata',
-          playsinline: true,
-          src: v.url,
-          'aria-label': `Video ${i + 1} of ${detail.stem}`,
-          onerror: onError,
-        }),
-        h('figcaption', {}, v.key),
-      ),
-    ),
     m.notes.length
       ? h(
           'ul',
@@ -468,7 +480,7 @@ async function loadMedia(d, force) {
     renderMedia(await api(`/api/jobs/${d.jobId}/media`));
   } catch (error) {
     const box = $('job-body').querySelector('.media-box');
-    box?.replaceChildren(h('p', { class: 'notes' }, `Files not shown: ${error.message}`));
+    if (box) fill(box, h('p', { class: 'notes' }, `Files not shown: ${error.message}`));
   }
 }
 
@@ -480,7 +492,7 @@ async function openJob(jobId, focus) {
     row.setAttribute('aria-current', String(row.dataset.job === jobId));
   $('detail').hidden = false;
   document.querySelector('.panes').classList.add('open');
-  $('job-body').replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+  fill($('job-body'), h('p', { class: 'muted' }, 'Loading…'));
   await loadDetail();
   if (focus) $('job-heading').focus();
 }
@@ -497,7 +509,7 @@ async function loadDetail() {
       await loadMedia(d, false);
     }
   } catch (error) {
-    $('job-body').replaceChildren(h('p', { class: 'outcome bad' }, error.message));
+    fill($('job-body'), h('p', { class: 'outcome bad' }, error.message));
   }
 }
 
