@@ -86,7 +86,7 @@ beforeAll(async () => {
     chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
   ]);
   mkdirSync(SCREENSHOTS, { recursive: true });
-}, 180_000);
+}, 300_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -247,6 +247,14 @@ describe('the review console on a local batch', () => {
       v.currentTime = 1.2;
     });
     await page.screenshot({ path: join(SCREENSHOTS, 'console-desktop.png') });
+
+    // An estimate for a voice track chosen in the page: 5 s at the pro price, two results.
+    await page.getByLabel('Voice track').setInputFiles(join(dir, 'voice5.wav'));
+    await page.getByLabel('Results').fill('2');
+    await page.getByRole('button', { name: 'Estimate' }).click();
+    await expect
+      .poll(() => page.locator('#estimate-out').textContent())
+      .toMatch(/^5\.00 s of audio × USD 0\.087\/s \(klingai:avatar@2\.0-pro\) × 2 result\(s\) = USD 0\.87/);
 
     // Retry of the cancelled job, from the page: a new attempt starts and is delivered, and the page follows it.
     await openJob(page, 'review/waiting');

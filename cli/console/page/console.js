@@ -214,7 +214,7 @@ function renderOverview(o) {
           'td',
           {},
           stateBadge(job.status, job.statusWords),
-          job.errorCode ? h('span', { class: 'muted' }, ` ${job.errorCode}`) : null,
+          job.errorCode ? h('span', { class: 'muted wide' }, ` ${job.errorCode}`) : null,
         ),
         h('td', { class: 'num wide' }, seconds(job.videoSeconds)),
         h('td', { class: 'num wide' }, usd(job.estimatedCostUsd)),
