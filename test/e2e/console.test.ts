@@ -246,11 +246,13 @@ describe('the review console on a local batch', () => {
       v.pause();
       v.currentTime = 1.2;
     });
+    // The picture for the docs without the keyboard focus ring on the heading.
+    await page.locator('#job-heading').evaluate((el) => (el as unknown as { blur(): void }).blur());
     await page.screenshot({ path: join(SCREENSHOTS, 'console-desktop.png') });
 
     // An estimate for a voice track chosen in the page: 5 s at the pro price, two results.
-    await page.getByLabel('Voice track').setInputFiles(join(dir, 'voice5.wav'));
-    await page.getByLabel('Results').fill('2');
+    await page.getByLabel('Voice track', { exact: true }).setInputFiles(join(dir, 'voice5.wav'));
+    await page.getByLabel('Results', { exact: true }).fill('2');
     await page.getByRole('button', { name: 'Estimate' }).click();
     await expect
       .poll(() => page.locator('#estimate-out').textContent())
@@ -273,6 +275,7 @@ describe('the review console on a local batch', () => {
     await phone.screenshot({ path: join(SCREENSHOTS, 'console-phone.png') });
     await openJob(phone, 'review/broken');
     await phone.getByRole('region', { name: 'Error report' }).waitFor();
+    await phone.locator('#job-heading').evaluate((el) => (el as unknown as { blur(): void }).blur());
     expect(await phone.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await phone.screenshot({ path: join(SCREENSHOTS, 'console-phone-failed.png') });
     await phone.close();

@@ -66,6 +66,15 @@ const when = (iso) => {
   const pad = (n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 };
+/** The same time, its year and seconds left out where the screen is narrow. */
+const whenShort = (iso) => {
+  const full = when(iso);
+  return [
+    h('span', { class: 'wide' }, full.slice(0, 5)),
+    full.slice(5, 16),
+    h('span', { class: 'wide' }, full.slice(16)),
+  ];
+};
 const stateBadge = (status, words) => h('span', { class: `state ${status}` }, words ?? status);
 
 // ---- filters, kept in the address (after the token) so a reload or a shared tab keeps them
@@ -193,7 +202,7 @@ function renderOverview(o) {
       h(
         'tr',
         { 'aria-current': job.jobId === openJobId ? 'true' : undefined, 'data-job': job.jobId },
-        h('td', {}, h('time', { datetime: job.createdAt }, when(job.createdAt))),
+        h('td', {}, h('time', { datetime: job.createdAt }, whenShort(job.createdAt))),
         h(
           'td',
           { class: 'stem' },
