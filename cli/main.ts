@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { cancel, cost, estimate, jobs, type Outcome, retry, status, submit } from './commands.js';
+import { consoleCommand, parsePort } from './console/command.js';
 import { CliError, EXIT } from './errors.js';
 import { priceTable } from './prices.js';
 import { resolveTarget, targetError } from './target.js';
@@ -20,6 +21,9 @@ Commands:
                           what a job with this audio would cost, at the target's price table
                           (the default table, saying why, when no stack can be reached)
   cost [--since T]        the recorded cost of the jobs
+  console [--port N] [--read-only]
+                          a review page in the browser: the batch, each job's timeline, inputs and videos,
+                          retry and cancel; prints the address to open (with its access token) first
 
 Target (the same commands work on both):
   --local                 the local stack of 'npm start -- --keep' (found through .local/endpoints.json)
@@ -56,6 +60,8 @@ const OPTIONS = {
   stack: { type: 'string' },
   profile: { type: 'string' },
   region: { type: 'string' },
+  port: { type: 'string' },
+  'read-only': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -134,6 +140,17 @@ async function run(command: string | undefined, rest: string[], values: Values):
         },
         () => priceTable(options),
       );
+    case 'console':
+      return consoleCommand(options, {
+        port: parsePort(values.port),
+        readOnly: values['read-only'],
+        print: (line) => console.log(line),
+        note: (line) => console.error(line),
+        stopped: new Promise((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        }),
+      });
     default:
       throw new CliError(command ? `Unknown command "${command}".\n\n${USAGE}` : USAGE, EXIT.usage, 'USAGE');
   }

@@ -19,6 +19,8 @@ export interface Target {
   jobs: DynamoJobStore;
   /** The inbox as the pipeline saw it (retry checks that the job's inputs are still there). */
   files: DynamoFileStore;
+  /** The pipeline's table, for the other stores (the console reads the budget and the slots). */
+  table: Table;
   names: { inputBucket: string; outputBucket: string; tableName: string; stateMachineArn: string };
 }
 
@@ -102,6 +104,7 @@ function localTarget(file: string): Target {
     sfn: new SFNClient({ ...common, endpoint: local.endpoints.sfn }),
     jobs: new DynamoJobStore(table),
     files: new DynamoFileStore(table),
+    table,
     names: local.names,
   };
 }
@@ -163,6 +166,7 @@ async function deployedTarget(stackName: string, options: TargetOptions): Promis
     sfn: new SFNClient(common),
     jobs: new DynamoJobStore(table),
     files: new DynamoFileStore(table),
+    table,
     names,
   };
 }
