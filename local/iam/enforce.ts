@@ -125,9 +125,8 @@ export type Invoker =
 
 /**
  * `lambdas.invoke` as `invoker` may call it. A refusal fails the invocation the way the caller sees it on AWS:
- * Step Functions reports `Lambda.AWSLambdaException` with Lambda's AccessDeniedException message as its cause
- * (https://docs.aws.amazon.com/step-functions/latest/dg/connect-lambda.html, the Lambda exceptions the optimized
- * integration raises); EventBridge counts a failed delivery and retries it; API Gateway answers 500.
+ * Lambda answers AccessDeniedException (403), which Step Functions reports as `Lambda.AWSLambdaException` with
+ * that code in its cause; EventBridge counts a failed delivery and retries it; API Gateway answers 500.
  */
 export function authorizedInvoke<Options>(
   iam: LocalIam,
@@ -148,13 +147,9 @@ export function authorizedInvoke<Options>(
         ? { context: { 'aws:SourceArn': invoker.sourceArn(name), 'aws:SourceAccount': LOCAL_ACCOUNT } }
         : {}),
     });
+    // Lambda's own error; the Step Functions stand-in names it as AWS does (local/sfn-limits.ts).
     if (!verdict.allowed)
-      return Promise.reject(
-        new LambdaFunctionError(
-          'Lambda.AWSLambdaException',
-          `${verdict.message} (Service: Lambda, Status Code: 403, Request ID: ${requestId()})`,
-        ),
-      );
+      return Promise.reject(new LambdaFunctionError('Lambda.AccessDeniedException', verdict.message));
     return invoke(name, event, options);
   };
 }
