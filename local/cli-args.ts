@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { IAM_MODES, type IamMode } from './iam/authorizer.js';
 
 /** What `npm start -- [options]` was asked to do. */
 export interface CliOptions {
@@ -13,6 +14,8 @@ export interface CliOptions {
   portBase?: number | undefined;
   /** A cloud assembly `cdk synth -o` wrote, run without synthesizing. */
   app?: string | undefined;
+  /** How calls are judged against the template's policies (see local/iam/). */
+  iam: IamMode;
   help: boolean;
 }
 
@@ -34,6 +37,8 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
   if (portBase !== undefined && !(Number.isInteger(portBase) && portBase >= 1024 && portBase <= 65_000))
     return { ok: false, error: '--port-base wants a port number between 1024 and 65000.' };
   if (values.app === '') return { ok: false, error: '--app wants the folder cdk synth -o wrote.' };
+  const iam = IAM_MODES.find((mode) => mode === values.iam);
+  if (!iam) return { ok: false, error: `--iam wants one of ${IAM_MODES.join(', ')}; got "${values.iam}".` };
   return {
     ok: true,
     options: {
@@ -47,6 +52,7 @@ export function parseCliArgs(args: readonly string[]): CliArgs {
       fresh: values.fresh,
       portBase,
       app: values.app,
+      iam,
       help: values.help,
     },
   };
@@ -68,6 +74,7 @@ function parse(args: readonly string[]) {
       fresh: { type: 'boolean', default: false },
       'port-base': { type: 'string' },
       app: { type: 'string' },
+      iam: { type: 'string', default: 'enforce' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

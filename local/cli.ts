@@ -32,6 +32,9 @@ cdk synth, and the Runware simulator (or the real API with RUNWARE_API_KEY set).
                    the endpoints (and the --keep exports) are the same at every start, and a job retried
                    after a restart gets its Runware webhook (else it finishes by polling); a taken port
                    stops the start before anything runs
+  --iam MODE       enforce (default): every call is judged against the template's IAM and resource
+                   policies and refused as AWS refuses it; warn: refusals are only logged; off: nothing is
+                   judged. Refusals go to .local/logs/iam.log
   -h, --help       this text
 
 State: by default the stack keeps its state under .local/ across starts: inputs, outputs, job records and
@@ -85,6 +88,7 @@ async function main(): Promise<void> {
     workDir,
     persist: true,
     ...(portBase ? { portBase } : {}),
+    iam: values.iam,
     // A short settle wait keeps the demo quick; with the real API there is no webhook, so poll early. An
     // assembly given with --app runs with the settings it was synthesized with.
     ...(assemblyDir

@@ -40,6 +40,12 @@ describe('parseCliArgs', () => {
     });
   });
 
+  it('judges calls against the template by default, and takes --iam warn or off', () => {
+    expect(parseCliArgs([])).toMatchObject({ ok: true, options: { iam: 'enforce' } });
+    expect(parseCliArgs(['--iam', 'warn'])).toMatchObject({ ok: true, options: { iam: 'warn' } });
+    expect(parseCliArgs(['--iam', 'off'])).toMatchObject({ ok: true, options: { iam: 'off' } });
+  });
+
   it.each([
     ['an unknown option', ['--bogus'], /Unknown option '--bogus'/],
     ['a missing value at the end', ['--fresh', '--app'], /--app.*argument missing/],
@@ -48,6 +54,7 @@ describe('parseCliArgs', () => {
     ['a stray argument', ['cdk.out'], /Unexpected argument 'cdk.out'/],
     ['a port out of range', ['--port-base', '80'], /--port-base wants a port number/],
     ['a value for a flag', ['--keep=yes'], /--keep/],
+    ['an unknown IAM mode', ['--iam', 'strict'], /--iam wants one of enforce, warn, off; got "strict"/],
   ])('returns %s as an error, not an exception', (_name, args, message) => {
     const parsed = parseCliArgs(args);
     expect(parsed.ok).toBe(false);
