@@ -258,6 +258,9 @@ export class LocalStack {
       });
       stoppers.add(() => lambdas.stop());
       const records = { events: [], deadLetters: [], ingestEvents: [] } as LocalStackParts['records'];
+      // Looked up at each call, so that a test wrapping `stack.lambdas.invoke` sees every invocation.
+      const invokeLate: LambdaHost['invoke'] = (name, event, invokeOptions) =>
+        lambdas.invoke(name, event, invokeOptions);
       const ruleOf = new Map(assembly.rules.flatMap((r) => r.targets.map((t) => [t.function, r.arn])));
       const bus = new LocalEventBus({
         rules: assembly.rules,
@@ -267,7 +270,7 @@ export class LocalStack {
             iam,
             assembly,
             { kind: 'service', service: 'events.amazonaws.com', sourceArn: (fn) => ruleOf.get(fn) ?? '' },
-            lambdas.invoke.bind(lambdas),
+            invokeLate,
           ),
         },
         onDeliver: (fn, event) => {
@@ -281,7 +284,7 @@ export class LocalStack {
         definition: assembly.definition,
         stateMachineArn,
         lambdas: {
-          invoke: authorizedInvoke(iam, assembly, { kind: 'stateMachine' }, lambdas.invoke.bind(lambdas)),
+          invoke: authorizedInvoke(iam, assembly, { kind: 'stateMachine' }, invokeLate),
         },
         functionByArn: assembly.functionByArn,
         // The putEvents task acts as the state machine's role.
@@ -308,7 +311,7 @@ export class LocalStack {
             sourceArn: () =>
               `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${apiId}/$default/POST/runware/{taskUUID}`,
           },
-          lambdas.invoke.bind(lambdas),
+          invokeLate,
         ),
       });
 

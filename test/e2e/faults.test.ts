@@ -61,16 +61,16 @@ beforeAll(async () => {
   sim = stack.simulator;
   // Record the outcome of every invocation (Step Functions, the webhook endpoint and ingest all go through here).
   const invoke = stack.lambdas.invoke.bind(stack.lambdas);
-  stack.lambdas.invoke = async (name: FunctionName, event: unknown) => {
+  stack.lambdas.invoke = async (name, event, options) => {
     // The submit function also runs the WaitForSlot step before Submit: scenarios count and fault the Submit step.
     if (name === 'submit' && (event as { waitForSlot?: unknown } | null)?.waitForSlot === true) {
-      return invoke(name, event);
+      return invoke(name, event, options);
     }
     if (name === 'submit') submitStepFaults.shift()?.();
     const call: Call = { name, start: Date.now() };
     calls.push(call);
     try {
-      return await invoke(name, event);
+      return await invoke(name, event, options);
     } catch (error) {
       call.error = (error as Error).name;
       throw error;
