@@ -85,6 +85,7 @@ export function describeJob(job: JobRecord, outputBucket: string): string {
     );
     const record = job.notShown ? archiveRecordKeyOf(job.jobId) : `${job.stem}.json`;
     lines.push(`  s3://${outputBucket}/${record} (the job record)`);
+    lines.push(...outputCheckLines(job));
   }
   if (job.error) {
     lines.push(
@@ -96,6 +97,21 @@ export function describeJob(job: JobRecord, outputBucket: string): string {
     lines.push(`  s3://${outputBucket}/${job.stem}.error.json`, `What to do: ${nextStep(job)}`);
   }
   return lines.join('\n');
+}
+
+/** The check of the delivered videos: passed, or each problem (the videos were delivered all the same). */
+export function outputCheckLines(job: JobRecord): string[] {
+  const check = job.outputCheck;
+  if (!check) return [];
+  const against =
+    check.expectedSeconds === undefined
+      ? ''
+      : ` (length within ${check.toleranceSeconds ?? 0} s of the audio's ${check.expectedSeconds} s)`;
+  if (check.passed) return [`Output check: passed${against}`];
+  return [
+    `Output check: ${check.problems.length} problem(s); the video was delivered all the same (it was paid for):`,
+    ...check.problems.map((p) => `  ${p.code}: ${p.message}`),
+  ];
 }
 
 /** A fixed-width table; the last `amounts` columns are right-aligned, so their decimal points line up. */

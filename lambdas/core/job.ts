@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { STAGES } from './errors.js';
+import { OutputCheckSchema } from './output-check.js';
 import { JobSettingsSchema } from './settings.js';
 
 /**
@@ -179,6 +180,11 @@ export const JobRecordSchema = z.object({
   /** With several results, the ones Runware could not make (the others were delivered). */
   partialFailures: z.array(TaskErrorSchema).optional(),
   outputs: z.array(DeliveredOutputSchema).optional(),
+  /**
+   * What delivery found in the videos' containers (tracks, length against the audio's, dimensions). A video with a
+   * problem is still delivered (it was paid for); the problems are here for the person to judge.
+   */
+  outputCheck: OutputCheckSchema.optional(),
   /**
    * When the job's outputs were last put back in place from the archive (its inputs were dropped again after
    * another job of the stem had replaced them), without a new render.

@@ -33,6 +33,9 @@ export function recordDocument(job: JobRecord) {
       output: job.outputs?.find((o) => o.videoUUID === result.videoUUID)?.key ?? null,
     })),
     outputs: job.outputs ?? [],
+    // The check of the delivered videos (tracks, length against the audio's, dimensions): a video with problems
+    // is still delivered, since it was paid for.
+    ...(job.outputCheck ? { outputCheck: job.outputCheck } : {}),
     // Delivered while the inbox held another job: archived, not shown (until its inputs are uploaded again).
     ...(job.notShown ? { notShown: job.notShown } : {}),
     ...(job.restoredAt ? { restoredAt: job.restoredAt } : {}),
