@@ -13,11 +13,13 @@ import { type Estimate, estimateCost, measureAudio, parseModel } from './estimat
 import {
   describeJob,
   jobsTable,
+  outputCheckLines,
   outputLocations,
   progressLine,
   statusWords,
   totalCost,
   totalEstimate,
+  unknownCostCount,
   usd,
   videoSeconds,
 } from './format.js';
@@ -157,7 +159,12 @@ function ending(target: Target, job: JobRecord): Outcome {
       ? [
           `Delivered ${job.stem} (job ${job.jobId}).`,
           ...videos.map((v) => `Video: ${v}`),
-          `Duration: ${seconds === undefined ? '-' : `${seconds.toFixed(2)} s`}   Cost: ${usd(job.costUsd)}`,
+          `Duration: ${seconds === undefined ? '-' : `${seconds.toFixed(2)} s`}   Cost: ${
+            job.costUnknown
+              ? `unknown (Runware reported none; estimated ${usd(job.estimatedCostUsd)})`
+              : usd(job.costUsd)
+          }`,
+          ...outputCheckLines(job),
         ].join('\n')
       : describeJob(job, target.names.outputBucket);
   return {
@@ -242,7 +249,8 @@ export async function jobs(target: Target, options: { state?: string; since?: st
 export async function cost(target: Target, options: { since?: string }): Promise<Outcome> {
   const since = parseSince(options.since);
   const { jobs: all, complete } = await jobsSince(target, since);
-  const paid = all.filter((j) => j.costUsd !== undefined);
+  const paid = all.filter((j) => j.costUsd !== undefined || j.costUnknown);
+  const unknown = unknownCostCount(all);
   const total = totalCost(all);
   const estimated = totalEstimate(all);
   const from = since ? ` since ${since.toISOString()}` : '';
@@ -251,13 +259,18 @@ export async function cost(target: Target, options: { since?: string }): Promise
       since: since?.toISOString(),
       jobs: all.length,
       paidJobs: paid.length,
+      unknownCostJobs: unknown,
       totalUsd: total,
       estimatedUsd: estimated,
       complete,
     },
     text:
       `${usd(total)} recorded for ${paid.length} of ${all.length} job(s)${from}; ` +
-      `their estimates total ${usd(estimated)}.${partial(complete)}`,
+      `their estimates total ${usd(estimated)}.` +
+      (unknown
+        ? ` Runware reported no cost for ${unknown} of them: their estimate is counted in the total instead.`
+        : '') +
+      partial(complete),
   };
 }
 

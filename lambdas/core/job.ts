@@ -176,7 +176,13 @@ export const JobRecordSchema = z.object({
   /** This attempt continues the previous attempt's Runware task instead of sending a new one. */
   adoptedTask: AdoptedTaskSchema.optional(),
   results: z.array(GenerationResultSchema).optional(),
+  /** What Runware reported it charged: the sum over the results, when it reported a cost for every one. */
   costUsd: z.number().optional(),
+  /**
+   * Runware reported no cost for some result: the charge is unknown (never taken as 0), `costUsd` stays unset, and
+   * the estimate stands in for it where a number is needed (the budget counts it; the CLI shows it as such).
+   */
+  costUnknown: z.literal(true).optional(),
   /** With several results, the ones Runware could not make (the others were delivered). */
   partialFailures: z.array(TaskErrorSchema).optional(),
   outputs: z.array(DeliveredOutputSchema).optional(),

@@ -23,6 +23,15 @@ export function recordDocument(job: JobRecord) {
       ...(sidecar ? { sidecar: { key: sidecar.key, etag: sidecar.etag, bytes: sidecar.size } } : {}),
     },
     costUsd: job.costUsd ?? null,
+    // Runware reported no cost for some result: unknown, never 0; the budget counted the estimate instead.
+    ...(job.costUnknown
+      ? {
+          costUnknown: true,
+          costNote:
+            'Runware reported no cost for this job, so what it charged is unknown; the estimate ' +
+            '(estimatedCostUsd) was counted against the budget instead.',
+        }
+      : {}),
     // What validation estimated before anything was paid (and reserved against the budget), beside the cost.
     estimatedCostUsd: job.estimatedCostUsd ?? null,
     priceUsdPerSecond: job.priceUsdPerSecond ?? null,
