@@ -6,7 +6,12 @@ import { requestCancel } from '../lambdas/core/cancel.js';
 import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
 import { executionArnOf, SfnExecutionStarter, SfnExecutionStopper } from '../lambdas/core/executions.js';
 import { type JobRecord, TERMINAL_STATUSES } from '../lambdas/core/job.js';
-import { errorOutputKey } from '../lambdas/core/keys.js';
+import {
+  AUDIO_EXTENSIONS,
+  acceptedExtensionsText,
+  errorOutputKey,
+  IMAGE_EXTENSIONS,
+} from '../lambdas/core/keys.js';
 import { retryJob } from '../lambdas/core/retry.js';
 import { CliError, EXIT } from './errors.js';
 import { type Estimate, estimateCost, measureAudio, parseModel } from './estimate.js';
@@ -33,8 +38,7 @@ export interface Outcome {
   exitCode?: number;
 }
 
-const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
-const AUDIO_EXTENSIONS = ['.mp3', '.wav', '.m4a', '.aac', '.ogg'];
+const dotted = (list: readonly string[]) => list.map((extension) => `.${extension}`);
 
 export interface SubmitOptions {
   image: string;
@@ -57,10 +61,21 @@ const int = (name: string, value: string | undefined): number | undefined => {
   return n;
 };
 
-async function readInput(file: string, role: string, allowed: string[]): Promise<Buffer> {
+/**
+ * Reads an input the drop folder would pair. The CLI does not know the target's `acceptOggAudio`: it lets `.ogg`
+ * through (validation then refuses or takes it by the setting), and its message says so rather than list it as
+ * accepted.
+ */
+async function readInput(file: string, role: 'image' | 'audio'): Promise<Buffer> {
   const ext = extname(file).toLowerCase();
-  if (!allowed.includes(ext))
-    throw new CliError(`The ${role} must be one of ${allowed.join(' ')} (got ${file}).`, EXIT.usage, 'USAGE');
+  const allowed = dotted(role === 'image' ? IMAGE_EXTENSIONS : AUDIO_EXTENSIONS);
+  if (!allowed.includes(ext)) {
+    throw new CliError(
+      `The ${role} must be one of ${acceptedExtensionsText(role, undefined)} (got ${file}).`,
+      EXIT.usage,
+      'USAGE',
+    );
+  }
   try {
     return await readFile(file);
   } catch {
@@ -69,8 +84,8 @@ async function readInput(file: string, role: string, allowed: string[]): Promise
 }
 
 export async function submit(target: Target, o: SubmitOptions): Promise<Outcome> {
-  const image = await readInput(o.image, 'image', IMAGE_EXTENSIONS);
-  const audio = await readInput(o.audio, 'audio', AUDIO_EXTENSIONS);
+  const image = await readInput(o.image, 'image');
+  const audio = await readInput(o.audio, 'audio');
   const stem = (o.stem ?? basename(o.image, extname(o.image))).replace(/^\/+|\/+$/g, '');
   const sidecar = {
     ...(o.prompt !== undefined ? { prompt: o.prompt } : {}),
