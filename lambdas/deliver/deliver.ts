@@ -8,6 +8,7 @@ import { videoOutputKey } from '../core/keys.js';
 import { checkVideo, type OutputProblem, outputCheckOf, type VideoFacts } from '../core/output-check.js';
 import { archiveKeyOf } from '../core/output-names.js';
 import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT, type OutputFormat } from '../core/settings.js';
+import type { TaskStore } from '../core/store/tasks.js';
 import { type ContainerReader, containerReader } from './container.js';
 import { type ArchivedVideo, type ShowDeps, type ShowOutput, showOrArchive } from './show.js';
 import { type UploadOptions, uploadStream } from './upload.js';
@@ -17,6 +18,8 @@ import type { VideoSource } from './video-source.js';
 export interface DeliverDeps extends ShowDeps, UploadOptions {
   videos: VideoSource;
   s3: S3Client;
+  /** The task item: the only place a result's full URL is kept (the job record keeps it without its query). */
+  tasks: Pick<TaskStore, 'get'>;
 }
 
 export type DeliverOutput = ShowOutput;
@@ -49,12 +52,16 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
   const reserved = new Set(job.reservedOutputs ?? []);
   const unreserved = planned.map((p) => p.key).filter((key) => !reserved.has(key));
   const claimed = unreserved.length ? deps.outputs.claim(job.stem, unreserved) : Promise.resolve();
+  // The full URLs (a presigned one's query included) are in the task item only (see recordableVideoUrl); a task
+  // item that is gone leaves the record's URL, which is the full one for URLs without a query.
+  const task = job.taskUUID ? await deps.tasks.get(job.taskUUID) : undefined;
+  const fullUrl = (result: GenerationResult) => task?.results[result.videoUUID]?.videoURL ?? result.videoURL;
   claimed.catch(() => undefined); // awaited before every write; this only keeps it from counting as unhandled
   const archived: ArchivedVideo[] = [];
   const checked: { facts: VideoFacts; problems: OutputProblem[] }[] = [];
   const audioSeconds = job.media?.audio.durationSeconds;
   for (const { result, key, archiveKey } of planned) {
-    const { bytes, reader } = await copyVideo(result, { archiveKey, key }, format, deps, claimed);
+    const { bytes, reader } = await copyVideo(fullUrl(result), { archiveKey, key }, format, deps, claimed);
     archived.push({ key, archiveKey, bytes, videoUUID: result.videoUUID });
     checked.push(checkVideo(key, reader.finish(), audioSeconds));
   }
@@ -64,13 +71,13 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
 }
 
 async function copyVideo(
-  result: GenerationResult,
+  videoURL: string,
   { archiveKey, key }: { archiveKey: string; key: string },
   format: OutputFormat,
   deps: DeliverDeps,
   claimed: Promise<void>,
 ) {
-  const download = await deps.videos.open(result.videoURL);
+  const download = await deps.videos.open(videoURL);
   try {
     await claimed;
   } catch (error) {

@@ -1,5 +1,5 @@
 import { loadAttempt } from '../core/attempt.js';
-import { evaluateTask } from '../core/completion.js';
+import { evaluateTask, recordableVideoUrl } from '../core/completion.js';
 import { JobStateError, RunwareTaskError } from '../core/errors.js';
 import type { StepInput } from '../core/job.js';
 import type { BudgetStore } from '../core/store/budget.js';
@@ -50,7 +50,9 @@ export async function recordResults(
     : undefined;
   const cost = costUsd === undefined ? { costUnknown: true as const } : { costUsd };
   await deps.jobs.advance(job.jobId, job.attempt, 'GENERATED', {
-    results: outcome.results,
+    // The job record outlives the task item and is copied into <stem>.json: its URLs carry no query (a presigned
+    // URL's signature) and no user; deliver reads the full URL from the task item.
+    results: outcome.results.map((r) => ({ ...r, videoURL: recordableVideoUrl(r.videoURL) })),
     ...cost,
     ...(outcome.errors.length ? { partialFailures: outcome.errors } : {}),
   });

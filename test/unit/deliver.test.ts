@@ -98,6 +98,7 @@ beforeEach(() => {
   const s3 = new S3Client({ region: 'us-east-1' });
   deps = {
     jobs: db.jobs,
+    tasks: db.tasks,
     s3,
     outputs: new OutputWriter(s3, 'out', db.outputNames),
     videos: new HttpVideoSource(['vm.runware.ai'], serve({})),
