@@ -240,6 +240,8 @@ export async function deliverOne(rig: DeliveryRig, videoURL: string): Promise<st
       s3: rig.s3,
       outputs: new OutputWriter(rig.s3, rig.bucket, new MemoryOutputNameStore()),
       videos: new HttpVideoSource([rig.origin]),
+      // No task item: the job record's URL (no query) is the one downloaded.
+      tasks: { get: async () => undefined },
       shown: rig.shown,
       files: rig.files,
       now: () => new Date(),

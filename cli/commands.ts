@@ -6,18 +6,25 @@ import { requestCancel } from '../lambdas/core/cancel.js';
 import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
 import { executionArnOf, SfnExecutionStarter, SfnExecutionStopper } from '../lambdas/core/executions.js';
 import { type JobRecord, TERMINAL_STATUSES } from '../lambdas/core/job.js';
-import { errorOutputKey } from '../lambdas/core/keys.js';
+import {
+  AUDIO_EXTENSIONS,
+  acceptedExtensionsText,
+  errorOutputKey,
+  IMAGE_EXTENSIONS,
+} from '../lambdas/core/keys.js';
 import { retryJob } from '../lambdas/core/retry.js';
 import { CliError, EXIT } from './errors.js';
 import { type Estimate, estimateCost, measureAudio, parseModel } from './estimate.js';
 import {
   describeJob,
   jobsTable,
+  outputCheckLines,
   outputLocations,
   progressLine,
   statusWords,
   totalCost,
   totalEstimate,
+  unknownCostCount,
   usd,
   videoSeconds,
 } from './format.js';
@@ -31,8 +38,7 @@ export interface Outcome {
   exitCode?: number;
 }
 
-const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'];
-const AUDIO_EXTENSIONS = ['.mp3', '.wav', '.m4a', '.aac', '.ogg'];
+const dotted = (list: readonly string[]) => list.map((extension) => `.${extension}`);
 
 export interface SubmitOptions {
   image: string;
@@ -55,10 +61,21 @@ const int = (name: string, value: string | undefined): number | undefined => {
   return n;
 };
 
-async function readInput(file: string, role: string, allowed: string[]): Promise<Buffer> {
+/**
+ * Reads an input the drop folder would pair. The CLI does not know the target's `acceptOggAudio`: it lets `.ogg`
+ * through (validation then refuses or takes it by the setting), and its message says so rather than list it as
+ * accepted.
+ */
+async function readInput(file: string, role: 'image' | 'audio'): Promise<Buffer> {
   const ext = extname(file).toLowerCase();
-  if (!allowed.includes(ext))
-    throw new CliError(`The ${role} must be one of ${allowed.join(' ')} (got ${file}).`, EXIT.usage, 'USAGE');
+  const allowed = dotted(role === 'image' ? IMAGE_EXTENSIONS : AUDIO_EXTENSIONS);
+  if (!allowed.includes(ext)) {
+    throw new CliError(
+      `The ${role} must be one of ${acceptedExtensionsText(role, undefined)} (got ${file}).`,
+      EXIT.usage,
+      'USAGE',
+    );
+  }
   try {
     return await readFile(file);
   } catch {
@@ -67,8 +84,8 @@ async function readInput(file: string, role: string, allowed: string[]): Promise
 }
 
 export async function submit(target: Target, o: SubmitOptions): Promise<Outcome> {
-  const image = await readInput(o.image, 'image', IMAGE_EXTENSIONS);
-  const audio = await readInput(o.audio, 'audio', AUDIO_EXTENSIONS);
+  const image = await readInput(o.image, 'image');
+  const audio = await readInput(o.audio, 'audio');
   const stem = (o.stem ?? basename(o.image, extname(o.image))).replace(/^\/+|\/+$/g, '');
   const sidecar = {
     ...(o.prompt !== undefined ? { prompt: o.prompt } : {}),
@@ -157,7 +174,12 @@ function ending(target: Target, job: JobRecord): Outcome {
       ? [
           `Delivered ${job.stem} (job ${job.jobId}).`,
           ...videos.map((v) => `Video: ${v}`),
-          `Duration: ${seconds === undefined ? '-' : `${seconds.toFixed(2)} s`}   Cost: ${usd(job.costUsd)}`,
+          `Duration: ${seconds === undefined ? '-' : `${seconds.toFixed(2)} s`}   Cost: ${
+            job.costUnknown
+              ? `unknown (Runware reported none; estimated ${usd(job.estimatedCostUsd)})`
+              : usd(job.costUsd)
+          }`,
+          ...outputCheckLines(job),
         ].join('\n')
       : describeJob(job, target.names.outputBucket);
   return {
@@ -242,7 +264,8 @@ export async function jobs(target: Target, options: { state?: string; since?: st
 export async function cost(target: Target, options: { since?: string }): Promise<Outcome> {
   const since = parseSince(options.since);
   const { jobs: all, complete } = await jobsSince(target, since);
-  const paid = all.filter((j) => j.costUsd !== undefined);
+  const paid = all.filter((j) => j.costUsd !== undefined || j.costUnknown);
+  const unknown = unknownCostCount(all);
   const total = totalCost(all);
   const estimated = totalEstimate(all);
   const from = since ? ` since ${since.toISOString()}` : '';
@@ -251,13 +274,18 @@ export async function cost(target: Target, options: { since?: string }): Promise
       since: since?.toISOString(),
       jobs: all.length,
       paidJobs: paid.length,
+      unknownCostJobs: unknown,
       totalUsd: total,
       estimatedUsd: estimated,
       complete,
     },
     text:
       `${usd(total)} recorded for ${paid.length} of ${all.length} job(s)${from}; ` +
-      `their estimates total ${usd(estimated)}.${partial(complete)}`,
+      `their estimates total ${usd(estimated)}.` +
+      (unknown
+        ? ` Runware reported no cost for ${unknown} of them: their estimate is counted in the total instead.`
+        : '') +
+      partial(complete),
   };
 }
 

@@ -74,7 +74,9 @@ export function describeJob(job: JobRecord, outputBucket: string): string {
   const seconds = videoSeconds(job);
   if (seconds !== undefined) lines.push(`Video length: ${duration(seconds)}`);
   lines.push(
-    `Cost: ${usd(job.costUsd)}${job.lateCostUsd !== undefined ? ' (charged by Runware after the cancel)' : ''}${estimateNote(job)}`,
+    job.costUnknown
+      ? `Cost: unknown (Runware reported none); the estimate ${usd(job.estimatedCostUsd)} is counted instead`
+      : `Cost: ${usd(job.costUsd)}${job.lateCostUsd !== undefined ? ' (charged by Runware after the cancel)' : ''}${estimateNote(job)}`,
   );
   if (job.cancel) lines.push(`Cancel asked by ${job.cancel.by} at ${job.cancel.requestedAt}`);
   if (job.status === 'DELIVERED') {
@@ -85,6 +87,7 @@ export function describeJob(job: JobRecord, outputBucket: string): string {
     );
     const record = job.notShown ? archiveRecordKeyOf(job.jobId) : `${job.stem}.json`;
     lines.push(`  s3://${outputBucket}/${record} (the job record)`);
+    lines.push(...outputCheckLines(job));
   }
   if (job.error) {
     lines.push(
@@ -96,6 +99,21 @@ export function describeJob(job: JobRecord, outputBucket: string): string {
     lines.push(`  s3://${outputBucket}/${job.stem}.error.json`, `What to do: ${nextStep(job)}`);
   }
   return lines.join('\n');
+}
+
+/** The check of the delivered videos: passed, or each problem (the videos were delivered all the same). */
+export function outputCheckLines(job: JobRecord): string[] {
+  const check = job.outputCheck;
+  if (!check) return [];
+  const against =
+    check.expectedSeconds === undefined
+      ? ''
+      : ` (length within ${check.toleranceSeconds ?? 0} s of the audio's ${check.expectedSeconds} s)`;
+  if (check.passed) return [`Output check: passed${against}`];
+  return [
+    `Output check: ${check.problems.length} problem(s); the video was delivered all the same (it was paid for):`,
+    ...check.problems.map((p) => `  ${p.code}: ${p.message}`),
+  ];
 }
 
 /** A fixed-width table; the last `amounts` columns are right-aligned, so their decimal points line up. */
@@ -128,18 +146,30 @@ export function jobsTable(jobs: JobRecord[]): string {
     statusWords(job),
     job.jobId.slice(0, 12),
     usd(job.estimatedCostUsd),
-    usd(job.costUsd),
+    job.costUnknown ? `~${usd(job.estimatedCostUsd)}` : usd(job.costUsd),
   ]);
   const body = table(['CREATED (UTC)', 'STEM', 'STATE', 'JOB', 'ESTIMATE', 'COST'], rows, 2);
-  return `${body}\n${jobs.length} job(s), total ${usd(totalCost(jobs))} (estimated ${usd(totalEstimate(jobs))})`;
+  const unknown = unknownCostCount(jobs);
+  const note = unknown
+    ? `\n~ Runware reported no cost for ${unknown} job(s): their estimate is counted in the total instead.`
+    : '';
+  return `${body}\n${jobs.length} job(s), total ${usd(totalCost(jobs))} (estimated ${usd(totalEstimate(jobs))})${note}`;
 }
+
+/** Jobs whose cost Runware did not report (their estimate stands in for it). */
+export const unknownCostCount = (jobs: JobRecord[]): number => jobs.filter((job) => job.costUnknown).length;
 
 /** The sum of the jobs' estimates (jobs validated before estimates were recorded count nothing). */
 export const totalEstimate = (jobs: JobRecord[]): number =>
   Math.round(jobs.reduce((sum, job) => sum + (job.estimatedCostUsd ?? 0), 0) * 1e6) / 1e6;
 
+/** What the jobs cost: Runware's charge, or the estimate where Runware reported none (as the budget counts). */
 export const totalCost = (jobs: JobRecord[]): number =>
-  Math.round(jobs.reduce((sum, job) => sum + (job.costUsd ?? 0), 0) * 1e6) / 1e6;
+  Math.round(jobs.reduce((sum, job) => sum + (costOrEstimate(job) ?? 0), 0) * 1e6) / 1e6;
+
+/** The charge Runware reported, or the estimate when it reported none (`costUnknown`). */
+export const costOrEstimate = (job: JobRecord): number | undefined =>
+  job.costUnknown ? job.estimatedCostUsd : job.costUsd;
 
 /** A progress line for `submit --wait`: the stages passed and the one the job is in. */
 export function progressLine(job: JobRecord | undefined, elapsedSeconds: number): string {

@@ -197,7 +197,11 @@ export class PipelineFunctions extends Construct {
     events.EventBus.fromEventBusName(this, 'DefaultEventBus', 'default').grantPutEventsTo(fail);
 
     // Reports lone images and audio files whose partner never came (the orphan clock is set by ingest).
-    const sweep = fn('sweep', { timeout: Duration.seconds(60), environment: slotEnvironment });
+    const sweep = fn('sweep', {
+      timeout: Duration.seconds(60),
+      // The orphan report lists the audio types the settings accept (.ogg only with acceptOggAudio).
+      environment: { ...slotEnvironment, ACCEPT_OGG_AUDIO: String(settings.acceptOggAudio) },
+    });
     bindTable(sweep, table, 'readWriteDelete');
     bindBucket(sweep, outputBucket, { env: 'OUTPUT_BUCKET', actions: ['s3:PutObject'] });
 

@@ -156,6 +156,7 @@ export class Workflow extends Construct {
       'outputs.$': '$.delivery.outputs',
       'recordKey.$': '$.delivery.recordKey',
       'shown.$': '$.delivery.shown',
+      'outputCheck.$': '$.delivery.outputCheck',
     });
     const failStep = invoke('Fail', fail, { ...withStem, 'error.$': '$.error' }, '$.failure');
     const publishFailed = publish('PublishFailed', 'JobFailed', {

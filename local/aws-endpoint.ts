@@ -67,6 +67,7 @@ export class LocalAwsEndpoint {
   }
 
   async stop(): Promise<void> {
+    // close() alone waits for open connections (an SDK client's keep-alive ones) to end on their own.
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }

@@ -1,4 +1,4 @@
-import { createServer, request, type Server } from 'node:http';
+import { type ClientRequest, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A refusal the proxy answers with instead of forwarding. */
@@ -30,6 +30,8 @@ export interface S3FaultMatch {
  */
 export class S3FaultProxy {
   private server: Server | undefined;
+  /** Requests to s3rver in flight: each is ended with its downstream side, and all at stop. */
+  private readonly upstreams = new Set<ClientRequest>();
   private readonly faults: { match: S3FaultMatch; remaining: number }[] = [];
   /** Requests answered with a fault. */
   readonly failed: { method: string; path: string }[] = [];
@@ -95,10 +97,17 @@ export class S3FaultProxy {
         },
       );
       upstream.on('error', () => res.destroy());
+      this.upstreams.add(upstream);
+      upstream.on('close', () => this.upstreams.delete(upstream));
       // A client that breaks off mid-body (an upload aborted because its source failed) must not leave s3rver
       // waiting for the rest of it: that connection would hold the stack's stop for ever. S3 drops it too.
       req.on('close', () => {
         if (!req.complete) upstream.destroy();
+      });
+      // Likewise a client that goes away before the answer was sent whole (a download it cancelled: the simulator
+      // refusing an audio file too large, half read): s3rver would keep streaming into a connection nobody reads.
+      res.on('close', () => {
+        if (!res.writableFinished) upstream.destroy();
       });
       req.pipe(upstream);
     });
@@ -107,6 +116,7 @@ export class S3FaultProxy {
   }
 
   async stop(): Promise<void> {
+    for (const upstream of this.upstreams) upstream.destroy();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }

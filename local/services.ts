@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -94,7 +95,11 @@ export async function startDynamoDB(
     ...(options.path ? { path: options.path } : {}),
   });
   await new Promise<void>((r) => server.listen(options.port ?? 0, '127.0.0.1', () => r()));
-  stoppers.add(() => new Promise<void>((r) => server.close(() => r())));
+  // close() alone waits for every open connection (a client's keep-alive one included) to end on its own.
+  stoppers.add(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({ ...clientConfig, endpoint: url });
   stoppers.add(() => client.destroy());
@@ -142,7 +147,11 @@ export async function startS3(
     configureBuckets: [{ name: names.inputBucket }, { name: names.outputBucket }],
   });
   const address = await server.run();
-  stoppers.add(() => server.close());
+  stoppers.add(() => {
+    // s3rver's close() waits for every open connection, such as a download a client abandoned half-way: end them.
+    (server as unknown as { httpServer?: Server }).httpServer?.closeAllConnections();
+    return server.close();
+  });
   const url = `http://127.0.0.1:${address.port}`;
   const proxy = new S3FaultProxy(url);
   const functionsUrl = await proxy.start();

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { fitTaskFailure, taskFailureCause } from './bounds.js';
 import type { GenerationResult, TaskError, TaskRecord } from './job.js';
+import { REDACTED, redactSecrets } from './redact.js';
 import { RUNWARE_ERROR_CODES } from './runware/error-codes.js';
 import { providerWords } from './runware/provider-text.js';
 import type { TaskStore } from './store/tasks.js';
@@ -130,8 +131,10 @@ export async function recordTaskReports(
 }
 
 /**
- * A video URL without its user and password, which must never reach a record. Such a URL is never downloaded
- * (see `isAllowedUrl`), so the URL kept still fails delivery the same way, with `redacted` as its user name.
+ * A video URL without its user and password, as the task item keeps it (the only place the rest of the URL is kept:
+ * deliver downloads from it, and the item expires; see {@link recordableVideoUrl} for the job record). A URL with
+ * a user is never downloaded (see `isAllowedUrl`), so the URL kept still fails delivery the same way, with
+ * `redacted` as its user name.
  */
 export function withoutCredentials(videoURL: string): string {
   let url: URL;
@@ -144,6 +147,26 @@ export function withoutCredentials(videoURL: string): string {
   url.username = 'redacted';
   url.password = '';
   return url.href;
+}
+
+/**
+ * A video URL as the job record (and so `<stem>.json` and the CLI) keeps it: scheme, host and path only. The query
+ * and fragment are dropped whatever they hold: a presigned URL's `X-Amz-Signature`, `X-Amz-Credential` and
+ * session token, a CDN's `Signature`/`Policy`/`Key-Pair-Id`, a `token`, in any spelling (percent-encoded names or
+ * separators, twice encoded) are all secrets, and a list of names to remove would miss the next provider's. The
+ * user and password go too, and the path is redacted like any text, for a secret spelled into it. The full URL
+ * stays only in the task item, which deliver reads and which expires.
+ */
+export function recordableVideoUrl(videoURL: string): string {
+  let url: URL;
+  try {
+    url = new URL(videoURL);
+  } catch {
+    // Not a URL (the schema refuses these): cut at the first query or fragment marker in any spelling.
+    return redactSecrets(videoURL.split(/[?#]|%3F|%23/i)[0] ?? '');
+  }
+  const userinfo = url.username !== '' || url.password !== '' ? `${REDACTED}@` : '';
+  return redactSecrets(`${url.protocol}//${userinfo}${url.host}${url.pathname}`);
 }
 
 /** Maps Runware's error report for a task to the job's error. */

@@ -41,6 +41,16 @@ export const JobSucceededDetailSchema = z.looseObject({
    * earlier releases, which always showed them).
    */
   shown: z.boolean().optional(),
+  /**
+   * What the check of the delivered videos found: tracks, length against the audio's, dimensions. The videos are
+   * delivered whatever it says (they were paid for). Added in version 1 (absent from events of earlier releases).
+   */
+  outputCheck: z
+    .looseObject({
+      passed: z.boolean(),
+      problems: z.array(z.looseObject({ output: z.string(), code: z.string(), message: z.string() })),
+    })
+    .optional(),
 });
 export type JobSucceededDetail = z.infer<typeof JobSucceededDetailSchema>;
 

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { STAGES } from './errors.js';
+import { OutputCheckSchema } from './output-check.js';
 import { JobSettingsSchema } from './settings.js';
 
 /**
@@ -175,10 +176,21 @@ export const JobRecordSchema = z.object({
   /** This attempt continues the previous attempt's Runware task instead of sending a new one. */
   adoptedTask: AdoptedTaskSchema.optional(),
   results: z.array(GenerationResultSchema).optional(),
+  /** What Runware reported it charged: the sum over the results, when it reported a cost for every one. */
   costUsd: z.number().optional(),
+  /**
+   * Runware reported no cost for some result: the charge is unknown (never taken as 0), `costUsd` stays unset, and
+   * the estimate stands in for it where a number is needed (the budget counts it; the CLI shows it as such).
+   */
+  costUnknown: z.literal(true).optional(),
   /** With several results, the ones Runware could not make (the others were delivered). */
   partialFailures: z.array(TaskErrorSchema).optional(),
   outputs: z.array(DeliveredOutputSchema).optional(),
+  /**
+   * What delivery found in the videos' containers (tracks, length against the audio's, dimensions). A video with a
+   * problem is still delivered (it was paid for); the problems are here for the person to judge.
+   */
+  outputCheck: OutputCheckSchema.optional(),
   /**
    * When the job's outputs were last put back in place from the archive (its inputs were dropped again after
    * another job of the stem had replaced them), without a new render.

@@ -11,6 +11,26 @@ export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp'] as const;
 export const AUDIO_EXTENSIONS = ['mp3', 'wav', 'm4a', 'aac', 'ogg'] as const;
 export const SIDECAR_EXTENSION = 'json';
 
+/**
+ * The audio extensions the settings in force accept: `.ogg` pairs like the others (so that validation can say why it
+ * is refused) but is accepted only with `acceptOggAudio`, since the model's documented formats exclude it.
+ */
+export function acceptedAudioExtensions(acceptOggAudio: boolean): readonly string[] {
+  return acceptOggAudio ? AUDIO_EXTENSIONS : AUDIO_EXTENSIONS.filter((extension) => extension !== 'ogg');
+}
+
+/**
+ * The extensions a role accepts, as every message lists them: `.jpg .jpeg .png .webp`, `.mp3 .wav .m4a .aac`.
+ * Where the settings are not known (the CLI before a job runs), `undefined` says when `.ogg` is accepted.
+ */
+export function acceptedExtensionsText(role: 'image' | 'audio', acceptOggAudio: boolean | undefined): string {
+  const dotted = (list: readonly string[]) => list.map((extension) => `.${extension}`).join(' ');
+  if (role === 'image') return dotted(IMAGE_EXTENSIONS);
+  if (acceptOggAudio === undefined)
+    return `${dotted(acceptedAudioExtensions(false))} (.ogg only where acceptOggAudio is set)`;
+  return dotted(acceptedAudioExtensions(acceptOggAudio));
+}
+
 export type FileRole = 'image' | 'audio' | 'sidecar';
 
 export interface InboxKey {

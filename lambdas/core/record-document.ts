@@ -23,6 +23,15 @@ export function recordDocument(job: JobRecord) {
       ...(sidecar ? { sidecar: { key: sidecar.key, etag: sidecar.etag, bytes: sidecar.size } } : {}),
     },
     costUsd: job.costUsd ?? null,
+    // Runware reported no cost for some result: unknown, never 0; the budget counted the estimate instead.
+    ...(job.costUnknown
+      ? {
+          costUnknown: true,
+          costNote:
+            'Runware reported no cost for this job, so what it charged is unknown; the estimate ' +
+            '(estimatedCostUsd) was counted against the budget instead.',
+        }
+      : {}),
     // What validation estimated before anything was paid (and reserved against the budget), beside the cost.
     estimatedCostUsd: job.estimatedCostUsd ?? null,
     priceUsdPerSecond: job.priceUsdPerSecond ?? null,
@@ -33,6 +42,9 @@ export function recordDocument(job: JobRecord) {
       output: job.outputs?.find((o) => o.videoUUID === result.videoUUID)?.key ?? null,
     })),
     outputs: job.outputs ?? [],
+    // The check of the delivered videos (tracks, length against the audio's, dimensions): a video with problems
+    // is still delivered, since it was paid for.
+    ...(job.outputCheck ? { outputCheck: job.outputCheck } : {}),
     // Delivered while the inbox held another job: archived, not shown (until its inputs are uploaded again).
     ...(job.notShown ? { notShown: job.notShown } : {}),
     ...(job.restoredAt ? { restoredAt: job.restoredAt } : {}),

@@ -5,8 +5,11 @@ import { loadAttempt } from '../core/attempt.js';
 import { DeliveryError, JobStateError, TransientError } from '../core/errors.js';
 import type { GenerationResult, StepInput } from '../core/job.js';
 import { videoOutputKey } from '../core/keys.js';
+import { checkVideo, type OutputProblem, outputCheckOf, type VideoFacts } from '../core/output-check.js';
 import { archiveKeyOf } from '../core/output-names.js';
 import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT, type OutputFormat } from '../core/settings.js';
+import type { TaskStore } from '../core/store/tasks.js';
+import { type ContainerReader, containerReader } from './container.js';
 import { type ArchivedVideo, type ShowDeps, type ShowOutput, showOrArchive } from './show.js';
 import { type UploadOptions, uploadStream } from './upload.js';
 import type { VideoSource } from './video-source.js';
@@ -15,6 +18,8 @@ import type { VideoSource } from './video-source.js';
 export interface DeliverDeps extends ShowDeps, UploadOptions {
   videos: VideoSource;
   s3: S3Client;
+  /** The task item: the only place a result's full URL is kept (the job record keeps it without its query). */
+  tasks: Pick<TaskStore, 'get'>;
 }
 
 export type DeliverOutput = ShowOutput;
@@ -47,24 +52,32 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
   const reserved = new Set(job.reservedOutputs ?? []);
   const unreserved = planned.map((p) => p.key).filter((key) => !reserved.has(key));
   const claimed = unreserved.length ? deps.outputs.claim(job.stem, unreserved) : Promise.resolve();
+  // The full URLs (a presigned one's query included) are in the task item only (see recordableVideoUrl); a task
+  // item that is gone leaves the record's URL, which is the full one for URLs without a query.
+  const task = job.taskUUID ? await deps.tasks.get(job.taskUUID) : undefined;
+  const fullUrl = (result: GenerationResult) => task?.results[result.videoUUID]?.videoURL ?? result.videoURL;
   claimed.catch(() => undefined); // awaited before every write; this only keeps it from counting as unhandled
   const archived: ArchivedVideo[] = [];
+  const checked: { facts: VideoFacts; problems: OutputProblem[] }[] = [];
+  const audioSeconds = job.media?.audio.durationSeconds;
   for (const { result, key, archiveKey } of planned) {
-    const bytes = await copyVideo(result, { archiveKey, key }, format, deps, claimed);
+    const { bytes, reader } = await copyVideo(fullUrl(result), { archiveKey, key }, format, deps, claimed);
     archived.push({ key, archiveKey, bytes, videoUUID: result.videoUUID });
+    checked.push(checkVideo(key, reader.finish(), audioSeconds));
   }
-  // Shown under the stem's names only if the stem's inbox still holds this job (see show.ts).
-  return showOrArchive(job, archived, deps);
+  // Shown under the stem's names only if the stem's inbox still holds this job (see show.ts); a video that fails
+  // the check is delivered all the same (it was paid for), with its problems on record.
+  return showOrArchive(job, archived, deps, outputCheckOf(checked, audioSeconds));
 }
 
 async function copyVideo(
-  result: GenerationResult,
+  videoURL: string,
   { archiveKey, key }: { archiveKey: string; key: string },
   format: OutputFormat,
   deps: DeliverDeps,
   claimed: Promise<void>,
 ) {
-  const download = await deps.videos.open(result.videoURL);
+  const download = await deps.videos.open(videoURL);
   try {
     await claimed;
   } catch (error) {
@@ -104,7 +117,7 @@ async function copyVideo(
       `The output bucket accepted ${key} before the whole video had streamed (${check.bytes} bytes).`,
     );
   }
-  return check.bytes;
+  return { bytes: check.bytes, reader: check.reader };
 }
 
 /** Signature of each container at the start of the file (`ftyp` at offset 4 for MP4/MOV, EBML for WebM). */
@@ -114,9 +127,13 @@ function looksLike(format: OutputFormat, head: Buffer): boolean {
   return ['ftyp', 'moov', 'mdat', 'wide', 'free', 'skip'].includes(box);
 }
 
-/** Counts bytes and checks the container signature and the announced length while the video streams. */
+/**
+ * Counts bytes and checks the container signature and the announced length while the video streams, and passes
+ * every byte to a container reader, which keeps only the header (see container.ts): memory stays bounded.
+ */
 class VerifyVideo extends Transform {
   bytes = 0;
+  readonly reader: ContainerReader;
   failure: Error | undefined;
   /** Set once the whole body has passed every check. */
   complete = false;
@@ -127,6 +144,7 @@ class VerifyVideo extends Transform {
     private readonly expectedLength: number | undefined,
   ) {
     super();
+    this.reader = containerReader(format);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -139,6 +157,7 @@ class VerifyVideo extends Transform {
       }
     }
     this.bytes += chunk.length;
+    this.reader.push(chunk);
     callback(null, chunk);
   }
 

@@ -9,6 +9,7 @@ import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
 import { DynamoShownOutputsStore } from '../core/store/shown.js';
 import { Table } from '../core/store/table.js';
+import { DynamoTaskStore } from '../core/store/tasks.js';
 import { deliverJob } from './deliver.js';
 import { HttpVideoSource } from './video-source.js';
 
@@ -23,6 +24,7 @@ const config = loadConfig(
 const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
+  tasks: new DynamoTaskStore(table),
   videos: new HttpVideoSource(config.ALLOWED_VIDEO_HOSTS),
   s3: s3Client(),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),

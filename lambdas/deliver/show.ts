@@ -2,6 +2,7 @@ import { TransientError } from '../core/errors.js';
 import { followInbox } from '../core/follow-inbox.js';
 import type { DeliveredOutput, JobRecord, NotShown } from '../core/job.js';
 import { recordOutputKey } from '../core/keys.js';
+import type { OutputCheck, OutputProblem } from '../core/output-check.js';
 import { archiveRecordKeyOf } from '../core/output-names.js';
 import type { OutputWriter } from '../core/outputs.js';
 import { recordDocument } from '../core/record-document.js';
@@ -31,6 +32,8 @@ export interface ShowOutput {
   recordKey: string;
   /** False when the stem's inbox held another job's files by the time this job's videos were archived. */
   shown: boolean;
+  /** What the check of the videos found (for the JobSucceeded event; the record holds the full check). */
+  outputCheck: { passed: boolean; problems: OutputProblem[] };
 }
 
 /**
@@ -46,7 +49,9 @@ export async function showOrArchive(
   job: JobRecord,
   videos: readonly ArchivedVideo[],
   deps: ShowDeps,
+  outputCheck: OutputCheck,
 ): Promise<ShowOutput> {
+  const checked = { passed: outputCheck.passed, problems: outputCheck.problems };
   const outputs: DeliveredOutput[] = videos.map(({ key, bytes, videoUUID }) => ({ key, bytes, videoUUID }));
   const changed = changedInputs(job, await deps.files.list(job.stem));
   if (changed.length > 0) {
@@ -56,14 +61,18 @@ export async function showOrArchive(
       message: notShownMessage(job, changed),
       changed,
     };
-    const delivered = await deps.jobs.advance(job.jobId, job.attempt, 'DELIVERED', { outputs, notShown });
+    const delivered = await deps.jobs.advance(job.jobId, job.attempt, 'DELIVERED', {
+      outputs,
+      outputCheck,
+      notShown,
+    });
     const recordKey = archiveRecordKeyOf(job.jobId);
     await deps.outputs.putArchivedJson(recordKey, recordDocument(delivered));
-    return { outputs: videos.map((v) => v.archiveKey), recordKey, shown: false };
+    return { outputs: videos.map((v) => v.archiveKey), recordKey, shown: false, outputCheck: checked };
   }
   // The archived copies were checked whole; the visible ones appear at once, complete (server-side copies).
   for (const video of videos) await publish(video.archiveKey, video.key, deps.outputs);
-  const delivered = await deps.jobs.advance(job.jobId, job.attempt, 'DELIVERED', { outputs });
+  const delivered = await deps.jobs.advance(job.jobId, job.attempt, 'DELIVERED', { outputs, outputCheck });
   const recordKey = recordOutputKey(job.stem);
   await deps.outputs.putJson(job.stem, recordKey, recordDocument(delivered));
   // An error file of an earlier attempt (or an orphan report) would now contradict the video beside it, and a video
@@ -73,7 +82,7 @@ export async function showOrArchive(
   await deps.outputs.deleteOthers(job.stem, visible);
   await deps.shown.put({ stem: job.stem, jobId: job.jobId, keys: visible, at: delivered.updatedAt });
   await followInbox(job.stem, job.jobId, deps);
-  return { outputs: outputs.map((o) => o.key), recordKey, shown: true };
+  return { outputs: outputs.map((o) => o.key), recordKey, shown: true, outputCheck: checked };
 }
 
 const ROLE_WORDS = { image: 'image', audio: 'audio file', sidecar: 'settings sidecar' } as const;

@@ -1,5 +1,5 @@
 import { loadAttempt } from '../core/attempt.js';
-import { evaluateTask } from '../core/completion.js';
+import { evaluateTask, recordableVideoUrl } from '../core/completion.js';
 import { JobStateError, RunwareTaskError } from '../core/errors.js';
 import type { StepInput } from '../core/job.js';
 import type { BudgetStore } from '../core/store/budget.js';
@@ -9,7 +9,10 @@ import type { TaskStore } from '../core/store/tasks.js';
 
 export interface RecordOutput {
   results: number;
-  costUsd: number;
+  /** What Runware charged; absent when it reported no cost for some result (`costUnknown`). */
+  costUsd?: number;
+  /** Runware reported no cost for some result: the charge is unknown, and the estimate is counted instead. */
+  costUnknown?: true;
   /**
    * What the budget counts for the job: Runware's `actual` cost replaced the reservation, or the `estimate` was
    * kept because Runware reported no cost (absent when the attempt held no reservation, e.g. recorded before).
@@ -39,20 +42,26 @@ export async function recordResults(
       `Task ${task.taskUUID} has ${outcome.received} of ${outcome.expected} results.`,
     );
   }
-  // Runware reports cost per result; five decimals is its precision.
-  const costUsd = Math.round(outcome.results.reduce((sum, r) => sum + (r.cost ?? 0), 0) * 100_000) / 100_000;
+  // Runware reports cost per result; five decimals is its precision. A result without one makes the charge unknown:
+  // counting it as 0 would under-report the spend and let the budget admit jobs it cannot pay for.
+  const known = outcome.results.every((r) => r.cost !== undefined);
+  const costUsd = known
+    ? Math.round(outcome.results.reduce((sum, r) => sum + (r.cost ?? 0), 0) * 100_000) / 100_000
+    : undefined;
+  const cost = costUsd === undefined ? { costUnknown: true as const } : { costUsd };
   await deps.jobs.advance(job.jobId, job.attempt, 'GENERATED', {
-    results: outcome.results,
-    costUsd,
+    // The job record outlives the task item and is copied into <stem>.json: its URLs carry no query (a presigned
+    // URL's signature) and no user; deliver reads the full URL from the task item.
+    results: outcome.results.map((r) => ({ ...r, videoURL: recordableVideoUrl(r.videoURL) })),
+    ...cost,
     ...(outcome.errors.length ? { partialFailures: outcome.errors } : {}),
   });
   await deps.slots.release(job.jobId, job.attempt);
   // The reservation made at submit gives way to what Runware charged; with no cost reported, the estimate stays.
-  const known = outcome.results.some((r) => r.cost !== undefined);
-  const settled = await deps.budget.settle(job.jobId, job.attempt, known ? costUsd : undefined);
+  const settled = await deps.budget.settle(job.jobId, job.attempt, costUsd);
   return {
     results: outcome.results.length,
-    costUsd,
+    ...cost,
     ...(settled ? { budgetCharged: known ? ('actual' as const) : ('estimate' as const) } : {}),
   };
 }

@@ -14,7 +14,13 @@ import { reclaimSlots } from './reclaim.js';
 import { slotGauge } from './slot-gauge.js';
 import { sweepOrphans } from './sweep.js';
 
-const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
+const config = loadConfig(
+  z.object({
+    TABLE_NAME: z.string().min(1),
+    OUTPUT_BUCKET: z.string().min(1),
+    ACCEPT_OGG_AUDIO: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  }),
+);
 
 const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
@@ -24,6 +30,7 @@ const deps = {
   budget: new DynamoBudgetStore(table),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),
+  acceptOggAudio: config.ACCEPT_OGG_AUDIO,
 };
 
 /**

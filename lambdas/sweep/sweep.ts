@@ -1,3 +1,4 @@
+import { acceptedExtensionsText } from '../core/keys.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
 import { visibleKey } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
@@ -6,6 +7,8 @@ export interface SweepDeps {
   files: FileStore;
   outputs: OutputWriter;
   now: () => Date;
+  /** The `acceptOggAudio` setting: whether the report lists `.ogg` among the audio types to upload. */
+  acceptOggAudio: boolean;
 }
 
 export interface SweepOutput {
@@ -39,8 +42,10 @@ export async function sweepOrphans(deps: SweepDeps): Promise<SweepOutput> {
     const waiting = [...images, ...audios, ...sidecars];
     const present = waiting.map((f) => visibleKey(f.key)).join(', ');
     const missing = [
-      ...(images.length === 0 ? ['image (.jpg .jpeg .png .webp)'] : []),
-      ...(audios.length === 0 ? ['audio file (.mp3 .wav .m4a .aac .ogg)'] : []),
+      ...(images.length === 0 ? [`image (${acceptedExtensionsText('image', deps.acceptOggAudio)})`] : []),
+      ...(audios.length === 0
+        ? [`audio file (${acceptedExtensionsText('audio', deps.acceptOggAudio)})`]
+        : []),
     ].join(' and ');
     const waited = duration(now.getTime() - Date.parse(watch.since));
     await deps.outputs.putError({

@@ -20,6 +20,18 @@ export type VideoFault =
   | 'unreachable';
 
 /**
+ * A video that is well-formed but not what was asked for, as a provider's bad render would be. INVENTED
+ * misbehaviour (Runware documents none), for the pipeline's output check.
+ */
+export type VideoContentFault =
+  /** Half the audio's length: the voice is cut off. */
+  | 'short'
+  /** The picture only: no audio track. */
+  | 'silent'
+  /** The sound only: no video track. */
+  | 'no-picture';
+
+/**
  * The shape a failure webhook takes. Runware does not document it (docs/runware-api.md section 1); these are the
  * shapes the official SDKs handle elsewhere, so the simulator can send each:
  * - `errors`: `{"errors":[{code, message, taskType, taskUUID}]}` (TS `executeRest`, D-errors);
@@ -58,6 +70,8 @@ export interface TaskFaults {
   failResult?: number;
   /** How `GET /video/...` misbehaves for this task's results. */
   videoFault?: VideoFault;
+  /** What is wrong inside the videos this task renders (served whole and well-formed). */
+  videoContent?: VideoContentFault;
   /** The task stays `processing` forever: no webhook, `getResponse` never finishes. */
   neverFinish?: boolean;
   /**
@@ -216,6 +230,7 @@ const TASK_FAULT_KEYS = [
   'slowMs',
   'failResult',
   'videoFault',
+  'videoContent',
   'neverFinish',
   'ackDelayMs',
   'submitDelayMs',

@@ -2,12 +2,15 @@
  * The renderer: turns an accepted task into videos. It fetches and checks the inputs, waits the configured
  * render time, renders each result with ffmpeg, and reports each one by webhook as it becomes available.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { FILE_EXTENSION_OF_FORMAT } from '../../lambdas/core/settings.js';
-import { renderAvatarVideo } from '../ffmpeg.js';
+import { FFMPEG_PATH, renderAvatarVideo } from '../ffmpeg.js';
+import type { VideoContentFault } from './faults.js';
 import { checkInputs, fetchInput, TaskFailure } from './inputs.js';
 import type { TaskRegistry } from './registry.js';
 import { describe, elapsed, type Runtime } from './runtime.js';
@@ -145,6 +148,7 @@ export class Renderer {
     const limitMs = this.options.renderTimeoutMs ?? 60_000 + Math.ceil(durationSeconds * 2000);
     const signal = runtime.deadline(limitMs);
     try {
+      const content = task.faults.videoContent;
       const rendered = await renderAvatarVideo({
         image,
         audio,
@@ -152,9 +156,11 @@ export class Renderer {
         format: task.format,
         quality: task.task.outputQuality ?? 95,
         seed: result.seed,
-        durationSeconds,
+        // A short render is the audio's first half: the voice is cut off where the video ends.
+        durationSeconds: content === 'short' ? durationSeconds / 2 : durationSeconds,
         signal,
       });
+      if (content === 'silent' || content === 'no-picture') await dropStream(file, content, signal);
       this.renders += 1;
       if (runtime.stopping) return;
       result.videoUUID = videoUUID;
@@ -203,6 +209,21 @@ export class Renderer {
     this.registry.changed();
     this.webhooks.sendResult(task, result);
   }
+}
+
+const run = promisify(execFile);
+
+/** Rewrites `file` without its audio track (`silent`) or its video track (`no-picture`), stream-copied. */
+async function dropStream(file: string, content: VideoContentFault, signal: AbortSignal): Promise<void> {
+  const kept = content === 'silent' ? '0:v' : '0:a';
+  const dot = file.lastIndexOf('.');
+  const temp = `${file.slice(0, dot)}.partial${file.slice(dot)}`;
+  await run(
+    FFMPEG_PATH,
+    ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-i', file, '-map', kept, '-c', 'copy', temp],
+    { signal },
+  );
+  await rename(temp, file);
 }
 
 /** The origin `videoUrlHost` names: a bare host means HTTPS; a value with a scheme is taken as is. */

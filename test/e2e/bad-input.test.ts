@@ -198,7 +198,8 @@ const BAD_FILES: BadCase[] = [
     phrases: [
       'The .mp3 file is not an audio file',
       'PNG image data (image/png)',
-      'MP3, WAV, M4A, AAC or OGG',
+      // Ogg is not listed: acceptOggAudio is off.
+      'MP3, WAV, M4A or AAC.',
     ],
   },
   {

@@ -439,6 +439,7 @@ describe('state machine definition', () => {
             'outputs.$': '$.delivery.outputs',
             'recordKey.$': '$.delivery.recordKey',
             'shown.$': '$.delivery.shown',
+            'outputCheck.$': '$.delivery.outputCheck',
           },
         },
       ],

@@ -8,6 +8,7 @@ import {
   describeJob,
   duration,
   jobsTable,
+  outputCheckLines,
   progressLine,
   totalCost,
   totalEstimate,
@@ -168,6 +169,40 @@ describe('the CLI formatting', () => {
       '2026-11-26 10:00:00  b           FAILED     bbbbbbbbbbbb    USD 1.04    USD 1.20',
       '2 job(s), total USD 1.72 (estimated USD 1.57)',
     ]);
+  });
+
+  it('says a cost Runware did not report is unknown, and counts the estimate for it in the totals', () => {
+    const unknown = job({ stem: 'b', costUsd: undefined, costUnknown: true, estimatedCostUsd: 0.6 });
+    expect(describeJob(unknown, 'out')).toContain(
+      'Cost: unknown (Runware reported none); the estimate USD 0.6000 is counted instead',
+    );
+    const listed = jobsTable([job(), unknown]);
+    expect(listed).toContain('~USD 0.6000');
+    expect(listed).toContain('2 job(s), total USD 1.12 (estimated USD 1.12)');
+    expect(listed).toContain(
+      'Runware reported no cost for 1 job(s): their estimate is counted in the total instead.',
+    );
+    expect(totalCost([job(), unknown])).toBeCloseTo(1.122, 6);
+  });
+
+  it('shows the output check: passed, or each problem of a video delivered all the same', () => {
+    const passed = job({
+      outputCheck: { passed: true, expectedSeconds: 6, toleranceSeconds: 0.5, videos: [], problems: [] },
+    });
+    expect(describeJob(passed, 'out')).toContain(
+      "Output check: passed (length within 0.5 s of the audio's 6 s)",
+    );
+    const problem = {
+      output: 'promo/anna.mp4',
+      code: 'NO_AUDIO_TRACK' as const,
+      message: 'The video is silent.',
+    };
+    const failed = job({ outputCheck: { passed: false, videos: [], problems: [problem] } });
+    expect(describeJob(failed, 'out')).toContain(
+      'Output check: 1 problem(s); the video was delivered all the same (it was paid for):\n' +
+        '  NO_AUDIO_TRACK: The video is silent.',
+    );
+    expect(outputCheckLines(job())).toEqual([]);
   });
 
   it('shows the stages passed and what the job waits for', () => {

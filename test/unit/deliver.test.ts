@@ -20,6 +20,7 @@ import { HttpVideoSource } from '../../lambdas/deliver/video-source.js';
 import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
 import { useStores } from '../support/harness.js';
 import { result, seedValidatedJob } from '../support/jobs.js';
+import { box, type Mp4Shape, mp4File, mp4Header } from '../support/mp4.js';
 
 const s3Mock = mockClient(S3Client);
 const db = useStores();
@@ -41,11 +42,16 @@ async function storePut(input: PutObjectCommandInput): Promise<PutObjectCommandO
   return { $metadata: {} };
 }
 
-/** An MP4-looking body: `ftyp` box at offset 4, then filler. */
-function mp4(bytes: number): Uint8Array {
-  const body = new Uint8Array(bytes).fill(7);
-  body.set([0, 0, 0, 0x18, 0x66, 0x74, 0x79, 0x70, 0x69, 0x73, 0x6f, 0x6d]);
-  return body;
+/** The audio's length in the seeded job (see seedValidatedJob). */
+const AUDIO_SECONDS = 12.5;
+const picture = { seconds: AUDIO_SECONDS, width: 720, height: 1280 };
+
+/** An MP4 of `bytes` bytes with a picture and sound as long as the job's audio (see test/support/mp4.ts). */
+function mp4(
+  bytes: number,
+  shape: Mp4Shape = { video: picture, audio: { seconds: AUDIO_SECONDS } },
+): Uint8Array {
+  return mp4File(bytes, shape);
 }
 
 function serve(routes: Record<string, () => Response>): typeof fetch {
@@ -92,6 +98,7 @@ beforeEach(() => {
   const s3 = new S3Client({ region: 'us-east-1' });
   deps = {
     jobs: db.jobs,
+    tasks: db.tasks,
     s3,
     outputs: new OutputWriter(s3, 'out', db.outputNames),
     videos: new HttpVideoSource(['vm.runware.ai'], serve({})),
@@ -160,7 +167,12 @@ describe('deliver', () => {
     );
     const out = await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
 
-    expect(out).toEqual({ outputs: [`${job.stem}.mp4`], recordKey: `${job.stem}.json`, shown: true });
+    expect(out).toEqual({
+      outputs: [`${job.stem}.mp4`],
+      recordKey: `${job.stem}.json`,
+      shown: true,
+      outputCheck: { passed: true, problems: [] },
+    });
     // Uploaded (and checked) into the job's archive, then copied into place server side.
     const archived = `archive/${job.jobId}/video-1.mp4.archived`;
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
@@ -505,6 +517,83 @@ async function inboxHolds(job: JobRecord, changes: Partial<Record<'image' | 'aud
   }
 }
 
+describe('deliver checks each video before it counts', () => {
+  /** Delivers a video of `shape` (2,048 bytes) for a job whose audio lasts 12.5 s. */
+  async function deliverShaped(shape: Mp4Shape) {
+    const job = await generated();
+    deps.videos = new HttpVideoSource(
+      ['vm.runware.ai'],
+      serve({ [result(1).videoURL]: () => ok(mp4(2048, shape)) }),
+    );
+    const out = await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
+    const recordCall = s3Mock
+      .commandCalls(PutObjectCommand)
+      .find((c) => c.args[0].input.Key === `${job.stem}.json`);
+    return { job, out, record: JSON.parse(String(recordCall?.args[0].input.Body)) };
+  }
+
+  it('records a passed check with what it read: tracks, length and size', async () => {
+    const { job, record } = await deliverShaped({ video: picture, audio: { seconds: 12.4 } });
+    const check = {
+      passed: true,
+      expectedSeconds: 12.5,
+      toleranceSeconds: 0.5,
+      videos: [
+        {
+          output: `${job.stem}.mp4`,
+          hasVideo: true,
+          hasAudio: true,
+          durationSeconds: 12.5,
+          width: 720,
+          height: 1280,
+        },
+      ],
+      problems: [],
+    };
+    expect(record.outputCheck).toEqual(check);
+    expect((await db.jobs.get(job.jobId))?.outputCheck).toEqual(check);
+  });
+
+  it.each([
+    [
+      'shorter than the audio',
+      { video: { ...picture, seconds: 6 }, audio: { seconds: 6 } },
+      'DURATION_MISMATCH',
+    ],
+    ['silent', { video: picture }, 'NO_AUDIO_TRACK'],
+    ['without a picture', { audio: { seconds: AUDIO_SECONDS } }, 'NO_VIDEO_TRACK'],
+    [
+      'of 0x0 pixels',
+      { video: { ...picture, width: 0, height: 0 }, audio: { seconds: 12.5 } },
+      'ZERO_DIMENSIONS',
+    ],
+  ] as const)('delivers a video %s all the same, with the problem on record', async (_, shape, code) => {
+    const { job, out, record } = await deliverShaped(shape);
+    // Paid for: shown under the stem's name, DELIVERED.
+    expect(out).toMatchObject({ outputs: [`${job.stem}.mp4`], shown: true });
+    expect(uploadedKeys()).toContain(`${job.stem}.mp4`);
+    const problems = [
+      { output: `${job.stem}.mp4`, code, message: expect.stringContaining(`${job.stem}.mp4`) },
+    ];
+    expect(out.outputCheck).toEqual({ passed: false, problems });
+    expect(record.outputCheck).toMatchObject({ passed: false, problems });
+    expect(await db.jobs.get(job.jobId)).toMatchObject({
+      status: 'DELIVERED',
+      outputCheck: { passed: false, problems },
+    });
+  });
+
+  it('says a video whose header never came could not be checked, and still delivers it', async () => {
+    const job = await generated();
+    // The ftyp, then media data to the end: no moov anywhere.
+    const ftyp = mp4Header({}).subarray(0, 24);
+    const noHeader = new Uint8Array(Buffer.concat([ftyp, box('mdat', Buffer.alloc(2048 - 24 - 8, 7))]));
+    deps.videos = new HttpVideoSource(['vm.runware.ai'], serve({ [result(1).videoURL]: () => ok(noHeader) }));
+    const out = await deliverJob({ jobId: job.jobId, attempt: 1 }, deps);
+    expect(out.outputCheck.problems.map((p) => p.code)).toEqual(['CONTAINER_UNREADABLE']);
+  });
+});
+
 describe('deliver shows the outputs only while the inbox holds the job', () => {
   beforeEach(() => {
     deps.videos = new HttpVideoSource(
@@ -538,6 +627,7 @@ describe('deliver shows the outputs only while the inbox holds the job', () => {
       outputs: [`archive/${job.jobId}/video-1.mp4.archived`],
       recordKey: archiveRecord,
       shown: false,
+      outputCheck: { passed: true, problems: [] },
     });
     // Nothing under the stem's names was written or deleted: the output folder keeps what the inbox holds.
     expect(uploadedKeys()).toEqual([]);

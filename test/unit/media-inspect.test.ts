@@ -391,13 +391,18 @@ describe('inspectAudio', () => {
     );
   });
 
-  it('refuses a PNG renamed .mp3, saying what it is', async () => {
+  it('refuses a PNG renamed .mp3, saying what it is and what the settings accept', async () => {
     await expectRejection(
       inspectAudio(png(400, 600), 'mp3', limits),
       'NOT_AN_AUDIO_FILE',
       'The .mp3 file',
       'PNG image data (image/png)',
-      'MP3, WAV, M4A, AAC or OGG',
+      'Upload the voice track as MP3, WAV, M4A or AAC.',
+    );
+    await expectRejection(
+      inspectAudio(png(400, 600), 'mp3', { ...limits, acceptOggAudio: true }),
+      'NOT_AN_AUDIO_FILE',
+      'Upload the voice track as MP3, WAV, M4A, AAC or OGG.',
     );
   });
 

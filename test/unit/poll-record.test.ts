@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { JobRecord } from '../../lambdas/core/job.js';
+import { recordDocument } from '../../lambdas/core/record-document.js';
 import { pollJob } from '../../lambdas/poll/poll.js';
 import { recordResults } from '../../lambdas/record/record.js';
 import { useStores } from '../support/harness.js';
@@ -207,6 +209,22 @@ describe('record', () => {
     const after = await db.budget.month(month);
     expect(after.spentUsd - before.spentUsd).toBeCloseTo(0.95 + 1.088, 6);
     expect(after.reservedUsd - before.reservedUsd).toBeCloseTo(0, 6);
+  });
+
+  it('records a cost Runware did not report as unknown, never as 0, also when only some results had one', async () => {
+    for (const costs of [[undefined], [0.95, undefined]]) {
+      const { job, taskUUID } = await submitted(costs.length);
+      for (const [i, cost] of costs.entries()) await db.tasks.addResult(taskUUID, result(i + 1, { cost }));
+      expect(await record(job)).toEqual({ results: costs.length, costUnknown: true });
+      const stored = await db.jobs.get(job.jobId);
+      expect(stored?.costUnknown).toBe(true);
+      expect(stored?.costUsd).toBeUndefined();
+      expect(recordDocument(stored as JobRecord)).toMatchObject({
+        costUsd: null,
+        costUnknown: true,
+        costNote: expect.stringContaining('the estimate (estimatedCostUsd) was counted'),
+      });
+    }
   });
 
   it('keeps the results that were made when one of several failed', async () => {

@@ -36,7 +36,8 @@ const ingest = (key: string) => {
     now: () => clock,
   });
 };
-const sweep = () => sweepOrphans({ files: db.files, outputs: outputs(), now: () => clock });
+const sweep = (acceptOggAudio = false) =>
+  sweepOrphans({ files: db.files, outputs: outputs(), now: () => clock, acceptOggAudio });
 const later = (seconds: number) => {
   clock = new Date(clock.getTime() + seconds * 1000);
 };
@@ -53,6 +54,20 @@ describe('orphan sweep', () => {
     expect(doc).toMatchObject({ code: 'ORPHAN_INPUT', inputs: { sidecar: 'inbox/lone-sidecar/s.json' } });
     expect(doc.message).toContain('inbox/lone-sidecar/s.json has waited');
     expect(doc.message).toContain('image (.jpg .jpeg .png .webp) and audio file');
+  });
+
+  it('lists .ogg among the audio types to upload only when acceptOggAudio is set', async () => {
+    const message = async (stem: string, acceptOggAudio: boolean) => {
+      await ingest(`inbox/${stem}.png`);
+      later(3601);
+      await sweep(acceptOggAudio);
+      const call = s3Mock
+        .commandCalls(PutObjectCommand)
+        .find((c) => c.args[0].input.Key === `${stem}.error.json`);
+      return String(JSON.parse(String(call?.args[0].input.Body)).message);
+    };
+    expect(await message('ogg-off/anna', false)).toContain('audio file (.mp3 .wav .m4a .aac) named');
+    expect(await message('ogg-on/anna', true)).toContain('audio file (.mp3 .wav .m4a .aac .ogg) named');
   });
 
   it('spells out a name that only looks like its partner, so the person sees why they did not pair', async () => {

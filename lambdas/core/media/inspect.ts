@@ -136,10 +136,11 @@ export interface AudioInfo {
 
 export type Role = 'image' | 'audio';
 
-const ACCEPTED: Record<Role, string> = {
+/** The formats accepted, in words, under the settings in force (Ogg only with `acceptOggAudio`). */
+const ACCEPTED = (limits: Pick<MediaLimits, 'acceptOggAudio'>): Record<Role, string> => ({
   image: 'JPEG, PNG or WebP',
-  audio: 'MP3, WAV, M4A, AAC or OGG',
-};
+  audio: limits.acceptOggAudio ? 'MP3, WAV, M4A, AAC or OGG' : 'MP3, WAV, M4A or AAC',
+});
 
 function fail(code: MediaErrorCode, message: string): never {
   throw new ValidationError(code, message);
@@ -212,12 +213,12 @@ export async function prepareImage(
     if (type?.mime.startsWith('image/')) {
       fail(
         'UNSUPPORTED_IMAGE_FORMAT',
-        `${named} is ${describe(type)}; the model accepts ${ACCEPTED.image} only. Convert it to JPEG or PNG and upload it again.`,
+        `${named} is ${describe(type)}; the model accepts ${ACCEPTED(limits).image} only. Convert it to JPEG or PNG and upload it again.`,
       );
     }
     fail(
       'NOT_AN_IMAGE',
-      `${named} is not an image: ${contentOf(type)}. Upload the portrait as ${ACCEPTED.image}.`,
+      `${named} is not an image: ${contentOf(type)}. Upload the portrait as ${ACCEPTED(limits).image}.`,
     );
   }
 
@@ -301,13 +302,13 @@ export async function inspectAudio(
     if (type && isAudioMime(type) && !type.mime.startsWith('video/')) {
       fail(
         'UNSUPPORTED_AUDIO_FORMAT',
-        `${named} is ${describe(type)}; the model accepts ${ACCEPTED.audio} only. Convert it to MP3 and upload it again.`,
+        `${named} is ${describe(type)}; the model accepts ${ACCEPTED(limits).audio} only. Convert it to MP3 and upload it again.`,
       );
     }
     const video = type?.mime.startsWith('video/') ? ' If it is a video, extract its sound track first.' : '';
     fail(
       'NOT_AN_AUDIO_FILE',
-      `${named} is not an audio file: ${contentOf(type)}. Upload the voice track as ${ACCEPTED.audio}.${video}`,
+      `${named} is not an audio file: ${contentOf(type)}. Upload the voice track as ${ACCEPTED(limits).audio}.${video}`,
     );
   }
   const format: AudioFormat = candidate;
@@ -356,7 +357,7 @@ export async function inspectAudio(
       if (!metadata.format.trackInfo.some((track) => track.audio !== undefined)) {
         fail(
           'NOT_AN_AUDIO_FILE',
-          `${named} is an MP4 file without a sound track. Upload the voice track as ${ACCEPTED.audio}.`,
+          `${named} is an MP4 file without a sound track. Upload the voice track as ${ACCEPTED(limits).audio}.`,
         );
       }
     }
