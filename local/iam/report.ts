@@ -32,6 +32,15 @@ export const NOT_EXERCISED: { why: string; applies: (entry: CatalogEntry) => boo
     applies: (e) => JSON.stringify(e.statement.Principal ?? '').includes('logging.s3.amazonaws.com'),
   },
   {
+    why: 'Lets S3 answer 404 NoSuchKey instead of 403 when a key the pairing named is gone by the time it is read (deleted in between); local mode answers 403 without it, as S3 does. The suite has no such race.',
+    applies: (e) => actionsOf(e.statement).join() === 's3:ListBucket',
+  },
+  {
+    why: "The sweep's reaper wakes a waiting job only when a slot leaked (neither record nor fail ran for an attempt); the suite leaks none (the reaper is unit-tested in test/unit/reclaim.test.ts).",
+    applies: (e) =>
+      e.owner.includes('SweepFunction') && actionsOf(e.statement).join() === 'states:SendTaskSuccess',
+  },
+  {
     why: 'A Deny statement never allows: it is a guard (the TLS-only bucket policies), counted as refusals.',
     applies: (e) => e.statement.Effect === 'Deny',
   },

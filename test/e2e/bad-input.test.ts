@@ -438,7 +438,8 @@ describe('orphans and retries', () => {
       inputs: { image: `inbox/${imageOnly}.png` },
     });
     expect(imageReport.message).toContain(`inbox/${imageOnly}.png has waited`);
-    expect(imageReport.message).toContain('for its audio file (.mp3 .wav .m4a .aac .ogg)');
+    // Ogg is listed only where acceptOggAudio is set (not in these settings).
+    expect(imageReport.message).toContain('for its audio file (.mp3 .wav .m4a .aac) named');
     expect(imageReport.message).toContain('Nothing was started');
     expect(imageReport.message).toContain(`Upload the missing file to inbox/${imageOnly}.<extension>`);
     const audioReport = await errorDocument(audioOnly);

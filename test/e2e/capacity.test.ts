@@ -153,4 +153,27 @@ describe('a cap on Runware tasks in flight', () => {
     },
     SLOW,
   );
+
+  it(
+    'wakes a job waiting for a slot when a job holding one fails (the fail function completes its token)',
+    async () => {
+      // Two slots taken by slow renders and a task Runware fails at once: the third job waits, and the fail
+      // function, which gives the failed attempt's slot back, wakes it (states:SendTaskSuccess as its role).
+      sim.setRenderSpeed(2);
+      sim.queueFault({ errorWebhook: { code: 'providerError', message: 'The provider failed the task.' } });
+      const wakesByFail = () =>
+        [...stack.iam.usage]
+          .filter(([id]) => id.startsWith('WorkflowFailFunctionTaskCallbacks'))
+          .reduce((sum, [, n]) => sum + n, 0);
+      const before = wakesByFail();
+      const jobs = await batch('fail-wakes', 3);
+
+      expect(jobs.map((j) => j.status).sort()).toEqual(['DELIVERED', 'DELIVERED', 'FAILED']);
+      expect(jobs.some((j) => j.stages.QUEUED !== undefined)).toBe(true);
+      expect(wakesByFail()).toBeGreaterThan(before);
+      expect(stack.iam.refusals).toEqual([]);
+      await expectAllSlotsFree();
+    },
+    SLOW,
+  );
 });
