@@ -4,6 +4,7 @@
  * written apart, they are held to the same fixtures here, so a wrong bound or field name on either side fails a
  * test instead of being accepted by both. The last block proves it by planting wrong bounds on each side.
  */
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { RunwareRejectedError, TransientError } from '../../lambdas/core/errors.js';
@@ -14,6 +15,7 @@ import {
   VideoInferenceTaskSchema,
   VideoResultItemSchema,
 } from '../../lambdas/core/runware/schemas.js';
+import { submitJob } from '../../lambdas/submit/submit.js';
 import {
   KLING_AVATAR_RULES,
   PollResponseShape,
@@ -24,6 +26,8 @@ import {
 import { checkVideoInference, createVideoInferenceValidator } from '../../local/runware/validation.js';
 import { loadRunwarePair, loadRunwarePairs, RUNWARE_PAIR_SLUGS } from '../fixtures/runware/pairs.js';
 import { loadRunwareShapes, type RunwareShape } from '../fixtures/runware/shapes.js';
+import { useStores } from '../support/harness.js';
+import { FakeRunware, RecordingNotifier, seedValidatedJob, submitDeps } from '../support/jobs.js';
 
 type Json = Record<string, unknown>;
 
@@ -351,6 +355,53 @@ describe('responses: both sides take every documented shape and refuse the broke
         expect(parsed.reports.failures.length, shape.name).toBeGreaterThan(0);
       }
     }
+  });
+});
+
+describe("the client's request builder (submit) makes tasks the simulator accepts", () => {
+  const db = useStores();
+  let n = 0;
+
+  it.each([
+    { name: 'the defaults', settings: {} },
+    {
+      name: 'every option at its lower bound',
+      settings: { prompt: 'a', outputFormat: 'WEBM', outputQuality: 20, numberResults: 1, ttl: 60 },
+    },
+    {
+      name: 'every option at its upper bound',
+      settings: {
+        prompt: 'p'.repeat(2500),
+        outputFormat: 'MOV',
+        outputQuality: 99,
+        numberResults: 4,
+        ttl: 31_536_000,
+        safety: { checkContent: true, mode: 'full' },
+        model: 'klingai:avatar@2.0-standard',
+      },
+    },
+  ] as const)('with $name', async ({ settings }) => {
+    const runware = new FakeRunware();
+    const deps = submitDeps(db, runware, new RecordingNotifier(), {
+      now: () => new Date('2026-11-24T10:01:00Z'),
+      newUUID: randomUUID,
+    });
+    n += 1;
+    const seeded = await seedValidatedJob(db.jobs);
+    const base = seeded.settings ?? {
+      model: 'klingai:avatar@2.0-pro',
+      outputFormat: 'MP4',
+      outputQuality: 95,
+      numberResults: 1,
+    };
+    await db.jobs.update(seeded.jobId, 1, { settings: { ...base, ...settings } });
+    await submitJob({ jobId: seeded.jobId, attempt: 1, taskToken: `token-${n}` }, deps);
+
+    const sent = runware.submitted[0];
+    expect(sent).toBeDefined();
+    const verdict = checkVideoInference(sent);
+    expect(verdict.ok ? 'accepted' : verdict.error).toBe('accepted');
+    if ('ttl' in settings) expect(sent?.ttl).toBe(settings.ttl);
   });
 });
 
