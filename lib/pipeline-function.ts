@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { TASK_TIMEOUT_MARGIN_SECONDS } from './delivery-window';
 import type { PipelineFunctionName } from './function-names';
 import { acknowledge, wildcardResource } from './nag';
 
@@ -212,7 +213,7 @@ export class PipelineFunction extends NodejsFunction {
 
   /** Task timeout for a state machine step that invokes this function: its own timeout plus a margin. */
   get taskTimeout(): Duration {
-    return Duration.seconds((this.timeout ?? Duration.seconds(3)).toSeconds() + 30);
+    return Duration.seconds((this.timeout ?? Duration.seconds(3)).toSeconds() + TASK_TIMEOUT_MARGIN_SECONDS);
   }
 }
 

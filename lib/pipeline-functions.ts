@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { NORMALIZED_PREFIX } from '../lambdas/core/keys';
 import { ARCHIVE_PREFIX, VIDEO_EXTENSIONS } from '../lambdas/core/output-names';
 import { CONSTRUCT_IDS } from './construct-ids';
+import { DELIVER_TIMEOUT_SECONDS, minResultTtlSeconds, RECORD_TIMEOUT_SECONDS } from './delivery-window';
 import { functionConstructId } from './function-names';
 import { acknowledge } from './nag';
 import {
@@ -109,6 +110,9 @@ export class PipelineFunctions extends Construct {
         ACCEPT_OGG_AUDIO: String(settings.acceptOggAudio),
         DEFAULT_MODEL: settings.model,
         HARD_DEADLINE_SECONDS: String(settings.hardDeadlineSeconds),
+        // A sidecar's `ttl` must leave delivery and its retries time to fetch the video (lib/delivery-window.ts).
+        RESULT_TTL_SECONDS: String(settings.resultTtlSeconds),
+        MIN_RESULT_TTL_SECONDS: String(minResultTtlSeconds(settings.hardDeadlineSeconds)),
         MODEL_PRICES_USD_PER_SECOND: JSON.stringify(settings.modelPricesUsdPerSecond),
         ...(settings.defaultPrompt ? { DEFAULT_PROMPT: settings.defaultPrompt } : {}),
       },
@@ -165,11 +169,14 @@ export class PipelineFunctions extends Construct {
     bindTable(poll, table, 'readWrite');
     bindSecret(poll, 'RUNWARE_API_KEY_SECRET', secrets.runwareApiKey, 'name');
 
-    const record = fn('record', { timeout: Duration.seconds(15), environment: slotEnvironment });
+    const record = fn('record', {
+      timeout: Duration.seconds(RECORD_TIMEOUT_SECONDS),
+      environment: slotEnvironment,
+    });
     bindTable(record, table, 'readWrite');
 
     const deliver = fn('deliver', {
-      timeout: Duration.seconds(900),
+      timeout: Duration.seconds(DELIVER_TIMEOUT_SECONDS),
       memorySize: 1024,
       environment: { ALLOWED_VIDEO_HOSTS: settings.allowedVideoHosts.join(',') },
     });

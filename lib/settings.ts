@@ -3,7 +3,8 @@ import type { Node } from 'constructs';
 import { z } from 'zod';
 import { DEFAULT_SETTINGS as D } from '../lambdas/core/defaults';
 import { MAX_HARD_DEADLINE_SECONDS, MIN_JOB_RECORD_RETENTION_DAYS } from '../lambdas/core/retention';
-import { AVATAR_MODELS, PROMPT_MAX_LENGTH } from '../lambdas/core/settings';
+import { AVATAR_MODELS, MAX_TTL_SECONDS, PROMPT_MAX_LENGTH } from '../lambdas/core/settings';
+import { defaultResultTtlSeconds, minResultTtlSeconds } from './delivery-window';
 
 /**
  * Deploy-time settings of the pipeline, read from CDK context (`cdk.json` or `cdk deploy -c name=value`).
@@ -77,6 +78,14 @@ export interface Settings {
    */
   readonly presignTtlSeconds: number;
   /**
+   * How long Runware keeps each finished video at its URL (`ttl` of the task), unless a job's sidecar says
+   * otherwise. At least the time this deployment may need to fetch it: `hardDeadlineSeconds` plus the Record and
+   * Deliver steps with all their retries (lib/delivery-window.ts); a shorter value, here or in a sidecar, is
+   * refused. Likeness data should not stay at Runware longer than needed.
+   * @default - that minimum rounded up to a whole hour: 14400 with the default hardDeadlineSeconds (7200)
+   */
+  readonly resultTtlSeconds: number;
+  /**
    * After how long a file whose partner never arrived is reported as an orphan.
    * @default 86400
    */
@@ -149,6 +158,7 @@ export const SETTING_NAMES = [
   'maxAudioBytes',
   'acceptOggAudio',
   'presignTtlSeconds',
+  'resultTtlSeconds',
   'orphanAfterSeconds',
   'jobRecordRetentionDays',
   'logRetentionDays',
@@ -209,6 +219,8 @@ const SettingsSchema = z
       .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
       .default(D.acceptOggAudio),
     presignTtlSeconds: int(60, 604_800).default(D.presignTtlSeconds),
+    // No default here: it follows hardDeadlineSeconds (below).
+    resultTtlSeconds: int(60, MAX_TTL_SECONDS).optional(),
     orphanAfterSeconds: int(1, 31_536_000).default(D.orphanAfterSeconds),
     jobRecordRetentionDays: int(0, 36_500)
       .refine((n) => n === 0 || n >= MIN_JOB_RECORD_RETENTION_DAYS, {
@@ -239,7 +251,24 @@ const SettingsSchema = z
   .refine((s) => s.hardDeadlineSeconds > s.waitTimeoutSeconds, {
     path: ['hardDeadlineSeconds'],
     message: 'must be greater than waitTimeoutSeconds',
-  });
+  })
+  .superRefine((s, ctx) => {
+    const min = minResultTtlSeconds(s.hardDeadlineSeconds);
+    if (s.resultTtlSeconds !== undefined && s.resultTtlSeconds < min) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['resultTtlSeconds'],
+        message:
+          `must be at least ${min} s: the video must stay at Runware's URL until delivery and its retries are over ` +
+          `(hardDeadlineSeconds ${s.hardDeadlineSeconds} s plus the Record and Deliver retries). Raise it, or ` +
+          'lower hardDeadlineSeconds',
+      });
+    }
+  })
+  .transform((s) => ({
+    ...s,
+    resultTtlSeconds: s.resultTtlSeconds ?? defaultResultTtlSeconds(s.hardDeadlineSeconds),
+  }));
 
 function parseJson(text: string, ctx: z.RefinementCtx): unknown {
   try {

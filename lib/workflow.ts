@@ -8,6 +8,7 @@ import { CANCEL_STOP_ERROR } from '../lambdas/core/cancel';
 import { TRANSIENT_ERROR_NAMES } from '../lambdas/core/errors';
 import { JOB_EVENT_SOURCE, JOB_EVENT_VERSION } from '../lambdas/core/job-events';
 import { CONSTRUCT_IDS } from './construct-ids';
+import { TRANSIENT_RETRY } from './delivery-window';
 import { acknowledge, wildcardResource } from './nag';
 import type { PipelineFunction, PipelineFunctionName } from './pipeline-function';
 import type { PipelineFunctionsByName } from './pipeline-functions';
@@ -52,11 +53,12 @@ export class Workflow extends Construct {
     const { ingest, validate, submit, webhook, poll, record, deliver, fail } = props.functions;
 
     const retryTransient = <T extends sfn.TaskStateBase>(task: T): T => {
+      // The `ttl` bounds are computed from these numbers (lib/delivery-window.ts): change them there.
       task.addRetry({
         errors: RETRIED_ERRORS,
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxAttempts: 4,
+        interval: Duration.seconds(TRANSIENT_RETRY.intervalSeconds),
+        backoffRate: TRANSIENT_RETRY.backoffRate,
+        maxAttempts: TRANSIENT_RETRY.maxAttempts,
         jitterStrategy: sfn.JitterType.FULL,
       });
       return task;

@@ -9,7 +9,12 @@ import { stat } from 'node:fs/promises';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import { z } from 'zod';
-import type { OutputFormat } from '../lambdas/core/settings.js';
+
+/**
+ * Containers the renders can be made in. Declared here rather than imported, so that the Runware simulator, which
+ * renders with this module, takes nothing from the pipeline's code (local/runware/spec.ts).
+ */
+export type OutputFormat = 'MP4' | 'WEBM' | 'MOV';
 
 /** Absolute path of the static ffmpeg binary. */
 export const FFMPEG_PATH: string = ffmpegInstaller.path;

@@ -186,5 +186,7 @@ async function buildTask(job: JobRecord, taskUUID: string, deps: SubmitDeps): Pr
     includeCost: true,
     numberResults: settings.numberResults,
     ...(settings.safety ? { safety: settings.safety } : {}),
+    // How long Runware keeps the video at videoURL: validate made sure delivery has time to fetch it.
+    ...(settings.ttl === undefined ? {} : { ttl: settings.ttl }),
   };
 }

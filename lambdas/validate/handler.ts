@@ -22,6 +22,8 @@ const config = loadConfig(
     DEFAULT_MODEL: z.enum(AVATAR_MODELS),
     DEFAULT_PROMPT: z.string().max(PROMPT_MAX_LENGTH).optional(),
     HARD_DEADLINE_SECONDS: positiveInt,
+    RESULT_TTL_SECONDS: positiveInt,
+    MIN_RESULT_TTL_SECONDS: positiveInt,
     MODEL_PRICES_USD_PER_SECOND: ModelPricesJson,
   }),
 );
@@ -42,6 +44,8 @@ const deps = {
   defaults: {
     model: config.DEFAULT_MODEL,
     ...(config.DEFAULT_PROMPT ? { prompt: config.DEFAULT_PROMPT } : {}),
+    ttl: config.RESULT_TTL_SECONDS,
+    minTtl: config.MIN_RESULT_TTL_SECONDS,
   },
   hardDeadlineSeconds: config.HARD_DEADLINE_SECONDS,
   prices: config.MODEL_PRICES_USD_PER_SECOND,

@@ -11,7 +11,7 @@ import {
   MediaProblemsError,
 } from '../core/media/problems.js';
 import type { ObjectReader, ObjectWriter } from '../core/objects.js';
-import { resolveSettings, type SettingsDefaults, SidecarSchema } from '../core/settings.js';
+import { resolveSettings, type SettingsDefaults, SidecarSchema, ttlProblem } from '../core/settings.js';
 import { ambiguityOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
@@ -127,7 +127,7 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   let sidecar = {};
   if (sidecarRef) {
     try {
-      sidecar = await readSidecar(sidecarRef, deps.objects);
+      sidecar = await readSidecar(sidecarRef, deps.objects, deps.defaults);
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       problems.push({ code: error.code, message: error.detail, file: sidecarRef.key });
@@ -180,7 +180,7 @@ export async function validateJob(input: StepInput, deps: ValidateDeps): Promise
   return { deadline, numberResults: settings.numberResults };
 }
 
-async function readSidecar(ref: FileRef, objects: ObjectReader) {
+async function readSidecar(ref: FileRef, objects: ObjectReader, defaults: SettingsDefaults) {
   if (ref.size > MAX_SIDECAR_BYTES) {
     throw new ValidationError(
       'INVALID_SIDECAR',
@@ -210,8 +210,11 @@ async function readSidecar(ref: FileRef, objects: ObjectReader) {
       'INVALID_SIDECAR',
       `${ref.key} has invalid settings: ${problems.join('; ')}. Allowed fields: prompt (1-2500 characters), ` +
         'outputFormat (MP4, WEBM or MOV), outputQuality (20-99), numberResults (1-4), safety ' +
-        '({checkContent, mode: none|fast|full}), model (klingai:avatar@2.0-pro or klingai:avatar@2.0-standard).',
+        '({checkContent, mode: none|fast|full}), model (klingai:avatar@2.0-pro or klingai:avatar@2.0-standard), ' +
+        'ttl (seconds Runware keeps the video, at least 60 and at least what this deployment needs to deliver it).',
     );
   }
+  const tooShort = ttlProblem(parsed.data.ttl, defaults);
+  if (tooShort) throw new ValidationError('INVALID_SIDECAR', `${ref.key} has invalid settings: ${tooShort}.`);
   return parsed.data;
 }

@@ -1,19 +1,19 @@
 /** The task's inputs, fetched from their URLs and checked the way the model would take them. */
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
-import { stripUrlQueries } from '../../lambdas/core/runware/schemas.js';
 import { extractStill, probe } from '../ffmpeg.js';
+import { redactText } from './redact.js';
 import { describe, type Runtime } from './runtime.js';
+import { MODEL_MEDIA_LIMITS } from './spec.js';
 import { AUDIO_LIMITS_SECONDS } from './types.js';
 
 const INPUT_FETCH_TIMEOUT_MS = 30_000;
 /** Decoding one still frame takes milliseconds; anything slower is a decoder stuck on a bad file. */
 const STILL_TIMEOUT_MS = 15_000;
-/** The largest input of each kind: the model's limits, as the pipeline's validate step applies them. */
+/** The largest input of each kind: Kling's documented limits (spec.ts). */
 const MAX_INPUT_BYTES = {
-  image: DEFAULT_MEDIA_LIMITS.maxImageBytes,
-  audio: DEFAULT_MEDIA_LIMITS.maxAudioBytes,
+  image: MODEL_MEDIA_LIMITS.maxImageBytes,
+  audio: MODEL_MEDIA_LIMITS.maxAudioBytes,
 };
 
 /** A task-level failure found while processing, carried to the webhook as Runware's code and message. */
@@ -36,7 +36,7 @@ export async function fetchInput(
 ): Promise<string> {
   const code = kind === 'image' ? 'invalidImageURL' : 'invalidAudioURL';
   // Messages and logs never carry the query string: it is the presigned URL's signature.
-  const shown = stripUrlQueries(url);
+  const shown = redactText(url);
   const limit = MAX_INPUT_BYTES[kind];
   let bytes: Uint8Array;
   try {
@@ -56,7 +56,10 @@ export async function fetchInput(
     bytes = new Uint8Array(await response.arrayBuffer());
   } catch (error) {
     if (error instanceof TaskFailure) throw error;
-    throw new TaskFailure(code, `Could not download inputs.${kind} from ${shown}: ${describe(error)}.`);
+    throw new TaskFailure(
+      code,
+      `Could not download inputs.${kind} from ${shown}: ${redactText(describe(error))}.`,
+    );
   }
   if (bytes.length === 0) throw new TaskFailure(code, `inputs.${kind} at ${shown} is empty.`);
   let name: string = kind;
@@ -88,9 +91,11 @@ export async function checkInputs(runtime: Runtime, image: string, audio: string
     throw new TaskFailure('invalidImage', 'inputs.image is an animated WebP; the model takes a still image.');
   }
   const picture = await probe(image, runtime.deadline(STILL_TIMEOUT_MS)).catch(() => undefined);
-  if (!picture?.streams.some((s) => s.codecType === 'video' && (s.width ?? 0) > 0)) {
+  const frame = picture?.streams.find((s) => s.codecType === 'video' && (s.width ?? 0) > 0);
+  if (!frame) {
     throw new TaskFailure('invalidImage', 'inputs.image could not be decoded as an image.');
   }
+  checkImageSize(frame.width ?? 0, frame.height ?? 0);
   const still = join(dirname(image), 'still.png');
   try {
     await extractStill(image, still, runtime.deadline(STILL_TIMEOUT_MS));
@@ -111,6 +116,26 @@ export async function checkInputs(runtime: Runtime, image: string, audio: string
     );
   }
   return { still, durationSeconds: seconds };
+}
+
+/**
+ * Kling's image limits (spec.ts): each side at least 300 px, aspect ratio within 1:2.5 and 2.5:1. The error codes
+ * are INVENTED in Runware's style: how Runware reports a provider's refusal of an input is not documented.
+ */
+function checkImageSize(width: number, height: number): void {
+  const { minImageSide, maxAspectRatio } = MODEL_MEDIA_LIMITS;
+  if (width < minImageSide || height < minImageSide) {
+    throw new TaskFailure(
+      'invalidImage',
+      `inputs.image is ${width}x${height} px; the model needs at least ${minImageSide} px on each side.`,
+    );
+  }
+  if (Math.max(width, height) / Math.min(width, height) > maxAspectRatio) {
+    throw new TaskFailure(
+      'invalidImage',
+      `inputs.image is ${width}x${height} px; the model takes aspect ratios from 1:${maxAspectRatio} to ${maxAspectRatio}:1.`,
+    );
+  }
 }
 
 /** A WebP whose VP8X header sets the animation flag, or that carries an ANIM chunk. */

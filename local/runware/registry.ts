@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import { type Dispatched, refused } from './envelopes.js';
 import type { FaultPlan } from './faults.js';
+import { formatOf } from './spec.js';
 import type { SimulatorState } from './state.js';
 import {
   resultItem,
@@ -113,7 +114,7 @@ export class TaskRegistry {
     }
 
     const now = new Date();
-    const format = task.outputFormat ?? 'MP4';
+    const format = formatOf(task);
     const count = task.numberResults ?? 1;
     const simulated: SimulatedTask = {
       taskUUID: task.taskUUID,
@@ -127,7 +128,6 @@ export class TaskRegistry {
         seed: randomInt(1, 2 ** 31),
       })),
       acceptedAt: now,
-      ...(task.ttl === undefined ? {} : { expiresAt: new Date(now.getTime() + task.ttl * 1000) }),
     };
     this.tasks.set(key, simulated);
     this.submissions.push({ taskUUID: task.taskUUID, task, receivedAt: now });

@@ -8,18 +8,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { FILE_EXTENSION_OF_FORMAT } from '../../lambdas/core/settings.js';
 import { FFMPEG_PATH, renderAvatarVideo } from '../ffmpeg.js';
 import type { VideoContentFault } from './faults.js';
 import { checkInputs, fetchInput, TaskFailure } from './inputs.js';
 import type { TaskRegistry } from './registry.js';
 import { describe, elapsed, type Runtime } from './runtime.js';
-import {
-  COST_PER_SECOND_USD,
-  type SimulatedError,
-  type SimulatedResult,
-  type SimulatedTask,
-} from './types.js';
+import { costPerSecondOf, SIM_FORMAT_FILES } from './spec.js';
+import type { SimulatedError, SimulatedResult, SimulatedTask } from './types.js';
 import type { WebhookSender } from './webhooks.js';
 
 export interface RendererOptions {
@@ -142,7 +137,7 @@ export class Renderer {
   ): Promise<void> {
     const { runtime } = this;
     const videoUUID = randomUUID();
-    const ext = FILE_EXTENSION_OF_FORMAT[task.format];
+    const ext = SIM_FORMAT_FILES[task.format].ext;
     const file = join(this.options.workDir, task.taskUUID.toLowerCase(), `${videoUUID}.${ext}`);
     result.file = file;
     const limitMs = this.options.renderTimeoutMs ?? 60_000 + Math.ceil(durationSeconds * 2000);
@@ -169,7 +164,7 @@ export class Renderer {
       result.durationSeconds = rendered.durationSeconds;
       result.renderMs = rendered.elapsedMs;
       if (task.task.includeCost) {
-        result.cost = roundCost(COST_PER_SECOND_USD[task.task.model] * rendered.durationSeconds);
+        result.cost = roundCost(costPerSecondOf(task.task.model) * rendered.durationSeconds);
       }
       this.registry.addVideo(videoUUID, task, result);
       runtime.log(
@@ -206,6 +201,7 @@ export class Renderer {
       return;
     }
     result.status = 'success';
+    if (task.task.ttl !== undefined) result.expiresAtMs = Date.now() + task.task.ttl * 1000;
     this.registry.changed();
     this.webhooks.sendResult(task, result);
   }

@@ -6,17 +6,18 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';
-import type { OutputFormat } from '../../lambdas/core/settings.js';
+import { SIM_OUTPUT_FORMATS, videoInferenceSchema } from './spec.js';
 import type { SimulatedResult, SimulatedTask, Submission } from './types.js';
+
+/** A task was validated when it was accepted; read back with the same rules. */
+const SavedTaskBodySchema = videoInferenceSchema();
 
 const ErrorSchema = z.object({ code: z.string(), message: z.string() });
 
 const SavedTaskSchema = z.object({
   taskUUID: z.string(),
-  // Validated when it was accepted; kept as sent.
-  task: z.looseObject({}),
-  format: z.string(),
+  task: SavedTaskBodySchema,
+  format: z.enum(SIM_OUTPUT_FORMATS),
   status: z.enum(['processing', 'success', 'error']),
   results: z.array(
     z.object({
@@ -29,6 +30,7 @@ const SavedTaskSchema = z.object({
       durationSeconds: z.number().optional(),
       file: z.string().optional(),
       renderMs: z.number().optional(),
+      expiresAtMs: z.number().optional(),
       error: ErrorSchema.optional(),
     }),
   ),
@@ -40,7 +42,7 @@ const SavedTaskSchema = z.object({
 });
 
 const SavedStateSchema = z.object({
-  submissions: z.array(z.object({ taskUUID: z.string(), task: z.looseObject({}), receivedAt: z.string() })),
+  submissions: z.array(z.object({ taskUUID: z.string(), task: SavedTaskBodySchema, receivedAt: z.string() })),
   tasks: z.array(SavedTaskSchema),
 });
 
@@ -71,13 +73,13 @@ export function loadState(file: string): SimulatorState {
   return {
     submissions: saved.submissions.map((s) => ({
       taskUUID: s.taskUUID,
-      task: s.task as VideoInferenceTask,
+      task: s.task,
       receivedAt: new Date(s.receivedAt),
     })),
     tasks: saved.tasks.map((t) => ({
       taskUUID: t.taskUUID,
-      task: t.task as VideoInferenceTask,
-      format: t.format as OutputFormat,
+      task: t.task,
+      format: t.format,
       faults: {},
       status: t.status,
       results: t.results as SimulatedResult[],

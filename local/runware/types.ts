@@ -1,22 +1,17 @@
 /** The simulator's public records: what it accepted, what became of it, and what it sent. */
-import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
-import type { VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';
-import type { AvatarModel, OutputFormat } from '../../lambdas/core/settings.js';
 import type { TaskFaults } from './faults.js';
+import { MODEL_MEDIA_LIMITS, type SimOutputFormat, type SimTask } from './spec.js';
 
 /** API key the simulator accepts unless told otherwise. */
 export const SIMULATOR_DEFAULT_API_KEY = 'local-simulator-key';
 
-/** Runware's published price per second of output video, per model. */
-export const COST_PER_SECOND_USD: Readonly<Record<AvatarModel, number>> = {
-  'klingai:avatar@2.0-pro': 0.087,
-  'klingai:avatar@2.0-standard': 0.044,
-};
+/** Runware's published price per second of output video, per model (spec.ts). */
+export { COST_PER_SECOND_USD } from './spec.js';
 
-/** The model's audio limits: the ones the pipeline's validate step uses. */
+/** The model's audio limits (Kling's docs, spec.ts). */
 export const AUDIO_LIMITS_SECONDS = {
-  min: DEFAULT_MEDIA_LIMITS.minAudioSeconds,
-  max: DEFAULT_MEDIA_LIMITS.maxAudioSeconds,
+  min: MODEL_MEDIA_LIMITS.minAudioSeconds,
+  max: MODEL_MEDIA_LIMITS.maxAudioSeconds,
 } as const;
 
 /** One entry of an `errors` array, as Runware sends it. */
@@ -80,14 +75,21 @@ export interface SimulatedResult {
   /** Where the rendered file is on disk. */
   file?: string;
   renderMs?: number;
+  /**
+   * When the video URL stops serving (epoch ms): `ttl` seconds after the result was made. D-model: `ttl` is the
+   * "Time-to-live (TTL) in seconds for generated content"; D-old: "how long the generated content will be available
+   * at the provided URL before being automatically deleted". Counted from generation, the reading that matches
+   * "generated content"; whether Runware counts from acceptance instead is not documented.
+   */
+  expiresAtMs?: number;
   error?: SimulatedError;
 }
 
 /** A task the simulator accepted, with what became of it. */
 export interface SimulatedTask {
   taskUUID: string;
-  task: VideoInferenceTask;
-  format: OutputFormat;
+  task: SimTask;
+  format: SimOutputFormat;
   faults: TaskFaults;
   status: SimulatedStatus;
   results: SimulatedResult[];
@@ -97,14 +99,14 @@ export interface SimulatedTask {
   inputFiles?: { image: string; audio: string };
   acceptedAt: Date;
   finishedAt?: Date;
-  /** When the result URLs stop working (`ttl`). */
+  /** When the result URLs stop working (`ttl` seconds after the last result was made; kept for old state files). */
   expiresAt?: Date;
 }
 
 /** An accepted `videoInference` task, as it arrived. */
 export interface Submission {
   taskUUID: string;
-  task: VideoInferenceTask;
+  task: SimTask;
   receivedAt: Date;
 }
 

@@ -2,8 +2,8 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT } from '../../lambdas/core/settings.js';
 import type { TaskRegistry } from './registry.js';
+import { SIM_FORMAT_FILES } from './spec.js';
 
 const HTML_ERROR_PAGE = '<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>\n';
 
@@ -17,18 +17,19 @@ export async function serveVideo(
   const match = /^([0-9a-f-]{36})\.([a-z0-9]+)$/i.exec(name);
   const entry = match?.[1] === undefined ? undefined : registry.video(match[1]);
   const file = entry?.result.file;
-  const expiresAt = entry?.task.expiresAt;
+  // `ttl`: once it has run out the URL answers like any deleted object (see SimulatedResult.expiresAtMs).
+  const expiresAtMs = entry?.result.expiresAtMs ?? entry?.task.expiresAt?.getTime();
   if (
     !entry ||
     file === undefined ||
-    match?.[2]?.toLowerCase() !== FILE_EXTENSION_OF_FORMAT[entry.task.format] ||
-    (expiresAt && Date.now() > expiresAt.getTime())
+    match?.[2]?.toLowerCase() !== SIM_FORMAT_FILES[entry.task.format].ext ||
+    (expiresAtMs !== undefined && Date.now() >= expiresAtMs)
   ) {
     notFound(res);
     return;
   }
   const head = req.method === 'HEAD';
-  const contentType = CONTENT_TYPE_OF_FORMAT[entry.task.format];
+  const contentType = SIM_FORMAT_FILES[entry.task.format].contentType;
   switch (entry.task.faults.videoFault) {
     case '404':
       notFound(res);

@@ -1,9 +1,8 @@
 /** Webhook delivery: POSTs each result or error to the task's `webhookURL`, retrying until a 2xx like Runware. */
 
 import { randomUUID } from 'node:crypto';
-import { redactUrl } from '../../lambdas/core/hosts.js';
-import { stripUrlQueries } from '../../lambdas/core/runware/schemas.js';
 import type { FailureShape } from './faults.js';
+import { redactText, redactUrl } from './redact.js';
 import { describe, type Runtime } from './runtime.js';
 import {
   resultItem,
@@ -138,7 +137,7 @@ export class WebhookSender {
         status = response.status;
         await response.arrayBuffer().catch(() => undefined);
       } catch (error) {
-        problem = stripUrlQueries(describe(error));
+        problem = redactText(describe(error));
       }
       if (runtime.stopping) return;
       this.deliveries.push({

@@ -111,7 +111,11 @@ describe('local mode, end to end', () => {
   it('honours a sidecar that lands after the pair', async () => {
     await local.drop('late/sidecar.png', samples.portrait);
     await local.drop('late/sidecar.wav', samples.voice3s);
-    await local.drop('late/sidecar.json', JSON.stringify({ prompt: 'Landed last', outputQuality: 70 }));
+    // ttl: above this stack's floor (hardDeadlineSeconds 40 + the Record and Deliver retries = 4975 s).
+    await local.drop(
+      'late/sidecar.json',
+      JSON.stringify({ prompt: 'Landed last', outputQuality: 70, ttl: 7200 }),
+    );
     // The job made with the sidecar: the pair's own job too if its settings were frozen before the sidecar
     // landed (then the sidecar starts the next job), so not simply the stem's first execution.
     const job = await local.finishedJob(
@@ -119,10 +123,11 @@ describe('local mode, end to end', () => {
       (j) => j.inputs.sidecar?.key === 'inbox/late/sidecar.json',
     );
     expect(job.status).toBe('DELIVERED');
-    expect(job.settings).toMatchObject({ prompt: 'Landed last', outputQuality: 70 });
+    expect(job.settings).toMatchObject({ prompt: 'Landed last', outputQuality: 70, ttl: 7200 });
     expect(stack.simulator?.submissions.find((s) => s.task.taskUUID === job.taskUUID)?.task).toMatchObject({
       positivePrompt: 'Landed last',
       outputQuality: 70,
+      ttl: 7200,
     });
   });
 

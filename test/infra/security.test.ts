@@ -621,6 +621,8 @@ describe('secrets', () => {
         'MAX_AUDIO_BYTES',
         'HARD_DEADLINE_SECONDS',
         'PRESIGN_TTL_SECONDS',
+        'RESULT_TTL_SECONDS',
+        'MIN_RESULT_TTL_SECONDS',
         'MAX_CONCURRENT_TASKS',
         'STALE_WAITER_SECONDS',
       ].map((k) => [k, (v: unknown) => typeof v === 'string' && /^\d+$/.test(v)]),

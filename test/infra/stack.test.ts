@@ -2,6 +2,7 @@ import type { CfnResource } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults';
+import { defaultResultTtlSeconds } from '../../lib/delivery-window';
 import { PIPELINE_FUNCTION_NAMES, type PipelineFunctionName } from '../../lib/function-names';
 import { parseSettings } from '../../lib/settings';
 import { slotWait } from '../../lib/slot-wait';
@@ -120,6 +121,8 @@ describe('function environment (the contract with lambdas/*)', () => {
         'ACCEPT_OGG_AUDIO',
         'DEFAULT_MODEL',
         'HARD_DEADLINE_SECONDS',
+        'RESULT_TTL_SECONDS',
+        'MIN_RESULT_TTL_SECONDS',
         'MODEL_PRICES_USD_PER_SECOND',
       ],
     ],
@@ -736,6 +739,25 @@ describe('settings from context', () => {
     expect(customDefinition.TimeoutSeconds).toBe(3600 + 1800);
   });
 
+  it("bounds ttl by the synthesized Record and Deliver retries: a sidecar's ttl must outlast them", () => {
+    // Worked out from the template, not from lib/delivery-window.ts: every attempt may run to its TimeoutSeconds,
+    // and each pause is at most IntervalSeconds * BackoffRate^n (FULL jitter only shortens it).
+    const window = (name: string): number => {
+      const state = stateOf(customDefinition, name);
+      const retrier = state.Retry?.find((r) => r.ErrorEquals.includes('Lambda.ServiceException'));
+      const attempts = retrier?.MaxAttempts ?? 0;
+      let pauses = 0;
+      for (let n = 0; n < attempts; n += 1)
+        pauses += (retrier?.IntervalSeconds ?? 1) * (retrier?.BackoffRate ?? 2) ** n;
+      return (attempts + 1) * (state.TimeoutSeconds ?? 0) + Math.ceil(pauses);
+    };
+    const min = 3600 + window('Record') + window('Deliver');
+    const env = environmentOf('validate', custom);
+    expect(env.MIN_RESULT_TTL_SECONDS).toBe(String(min));
+    // The default: that minimum rounded up to a whole hour.
+    expect(env.RESULT_TTL_SECONDS).toBe(String(Math.ceil(min / 3600) * 3600));
+  });
+
   it('changes the environment, log retention and alarm subscription', () => {
     const env = (name: PipelineFunctionName) => environmentOf(name, custom);
     expect(env('deliver').ALLOWED_VIDEO_HOSTS).toBe('vm.runware.ai,cdn.example.com');
@@ -773,6 +795,9 @@ describe('settings from context', () => {
     [{ dailyBudgetUsd: 'lots' }, 'dailyBudgetUsd'],
     [{ monthlyBudgetUsd: 'Infinity' }, 'monthlyBudgetUsd'],
     [{ monthlyBudgetUsd: '1000001' }, 'monthlyBudgetUsd'],
+    [{ resultTtlSeconds: '59' }, 'resultTtlSeconds'],
+    [{ resultTtlSeconds: '12134' }, 'resultTtlSeconds'],
+    [{ hardDeadlineSeconds: '9000', resultTtlSeconds: '13900' }, 'resultTtlSeconds'],
   ])('fails synth on %o, naming %s', (context, name) => {
     expect(() => synth(context)).toThrow(new RegExp(`Invalid setting "${name}"`));
   });
@@ -790,6 +815,8 @@ describe('settings from context', () => {
       maxAudioBytes: 5_000_000,
       acceptOggAudio: false,
       presignTtlSeconds: 3600,
+      // The shortest safe ttl with the default deadline (12,135 s), rounded up to a whole hour.
+      resultTtlSeconds: 14_400,
       orphanAfterSeconds: 86_400,
       jobRecordRetentionDays: 0,
       logRetentionDays: 30,
@@ -803,6 +830,8 @@ describe('settings from context', () => {
     // The values above are the ones documented in the settings' TSDoc; they live in one module.
     expect(parseSettings({})).toEqual({
       ...DEFAULT_SETTINGS,
+      // The one default that is worked out: it follows the hard deadline (lib/delivery-window.ts).
+      resultTtlSeconds: defaultResultTtlSeconds(DEFAULT_SETTINGS.hardDeadlineSeconds),
       allowedVideoHosts: [...DEFAULT_SETTINGS.allowedVideoHosts],
       modelPricesUsdPerSecond: { ...DEFAULT_SETTINGS.modelPricesUsdPerSecond },
     });

@@ -4,13 +4,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RunwareBusyError, RunwareRejectedError, TransientError } from '../../lambdas/core/errors.js';
 import { HttpRunwareClient, type HttpRunwareClientOptions } from '../../lambdas/core/runware/client.js';
 import { parseTaskReports } from '../../lambdas/core/runware/reports.js';
 import { parseWebhookBody, type VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';
 import type { OutputFormat } from '../../lambdas/core/settings.js';
 import { makeSamplePortrait, makeSampleVoice, probe } from '../../local/ffmpeg.js';
+import { PollResponseShape, WebhookBodyShape } from '../../local/runware/spec.js';
 import { RunwareSimulator } from '../../local/runware-simulator.js';
 
 const API_KEY = 'sim-test-key-0123456789abcdefghijklmnop';
@@ -429,6 +430,45 @@ describe('capacity and render time', () => {
     await simulator.waitForIdle();
     expect(performance.now() - started).toBeGreaterThanOrEqual(0.5 * voiceDuration * 1000);
     expect(simulator.tasks.get(sent.taskUUID.toLowerCase())?.status).toBe('success');
+  });
+});
+
+describe('ttl: how long the video stays at its URL', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('serves the video until ttl seconds after it was made, then answers 404; the bodies match the documented shapes', async () => {
+    const sent = task({ ttl: 60, outputFormat: 'MP4' });
+    await client().submit(sent);
+    await simulator.waitForIdle();
+    const body = receivedFor(sent.taskUUID)[0]?.body;
+    expect(WebhookBodyShape.safeParse(body).success).toBe(true);
+    const poll = await rawPost([{ taskType: 'getResponse', taskUUID: sent.taskUUID }]);
+    expect(PollResponseShape.safeParse(poll.json).success).toBe(true);
+    const videoURL = webhooksFor(sent.taskUUID)[0]?.results[0]?.videoURL ?? '';
+    expect((await fetch(videoURL, { method: 'HEAD' })).status).toBe(200);
+
+    // Only the clock the video server reads is moved; sockets and timers keep real time.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 58_000);
+    expect((await fetch(videoURL, { method: 'HEAD' })).status).toBe(200);
+    vi.setSystemTime(Date.now() + 3_000);
+    expect((await fetch(videoURL)).status).toBe(404);
+  });
+
+  it('keeps a video without ttl', async () => {
+    const sent = task();
+    await client().submit(sent);
+    await simulator.waitForIdle();
+    const videoURL = webhooksFor(sent.taskUUID)[0]?.results[0]?.videoURL ?? '';
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 30 * 86_400_000);
+    expect((await fetch(videoURL, { method: 'HEAD' })).status).toBe(200);
+  });
+
+  it('refuses a ttl under 60 s with invalidTtl, as the model page bounds it', async () => {
+    const { status, json } = await rawPost([task({ ttl: 59 })]);
+    expect(status).toBe(400);
+    expect(json).toMatchObject({ errors: [{ code: 'invalidTtl', parameter: 'ttl' }] });
   });
 });
 

@@ -38,7 +38,8 @@ beforeEach(() => {
     objects: new S3ObjectReader(new S3Client({ region: 'us-east-1' }), 'in'),
     normalized: new S3ObjectWriter(new S3Client({ region: 'us-east-1' }), 'in'),
     limits: DEFAULT_MEDIA_LIMITS,
-    defaults: { model: 'klingai:avatar@2.0-pro', prompt: 'Default prompt' },
+    // The deployment's ttl and its floor with the default hard deadline (lib/delivery-window.ts).
+    defaults: { model: 'klingai:avatar@2.0-pro', prompt: 'Default prompt', ttl: 14_400, minTtl: 12_135 },
     hardDeadlineSeconds: 7200,
     prices: DEFAULT_SETTINGS.modelPricesUsdPerSecond,
     now: () => new Date('2026-11-24T10:00:10Z'),
@@ -140,7 +141,13 @@ describe('validate', () => {
     const job = await received(
       png(720, 960),
       wav(3),
-      JSON.stringify({ prompt: 'Smile', outputFormat: 'mov', outputQuality: 80, numberResults: 2 }),
+      JSON.stringify({
+        prompt: 'Smile',
+        outputFormat: 'mov',
+        outputQuality: 80,
+        numberResults: 2,
+        ttl: 12_135,
+      }),
     );
     await validateJob({ jobId: job.jobId, attempt: 1 }, deps);
     const stored = await db.jobs.get(job.jobId);
@@ -150,6 +157,7 @@ describe('validate', () => {
       outputFormat: 'MOV',
       outputQuality: 80,
       numberResults: 2,
+      ttl: 12_135,
     });
     expect(stored?.inputs.sidecar?.key).toBe(`inbox/${job.stem}.json`);
   });
@@ -188,12 +196,29 @@ describe('validate', () => {
     ],
     ['a wrong mode inside safety', '{"safety": {"mode": "strict"}}', 'INVALID_SIDECAR', '"safety.mode"'],
     ['a model that is not an avatar model', '{"model": "runware:100@1"}', 'INVALID_SIDECAR', '"model"'],
+    ["a ttl under Runware's 60 s", '{"ttl": 59}', 'INVALID_SIDECAR', '"ttl"'],
+    ['a ttl that is not whole seconds', '{"ttl": 12200.5}', 'INVALID_SIDECAR', '"ttl"'],
+    ['a ttl as a string', '{"ttl": "4h"}', 'INVALID_SIDECAR', '"ttl"'],
+    [
+      'a ttl too short for delivery and its retries',
+      '{"ttl": 3600}',
+      'INVALID_SIDECAR',
+      '"ttl": 3600 s is too short for this deployment: Runware must keep the video at its URL until delivery and ' +
+        'its retries are over, which can take up to 12135 s',
+    ],
+    ['a ttl one second short', '{"ttl": 12134}', 'INVALID_SIDECAR', 'Set "ttl" to 12135 or more'],
   ])('refuses a sidecar with %s, saying what is wrong', async (_name, sidecar, code, says) => {
     const job = await received(png(720, 960), wav(3), sidecar);
     await expect(validateJob({ jobId: job.jobId, attempt: 1 }, deps)).rejects.toMatchObject({
       code,
       message: expect.stringContaining(says),
     });
+  });
+
+  it("sends the deployment's ttl when the sidecar names none", async () => {
+    const job = await received(png(720, 960), wav(3), JSON.stringify({ prompt: 'Smile' }));
+    await validateJob({ jobId: job.jobId, attempt: 1 }, deps);
+    expect((await db.jobs.get(job.jobId))?.settings?.ttl).toBe(14_400);
   });
 
   it('refuses an input that was replaced since the job started', async () => {

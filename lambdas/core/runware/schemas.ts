@@ -18,8 +18,8 @@ export const MediaInputSchema = z.union([HttpUrlSchema, z.uuid()]);
 /** Request task for the Kling avatar models (`klingai:avatar@2.0-pro` / `-standard`). */
 export const VideoInferenceTaskSchema = z.strictObject({
   taskType: z.literal('videoInference'),
-  // Any RFC 4122 UUID: Runware documents v4, and only checks that it is unique; a deterministic one is fine.
-  taskUUID: z.uuid(),
+  // D-model: "string required UUID v4 ... Must be unique per task". The pipeline makes them with randomUUID().
+  taskUUID: z.uuidv4(),
   model: z.enum(AVATAR_MODELS),
   positivePrompt: z.string().min(1).max(PROMPT_MAX_LENGTH).optional(),
   inputs: z.strictObject({
