@@ -109,6 +109,22 @@ export class AvatarPipelineStack extends Stack {
       JSON.stringify(settings.modelPricesUsdPerSecond),
       'Price table of the cost estimates (modelPricesUsdPerSecond); avatar-pipeline estimate reads it',
     );
+    // The limits the review console shows beside what is spent and in flight (0 budget = no limit).
+    output(
+      'DailyBudgetUsd',
+      String(settings.dailyBudgetUsd),
+      'Daily budget in USD (dailyBudgetUsd; 0 = no limit)',
+    );
+    output(
+      'MonthlyBudgetUsd',
+      String(settings.monthlyBudgetUsd),
+      'Monthly budget in USD (monthlyBudgetUsd; 0 = no limit)',
+    );
+    output(
+      'MaxConcurrentTasks',
+      String(settings.maxConcurrentTasks),
+      'Runware tasks in flight at once (maxConcurrentTasks)',
+    );
     output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard of the pipeline');
     output(
       'RunwareApiKeySecretName',

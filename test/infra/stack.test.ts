@@ -624,6 +624,20 @@ describe('storage', () => {
   });
 });
 
+describe('stack outputs', () => {
+  it('publishes the budgets and the cap on tasks in flight, for the review console', () => {
+    const { template: limited } = synth({
+      dailyBudgetUsd: '25',
+      monthlyBudgetUsd: '400',
+      maxConcurrentTasks: '3',
+    });
+    limited.hasOutput('DailyBudgetUsd', { Value: '25' });
+    limited.hasOutput('MonthlyBudgetUsd', { Value: '400' });
+    limited.hasOutput('MaxConcurrentTasks', { Value: '3' });
+    template.hasOutput('DailyBudgetUsd', { Value: '0' });
+  });
+});
+
 describe('webhook API', () => {
   it('has exactly one route, POST /runware/{taskUUID}, to the webhook function', () => {
     const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route');
