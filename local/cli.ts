@@ -16,7 +16,8 @@ Runs one avatar job end to end on this machine: local S3, DynamoDB, Step Functio
 cdk synth, and the Runware simulator (or the real API with RUNWARE_API_KEY set).
 
   --image FILE     portrait (.jpg .jpeg .png .webp); default: a generated sample portrait
-  --audio FILE     voice track (.mp3 .wav .m4a .aac .ogg); default: a generated 6 s sample
+  --audio FILE     voice track (.mp3 .wav .m4a .aac; .ogg only where acceptOggAudio is set); default: a
+                   generated 6 s sample
   --prompt TEXT    prompt for the model (goes into the <stem>.json sidecar)
   --format F       MP4 (default), WEBM or MOV
   --stem NAME      job name (folder/name) in the inbox; default: demo/<image name>

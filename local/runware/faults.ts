@@ -98,6 +98,11 @@ export interface TaskFaults {
    * is still served at the same path on the simulator's own origin).
    */
   videoUrlHost?: string;
+  /**
+   * A query string the results' `videoURL` carry (without `?`), e.g. a presigned URL's
+   * `X-Amz-Credential=…&X-Amz-Signature=…`: for testing that no record keeps what a URL carries.
+   */
+  videoUrlQuery?: string;
 }
 
 /** One way to fail, and the requests it applies to. */
@@ -235,6 +240,7 @@ const TASK_FAULT_KEYS = [
   'ackDelayMs',
   'submitDelayMs',
   'videoUrlHost',
+  'videoUrlQuery',
 ] as const satisfies readonly (keyof TaskFaults)[];
 
 /**

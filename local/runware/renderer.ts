@@ -160,7 +160,8 @@ export class Renderer {
       if (runtime.stopping) return;
       result.videoUUID = videoUUID;
       const origin = videoOrigin(task.faults.videoUrlHost) ?? this.options.origin();
-      result.videoURL = `${origin}/video/${videoUUID}.${ext}`;
+      const query = task.faults.videoUrlQuery ? `?${task.faults.videoUrlQuery}` : '';
+      result.videoURL = `${origin}/video/${videoUUID}.${ext}${query}`;
       result.durationSeconds = rendered.durationSeconds;
       result.renderMs = rendered.elapsedMs;
       if (task.task.includeCost) {

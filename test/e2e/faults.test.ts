@@ -1,7 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Stage } from '../../lambdas/core/errors.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
@@ -771,6 +772,59 @@ describe('Delivery', () => {
       } finally {
         foreign.closeAllConnections();
         await new Promise<void>((resolve) => foreign.close(() => resolve()));
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'a video URL that carries credentials and a presigned query leaves them in no record, log, event or output',
+    async () => {
+      const password = 'pw-4f1c9e2b7a';
+      const signature = 'b1946ac92492d2347c6235b4d2611184b1946ac92492d2347c6235b4d2611184';
+      const credential = 'AKIAEXAMPLE123456789%2F20261207%2Fus-east-1%2Fs3%2Faws4_request';
+      await runScenario({
+        name: 'signed video URL',
+        folder: 'delivery/signed-url',
+        faults: {
+          videoUrlHost: `https://runware-user:${password}@files.elsewhere.example`,
+          videoUrlQuery: `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${credential}&X-Amz-Signature=${signature}`,
+        },
+        expected: failed({
+          stage: 'DELIVERED',
+          code: 'VIDEO_HOST_NOT_ALLOWED',
+          phrases: ['files.elsewhere.example', 'not in allowedVideoHosts'],
+        }),
+        calls: { deliver: ['DeliveryError'] },
+      });
+      await stack.idle();
+      // Every item of the table (job records, task items, pairing), every log line, event and output.
+      const items = await stack.dynamo.send(new ScanCommand({ TableName: stack.names.tableName }));
+      const logDir = join(dir, 'logs');
+      const outputs = await outputKeys(stack, '');
+      const places: [string, string][] = [
+        // The task item alone keeps the full URL, for deliver: it expires (README, drop-folder contract).
+        ...(items.Items ?? [])
+          .filter((item) => !item.pk?.S?.startsWith('TASK#'))
+          .map((item, i): [string, string] => [`table item ${i}`, JSON.stringify(item)]),
+        ...readdirSync(logDir).map((f): [string, string] => [
+          `logs/${f}`,
+          readFileSync(join(logDir, f), 'utf8'),
+        ]),
+        ...(await Promise.all(
+          outputs.map(
+            async (k): Promise<[string, string]> => [k, (await readOutput(stack, k)).toString('utf8')],
+          ),
+        )),
+        ['pipeline events', JSON.stringify(stack.events)],
+      ];
+      expect(places.some(([where]) => where.startsWith('table item'))).toBe(true);
+      const taskItems = (items.Items ?? []).filter((item) => item.pk?.S?.startsWith('TASK#'));
+      for (const item of taskItems) expect(item.expiresAt?.N, 'a task item expires').toBeDefined();
+      for (const [where, content] of places) {
+        for (const secret of [password, signature, 'AKIAEXAMPLE123456789', 'X-Amz-Signature']) {
+          expect(content.includes(secret), `${secret} found in ${where}`).toBe(false);
+        }
       }
     },
     SLOW,
