@@ -10,15 +10,13 @@ import { type DeadLetter, LocalEventBus } from './event-bus.js';
 import {
   type EventBridgeEnvelope,
   executionStatusChange,
-  LOCAL_ACCOUNT,
   LOCAL_REGION,
   type S3ObjectEvent,
   s3EventOfRecord,
 } from './events.js';
-import { IAM_USAGE_DIR_VARIABLE, type IamMode, LocalIam } from './iam/authorizer.js';
-import { DynamoDbProxy } from './iam/dynamodb-proxy.js';
-import { authorizedInvoke, authorizePutEvents, awsGuard, dynamoGuard, s3Guard } from './iam/enforce.js';
-import { buildIamModel, registerS3Keys } from './iam/model.js';
+import type { IamMode, LocalIam } from './iam/authorizer.js';
+import { authorizePutEvents } from './iam/enforce.js';
+import { guardServices, invokersOf } from './iam/wire.js';
 import { type LambdaConcurrency, LambdaHost } from './lambda-host.js';
 import { assertPortsFree } from './ports.js';
 import type { RunwareSimulator } from './runware-simulator.js';
@@ -230,27 +228,23 @@ export class LocalStack {
 
       // Every caller is its own principal from the template: each function signs with its own key (its role),
       // and each service on the way is judged (see local/iam/).
-      const iam = new LocalIam(buildIamModel(assembly), {
-        mode: options.iam ?? 'enforce',
-        logFile: join(logDir, 'iam.log'),
-      });
-      const usageDir = process.env[IAM_USAGE_DIR_VARIABLE];
-      if (usageDir) stoppers.add(() => iam.writeUsage(usageDir));
-      registerS3Keys(iam.model);
-      s3.proxy.setGuard(s3Guard(iam));
-      const dynamoProxy = new DynamoDbProxy(dynamodb.url);
-      const functionsDynamoUrl = await dynamoProxy.start();
-      stoppers.add(() => dynamoProxy.stop());
-      dynamoProxy.setGuard(dynamoGuard(iam));
       const secrets = localSecrets(assembly, runware.apiKey);
-      awsEndpoint.setGuard(
-        awsGuard(iam, assembly.names, (id) => secrets.find((s) => s.arn === id || s.name === id)?.arn),
-      );
+      const guarded = await guardServices({
+        assembly,
+        mode: options.iam ?? 'enforce',
+        logDir,
+        s3Proxy: s3.proxy,
+        dynamodbUrl: dynamodb.url,
+        awsEndpoint,
+        secrets,
+        stoppers,
+      });
+      const { iam } = guarded;
       const lambdas = new LambdaHost({
-        functions: withCredentials(assembly.functions, iam),
+        functions: guarded.functions,
         sharedEnvironment: functionEnvironment({
           s3: s3.functionsUrl,
-          dynamodb: functionsDynamoUrl,
+          dynamodb: guarded.functionsDynamoUrl,
           aws: awsUrl,
         }),
         log: options.log ?? ((name, line) => appendFileSync(join(logDir, `${name}.log`), `${line}\n`)),
@@ -258,21 +252,11 @@ export class LocalStack {
       });
       stoppers.add(() => lambdas.stop());
       const records = { events: [], deadLetters: [], ingestEvents: [] } as LocalStackParts['records'];
-      // Looked up at each call, so that a test wrapping `stack.lambdas.invoke` sees every invocation.
-      const invokeLate: LambdaHost['invoke'] = (name, event, invokeOptions) =>
-        lambdas.invoke(name, event, invokeOptions);
-      const ruleOf = new Map(assembly.rules.flatMap((r) => r.targets.map((t) => [t.function, r.arn])));
+      const invokers = invokersOf(iam, assembly, lambdas);
       const bus = new LocalEventBus({
         rules: assembly.rules,
         functions: assembly.functions,
-        lambdas: {
-          invoke: authorizedInvoke(
-            iam,
-            assembly,
-            { kind: 'service', service: 'events.amazonaws.com', sourceArn: (fn) => ruleOf.get(fn) ?? '' },
-            invokeLate,
-          ),
-        },
+        lambdas: invokers.rules,
         onDeliver: (fn, event) => {
           if (fn === 'ingest') records.ingestEvents.push(event as IngestEvent);
         },
@@ -283,9 +267,7 @@ export class LocalStack {
       const sfn = new LocalStepFunctions({
         definition: assembly.definition,
         stateMachineArn,
-        lambdas: {
-          invoke: authorizedInvoke(iam, assembly, { kind: 'stateMachine' }, invokeLate),
-        },
+        lambdas: invokers.stateMachine,
         functionByArn: assembly.functionByArn,
         // The putEvents task acts as the state machine's role.
         onEvent: (entry) => {
@@ -298,22 +280,7 @@ export class LocalStack {
       // Stopped first: a stopped stack records nothing more, so what ran is left RUNNING as after a kill.
       stoppers.add(() => sfn.close());
       awsEndpoint.serve(sfn, secrets, (entry) => records.events.push(pipelineEvent(entry)));
-      // The HTTP API invokes as apigateway.amazonaws.com, allowed by the function's resource policy for the
-      // route's execute-api ARN (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
-      const apiId = String(assembly.resolve({ Ref: httpApiLogicalId(assembly) }));
-      webhook.serve({
-        invoke: authorizedInvoke(
-          iam,
-          assembly,
-          {
-            kind: 'service',
-            service: 'apigateway.amazonaws.com',
-            sourceArn: () =>
-              `arn:aws:execute-api:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${apiId}/$default/POST/runware/{taskUUID}`,
-          },
-          invokeLate,
-        ),
-      });
+      webhook.serve(invokers.httpApi);
 
       // 4. The input bucket's EventBridge notifications, and the schedules (minutes on AWS; cheap enough here).
       s3.server.on('event', (event: S3rverEvent) => {
@@ -418,32 +385,6 @@ export class LocalStack {
   deliverToIngest(event: IngestEvent): void {
     this.bus.deliverTo(CONSTRUCT_IDS.ingestRule, event);
   }
-}
-
-/** The functions as the Lambda host runs them: each with its own credentials, as Lambda's runtime sets them. */
-function withCredentials(functions: LocalAssembly['functions'], iam: LocalIam): LocalAssembly['functions'] {
-  return Object.fromEntries(
-    Object.entries(functions).map(([name, fn]) => {
-      const { accessKeyId, secretAccessKey } = iam.model.functions[name as FunctionName];
-      return [
-        name,
-        {
-          ...fn,
-          environment: {
-            ...fn.environment,
-            AWS_ACCESS_KEY_ID: accessKeyId,
-            AWS_SECRET_ACCESS_KEY: secretAccessKey,
-          },
-        },
-      ];
-    }),
-  ) as unknown as LocalAssembly['functions'];
-}
-
-function httpApiLogicalId(assembly: LocalAssembly): string {
-  const hit = Object.entries(assembly.resources).find(([, r]) => r.Type === 'AWS::ApiGatewayV2::Api');
-  if (!hit) throw new Error('The synthesized template has no HTTP API');
-  return hit[0];
 }
 
 function statusChangeOf(
