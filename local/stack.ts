@@ -4,6 +4,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3rverEvent } from 's3rver';
 import { CONSTRUCT_IDS, STACK_NAME } from '../lib/construct-ids.js';
+import { cachedAssembly, SYNTH_CACHE_VARIABLE } from './assembly-cache.js';
 import { LocalAwsEndpoint } from './aws-endpoint.js';
 import { assertCloudAssembly, pointFunctionsAtRunware } from './cloud-assembly.js';
 import { type DeadLetter, LocalEventBus } from './event-bus.js';
@@ -191,17 +192,11 @@ export class LocalStack {
         ...options.runware,
         ...(options.persist ? { stateFile: join(workDir, RUNWARE_STATE_FILE) } : {}),
       });
-      const cdkOut = assemblyDir ?? join(workDir, 'cdk.out');
-      if (assemblyDir) progress(`Using the cloud assembly in ${assemblyDir} (no synth).`);
-      else {
-        progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
-        const context = {
-          runwareApiUrl: runware.url,
-          allowedVideoHosts: runware.videoHosts,
-          ...options.context,
-        };
-        await synth(cdkOut, context);
-      }
+      let cdkOut: string;
+      if (assemblyDir) {
+        progress(`Using the cloud assembly in ${assemblyDir} (no synth).`);
+        cdkOut = assemblyDir;
+      } else cdkOut = await synthesized(options.context ?? {}, workDir, progress);
 
       // 2. The endpoints the functions' environment names listen first; they serve once their backends exist.
       const webhook = new LocalWebhookEndpoint();
@@ -212,7 +207,8 @@ export class LocalStack {
       const awsUrl = await awsEndpoint.start(port(2));
       stoppers.add(() => awsEndpoint.stop());
       const assembly = loadAssembly(cdkOut, STACK_NAME, webhookOrigin);
-      if (assemblyDir) pointFunctionsAtRunware(assembly.functions, runware);
+      // Where Runware is, is this run's (see assembly-cache.ts): the assembly is synthesized without it.
+      pointFunctionsAtRunware(assembly.functions, runware);
 
       // 3. The stateful services, then the functions, the rules and the state machine.
       const persist = options.persist ?? false;
@@ -410,4 +406,32 @@ function pipelineEvent(entry: { Source: string; DetailType: string; Detail: unkn
     detail: detail as Record<string, unknown>,
     at: new Date(),
   };
+}
+
+/**
+ * The app synthesized with `context`: kept from an earlier run with the same sources and settings when there is
+ * one (assembly-cache.ts), else synthesized now by the CDK CLI exactly as for a deployment.
+ */
+async function synthesized(
+  context: Record<string, string>,
+  workDir: string,
+  progress: (line: string) => void,
+): Promise<string> {
+  if (process.env[SYNTH_CACHE_VARIABLE] === 'off') {
+    progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
+    const cdkOut = join(workDir, 'cdk.out');
+    await synth(cdkOut, context);
+    return cdkOut;
+  }
+  const started = Date.now();
+  const cached = await cachedAssembly(context, async (outdir, settings) => {
+    progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
+    await synth(outdir, settings);
+  });
+  progress(
+    cached.reused
+      ? `Sources and settings unchanged since an earlier synth: reusing its app (${cached.dir}).`
+      : `Synthesized in ${((Date.now() - started) / 1000).toFixed(1)} s; kept for the next run with the same sources and settings (${cached.dir}).`,
+  );
+  return cached.dir;
 }

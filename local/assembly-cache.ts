@@ -1,0 +1,174 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+
+/**
+ * Synthesized apps, kept by what they were made from, so that a second `npm start` (and every e2e stack after
+ * the first of its settings) skips `cdk synth`, which bundles every Lambda with esbuild (about 20 s here).
+ *
+ * The key is a SHA-256 of everything the synth reads: the app's own sources (`bin/`, `lib/`, `lambdas/`), the
+ * files that pin what it bundles (`package-lock.json`, `lambda-natives/package-lock.json`, `cdk.json`,
+ * `tsconfig.json`), the settings given as context and the environment variables the app reads. Where Runware is
+ * (`runwareApiUrl`, `allowedVideoHosts`) is left out: local mode points the functions at this run's Runware after
+ * loading (as for `--app`), so one assembly serves runs on any port.
+ */
+
+const ROOT = resolve(import.meta.dirname, '..');
+/** What `cdk synth` reads, relative to the repository root. Folders are read whole. */
+const SYNTH_INPUTS = [
+  'bin',
+  'lib',
+  'lambdas',
+  'cdk.json',
+  'tsconfig.json',
+  'package-lock.json',
+  'lambda-natives/package-lock.json',
+];
+/** The environment variables `bin/app.ts` reads. */
+const SYNTH_ENVIRONMENT = ['CDK_DEFAULT_ACCOUNT', 'CDK_DEFAULT_REGION'];
+/** Where the assemblies are kept: beside the installed packages, so `npm ci` starts the cache afresh. */
+export const DEFAULT_ASSEMBLY_CACHE = join(ROOT, 'node_modules', '.cache', 'avatar-pipeline', 'assemblies');
+/** How many assemblies are kept (the e2e suite uses a handful of settings); the least recently used go first. */
+const KEEP = 12;
+/** Switches the cache off (`AVATAR_SYNTH_CACHE=off`): every start synthesizes. */
+export const SYNTH_CACHE_VARIABLE = 'AVATAR_SYNTH_CACHE';
+
+/** The cache key of a synth with `context` from the sources under `root`. */
+export function assemblyKey(context: Record<string, string>, root = ROOT): string {
+  const hash = createHash('sha256');
+  const add = (label: string, data: string | Buffer) => {
+    hash.update(`${label}\0${data.length}\0`);
+    hash.update(data);
+  };
+  for (const input of SYNTH_INPUTS) {
+    for (const file of filesUnder(join(root, input))) add(relative(root, file), readFileSync(file));
+  }
+  const sorted = Object.fromEntries(Object.entries(context).sort(([a], [b]) => a.localeCompare(b)));
+  add('context', JSON.stringify(sorted));
+  for (const name of SYNTH_ENVIRONMENT) add(`env:${name}`, process.env[name] ?? '');
+  return hash.digest('hex');
+}
+
+function filesUnder(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { withFileTypes: true })
+    .filter((entry) => entry.name !== 'node_modules')
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((entry) => filesUnder(join(path, entry.name)));
+}
+
+export interface CachedAssembly {
+  dir: string;
+  key: string;
+  /** False when this call synthesized it. */
+  reused: boolean;
+}
+
+/**
+ * The assembly synthesized from today's sources with `context`: the kept one, or a new one made by `synth`.
+ * Safe when several processes ask at once (each synthesizes into its own folder and the first rename wins).
+ */
+export async function cachedAssembly(
+  context: Record<string, string>,
+  synth: (outdir: string, context: Record<string, string>) => Promise<void>,
+  { cacheDir = DEFAULT_ASSEMBLY_CACHE, root = ROOT }: { cacheDir?: string; root?: string } = {},
+): Promise<CachedAssembly> {
+  const key = assemblyKey(context, root);
+  const dir = join(cacheDir, key);
+  if (existsSync(join(dir, 'manifest.json'))) {
+    const now = new Date();
+    utimesSync(dir, now, now);
+    return { dir, key, reused: true };
+  }
+  mkdirSync(cacheDir, { recursive: true });
+  // One synth per key at a time: a second process asking for the same key waits for the first one's result.
+  const release = await lock(join(cacheDir, `.${key}.lock`));
+  if (existsSync(join(dir, 'manifest.json'))) {
+    release();
+    return { dir, key, reused: true };
+  }
+  const building = join(cacheDir, `.${key}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  try {
+    await synth(building, context);
+    try {
+      renameSync(building, dir);
+    } catch (error) {
+      // Another process finished the same assembly first: theirs is the same, keep it.
+      if (!existsSync(join(dir, 'manifest.json'))) throw error;
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+    release();
+  }
+  prune(cacheDir);
+  return { dir, key, reused: false };
+}
+
+/**
+ * Takes the lock file `path` (created exclusively, holding our pid), waiting while a live process holds it; a lock
+ * left by a process that is gone is taken over. Returns its release.
+ */
+async function lock(path: string): Promise<() => void> {
+  for (;;) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(readFileSafe(path) || Number.NaN);
+    // An empty lock is one being written this instant; one still empty after seconds was left by a crash.
+    const stale = Number.isInteger(holder) ? !isAlive(holder) : ageMs(path) > 5_000;
+    if (stale) rmSync(path, { force: true });
+    else await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Keeps the {@link KEEP} most recently used assemblies, and drops builds left by a killed process. */
+function prune(cacheDir: string): void {
+  const entries = readdirSync(cacheDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => ({ path: join(cacheDir, entry.name), name: entry.name }))
+    .map((entry) => ({ ...entry, used: statSync(entry.path).mtimeMs }));
+  const hourAgo = Date.now() - 3_600_000;
+  for (const entry of entries.filter((e) => e.name.startsWith('.') && e.used < hourAgo))
+    rmSync(entry.path, { recursive: true, force: true });
+  const kept = entries.filter((e) => !e.name.startsWith('.')).sort((a, b) => b.used - a.used);
+  for (const entry of kept.slice(KEEP)) rmSync(entry.path, { recursive: true, force: true });
+}
