@@ -138,13 +138,20 @@ async function main(): Promise<void> {
       );
       say(`Dropped s3://${inputBucket}/inbox/${stem}.json`);
     }
+    const dropped: string[] = [];
     for (const file of [image, audio]) {
       const key = `inbox/${stem}${extname(file).toLowerCase()}`;
       await stack.s3.send(new PutObjectCommand({ Bucket: inputBucket, Key: key, Body: readFileSync(file) }));
+      dropped.push(key);
       say(`Dropped s3://${inputBucket}/${key}`);
     }
 
-    const job = await followJob(stack, tableName, stem, before);
+    // Ingest has handled both uploads once `ingested` resolves: an execution they start is listed by then.
+    let ingested = false;
+    void stack.ingested(dropped).then(() => {
+      ingested = true;
+    });
+    const job = await followJob(stack, tableName, stem, before, () => ingested);
     await stack.idle();
     const outDir = resolve(values.out);
     const copied = await copyOutputs(stack, outputBucket, stem, outDir);
@@ -185,7 +192,13 @@ async function main(): Promise<void> {
 }
 
 /** Prints each stage of the job as it is recorded in DynamoDB, until it ends. */
-async function followJob(stack: LocalStack, tableName: string, stem: string, before: Set<string>) {
+async function followJob(
+  stack: LocalStack,
+  tableName: string,
+  stem: string,
+  before: Set<string>,
+  ingested: () => boolean,
+) {
   const jobs = new DynamoJobStore(new Table(stack.dynamo, tableName));
   const seen = new Set<string>();
   // The SDK's documented switch for its Node 20 support notice: local mode only, so that it does not land among
@@ -201,8 +214,8 @@ async function followJob(stack: LocalStack, tableName: string, stem: string, bef
         .listExecutions()
         .filter((e) => (JSON.parse(e.input) as { stem?: string }).stem === stem);
       const execution = ofStem.find((e) => !before.has(e.executionArn));
-      // Kept state: the same inputs as an earlier job start nothing; show that job once ingest had its chance.
-      const earlier = Date.now() - started > 15_000 ? ofStem[0] : undefined;
+      // Kept state: the same inputs as an earlier job start nothing; show that job once ingest has handled them.
+      const earlier = ingested() ? ofStem[0] : undefined;
       if (execution) {
         jobId = (JSON.parse(execution.input) as { jobId: string }).jobId;
         say(`Execution ${execution.name} started`);

@@ -10,6 +10,7 @@ import { assertCloudAssembly, pointFunctionsAtRunware } from './cloud-assembly.j
 import { type DeadLetter, LocalEventBus } from './event-bus.js';
 import {
   type EventBridgeEnvelope,
+  encodeKey,
   executionStatusChange,
   LOCAL_REGION,
   type S3ObjectEvent,
@@ -368,6 +369,18 @@ export class LocalStack {
       await this.simulator?.waitForIdle();
       if (!this.bus.busy && this.sfn.listExecutions('RUNNING').length === 0) return;
     }
+  }
+
+  /**
+   * Resolves once ingest has been handed an event for each of `keys` (of the input bucket) and every delivery made
+   * so far has ended: from then on, an execution those uploads start is listed, and none listed means none started.
+   */
+  async ingested(keys: readonly string[]): Promise<void> {
+    // Events carry keys URL-encoded, as S3's do (events.ts).
+    const seen = () =>
+      keys.every((key) => this.ingestEvents.some((event) => event.detail.object.key === encodeKey(key)));
+    while (!seen()) await new Promise((r) => setTimeout(r, 20));
+    await this.bus.idle();
   }
 
   async stop(): Promise<void> {
