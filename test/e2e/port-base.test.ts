@@ -149,4 +149,22 @@ describe('npm start -- --keep --port-base N', () => {
     },
     SLOW,
   );
+
+  it(
+    'run again in the same folder with unchanged sources: reuses the synthesized app and starts nothing new',
+    async () => {
+      const cwd = cwds[0];
+      if (!cwd) throw new Error('Runs after the first test, in its folder');
+      const again = startCli(cwd, []);
+      runs.push(again);
+      expect(await again.exited).toBe(0);
+      const out = again.stdout();
+      expect(out).toContain('Sources and settings unchanged since an earlier synth: reusing its app');
+      expect(out).not.toContain('Synthesizing the CDK app');
+      expect(out).toMatch(/Nothing new started: these inputs are job [0-9a-f]{32} already/);
+      expect(out).not.toMatch(/Execution \S+ started/);
+      expect(out).toContain('DELIVERED');
+    },
+    SLOW,
+  );
 });
