@@ -95,6 +95,9 @@ export interface LocalStepFunctionsOptions {
   stateFile?: string;
 }
 
+/** Retriers with at most this many attempts are the ones {@link LocalStepFunctions.retryIntervalMs} shortens. */
+export const BOUNDED_RETRIES = 10;
+
 /** What the state file keeps of an execution (dates as ISO strings; nothing that is only alive in memory). */
 type StoredExecution = Omit<LocalExecution, 'done' | 'startDate' | 'stopDate'> & {
   startDate: string;
@@ -126,6 +129,13 @@ export class LocalStepFunctions {
   readonly executions = new Map<string, LocalExecution>();
   private readonly waiters = new Map<string, Waiter>();
   private readonly machine: StateMachine;
+  /**
+   * Tests only: executions started from now on wait this many milliseconds before each retry of a bounded
+   * retrier (`MaxAttempts` ≤ {@link BOUNDED_RETRIES}) instead of `IntervalSeconds × BackoffRate^n`, so a test sees
+   * the retries without waiting out their backoff. Open-ended retriers (Runware busy, the slot wait's re-asks)
+   * keep their timing. Undefined (the default): the definition's intervals, as on AWS.
+   */
+  retryIntervalMs: number | undefined;
   private readonly runners: Record<string, TaskRunner> = {};
   /** How each Task state reaches its resource (it decides the history events of an attempt). */
   private readonly taskKinds = new Map<string, TaskKind>();
@@ -309,7 +319,12 @@ export class LocalStepFunctions {
     for (const [name, runner] of Object.entries(this.runners))
       handlers[name] = this.guarded(name, runner, limits);
     const run = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never },
+      overrides: {
+        taskResourceLocalHandlers: handlers as never,
+        ...(this.retryIntervalMs === undefined
+          ? {}
+          : { retryIntervalOverrides: shortenedRetries(this.options.definition, this.retryIntervalMs) }),
+      },
       context: {
         Execution: {
           Id: execution.executionArn,
@@ -544,4 +559,24 @@ function aliasHeartbeatTimeout(state: Record<string, unknown>): void {
         rule.ErrorEquals = [...errors, 'States.HeartbeatTimeout'];
     }
   }
+}
+
+/**
+ * aws-local-stepfunctions' `retryIntervalOverrides` for {@link LocalStepFunctions.retryIntervalMs}: per
+ * state with a `Retry`, per retrier, the interval in ms, or -1 (the library's "no override") for open-ended ones.
+ */
+function shortenedRetries(definition: Record<string, unknown>, ms: number): Record<string, number[]> {
+  const overrides: Record<string, number[]> = {};
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(states)) {
+      const retry = state.Retry as { MaxAttempts?: number }[] | undefined;
+      if (retry) overrides[name] = retry.map((r) => ((r.MaxAttempts ?? 3) <= BOUNDED_RETRIES ? ms : -1));
+      for (const branch of (state.Branches as { States: typeof states }[] | undefined) ?? [])
+        visit(branch.States);
+      const iterator = (state.ItemProcessor ?? state.Iterator) as { States: typeof states } | undefined;
+      if (iterator) visit(iterator.States);
+    }
+  };
+  visit(definition.States as Record<string, Record<string, unknown>>);
+  return overrides;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LambdaHost } from '../../local/lambda-host.js';
+import { LambdaFunctionError, type LambdaHost } from '../../local/lambda-host.js';
 import { LOCAL_STOP_ERROR, type LocalExecution, LocalStepFunctions } from '../../local/step-functions.js';
 
 /** Local Step Functions bookkeeping: executions kept in a state file, cut-off ones closed, ListExecutions. */
@@ -51,5 +51,60 @@ describe('local Step Functions state', () => {
     expect(() => sfn.listExecutionsOf(`${ARN}-other`)).toThrow(
       expect.objectContaining({ type: 'StateMachineDoesNotExist' }),
     );
+  });
+});
+
+describe('retryIntervalMs (tests only)', () => {
+  const FN = 'arn:aws:lambda:us-east-1:000000000000:function:validate';
+  /** A task failing `failures` times with `Boom`, whose retrier waits an hour between tries on AWS. */
+  function retrying(maxAttempts: number, failures: number) {
+    const calls: number[] = [];
+    const sfn = new LocalStepFunctions({
+      definition: {
+        StartAt: 'Task',
+        States: {
+          Task: {
+            Type: 'Task',
+            Resource: FN,
+            Retry: [
+              { ErrorEquals: ['Boom'], IntervalSeconds: 3600, BackoffRate: 2, MaxAttempts: maxAttempts },
+            ],
+            End: true,
+          },
+        },
+      },
+      stateMachineArn: ARN,
+      lambdas: {
+        invoke: async () => {
+          calls.push(Date.now());
+          if (calls.length <= failures) throw new LambdaFunctionError('Boom', 'try again');
+          return { ok: true };
+        },
+      } as unknown as LambdaHost,
+      functionByArn: new Map([[FN, 'validate']]),
+      onEvent: () => undefined,
+      onExecutionEnded: () => undefined,
+    });
+    return { sfn, calls };
+  }
+
+  it('retries a bounded retrier after the given interval instead of its backoff, as often as it allows', async () => {
+    const { sfn, calls } = retrying(3, 4);
+    sfn.retryIntervalMs = 5;
+    const execution = sfn.startExecution(ARN, 'bounded', '{}');
+    await execution.done;
+    // Three retries of the hour-long backoff, each taken after 5 ms; the fourth failure ends the execution.
+    expect(calls).toHaveLength(4);
+    expect(execution.status).toBe('FAILED');
+  });
+
+  it('leaves open-ended retriers (more than 10 attempts) their own intervals', async () => {
+    const { sfn, calls } = retrying(100, 1);
+    sfn.retryIntervalMs = 5;
+    sfn.startExecution(ARN, 'open-ended', '{}');
+    // Well past 5 ms, the retry still waits out its hour.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toHaveLength(1);
+    sfn.close();
   });
 });
