@@ -302,11 +302,20 @@ interface FaultScenario {
   submitRequests?: number;
   /** Assertions particular to this scenario. */
   check?: (outcome: Outcome) => void | Promise<void>;
+  /**
+   * The steps' bounded retries wait {@link QUICK_RETRY_MS} instead of their backoff (2, 4, 8, 16 s): for scenarios
+   * that count retries and do not depend on when they happen. The retry policy itself is checked in
+   * test/infra/stack.test.ts.
+   */
+  quickRetries?: boolean;
 }
+
+const QUICK_RETRY_MS = 200;
 
 /** Arms the scenario's faults, drops its files, and checks everything it expects. */
 async function runScenario(scenario: FaultScenario): Promise<void> {
   const stem = stemOf(scenario.folder);
+  stack.sfn.retryIntervalMs = scenario.quickRetries ? QUICK_RETRY_MS : undefined;
   if (scenario.faults) sim.queueFault(scenario.faults);
   scenario.arrange?.(stem);
   const startedAt = Date.now();
@@ -541,6 +550,7 @@ const SUBMIT: FaultScenario[] = [
     // A 500 is an outage; a 503 (like 429 and 504) says Runware is at capacity, and the job waits for it until its
     // hard deadline instead (test/e2e/capacity.test.ts, test/unit/submit.test.ts).
     name: 'a Runware outage that outlasts every retry ends FAILED with RUNWARE_UNAVAILABLE within a bound',
+    quickRetries: true,
     folder: 'submit/outage',
     faults: { submitStatus: times(30, 500) },
     expected: failed(
@@ -699,6 +709,7 @@ const DELIVERY: FaultScenario[] = [
   },
   {
     name: 'a truncated download is retried, then ends FAILED with VIDEO_TRUNCATED and no partial video',
+    quickRetries: true,
     folder: 'delivery/truncated',
     faults: { videoFault: 'truncate' },
     expected: failed({ stage: 'DELIVERED', code: 'VIDEO_TRUNCATED', phrases: ['cut short'] }),
@@ -717,6 +728,7 @@ const DELIVERY: FaultScenario[] = [
   },
   {
     name: 'an unreachable video host is retried, then ends FAILED with VIDEO_DOWNLOAD_FAILED',
+    quickRetries: true,
     folder: 'delivery/unreachable',
     faults: { videoFault: 'unreachable' },
     expected: failed({ stage: 'DELIVERED', code: 'VIDEO_DOWNLOAD_FAILED', phrases: ['Could not reach'] }),
@@ -724,6 +736,7 @@ const DELIVERY: FaultScenario[] = [
   },
   {
     name: 'an output bucket that throttles past the SDK retries is retried by the step: one video delivered',
+    quickRetries: true,
     folder: 'delivery/output-throttled',
     // The SDK tries 3 times; the 4th failure makes the deliver step itself fail and be retried.
     arrange: (stem) =>

@@ -14,6 +14,9 @@ let samples: Samples;
 const local = useLocalStack(E2E_CONTEXT, (started) => {
   ({ stack, samples } = started);
   stack.iam.deliberate = true;
+  // A refusal is retried by the step as any failure is; what counts here is how the job ends, not when the
+  // retries happen (the retry policy is checked in test/infra/stack.test.ts).
+  stack.sfn.retryIntervalMs = 200;
 });
 
 afterEach(() => {
