@@ -8,6 +8,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Three files at a time on two cores: an end-to-end file mostly waits (on renders, settle waits, timeouts),
+    // so a third one fills the cores the other two leave idle. (vitest's default is one fewer than the cores.)
+    maxWorkers: 3,
+    minWorkers: 1,
     // The JSON report feeds the plain pass/fail line that .ci/run prints at the end.
     reporters: ['default', ['json', { outputFile: '.vitest/report.json' }]],
   },
