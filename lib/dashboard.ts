@@ -177,8 +177,8 @@ export class Dashboard extends Construct {
         [
           new cloudwatch.TextWidget({
             markdown:
-              '# avatar-pipeline\nJobs, stages, Runware slots and cost. Alarms and what to do for each: README, ' +
-              'section Monitoring. Job events: docs/events.md.',
+              '# avatar-pipeline\nJobs, stages, Runware slots and cost. Alarms and what to do for each: ' +
+              'docs/monitoring.md. Job events: docs/events.md.',
             width: 24,
             height: 2,
           }),

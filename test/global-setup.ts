@@ -4,7 +4,7 @@ import { IAM_USAGE_DIR_VARIABLE } from '../local/iam/authorizer.js';
 
 /**
  * Every local stack of the run writes which IAM statements allowed its calls (and any refusals) here when it
- * stops; `npm run iam:report` reads them after the suite (README, "What local mode enforces").
+ * stops; `npm run iam:report` reads them after the suite (docs/local-mode.md, "The least-privilege report").
  */
 export const IAM_USAGE_DIR = resolve(import.meta.dirname, '..', '.vitest', 'iam-usage');
 

@@ -68,7 +68,7 @@ export class LocalIam {
       resource: call.resource,
       context: {
         // Local endpoints are plain HTTP on loopback; on AWS the SDKs always use TLS, so the request is judged
-        // as the deployed one would be (README, "What local mode enforces").
+        // as the deployed one would be (docs/local-mode.md, "What local mode enforces").
         'aws:SecureTransport': 'true',
         'aws:PrincipalArn': call.principal.names[0],
         'aws:PrincipalAccount': call.principal.kind === 'AWS' ? LOCAL_ACCOUNT : undefined,

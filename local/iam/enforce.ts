@@ -157,7 +157,7 @@ export function authorizedInvoke<Options>(
 /**
  * The state machine's `events:putEvents` task, judged as its role. Step Functions names a failed optimized
  * integration's error `<Service>.<Exception>`; the exact name for a refused PutEvents is not documented, so local
- * mode uses `EventBridge.AccessDeniedException` (README, "What local mode enforces").
+ * mode uses `EventBridge.AccessDeniedException` (docs/local-mode.md, "What local mode enforces").
  */
 export function authorizePutEvents(
   iam: LocalIam,

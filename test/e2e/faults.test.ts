@@ -816,7 +816,7 @@ describe('Delivery', () => {
       const logDir = join(dir, 'logs');
       const outputs = await outputKeys(stack, '');
       const places: [string, string][] = [
-        // The task item alone keeps the full URL, for deliver: it expires (README, drop-folder contract).
+        // The task item alone keeps the full URL, for deliver: it expires (docs/contract.md).
         ...(items.Items ?? [])
           .filter((item) => !item.pk?.S?.startsWith('TASK#'))
           .map((item, i): [string, string] => [`table item ${i}`, JSON.stringify(item)]),
