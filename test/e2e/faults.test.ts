@@ -113,6 +113,7 @@ afterEach(() => {
   sim.faults = {};
   onS3Fault = undefined;
   submitStepFaults.length = 0;
+  stack.sfn.retryIntervalMs = undefined;
 });
 
 // ------------------------------------------------------------------------------------------------ helpers
