@@ -7,7 +7,7 @@ import { JobFailedDetailSchema } from '../../lambdas/core/job-events.js';
 import { makeSamplePortrait, makeSampleVoice } from '../../local/ffmpeg.js';
 import type { LocalStack } from '../../local/stack.js';
 import { png, text, wav } from '../fixtures/media/generate.js';
-import { E2E_CONTEXT, type Samples, storesOf } from '../support/local.js';
+import { type Samples, SHORT_LIMITS_CONTEXT, storesOf } from '../support/local.js';
 import { useLocalStack } from '../support/local-test.js';
 
 /**
@@ -18,12 +18,7 @@ import { useLocalStack } from '../support/local-test.js';
  *
  * Limits are lowered so that the size checks and the orphan clock are testable in seconds.
  */
-const CONTEXT = {
-  ...E2E_CONTEXT,
-  orphanAfterSeconds: '2',
-  maxImageBytes: '2000000',
-  maxAudioBytes: '3000000',
-};
+const CONTEXT = SHORT_LIMITS_CONTEXT;
 
 let stack: LocalStack;
 let samples: Samples;

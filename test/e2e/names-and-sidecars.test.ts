@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import type { LocalStack } from '../../local/stack.js';
-import { E2E_CONTEXT, type Samples } from '../support/local.js';
+import { type Samples, SHORT_LIMITS_CONTEXT } from '../support/local.js';
 import { useLocalStack } from '../support/local-test.js';
 
 /**
@@ -9,7 +9,8 @@ import { useLocalStack } from '../support/local-test.js';
  * results and `x-1`) never overwrite or delete each other's files; two sidecars for one stem are ambiguous; a
  * lone sidecar is reported; names that differ only in Unicode normalization pair up.
  */
-const CONTEXT = { ...E2E_CONTEXT, orphanAfterSeconds: '2' };
+// The orphan clock at 2 s (the lowered size limits do not matter here).
+const CONTEXT = SHORT_LIMITS_CONTEXT;
 
 let stack: LocalStack;
 let samples: Samples;

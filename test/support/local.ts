@@ -20,6 +20,17 @@ import { LocalStack } from '../../local/stack.js';
 /** Settings for end-to-end runs: short waits so timeouts and polling happen within a test's time. */
 export const E2E_CONTEXT = { settleSeconds: '1', waitTimeoutSeconds: '8', hardDeadlineSeconds: '40' };
 
+/**
+ * {@link E2E_CONTEXT} with the limits lowered so that the size checks and the orphan clock are testable in
+ * seconds. One context for the files that need any of them: each distinct context is one more `cdk synth`.
+ */
+export const SHORT_LIMITS_CONTEXT = {
+  ...E2E_CONTEXT,
+  orphanAfterSeconds: '2',
+  maxImageBytes: '2000000',
+  maxAudioBytes: '3000000',
+};
+
 export interface Samples {
   portrait: Buffer;
   voice3s: Buffer;
