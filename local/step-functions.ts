@@ -1,7 +1,12 @@
 import './polyfills.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { ExecutionAbortedError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import {
+  ExecutionAbortedError,
+  ExecutionError,
+  ExecutionTimeoutError,
+  StateMachine,
+} from 'aws-local-stepfunctions';
 import type { LambdaHost } from './lambda-host.js';
 import {
   dataLimitCause,
@@ -362,9 +367,13 @@ export class LocalStepFunctions {
       if (error instanceof ExecutionTimeoutError) execution.status = 'TIMED_OUT';
       else if (error instanceof ExecutionAbortedError) execution.status = 'ABORTED';
       else {
+        // AWS reports the error that ended the execution (a Fail state's Error and Cause, or an uncaught task
+        // error's name and message); the library wraps it in an ExecutionError.
+        const ended =
+          error instanceof ExecutionError && error.cause instanceof Error ? error.cause : (error as Error);
         execution.status = 'FAILED';
-        execution.error = (error as Error).name;
-        execution.cause = String((error as { cause?: unknown }).cause ?? (error as Error).message);
+        execution.error = ended.name;
+        execution.cause = ended.message;
       }
     }
     this.runs.delete(run);

@@ -95,7 +95,9 @@ describe('retryIntervalMs (tests only)', () => {
     await execution.done;
     // Three retries of the hour-long backoff, each taken after 5 ms; the fourth failure ends the execution.
     expect(calls).toHaveLength(4);
-    expect(execution.status).toBe('FAILED');
+    // As AWS reports it: the error that ended the execution by its name, and the function's error payload as cause.
+    expect(execution).toMatchObject({ status: 'FAILED', error: 'Boom' });
+    expect(JSON.parse(execution.cause ?? '')).toMatchObject({ errorType: 'Boom', errorMessage: 'try again' });
   });
 
   it('leaves open-ended retriers (more than 10 attempts) their own intervals', async () => {
