@@ -34,15 +34,16 @@ const deps = {
 };
 
 /**
- * Scheduled (EventBridge rule): reports orphaned inputs, gives back Runware slots that leaked, and reports the
- * slots in use and the queue for them (the dashboard's gauges, the slot-wait alarm), and what the budget has
- * committed this month and day (the monthly budget alarm).
+ * Scheduled (EventBridge rule): reports orphaned inputs, gives back Runware slots and budget reservations that
+ * leaked, and reports the slots in use and the queue for them (the dashboard's gauges, the slot-wait alarm), and
+ * what the budget has committed this month and day (the monthly budget alarm).
  */
 export const handler = async () => {
   const output = await sweepOrphans(deps);
   if (output.reported.length || output.cleared.length) logger.info('swept', { ...output });
   const slots = await reclaimSlots(deps);
-  if (slots.released.length || slots.dequeued.length) logger.warn('reclaimed leaked slots', { ...slots });
+  if (slots.released.length || slots.dequeued.length || slots.settled.length)
+    logger.warn('reclaimed what ended attempts still held', { ...slots });
   metrics.slots(await slotGauge(deps.slots, deps.now()));
   metrics.budget(await budgetGauge(deps.budget, deps.now()));
   return { ...output, slots };
