@@ -131,7 +131,7 @@ export class DynamoBudgetStore implements BudgetStore {
     for (let tries = 0; tries < RESERVE_TRIES; tries += 1) {
       const at = this.now();
       const micros = toMicros(estimateUsd);
-      if (await this.tryReserve(holder, { jobId, attempt, at }, micros, limits, new Set<string>())) {
+      if (await this.tryReserve(holder, { jobId, attempt, at }, micros, limits, seen.months)) {
         return { reserved: true, already: false };
       }
       if ((await this.find(holder)).found) return { reserved: true, already: true };

@@ -125,15 +125,16 @@ export class DynamoSlotStore implements SlotStore {
     const now = this.now().toISOString();
     const me = await this.wait(holder, jobId, attempt, now, taskToken);
     // Read after the token is stored: a slot freed before this read is seen here, one freed after it finds the token.
-    const taken = await this.taken();
-    const free = freeSlots(max, Object.keys(taken).length);
+    const item = await this.slotsItem();
+    const free = freeSlots(max, Object.keys(item?.holders ?? {}).length);
     if (free <= 0) return false;
     if (!(await this.isFirst(me, free, now))) {
       // A free slot owed to older waiters: a wake may have been lost (a releaser that crashed), so wake them.
-      if (this.options.wake) await this.wake(max);
+      if (this.options.wake) await this.wakeFree(free);
       return false;
     }
-    await this.table.write({ put: { ...keys.slots(), holders: {} }, if: itemIsNew });
+    // The item of the slots is made once, by the first taker ever; the read above says whether it exists.
+    if (!item) await this.table.write({ put: { ...keys.slots(), holders: {} }, if: itemIsNew });
     const took = await this.table.write({
       update: keys.slots(),
       set: expr(
@@ -154,18 +155,29 @@ export class DynamoSlotStore implements SlotStore {
   async release(jobId: string, attempt: number): Promise<boolean> {
     const holder = holderOf(jobId, attempt);
     await this.stopWaiting(holder);
-    const released = await this.table.write({
-      update: keys.slots(),
-      set: expr('REMOVE holders.#h', { '#h': holder }),
-      if: expr('attribute_exists(holders.#h)', { '#h': holder }),
-    });
-    if (released && this.options.wake) await this.wake(this.options.wake.max);
-    return released;
+    // The item as the release left it says how many slots are free: the wake needs no read of its own.
+    const left = await this.table.update(
+      {
+        update: keys.slots(),
+        set: expr('REMOVE holders.#h', { '#h': holder }),
+        if: expr('attribute_exists(holders.#h)', { '#h': holder }),
+      },
+      SlotsItemSchema,
+    );
+    if (!left) return false;
+    const wake = this.options.wake;
+    if (wake) await this.wakeFree(freeSlots(wake.max, Object.keys(left.holders).length));
+    return true;
   }
 
   async wake(max: number): Promise<number> {
+    return this.wakeFree(freeSlots(max, Object.keys(await this.taken()).length));
+  }
+
+  /** Wakes the oldest live waiters with a token, as many as `free`; how many were woken. */
+  private async wakeFree(slotsFree: number): Promise<number> {
     const waker = this.options.wake?.waker;
-    let free = freeSlots(max, Object.keys(await this.taken()).length);
+    let free = slotsFree;
     if (!waker || free <= 0) return 0;
     const now = this.now().toISOString();
     const listed = await this.table.due(duePartitions.slotQueue, now, queueReadLimit(free), WaiterSchema);
@@ -235,7 +247,12 @@ export class DynamoSlotStore implements SlotStore {
   }
 
   private async taken(): Promise<z.output<typeof SlotsItemSchema>['holders']> {
-    return (await this.table.get(keys.slots(), SlotsItemSchema))?.holders ?? {};
+    return (await this.slotsItem())?.holders ?? {};
+  }
+
+  /** The item of the slots; undefined until the first slot was ever taken. */
+  private slotsItem(): Promise<z.output<typeof SlotsItemSchema> | undefined> {
+    return this.table.get(keys.slots(), SlotsItemSchema);
   }
 
   /**
