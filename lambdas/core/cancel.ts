@@ -1,8 +1,10 @@
 import type { Stage } from './errors.js';
 import type { JobEventPublisher } from './events.js';
 import type { ExecutionStopper } from './executions.js';
+import { chargeLate, exitAttempt } from './holdings.js';
 import { CANCELLABLE_STATUSES, type JobRecord, type TaskRecord } from './job.js';
 import type { OutputWriter } from './outputs.js';
+import { endingOf } from './rules/attempt-ending.js';
 import type { BudgetStore } from './store/budget.js';
 import type { JobStore } from './store/jobs.js';
 import type { SlotStore } from './store/slots.js';
@@ -180,9 +182,10 @@ function cancelMessage(job: JobRecord, taskAccepted: boolean, lateCostUsd: numbe
 }
 
 /**
- * Ends a cancel-requested attempt CANCELLED (see the module comment). Returns undefined, doing nothing but give
- * back the slot, when the attempt named has no cancel request (an ordinary failure or abort). Idempotent: run
- * again, it rewrites the same `<stem>.error.json` and puts the event only if it was not put yet.
+ * Ends a cancel-requested attempt CANCELLED (see the module comment), through the attempt's one exit. Returns
+ * undefined, doing nothing, when the attempt named has no cancel request (an ordinary failure or abort: the caller
+ * exits it). Idempotent: run again, it rewrites the same `<stem>.error.json` and puts the event only if it was not
+ * put yet.
  */
 export async function finishCancel(
   input: { jobId: string; attempt: number; stem: string },
@@ -192,8 +195,9 @@ export async function finishCancel(
 ): Promise<CancelOutcome | undefined> {
   let job = read ? read.job : await deps.jobs.get(input.jobId);
   if (!job || job.attempt !== input.attempt || !job.cancel) return undefined;
-  // Its generation is over either way: the slot (or its place in the queue for one) goes to the next job.
-  await deps.slots.release(job.jobId, job.attempt);
+  // Its generation is over either way: the attempt exits. Its reservation stays counted if Runware had the task
+  // (its charge may still come, and corrects the count), and its slot (or queue place) goes to the next job.
+  await exitAttempt(deps, job, endingOf(job, job.attempt));
   if (job.status !== 'CANCELLED') {
     const task = job.taskUUID ? await deps.tasks.get(job.taskUUID) : undefined;
     const taskAccepted = wasAccepted(job, task);
@@ -277,6 +281,6 @@ export async function recordLateCharge(task: TaskRecord, deps: LateChargeDeps): 
 
 /** The budget counts `cost` for the attempt; what it adds to earlier reports goes to the cost metric. */
 async function chargeBudget(job: JobRecord, cost: number, deps: LateChargeDeps): Promise<void> {
-  const charge = await deps.budget.chargeLate(job.jobId, job.attempt, cost);
+  const charge = await chargeLate(deps, job, cost);
   if (charge && charge.newUsd > 0) deps.onLateCharge?.(charge.newUsd);
 }

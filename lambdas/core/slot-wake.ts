@@ -1,22 +1,33 @@
 import * as z from 'zod';
-import { loadConfig, positiveInt } from './config.js';
+import { positiveInt } from './config.js';
 import { sfnClient } from './runtime.js';
 import { DynamoSlotStore, type SlotStoreOptions } from './store/slots.js';
 import type { Table } from './store/table.js';
 import { SfnSlotWaker } from './task-tokens.js';
 
 /**
- * The slot store of a function that gives Runware slots back (submit, record, fail, sweep): each release wakes the
- * waiters the freed slots are owed to, with the cap and the waiters' staleness the stack sets
- * (`MAX_CONCURRENT_TASKS`, `STALE_WAITER_SECONDS`; the function may call `states:SendTaskSuccess`).
+ * The slot variables the stack sets on every function that takes or gives back Runware slots (submit, record, fail,
+ * sweep): the cap (`MAX_CONCURRENT_TASKS`) and the waiters' staleness. Each of those handlers lists them in its
+ * one config schema (`SlotEnvSchema.extend({...})`), so they are parsed once, at load, with the rest.
  */
-export function releasingSlotStore(table: Table, options: SlotStoreOptions = {}): DynamoSlotStore {
-  const config = loadConfig(
-    z.object({ MAX_CONCURRENT_TASKS: positiveInt, STALE_WAITER_SECONDS: positiveInt }),
-  );
+export const SlotEnvSchema = z.object({
+  MAX_CONCURRENT_TASKS: positiveInt,
+  STALE_WAITER_SECONDS: positiveInt,
+});
+export type SlotEnv = z.infer<typeof SlotEnvSchema>;
+
+/**
+ * The slot store of a function that gives Runware slots back: each release wakes the waiters the freed slots are
+ * owed to, with the cap and the waiters' staleness of `env` (the function may call `states:SendTaskSuccess`).
+ */
+export function releasingSlotStore(
+  table: Table,
+  env: SlotEnv,
+  options: SlotStoreOptions = {},
+): DynamoSlotStore {
   return new DynamoSlotStore(table, {
-    staleAfterMs: config.STALE_WAITER_SECONDS * 1000,
-    wake: { waker: new SfnSlotWaker(sfnClient), max: config.MAX_CONCURRENT_TASKS },
+    staleAfterMs: env.STALE_WAITER_SECONDS * 1000,
+    wake: { waker: new SfnSlotWaker(sfnClient), max: env.MAX_CONCURRENT_TASKS },
     ...options,
   });
 }

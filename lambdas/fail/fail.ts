@@ -1,8 +1,10 @@
 import { finishCancel } from '../core/cancel.js';
 import { parseErrorCause, type Stage, stageOfError } from '../core/errors.js';
 import type { JobEventPublisher } from '../core/events.js';
+import { exitAttempt } from '../core/holdings.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
 import { safeMessage } from '../core/redact.js';
+import { endingOf } from '../core/rules/attempt-ending.js';
 import type { BudgetStore } from '../core/store/budget.js';
 import type { JobStore } from '../core/store/jobs.js';
 import type { SlotStore } from '../core/store/slots.js';
@@ -60,20 +62,13 @@ export interface FailDeps {
  * stop makes it ABORTED, and a step that ran after the cancel was asked for fails as stale.
  */
 export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOutput> {
-  // Runware charges only for a task it accepted: before that the reservation is given back; after it (the cost
-  // never reported, or the job cancelled) the estimate stays counted as spent. A reservation already settled by
-  // record is left alone. A cancelled task's charge may still come: the budget keeps its count to correct then.
   const current = await deps.jobs.get(input.jobId);
   const repeated =
     current !== undefined &&
     (current.attempt !== input.attempt || current.status === 'FAILED' || current.status === 'CANCELLED');
   const once = repeated ? ({ repeated: true } as const) : {};
-  const accepted = current?.attempt === input.attempt && current.stages.SUBMITTED !== undefined;
-  if (accepted)
-    await deps.budget.settle(input.jobId, input.attempt, undefined, {
-      lateChargeMayCome: current.cancel !== undefined,
-    });
-  else await deps.budget.release(input.jobId, input.attempt);
+  // A cancelled attempt exits inside finishCancel; any other here. Either way through the one exit, which closes
+  // the reservation (given back unless Runware may have charged: see `reservationFate`) and gives the slot back.
   const cancelled = await finishCancel(input, deps, { job: current });
   if (cancelled) {
     const { code, message, stage, errorKey, errorKeyHeldBy } = cancelled;
@@ -87,7 +82,7 @@ export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOut
       ...once,
     };
   }
-  await deps.slots.release(input.jobId, input.attempt);
+  await exitAttempt(deps, input, endingOf(current, input.attempt));
   const parsed = parseErrorCause(input.error.Error, input.error.Cause);
   // The message reaches the job record, `<stem>.error.json`, the JobFailed event and the log: no secret in
   // any spelling, and bounded (DynamoDB 400 KB items, EventBridge 256 KB entries).

@@ -5,7 +5,7 @@ import { EventBridgeJobEvents } from '../core/events.js';
 import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
 import { dynamoClient, eventsClient, logger, s3Client } from '../core/runtime.js';
-import { releasingSlotStore } from '../core/slot-wake.js';
+import { releasingSlotStore, SlotEnvSchema } from '../core/slot-wake.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/outputs.js';
@@ -13,12 +13,14 @@ import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
 import { type FailInput, failJob, failureLogAttributes } from './fail.js';
 
-const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }));
+const config = loadConfig(
+  SlotEnvSchema.extend({ TABLE_NAME: z.string().min(1), OUTPUT_BUCKET: z.string().min(1) }),
+);
 
 const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
-  slots: releasingSlotStore(table),
+  slots: releasingSlotStore(table, config),
   tasks: new DynamoTaskStore(table),
   events: new EventBridgeJobEvents(eventsClient()),
   budget: new DynamoBudgetStore(table),

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { loadConfig } from '../core/config.js';
 import { dynamoClient } from '../core/runtime.js';
-import { releasingSlotStore } from '../core/slot-wake.js';
+import { releasingSlotStore, SlotEnvSchema } from '../core/slot-wake.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
@@ -9,12 +9,12 @@ import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
 import { recordResults } from './record.js';
 
-const config = loadConfig(z.object({ TABLE_NAME: z.string().min(1) }));
+const config = loadConfig(SlotEnvSchema.extend({ TABLE_NAME: z.string().min(1) }));
 const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
   tasks: new DynamoTaskStore(table),
-  slots: releasingSlotStore(table),
+  slots: releasingSlotStore(table, config),
   budget: new DynamoBudgetStore(table),
 };
 

@@ -1,6 +1,7 @@
 import { loadAttempt } from '../core/attempt.js';
 import { evaluateTask, recordableVideoUrl } from '../core/completion.js';
 import { JobStateError, RunwareTaskError } from '../core/errors.js';
+import { exitAttempt } from '../core/holdings.js';
 import type { StepInput } from '../core/job.js';
 import type { BudgetStore } from '../core/store/budget.js';
 import type { JobStore } from '../core/store/jobs.js';
@@ -22,8 +23,8 @@ export interface RecordOutput {
 
 /**
  * Copies the task's results (video UUIDs and URLs, cost, seeds) into the job: GENERATED. The generation has
- * ended, so the job's Runware slot is given back (again, harmlessly, when the step is retried), and its budget
- * reservation is replaced by the actual cost (once).
+ * ended, so the attempt exits (`exitAttempt`): its budget reservation is replaced by the actual cost (once) and its
+ * Runware slot is given back (again, harmlessly, when the step is retried).
  */
 export async function recordResults(
   input: StepInput,
@@ -56,9 +57,8 @@ export async function recordResults(
     ...cost,
     ...(outcome.errors.length ? { partialFailures: outcome.errors } : {}),
   });
-  await deps.slots.release(job.jobId, job.attempt);
   // The reservation made at submit gives way to what Runware charged; with no cost reported, the estimate stays.
-  const settled = await deps.budget.settle(job.jobId, job.attempt, costUsd);
+  const { settlement: settled } = await exitAttempt(deps, job, { kind: 'recorded', costUsd });
   return {
     results: outcome.results.length,
     ...cost,

@@ -1,4 +1,5 @@
 import { BudgetExceededError } from '../core/errors.js';
+import { exitAttempt, reserveEstimate } from '../core/holdings.js';
 import type { JobRecord } from '../core/job.js';
 import type { BudgetLimits, BudgetStore, ReserveOutcome } from '../core/store/budget.js';
 import type { SlotStore } from '../core/store/slots.js';
@@ -21,9 +22,9 @@ export interface BudgetDeps {
 export async function reserveBudget(job: JobRecord, deps: BudgetDeps): Promise<void> {
   // A job validated before estimates were recorded reserves nothing, but its actual cost is still counted.
   const estimateUsd = job.estimatedCostUsd ?? 0;
-  const outcome = await deps.budget.reserve(job.jobId, job.attempt, estimateUsd, deps.budgetLimits);
+  const outcome = await reserveEstimate(deps, job, estimateUsd, deps.budgetLimits);
   if (outcome.reserved) return;
-  await deps.slots.release(job.jobId, job.attempt);
+  await exitAttempt(deps, job, { kind: 'refused' });
   throw new BudgetExceededError(budgetMessage(job, estimateUsd, outcome));
 }
 

@@ -4,7 +4,7 @@ import { loadConfig, positiveInt, usdAmount } from '../core/config.js';
 import { metrics } from '../core/metrics.js';
 import { S3InputPresigner } from '../core/presign.js';
 import { dynamoClient, readSecret, runwareClient, s3Client, sfnClient } from '../core/runtime.js';
-import { releasingSlotStore } from '../core/slot-wake.js';
+import { releasingSlotStore, SlotEnvSchema } from '../core/slot-wake.js';
 import { StepInputSchema, stepHandler } from '../core/step-input.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
@@ -15,7 +15,7 @@ import { type WaitForSlotOutput, waitForSlot } from './queue.js';
 import { type SubmitOutput, submitJob } from './submit.js';
 
 const config = loadConfig(
-  z.object({
+  SlotEnvSchema.extend({
     TABLE_NAME: z.string().min(1),
     INPUT_BUCKET: z.string().min(1),
     RUNWARE_API_URL: z.url(),
@@ -23,8 +23,6 @@ const config = loadConfig(
     WEBHOOK_SECRET_ARN: z.string().min(1),
     WEBHOOK_URL: z.url(),
     PRESIGN_TTL_SECONDS: positiveInt,
-    MAX_CONCURRENT_TASKS: positiveInt,
-    STALE_WAITER_SECONDS: positiveInt,
     DAILY_BUDGET_USD: usdAmount,
     MONTHLY_BUDGET_USD: usdAmount,
   }),
@@ -35,7 +33,7 @@ const deps = {
   jobs: new DynamoJobStore(table),
   tasks: new DynamoTaskStore(table),
   // A 429 gives the slot back: the next waiter is woken at once.
-  slots: releasingSlotStore(table, { onTaken: (seconds) => metrics.slotWait(seconds) }),
+  slots: releasingSlotStore(table, config, { onTaken: (seconds) => metrics.slotWait(seconds) }),
   waker: new SfnSlotWaker(sfnClient),
   maxConcurrentTasks: config.MAX_CONCURRENT_TASKS,
   budget: new DynamoBudgetStore(table),

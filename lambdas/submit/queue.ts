@@ -1,5 +1,6 @@
 import { loadAttempt } from '../core/attempt.js';
 import { NoSlotError } from '../core/errors.js';
+import { takeSlot } from '../core/holdings.js';
 import type { StepInput } from '../core/job.js';
 import type { SlotWaker } from '../core/store/slots.js';
 import { type SubmitDeps, waiting } from './submit.js';
@@ -26,7 +27,7 @@ export async function waitForSlot(
   deps: WaitForSlotDeps,
 ): Promise<WaitForSlotOutput> {
   const job = await loadAttempt(deps.jobs, input);
-  if (await deps.slots.acquire(job.jobId, job.attempt, deps.maxConcurrentTasks, input.taskToken)) {
+  if (await takeSlot(deps, job, deps.maxConcurrentTasks, input.taskToken)) {
     await deps.waker.wake(input.taskToken);
     return { slot: 'taken' };
   }

@@ -8,6 +8,7 @@ import {
   RunwareRejectedError,
   WaitDeadlineError,
 } from '../core/errors.js';
+import { exitAttempt, takeSlot } from '../core/holdings.js';
 import type { JobRecord, StepInput } from '../core/job.js';
 import type { InputPresigner } from '../core/presign.js';
 import type { RunwareClient } from '../core/runware/client.js';
@@ -68,7 +69,7 @@ export async function submitJob(
   if (!settings || !media) {
     throw new JobStateError('NOT_VALIDATED', `Job ${job.jobId} reached submit without being validated.`);
   }
-  if (!(await deps.slots.acquire(job.jobId, job.attempt, deps.maxConcurrentTasks))) {
+  if (!(await takeSlot(deps, job, deps.maxConcurrentTasks))) {
     throw await waiting(
       job,
       deps,
@@ -133,7 +134,7 @@ async function send(
     }
     if (!(error instanceof RunwareBusyError)) throw error;
     // Nothing was accepted: the slot goes to another job while this one waits (same task UUID next time).
-    await deps.slots.release(job.jobId, job.attempt);
+    await exitAttempt(deps, job, { kind: 'busy' });
     throw await waiting(job, deps, error);
   });
   await deps.jobs.advance(job.jobId, job.attempt, 'SUBMITTED', { taskUUID });

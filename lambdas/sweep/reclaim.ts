@@ -1,10 +1,11 @@
+import { type AttemptRef, exitAttempt, type Holdings } from '../core/holdings.js';
 import type { JobRecord } from '../core/job.js';
+import { endingOf } from '../core/rules/attempt-ending.js';
+import { holderOf, ledgerMonths } from '../core/rules/budget-ledger.js';
 import type { JobStore } from '../core/store/jobs.js';
-import type { SlotStore } from '../core/store/slots.js';
 
-export interface ReclaimDeps {
+export interface ReclaimDeps extends Holdings {
   jobs: JobStore;
-  slots: SlotStore;
   now: () => Date;
 }
 
@@ -13,6 +14,8 @@ export interface ReclaimOutput {
   released: string[];
   /** Waiters taken out of the queue on this run. */
   dequeued: string[];
+  /** Attempts (`<jobId>#<attempt>`) whose budget reservation was closed on this run. */
+  settled: string[];
 }
 
 /**
@@ -25,25 +28,38 @@ const LEAK_GRACE_MS = 3_600_000;
 const WAITERS_PER_RUN = 200;
 
 /**
- * The reaper: gives back the slots (and queue places) of job attempts that have ended without giving theirs
- * back (a crash between steps, a fail step that never ran). An attempt has ended when its job is gone, a newer
- * attempt replaced it, it reached GENERATED / DELIVERED / FAILED / CANCELLED (or is being cancelled), or it is an hour past its hard deadline.
- * Normally record and fail give slots back themselves; this makes sure none is held for ever.
+ * The reaper: closes what job attempts that have ended still hold, through the attempts' one exit: their slots,
+ * their places in the queue, and their budget reservations (which would otherwise stay counted as reserved until
+ * the month ends, and could refuse later submits). They leak when record or fail never ran: a crash between
+ * steps, an execution-ended event that went to the dead-letter queue, a fail step that kept failing. An attempt
+ * has ended when its job is gone, a newer attempt replaced it, it reached GENERATED / DELIVERED / FAILED /
+ * CANCELLED (or is being cancelled), or it is an hour past its hard deadline. Each reservation is closed as the
+ * fail step would have closed it (see `endingOf`): given back unless Runware may have charged the task.
  */
 export async function reclaimSlots(deps: ReclaimDeps): Promise<ReclaimOutput> {
-  const now = deps.now().getTime();
-  const released: string[] = [];
-  const dequeued: string[] = [];
+  const now = deps.now();
+  const out: ReclaimOutput = { released: [], dequeued: [], settled: [] };
+  /** Exits the attempt if it has ended; whether it had. */
+  const reap = async (who: AttemptRef): Promise<{ slotReleased: boolean } | undefined> => {
+    const job = await deps.jobs.get(who.jobId);
+    if (!ended(job, who.attempt, now.getTime())) return undefined;
+    const exit = await exitAttempt(deps, who, endingOf(job, who.attempt));
+    if (exit.settlement) out.settled.push(holderOf(who.jobId, who.attempt));
+    return exit;
+  };
   for (const holder of await deps.slots.holders()) {
-    if (!ended(await deps.jobs.get(holder.jobId), holder.attempt, now)) continue;
-    if (await deps.slots.release(holder.jobId, holder.attempt)) released.push(holder.holder);
+    if ((await reap(holder))?.slotReleased) out.released.push(holder.holder);
   }
   for (const waiter of await deps.slots.waiters(WAITERS_PER_RUN)) {
-    if (!ended(await deps.jobs.get(waiter.jobId), waiter.attempt, now)) continue;
-    await deps.slots.release(waiter.jobId, waiter.attempt);
-    dequeued.push(`${waiter.jobId}#${waiter.attempt}`);
+    if (await reap(waiter)) out.dequeued.push(holderOf(waiter.jobId, waiter.attempt));
   }
-  return { released, dequeued };
+  // Reservations of ended attempts that held no slot any more (the slot was given back, the budget not).
+  for (const month of ledgerMonths(now)) {
+    for (const reservation of Object.values((await deps.budget.month(month)).reservations)) {
+      await reap(reservation);
+    }
+  }
+  return out;
 }
 
 function ended(job: JobRecord | undefined, attempt: number, now: number): boolean {

@@ -1,4 +1,29 @@
 import * as z from 'zod';
+import {
+  type BudgetLimits,
+  type BudgetPeriod,
+  closing,
+  dayAttr,
+  explainRefusal,
+  holderOf,
+  LATE_CHARGE_TRIES,
+  type LateCharge,
+  type LateEntry,
+  lateAttr,
+  lateCorrection,
+  ledgerMonths,
+  leftOfLimits,
+  periodOf,
+  RESERVE_TRIES,
+  type Reservation,
+  type ReserveOutcome,
+  reserveRooms,
+  type Settlement,
+  toMicros,
+  toUsd,
+  utcDay,
+  utcMonth,
+} from '../rules/budget-ledger.js';
 import { type Expr, expr, itemIsNew, join, keys, type Table } from './table.js';
 
 /**
@@ -18,63 +43,17 @@ import { type Expr, expr, itemIsNew, join, keys, type Table } from './table.js';
  * flight), so the item stays small.
  */
 
-/** Limits in USD; 0 means no limit. */
-export interface BudgetLimits {
-  dailyUsd: number;
-  monthlyUsd: number;
-}
-
-export type BudgetPeriodKind = 'daily' | 'monthly';
-
-export type ReserveOutcome =
-  | {
-      reserved: true /** The attempt had reserved before (a retried step): nothing was added. */;
-      already: boolean;
-    }
-  | {
-      reserved: false;
-      /** The limit that has no room for the estimate (the daily one when both have none). */
-      limit: BudgetPeriodKind;
-      limitUsd: number;
-      /** What is left of that limit (limit - spent - reserved), never below 0. */
-      leftUsd: number;
-      /** The UTC day (`YYYY-MM-DD`) or month (`YYYY-MM`) of that limit. */
-      period: string;
-    };
-
-/** How an open reservation was closed. */
-export interface Settlement {
-  /** What the reservation held. */
-  estimateUsd: number;
-  /** What was counted as spent instead. */
-  spentUsd: number;
-  day: string;
-}
-
-/** What a charge reported after a cancel changed (see {@link BudgetStore.chargeLate}). */
-export interface LateCharge {
-  /** What the budget counted for the attempt before (its estimate, or an earlier late charge). */
-  previousUsd: number;
-  /** What it counts now: Runware's charge. */
-  spentUsd: number;
-  /**
-   * Of the charge, what no earlier call reported (all of it the first time; the growth when another result of the
-   * same task arrives; 0 for a repeated report): what the cost metric adds.
-   */
-  newUsd: number;
-  day: string;
-}
-
-export interface BudgetTotals {
-  spentUsd: number;
-  reservedUsd: number;
-}
-
-export interface BudgetPeriod extends BudgetTotals {
-  month: string;
-  days: Record<string, BudgetTotals>;
-  reservations: Record<string, Reservation>;
-}
+export type {
+  BudgetLimits,
+  BudgetPeriod,
+  BudgetPeriodKind,
+  BudgetTotals,
+  LateCharge,
+  Reservation,
+  ReserveOutcome,
+  Settlement,
+} from '../rules/budget-ledger.js';
+export { utcDay, utcMonth } from '../rules/budget-ledger.js';
 
 const ReservationSchema = z.object({
   jobId: z.string(),
@@ -83,16 +62,17 @@ const ReservationSchema = z.object({
   /** The estimate reserved, in micro-USD. */
   micros: z.number(),
   at: z.string(),
-});
-export type Reservation = z.infer<typeof ReservationSchema>;
+}) satisfies z.ZodType<Reservation>;
 
 /**
- * The budget's count of a cancelled attempt whose charge may still come: what it counted as spent and on which
- * day, and whether that is Runware's charge (`actual`) or still the estimate. A top-level attribute
+ * The count of a cancelled attempt whose charge may still come (see `LateEntry`): a top-level attribute
  * `late@<jobId>#<attempt>` of the month's item, so the count and the total change in one conditional write.
  */
-const LateEntrySchema = z.object({ day: z.string(), micros: z.number(), actual: z.boolean() });
-type LateEntry = z.infer<typeof LateEntrySchema>;
+const LateEntrySchema = z.object({
+  day: z.string(),
+  micros: z.number(),
+  actual: z.boolean(),
+}) satisfies z.ZodType<LateEntry>;
 
 const BudgetItemSchema = z.looseObject({
   month: z.string().optional(),
@@ -126,22 +106,6 @@ export interface BudgetStore {
   month(month: string): Promise<BudgetPeriod>;
 }
 
-const MICROS = 1_000_000;
-const toMicros = (usd: number): number => Math.round(usd * MICROS);
-const toUsd = (micros: number): number => micros / MICROS;
-
-/** A reservation lives in the month it was made in; it closes within a job's hard deadline (at most 7 days). */
-const LOOK_BACK_MS = 8 * 86_400_000;
-
-export const utcDay = (at: Date): string => at.toISOString().slice(0, 10);
-export const utcMonth = (at: Date): string => at.toISOString().slice(0, 7);
-const holderOf = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
-
-/** Attribute names of a day's totals inside its month's item. */
-const dayAttr = (kind: 'spent' | 'reserved' | 'committed', day: string) => `${kind}@${day}`;
-const lateAttr = (holder: string) => `late@${holder}`;
-const DAY_ATTR = /^(spent|reserved)@(\d{4}-\d{2}-\d{2})$/;
-
 export class DynamoBudgetStore implements BudgetStore {
   private readonly now: () => Date;
 
@@ -159,46 +123,41 @@ export class DynamoBudgetStore implements BudgetStore {
     limits: BudgetLimits,
   ): Promise<ReserveOutcome> {
     const holder = holderOf(jobId, attempt);
-    if (await this.find(holder)) return { reserved: true, already: true };
+    const seen = await this.find(holder);
+    if (seen.found) return { reserved: true, already: true };
     let refusal: ReserveOutcome | undefined;
     // A refusal is explained from a read made after it; if that read shows room (a reservation was closed in
     // between), the write is tried again, a few times at most.
-    for (let tries = 0; tries < 3; tries += 1) {
+    for (let tries = 0; tries < RESERVE_TRIES; tries += 1) {
       const at = this.now();
-      if (await this.tryReserve(holder, { jobId, attempt, at }, toMicros(estimateUsd), limits)) {
+      const micros = toMicros(estimateUsd);
+      if (await this.tryReserve(holder, { jobId, attempt, at }, micros, limits, seen.months)) {
         return { reserved: true, already: false };
       }
-      if (await this.find(holder)) return { reserved: true, already: true };
-      const left = await this.left(at, limits);
-      const short = (['daily', 'monthly'] as const).find((kind) => left[kind].leftUsd < estimateUsd);
-      refusal = {
-        reserved: false,
-        ...left[short ?? (left.daily.leftUsd <= left.monthly.leftUsd ? 'daily' : 'monthly')],
-      };
-      if (short) return refusal;
+      if ((await this.find(holder)).found) return { reserved: true, already: true };
+      const explained = explainRefusal(leftOfLimits(at, limits, await this.month(utcMonth(at))), estimateUsd);
+      refusal = explained.refusal;
+      if (explained.final) return refusal;
     }
-    return refusal ?? { reserved: false, ...(await this.left(this.now(), limits)).daily };
+    return refusal ?? leftOfLimits(this.now(), limits, await this.month(utcMonth(this.now()))).daily;
   }
 
-  /** One conditional write: the reservation, if the day and the month have room and the attempt holds none. */
+  /**
+   * One conditional write: the reservation, if the day and the month have room and the attempt holds none. The
+   * month's item is created first unless a read showed it (`existing`).
+   */
   private async tryReserve(
     holder: string,
     who: { jobId: string; attempt: number; at: Date },
     micros: number,
     limits: BudgetLimits,
+    existing: ReadonlySet<string>,
   ): Promise<boolean> {
     const day = utcDay(who.at);
     const month = utcMonth(who.at);
-    const rooms = {
-      daily: limits.dailyUsd > 0 ? toMicros(limits.dailyUsd) - micros : undefined,
-      monthly: limits.monthlyUsd > 0 ? toMicros(limits.monthlyUsd) - micros : undefined,
-    };
-    // An estimate larger than a whole limit never fits: no write can help.
-    if ((rooms.daily ?? 0) < 0 || (rooms.monthly ?? 0) < 0) return false;
-    await this.table.write({
-      put: { ...keys.budget(month), month, spent: 0, reserved: 0, committed: 0, reservations: {} },
-      if: itemIsNew,
-    });
+    const rooms = reserveRooms(micros, limits);
+    if (!rooms) return false;
+    if (!existing.has(month)) await this.createMonth(month);
     const conditions: Expr[] = [expr('attribute_not_exists(reservations.#h)', { '#h': holder })];
     if (rooms.monthly !== undefined) {
       conditions.push(expr('committed <= :monthRoom', undefined, { ':monthRoom': rooms.monthly }));
@@ -230,31 +189,12 @@ export class DynamoBudgetStore implements BudgetStore {
     });
   }
 
-  /** What is left of each limit at `at` (infinite for no limit). */
-  private async left(
-    at: Date,
-    limits: BudgetLimits,
-  ): Promise<Record<BudgetPeriodKind, Omit<Extract<ReserveOutcome, { reserved: false }>, 'reserved'>>> {
-    const day = utcDay(at);
-    const period = await this.month(utcMonth(at));
-    const left = (limitUsd: number, totals: BudgetTotals) =>
-      limitUsd > 0
-        ? Math.max(0, toUsd(toMicros(limitUsd) - toMicros(totals.spentUsd) - toMicros(totals.reservedUsd)))
-        : Number.POSITIVE_INFINITY;
-    return {
-      daily: {
-        limit: 'daily',
-        limitUsd: limits.dailyUsd,
-        leftUsd: left(limits.dailyUsd, period.days[day] ?? { spentUsd: 0, reservedUsd: 0 }),
-        period: day,
-      },
-      monthly: {
-        limit: 'monthly',
-        limitUsd: limits.monthlyUsd,
-        leftUsd: left(limits.monthlyUsd, period),
-        period: period.month,
-      },
-    };
+  /** The month's item, with every total at 0, unless it exists. */
+  private async createMonth(month: string): Promise<void> {
+    await this.table.write({
+      put: { ...keys.budget(month), month, spent: 0, reserved: 0, committed: 0, reservations: {} },
+      if: itemIsNew,
+    });
   }
 
   settle(
@@ -274,44 +214,35 @@ export class DynamoBudgetStore implements BudgetStore {
     const holder = holderOf(jobId, attempt);
     const micros = toMicros(actualUsd);
     // A write loses only to another change of the same attempt's count (a concurrent report): read and try again.
-    for (let tries = 0; tries < 3; tries += 1) {
+    for (let tries = 0; tries < LATE_CHARGE_TRIES; tries += 1) {
       const late = await this.findLate(holder);
       if (late) {
-        const { month, entry } = late;
-        const previousUsd = toUsd(entry.micros);
-        const newUsd = toUsd(micros - (entry.actual ? entry.micros : 0));
-        if (entry.actual && entry.micros === micros)
-          return { previousUsd, spentUsd: actualUsd, newUsd: 0, day: entry.day };
+        const correction = lateCorrection(late.entry, micros, actualUsd);
+        if (correction.unchanged) return correction.charge;
         const updated = await this.countLate(
-          month,
+          late.month,
           holder,
-          { day: entry.day, micros, actual: true },
-          micros - entry.micros,
+          correction.entry,
+          correction.delta,
           expr(
             '#l.micros = :prev AND #l.actual = :was',
             { '#l': lateAttr(holder) },
-            {
-              ':prev': entry.micros,
-              ':was': entry.actual,
-            },
+            { ':prev': late.entry.micros, ':was': late.entry.actual },
           ),
         );
-        if (updated) return { previousUsd, spentUsd: actualUsd, newUsd, day: entry.day };
+        if (updated) return correction.charge;
         continue;
       }
       // The attempt still holds its reservation (the fail step has not closed it yet): closed with the charge.
       const settled = await this.close(holder, () => micros, true);
       if (settled)
         return { previousUsd: settled.estimateUsd, spentUsd: actualUsd, newUsd: actualUsd, day: settled.day };
-      if (await this.find(holder)) continue;
+      if ((await this.find(holder)).found) continue;
       // It never reserved (validated before estimates were recorded): the charge is counted today.
       const at = this.now();
       const day = utcDay(at);
       const month = utcMonth(at);
-      await this.table.write({
-        put: { ...keys.budget(month), month, spent: 0, reserved: 0, committed: 0, reservations: {} },
-        if: itemIsNew,
-      });
+      await this.createMonth(month);
       const added = await this.countLate(
         month,
         holder,
@@ -330,22 +261,7 @@ export class DynamoBudgetStore implements BudgetStore {
 
   async month(month: string): Promise<BudgetPeriod> {
     const item = await this.table.get(keys.budget(month), BudgetItemSchema);
-    const days: Record<string, BudgetTotals> = {};
-    for (const [name, value] of Object.entries(item ?? {})) {
-      const match = DAY_ATTR.exec(name);
-      if (!match?.[1] || !match[2] || typeof value !== 'number') continue;
-      const totals = days[match[2]] ?? { spentUsd: 0, reservedUsd: 0 };
-      days[match[2]] = totals;
-      if (match[1] === 'spent') totals.spentUsd = toUsd(value);
-      else totals.reservedUsd = toUsd(value);
-    }
-    return {
-      month,
-      spentUsd: toUsd(item?.spent ?? 0),
-      reservedUsd: toUsd(item?.reserved ?? 0),
-      days,
-      reservations: item?.reservations ?? {},
-    };
+    return periodOf(month, item ?? { spent: 0, reserved: 0, reservations: {} });
   }
 
   /** Sets the attempt's late count to `entry` and adds `delta` to the spend of the month and of its day, if `when`. */
@@ -371,25 +287,23 @@ export class DynamoBudgetStore implements BudgetStore {
     });
   }
 
-  /** The months an attempt's budget items can be in: this one, and the one a reservation may still date from. */
-  private months(): string[] {
-    const now = this.now();
-    return [...new Set([utcMonth(now), utcMonth(new Date(now.getTime() - LOOK_BACK_MS))])];
-  }
-
-  /** The open reservation of an attempt and the month it is in, if any. */
-  private async find(holder: string): Promise<{ month: string; reservation: Reservation } | undefined> {
-    for (const month of this.months()) {
+  /** The open reservation of an attempt and the month it is in, if any; and the months whose item exists. */
+  private async find(
+    holder: string,
+  ): Promise<{ found?: { month: string; reservation: Reservation }; months: Set<string> }> {
+    const months = new Set<string>();
+    for (const month of ledgerMonths(this.now())) {
       const item = await this.table.get(keys.budget(month), BudgetItemSchema);
+      if (item) months.add(month);
       const reservation = item?.reservations[holder];
-      if (reservation) return { month, reservation };
+      if (reservation) return { found: { month, reservation }, months };
     }
-    return undefined;
+    return { months };
   }
 
   /** The count kept for a cancelled attempt's late charge, and the month it is in, if any. */
   private async findLate(holder: string): Promise<{ month: string; entry: LateEntry } | undefined> {
-    for (const month of this.months()) {
+    for (const month of ledgerMonths(this.now())) {
       const item = await this.table.get(keys.budget(month), BudgetItemSchema);
       const entry = LateEntrySchema.safeParse(item?.[lateAttr(holder)]);
       if (entry.success) return { month, entry: entry.data };
@@ -407,10 +321,11 @@ export class DynamoBudgetStore implements BudgetStore {
     spentMicros: (r: Reservation) => number,
     lateActual?: boolean,
   ): Promise<Settlement | undefined> {
-    const found = await this.find(holder);
+    const { found } = await this.find(holder);
     if (!found) return undefined;
     const { month, reservation } = found;
     const spent = spentMicros(reservation);
+    const moved = closing(reservation.micros, spent);
     const late: LateEntry | undefined =
       lateActual === undefined ? undefined : { day: reservation.day, micros: spent, actual: lateActual };
     const closed = await this.table.write({
@@ -425,9 +340,9 @@ export class DynamoBudgetStore implements BudgetStore {
           ...(late ? { '#l': lateAttr(holder) } : {}),
         },
         {
-          ':spent': spent,
-          ':unreserve': -reservation.micros,
-          ':delta': spent - reservation.micros,
+          ':spent': moved.spent,
+          ':unreserve': moved.reserved,
+          ':delta': moved.committed,
           ...(late ? { ':late': late } : {}),
         },
       ),

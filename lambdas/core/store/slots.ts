@@ -1,4 +1,14 @@
 import * as z from 'zod';
+import {
+  DEFAULT_STALE_AFTER_MS,
+  freeSlots,
+  holderOf,
+  isOwedSlot,
+  queueReadLimit,
+  WAITER_TTL_SECONDS,
+  waitedSeconds,
+  wakeCandidates,
+} from '../rules/slot-queue.js';
 import { TABLE_SCHEMA } from './schema.js';
 import {
   dueAt,
@@ -34,8 +44,7 @@ const DUE = TABLE_SCHEMA.dueIndex;
  * one of the two: the waiter (which then takes it) or the releaser (which then finds the token).
  */
 
-/** The key of a holder (and of a waiter): one per job attempt. */
-export const holderOf = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
+export { holderOf } from '../rules/slot-queue.js';
 
 const HolderSchema = z.object({ jobId: z.string(), attempt: z.number(), takenAt: z.string() });
 const SlotsItemSchema = z.object({ holders: z.record(z.string(), HolderSchema).default({}) });
@@ -98,12 +107,6 @@ export interface SlotStoreOptions {
   onTaken?: (waitedSeconds: number) => void;
 }
 
-/** Longer than any job may wait (the largest hard deadline is 7 days). */
-const WAITER_TTL_SECONDS = 8 * 86_400;
-
-/** How many waiters past the free slots are read to find the live ones among them. */
-const WAITER_LOOKAHEAD = 100;
-
 export class DynamoSlotStore implements SlotStore {
   private readonly now: () => Date;
   private readonly staleAfterMs: number;
@@ -113,7 +116,7 @@ export class DynamoSlotStore implements SlotStore {
     private readonly options: SlotStoreOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    this.staleAfterMs = options.staleAfterMs ?? 300_000;
+    this.staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
   }
 
   async acquire(jobId: string, attempt: number, max: number, taskToken?: string): Promise<boolean> {
@@ -122,15 +125,16 @@ export class DynamoSlotStore implements SlotStore {
     const now = this.now().toISOString();
     const me = await this.wait(holder, jobId, attempt, now, taskToken);
     // Read after the token is stored: a slot freed before this read is seen here, one freed after it finds the token.
-    const taken = await this.taken();
-    const free = max - Object.keys(taken).length;
+    const item = await this.slotsItem();
+    const free = freeSlots(max, Object.keys(item?.holders ?? {}).length);
     if (free <= 0) return false;
     if (!(await this.isFirst(me, free, now))) {
       // A free slot owed to older waiters: a wake may have been lost (a releaser that crashed), so wake them.
-      if (this.options.wake) await this.wake(max);
+      if (this.options.wake) await this.wakeFree(free);
       return false;
     }
-    await this.table.write({ put: { ...keys.slots(), holders: {} }, if: itemIsNew });
+    // The item of the slots is made once, by the first taker ever; the read above says whether it exists.
+    if (!item) await this.table.write({ put: { ...keys.slots(), holders: {} }, if: itemIsNew });
     const took = await this.table.write({
       update: keys.slots(),
       set: expr(
@@ -143,7 +147,7 @@ export class DynamoSlotStore implements SlotStore {
     });
     if (took) {
       await this.stopWaiting(holder);
-      this.options.onTaken?.(Math.max(0, Math.round((Date.parse(now) - Date.parse(me.queuedAt)) / 1000)));
+      this.options.onTaken?.(waitedSeconds(me.queuedAt, now));
     }
     return took;
   }
@@ -151,26 +155,35 @@ export class DynamoSlotStore implements SlotStore {
   async release(jobId: string, attempt: number): Promise<boolean> {
     const holder = holderOf(jobId, attempt);
     await this.stopWaiting(holder);
-    const released = await this.table.write({
-      update: keys.slots(),
-      set: expr('REMOVE holders.#h', { '#h': holder }),
-      if: expr('attribute_exists(holders.#h)', { '#h': holder }),
-    });
-    if (released && this.options.wake) await this.wake(this.options.wake.max);
-    return released;
+    // The item as the release left it says how many slots are free: the wake needs no read of its own.
+    const left = await this.table.update(
+      {
+        update: keys.slots(),
+        set: expr('REMOVE holders.#h', { '#h': holder }),
+        if: expr('attribute_exists(holders.#h)', { '#h': holder }),
+      },
+      SlotsItemSchema,
+    );
+    if (!left) return false;
+    const wake = this.options.wake;
+    if (wake) await this.wakeFree(freeSlots(wake.max, Object.keys(left.holders).length));
+    return true;
   }
 
   async wake(max: number): Promise<number> {
+    return this.wakeFree(freeSlots(max, Object.keys(await this.taken()).length));
+  }
+
+  /** Wakes the oldest live waiters with a token, as many as `free`; how many were woken. */
+  private async wakeFree(slotsFree: number): Promise<number> {
     const waker = this.options.wake?.waker;
-    let free = max - Object.keys(await this.taken()).length;
+    let free = slotsFree;
     if (!waker || free <= 0) return 0;
     const now = this.now().toISOString();
-    const liveSince = Date.parse(now) - this.staleAfterMs;
-    const listed = await this.table.due(duePartitions.slotQueue, now, free + WAITER_LOOKAHEAD, WaiterSchema);
+    const listed = await this.table.due(duePartitions.slotQueue, now, queueReadLimit(free), WaiterSchema);
     let woken = 0;
-    for (const listedWaiter of listed) {
+    for (const listedWaiter of wakeCandidates(listed, now, this.staleAfterMs)) {
       if (free <= 0) break;
-      if (Date.parse(listedWaiter.heartbeatAt) < liveSince) continue;
       // The index may lag behind the item: its token is read from the item itself.
       const waiter = await this.table.get(
         keys.waiter(holderOf(listedWaiter.jobId, listedWaiter.attempt)),
@@ -234,7 +247,12 @@ export class DynamoSlotStore implements SlotStore {
   }
 
   private async taken(): Promise<z.output<typeof SlotsItemSchema>['holders']> {
-    return (await this.table.get(keys.slots(), SlotsItemSchema))?.holders ?? {};
+    return (await this.slotsItem())?.holders ?? {};
+  }
+
+  /** The item of the slots; undefined until the first slot was ever taken. */
+  private slotsItem(): Promise<z.output<typeof SlotsItemSchema> | undefined> {
+    return this.table.get(keys.slots(), SlotsItemSchema);
   }
 
   /**
@@ -278,9 +296,7 @@ export class DynamoSlotStore implements SlotStore {
 
   /** Whether `me` is among the `free` oldest live waiters (the index may not show its own write yet). */
   private async isFirst(me: Waiter, free: number, now: string): Promise<boolean> {
-    const liveSince = Date.parse(now) - this.staleAfterMs;
-    const listed = await this.table.due(duePartitions.slotQueue, now, free + WAITER_LOOKAHEAD, WaiterSchema);
-    const ahead = listed.filter((w) => w.dueSk < me.dueSk && Date.parse(w.heartbeatAt) >= liveSince);
-    return ahead.length < free;
+    const listed = await this.table.due(duePartitions.slotQueue, now, queueReadLimit(free), WaiterSchema);
+    return isOwedSlot(me, listed, free, now, this.staleAfterMs);
   }
 }
