@@ -12,6 +12,7 @@
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { LocalStack } from '../local/stack.js';
 import type { FunctionName } from '../local/template.js';
+import { summarizeCalls, timeCalls } from './call-times.js';
 import { fmt, quantile, type Row, round, spread, variant } from './support.js';
 
 /** How often the output bucket is asked whether the video is visible, in ms (plus a HeadObject's own time). */
@@ -91,6 +92,7 @@ export async function measureUserWait(
 ): Promise<UserWait> {
   await stack.idle();
   const recorder = recordRuns(stack);
+  const callTimes = timeCalls(stack);
   const waits: number[] = [];
   const totals: number[] = [];
   const renders: number[] = [];
@@ -162,6 +164,7 @@ export async function measureUserWait(
     }
   } finally {
     recorder.stop();
+    callTimes.stop();
   }
   const p = (values: number[]) => ({ p50: quantile(values, 0.5), p95: quantile(values, 0.95) });
   const wait = { ...p(waits), ...spread(waits) };
@@ -197,6 +200,7 @@ export async function measureUserWait(
       ffmpegRenderOnlyMs: spread(ffmpegRenders),
       stagesMs: Object.fromEntries(USER_STAGES.map((s) => [s, { ...p(stages[s]), ...spread(stages[s]) }])),
       lambdaRunMs: Object.fromEntries(Object.entries(runMs).map(([k, v]) => [k, { ...p(v), n: v.length }])),
+      callsPerJob: summarizeCalls(callTimes.calls, jobs),
     },
   };
 }
