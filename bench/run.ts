@@ -14,7 +14,7 @@
  *
  * Targets are reported, never asserted: the bench fails only if it cannot measure. Every loop is bounded
  * (counts and time-outs); everything it starts is stopped before it exits. Budget: under 15 minutes on 2 cores.
- * Environment overrides: OVERHEAD_JOBS, USER_WAIT_JOBS, BURST_PAIRS, CAPACITY, BURST_TIMEOUT_S, VIDEO_MB, DELIVERY_RUNS,
+ * Environment overrides: OVERHEAD_JOBS, USER_WAIT_JOBS, USER_WAIT_POLL_MS, BURST_PAIRS, CAPACITY, BURST_TIMEOUT_S, VIDEO_MB, DELIVERY_RUNS,
  * INIT_RUNS, SKIP (comma-separated figure numbers to leave out).
  */
 
