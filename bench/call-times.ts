@@ -34,6 +34,14 @@ export function timeCalls(stack: LocalStack): CallTimes {
       ? 'dynamodb pass-through'
       : 's3 pass-through');
   const calls = new Map<string, number[]>();
+  // At a pass-through, the caller too: each function signs with its own key (local/iam).
+  const callers = new Map(
+    Object.entries(stack.iam.model.functions).map(([name, fn]) => [fn.accessKeyId, name] as const),
+  );
+  const callerOf = (req: IncomingMessage) => {
+    const key = String(req.headers.authorization ?? '').match(/Credential=([^/,\s]+)\//)?.[1];
+    return key ? ` by ${callers.get(key) ?? 'another'}` : '';
+  };
   const emit = Server.prototype.emit;
   Server.prototype.emit = function (this: Server, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'request') {
@@ -43,7 +51,8 @@ export function timeCalls(stack: LocalStack): CallTimes {
       const server = serverOf(port, req);
       if (!req.headers[BENCH_HEADER]) {
         const started = performance.now();
-        const name = `${server}: ${kindOf(req)}`;
+        const by = server.endsWith('pass-through') ? callerOf(req) : '';
+        const name = `${server}: ${kindOf(req)}${by}`;
         res.once('finish', () => {
           const list = calls.get(name) ?? [];
           list.push(performance.now() - started);
