@@ -88,7 +88,7 @@ export async function startDynamoDB(
   assembly: LocalAssembly,
   stoppers: Stoppers,
   options: { path?: string | undefined; port?: number | undefined } = {},
-): Promise<{ url: string; client: DynamoDBClient }> {
+): Promise<{ url: string; client: DynamoDBClient; server: Server }> {
   const server = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,
@@ -114,7 +114,7 @@ export async function startDynamoDB(
       } as never),
     );
   }
-  return { url, client };
+  return { url, client, server };
 }
 
 export interface LocalS3 {
