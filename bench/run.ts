@@ -5,7 +5,8 @@
  * 1. Orchestration overhead: OVERHEAD_JOBS jobs one after another; for each, the time from the second file's PUT
  *    returning to the video being in the output bucket, minus the settle wait and the simulator's time on the
  *    task (accepted -> finished, which holds its input download and render); and the time between the job
- *    record's stage timestamps.
+ *    record's stage timestamps. Beside it the user-side wait (bench/user-wait.ts): USER_WAIT_JOBS jobs on a
+ *    second stack with `settleSeconds` 0, minus only the simulator's ffmpeg work, by stage.
  * 2. A burst: BURST_PAIRS pairs dropped at once against a simulator capacity of CAPACITY tasks in flight.
  * 3. Delivery of a VIDEO_MB video by the deliver core against the least-code baseline (bench/delivery.ts).
  * 4. Each Lambda bundle's size and its module initialisation time (wall and CPU) in a fresh Node process.
@@ -13,7 +14,7 @@
  *
  * Targets are reported, never asserted: the bench fails only if it cannot measure. Every loop is bounded
  * (counts and time-outs); everything it starts is stopped before it exits. Budget: under 15 minutes on 2 cores.
- * Environment overrides: OVERHEAD_JOBS, BURST_PAIRS, CAPACITY, BURST_TIMEOUT_S, VIDEO_MB, DELIVERY_RUNS,
+ * Environment overrides: OVERHEAD_JOBS, USER_WAIT_JOBS, USER_WAIT_POLL_MS, BURST_PAIRS, CAPACITY, BURST_TIMEOUT_S, VIDEO_MB, DELIVERY_RUNS,
  * INIT_RUNS, SKIP (comma-separated figure numbers to leave out).
  */
 
@@ -48,9 +49,11 @@ import {
   spread,
   variant,
 } from './support.js';
+import { measureUserWait } from './user-wait.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const OVERHEAD_JOBS = env('OVERHEAD_JOBS', 30);
+const USER_WAIT_JOBS = env('USER_WAIT_JOBS', OVERHEAD_JOBS);
 const BURST_PAIRS = env('BURST_PAIRS', 200);
 const CAPACITY = env('CAPACITY', 5);
 // 200 pairs through 5 slots take about 6 minutes here (35 a minute); 7 leave room for a loaded machine and keep the
@@ -108,7 +111,9 @@ const progress = (line: string) =>
   console.error(`bench [${round((Date.now() - benchStarted) / 1000)} s] ${line}`);
 
 // ------------------------------------------------------------- figures 4, 1 and 5: one quiet stack
-if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
+// OVERHEAD_JOBS=0 leaves figure 1's overhead line out (USER_WAIT_JOBS then still measures the user side).
+const overheadLine = !SKIP.has(1) && OVERHEAD_JOBS > 0;
+if (overheadLine || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
   progress('starting the local stack (synth)...');
   const stack = await LocalStack.start({
     workDir: join(dir, 'stack'),
@@ -138,7 +143,7 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
       report.bundles = bundles;
     }
 
-    if (!SKIP.has(1) || !SKIP.has(5)) {
+    if (overheadLine || !SKIP.has(5)) {
       progress(`figure 1: ${OVERHEAD_JOBS} jobs one after another`);
       await stack.idle();
       const eventsBefore = stack.events.length;
@@ -382,6 +387,27 @@ if (!SKIP.has(1) || !SKIP.has(2) || !SKIP.has(4) || !SKIP.has(5)) {
     }
   } finally {
     countRequestsTo(undefined);
+    await stack.stop();
+    afterStop.stopped();
+  }
+}
+
+// ------------------------------------------------- figure 1, user side: a second stack with settleSeconds 0
+if (!SKIP.has(1) && USER_WAIT_JOBS > 0) {
+  progress(`figure 1, user side: starting a stack with settleSeconds 0 (synth), then ${USER_WAIT_JOBS} jobs`);
+  const stack = await LocalStack.start({
+    workDir: join(dir, 'user-wait'),
+    context: { ...STACK_CONTEXT, settleSeconds: '0' },
+    removeWorkDirOnStop: true,
+  });
+  try {
+    tagBenchRequests(stack);
+    const measured = await measureUserWait(stack, { jobs: USER_WAIT_JOBS, portrait, voice });
+    report.userWait = measured.report;
+    // Beside figure 1's other lines.
+    const after = rows.findLastIndex((r) => r.figure.startsWith('1 '));
+    rows.splice(after < 0 ? rows.length : after + 1, 0, ...measured.rows);
+  } finally {
     await stack.stop();
     afterStop.stopped();
   }

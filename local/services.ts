@@ -14,6 +14,7 @@ import type { LocalSecret } from './aws-endpoint.js';
 import { RunwareSimulator, type RunwareSimulatorOptions } from './runware-simulator.js';
 import { installS3rverListing } from './s3-listing.js';
 import { S3FaultProxy } from './s3-proxy.js';
+import { trimS3rverOverheads } from './s3rver-overheads.js';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalAssembly, type LocalNames } from './template.js';
 
 /**
@@ -87,7 +88,7 @@ export async function startDynamoDB(
   assembly: LocalAssembly,
   stoppers: Stoppers,
   options: { path?: string | undefined; port?: number | undefined } = {},
-): Promise<{ url: string; client: DynamoDBClient }> {
+): Promise<{ url: string; client: DynamoDBClient; server: Server }> {
   const server = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,
@@ -113,7 +114,7 @@ export async function startDynamoDB(
       } as never),
     );
   }
-  return { url, client };
+  return { url, client, server };
 }
 
 export interface LocalS3 {
@@ -146,6 +147,7 @@ export async function startS3(
     directory,
     configureBuckets: [{ name: names.inputBucket }, { name: names.outputBucket }],
   });
+  trimS3rverOverheads(server);
   const address = await server.run();
   stoppers.add(() => {
     // s3rver's close() waits for every open connection, such as a download a client abandoned half-way: end them.

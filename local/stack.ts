@@ -232,6 +232,7 @@ export class LocalStack {
         logDir,
         s3Proxy: s3.proxy,
         dynamodbUrl: dynamodb.url,
+        dynamodbServer: dynamodb.server,
         awsEndpoint,
         secrets,
         stoppers,

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { LocalAwsEndpoint, LocalSecret } from '../aws-endpoint.js';
 import type { LambdaHost } from '../lambda-host.js';
@@ -20,6 +21,8 @@ export async function guardServices(options: {
   logDir: string;
   s3Proxy: S3FaultProxy;
   dynamodbUrl: string;
+  /** dynalite's server, when it runs in this process (see {@link DynamoDbProxy}). */
+  dynamodbServer?: Server;
   awsEndpoint: LocalAwsEndpoint;
   secrets: readonly LocalSecret[];
   stoppers: Stoppers;
@@ -33,7 +36,7 @@ export async function guardServices(options: {
   if (usageDir) stoppers.add(() => iam.writeUsage(usageDir));
   registerS3Keys(iam.model);
   options.s3Proxy.setGuard(s3Guard(iam));
-  const dynamoProxy = new DynamoDbProxy(options.dynamodbUrl);
+  const dynamoProxy = new DynamoDbProxy(options.dynamodbUrl, options.dynamodbServer);
   const functionsDynamoUrl = await dynamoProxy.start();
   stoppers.add(() => dynamoProxy.stop());
   dynamoProxy.setGuard(dynamoGuard(iam));

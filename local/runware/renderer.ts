@@ -83,6 +83,7 @@ export class Renderer {
               await fetchInput(runtime, task.task.inputs.audio, 'audio', dir),
             ];
       task.inputFiles = { image, audio };
+      task.inputsFetchedAt = new Date();
       this.registry.changed();
       const { still, durationSeconds } = await checkInputs(runtime, image, audio);
       await runtime.sleep(renderTime + this.options.renderSpeed() * durationSeconds * 1000);

@@ -55,12 +55,14 @@ export interface SimulatorState {
 export function saveState(file: string, state: SimulatorState): void {
   const saved = {
     submissions: state.submissions.map((s) => ({ ...s, receivedAt: s.receivedAt.toISOString() })),
-    tasks: state.tasks.map(({ faults: _faults, acceptedAt, finishedAt, expiresAt, ...task }) => ({
-      ...task,
-      acceptedAt: acceptedAt.toISOString(),
-      ...(finishedAt ? { finishedAt: finishedAt.toISOString() } : {}),
-      ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
-    })),
+    tasks: state.tasks.map(
+      ({ faults: _faults, inputsFetchedAt: _fetched, acceptedAt, finishedAt, expiresAt, ...task }) => ({
+        ...task,
+        acceptedAt: acceptedAt.toISOString(),
+        ...(finishedAt ? { finishedAt: finishedAt.toISOString() } : {}),
+        ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
+      }),
+    ),
   };
   writeFileSync(`${file}.tmp`, JSON.stringify(saved));
   renameSync(`${file}.tmp`, file);

@@ -98,6 +98,8 @@ export interface SimulatedTask {
   /** The inputs once downloaded: a task resumed after a restart renders from them. */
   inputFiles?: { image: string; audio: string };
   acceptedAt: Date;
+  /** When its inputs had been downloaded (not kept across restarts): what follows is the render, not the fetch. */
+  inputsFetchedAt?: Date;
   finishedAt?: Date;
   /** When the result URLs stop working (`ttl` seconds after the last result was made; kept for old state files). */
   expiresAt?: Date;
