@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LevelSequencer } from './test/support/sequencer';
 
 export default defineConfig({
   test: {
@@ -12,6 +13,7 @@ export default defineConfig({
     // so a third one fills the cores the other two leave idle. (vitest's default is one fewer than the cores.)
     maxWorkers: 3,
     minWorkers: 1,
+    sequence: { sequencer: LevelSequencer },
     // The JSON report feeds the plain pass/fail line that .ci/run prints at the end.
     reporters: ['default', ['json', { outputFile: '.vitest/report.json' }]],
   },
