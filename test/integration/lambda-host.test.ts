@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PIPELINE_FUNCTION_NAMES } from '../../lib/function-names.js';
 import { type LambdaConcurrency, LambdaFunctionError, LambdaHost } from '../../local/lambda-host.js';
 import type { FunctionName, LocalFunction } from '../../local/template.js';
@@ -21,13 +22,17 @@ interface Result {
   execArgv: string[];
 }
 
-/** A handler that does what its event says: sleep, throw, or kill its own process. */
+/** A handler that does what its event says: sleep, wait until a file exists, throw, or kill its own process. */
 const HANDLER = `
 export const handler = async (event, context) => {
   const started = Date.now();
   const remaining = context.getRemainingTimeInMillis();
   if (event.exit) process.exit(3);
   if (event.sleepMs) await new Promise((r) => setTimeout(r, event.sleepMs));
+  if (event.holdFile) {
+    const { existsSync } = await import('node:fs');
+    while (!existsSync(event.holdFile)) await new Promise((r) => setTimeout(r, 10));
+  }
   if (event.fail) throw Object.assign(new Error('boom'), { name: 'CustomError' });
   return { pid: process.pid, n: event.n ?? 0, started, remaining, execArgv: process.execArgv };
 };
@@ -42,6 +47,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'broken.mjs'), 'throw new Error("cannot load");\n');
 });
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(hosts.splice(0).map((h) => h.stop()));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -188,13 +194,28 @@ describe('LambdaHost concurrency', () => {
 
 describe('LambdaHost timeouts and failures', () => {
   it("starts the function's timeout clock when the invocation runs, not while it waits", async () => {
+    // The host's clock is fake (the processes stay real) and each handler runs until the test releases it, so
+    // how long the second waits and runs is set by the test, not by how fast a loaded machine schedules it.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const host = hostWith({ perFunction: 1 }, { poll: { timeoutSeconds: 1 } });
-    const first = host.invoke('poll', { n: 0, sleepMs: 700 });
-    const second = host.invoke('poll', { n: 1, sleepMs: 700 });
-    const [a, b] = (await Promise.all([first, second])) as Result[];
-    // The second waited about 700 ms and ran 700 ms: 1.4 s after it was invoked, and still within its 1 s.
-    expect(b?.started).toBeGreaterThanOrEqual((a?.started ?? 0) + 650);
-    expect(b?.remaining).toBeGreaterThan(900);
+    const [hold0, hold1] = [join(dir, `hold-${randomUUID()}`), join(dir, `hold-${randomUUID()}`)];
+    let secondStarted: () => void = () => undefined;
+    const second$ = new Promise<void>((resolve) => (secondStarted = resolve));
+    let firstStarted: () => void = () => undefined;
+    const first$ = new Promise<void>((resolve) => (firstStarted = resolve));
+    const first = host.invoke('poll', { n: 0, holdFile: hold0 }, { onStart: () => firstStarted() });
+    const second = host.invoke('poll', { n: 1, holdFile: hold1 }, { onStart: () => secondStarted() });
+    await first$;
+    vi.advanceTimersByTime(900);
+    writeFileSync(hold0, '');
+    expect(((await first) as Result).n).toBe(0);
+    await second$;
+    // 1.899 s after it was invoked, 0.999 s after it started: still within its 1 s.
+    vi.advanceTimersByTime(999);
+    writeFileSync(hold1, '');
+    const b = (await second) as Result;
+    expect(b.n).toBe(1);
+    expect(b.remaining).toBeGreaterThan(900);
   });
 
   it('times an invocation out after the function timeout and frees its slot for the next one', async () => {
@@ -263,8 +284,12 @@ describe('LambdaHost timeouts and failures', () => {
     let trigger: () => void = () => undefined;
     host.crashNext('submit', new Promise<void>((resolve) => (trigger = resolve)));
     let settled = false;
-    const crashed = host.invoke('submit', { sleepMs: 5_000 });
+    let runs: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (runs = resolve));
+    const crashed = host.invoke('submit', { sleepMs: 5_000 }, { onStart: () => runs() });
     void crashed.catch(() => undefined).finally(() => (settled = true));
+    // Counted from when it runs, not from when it was made (a cold start on a loaded machine can take longer).
+    await running;
     await sleep(300);
     expect(settled, 'still running while the promise is pending').toBe(false);
     trigger();
@@ -273,25 +298,44 @@ describe('LambdaHost timeouts and failures', () => {
   });
 
   it('timeOutNext ends the next invocation as Sandbox.Timedout and frees its slot', async () => {
+    // On the host's fake clock: the time-out fires exactly 100 ms after the invocation starts, long before the
+    // function's own 10 s, whatever the machine's load does to the cold start.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const host = hostWith({ perFunction: 1 });
     host.timeOutNext('submit', 100);
-    const started = Date.now();
-    const timedOut = host.invoke('submit', { sleepMs: 3_000 });
+    let runs: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (runs = resolve));
+    let settled = false;
+    const timedOut = errorOf(host.invoke('submit', { sleepMs: 3_000 }, { onStart: () => runs() }));
+    void timedOut.finally(() => (settled = true));
     const next = host.invoke('submit', { n: 7 });
-    expect((await errorOf(timedOut)).name).toBe('Sandbox.Timedout');
-    expect(Date.now() - started).toBeLessThan(2_000);
+    await running;
+    vi.advanceTimersByTime(99);
+    await Promise.resolve();
+    expect(settled, 'still running 99 ms in').toBe(false);
+    vi.advanceTimersByTime(1);
+    expect((await timedOut).name).toBe('Sandbox.Timedout');
     expect(((await next) as Result).n).toBe(7);
   });
 });
 
 describe('LambdaHost idle processes', () => {
   it('stops processes idle longer than idleMs, keeping the warm ones', async () => {
+    // The host's idle timers run on a fake clock (the processes and their pipes stay real): none can fire while
+    // four cold starts spread out on a loaded machine, and each fires exactly when the test moves the clock.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const host = hostWith({ perFunction: 4, keepWarm: 1, idleMs: 300 });
-    await Promise.all([0, 1, 2, 3].map((n) => host.invoke('ingest', { n, sleepMs: 100 })));
-    expect(host.processes('ingest')).toBe(4);
-    const deadline = Date.now() + 5_000;
-    while (host.processes('ingest') > 1 && Date.now() < deadline) await sleep(50);
-    expect(host.processes('ingest')).toBe(1);
+    const burst = () =>
+      Promise.all([0, 1, 2, 3].map((n) => host.invoke('ingest', { n, sleepMs: 100 }))) as Promise<Result[]>;
+    const pids = new Set((await burst()).map((r) => r.pid));
+    expect(pids.size).toBe(4);
+    vi.advanceTimersByTime(299);
+    // None was stopped before idleMs: the next burst runs on the same four processes, no cold start.
+    expect(new Set((await burst()).map((r) => r.pid)), 'none stopped before idleMs').toEqual(pids);
+    // Idle again since that burst: idleMs from now, all but keepWarm are stopped.
+    vi.advanceTimersByTime(300);
+    // Told to stop now; each slot is free once its process has exited (SIGKILL: at once, however loaded).
+    await vi.waitFor(() => expect(host.processes('ingest')).toBe(1), { timeout: 30_000, interval: 20 });
     expect(osProcesses()).toBe(1);
     // The one kept is warm: the next invocation reuses it.
     const before = (await host.invoke('ingest', {})) as Result;
@@ -301,9 +345,12 @@ describe('LambdaHost idle processes', () => {
 
   it('stop ends every process and fails the invocations still waiting', async () => {
     const host = hostWith({ perFunction: 1 });
-    const running = errorOf(host.invoke('webhook', { sleepMs: 5_000 }));
+    let runs: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (runs = resolve));
+    const running = errorOf(host.invoke('webhook', { sleepMs: 5_000 }, { onStart: () => runs() }));
     const waiting = errorOf(host.invoke('webhook', {}));
-    await sleep(200);
+    // Stopped once the first one runs, not after a fixed delay its cold start may outlast.
+    await started;
     await host.stop();
     expect((await waiting).name).toBe('Lambda.ServiceException');
     expect((await running).name).toBe('Runtime.ExitError');

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LambdaHost } from '../../local/lambda-host.js';
 import { LocalStepFunctions } from '../../local/step-functions.js';
 import type { FunctionName } from '../../local/template.js';
@@ -56,12 +56,24 @@ async function run(host: LambdaHost): Promise<string | undefined> {
 }
 
 describe('LocalStepFunctions Lambda task timeout', () => {
+  // On a fake clock, the host's wait, its run and the step's TimeoutSeconds fire in the order their times say,
+  // however slowly a loaded machine runs the callbacks in between.
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('does not count the wait for an execution environment', async () => {
-    expect(await run(fakeHost(1_500, 300))).toBe(JSON.stringify('done'));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const output = run(fakeHost(1_500, 300));
+    await vi.advanceTimersByTimeAsync(1_800);
+    expect(await output).toBe(JSON.stringify('done'));
   });
 
   it('still times the task out once it has run longer than TimeoutSeconds', async () => {
-    expect(await run(fakeHost(0, 1_500))).toBe(JSON.stringify('timed out'));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const output = run(fakeHost(0, 1_500));
+    await vi.advanceTimersByTimeAsync(1_500);
+    expect(await output).toBe(JSON.stringify('timed out'));
   });
 });
 

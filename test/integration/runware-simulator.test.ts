@@ -795,8 +795,10 @@ describe('network and timing faults', () => {
     const started = performance.now();
     const submitted = watched.submit(sent);
 
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(simulator.acceptedTasks(sent.taskUUID)).toBe(1);
+    // Known as soon as the request arrives (however long that takes on a loaded machine), while the ack is held.
+    await expect
+      .poll(() => simulator.acceptedTasks(sent.taskUUID), { timeout: 30_000, interval: 10 })
+      .toBe(1);
     await expect(client().getResponse(sent.taskUUID)).resolves.toEqual({
       results: [],
       pending: 1,
