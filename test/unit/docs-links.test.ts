@@ -9,12 +9,6 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const README_MAX_LINES = 300;
 
-/**
- * Pages the README links to that are written on another branch: until that branch lands, only the link itself
- * is checked (exact path). Once the page exists it is checked like any other; then remove it from this list.
- */
-const WRITTEN_ELSEWHERE = new Set(['docs/testing.md']);
-
 const pages = [
   'README.md',
   ...readdirSync(join(ROOT, 'docs'))
@@ -97,7 +91,7 @@ function problemWith(link: Link): string | undefined {
     pathPart === '' ? join(ROOT, link.page) : resolve(ROOT, dirname(link.page), decodeURI(pathPart));
   const fromRoot = relative(ROOT, file);
   if (!existsSync(file)) {
-    return WRITTEN_ELSEWHERE.has(fromRoot) ? undefined : `${fromRoot} does not exist`;
+    return `${fromRoot} does not exist`;
   }
   if (anchor === undefined || anchor === '') return undefined;
   if (!file.endsWith('.md') || statSync(file).isDirectory()) return `#${anchor} points into ${fromRoot}`;
