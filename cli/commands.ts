@@ -3,15 +3,15 @@ import { hostname, userInfo } from 'node:os';
 import { basename, extname } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { requestCancel } from '../lambdas/core/cancel.js';
-import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
-import { executionArnOf, SfnExecutionStarter, SfnExecutionStopper } from '../lambdas/core/executions.js';
-import { type JobRecord, TERMINAL_STATUSES } from '../lambdas/core/job.js';
+import { DEFAULT_SETTINGS } from '../lambdas/core/contract/defaults.js';
 import {
   AUDIO_EXTENSIONS,
   acceptedExtensionsText,
   errorOutputKey,
   IMAGE_EXTENSIONS,
-} from '../lambdas/core/keys.js';
+} from '../lambdas/core/contract/keys.js';
+import { executionArnOf, SfnExecutionStarter, SfnExecutionStopper } from '../lambdas/core/executions.js';
+import { type JobRecord, TERMINAL_STATUSES } from '../lambdas/core/job.js';
 import { retryJob } from '../lambdas/core/retry.js';
 import { CliError, EXIT } from './errors.js';
 import { type Estimate, estimateCost, measureAudio, parseModel } from './estimate.js';

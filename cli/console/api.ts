@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { MAX_NUMBER_RESULTS } from '../../lambdas/core/settings.js';
+import { MAX_NUMBER_RESULTS } from '../../lambdas/core/contract/job-settings.js';
 import { parseSince } from '../commands.js';
 import { CliError } from '../errors.js';
 import { type ConsoleBackend, ConsoleError, type Spend } from './backend.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { fitTaskFailure, taskFailureCause } from './bounds.js';
+import { fitTaskFailure, taskFailureCause } from './contract/bounds.js';
 import type { GenerationResult, TaskError, TaskRecord } from './job.js';
 import { REDACTED, redactSecrets } from './redact.js';
 import { RUNWARE_ERROR_CODES } from './runware/error-codes.js';

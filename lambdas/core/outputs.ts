@@ -1,7 +1,7 @@
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { errorOutputKey } from './contract/keys.js';
+import { ARCHIVE_PREFIX, nameTakenMessage, ownerOf, stemOutputCandidates } from './contract/output-names.js';
 import { DeliveryError } from './errors.js';
-import { errorOutputKey } from './keys.js';
-import { ARCHIVE_PREFIX, nameTakenMessage, ownerOf, stemOutputCandidates } from './output-names.js';
 import type { OutputNameStore } from './store/outputs.js';
 
 export interface ErrorDocument {

@@ -2,12 +2,16 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { loadAttempt } from '../core/attempt.js';
+import {
+  CONTENT_TYPE_OF_FORMAT,
+  FILE_EXTENSION_OF_FORMAT,
+  type OutputFormat,
+} from '../core/contract/job-settings.js';
+import { videoOutputKey } from '../core/contract/keys.js';
+import { archiveKeyOf } from '../core/contract/output-names.js';
 import { DeliveryError, JobStateError, TransientError } from '../core/errors.js';
 import type { GenerationResult, StepInput } from '../core/job.js';
-import { videoOutputKey } from '../core/keys.js';
 import { checkVideo, type OutputProblem, outputCheckOf, type VideoFacts } from '../core/output-check.js';
-import { archiveKeyOf } from '../core/output-names.js';
-import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT, type OutputFormat } from '../core/settings.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { type ContainerReader, containerReader } from './container.js';
 import { type ArchivedVideo, type ShowDeps, type ShowOutput, showOrArchive } from './show.js';

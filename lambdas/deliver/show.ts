@@ -1,9 +1,9 @@
+import { recordOutputKey } from '../core/contract/keys.js';
+import { archiveRecordKeyOf } from '../core/contract/output-names.js';
 import { TransientError } from '../core/errors.js';
 import { followInbox } from '../core/follow-inbox.js';
 import type { DeliveredOutput, JobRecord, NotShown } from '../core/job.js';
-import { recordOutputKey } from '../core/keys.js';
 import type { OutputCheck, OutputProblem } from '../core/output-check.js';
-import { archiveRecordKeyOf } from '../core/output-names.js';
 import type { OutputWriter } from '../core/outputs.js';
 import { recordDocument } from '../core/record-document.js';
 import { changedInputs } from '../core/stem-files.js';

@@ -1,6 +1,6 @@
+import { FILE_EXTENSION_OF_FORMAT, type JobSettings } from '../core/contract/job-settings.js';
+import { nameTakenMessage, outputNamesOf, reservationOrder } from '../core/contract/output-names.js';
 import { ValidationError } from '../core/errors.js';
-import { nameTakenMessage, outputNamesOf, reservationOrder } from '../core/output-names.js';
-import { FILE_EXTENSION_OF_FORMAT, type JobSettings } from '../core/settings.js';
 import type { OutputNameStore } from '../core/store/outputs.js';
 
 /**

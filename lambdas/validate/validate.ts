@@ -1,8 +1,14 @@
 import { loadAttempt } from '../core/attempt.js';
-import { estimateCost, type ModelPrices } from '../core/cost.js';
+import { estimateCost, type ModelPrices } from '../core/contract/cost.js';
+import {
+  resolveSettings,
+  type SettingsDefaults,
+  SidecarSchema,
+  ttlProblem,
+} from '../core/contract/job-settings.js';
+import { normalizedImageKey } from '../core/contract/keys.js';
 import { ValidationError } from '../core/errors.js';
 import type { FileRef, MediaFacts, StepInput } from '../core/job.js';
-import { normalizedImageKey } from '../core/keys.js';
 import type { MediaLimits } from '../core/media/inspect.js';
 import {
   declaredSizeProblem,
@@ -11,7 +17,6 @@ import {
   MediaProblemsError,
 } from '../core/media/problems.js';
 import type { ObjectReader, ObjectWriter } from '../core/objects.js';
-import { resolveSettings, type SettingsDefaults, SidecarSchema, ttlProblem } from '../core/settings.js';
 import { ambiguityOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobSucceededDetailSchema } from '../../lambdas/core/job-events.js';
+import { JobSucceededDetailSchema } from '../../lambdas/core/contract/job-events.js';
 import { endpointsOf, writeEndpointsFile } from '../../local/endpoints-file.js';
 import type { VideoContentFault } from '../../local/runware/faults.js';
 import type { LocalStack } from '../../local/stack.js';

@@ -1,4 +1,4 @@
-import { ownerOf } from '../../lambdas/core/output-names.js';
+import { ownerOf } from '../../lambdas/core/contract/output-names.js';
 import type { ClaimOutcome, OutputNameStore } from '../../lambdas/core/store/outputs.js';
 
 /** The output-name claims in memory, for tests that mock S3 and have no table (same rule as the real store). */

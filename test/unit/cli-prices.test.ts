@@ -5,7 +5,7 @@ import type { CfnOutput } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { estimate } from '../../cli/commands.js';
 import { PRICES_OUTPUT, priceTable } from '../../cli/prices.js';
-import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults.js';
+import { DEFAULT_SETTINGS } from '../../lambdas/core/contract/defaults.js';
 import { type EndpointsFile, writeEndpointsFile } from '../../local/endpoints-file.js';
 import { makeSampleVoice } from '../../local/ffmpeg.js';
 import { build } from '../infra/synth';

@@ -489,7 +489,9 @@ describe('HttpVideoSource errors', () => {
 
 describe('output keys', () => {
   it('fit S3 1,024-byte limit for a stem at the input limit, keeping the suffix', async () => {
-    const { errorOutputKey, recordOutputKey, videoOutputKey } = await import('../../lambdas/core/keys.js');
+    const { errorOutputKey, recordOutputKey, videoOutputKey } = await import(
+      '../../lambdas/core/contract/keys.js'
+    );
     const stem = `a/${'é'.repeat(505)}`; // 1,012 bytes: a valid input key with `inbox/` and `.mp3`
     for (const key of [errorOutputKey(stem), recordOutputKey(stem), videoOutputKey(stem, 'mp4', 1, 2)]) {
       expect(Buffer.byteLength(key, 'utf8')).toBeLessThanOrEqual(1024);

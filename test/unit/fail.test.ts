@@ -7,7 +7,7 @@ import {
   EVENTBRIDGE_ENTRY_MAX_BYTES,
   eventEntrySize,
   taskFailureCause,
-} from '../../lambdas/core/bounds.js';
+} from '../../lambdas/core/contract/bounds.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { type FailDeps, failJob, failureLogAttributes } from '../../lambdas/fail/fail.js';
 import { useOutputBucket, useStores } from '../support/harness.js';

@@ -1,6 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
+import {
+  failureCategory,
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+} from '../../lambdas/core/contract/metric-names';
 import { RunwareBusyError, TransientError } from '../../lambdas/core/errors';
-import { failureCategory, METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/core/metric-names';
 import { PipelineMetrics, stageDurations } from '../../lambdas/core/metrics';
 
 interface EmfLine {

@@ -6,9 +6,9 @@ import {
   outputNamesOf,
   ownerOf,
   reservationOrder,
-} from '../../lambdas/core/output-names.js';
+} from '../../lambdas/core/contract/output-names.js';
+import { outputReservationExpiresAt } from '../../lambdas/core/contract/retention.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
-import { outputReservationExpiresAt } from '../../lambdas/core/retention.js';
 import { keys } from '../../lambdas/core/store/table.js';
 import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
 import { useOutputBucket, useStores } from '../support/harness.js';
