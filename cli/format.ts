@@ -1,5 +1,5 @@
+import { STAGES } from '../lambdas/core/contract/lifecycle.js';
 import { archiveKeyOf, archiveRecordKeyOf } from '../lambdas/core/contract/output-names.js';
-import { STAGES } from '../lambdas/core/errors.js';
 import type { JobRecord } from '../lambdas/core/job.js';
 
 /** Pure formatting of job records for people: the CLI's human output (`--json` prints the records instead). */

@@ -1,4 +1,4 @@
-import type { Stage } from './errors.js';
+import type { Stage } from './contract/lifecycle.js';
 import type { JobEventPublisher } from './events.js';
 import type { ExecutionStopper } from './executions.js';
 import { CANCELLABLE_STATUSES, type JobRecord, type TaskRecord } from './job.js';

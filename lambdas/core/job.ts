@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { JobSettingsSchema } from './contract/job-settings.js';
-import { STAGES } from './errors.js';
+import { STAGES } from './contract/lifecycle.js';
 import { OutputCheckSchema } from './output-check.js';
 
 /**

@@ -1,5 +1,6 @@
 import { finishCancel } from '../core/cancel.js';
-import { parseErrorCause, type Stage, stageOfError } from '../core/errors.js';
+import type { Stage } from '../core/contract/lifecycle.js';
+import { parseErrorCause, stageOfError } from '../core/errors.js';
 import type { JobEventPublisher } from '../core/events.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
 import { safeMessage } from '../core/redact.js';
