@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { basename, extname } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { executionArnOf, SfnExecutionStarter, SfnExecutionStopper } from '../lambdas/core/aws/executions.js';
 import { requestCancel } from '../lambdas/core/cancel.js';
 import { DEFAULT_SETTINGS } from '../lambdas/core/contract/defaults.js';
 import {
@@ -10,7 +11,6 @@ import {
   errorOutputKey,
   IMAGE_EXTENSIONS,
 } from '../lambdas/core/contract/keys.js';
-import { executionArnOf, SfnExecutionStarter, SfnExecutionStopper } from '../lambdas/core/executions.js';
 import { type JobRecord, TERMINAL_STATUSES } from '../lambdas/core/job.js';
 import { retryJob } from '../lambdas/core/retry.js';
 import { CliError, EXIT } from './errors.js';

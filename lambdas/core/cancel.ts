@@ -1,6 +1,6 @@
+import type { ExecutionStopper } from './aws/executions.js';
+import type { JobEventPublisher } from './aws/job-event-publisher.js';
 import type { Stage } from './contract/lifecycle.js';
-import type { JobEventPublisher } from './events.js';
-import type { ExecutionStopper } from './executions.js';
 import { CANCELLABLE_STATUSES, type JobRecord, type TaskRecord } from './job.js';
 import type { OutputWriter } from './outputs.js';
 import type { BudgetStore } from './store/budget.js';

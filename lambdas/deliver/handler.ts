@@ -1,8 +1,8 @@
 import * as z from 'zod';
+import { metrics } from '../core/aws/metrics.js';
+import { dynamoClient, s3Client } from '../core/aws/runtime.js';
 import { csv, loadConfig } from '../core/config.js';
-import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
-import { dynamoClient, s3Client } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';

@@ -1,7 +1,7 @@
+import type { JobEventPublisher } from '../core/aws/job-event-publisher.js';
 import { finishCancel } from '../core/cancel.js';
 import type { Stage } from '../core/contract/lifecycle.js';
 import { parseErrorCause, stageOfError } from '../core/errors.js';
-import type { JobEventPublisher } from '../core/events.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
 import { safeMessage } from '../core/redact.js';
 import type { BudgetStore } from '../core/store/budget.js';

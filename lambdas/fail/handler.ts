@@ -1,10 +1,10 @@
 import * as z from 'zod';
+import { EventBridgeJobEvents } from '../core/aws/job-event-publisher.js';
+import { metrics } from '../core/aws/metrics.js';
+import { dynamoClient, eventsClient, logger, s3Client } from '../core/aws/runtime.js';
 import { loadConfig } from '../core/config.js';
 import { executionEndMessage } from '../core/errors.js';
-import { EventBridgeJobEvents } from '../core/events.js';
-import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
-import { dynamoClient, eventsClient, logger, s3Client } from '../core/runtime.js';
 import { releasingSlotStore } from '../core/slot-wake.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';

@@ -1,7 +1,7 @@
 import { claimNextAttempt, isRetryable, newAttempt } from '../core/attempt.js';
+import type { ExecutionStarter } from '../core/aws/executions.js';
 import { classifyKey, decodeS3Key, type FileRole, normalizeSequencer } from '../core/contract/keys.js';
 import { jobExpiresAt, pairingExpiresAt } from '../core/contract/retention.js';
-import type { ExecutionStarter } from '../core/executions.js';
 import { followInbox } from '../core/follow-inbox.js';
 import type { FileRef, JobRecord, StoredFile } from '../core/job.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadAttempt, unansweredSendNote } from '../core/attempt.js';
+import type { InputPresigner } from '../core/aws/presign.js';
 import { notifyIfDone, type TaskNotifier } from '../core/completion.js';
 import {
   JobStateError,
@@ -9,7 +10,6 @@ import {
   WaitDeadlineError,
 } from '../core/errors.js';
 import type { JobRecord, StepInput } from '../core/job.js';
-import type { InputPresigner } from '../core/presign.js';
 import type { RunwareClient } from '../core/runware/client.js';
 import type { VideoInferenceTask } from '../core/runware/schemas.js';
 import type { JobStore } from '../core/store/jobs.js';

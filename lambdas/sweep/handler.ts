@@ -1,8 +1,8 @@
 import * as z from 'zod';
+import { metrics } from '../core/aws/metrics.js';
+import { dynamoClient, logger, s3Client } from '../core/aws/runtime.js';
 import { loadConfig } from '../core/config.js';
-import { metrics } from '../core/metrics.js';
 import { OutputWriter } from '../core/outputs.js';
-import { dynamoClient, logger, s3Client } from '../core/runtime.js';
 import { releasingSlotStore } from '../core/slot-wake.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoFileStore } from '../core/store/files.js';

@@ -1,4 +1,5 @@
 import { loadAttempt } from '../core/attempt.js';
+import type { ObjectReader, ObjectWriter } from '../core/aws/input-objects.js';
 import { estimateCost, type ModelPrices } from '../core/contract/cost.js';
 import {
   resolveSettings,
@@ -16,7 +17,6 @@ import {
   type MediaProblem,
   MediaProblemsError,
 } from '../core/media/problems.js';
-import type { ObjectReader, ObjectWriter } from '../core/objects.js';
 import { ambiguityOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';

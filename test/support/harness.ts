@@ -1,7 +1,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/executions.js';
+import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/aws/executions.js';
 import { OutputWriter } from '../../lambdas/core/outputs.js';
 import { DynamoBudgetStore } from '../../lambdas/core/store/budget.js';
 import { DynamoFileStore } from '../../lambdas/core/store/files.js';

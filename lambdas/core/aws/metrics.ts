@@ -11,9 +11,9 @@ import {
   STAGE_DIMENSION,
   STAGE_SPANS,
   type StageSpan,
-} from './contract/metric-names.js';
-import { RunwareBusyError } from './errors.js';
-import type { JobRecord } from './job.js';
+} from '../contract/metric-names.js';
+import { RunwareBusyError } from '../errors.js';
+import type { JobRecord } from '../job.js';
 
 /** What the sweep sees of the Runware slots on each run. */
 export interface SlotGauge {
