@@ -2,7 +2,7 @@ import type { ExecutionStopper } from './aws/executions.js';
 import type { JobEventPublisher } from './aws/job-event-publisher.js';
 import type { Stage } from './contract/lifecycle.js';
 import { CANCELLABLE_STATUSES, type JobRecord, type TaskRecord } from './job.js';
-import type { OutputWriter } from './outputs.js';
+import type { OutputWriter } from './outputs/writer.js';
 import type { BudgetStore } from './store/budget.js';
 import type { JobStore } from './store/jobs.js';
 import type { SlotStore } from './store/slots.js';

@@ -2,7 +2,7 @@ import type { JobEventPublisher } from '../core/aws/job-event-publisher.js';
 import { finishCancel } from '../core/cancel.js';
 import type { Stage } from '../core/contract/lifecycle.js';
 import { parseErrorCause, stageOfError } from '../core/errors.js';
-import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
+import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs/writer.js';
 import { safeMessage } from '../core/redact.js';
 import type { BudgetStore } from '../core/store/budget.js';
 import type { JobStore } from '../core/store/jobs.js';

@@ -8,7 +8,7 @@ import { DEFAULT_MEDIA_LIMITS } from '../core/media/inspect.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
-import { DynamoOutputNameStore } from '../core/store/outputs.js';
+import { DynamoOutputNameStore } from '../core/store/output-claims.js';
 import { Table } from '../core/store/table.js';
 import { validateOrRefuse } from './validate.js';
 

@@ -17,11 +17,11 @@ import {
   type MediaProblem,
   MediaProblemsError,
 } from '../core/media/problems.js';
+import { reserveOutputNames } from '../core/outputs/reserve.js';
 import { ambiguityOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
-import type { OutputNameStore } from '../core/store/outputs.js';
-import { reserveOutputNames } from './reserve-outputs.js';
+import type { OutputNameStore } from '../core/store/output-claims.js';
 
 /** A sidecar is a few settings; anything larger is not one. */
 export const MAX_SIDECAR_BYTES = 64 * 1024;

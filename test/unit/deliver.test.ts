@@ -13,11 +13,11 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord, StoredFile } from '../../lambdas/core/job.js';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { reserveOutputNames } from '../../lambdas/core/outputs/reserve.js';
+import { OutputWriter } from '../../lambdas/core/outputs/writer.js';
 import { jobIdOf } from '../../lambdas/core/stem-files.js';
 import { type DeliverDeps, deliverJob } from '../../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../../lambdas/deliver/video-source.js';
-import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
 import { useStores } from '../support/harness.js';
 import { result, seedValidatedJob } from '../support/jobs.js';
 import { box, type Mp4Shape, mp4File, mp4Header } from '../support/mp4.js';

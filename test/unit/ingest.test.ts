@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { ExecutionStarter } from '../../lambdas/core/aws/executions.js';
 import { pairingExpiresAt } from '../../lambdas/core/contract/retention.js';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { OutputWriter } from '../../lambdas/core/outputs/writer.js';
 import { keys } from '../../lambdas/core/store/table.js';
 import { forgetObject, type IngestDeps, ingestObject, jobIdOf } from '../../lambdas/ingest/ingest.js';
 import { InboxEvents, ingestDeps, RecordingStarter, useStores } from '../support/harness.js';

@@ -8,9 +8,9 @@ import {
   reservationOrder,
 } from '../../lambdas/core/contract/output-names.js';
 import { outputReservationExpiresAt } from '../../lambdas/core/contract/retention.js';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { reserveOutputNames } from '../../lambdas/core/outputs/reserve.js';
+import { OutputWriter } from '../../lambdas/core/outputs/writer.js';
 import { keys } from '../../lambdas/core/store/table.js';
-import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
 import { useOutputBucket, useStores } from '../support/harness.js';
 
 const db = useStores();
