@@ -17,7 +17,7 @@ import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { webhookUrl } from '../core/webhook-token.js';
 import { type AdoptionOutcome, continueAdoptedTask } from './adopt.js';
-import { type BudgetDeps, reserveBudget } from './budget.js';
+import { type BudgetDeps, reserveBudget } from './reserve-budget.js';
 
 export interface SubmitDeps extends BudgetDeps {
   jobs: JobStore;
