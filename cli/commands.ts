@@ -14,7 +14,7 @@ import {
 import { type JobRecord, TERMINAL_STATUSES } from '../lambdas/core/job.js';
 import { retryJob } from '../lambdas/core/retry.js';
 import { CliError, EXIT } from './errors.js';
-import { type Estimate, estimateCost, measureAudio, parseModel } from './estimate.js';
+import { type Estimate, estimateCost, measureAudio, parseModel } from './estimate-cost.js';
 import {
   describeJob,
   jobsTable,

@@ -9,7 +9,7 @@ import { DynamoBudgetStore, utcDay, utcMonth } from '../../lambdas/core/store/bu
 import { DynamoSlotStore } from '../../lambdas/core/store/slots.js';
 import { cancel, operator, retry } from '../commands.js';
 import { CliError, EXIT } from '../errors.js';
-import { estimateCost, parseModel } from '../estimate.js';
+import { estimateCost, parseModel } from '../estimate-cost.js';
 import type { PriceTable } from '../prices.js';
 import type { Target } from '../target.js';
 

@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSince } from '../../cli/commands.js';
 import { EXIT } from '../../cli/errors.js';
-import { estimateCost, parseModel } from '../../cli/estimate.js';
+import { estimateCost, parseModel } from '../../cli/estimate-cost.js';
 import {
   describeJob,
   duration,
