@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CfnOutput } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { estimate } from '../../cli/commands.js';
+import { estimate } from '../../cli/commands/estimate.js';
 import { PRICES_OUTPUT, priceTable } from '../../cli/prices.js';
 import { DEFAULT_SETTINGS } from '../../lambdas/core/contract/defaults.js';
 import { type EndpointsFile, writeEndpointsFile } from '../../local/endpoints-file.js';

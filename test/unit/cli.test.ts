@@ -1,7 +1,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseSince } from '../../cli/commands.js';
+import { parseSince } from '../../cli/commands/since.js';
 import { EXIT } from '../../cli/errors.js';
 import { estimateCost, parseModel } from '../../cli/estimate-cost.js';
 import {
