@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type LocalExecution, type LocalStepFunctions, SfnApiError } from './step-functions.js';
+import { SfnApiError } from './sfn-task-tokens.js';
+import type { LocalExecution, LocalStepFunctions } from './step-functions.js';
 
 /** A secret of local mode's Secrets Manager. */
 export interface LocalSecret {
