@@ -17,10 +17,10 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
-import { OutputWriter } from '../lambdas/core/outputs.js';
+import { OutputWriter } from '../lambdas/core/outputs/writer.js';
 import { DynamoFileStore } from '../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
-import { DynamoShownOutputsStore } from '../lambdas/core/store/shown.js';
+import { DynamoShownOutputsStore } from '../lambdas/core/store/shown-outputs.js';
 import { Table } from '../lambdas/core/store/table.js';
 import { deliverJob } from '../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../lambdas/deliver/video-source.js';

@@ -1,6 +1,6 @@
-import { STAGES } from '../lambdas/core/errors.js';
+import { STAGES } from '../lambdas/core/contract/lifecycle.js';
+import { archiveKeyOf, archiveRecordKeyOf } from '../lambdas/core/contract/output-names.js';
 import type { JobRecord } from '../lambdas/core/job.js';
-import { archiveKeyOf, archiveRecordKeyOf } from '../lambdas/core/output-names.js';
 
 /** Pure formatting of job records for people: the CLI's human output (`--json` prints the records instead). */
 

@@ -1,5 +1,12 @@
 import { parseArgs } from 'node:util';
-import { cancel, cost, estimate, jobs, type Outcome, retry, status, submit } from './commands.js';
+import { cancel } from './commands/cancel.js';
+import type { Outcome } from './commands/common.js';
+import { cost } from './commands/cost.js';
+import { estimate } from './commands/estimate.js';
+import { jobs } from './commands/jobs.js';
+import { retry } from './commands/retry.js';
+import { status } from './commands/status.js';
+import { submit } from './commands/submit.js';
 import { consoleCommand, parsePort } from './console/command.js';
 import { CliError, EXIT } from './errors.js';
 import { priceTable } from './prices.js';

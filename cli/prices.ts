@@ -1,5 +1,5 @@
-import { type ModelPrices, ModelPricesJson } from '../lambdas/core/cost.js';
-import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
+import { type ModelPrices, ModelPricesJson } from '../lambdas/core/contract/cost.js';
+import { DEFAULT_SETTINGS } from '../lambdas/core/contract/defaults.js';
 import { STACK_NAME } from '../lib/construct-ids.js';
 import { chosenLocal, stackOutputs, type TargetOptions } from './target.js';
 

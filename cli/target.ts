@@ -6,7 +6,7 @@ import { DynamoFileStore } from '../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { Table } from '../lambdas/core/store/table.js';
 import { STACK_NAME } from '../lib/construct-ids.js';
-import { DEFAULT_ENDPOINTS_FILE, type EndpointsFile, readEndpointsFile } from '../local/endpoints-file.js';
+import { DEFAULT_ENDPOINTS_FILE, type EndpointsFile, readEndpointsFile } from './endpoints-file.js';
 import { CliError, EXIT } from './errors.js';
 
 /** The pipeline the CLI talks to: local mode or a deployed stack, reached through the same clients. */

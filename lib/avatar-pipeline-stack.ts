@@ -1,6 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { normalizedCopyExpirationDays } from '../lambdas/core/retention';
+import { normalizedCopyExpirationDays } from '../lambdas/core/contract/retention';
 import { CONSTRUCT_IDS as IDS } from './construct-ids';
 import { Dashboard } from './dashboard';
 import { Monitoring, WEBHOOK_REFUSED_ALARM_THRESHOLD } from './monitoring';

@@ -10,7 +10,7 @@ import {
   STAGE_DIMENSION,
   STAGE_SPANS,
   type StageSpan,
-} from '../lambdas/core/metric-names';
+} from '../lambdas/core/contract/metric-names';
 import type { PipelineFunctionName } from './function-names';
 import { BUDGET_ALARM_SHARE, BUDGET_GAUGE_PERIOD } from './monitoring';
 import { pipelineMetric, searchByDimension } from './pipeline-metrics';
@@ -40,7 +40,7 @@ export interface DashboardProps {
 }
 
 /**
- * One CloudWatch dashboard of the pipeline, from the metrics the functions emit (`lambdas/core/metric-names.ts`):
+ * One CloudWatch dashboard of the pipeline, from the metrics the functions emit (`lambdas/core/contract/metric-names.ts`):
  * jobs by how they ended, stage durations, tasks in flight and jobs waiting for a slot, Runware errors by code,
  * refused webhooks, function errors, cost per day against the daily budget, and what the month and the day have
  * committed (the sweep's gauges) against the budgets.

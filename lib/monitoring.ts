@@ -9,7 +9,11 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { ALARMED_FAILURE_CATEGORIES, FAILURE_CATEGORY_DIMENSION, METRIC } from '../lambdas/core/metric-names';
+import {
+  ALARMED_FAILURE_CATEGORIES,
+  FAILURE_CATEGORY_DIMENSION,
+  METRIC,
+} from '../lambdas/core/contract/metric-names';
 import { functionConstructId, type PipelineFunctionName } from './function-names';
 import { pipelineMetric } from './pipeline-metrics';
 

@@ -6,7 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { JOB_EVENT_TYPES } from '../lambdas/core/job-events';
+import { JOB_EVENT_TYPES } from '../lambdas/core/contract/job-events';
 import { EVENT_SOURCE } from './workflow';
 
 export interface JobNotificationsProps {

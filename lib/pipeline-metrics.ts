@@ -1,9 +1,9 @@
 import type { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { METRICS_NAMESPACE, METRICS_SERVICE } from '../lambdas/core/metric-names';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../lambdas/core/contract/metric-names';
 
 /**
- * One of the pipeline's own metrics (`lambdas/core/metric-names.ts`), as the functions emit it: in the pipeline's
+ * One of the pipeline's own metrics (`lambdas/core/contract/metric-names.ts`), as the functions emit it: in the pipeline's
  * namespace, with the `service` dimension Powertools adds and the metric's own dimension, if any.
  */
 export function pipelineMetric(

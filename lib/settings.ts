@@ -1,14 +1,14 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import { z } from 'zod';
-import { DEFAULT_SETTINGS as D } from '../lambdas/core/defaults';
-import { MAX_HARD_DEADLINE_SECONDS, MIN_JOB_RECORD_RETENTION_DAYS } from '../lambdas/core/retention';
-import { AVATAR_MODELS, MAX_TTL_SECONDS, PROMPT_MAX_LENGTH } from '../lambdas/core/settings';
+import { DEFAULT_SETTINGS as D } from '../lambdas/core/contract/defaults';
+import { AVATAR_MODELS, MAX_TTL_SECONDS, PROMPT_MAX_LENGTH } from '../lambdas/core/contract/job-settings';
+import { MAX_HARD_DEADLINE_SECONDS, MIN_JOB_RECORD_RETENTION_DAYS } from '../lambdas/core/contract/retention';
 import { defaultResultTtlSeconds, minResultTtlSeconds } from './delivery-window';
 
 /**
  * Deploy-time settings of the pipeline, read from CDK context (`cdk.json` or `cdk deploy -c name=value`).
- * Every setting has a documented default (the values live in `lambdas/core/defaults.ts`); an invalid value fails
+ * Every setting has a documented default (the values live in `lambdas/core/contract/defaults.ts`); an invalid value fails
  * synth with the setting's name.
  */
 export interface Settings {

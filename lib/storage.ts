@@ -2,10 +2,10 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { DEFAULT_SETTINGS } from '../lambdas/core/defaults';
-import { NORMALIZED_PREFIX } from '../lambdas/core/keys';
-import { ARCHIVE_PREFIX } from '../lambdas/core/output-names';
-import { normalizedCopyExpirationDays } from '../lambdas/core/retention';
+import { DEFAULT_SETTINGS } from '../lambdas/core/contract/defaults';
+import { NORMALIZED_PREFIX } from '../lambdas/core/contract/keys';
+import { ARCHIVE_PREFIX } from '../lambdas/core/contract/output-names';
+import { normalizedCopyExpirationDays } from '../lambdas/core/contract/retention';
 import { TABLE_SCHEMA } from '../lambdas/core/store/schema';
 
 export interface StorageProps {

@@ -5,8 +5,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { CANCEL_STOP_ERROR } from '../lambdas/core/cancel';
+import { JOB_EVENT_SOURCE, JOB_EVENT_VERSION } from '../lambdas/core/contract/job-events';
 import { TRANSIENT_ERROR_NAMES } from '../lambdas/core/errors';
-import { JOB_EVENT_SOURCE, JOB_EVENT_VERSION } from '../lambdas/core/job-events';
 import { CONSTRUCT_IDS } from './construct-ids';
 import { TRANSIENT_RETRY } from './delivery-window';
 import { acknowledge, wildcardResource } from './nag';
@@ -150,7 +150,7 @@ export class Workflow extends Construct {
     });
     const recordStep = invoke('Record', record, job, '$.recorded');
     const deliverStep = invoke('Deliver', deliver, job, '$.delivery');
-    // Event details are versioned (docs/events.md, lambdas/core/job-events.ts): a new field keeps the version.
+    // Event details are versioned (docs/events.md, lambdas/core/contract/job-events.ts): a new field keeps the version.
     const version = { version: JOB_EVENT_VERSION };
     const publishSucceeded = publish('PublishSucceeded', 'JobSucceeded', {
       ...version,

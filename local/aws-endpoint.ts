@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type LocalExecution, type LocalStepFunctions, SfnApiError } from './step-functions.js';
+import { closeServer, listenLocal } from './listen.js';
+import { SfnApiError } from './sfn-task-tokens.js';
+import type { LocalExecution, LocalStepFunctions } from './step-functions.js';
 
 /** A secret of local mode's Secrets Manager. */
 export interface LocalSecret {
@@ -46,8 +47,7 @@ export class LocalAwsEndpoint {
         reply(res, 500, { __type: 'InternalFailure', message: String(error) }),
       );
     });
-    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return listenLocal(this.server, port);
   }
 
   /** `onEvent` gets the entries the functions put with EventBridge PutEvents (JobCancelled). */
@@ -67,9 +67,7 @@ export class LocalAwsEndpoint {
   }
 
   async stop(): Promise<void> {
-    // close() alone waits for open connections (an SDK client's keep-alive ones) to end on their own.
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await closeServer(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,11 +1,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { publishEndpoints } from '../cli/endpoints-file.js';
 import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { Table } from '../lambdas/core/store/table.js';
 import { parseCliArgs } from './cli-args.js';
 import { assertCloudAssembly, NotAnAssemblyError } from './cloud-assembly.js';
-import { publishEndpoints } from './endpoints-file.js';
 import { makeSamplePortrait, makeSampleVoice, probe } from './ffmpeg.js';
 import { PortsTakenError } from './ports.js';
 import { LocalStack } from './stack.js';

@@ -1,155 +1,32 @@
-import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
-  DEFAULT_EPHEMERAL_STORAGE_MB,
-  diskUsageBytes,
-  type InvocationType,
-  openRssProbe,
+  type Environment,
+  forkEnvironment,
+  INIT_MS,
+  type Invocation,
+  type LimitsWatch,
+  storageExceeded,
+  watchEnvironment,
+} from './lambda-environment.js';
+import { LambdaFunctionError, LambdaServiceError } from './lambda-errors.js';
+import {
+  DEFAULTS,
+  type InvokeOptions,
+  type LambdaConcurrency,
+  type LambdaHostOptions,
+} from './lambda-host-options.js';
+import {
   payloadBytes,
   REQUEST_LIMIT_BYTES,
   RESPONSE_LIMIT_BYTES,
   requestTooLargeMessage,
 } from './lambda-limits.js';
-import { type FunctionName, type LocalFunction, localFunctionName } from './template.js';
+import type { FunctionName } from './template.js';
 
+export type { InvokeOptions, LambdaConcurrency, LambdaHostOptions } from './lambda-host-options.js';
 export type { InvocationType } from './lambda-limits.js';
-
-const CHILD = join(fileURLToPath(new URL('.', import.meta.url)), 'lambda-child.mjs');
-
-/** A function error as Lambda reports it: Step Functions matches `name` (the errorType) in Retry and Catch. */
-export class LambdaFunctionError extends Error {
-  constructor(
-    readonly errorType: string,
-    readonly errorMessage: string,
-  ) {
-    // `message` is what Step Functions puts in `Cause`: the JSON payload Lambda returns for a function error.
-    super(JSON.stringify({ errorType, errorMessage }));
-    this.name = errorType;
-  }
-}
-
-/**
- * Lambda refused the invocation itself (the Invoke API answered an error status): the function never ran. A
- * `LambdaFunctionError` too, so that callers that pass function errors on (Step Functions) pass this one on as well.
- */
-export class LambdaServiceError extends LambdaFunctionError {
-  constructor(
-    errorType: string,
-    errorMessage: string,
-    /** The Invoke API's HTTP status. */
-    readonly statusCode: number,
-  ) {
-    super(errorType, errorMessage);
-  }
-}
-
-/** How many execution environments (processes) local mode may keep, and for how long. */
-export interface LambdaConcurrency {
-  /**
-   * Environments per function when its template sets no `ReservedConcurrentExecutions`. Invocations beyond it
-   * wait, first in first out, for one of them to be free.
-   * @default 6
-   */
-  perFunction?: number;
-  /**
-   * Environments of all functions together (the account's concurrency limit, scaled to one machine). At the
-   * limit, an idle environment of another function is stopped to make room; if none is idle, the invocation
-   * waits. Every invocation ends by its function's timeout at the latest, so waiting never deadlocks.
-   * @default 24
-   */
-  total?: number;
-  /**
-   * Environments per function kept however long they sit idle, so that sequential work stays warm.
-   * @default 1
-   */
-  keepWarm?: number;
-  /**
-   * How long an environment beyond `keepWarm` may sit idle before it is stopped.
-   * @default 30_000
-   */
-  idleMs?: number;
-}
-
-export interface LambdaHostOptions {
-  functions: Record<FunctionName, LocalFunction>;
-  /** Added to every function's own environment: endpoints, region, credentials. */
-  sharedEnvironment: Record<string, string>;
-  /** Where each function's output goes (one line at a time). */
-  log: (name: FunctionName, line: string) => void;
-  concurrency?: LambdaConcurrency;
-  /**
-   * How often the resident memory of a running environment is compared with its function's `MemorySize`, in ms.
-   * A spike shorter than this between two samples goes unseen (Lambda's cgroup would see it).
-   * @default 100
-   */
-  memoryPollMs?: number;
-  /**
-   * Folder under which each environment gets its own `/tmp` (its `TMPDIR`), removed when the environment ends.
-   * @default a new folder in the operating system's temporary directory, removed by {@link LambdaHost.stop}
-   */
-  tmpRoot?: string;
-}
-
-/** Options of one invocation. */
-export interface InvokeOptions {
-  /**
-   * Called when it starts running in an environment (after any wait for one): callers that time the invocation
-   * start their clock there.
-   */
-  onStart?: () => void;
-  /**
-   * `Event` for an asynchronous invocation (EventBridge targets), with its smaller request limit and no response
-   * limit; `RequestResponse` waits for the result.
-   * @default 'RequestResponse'
-   */
-  invocationType?: InvocationType;
-}
-
-/** Sized for a 2-core, 24 GiB machine: a bundle's process takes about 60-120 MiB resident. */
-const DEFAULTS: Required<LambdaConcurrency> = { perFunction: 6, total: 24, keepWarm: 1, idleMs: 30_000 };
-
-interface Invocation {
-  id: string;
-  /** Order of arrival: waiting invocations run oldest first. */
-  seq: number;
-  /** When it was made: the time it waited is counted for `waits`. */
-  at: number;
-  onStart?: () => void;
-  name: FunctionName;
-  event: unknown;
-  invocationType: InvocationType;
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-}
-
-interface Environment {
-  name: FunctionName;
-  child: ChildProcess;
-  ready: boolean;
-  /** The invocation it runs; an environment started for an invocation runs it as soon as it is ready. */
-  current?: Invocation;
-  /** Set once it has been told to stop: it takes no more work, but holds its slot until the process is gone. */
-  stopping: boolean;
-  /** When it last became free (the longest idle is stopped first to make room). */
-  idleSince?: number;
-  idleTimer?: NodeJS.Timeout;
-  /** The function's timeout while it runs; Lambda's init limit while it starts. */
-  runTimer?: NodeJS.Timeout;
-  /** Samples its resident memory and its `/tmp` while it starts or runs. */
-  watch?: NodeJS.Timeout;
-  /** Its own `/tmp` (the `TMPDIR` of its process). */
-  tmp: string;
-  /** Set when local mode ended it for exceeding a limit: how its invocation is reported once the process is gone. */
-  exceeded?: { errorType: string; errorMessage: string };
-  /** The most resident memory seen, in MiB (Lambda's "Max Memory Used"). */
-  maxMemoryMiB: number;
-}
-
-/** Lambda gives a function's initialisation 10 s, then retries it as part of the invocation. */
-const INIT_MS = 10_000;
 
 /**
  * Runs the synthesized Lambda bundles, each in its own processes with its own environment, the way Lambda
@@ -354,38 +231,10 @@ export class LambdaHost {
   private start(invocation: Invocation): void {
     const { name } = invocation;
     const fn = this.options.functions[name];
-    const [file, exportName] = fn.handler.split('.');
     // Lambda's /tmp belongs to one execution environment: kept across its invocations, gone with it.
     const tmp = join(this.tmpRoot, `${name}-${this.nextEnvironment++}`);
     mkdirSync(tmp, { recursive: true });
-    const child = fork(
-      CHILD,
-      [
-        join(fn.assetDir, `${file}.mjs`),
-        exportName ?? 'handler',
-        localFunctionName(name),
-        String(fn.timeoutSeconds * 1000),
-      ],
-      {
-        // The bundles are plain JavaScript: no TypeScript loader or other flag of the parent (under `npm start`
-        // every child would otherwise load tsx, about 0.5 s and 110 MiB more each). Lambda's runtime starts
-        // node with no loader either.
-        execArgv: [],
-        env: {
-          PATH: process.env.PATH ?? '',
-          // Bundles carry sharp's linux-arm64 binary (for Lambda); this machine's one comes from the repo's modules.
-          NODE_PATH: fileURLToPath(new URL('../node_modules', import.meta.url)),
-          ...this.options.sharedEnvironment,
-          ...fn.environment,
-          AWS_LAMBDA_FUNCTION_NAME: localFunctionName(name),
-          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-          AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-          // Where `os.tmpdir()` points; code that names `/tmp` itself would miss it (no bundle does today).
-          TMPDIR: tmp,
-        },
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      },
-    );
+    const child = forkEnvironment(fn, name, tmp, this.options.sharedEnvironment);
     const env: Environment = {
       name,
       child,
@@ -395,7 +244,7 @@ export class LambdaHost {
       tmp,
       maxMemoryMiB: 0,
     };
-    this.watch(env, fn);
+    watchEnvironment(env, fn, this.limitsWatch());
     env.runTimer = setTimeout(
       () => {
         const current = env.current;
@@ -440,7 +289,7 @@ export class LambdaHost {
         const current = env.current;
         if (message.id === undefined || !current || current.id !== message.id) return;
         // What the function left in /tmp counts when it answers too (a short run may end between two checks).
-        if (this.storageExceeded(env, fn, current)) return;
+        if (storageExceeded(env, fn, current, this.limitsWatch())) return;
         this.finish(env);
         if (message.error)
           current.reject(new LambdaFunctionError(message.error.errorType, message.error.errorMessage));
@@ -521,65 +370,16 @@ export class LambdaHost {
     if (crash?.as === 'timeout') setTimeout(expire, Number(crash.after));
   }
 
-  /**
-   * Samples the environment's resident memory (and, every tenth sample, its /tmp) while it starts or runs; an
-   * idle environment costs one timer tick. Lambda ends an environment over its memory with the process killed and
-   * reports `Runtime.OutOfMemory` ("Runtime exited with error: signal: killed"; the Telemetry API's
-   * `platform.report` record carries `"errorType": "Runtime.OutOfMemory"`:
-   * https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html). The memory counted is the process's
-   * own RSS: processes it starts are not added (Lambda counts the whole sandbox), and a spike shorter than the
-   * sampling period can pass unseen.
-   */
-  private watch(env: Environment, fn: LocalFunction): void {
-    const period = this.options.memoryPollMs ?? 100;
-    const probe = env.child.pid === undefined ? undefined : openRssProbe(env.child.pid);
-    if (probe) env.child.once('exit', () => probe.close());
-    let tick = 0;
-    env.watch = setInterval(() => {
-      const current = env.current;
-      if (!current || env.stopping) return;
-      const rss = probe?.read();
-      if (rss !== undefined) {
-        env.maxMemoryMiB = Math.max(env.maxMemoryMiB, rss);
-        this.maxMemoryMiB[env.name] = Math.max(this.maxMemoryMiB[env.name] ?? 0, rss);
-        if (rss > fn.memoryMb) {
-          this.options.log(
-            env.name,
-            `local mode: ${env.name} used ${Math.ceil(rss)} MB of its ${fn.memoryMb} MB (MemorySize): killed, as Lambda does`,
-          );
-          env.exceeded = {
-            errorType: 'Runtime.OutOfMemory',
-            errorMessage: `RequestId: ${current.id} Error: Runtime exited with error: signal: killed`,
-          };
-          this.retire(env);
-          return;
-        }
-      }
-      tick += 1;
-      if (tick % 10 === 0) this.storageExceeded(env, fn, current);
-    }, period);
-    env.watch.unref();
-  }
-
-  /**
-   * Whether the environment's /tmp holds more than the function's `EphemeralStorage`; if so the environment is
-   * ended and its invocation fails the way an unhandled ENOSPC fails a Node handler.
-   */
-  private storageExceeded(env: Environment, fn: LocalFunction, current: Invocation): boolean {
-    const limitMb = fn.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_STORAGE_MB;
-    const used = diskUsageBytes(env.tmp);
-    if (used <= limitMb * 1024 * 1024) return false;
-    const usedMb = Math.ceil(used / (1024 * 1024));
-    this.options.log(
-      env.name,
-      `local mode: ${env.name} holds ${usedMb} MB in /tmp, more than its ${limitMb} MB (EphemeralStorage): ended`,
-    );
-    env.exceeded = {
-      errorType: 'Error',
-      errorMessage: `ENOSPC: no space left on device (local mode: /tmp held ${usedMb} MB of ${limitMb} MB)`,
+  /** What the resource checks of an environment report to and act on. */
+  private limitsWatch(): LimitsWatch {
+    return {
+      pollMs: this.options.memoryPollMs ?? 100,
+      log: (name, line) => this.options.log(name, line),
+      retire: (env) => this.retire(env),
+      memorySeen: (name, mib) => {
+        this.maxMemoryMiB[name] = Math.max(this.maxMemoryMiB[name] ?? 0, mib);
+      },
     };
-    if (env.current === current) this.retire(env);
-    return true;
   }
 
   /** The environment's invocation has answered: it is free for the next one, and stopped if idle too long. */

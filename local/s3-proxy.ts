@@ -1,5 +1,6 @@
-import { type ClientRequest, createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type ClientRequest, createServer, type Server } from 'node:http';
+import { forward } from './http-forward.js';
+import { closeServer, listenLocal } from './listen.js';
 
 /** A refusal the proxy answers with instead of forwarding. */
 export interface S3Refusal {
@@ -84,19 +85,15 @@ export class S3FaultProxy {
         res.end(body);
       };
       if (judged?.refusal) return refuse(judged.refusal);
-      const upstream = request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
+      const upstream = forward(target, req, res, {
+        intercept: (answer) => {
           const instead = answer.statusCode === 404 ? judged?.onNotFound?.() : undefined;
-          if (instead) {
-            answer.resume();
-            return refuse(instead);
-          }
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
+          if (!instead) return false;
+          answer.resume();
+          refuse(instead);
+          return true;
         },
-      );
-      upstream.on('error', () => res.destroy());
+      });
       this.upstreams.add(upstream);
       upstream.on('close', () => this.upstreams.delete(upstream));
       // A client that breaks off mid-body (an upload aborted because its source failed) must not leave s3rver
@@ -105,19 +102,14 @@ export class S3FaultProxy {
         if (!req.complete) upstream.destroy();
       });
       // Likewise a client that goes away before the answer was sent whole (a download it cancelled: the simulator
-      // refusing an audio file too large, half read): s3rver would keep streaming into a connection nobody reads.
-      res.on('close', () => {
-        if (!res.writableFinished) upstream.destroy();
-      });
+      // refusing an audio file too large, half read): `forward` ends the upstream request then.
       req.pipe(upstream);
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return listenLocal(this.server);
   }
 
   async stop(): Promise<void> {
     for (const upstream of this.upstreams) upstream.destroy();
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await closeServer(this.server);
   }
 }

@@ -9,7 +9,7 @@ import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/
 import { S3Client } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
-import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
+import { DEFAULT_SETTINGS } from '../lambdas/core/contract/defaults.js';
 import type { LocalSecret } from './aws-endpoint.js';
 import { RunwareSimulator, type RunwareSimulatorOptions } from './runware-simulator.js';
 import { installS3rverListing } from './s3-listing.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LambdaFunctionError } from './lambda-host.js';
+import { LambdaFunctionError } from './lambda-errors.js';
 
 /**
  * The limits AWS Step Functions enforces and `aws-local-stepfunctions` does not, as pure functions that

@@ -1,6 +1,5 @@
 import './polyfills.js';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import {
   ExecutionAbortedError,
   ExecutionError,
@@ -20,11 +19,12 @@ import {
   PAYLOAD_LIMIT_BYTES,
   payloadBytes,
   stepError,
-  TASK_FAILURE_CAUSE_MAX,
-  TASK_FAILURE_ERROR_MAX,
   type TaskKind,
   textBytes,
 } from './sfn-limits.js';
+import { shortenedRetries } from './sfn-retries.js';
+import { loadExecutions, saveExecutions } from './sfn-state-file.js';
+import { SfnApiError, TaskTokens, TOKEN_PLACEHOLDER } from './sfn-task-tokens.js';
 import { assertRunnable } from './sfn-unsupported.js';
 import { type FunctionName, LOCAL_STATE_MACHINE_NAME } from './template.js';
 
@@ -43,26 +43,6 @@ export interface LocalExecution {
   /** States entered, in order (for progress display and tests). */
   states: string[];
   done: Promise<void>;
-}
-
-/** An error of the Step Functions API, as the SDK expects it (`__type` in the JSON body). */
-export class SfnApiError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = type;
-  }
-}
-
-interface Waiter {
-  resolve: (output: unknown) => void;
-  reject: (error: Error) => void;
-  /** Set when the waiting step is over (answered, timed out): later calls get TaskTimedOut. */
-  closed: boolean;
-  /** Restarts the step's heartbeat clock (SendTaskHeartbeat), when it has `HeartbeatSeconds`. */
-  heartbeat?: () => void;
 }
 
 /**
@@ -100,19 +80,9 @@ export interface LocalStepFunctionsOptions {
   stateFile?: string;
 }
 
-/** Retriers with at most this many attempts are the ones {@link LocalStepFunctions.retryIntervalMs} shortens. */
-export const BOUNDED_RETRIES = 10;
-
-/** What the state file keeps of an execution (dates as ISO strings; nothing that is only alive in memory). */
-type StoredExecution = Omit<LocalExecution, 'done' | 'startDate' | 'stopDate'> & {
-  startDate: string;
-  stopDate?: string;
-};
-
 /** The `error` of an execution that local mode closed at start-up because the stack had died under it. */
 export const LOCAL_STOP_ERROR = 'LocalMode.Stopped';
 
-const TOKEN_PLACEHOLDER = '__local-task-token__';
 const LAMBDA_ARN = /^arn:aws:lambda:/;
 const WAIT_FOR_TASK_TOKEN = ':states:::lambda:invoke.waitForTaskToken';
 const PUT_EVENTS = ':states:::events:putEvents';
@@ -128,15 +98,16 @@ const LIBRARY_TIMEOUT_SECONDS = 999_999;
  * execution names are unique, a token answers once, a token whose step timed out is refused. AWS's limits the library
  * does not enforce hold here (local/sfn-limits.ts): the 256 KiB payload quota, the 25,000-event history, the error
  * names of Lambda task failures; and a definition using what the stand-in cannot run is refused at construction
- * (local/sfn-unsupported.ts).
+ * (local/sfn-unsupported.ts). Task tokens are kept in local/sfn-task-tokens.ts, the executions' state file is
+ * read and written by local/sfn-state-file.ts.
  */
 export class LocalStepFunctions {
   readonly executions = new Map<string, LocalExecution>();
-  private readonly waiters = new Map<string, Waiter>();
+  private readonly tokens: TaskTokens;
   private readonly machine: StateMachine;
   /**
    * Tests only: executions started from now on wait this many milliseconds before each retry of a bounded
-   * retrier (`MaxAttempts` ≤ {@link BOUNDED_RETRIES}) instead of `IntervalSeconds × BackoffRate^n`, so a test sees
+   * retrier (`MaxAttempts` ≤ `BOUNDED_RETRIES` (sfn-retries.ts)) instead of `IntervalSeconds × BackoffRate^n`, so a test sees
    * the retries without waiting out their backoff. Open-ended retriers (Runware busy, the slot wait's re-asks)
    * keep their timing. Undefined (the default): the definition's intervals, as on AWS.
    */
@@ -157,6 +128,7 @@ export class LocalStepFunctions {
   constructor(private readonly options: LocalStepFunctionsOptions) {
     // Refused before anything runs: what the library would ignore or send to the real AWS must not pass for working.
     assertRunnable(options.definition, (resource) => this.kindOf(resource));
+    this.tokens = new TaskTokens(options.lambdas, options.functionByArn);
     this.load();
     // A Lambda task's TimeoutSeconds is timed here, from when its invocation starts running: the library would
     // count from when the state is entered, so the time an invocation waits for one of local mode's few
@@ -180,7 +152,7 @@ export class LocalStepFunctions {
         aliasHeartbeatTimeout(state);
         this.resultLabels.set(name, 'lambda');
         this.runners[name] = (input) =>
-          this.invokeAndWait(
+          this.tokens.invokeAndWait(
             input as { FunctionName: string; Payload: unknown },
             timeoutSeconds,
             heartbeatSeconds,
@@ -261,30 +233,15 @@ export class LocalStepFunctions {
   }
 
   sendTaskSuccess(taskToken: string, output: string): void {
-    if (textBytes(output) > PAYLOAD_LIMIT_BYTES)
-      throw new SfnApiError('ValidationException', lengthViolation('output', PAYLOAD_LIMIT_BYTES));
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(output);
-    } catch {
-      throw new SfnApiError('InvalidOutput', 'Invalid State Machine Output: the output is not JSON.');
-    }
-    this.answer(taskToken).resolve(parsed);
+    this.tokens.sendTaskSuccess(taskToken, output);
   }
 
   sendTaskFailure(taskToken: string, error = '', cause = ''): void {
-    // Lengths in characters (code points), as the API model counts a string's length.
-    if ([...error].length > TASK_FAILURE_ERROR_MAX)
-      throw new SfnApiError('ValidationException', lengthViolation('error', TASK_FAILURE_ERROR_MAX));
-    if ([...cause].length > TASK_FAILURE_CAUSE_MAX)
-      throw new SfnApiError('ValidationException', lengthViolation('cause', TASK_FAILURE_CAUSE_MAX));
-    const failure = new Error(cause);
-    failure.name = error;
-    this.answer(taskToken).reject(failure);
+    this.tokens.sendTaskFailure(taskToken, error, cause);
   }
 
   sendTaskHeartbeat(taskToken: string): void {
-    this.find(taskToken).heartbeat?.();
+    this.tokens.sendTaskHeartbeat(taskToken);
   }
 
   /**
@@ -308,7 +265,7 @@ export class LocalStepFunctions {
   close(): void {
     this.closed = true;
     for (const run of this.runs) run.abort();
-    for (const waiter of this.waiters.values()) waiter.reject(new Error('Local mode stopped'));
+    this.tokens.close();
   }
 
   /** Resolves when every execution started so far has ended. */
@@ -392,6 +349,17 @@ export class LocalStepFunctions {
     this.options.onExecutionEnded(execution);
   }
 
+  private load(): void {
+    for (const execution of loadExecutions(this.options.stateFile)) {
+      this.executions.set(execution.executionArn, execution);
+      if (execution.status === 'RUNNING') this.interrupted.push(execution);
+    }
+  }
+
+  private save(): void {
+    if (!this.closed) saveExecutions(this.options.stateFile, this.executions.values());
+  }
+
   /**
    * A Task handler held to AWS's payload quota: its input (after InputPath and Parameters) over the quota fails the
    * execution (terminal, as the docs say of States.DataLimitExceeded); its result over the quota fails the task with
@@ -433,110 +401,6 @@ export class LocalStepFunctions {
     });
   }
 
-  private load(): void {
-    const file = this.options.stateFile;
-    if (!file || !existsSync(file)) return;
-    const stored = JSON.parse(readFileSync(file, 'utf8')) as StoredExecution[];
-    for (const { startDate, stopDate, ...rest } of stored) {
-      const execution: LocalExecution = {
-        ...rest,
-        startDate: new Date(startDate),
-        ...(stopDate ? { stopDate: new Date(stopDate) } : {}),
-        done: Promise.resolve(),
-      };
-      this.executions.set(execution.executionArn, execution);
-      if (execution.status === 'RUNNING') this.interrupted.push(execution);
-    }
-  }
-
-  /** Writes every execution to the state file (whole, then renamed: a kill never leaves half a file). */
-  private save(): void {
-    const file = this.options.stateFile;
-    if (!file || this.closed) return;
-    const stored: StoredExecution[] = [...this.executions.values()].map(
-      ({ done: _done, startDate, stopDate, ...rest }) => ({
-        ...rest,
-        startDate: startDate.toISOString(),
-        ...(stopDate ? { stopDate: stopDate.toISOString() } : {}),
-      }),
-    );
-    writeFileSync(`${file}.tmp`, JSON.stringify(stored));
-    renameSync(`${file}.tmp`, file);
-  }
-
-  /**
-   * `lambda:invoke.waitForTaskToken`: invoke with a fresh token, then wait until someone answers it. With
-   * `HeartbeatSeconds`, the step fails with States.HeartbeatTimeout when no SendTaskHeartbeat (or answer) comes
-   * within that time: "This action resets the Heartbeat clock"
-   * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskHeartbeat.html).
-   */
-  private async invokeAndWait(
-    input: { FunctionName: string; Payload: unknown },
-    timeoutSeconds: number,
-    heartbeatSeconds: number | undefined,
-  ): Promise<unknown> {
-    const token = randomBytes(48).toString('base64url');
-    const payload = JSON.parse(JSON.stringify(input.Payload).replaceAll(TOKEN_PLACEHOLDER, token));
-    let waiter: Waiter = { resolve: () => undefined, reject: () => undefined, closed: false };
-    const promise = new Promise<unknown>((resolve, reject) => {
-      waiter = { resolve, reject, closed: false };
-    });
-    this.waiters.set(token, waiter);
-    // The library times the step out on its own; the token must stop working at the same moment.
-    const timer = setTimeout(() => {
-      waiter.closed = true;
-    }, timeoutSeconds * 1000);
-    let heartbeatTimer: NodeJS.Timeout | undefined;
-    if (heartbeatSeconds !== undefined) {
-      const expire = () => {
-        if (waiter.closed) return;
-        waiter.closed = true;
-        waiter.reject(stepError('States.HeartbeatTimeout', ''));
-      };
-      waiter.heartbeat = () => {
-        clearTimeout(heartbeatTimer);
-        heartbeatTimer = setTimeout(expire, heartbeatSeconds * 1000);
-      };
-      waiter.heartbeat();
-    }
-    promise
-      .finally(() => {
-        clearTimeout(timer);
-        clearTimeout(heartbeatTimer);
-      })
-      .catch(() => undefined);
-    const fn = this.options.functionByArn.get(input.FunctionName);
-    try {
-      if (!fn)
-        throw stepError(
-          'Lambda.ResourceNotFoundException',
-          `Function not found: ${input.FunctionName} (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: ${randomUUID()}; Proxy: null)`,
-        );
-      await this.options.lambdas.invoke(fn, payload);
-    } catch (error) {
-      waiter.closed = true;
-      clearTimeout(timer);
-      clearTimeout(heartbeatTimer);
-      throw error instanceof Error && error.name === 'Lambda.ResourceNotFoundException'
-        ? error
-        : lambdaTaskError(error);
-    }
-    return promise;
-  }
-
-  private answer(taskToken: string): Waiter {
-    const waiter = this.find(taskToken);
-    waiter.closed = true;
-    return waiter;
-  }
-
-  private find(taskToken: string): Waiter {
-    const waiter = this.waiters.get(taskToken);
-    if (!waiter) throw new SfnApiError('InvalidToken', 'Invalid Token');
-    if (waiter.closed) throw new SfnApiError('TaskTimedOut', 'Task Timed Out');
-    return waiter;
-  }
-
   /** How local mode serves a Task's `Resource`; undefined when it has no stand-in for it. */
   private kindOf(resource: string): TaskKind | undefined {
     if (LAMBDA_ARN.test(resource)) return this.options.functionByArn.has(resource) ? 'lambda-arn' : undefined;
@@ -568,24 +432,4 @@ function aliasHeartbeatTimeout(state: Record<string, unknown>): void {
         rule.ErrorEquals = [...errors, 'States.HeartbeatTimeout'];
     }
   }
-}
-
-/**
- * aws-local-stepfunctions' `retryIntervalOverrides` for {@link LocalStepFunctions.retryIntervalMs}: per
- * state with a `Retry`, per retrier, the interval in ms, or -1 (the library's "no override") for open-ended ones.
- */
-function shortenedRetries(definition: Record<string, unknown>, ms: number): Record<string, number[]> {
-  const overrides: Record<string, number[]> = {};
-  const visit = (states: Record<string, Record<string, unknown>>) => {
-    for (const [name, state] of Object.entries(states)) {
-      const retry = state.Retry as { MaxAttempts?: number }[] | undefined;
-      if (retry) overrides[name] = retry.map((r) => ((r.MaxAttempts ?? 3) <= BOUNDED_RETRIES ? ms : -1));
-      for (const branch of (state.Branches as { States: typeof states }[] | undefined) ?? [])
-        visit(branch.States);
-      const iterator = (state.ItemProcessor ?? state.Iterator) as { States: typeof states } | undefined;
-      if (iterator) visit(iterator.States);
-    }
-  };
-  visit(definition.States as Record<string, Record<string, unknown>>);
-  return overrides;
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   HTTP_API_INTEGRATION_TIMEOUT_MS,
   HTTP_API_MAX_PAYLOAD_BYTES,
@@ -10,6 +9,7 @@ import {
   requestLineAndHeaderValueBytes,
 } from './http-api.js';
 import type { InvokeOptions } from './lambda-host.js';
+import { closeServer, listenLocal } from './listen.js';
 import type { FunctionName } from './template.js';
 
 const ROUTE = /^\/runware\/([^/]+)$/;
@@ -87,8 +87,7 @@ export class LocalWebhookEndpoint {
         if (!res.headersSent) send(res, 500, { message: 'Internal Server Error' });
       });
     });
-    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return listenLocal(this.server, port);
   }
 
   /** Routes requests to the webhook function from now on. */
@@ -97,8 +96,7 @@ export class LocalWebhookEndpoint {
   }
 
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await closeServer(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { MAX_NUMBER_RESULTS } from '../../lambdas/core/settings.js';
-import { parseSince } from '../commands.js';
+import { MAX_NUMBER_RESULTS } from '../../lambdas/core/contract/job-settings.js';
+import { parseSince } from '../commands/since.js';
 import { CliError } from '../errors.js';
 import { type ConsoleBackend, ConsoleError, type Spend } from './backend.js';
 import { ALL_STATES, type JobRow, jobDetail, selectJobs } from './view.js';

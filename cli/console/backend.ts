@@ -1,15 +1,17 @@
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { CONTENT_TYPE_OF_FORMAT, type OutputFormat } from '../../lambdas/core/contract/job-settings.js';
+import { archiveKeyOf } from '../../lambdas/core/contract/output-names.js';
 import { PipelineError } from '../../lambdas/core/errors.js';
 import type { FileRef, JobRecord } from '../../lambdas/core/job.js';
 import { DEFAULT_MEDIA_LIMITS, inspectAudio } from '../../lambdas/core/media/inspect.js';
-import { archiveKeyOf } from '../../lambdas/core/output-names.js';
-import { CONTENT_TYPE_OF_FORMAT, type OutputFormat } from '../../lambdas/core/settings.js';
 import { DynamoBudgetStore, utcDay, utcMonth } from '../../lambdas/core/store/budget.js';
 import { DynamoSlotStore } from '../../lambdas/core/store/slots.js';
-import { cancel, operator, retry } from '../commands.js';
+import { cancel } from '../commands/cancel.js';
+import { operator } from '../commands/common.js';
+import { retry } from '../commands/retry.js';
 import { CliError, EXIT } from '../errors.js';
-import { estimateCost, parseModel } from '../estimate.js';
+import { estimateCost, parseModel } from '../estimate-cost.js';
 import type { PriceTable } from '../prices.js';
 import type { Target } from '../target.js';
 

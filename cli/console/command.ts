@@ -1,5 +1,5 @@
 import { STACK_NAME } from '../../lib/construct-ids.js';
-import type { Outcome } from '../commands.js';
+import type { Outcome } from '../commands/common.js';
 import { CliError, EXIT } from '../errors.js';
 import { priceTable } from '../prices.js';
 import { chosenLocal, resolveTarget, stackOutputs, type TargetOptions } from '../target.js';

@@ -1,7 +1,7 @@
 import { HOW_TO_RETRY_CANCELLED } from '../../lambdas/core/cancel.js';
-import { STAGES } from '../../lambdas/core/errors.js';
+import { STAGES } from '../../lambdas/core/contract/lifecycle.js';
 import { CANCELLABLE_STATUSES, type JobRecord, RETRYABLE_STATUSES } from '../../lambdas/core/job.js';
-import { HOW_TO_RETRY } from '../../lambdas/core/outputs.js';
+import { HOW_TO_RETRY } from '../../lambdas/core/outputs/writer.js';
 import { nextStep, statusWords, videoSeconds } from '../format.js';
 
 /**

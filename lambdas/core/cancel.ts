@@ -1,9 +1,9 @@
-import type { Stage } from './errors.js';
-import type { JobEventPublisher } from './events.js';
-import type { ExecutionStopper } from './executions.js';
+import type { ExecutionStopper } from './aws/executions.js';
+import type { JobEventPublisher } from './aws/job-event-publisher.js';
+import type { Stage } from './contract/lifecycle.js';
 import { chargeLate, exitAttempt } from './holdings.js';
 import { CANCELLABLE_STATUSES, type JobRecord, type TaskRecord } from './job.js';
-import type { OutputWriter } from './outputs.js';
+import type { OutputWriter } from './outputs/writer.js';
 import { endingOf } from './rules/attempt-ending.js';
 import type { BudgetStore } from './store/budget.js';
 import type { JobStore } from './store/jobs.js';

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { fitTaskFailure, taskFailureCause } from './bounds.js';
+import { answerToken } from './aws/task-tokens.js';
+import { fitTaskFailure, taskFailureCause } from './contract/bounds.js';
 import type { GenerationResult, TaskError, TaskRecord } from './job.js';
 import { REDACTED, redactSecrets } from './redact.js';
 import { RUNWARE_ERROR_CODES } from './runware/error-codes.js';
 import { providerWords } from './runware/provider-text.js';
 import type { TaskStore } from './store/tasks.js';
-import { answerToken } from './task-tokens.js';
 
 export type TaskOutcome =
   | { state: 'pending'; received: number; expected: number }

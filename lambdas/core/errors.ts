@@ -1,3 +1,5 @@
+import { type JobStatus, STAGES, type Stage } from './contract/lifecycle.js';
+
 /**
  * Typed errors of the pipeline, under one root ({@link PipelineError}), and the one table that says what each
  * kind of error means: the stage a job fails at, its code, how the webhook answers it and what a person reads.
@@ -9,12 +11,6 @@
  * Lambda serializes only `errorType` (the name) and `errorMessage`, so the code travels as a `[CODE]` prefix of
  * the message; {@link parseErrorCause} reads it back in the fail step.
  */
-
-/** QUEUED: the job waits for a Runware slot (`maxConcurrentTasks`) or for Runware to take work again. */
-export const STAGES = ['RECEIVED', 'VALIDATED', 'QUEUED', 'SUBMITTED', 'GENERATED', 'DELIVERED'] as const;
-export type Stage = (typeof STAGES)[number];
-/** The ends besides DELIVERED: FAILED (something went wrong) and CANCELLED (an operator stopped the job). */
-export type JobStatus = Stage | 'FAILED' | 'CANCELLED';
 
 interface ErrorKind {
   /** Stage a job fails at with this error; without one, the stage after the last one the job reached. */

@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { STAGES } from './errors.js';
+import { JobSettingsSchema } from './contract/job-settings.js';
+import { STAGES } from './contract/lifecycle.js';
 import { OutputCheckSchema } from './output-check.js';
-import { JobSettingsSchema } from './settings.js';
 
 /**
  * What the pipeline keeps about files, jobs and Runware tasks. Each shape is a zod schema (the stores parse

@@ -7,7 +7,7 @@
  * No heavy import (only the bounds helpers), so the local simulator can use it too.
  */
 
-import { truncateChars } from './bounds.js';
+import { truncateChars } from './contract/bounds.js';
 
 /** What replaces a secret. Visible on purpose: the reader sees that something was there. */
 export const REDACTED = '[redacted]';

@@ -1,6 +1,6 @@
 import { claimNextAttempt, isRetryable } from './attempt.js';
+import type { ExecutionStarter } from './aws/executions.js';
 import { StaleAttemptError } from './errors.js';
-import type { ExecutionStarter } from './executions.js';
 import type { FileRef, JobRecord } from './job.js';
 import type { FileStore } from './store/files.js';
 import type { JobStore } from './store/jobs.js';

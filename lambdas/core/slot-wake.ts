@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import { positiveInt } from './config.js';
-import { sfnClient } from './runtime.js';
+import { sfnClient } from './aws/runtime.js';
+import { SfnSlotWaker } from './aws/task-tokens.js';
+import { loadConfig, positiveInt } from './config.js';
 import { DynamoSlotStore, type SlotStoreOptions } from './store/slots.js';
 import type { Table } from './store/table.js';
-import { SfnSlotWaker } from './task-tokens.js';
 
 /**
  * The slot variables the stack sets on every function that takes or gives back Runware slots (submit, record, fail,

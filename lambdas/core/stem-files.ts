@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { FileRole } from './contract/keys.js';
 import type { FileRef, JobRecord, StoredFile } from './job.js';
-import type { FileRole } from './keys.js';
 
 const WHAT: Record<FileRole, string> = {
   image: 'image',

@@ -1,6 +1,6 @@
 import * as z from 'zod';
+import { logger } from './aws/runtime.js';
 import type { StepInput } from './job.js';
-import { logger } from './runtime.js';
 
 /** What the state machine passes to every step after ingest. */
 export const StepInputSchema = z.object({

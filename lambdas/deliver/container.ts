@@ -1,4 +1,4 @@
-import type { OutputFormat } from '../core/settings.js';
+import type { OutputFormat } from '../core/contract/job-settings.js';
 
 /**
  * Reads what a person notices first about a video (is there a picture, is there sound, how long, how big) from its

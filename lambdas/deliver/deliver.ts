@@ -2,15 +2,24 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { loadAttempt } from '../core/attempt.js';
+import {
+  CONTENT_TYPE_OF_FORMAT,
+  FILE_EXTENSION_OF_FORMAT,
+  type OutputFormat,
+} from '../core/contract/job-settings.js';
+import { videoOutputKey } from '../core/contract/keys.js';
+import { archiveKeyOf } from '../core/contract/output-names.js';
 import { DeliveryError, JobStateError, TransientError } from '../core/errors.js';
 import type { GenerationResult, StepInput } from '../core/job.js';
-import { videoOutputKey } from '../core/keys.js';
 import { checkVideo, type OutputProblem, outputCheckOf, type VideoFacts } from '../core/output-check.js';
-import { archiveKeyOf } from '../core/output-names.js';
-import { CONTENT_TYPE_OF_FORMAT, FILE_EXTENSION_OF_FORMAT, type OutputFormat } from '../core/settings.js';
+import {
+  type ArchivedVideo,
+  type ShowDeps,
+  type ShowOutput,
+  showOrArchive,
+} from '../core/outputs/show-or-archive.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { type ContainerReader, containerReader } from './container.js';
-import { type ArchivedVideo, type ShowDeps, type ShowOutput, showOrArchive } from './show.js';
 import { type UploadOptions, uploadStream } from './upload.js';
 import type { VideoSource } from './video-source.js';
 
@@ -28,7 +37,7 @@ export type DeliverOutput = ShowOutput;
  * Streams each video from Runware into the job's archive in the output bucket (constant memory); then, if the
  * stem's inbox still holds this job, copies each (server side) to its visible name and writes the job record beside
  * it, and removes what an earlier job of the stem left there (a video of another format or count, an error file), so
- * the stem's outputs are exactly this job's (see show.ts, also for an inbox that changed meanwhile). The archived
+ * the stem's outputs are exactly this job's (see show-or-archive.ts, also for an inbox that changed meanwhile). The archived
  * copy stays when a later job replaces the visible one: ingest copies it back if the stem's
  * inputs become this job's again. Safe to run again: the same keys are overwritten, so a retry leaves exactly one
  * output. A body that is cut short, or is not the container asked for, aborts the upload: no partial video is left.
@@ -65,7 +74,7 @@ export async function deliverJob(input: StepInput, deps: DeliverDeps): Promise<D
     archived.push({ key, archiveKey, bytes, videoUUID: result.videoUUID });
     checked.push(checkVideo(key, reader.finish(), audioSeconds));
   }
-  // Shown under the stem's names only if the stem's inbox still holds this job (see show.ts); a video that fails
+  // Shown under the stem's names only if the stem's inbox still holds this job (see show-or-archive.ts); a video that fails
   // the check is delivered all the same (it was paid for), with its problems on record.
   return showOrArchive(job, archived, deps, outputCheckOf(checked, audioSeconds));
 }

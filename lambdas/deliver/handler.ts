@@ -1,13 +1,13 @@
 import * as z from 'zod';
+import { metrics } from '../core/aws/metrics.js';
+import { dynamoClient, s3Client } from '../core/aws/runtime.js';
 import { csv, loadConfig } from '../core/config.js';
-import { metrics } from '../core/metrics.js';
-import { OutputWriter } from '../core/outputs.js';
-import { dynamoClient, s3Client } from '../core/runtime.js';
+import { OutputWriter } from '../core/outputs/writer.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
-import { DynamoOutputNameStore } from '../core/store/outputs.js';
-import { DynamoShownOutputsStore } from '../core/store/shown.js';
+import { DynamoOutputNameStore } from '../core/store/output-claims.js';
+import { DynamoShownOutputsStore } from '../core/store/shown-outputs.js';
 import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
 import { deliverJob } from './deliver.js';

@@ -1,5 +1,5 @@
+import { isAllowedUrl, redactUrl } from '../core/contract/hosts.js';
 import { DeliveryError, TransientError } from '../core/errors.js';
-import { isAllowedUrl, redactUrl } from '../core/hosts.js';
 import { redactSecrets } from '../core/redact.js';
 
 export interface VideoDownload {

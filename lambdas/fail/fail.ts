@@ -1,8 +1,9 @@
+import type { JobEventPublisher } from '../core/aws/job-event-publisher.js';
 import { finishCancel } from '../core/cancel.js';
-import { parseErrorCause, type Stage, stageOfError } from '../core/errors.js';
-import type { JobEventPublisher } from '../core/events.js';
+import type { Stage } from '../core/contract/lifecycle.js';
+import { parseErrorCause, stageOfError } from '../core/errors.js';
 import { exitAttempt } from '../core/holdings.js';
-import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
+import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs/writer.js';
 import { safeMessage } from '../core/redact.js';
 import { endingOf } from '../core/rules/attempt-ending.js';
 import type { BudgetStore } from '../core/store/budget.js';

@@ -1,13 +1,13 @@
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod';
+import { SfnExecutionStarter } from '../core/aws/executions.js';
+import { dynamoClient, logger, s3Client, sfnClient } from '../core/aws/runtime.js';
 import { loadConfig, positiveInt } from '../core/config.js';
-import { SfnExecutionStarter } from '../core/executions.js';
-import { OutputWriter } from '../core/outputs.js';
-import { dynamoClient, logger, s3Client, sfnClient } from '../core/runtime.js';
+import { OutputWriter } from '../core/outputs/writer.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
-import { DynamoOutputNameStore } from '../core/store/outputs.js';
-import { DynamoShownOutputsStore } from '../core/store/shown.js';
+import { DynamoOutputNameStore } from '../core/store/output-claims.js';
+import { DynamoShownOutputsStore } from '../core/store/shown-outputs.js';
 import { Table } from '../core/store/table.js';
 import { forgetObject, ingestObject } from './ingest.js';
 

@@ -1,15 +1,15 @@
 import { claimNextAttempt, isRetryable, newAttempt } from '../core/attempt.js';
-import type { ExecutionStarter } from '../core/executions.js';
-import { followInbox } from '../core/follow-inbox.js';
+import type { ExecutionStarter } from '../core/aws/executions.js';
+import { classifyKey, decodeS3Key, type FileRole, normalizeSequencer } from '../core/contract/keys.js';
+import { jobExpiresAt, pairingExpiresAt } from '../core/contract/retention.js';
 import type { FileRef, JobRecord, StoredFile } from '../core/job.js';
-import { classifyKey, decodeS3Key, type FileRole, normalizeSequencer } from '../core/keys.js';
-import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
-import { restoreDelivered } from '../core/restore.js';
-import { jobExpiresAt, pairingExpiresAt } from '../core/retention.js';
+import { followInbox } from '../core/outputs/follow-inbox.js';
+import { restoreDelivered } from '../core/outputs/restore.js';
+import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs/writer.js';
 import { ambiguityOf, jobIdOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
-import type { ShownOutputsStore } from '../core/store/shown.js';
+import type { ShownOutputsStore } from '../core/store/shown-outputs.js';
 
 export { jobIdOf } from '../core/stem-files.js';
 

@@ -1,6 +1,6 @@
 import * as z from 'zod';
+import { dynamoClient, logger, runwareClient } from '../core/aws/runtime.js';
 import { loadConfig } from '../core/config.js';
-import { dynamoClient, logger, runwareClient } from '../core/runtime.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { Table } from '../core/store/table.js';

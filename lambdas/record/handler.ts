@@ -1,6 +1,6 @@
 import * as z from 'zod';
+import { dynamoClient } from '../core/aws/runtime.js';
 import { loadConfig } from '../core/config.js';
-import { dynamoClient } from '../core/runtime.js';
 import { releasingSlotStore, SlotEnvSchema } from '../core/slot-wake.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';

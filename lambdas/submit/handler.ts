@@ -1,16 +1,16 @@
 import * as z from 'zod';
+import { metrics } from '../core/aws/metrics.js';
+import { S3InputPresigner } from '../core/aws/presign.js';
+import { dynamoClient, readSecret, runwareClient, s3Client, sfnClient } from '../core/aws/runtime.js';
+import { SfnSlotWaker } from '../core/aws/task-tokens.js';
 import { SfnTaskNotifier } from '../core/completion.js';
 import { loadConfig, positiveInt, usdAmount } from '../core/config.js';
-import { metrics } from '../core/metrics.js';
-import { S3InputPresigner } from '../core/presign.js';
-import { dynamoClient, readSecret, runwareClient, s3Client, sfnClient } from '../core/runtime.js';
 import { releasingSlotStore, SlotEnvSchema } from '../core/slot-wake.js';
 import { StepInputSchema, stepHandler } from '../core/step-input.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { Table } from '../core/store/table.js';
 import { DynamoTaskStore } from '../core/store/tasks.js';
-import { SfnSlotWaker } from '../core/task-tokens.js';
 import { type WaitForSlotOutput, waitForSlot } from './queue.js';
 import { type SubmitOutput, submitJob } from './submit.js';
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadAttempt, unansweredSendNote } from '../core/attempt.js';
+import type { InputPresigner } from '../core/aws/presign.js';
 import { notifyIfDone, type TaskNotifier } from '../core/completion.js';
 import {
   JobStateError,
@@ -10,7 +11,6 @@ import {
 } from '../core/errors.js';
 import { exitAttempt, takeSlot } from '../core/holdings.js';
 import type { JobRecord, StepInput } from '../core/job.js';
-import type { InputPresigner } from '../core/presign.js';
 import type { RunwareClient } from '../core/runware/client.js';
 import type { VideoInferenceTask } from '../core/runware/schemas.js';
 import type { JobStore } from '../core/store/jobs.js';
@@ -18,7 +18,7 @@ import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { webhookUrl } from '../core/webhook-token.js';
 import { type AdoptionOutcome, continueAdoptedTask } from './adopt.js';
-import { type BudgetDeps, reserveBudget } from './budget.js';
+import { type BudgetDeps, reserveBudget } from './reserve-budget.js';
 
 export interface SubmitDeps extends BudgetDeps {
   jobs: JobStore;

@@ -1,4 +1,4 @@
-import type { BudgetGauge } from '../core/metrics.js';
+import type { BudgetGauge } from '../core/aws/metrics.js';
 import { type BudgetStore, utcDay, utcMonth } from '../core/store/budget.js';
 
 const cents = (usd: number) => Math.round(usd * 100) / 100;

@@ -1,13 +1,13 @@
 import * as z from 'zod';
+import { metrics } from '../core/aws/metrics.js';
+import { dynamoClient, logger, s3Client } from '../core/aws/runtime.js';
 import { loadConfig } from '../core/config.js';
-import { metrics } from '../core/metrics.js';
-import { OutputWriter } from '../core/outputs.js';
-import { dynamoClient, logger, s3Client } from '../core/runtime.js';
+import { OutputWriter } from '../core/outputs/writer.js';
 import { releasingSlotStore, SlotEnvSchema } from '../core/slot-wake.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
-import { DynamoOutputNameStore } from '../core/store/outputs.js';
+import { DynamoOutputNameStore } from '../core/store/output-claims.js';
 import { Table } from '../core/store/table.js';
 import { budgetGauge } from './budget-gauge.js';
 import { reclaimSlots } from './reclaim.js';

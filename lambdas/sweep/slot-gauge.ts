@@ -1,4 +1,4 @@
-import type { SlotGauge } from '../core/metrics.js';
+import type { SlotGauge } from '../core/aws/metrics.js';
 import type { SlotStore } from '../core/store/slots.js';
 
 /** More waiters than this are counted as this many (the gauge is for a dashboard, not an invoice). */

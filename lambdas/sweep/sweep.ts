@@ -1,5 +1,5 @@
-import { acceptedExtensionsText } from '../core/keys.js';
-import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs.js';
+import { acceptedExtensionsText } from '../core/contract/keys.js';
+import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs/writer.js';
 import { visibleKey } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 

@@ -1,14 +1,14 @@
 import * as z from 'zod';
+import { S3ObjectReader, S3ObjectWriter } from '../core/aws/input-objects.js';
+import { dynamoClient, s3Client } from '../core/aws/runtime.js';
 import { loadConfig, positiveInt } from '../core/config.js';
-import { ModelPricesJson } from '../core/cost.js';
+import { ModelPricesJson } from '../core/contract/cost.js';
+import { AVATAR_MODELS, PROMPT_MAX_LENGTH } from '../core/contract/job-settings.js';
 import { DEFAULT_MEDIA_LIMITS } from '../core/media/inspect.js';
-import { S3ObjectReader, S3ObjectWriter } from '../core/objects.js';
-import { dynamoClient, s3Client } from '../core/runtime.js';
-import { AVATAR_MODELS, PROMPT_MAX_LENGTH } from '../core/settings.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
-import { DynamoOutputNameStore } from '../core/store/outputs.js';
+import { DynamoOutputNameStore } from '../core/store/output-claims.js';
 import { Table } from '../core/store/table.js';
 import { validateOrRefuse } from './validate.js';
 

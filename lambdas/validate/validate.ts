@@ -1,8 +1,15 @@
 import { loadAttempt } from '../core/attempt.js';
-import { estimateCost, type ModelPrices } from '../core/cost.js';
+import type { ObjectReader, ObjectWriter } from '../core/aws/input-objects.js';
+import { estimateCost, type ModelPrices } from '../core/contract/cost.js';
+import {
+  resolveSettings,
+  type SettingsDefaults,
+  SidecarSchema,
+  ttlProblem,
+} from '../core/contract/job-settings.js';
+import { normalizedImageKey } from '../core/contract/keys.js';
 import { ValidationError } from '../core/errors.js';
 import type { FileRef, MediaFacts, StepInput } from '../core/job.js';
-import { normalizedImageKey } from '../core/keys.js';
 import type { MediaLimits } from '../core/media/inspect.js';
 import {
   declaredSizeProblem,
@@ -10,13 +17,11 @@ import {
   type MediaProblem,
   MediaProblemsError,
 } from '../core/media/problems.js';
-import type { ObjectReader, ObjectWriter } from '../core/objects.js';
-import { resolveSettings, type SettingsDefaults, SidecarSchema, ttlProblem } from '../core/settings.js';
+import { reserveOutputNames } from '../core/outputs/reserve.js';
 import { ambiguityOf } from '../core/stem-files.js';
 import type { FileStore } from '../core/store/files.js';
 import type { JobStore } from '../core/store/jobs.js';
-import type { OutputNameStore } from '../core/store/outputs.js';
-import { reserveOutputNames } from './reserve-outputs.js';
+import type { OutputNameStore } from '../core/store/output-claims.js';
 
 /** A sidecar is a few settings; anything larger is not one. */
 export const MAX_SIDECAR_BYTES = 64 * 1024;

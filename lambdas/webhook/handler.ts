@@ -1,10 +1,10 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod';
+import { metrics } from '../core/aws/metrics.js';
+import { dynamoClient, logger, readSecret, sfnClient } from '../core/aws/runtime.js';
 import { SfnTaskNotifier } from '../core/completion.js';
 import { loadConfig } from '../core/config.js';
 import { INTERNAL_REPLY } from '../core/errors.js';
-import { metrics } from '../core/metrics.js';
-import { dynamoClient, logger, readSecret, sfnClient } from '../core/runtime.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { Table } from '../core/store/table.js';

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { forward } from '../http-forward.js';
+import { closeServer, listenLocal } from '../listen.js';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../template.js';
 
 /**
@@ -92,33 +93,14 @@ export class DynamoDbProxy {
           return;
         }
         if (this.local) return handOver(this.local, req, res, raw);
-        const upstream = request(
-          {
-            host: target.hostname,
-            port: target.port,
-            method: req.method,
-            path: req.url,
-            headers: { ...req.headers, 'content-length': raw.length },
-          },
-          (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        upstream.on('error', () => res.destroy());
-        res.on('close', () => {
-          if (!res.writableFinished) upstream.destroy();
-        });
-        upstream.end(raw);
+        forward(target, req, res, { headers: { ...req.headers, 'content-length': raw.length } }).end(raw);
       });
     });
-    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return listenLocal(this.server, port);
   }
 
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await closeServer(this.server);
   }
 }
 

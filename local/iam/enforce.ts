@@ -1,5 +1,5 @@
 import type { AwsCallGuard } from '../aws-endpoint.js';
-import { LambdaFunctionError } from '../lambda-host.js';
+import { LambdaFunctionError } from '../lambda-errors.js';
 import type { S3Guard } from '../s3-proxy.js';
 import { type FunctionName, LOCAL_ACCOUNT, LOCAL_REGION, type LocalAssembly } from '../template.js';
 import { accessKeyOf, type LocalIam } from './authorizer.js';

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpointsOf, writeEndpointsFile } from '../../cli/endpoints-file.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { DynamoSlotStore } from '../../lambdas/core/store/slots.js';
 import { Table } from '../../lambdas/core/store/table.js';
-import { endpointsOf, writeEndpointsFile } from '../../local/endpoints-file.js';
 import type { RunwareSimulator } from '../../local/runware-simulator.js';
 import type { LocalStack } from '../../local/stack.js';
 import { type CliRun, parseJson, runCli } from '../support/cli.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpointsOf, writeEndpointsFile } from '../../cli/endpoints-file.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
-import { endpointsOf, writeEndpointsFile } from '../../local/endpoints-file.js';
 import type { LocalStack } from '../../local/stack.js';
 import { parseJson, runCli } from '../support/cli.js';
 import { startLocal } from '../support/local.js';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Stage } from '../../lambdas/core/errors.js';
+import type { Stage } from '../../lambdas/core/contract/lifecycle.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { probe } from '../../local/ffmpeg.js';
 import type { RunwareSimulator, SimulatorFaults } from '../../local/runware-simulator.js';

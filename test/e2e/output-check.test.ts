@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobSucceededDetailSchema } from '../../lambdas/core/job-events.js';
-import { endpointsOf, writeEndpointsFile } from '../../local/endpoints-file.js';
+import { endpointsOf, writeEndpointsFile } from '../../cli/endpoints-file.js';
+import { JobSucceededDetailSchema } from '../../lambdas/core/contract/job-events.js';
 import type { VideoContentFault } from '../../local/runware/faults.js';
 import type { LocalStack } from '../../local/stack.js';
 import { runCli } from '../support/cli.js';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JobSucceededDetailSchema } from '../../lambdas/core/job-events.js';
+import { JobSucceededDetailSchema } from '../../lambdas/core/contract/job-events.js';
 import { probe } from '../../local/ffmpeg.js';
 import type { LocalStack } from '../../local/stack.js';
 import { E2E_CONTEXT, type Samples } from '../support/local.js';

@@ -2,7 +2,7 @@ import type { CfnResource } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/core/metric-names';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/core/contract/metric-names';
 import { functionConstructId, PIPELINE_FUNCTION_NAMES } from '../../lib/function-names';
 import { build, type Synthesized, synth } from './synth';
 

@@ -1,7 +1,7 @@
 import type { CfnResource } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults';
+import { DEFAULT_SETTINGS } from '../../lambdas/core/contract/defaults';
 import { defaultResultTtlSeconds } from '../../lib/delivery-window';
 import { PIPELINE_FUNCTION_NAMES, type PipelineFunctionName } from '../../lib/function-names';
 import { parseSettings } from '../../lib/settings';

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PIPELINE_FUNCTION_NAMES } from '../../lib/function-names.js';
-import { type LambdaConcurrency, LambdaFunctionError, LambdaHost } from '../../local/lambda-host.js';
+import { LambdaFunctionError } from '../../local/lambda-errors.js';
+import { type LambdaConcurrency, LambdaHost } from '../../local/lambda-host.js';
 import type { FunctionName, LocalFunction } from '../../local/template.js';
 
 /**

@@ -4,12 +4,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PIPELINE_FUNCTION_NAMES } from '../../lib/function-names.js';
 import { LocalEventBus } from '../../local/event-bus.js';
-import {
-  type InvokeOptions,
-  LambdaFunctionError,
-  LambdaHost,
-  LambdaServiceError,
-} from '../../local/lambda-host.js';
+import { LambdaFunctionError, LambdaServiceError } from '../../local/lambda-errors.js';
+import { type InvokeOptions, LambdaHost } from '../../local/lambda-host.js';
 import type { FunctionName, LocalFunction } from '../../local/template.js';
 
 /**

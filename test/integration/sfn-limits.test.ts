@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LambdaFunctionError, type LambdaHost } from '../../local/lambda-host.js';
+import { LambdaFunctionError } from '../../local/lambda-errors.js';
+import type { LambdaHost } from '../../local/lambda-host.js';
 import { HISTORY_EVENT_LIMIT, PAYLOAD_LIMIT_BYTES } from '../../local/sfn-limits.js';
 import { type LocalExecution, LocalStepFunctions } from '../../local/step-functions.js';
 import type { FunctionName } from '../../local/template.js';

@@ -1,6 +1,7 @@
 import type { CfnResource } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LambdaFunctionError, type LambdaHost } from '../../local/lambda-host.js';
+import { LambdaFunctionError } from '../../local/lambda-errors.js';
+import type { LambdaHost } from '../../local/lambda-host.js';
 import { type LocalExecution, LocalStepFunctions } from '../../local/step-functions.js';
 import type { FunctionName } from '../../local/template.js';
 import { type AslDefinition, definitionOf } from '../infra/definition';

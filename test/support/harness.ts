@@ -1,13 +1,13 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/executions.js';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
+import type { ExecutionInput, ExecutionStarter } from '../../lambdas/core/aws/executions.js';
+import { OutputWriter } from '../../lambdas/core/outputs/writer.js';
 import { DynamoBudgetStore } from '../../lambdas/core/store/budget.js';
 import { DynamoFileStore } from '../../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../../lambdas/core/store/jobs.js';
-import { DynamoOutputNameStore } from '../../lambdas/core/store/outputs.js';
-import { DynamoShownOutputsStore } from '../../lambdas/core/store/shown.js';
+import { DynamoOutputNameStore } from '../../lambdas/core/store/output-claims.js';
+import { DynamoShownOutputsStore } from '../../lambdas/core/store/shown-outputs.js';
 import { DynamoSlotStore } from '../../lambdas/core/store/slots.js';
 import { Table } from '../../lambdas/core/store/table.js';
 import { DynamoTaskStore } from '../../lambdas/core/store/tasks.js';

@@ -1,5 +1,5 @@
+import type { JobCancelledDetail, JobEventPublisher } from '../../lambdas/core/aws/job-event-publisher.js';
 import type { TaskNotifier } from '../../lambdas/core/completion.js';
-import type { JobCancelledDetail, JobEventPublisher } from '../../lambdas/core/events.js';
 import type { GenerationResult, JobRecord } from '../../lambdas/core/job.js';
 import type { RunwareClient, SubmitOutcome, TaskPoll } from '../../lambdas/core/runware/client.js';
 import type { VideoInferenceTask } from '../../lambdas/core/runware/schemas.js';

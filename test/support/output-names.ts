@@ -1,5 +1,5 @@
-import { ownerOf } from '../../lambdas/core/output-names.js';
-import type { ClaimOutcome, OutputNameStore } from '../../lambdas/core/store/outputs.js';
+import { ownerOf } from '../../lambdas/core/contract/output-names.js';
+import type { ClaimOutcome, OutputNameStore } from '../../lambdas/core/store/output-claims.js';
 
 /** The output-name claims in memory, for tests that mock S3 and have no table (same rule as the real store). */
 export class MemoryOutputNameStore implements OutputNameStore {

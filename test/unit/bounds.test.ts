@@ -14,7 +14,7 @@ import {
   taskFailureCause,
   truncateChars,
   truncateUtf8,
-} from '../../lambdas/core/bounds.js';
+} from '../../lambdas/core/contract/bounds.js';
 
 const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
 /** No lone surrogate: the text survives a UTF-8 round trip unchanged. */

@@ -1,11 +1,15 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { claimNextAttempt, loadAttempt } from '../../lambdas/core/attempt.js';
+import type {
+  ExecutionInput,
+  ExecutionStarter,
+  ExecutionStopper,
+} from '../../lambdas/core/aws/executions.js';
 import { finishCancel, recordLateCharge, requestCancel } from '../../lambdas/core/cancel.js';
+import { JobCancelledDetailSchema } from '../../lambdas/core/contract/job-events.js';
 import { StaleAttemptError } from '../../lambdas/core/errors.js';
-import type { ExecutionInput, ExecutionStarter, ExecutionStopper } from '../../lambdas/core/executions.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
-import { JobCancelledDetailSchema } from '../../lambdas/core/job-events.js';
 import { retryJob } from '../../lambdas/core/retry.js';
 import { failJob } from '../../lambdas/fail/fail.js';
 import { useOutputBucket, useStores } from '../support/harness.js';

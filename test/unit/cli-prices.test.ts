@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CfnOutput } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { estimate } from '../../cli/commands.js';
+import { estimate } from '../../cli/commands/estimate.js';
+import { type EndpointsFile, writeEndpointsFile } from '../../cli/endpoints-file.js';
 import { PRICES_OUTPUT, priceTable } from '../../cli/prices.js';
-import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults.js';
-import { type EndpointsFile, writeEndpointsFile } from '../../local/endpoints-file.js';
+import { DEFAULT_SETTINGS } from '../../lambdas/core/contract/defaults.js';
 import { makeSampleVoice } from '../../local/ffmpeg.js';
 import { build } from '../infra/synth';
 

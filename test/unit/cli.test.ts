@@ -1,9 +1,9 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseSince } from '../../cli/commands.js';
+import { parseSince } from '../../cli/commands/since.js';
 import { EXIT } from '../../cli/errors.js';
-import { estimateCost, parseModel } from '../../cli/estimate.js';
+import { estimateCost, parseModel } from '../../cli/estimate-cost.js';
 import {
   describeJob,
   duration,

@@ -12,7 +12,7 @@ import { checkRequest, tokenMatches } from '../../cli/console/security.js';
 import { type RunningConsole, startConsole } from '../../cli/console/server.js';
 import { errorReport, jobDetail, selectJobs, timeline } from '../../cli/console/view.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
-import { HOW_TO_RETRY } from '../../lambdas/core/outputs.js';
+import { HOW_TO_RETRY } from '../../lambdas/core/outputs/writer.js';
 
 const ID = (n: number) => n.toString(16).padStart(32, '0');
 

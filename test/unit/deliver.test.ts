@@ -13,11 +13,11 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { JobRecord, StoredFile } from '../../lambdas/core/job.js';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { reserveOutputNames } from '../../lambdas/core/outputs/reserve.js';
+import { OutputWriter } from '../../lambdas/core/outputs/writer.js';
 import { jobIdOf } from '../../lambdas/core/stem-files.js';
 import { type DeliverDeps, deliverJob } from '../../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../../lambdas/deliver/video-source.js';
-import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
 import { useStores } from '../support/harness.js';
 import { result, seedValidatedJob } from '../support/jobs.js';
 import { box, type Mp4Shape, mp4File, mp4Header } from '../support/mp4.js';
@@ -489,7 +489,9 @@ describe('HttpVideoSource errors', () => {
 
 describe('output keys', () => {
   it('fit S3 1,024-byte limit for a stem at the input limit, keeping the suffix', async () => {
-    const { errorOutputKey, recordOutputKey, videoOutputKey } = await import('../../lambdas/core/keys.js');
+    const { errorOutputKey, recordOutputKey, videoOutputKey } = await import(
+      '../../lambdas/core/contract/keys.js'
+    );
     const stem = `a/${'é'.repeat(505)}`; // 1,012 bytes: a valid input key with `inbox/` and `.mp3`
     for (const key of [errorOutputKey(stem), recordOutputKey(stem), videoOutputKey(stem, 'mp4', 1, 2)]) {
       expect(Buffer.byteLength(key, 'utf8')).toBeLessThanOrEqual(1024);

@@ -7,8 +7,8 @@ import {
   EVENTBRIDGE_ENTRY_MAX_BYTES,
   eventEntrySize,
   taskFailureCause,
-} from '../../lambdas/core/bounds.js';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
+} from '../../lambdas/core/contract/bounds.js';
+import { OutputWriter } from '../../lambdas/core/outputs/writer.js';
 import { type FailDeps, failJob, failureLogAttributes } from '../../lambdas/fail/fail.js';
 import { useOutputBucket, useStores } from '../support/harness.js';
 import { RecordingEvents, seedValidatedJob } from '../support/jobs.js';

@@ -12,7 +12,7 @@ import {
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults.js';
+import { DEFAULT_SETTINGS } from '../../lambdas/core/contract/defaults.js';
 import { webhookToken } from '../../lambdas/core/webhook-token.js';
 import { executionStatusChange, s3ObjectCreated, webhookRequest } from '../../local/events.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ALLOWED_VIDEO_HOSTS, isAllowedUrl, redactUrl } from '../../lambdas/core/hosts.js';
+import { DEFAULT_ALLOWED_VIDEO_HOSTS, isAllowedUrl, redactUrl } from '../../lambdas/core/contract/hosts.js';
 
 const allowedByDefault = (raw: string) => isAllowedUrl(new URL(raw), DEFAULT_ALLOWED_VIDEO_HOSTS);
 

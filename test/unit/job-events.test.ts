@@ -7,7 +7,7 @@ import {
   JobEventSchema,
   JobFailedDetailSchema,
   JobSucceededDetailSchema,
-} from '../../lambdas/core/job-events.js';
+} from '../../lambdas/core/contract/job-events.js';
 
 const DOC = readFileSync(join(import.meta.dirname, '../../docs/events.md'), 'utf8');
 

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LambdaFunctionError, type LambdaHost } from '../../local/lambda-host.js';
+import { LambdaFunctionError } from '../../local/lambda-errors.js';
+import type { LambdaHost } from '../../local/lambda-host.js';
 import { LOCAL_STOP_ERROR, type LocalExecution, LocalStepFunctions } from '../../local/step-functions.js';
 
 /** Local Step Functions bookkeeping: executions kept in a state file, cut-off ones closed, ListExecutions. */

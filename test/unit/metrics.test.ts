@@ -1,7 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
+import { PipelineMetrics, stageDurations } from '../../lambdas/core/aws/metrics';
+import {
+  failureCategory,
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+} from '../../lambdas/core/contract/metric-names';
 import { RunwareBusyError, TransientError } from '../../lambdas/core/errors';
-import { failureCategory, METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/core/metric-names';
-import { PipelineMetrics, stageDurations } from '../../lambdas/core/metrics';
 
 interface EmfLine {
   _aws: {

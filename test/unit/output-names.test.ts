@@ -6,11 +6,11 @@ import {
   outputNamesOf,
   ownerOf,
   reservationOrder,
-} from '../../lambdas/core/output-names.js';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
-import { outputReservationExpiresAt } from '../../lambdas/core/retention.js';
+} from '../../lambdas/core/contract/output-names.js';
+import { outputReservationExpiresAt } from '../../lambdas/core/contract/retention.js';
+import { reserveOutputNames } from '../../lambdas/core/outputs/reserve.js';
+import { OutputWriter } from '../../lambdas/core/outputs/writer.js';
 import { keys } from '../../lambdas/core/store/table.js';
-import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
 import { useOutputBucket, useStores } from '../support/harness.js';
 
 const db = useStores();

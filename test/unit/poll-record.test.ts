@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../lambdas/core/job.js';
-import { recordDocument } from '../../lambdas/core/record-document.js';
+import { recordDocument } from '../../lambdas/core/outputs/record-document.js';
 import { pollJob } from '../../lambdas/poll/poll.js';
 import { recordResults } from '../../lambdas/record/record.js';
 import { useStores } from '../support/harness.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TRUNCATION_MARKER } from '../../lambdas/core/bounds.js';
+import { TRUNCATION_MARKER } from '../../lambdas/core/contract/bounds.js';
 import { REDACTED, redactSecrets, SAFE_MESSAGE_MAX_CHARS, safeMessage } from '../../lambdas/core/redact.js';
 
 const SIGNATURE = 'deadbeefcafe0123456789';

@@ -1,9 +1,9 @@
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { archiveKeyOf, stemOutputCandidates } from '../../lambdas/core/contract/output-names.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
-import { archiveKeyOf, stemOutputCandidates } from '../../lambdas/core/output-names.js';
-import { restoreDelivered } from '../../lambdas/core/restore.js';
+import { restoreDelivered } from '../../lambdas/core/outputs/restore.js';
 import { type IngestDeps, ingestObject } from '../../lambdas/ingest/ingest.js';
 import { InboxEvents, ingestDeps, type RecordingStarter, useStores } from '../support/harness.js';
 

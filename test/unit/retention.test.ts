@@ -8,7 +8,7 @@ import {
   outputReservationExpiresAt,
   pairingExpiresAt,
   taskExpiresAt,
-} from '../../lambdas/core/retention.js';
+} from '../../lambdas/core/contract/retention.js';
 import { TABLE_SCHEMA } from '../../lambdas/core/store/schema.js';
 import { keys } from '../../lambdas/core/store/table.js';
 import { useStores } from '../support/harness.js';

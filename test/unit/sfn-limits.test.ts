@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LambdaFunctionError } from '../../local/lambda-host.js';
+import { LambdaFunctionError } from '../../local/lambda-errors.js';
 import {
   HISTORY_EVENT_LIMIT,
   HistoryCount,

@@ -1,6 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { ExecutionStarter } from '../../lambdas/core/executions.js';
+import type { ExecutionStarter } from '../../lambdas/core/aws/executions.js';
 import { ingestObject, type ObjectCreated } from '../../lambdas/ingest/ingest.js';
 import { sweepOrphans } from '../../lambdas/sweep/sweep.js';
 import { useOutputBucket, useStores } from '../support/harness.js';

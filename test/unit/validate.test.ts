@@ -1,10 +1,10 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../lambdas/core/defaults.js';
+import { S3ObjectReader, S3ObjectWriter } from '../../lambdas/core/aws/input-objects.js';
+import { DEFAULT_SETTINGS } from '../../lambdas/core/contract/defaults.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { DEFAULT_MEDIA_LIMITS } from '../../lambdas/core/media/inspect.js';
-import { S3ObjectReader, S3ObjectWriter } from '../../lambdas/core/objects.js';
 import { failJob } from '../../lambdas/fail/fail.js';
 import { type ValidateDeps, validateJob, validateOrRefuse } from '../../lambdas/validate/validate.js';
 import { photoJpeg, png, text, wav } from '../fixtures/media/generate.js';

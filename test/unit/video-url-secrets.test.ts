@@ -2,11 +2,11 @@ import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, S3Client } fr
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recordableVideoUrl, recordTaskReports, withoutCredentials } from '../../lambdas/core/completion.js';
-import { OutputWriter } from '../../lambdas/core/outputs.js';
+import { reserveOutputNames } from '../../lambdas/core/outputs/reserve.js';
+import { OutputWriter } from '../../lambdas/core/outputs/writer.js';
 import { deliverJob } from '../../lambdas/deliver/deliver.js';
 import { HttpVideoSource } from '../../lambdas/deliver/video-source.js';
 import { recordResults } from '../../lambdas/record/record.js';
-import { reserveOutputNames } from '../../lambdas/validate/reserve-outputs.js';
 import { useStores } from '../support/harness.js';
 import { seedValidatedJob } from '../support/jobs.js';
 import { mp4File } from '../support/mp4.js';

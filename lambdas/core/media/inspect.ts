@@ -17,7 +17,7 @@ import {
   parseBuffer,
   UnsupportedFileTypeError,
 } from 'music-metadata';
-import { DEFAULT_SETTINGS } from '../defaults.js';
+import { DEFAULT_SETTINGS } from '../contract/defaults.js';
 import { ConfigurationError, ValidationError } from '../errors.js';
 import {
   checkImageHeader,

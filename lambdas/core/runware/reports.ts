@@ -1,4 +1,4 @@
-import { truncateChars } from '../bounds.js';
+import { truncateChars } from '../contract/bounds.js';
 import { redactSecrets } from '../redact.js';
 import { describeIssues, type VideoResult, VideoResultItemSchema } from './schemas.js';
 

@@ -1,7 +1,7 @@
 import * as z from 'zod';
+import { AVATAR_MODELS, OUTPUT_FORMATS, PROMPT_MAX_LENGTH, SafetySchema } from '../contract/job-settings.js';
 import { InvalidWebhookBodyError } from '../errors.js';
 import { redactSecrets } from '../redact.js';
-import { AVATAR_MODELS, OUTPUT_FORMATS, PROMPT_MAX_LENGTH, SafetySchema } from '../settings.js';
 
 /**
  * Shapes of what we send to Runware and what it sends back, for the Kling avatar `videoInference` task.

@@ -1,6 +1,6 @@
 import * as z from 'zod';
+import { orphanWatchExpiresAt } from '../contract/retention.js';
 import { type StoredFile, StoredFileSchema } from '../job.js';
-import { orphanWatchExpiresAt } from '../retention.js';
 import {
   dueAt,
   duePartitions,

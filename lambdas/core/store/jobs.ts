@@ -1,4 +1,5 @@
-import { STAGES, type Stage, StaleAttemptError } from '../errors.js';
+import { STAGES, type Stage } from '../contract/lifecycle.js';
+import { StaleAttemptError } from '../errors.js';
 import {
   CANCELLABLE_STATUSES,
   type CancelRequest,

@@ -1,7 +1,7 @@
+import { taskExpiresAt } from '../contract/retention.js';
 import { StaleAttemptError } from '../errors.js';
 import type { GenerationResult, TaskError, TaskRecord } from '../job.js';
 import { TaskRecordSchema } from '../job.js';
-import { taskExpiresAt } from '../retention.js';
 import { expr, itemExists, itemIsNew, keys, type Table } from './table.js';
 
 /** What the submit step saves before calling Runware; results and errors start empty. */

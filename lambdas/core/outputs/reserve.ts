@@ -1,7 +1,7 @@
-import { ValidationError } from '../core/errors.js';
-import { nameTakenMessage, outputNamesOf, reservationOrder } from '../core/output-names.js';
-import { FILE_EXTENSION_OF_FORMAT, type JobSettings } from '../core/settings.js';
-import type { OutputNameStore } from '../core/store/outputs.js';
+import { FILE_EXTENSION_OF_FORMAT, type JobSettings } from '../contract/job-settings.js';
+import { nameTakenMessage, outputNamesOf, reservationOrder } from '../contract/output-names.js';
+import { ValidationError } from '../errors.js';
+import type { OutputNameStore } from '../store/output-claims.js';
 
 /**
  * Reserves every output key the job may write (its videos, `<stem>.json`, `<stem>.error.json`) for its stem

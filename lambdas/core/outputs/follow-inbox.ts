@@ -1,6 +1,6 @@
+import { inboxJobId } from '../stem-files.js';
+import type { FileStore } from '../store/files.js';
 import { type RestoreDeps, restoreDelivered } from './restore.js';
-import { inboxJobId } from './stem-files.js';
-import type { FileStore } from './store/files.js';
 
 export interface FollowInboxDeps extends RestoreDeps {
   files: FileStore;

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { STAGES } from './errors.js';
+import { STAGES } from './lifecycle.js';
 
 /**
  * The events the pipeline puts on the default EventBridge bus when a job ends (docs/events.md), as zod schemas a

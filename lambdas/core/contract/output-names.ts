@@ -1,5 +1,5 @@
+import { FILE_EXTENSION_OF_FORMAT, MAX_NUMBER_RESULTS, OUTPUT_FORMATS } from './job-settings.js';
 import { errorOutputKey, recordOutputKey, videoOutputKey } from './keys.js';
-import { FILE_EXTENSION_OF_FORMAT, MAX_NUMBER_RESULTS, OUTPUT_FORMATS } from './settings.js';
 
 /**
  * The output naming rule. Output keys mirror the stem (`<stem>.mp4`, `<stem>-1.mp4`, `<stem>.json`,

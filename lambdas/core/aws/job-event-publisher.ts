@@ -1,6 +1,6 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { TransientError } from './errors.js';
-import { JOB_EVENT_SOURCE } from './job-events.js';
+import { JOB_EVENT_SOURCE } from '../contract/job-events.js';
+import { TransientError } from '../errors.js';
 
 /**
  * Events the pipeline's functions put on the account's default EventBridge bus (the state machine puts

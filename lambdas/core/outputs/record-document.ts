@@ -1,4 +1,4 @@
-import type { JobRecord } from './job.js';
+import type { JobRecord } from '../job.js';
 
 /**
  * The public job record written next to the video as `<stem>.json`: what was made, from what, with which

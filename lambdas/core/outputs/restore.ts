@@ -1,11 +1,11 @@
-import type { JobRecord } from './job.js';
-import { recordOutputKey } from './keys.js';
-import { ARCHIVE_PREFIX, archiveKeyOf } from './output-names.js';
-import type { OutputWriter } from './outputs.js';
+import { FILE_EXTENSION_OF_FORMAT } from '../contract/job-settings.js';
+import { recordOutputKey } from '../contract/keys.js';
+import { ARCHIVE_PREFIX, archiveKeyOf } from '../contract/output-names.js';
+import type { JobRecord } from '../job.js';
+import type { JobStore } from '../store/jobs.js';
+import type { ShownOutputsStore } from '../store/shown-outputs.js';
 import { recordDocument } from './record-document.js';
-import { FILE_EXTENSION_OF_FORMAT } from './settings.js';
-import type { JobStore } from './store/jobs.js';
-import type { ShownOutputsStore } from './store/shown.js';
+import type { OutputWriter } from './writer.js';
 
 export interface RestoreDeps {
   jobs: JobStore;

@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { ownerOf } from '../output-names.js';
-import { outputReservationExpiresAt } from '../retention.js';
+import { ownerOf } from '../contract/output-names.js';
+import { outputReservationExpiresAt } from '../contract/retention.js';
 import { expr, itemExists, itemIsNew, join, keys, type Table } from './table.js';
 
 const OutputClaimSchema = z.object({

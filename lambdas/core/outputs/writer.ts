@@ -1,8 +1,8 @@
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { DeliveryError } from './errors.js';
-import { errorOutputKey } from './keys.js';
-import { ARCHIVE_PREFIX, nameTakenMessage, ownerOf, stemOutputCandidates } from './output-names.js';
-import type { OutputNameStore } from './store/outputs.js';
+import { errorOutputKey } from '../contract/keys.js';
+import { ARCHIVE_PREFIX, nameTakenMessage, ownerOf, stemOutputCandidates } from '../contract/output-names.js';
+import { DeliveryError } from '../errors.js';
+import type { OutputNameStore } from '../store/output-claims.js';
 
 export interface ErrorDocument {
   stem: string;

@@ -4,8 +4,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { ConfigurationError } from './errors.js';
-import { HttpRunwareClient } from './runware/client.js';
+import { ConfigurationError } from '../errors.js';
+import { HttpRunwareClient } from '../runware/client.js';
 
 /**
  * What every function shares: one logger, SDK clients created once per container, secrets read through the

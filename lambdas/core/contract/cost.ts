@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { AVATAR_MODELS, type AvatarModel } from './settings.js';
+import { AVATAR_MODELS, type AvatarModel } from './job-settings.js';
 
 /** USD per second of output video, per model (the `modelPricesUsdPerSecond` setting). */
 export type ModelPrices = Readonly<Record<AvatarModel, number>>;

@@ -1,5 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 
 /** Reads input objects, pinned to the version the job was made from. */
 export interface ObjectReader {

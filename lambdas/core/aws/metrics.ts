@@ -1,7 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
-import { RunwareBusyError } from './errors.js';
-import type { JobRecord } from './job.js';
 import {
   CANCELLED_CODE,
   CODE_DIMENSION,
@@ -13,7 +11,9 @@ import {
   STAGE_DIMENSION,
   STAGE_SPANS,
   type StageSpan,
-} from './metric-names.js';
+} from '../contract/metric-names.js';
+import { RunwareBusyError } from '../errors.js';
+import type { JobRecord } from '../job.js';
 
 /** What the sweep sees of the Runware slots on each run. */
 export interface SlotGauge {

@@ -1,5 +1,5 @@
 import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import type { SlotWaker } from './store/slots.js';
+import type { SlotWaker } from '../store/slots.js';
 
 /** What Step Functions answers for a token no step waits on any more (timed out, execution ended, answered). */
 const GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);

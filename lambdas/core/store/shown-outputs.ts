@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ownerOf } from '../output-names.js';
+import { ownerOf } from '../contract/output-names.js';
 import { keys, type Table } from './table.js';
 
 /** Which job's outputs a stem's visible output keys hold now. */

@@ -1,15 +1,15 @@
-import { TransientError } from '../core/errors.js';
-import { followInbox } from '../core/follow-inbox.js';
-import type { DeliveredOutput, JobRecord, NotShown } from '../core/job.js';
-import { recordOutputKey } from '../core/keys.js';
-import type { OutputCheck, OutputProblem } from '../core/output-check.js';
-import { archiveRecordKeyOf } from '../core/output-names.js';
-import type { OutputWriter } from '../core/outputs.js';
-import { recordDocument } from '../core/record-document.js';
-import { changedInputs } from '../core/stem-files.js';
-import type { FileStore } from '../core/store/files.js';
-import type { JobStore } from '../core/store/jobs.js';
-import type { ShownOutputsStore } from '../core/store/shown.js';
+import { recordOutputKey } from '../contract/keys.js';
+import { archiveRecordKeyOf } from '../contract/output-names.js';
+import { TransientError } from '../errors.js';
+import type { DeliveredOutput, JobRecord, NotShown } from '../job.js';
+import type { OutputCheck, OutputProblem } from '../output-check.js';
+import { changedInputs } from '../stem-files.js';
+import type { FileStore } from '../store/files.js';
+import type { JobStore } from '../store/jobs.js';
+import type { ShownOutputsStore } from '../store/shown-outputs.js';
+import { followInbox } from './follow-inbox.js';
+import { recordDocument } from './record-document.js';
+import type { OutputWriter } from './writer.js';
 
 export interface ShowDeps {
   jobs: JobStore;

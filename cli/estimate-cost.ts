@@ -1,15 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { type Estimate, estimateCost as estimateWith, type ModelPrices } from '../lambdas/core/cost.js';
-import { DEFAULT_SETTINGS } from '../lambdas/core/defaults.js';
+import {
+  type Estimate,
+  estimateCost as estimateWith,
+  type ModelPrices,
+} from '../lambdas/core/contract/cost.js';
+import { DEFAULT_SETTINGS } from '../lambdas/core/contract/defaults.js';
+import { AVATAR_MODELS, type AvatarModel } from '../lambdas/core/contract/job-settings.js';
 import { PipelineError } from '../lambdas/core/errors.js';
 import { DEFAULT_MEDIA_LIMITS, inspectAudio } from '../lambdas/core/media/inspect.js';
-import { AVATAR_MODELS, type AvatarModel } from '../lambdas/core/settings.js';
 import { CliError, EXIT } from './errors.js';
 
 export type { Estimate };
 
-/** The estimate rule of the pipeline (lambdas/core/cost.ts), with the default price table unless told. */
+/** The estimate rule of the pipeline (lambdas/core/contract/cost.ts), with the default price table unless told. */
 export const estimateCost = (
   audioSeconds: number,
   model: AvatarModel,

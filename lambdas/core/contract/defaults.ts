@@ -5,7 +5,7 @@
  * No imports beyond plain constants, so the CDK app, local mode and the Lambda bundles can all load this file.
  */
 import { DEFAULT_ALLOWED_VIDEO_HOSTS } from './hosts.js';
-import type { AvatarModel } from './settings.js';
+import type { AvatarModel } from './job-settings.js';
 
 const MIB = 1024 * 1024;
 /** Kling's documented sizes are in "MB" (docs/runware-api.md section 6); read strictly as 10^6 bytes. */
