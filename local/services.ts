@@ -10,6 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { DEFAULT_SETTINGS } from '../lambdas/core/contract/defaults.js';
+import { cachedAssembly, SYNTH_CACHE_VARIABLE } from './assembly-cache.js';
 import type { LocalSecret } from './aws-endpoint.js';
 import { RunwareSimulator, type RunwareSimulatorOptions } from './runware-simulator.js';
 import { installS3rverListing } from './s3-listing.js';
@@ -209,4 +210,32 @@ export function functionEnvironment(endpoints: {
     // Local mode only: the SDK's Node 20 support notice, once per function process, says nothing about the job.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
+}
+
+/**
+ * The app synthesized with `context`: kept from an earlier run with the same sources and settings when there is
+ * one (assembly-cache.ts), else synthesized now by the CDK CLI exactly as for a deployment.
+ */
+export async function synthesizedApp(
+  context: Record<string, string>,
+  workDir: string,
+  progress: (line: string) => void,
+): Promise<string> {
+  if (process.env[SYNTH_CACHE_VARIABLE] === 'off') {
+    progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
+    const cdkOut = join(workDir, 'cdk.out');
+    await synth(cdkOut, context);
+    return cdkOut;
+  }
+  const started = Date.now();
+  const cached = await cachedAssembly(context, async (outdir, settings) => {
+    progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
+    await synth(outdir, settings);
+  });
+  progress(
+    cached.reused
+      ? `Sources and settings unchanged since an earlier synth: reusing its app (${cached.dir}).`
+      : `Synthesized in ${((Date.now() - started) / 1000).toFixed(1)} s; kept for the next run with the same sources and settings (${cached.dir}).`,
+  );
+  return cached.dir;
 }

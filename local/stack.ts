@@ -4,7 +4,6 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3rverEvent } from 's3rver';
 import { CONSTRUCT_IDS, STACK_NAME } from '../lib/construct-ids.js';
-import { cachedAssembly, SYNTH_CACHE_VARIABLE } from './assembly-cache.js';
 import { LocalAwsEndpoint } from './aws-endpoint.js';
 import { assertCloudAssembly, pointFunctionsAtRunware } from './cloud-assembly.js';
 import { type DeadLetter, LocalEventBus } from './event-bus.js';
@@ -31,7 +30,7 @@ import {
   startDynamoDB,
   startRunware,
   startS3,
-  synth,
+  synthesizedApp,
 } from './services.js';
 import { type LocalExecution, LocalStepFunctions } from './step-functions.js';
 import { type FunctionName, type LocalAssembly, loadAssembly } from './template.js';
@@ -197,7 +196,7 @@ export class LocalStack {
       if (assemblyDir) {
         progress(`Using the cloud assembly in ${assemblyDir} (no synth).`);
         cdkOut = assemblyDir;
-      } else cdkOut = await synthesized(options.context ?? {}, workDir, progress);
+      } else cdkOut = await synthesizedApp(options.context ?? {}, workDir, progress);
 
       // 2. The endpoints the functions' environment names listen first; they serve once their backends exist.
       const webhook = new LocalWebhookEndpoint();
@@ -420,32 +419,4 @@ function pipelineEvent(entry: { Source: string; DetailType: string; Detail: unkn
     detail: detail as Record<string, unknown>,
     at: new Date(),
   };
-}
-
-/**
- * The app synthesized with `context`: kept from an earlier run with the same sources and settings when there is
- * one (assembly-cache.ts), else synthesized now by the CDK CLI exactly as for a deployment.
- */
-async function synthesized(
-  context: Record<string, string>,
-  workDir: string,
-  progress: (line: string) => void,
-): Promise<string> {
-  if (process.env[SYNTH_CACHE_VARIABLE] === 'off') {
-    progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
-    const cdkOut = join(workDir, 'cdk.out');
-    await synth(cdkOut, context);
-    return cdkOut;
-  }
-  const started = Date.now();
-  const cached = await cachedAssembly(context, async (outdir, settings) => {
-    progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
-    await synth(outdir, settings);
-  });
-  progress(
-    cached.reused
-      ? `Sources and settings unchanged since an earlier synth: reusing its app (${cached.dir}).`
-      : `Synthesized in ${((Date.now() - started) / 1000).toFixed(1)} s; kept for the next run with the same sources and settings (${cached.dir}).`,
-  );
-  return cached.dir;
 }
