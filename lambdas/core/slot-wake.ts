@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { sfnClient } from './aws/runtime.js';
 import { SfnSlotWaker } from './aws/task-tokens.js';
-import { loadConfig, positiveInt } from './config.js';
+import { positiveInt } from './config.js';
 import { DynamoSlotStore, type SlotStoreOptions } from './store/slots.js';
 import type { Table } from './store/table.js';
 

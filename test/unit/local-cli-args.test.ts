@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCliArgs } from '../../local/cli-args.js';
 import {
@@ -14,7 +12,6 @@ import type { FunctionName, LocalFunction } from '../../local/template.js';
 
 /** `npm start`'s options (local/cli.ts): parsed by a pure function; every mistake is a usage error, exit 2. */
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const scratch = mkdtempSync(join(tmpdir(), 'cli-args-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -119,33 +116,5 @@ describe('pointFunctionsAtRunware', () => {
     });
     expect(functions.deliver.environment).toEqual({ ALLOWED_VIDEO_HOSTS: '127.0.0.1:5001' });
     expect(functions.record.environment).toEqual({ TABLE_NAME: 't' });
-  });
-});
-
-describe('npm start with a bad option', () => {
-  const start = async (...args: string[]) =>
-    promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'local', 'cli.ts'), ...args], {
-      cwd: scratch,
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
-    );
-
-  it('prints the reason and the usage, exit 2, no stack trace', async () => {
-    const { code, stderr } = await start('--app');
-    expect(code).toBe(2);
-    expect(stderr).toMatch(/^Option '--app <value>' argument missing/);
-    expect(stderr).toContain('Usage: npm start -- [options]');
-    expect(stderr).not.toMatch(/\n\s+at /);
-  });
-
-  it('says in one line that a folder is not a cloud assembly, exit 2, and deletes nothing', async () => {
-    mkdirSync(join(scratch, '.local', 's3'), { recursive: true });
-    const { code, stderr } = await start('--fresh', '--app', scratch);
-    expect(code).toBe(2);
-    expect(stderr.trim()).toBe(
-      `--app ${scratch}: not a cloud assembly (no manifest.json; give the folder cdk synth -o wrote).`,
-    );
-    expect(() => mkdirSync(join(scratch, '.local', 's3'))).toThrow(/EEXIST/);
   });
 });
