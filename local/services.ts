@@ -10,7 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { DEFAULT_SETTINGS } from '../lambdas/core/contract/defaults.js';
-import { cachedAssembly, SYNTH_CACHE_VARIABLE } from './assembly-cache.js';
+import { cachedAssembly, SKIP_BUNDLING_VARIABLE, SYNTH_CACHE_VARIABLE } from './assembly-cache.js';
 import type { LocalSecret } from './aws-endpoint.js';
 import { RunwareSimulator, type RunwareSimulatorOptions } from './runware-simulator.js';
 import { installS3rverListing } from './s3-listing.js';
@@ -41,14 +41,26 @@ export class Stoppers {
   }
 }
 
-/** Runs `cdk synth` exactly as for a deployment, into `outdir`, with extra context (settings). */
-export async function synth(outdir: string, context: Record<string, string>): Promise<void> {
+/**
+ * Runs `cdk synth` exactly as for a deployment, into `outdir`, with extra context (settings). With `skipBundling`
+ * the functions are not bundled (their assets name the project); assembly-cache.ts then gives them the bundles of
+ * an earlier synth of the same sources.
+ */
+export async function synth(
+  outdir: string,
+  context: Record<string, string>,
+  { skipBundling = false }: { skipBundling?: boolean } = {},
+): Promise<void> {
   const args = ['synth', '--quiet', '--no-notices', '--output', outdir];
   for (const [k, v] of Object.entries(context)) args.push('--context', `${k}=${v}`);
   rmSync(outdir, { recursive: true, force: true });
   await promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'cdk'), args, {
     cwd: ROOT,
-    env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+    env: {
+      ...process.env,
+      CDK_DISABLE_CLI_TELEMETRY: 'true',
+      ...(skipBundling ? { [SKIP_BUNDLING_VARIABLE]: '1' } : {}),
+    },
     maxBuffer: 32 * 1024 * 1024,
   });
 }
@@ -228,9 +240,13 @@ export async function synthesizedApp(
     return cdkOut;
   }
   const started = Date.now();
-  const cached = await cachedAssembly(context, async (outdir, settings) => {
-    progress('Synthesizing the CDK app (bundles every Lambda with esbuild)...');
-    await synth(outdir, settings);
+  const cached = await cachedAssembly(context, async (outdir, settings, options) => {
+    progress(
+      options.skipBundling
+        ? 'Synthesizing the CDK app for these settings (its Lambda bundles are those of an earlier synth of the same sources)...'
+        : 'Synthesizing the CDK app (bundles every Lambda with esbuild)...',
+    );
+    await synth(outdir, settings, options);
   });
   progress(
     cached.reused

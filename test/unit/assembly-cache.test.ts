@@ -1,8 +1,17 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { assemblyKey, cachedAssembly } from '../../local/assembly-cache.js';
+import { assemblyKey, cachedAssembly, sourcesKey } from '../../local/assembly-cache.js';
 
 /** A repository's synth inputs in a temp folder, and a stand-in synth that counts its runs. */
 let root: string;
@@ -111,5 +120,77 @@ describe('cachedAssembly', () => {
     // The first two were used least recently and are gone; the last is kept.
     expect((await cachedAssembly({ i: '13' }, fakeSynth, { cacheDir, root })).reused).toBe(true);
     expect((await cachedAssembly({ i: '0' }, fakeSynth, { cacheDir, root })).reused).toBe(false);
+  });
+});
+
+describe('a synth of other settings from the same sources', () => {
+  /**
+   * A stand-in for `cdk synth` that writes what the template loader reads: a function whose asset is its bundle
+   * (`asset.<hash>`), or, without bundling, the project folder, as the CDK writes it then.
+   */
+  const calls: { context: Record<string, string>; skipBundling: boolean }[] = [];
+  const cdkLike = async (outdir: string, context: Record<string, string>, { skipBundling = false } = {}) => {
+    calls.push({ context, skipBundling });
+    mkdirSync(outdir, { recursive: true });
+    writeFileSync(join(outdir, 'manifest.json'), '{}');
+    const asset = (fn: string) => {
+      if (skipBundling) return root;
+      mkdirSync(join(outdir, `asset.${fn}`), { recursive: true });
+      writeFileSync(join(outdir, `asset.${fn}`, 'index.mjs'), `export const handler = '${fn}';`);
+      return `asset.${fn}`;
+    };
+    const template = {
+      Resources: {
+        Ingest: { Type: 'AWS::Lambda::Function', Metadata: { 'aws:asset:path': asset('ingest') } },
+        Table: { Type: 'AWS::DynamoDB::Table', Properties: { settle: context.settleSeconds } },
+      },
+    };
+    writeFileSync(join(outdir, 'Stack.template.json'), JSON.stringify(template));
+  };
+  beforeEach(() => {
+    calls.length = 0;
+  });
+
+  it('bundles once and gives each later setting the same bundles, with its own template', async () => {
+    const first = await cachedAssembly({ settleSeconds: '1' }, cdkLike, { cacheDir, root });
+    const second = await cachedAssembly({ settleSeconds: '5' }, cdkLike, { cacheDir, root });
+    expect(calls.map((c) => c.skipBundling)).toEqual([false, true]);
+    const template = JSON.parse(readFileSync(join(second.dir, 'Stack.template.json'), 'utf8'));
+    // The settings are the second synth's; the function's asset is the first synth's bundle, in the new assembly.
+    expect(template.Resources.Table.Properties.settle).toBe('5');
+    expect(template.Resources.Ingest.Metadata['aws:asset:path']).toBe('asset.ingest');
+    const bundle = join(second.dir, 'asset.ingest', 'index.mjs');
+    expect(readFileSync(bundle, 'utf8')).toBe("export const handler = 'ingest';");
+    // Linked, not copied, and still there when the first assembly is gone.
+    expect(statSync(bundle).ino).toBe(statSync(join(first.dir, 'asset.ingest', 'index.mjs')).ino);
+    rmSync(first.dir, { recursive: true });
+    expect(readFileSync(bundle, 'utf8')).toBe("export const handler = 'ingest';");
+  });
+
+  it('bundles once when several settings of new sources are asked for at once', async () => {
+    const all = await Promise.all(
+      ['1', '2', '3'].map((settle) => cachedAssembly({ settleSeconds: settle }, cdkLike, { cacheDir, root })),
+    );
+    expect(new Set(all.map((a) => a.dir)).size).toBe(3);
+    expect(calls.filter((c) => !c.skipBundling)).toHaveLength(1);
+    for (const { dir } of all) expect(existsSync(join(dir, 'asset.ingest', 'index.mjs'))).toBe(true);
+  });
+
+  it('bundles again when the sources changed', async () => {
+    await cachedAssembly({ settleSeconds: '1' }, cdkLike, { cacheDir, root });
+    const before = sourcesKey(root);
+    writeFileSync(join(root, 'lambdas', 'core', 'job.ts'), 'job changed');
+    expect(sourcesKey(root)).not.toBe(before);
+    await cachedAssembly({ settleSeconds: '5' }, cdkLike, { cacheDir, root });
+    expect(calls.map((c) => c.skipBundling)).toEqual([false, false]);
+  });
+
+  it('keeps nothing when the earlier synth lacks a bundle the template needs', async () => {
+    const first = await cachedAssembly({ settleSeconds: '1' }, cdkLike, { cacheDir, root });
+    rmSync(join(first.dir, 'asset.ingest'), { recursive: true });
+    await expect(cachedAssembly({ settleSeconds: '5' }, cdkLike, { cacheDir, root })).rejects.toThrow(
+      /No bundle of Ingest/,
+    );
+    expect(readdirSync(cacheDir).filter((name) => !name.startsWith('.'))).toEqual([first.key]);
   });
 });
