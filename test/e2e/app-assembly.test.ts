@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSamplePortrait, makeSampleVoice } from '../../local/ffmpeg.js';
 import { synth } from '../../local/services.js';
 import { LocalStack } from '../../local/stack.js';
-import { drop, E2E_CONTEXT, finishedJob, outputKeys } from '../support/local.js';
+import { drop, finishedJob, outputKeys } from '../support/local.js';
 
 /**
  * `npm start -- --app <dir>`: local mode runs a cloud assembly `cdk synth -o <dir>` wrote earlier, without
@@ -18,8 +18,9 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'avatar-app-'));
-  // Synthesized as for a deployment: for the real Runware API and its video hosts.
-  await synth(join(dir, 'assembly'), E2E_CONTEXT);
+  // Synthesized as for a deployment, with the default settings (as docs/local-mode.md shows it): for the real
+  // Runware API and its video hosts. This is also the suite's `cdk synth` of the default settings through the CDK CLI.
+  await synth(join(dir, 'assembly'), {});
   stack = await LocalStack.start({
     workDir: join(dir, 'work'),
     assemblyDir: join(dir, 'assembly'),

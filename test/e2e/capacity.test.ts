@@ -109,7 +109,9 @@ describe('a cap on Runware tasks in flight', () => {
         );
         if (released > at(job, 'QUEUED')) wokenByRelease += 1;
         const waitedFrom = Math.max(released, at(job, 'QUEUED'));
-        expect(at(job, 'SUBMITTED') - waitedFrom, job.stem).toBeLessThan(8_000);
+        // Woken, not retried: the timed re-ask comes only after WaitForSlot's 60 s timeout (half of it is the
+        // bound, room for a loaded machine).
+        expect(at(job, 'SUBMITTED') - waitedFrom, job.stem).toBeLessThan(30_000);
       }
       // With 5 jobs through 2 slots, jobs did wait for a release (the case the timed retry made slow).
       expect(wokenByRelease).toBeGreaterThanOrEqual(1);

@@ -915,7 +915,8 @@ const CRASHES: FaultScenario[] = [
       expect(executionsOf(stem)[0]?.states, 'the retried submit step was told, no polling').not.toContain(
         'Poll',
       );
-      expect(Date.parse(job.stages.FAILED ?? '') - (submits[2]?.end ?? 0)).toBeLessThan(3_000);
+      // Well within the 8 s webhook wait that polling would have sat out (room for a loaded machine).
+      expect(Date.parse(job.stages.FAILED ?? '') - (submits[2]?.end ?? 0)).toBeLessThan(6_000);
     },
   },
   {
