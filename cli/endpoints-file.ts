@@ -76,3 +76,14 @@ export function readEndpointsFile(file: string): EndpointsFile | undefined {
   if (!existsSync(file)) return undefined;
   return EndpointsFileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
 }
+
+/** Whether process `pid` is running (the writer of an endpoints file, the holder of a lock file). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -6,7 +6,12 @@ import { DynamoFileStore } from '../lambdas/core/store/files.js';
 import { DynamoJobStore } from '../lambdas/core/store/jobs.js';
 import { Table } from '../lambdas/core/store/table.js';
 import { STACK_NAME } from '../lib/construct-ids.js';
-import { DEFAULT_ENDPOINTS_FILE, type EndpointsFile, readEndpointsFile } from './endpoints-file.js';
+import {
+  DEFAULT_ENDPOINTS_FILE,
+  type EndpointsFile,
+  processAlive,
+  readEndpointsFile,
+} from './endpoints-file.js';
 import { CliError, EXIT } from './errors.js';
 
 /** The pipeline the CLI talks to: local mode or a deployed stack, reached through the same clients. */
@@ -72,16 +77,6 @@ function readLocal(file: string, required: boolean) {
   if (content && !processAlive(content.pid)) content = undefined;
   if (!content && required) throw NOT_RUNNING(file);
   return content;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function localTarget(file: string): Target {

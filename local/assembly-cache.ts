@@ -15,6 +15,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import { processAlive } from '../cli/endpoints-file.js';
 
 /**
  * Synthesized apps, kept by what they were made from, so that a second `npm start` (and every e2e stack after
@@ -73,12 +74,17 @@ export function sourcesKey(root = ROOT): string {
 
 /** The cache key of a synth with `context` from the sources under `root`. */
 export function assemblyKey(context: Record<string, string>, root = ROOT): string {
+  return keyOf(sourcesKey(root), context);
+}
+
+/** The cache key of a synth with `context` from the sources whose {@link sourcesKey} is `sources`. */
+function keyOf(sources: string, context: Record<string, string>): string {
   const hash = createHash('sha256');
   const add = (label: string, data: string | Buffer) => {
     hash.update(`${label}\0${data.length}\0`);
     hash.update(data);
   };
-  add('sources', sourcesKey(root));
+  add('sources', sources);
   const sorted = Object.fromEntries(Object.entries(context).sort(([a], [b]) => a.localeCompare(b)));
   add('context', JSON.stringify(sorted));
   for (const name of SYNTH_ENVIRONMENT) add(`env:${name}`, process.env[name] ?? '');
@@ -114,7 +120,9 @@ export async function cachedAssembly(
   ) => Promise<void>,
   { cacheDir = DEFAULT_ASSEMBLY_CACHE, root = ROOT }: { cacheDir?: string; root?: string } = {},
 ): Promise<CachedAssembly> {
-  const key = assemblyKey(context, root);
+  // The sources are read once: for the key, and to find an earlier synth whose bundles serve.
+  const sources = sourcesKey(root);
+  const key = keyOf(sources, context);
   const dir = join(cacheDir, key);
   if (existsSync(join(dir, 'manifest.json'))) {
     const now = new Date();
@@ -129,7 +137,6 @@ export async function cachedAssembly(
     return { dir, key, reused: true };
   }
   const building = join(cacheDir, `.${key}.${process.pid}.${randomBytes(4).toString('hex')}`);
-  const sources = sourcesKey(root);
   let releaseBundling: (() => void) | undefined;
   try {
     let donor = bundledAssembly(cacheDir, sources);
@@ -229,7 +236,7 @@ async function lock(path: string): Promise<() => void> {
     }
     const holder = Number(readFileSafe(path) || Number.NaN);
     // An empty lock is one being written this instant; one still empty after seconds was left by a crash.
-    const stale = Number.isInteger(holder) ? !isAlive(holder) : ageMs(path) > 5_000;
+    const stale = Number.isInteger(holder) ? !processAlive(holder) : ageMs(path) > 5_000;
     if (stale) rmSync(path, { force: true });
     else await new Promise((r) => setTimeout(r, 250));
   }
@@ -248,15 +255,6 @@ function ageMs(path: string): number {
     return Date.now() - statSync(path).mtimeMs;
   } catch {
     return 0;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
