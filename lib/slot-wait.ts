@@ -3,7 +3,7 @@
  * submit function then throws WaitDeadlineError).
  *
  * - For a slot: the `WaitForSlot` step (`.waitForTaskToken`) leaves its task token on the job's place in the
- *   queue; whoever frees a slot completes the tokens of the oldest waiters (lambdas/core/store/slots.ts), so a
+ *   queue; whoever frees a slot completes the tokens of the oldest waiters (lambdas/core/holdings.ts), so a
  *   freed slot is taken within a second and a waiting job costs no state transition. The step times out after
  *   `wakeTimeoutSeconds` and runs again (a Retry of States.Timeout): that refreshes the waiter's heartbeat (so it
  *   is not skipped as stale) and its token, and takes a slot whose wake was lost.

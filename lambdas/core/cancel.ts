@@ -1,13 +1,12 @@
 import type { ExecutionStopper } from './aws/executions.js';
 import type { JobEventPublisher } from './aws/job-event-publisher.js';
 import type { Stage } from './contract/lifecycle.js';
-import { chargeLate, exitAttempt } from './holdings.js';
+import { chargeLate, exitAttempt, type Holdings } from './holdings.js';
 import { CANCELLABLE_STATUSES, type JobRecord, type TaskRecord } from './job.js';
 import type { OutputWriter } from './outputs/writer.js';
 import { endingOf } from './rules/attempt-ending.js';
 import type { BudgetStore } from './store/budget.js';
 import type { JobStore } from './store/jobs.js';
-import type { SlotStore } from './store/slots.js';
 import type { TaskStore } from './store/tasks.js';
 
 /**
@@ -137,8 +136,7 @@ export interface LateChargeDeps {
   onLateCharge?: (usd: number) => void;
 }
 
-export interface FinishCancelDeps extends LateChargeDeps {
-  slots: SlotStore;
+export interface FinishCancelDeps extends LateChargeDeps, Holdings {
   tasks: TaskStore;
   outputs: OutputWriter;
   events: JobEventPublisher;

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { sfnClient } from './aws/runtime.js';
 import { SfnSlotWaker } from './aws/task-tokens.js';
 import { positiveInt } from './config.js';
+import type { SlotDeps } from './holdings.js';
 import { DynamoSlotStore, type SlotStoreOptions } from './store/slots.js';
 import type { Table } from './store/table.js';
 
@@ -17,17 +18,14 @@ export const SlotEnvSchema = z.object({
 export type SlotEnv = z.infer<typeof SlotEnvSchema>;
 
 /**
- * The slot store of a function that gives Runware slots back: each release wakes the waiters the freed slots are
- * owed to, with the cap and the waiters' staleness of `env` (the function may call `states:SendTaskSuccess`).
+ * The slots of a function that takes or gives back Runware slots, from its parsed `env`: the store (with the
+ * waiters' staleness), the cap, and the waker that completes the tokens of the waiters freed slots are owed to (the
+ * function may call `states:SendTaskSuccess`). The cap reaches the slots by this one route (`maxConcurrentTasks`).
  */
-export function releasingSlotStore(
-  table: Table,
-  env: SlotEnv,
-  options: SlotStoreOptions = {},
-): DynamoSlotStore {
-  return new DynamoSlotStore(table, {
-    staleAfterMs: env.STALE_WAITER_SECONDS * 1000,
-    wake: { waker: new SfnSlotWaker(sfnClient), max: env.MAX_CONCURRENT_TASKS },
-    ...options,
-  });
+export function slotDeps(table: Table, env: SlotEnv, options: SlotStoreOptions = {}): Required<SlotDeps> {
+  return {
+    slots: new DynamoSlotStore(table, { staleAfterMs: env.STALE_WAITER_SECONDS * 1000, ...options }),
+    maxConcurrentTasks: env.MAX_CONCURRENT_TASKS,
+    waker: new SfnSlotWaker(sfnClient),
+  };
 }

@@ -2,13 +2,11 @@ import type { JobEventPublisher } from '../core/aws/job-event-publisher.js';
 import { finishCancel } from '../core/cancel.js';
 import type { Stage } from '../core/contract/lifecycle.js';
 import { parseErrorCause, stageOfError } from '../core/errors.js';
-import { exitAttempt } from '../core/holdings.js';
+import { exitAttempt, type Holdings } from '../core/holdings.js';
 import { HOW_TO_RETRY, type OutputWriter } from '../core/outputs/writer.js';
 import { safeMessage } from '../core/redact.js';
 import { endingOf } from '../core/rules/attempt-ending.js';
-import type { BudgetStore } from '../core/store/budget.js';
 import type { JobStore } from '../core/store/jobs.js';
-import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
 
 export interface FailInput {
@@ -40,11 +38,9 @@ export interface FailOutput {
   repeated?: true;
 }
 
-export interface FailDeps {
+export interface FailDeps extends Holdings {
   jobs: JobStore;
-  slots: SlotStore;
   tasks: TaskStore;
-  budget: BudgetStore;
   outputs: OutputWriter;
   /** Puts JobCancelled (JobFailed is put by the state machine). */
   events: JobEventPublisher;

@@ -5,7 +5,7 @@ import { dynamoClient, eventsClient, logger, s3Client } from '../core/aws/runtim
 import { loadConfig } from '../core/config.js';
 import { executionEndMessage } from '../core/errors.js';
 import { OutputWriter } from '../core/outputs/writer.js';
-import { releasingSlotStore, SlotEnvSchema } from '../core/slot-wake.js';
+import { SlotEnvSchema, slotDeps } from '../core/slot-wake.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
 import { DynamoOutputNameStore } from '../core/store/output-claims.js';
@@ -20,7 +20,7 @@ const config = loadConfig(
 const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
-  slots: releasingSlotStore(table, config),
+  ...slotDeps(table, config),
   tasks: new DynamoTaskStore(table),
   events: new EventBridgeJobEvents(eventsClient()),
   budget: new DynamoBudgetStore(table),

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { dynamoClient } from '../core/aws/runtime.js';
 import { loadConfig } from '../core/config.js';
-import { releasingSlotStore, SlotEnvSchema } from '../core/slot-wake.js';
+import { SlotEnvSchema, slotDeps } from '../core/slot-wake.js';
 import { stepHandler } from '../core/step-input.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
@@ -14,7 +14,7 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   jobs: new DynamoJobStore(table),
   tasks: new DynamoTaskStore(table),
-  slots: releasingSlotStore(table, config),
+  ...slotDeps(table, config),
   budget: new DynamoBudgetStore(table),
 };
 

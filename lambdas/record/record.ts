@@ -1,11 +1,9 @@
 import { loadAttempt } from '../core/attempt.js';
 import { evaluateTask, recordableVideoUrl } from '../core/completion.js';
 import { JobStateError, RunwareTaskError } from '../core/errors.js';
-import { exitAttempt } from '../core/holdings.js';
+import { exitAttempt, type Holdings } from '../core/holdings.js';
 import type { StepInput } from '../core/job.js';
-import type { BudgetStore } from '../core/store/budget.js';
 import type { JobStore } from '../core/store/jobs.js';
-import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
 
 export interface RecordOutput {
@@ -28,7 +26,7 @@ export interface RecordOutput {
  */
 export async function recordResults(
   input: StepInput,
-  deps: { jobs: JobStore; tasks: TaskStore; slots: SlotStore; budget: BudgetStore },
+  deps: Holdings & { jobs: JobStore; tasks: TaskStore },
 ): Promise<RecordOutput> {
   const job = await loadAttempt(deps.jobs, input);
   if (!job.taskUUID) throw new JobStateError('NOT_SUBMITTED', `Job ${job.jobId} has no Runware task.`);

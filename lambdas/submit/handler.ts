@@ -2,10 +2,9 @@ import * as z from 'zod';
 import { metrics } from '../core/aws/metrics.js';
 import { S3InputPresigner } from '../core/aws/presign.js';
 import { dynamoClient, readSecret, runwareClient, s3Client, sfnClient } from '../core/aws/runtime.js';
-import { SfnSlotWaker } from '../core/aws/task-tokens.js';
 import { SfnTaskNotifier } from '../core/completion.js';
 import { loadConfig, positiveInt, usdAmount } from '../core/config.js';
-import { releasingSlotStore, SlotEnvSchema } from '../core/slot-wake.js';
+import { SlotEnvSchema, slotDeps } from '../core/slot-wake.js';
 import { StepInputSchema, stepHandler } from '../core/step-input.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
@@ -33,9 +32,7 @@ const deps = {
   jobs: new DynamoJobStore(table),
   tasks: new DynamoTaskStore(table),
   // A 429 gives the slot back: the next waiter is woken at once.
-  slots: releasingSlotStore(table, config, { onTaken: (seconds) => metrics.slotWait(seconds) }),
-  waker: new SfnSlotWaker(sfnClient),
-  maxConcurrentTasks: config.MAX_CONCURRENT_TASKS,
+  ...slotDeps(table, config, { onTaken: (seconds) => metrics.slotWait(seconds) }),
   budget: new DynamoBudgetStore(table),
   budgetLimits: { dailyUsd: config.DAILY_BUDGET_USD, monthlyUsd: config.MONTHLY_BUDGET_USD },
   runware: runwareClient(config.RUNWARE_API_URL, config.RUNWARE_API_KEY_SECRET),

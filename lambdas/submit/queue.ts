@@ -6,7 +6,7 @@ import type { SlotWaker } from '../core/store/slots.js';
 import { type SubmitDeps, waiting } from './submit.js';
 
 export interface WaitForSlotDeps extends Pick<SubmitDeps, 'jobs' | 'slots' | 'maxConcurrentTasks' | 'now'> {
-  /** Completes the step's own token when the slot is taken at once. */
+  /** Completes the step's own token when the slot is taken at once, and those of older waiters owed a free slot. */
   waker: SlotWaker;
 }
 
@@ -18,16 +18,17 @@ export interface WaitForSlotOutput {
 /**
  * The `WaitForSlot` step (`.waitForTaskToken`, before Submit): takes a Runware slot for the attempt, or leaves the
  * step's task token on the attempt's place in the queue and returns, so the execution waits without costing
- * anything until whoever frees a slot completes the token (`SlotStore.release` / `wake`). With the slot taken, it
- * completes its own token at once. The step times out now and then (lib/slot-wait.ts) and runs again, which
- * refreshes the waiter's heartbeat and token; past the job's hard deadline it throws WaitDeadlineError instead.
+ * anything until whoever frees a slot completes the token (`exitAttempt` / `takeSlot` in core/holdings.ts). With
+ * the slot taken, it completes its own token at once. The step times out now and then (lib/slot-wait.ts) and runs
+ * again, which refreshes the waiter's heartbeat and token; past the job's hard deadline it throws
+ * WaitDeadlineError instead.
  */
 export async function waitForSlot(
   input: StepInput & { taskToken: string },
   deps: WaitForSlotDeps,
 ): Promise<WaitForSlotOutput> {
   const job = await loadAttempt(deps.jobs, input);
-  if (await takeSlot(deps, job, deps.maxConcurrentTasks, input.taskToken)) {
+  if (await takeSlot(deps, job, input.taskToken)) {
     await deps.waker.wake(input.taskToken);
     return { slot: 'taken' };
   }

@@ -1,14 +1,11 @@
 import { BudgetExceededError } from '../core/errors.js';
-import { exitAttempt, reserveEstimate } from '../core/holdings.js';
+import { exitAttempt, type Holdings, reserveEstimate } from '../core/holdings.js';
 import type { JobRecord } from '../core/job.js';
-import type { BudgetLimits, BudgetStore, ReserveOutcome } from '../core/store/budget.js';
-import type { SlotStore } from '../core/store/slots.js';
+import type { BudgetLimits, ReserveOutcome } from '../core/store/budget.js';
 
-export interface BudgetDeps {
-  budget: BudgetStore;
+export interface BudgetDeps extends Holdings {
   /** `dailyBudgetUsd` / `monthlyBudgetUsd`; 0 is no limit. */
   budgetLimits: BudgetLimits;
-  slots: SlotStore;
 }
 
 /**

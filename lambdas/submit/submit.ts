@@ -14,7 +14,6 @@ import type { JobRecord, StepInput } from '../core/job.js';
 import type { RunwareClient } from '../core/runware/client.js';
 import type { VideoInferenceTask } from '../core/runware/schemas.js';
 import type { JobStore } from '../core/store/jobs.js';
-import type { SlotStore } from '../core/store/slots.js';
 import type { TaskStore } from '../core/store/tasks.js';
 import { webhookUrl } from '../core/webhook-token.js';
 import { type AdoptionOutcome, continueAdoptedTask } from './adopt.js';
@@ -23,9 +22,6 @@ import { type BudgetDeps, reserveBudget } from './reserve-budget.js';
 export interface SubmitDeps extends BudgetDeps {
   jobs: JobStore;
   tasks: TaskStore;
-  /** The Runware slots, of which at most `maxConcurrentTasks` are taken at once. */
-  slots: SlotStore;
-  maxConcurrentTasks: number;
   runware: RunwareClient;
   presigner: InputPresigner;
   notifier: TaskNotifier;
@@ -69,7 +65,7 @@ export async function submitJob(
   if (!settings || !media) {
     throw new JobStateError('NOT_VALIDATED', `Job ${job.jobId} reached submit without being validated.`);
   }
-  if (!(await takeSlot(deps, job, deps.maxConcurrentTasks))) {
+  if (!(await takeSlot(deps, job))) {
     throw await waiting(
       job,
       deps,

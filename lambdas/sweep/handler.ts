@@ -3,7 +3,7 @@ import { metrics } from '../core/aws/metrics.js';
 import { dynamoClient, logger, s3Client } from '../core/aws/runtime.js';
 import { loadConfig } from '../core/config.js';
 import { OutputWriter } from '../core/outputs/writer.js';
-import { releasingSlotStore, SlotEnvSchema } from '../core/slot-wake.js';
+import { SlotEnvSchema, slotDeps } from '../core/slot-wake.js';
 import { DynamoBudgetStore } from '../core/store/budget.js';
 import { DynamoFileStore } from '../core/store/files.js';
 import { DynamoJobStore } from '../core/store/jobs.js';
@@ -26,7 +26,7 @@ const table = new Table(dynamoClient(), config.TABLE_NAME);
 const deps = {
   files: new DynamoFileStore(table),
   jobs: new DynamoJobStore(table),
-  slots: releasingSlotStore(table, config),
+  ...slotDeps(table, config),
   budget: new DynamoBudgetStore(table),
   outputs: new OutputWriter(s3Client(), config.OUTPUT_BUCKET, new DynamoOutputNameStore(table)),
   now: () => new Date(),

@@ -52,6 +52,7 @@ const requestDeps = () => ({
 const finishDeps = () => ({
   jobs: db.jobs,
   slots: db.slots,
+  maxConcurrentTasks: 1000,
   tasks: db.tasks,
   budget: db.budget,
   outputs: outputs('out'),
@@ -76,7 +77,7 @@ async function queuedJob(): Promise<JobRecord> {
     status: 'QUEUED',
     stages: { RECEIVED: '2026-11-26T10:00:00.000Z', VALIDATED: 'b', QUEUED: '2026-11-26T10:01:00.000Z' },
   });
-  expect(await db.slots.acquire(job.jobId, 1, 0)).toBe(false);
+  expect((await db.slots.acquire(job.jobId, 1, 0)).taken).toBe(false);
   return job;
 }
 
@@ -87,7 +88,7 @@ async function submittedJob(taskUUID: string): Promise<JobRecord> {
     stages: { RECEIVED: 'a', VALIDATED: 'b', SUBMITTED: '2026-11-26T10:02:00.000Z' },
     taskUUID,
   });
-  expect(await db.slots.acquire(job.jobId, 1, 1000)).toBe(true);
+  expect((await db.slots.acquire(job.jobId, 1, 1000)).taken).toBe(true);
   await db.tasks.save({
     taskUUID,
     jobId: job.jobId,

@@ -22,6 +22,7 @@ beforeEach(() => {
   deps = {
     jobs: db.jobs,
     slots: db.slots,
+    maxConcurrentTasks: 1000,
     tasks: db.tasks,
     budget: db.budget,
     outputs: outputs('out'),
@@ -283,9 +284,9 @@ describe('fail', () => {
   it('gives back the Runware slot of the failed attempt, and its place in the queue', async () => {
     const holding = await seedValidatedJob(db.jobs, { status: 'SUBMITTED' });
     const waiting = await seedValidatedJob(db.jobs, { status: 'QUEUED' });
-    expect(await db.slots.acquire(holding.jobId, 1, 1000)).toBe(true);
+    expect((await db.slots.acquire(holding.jobId, 1, 1000)).taken).toBe(true);
     const taken = (await db.slots.holders()).length;
-    expect(await db.slots.acquire(waiting.jobId, 1, taken)).toBe(false);
+    expect((await db.slots.acquire(waiting.jobId, 1, taken)).taken).toBe(false);
     const error = {
       Error: 'Execution.ABORTED',
       Cause: JSON.stringify({ errorMessage: '[EXECUTION_ABORTED] x' }),

@@ -8,6 +8,8 @@ import { RecordingEvents, seedValidatedJob } from '../support/jobs.js';
 const db = useStores();
 const { outputs } = useOutputBucket();
 const NO_LIMIT = { dailyUsd: 0, monthlyUsd: 0 };
+/** The stores as the attempt's holdings, with no slot cap in reach and nobody to wake. */
+const holdings = () => ({ slots: db.slots, budget: db.budget, maxConcurrentTasks: 1000 });
 const thisMonth = () => new Date().toISOString().slice(0, 7);
 let n = 0;
 
@@ -15,7 +17,7 @@ let n = 0;
 async function holding(): Promise<{ jobId: string; attempt: number }> {
   n += 1;
   const who = { jobId: `holder-${n}`, attempt: 1 };
-  expect(await takeSlot(db, who, 1000)).toBe(true);
+  expect(await takeSlot(holdings(), who)).toBe(true);
   expect(await reserveEstimate(db, who, 1.088, NO_LIMIT)).toEqual({ reserved: true, already: false });
   return who;
 }
@@ -60,7 +62,7 @@ describe('the one exit of an attempt (against dynalite)', () => {
     it(`gives the slot back and closes the reservation as the ending says: ${name}`, async () => {
       const who = await holding();
       const before = await held(who);
-      const first = await exitAttempt(db, who, ending);
+      const first = await exitAttempt(holdings(), who, ending);
       expect(first.slotReleased).toBe(true);
       expect(first.settlement !== undefined).toBe(!expected.reserved);
       const after = await held(who);
@@ -70,7 +72,10 @@ describe('the one exit of an attempt (against dynalite)', () => {
       });
       expect(after.spentUsd - before.spentUsd).toBeCloseTo(expected.spentUsd, 6);
       // Idempotent: the same ending again gives back and counts nothing more.
-      expect(await exitAttempt(db, who, ending)).toEqual({ slotReleased: false, settlement: undefined });
+      expect(await exitAttempt(holdings(), who, ending)).toEqual({
+        slotReleased: false,
+        settlement: undefined,
+      });
       expect((await held(who)).spentUsd - before.spentUsd).toBeCloseTo(expected.spentUsd, 6);
       if (expected.reserved) await db.budget.release(who.jobId, who.attempt);
     });
@@ -79,9 +84,9 @@ describe('the one exit of an attempt (against dynalite)', () => {
   it('gives the slot back on a budget refusal, with nothing reserved and nothing counted', async () => {
     n += 1;
     const who = { jobId: `refused-${n}`, attempt: 1 };
-    expect(await takeSlot(db, who, 1000)).toBe(true);
+    expect(await takeSlot(holdings(), who)).toBe(true);
     const before = await db.budget.month(thisMonth());
-    expect(await exitAttempt(db, who, { kind: 'refused' })).toEqual({
+    expect(await exitAttempt(holdings(), who, { kind: 'refused' })).toEqual({
       slotReleased: true,
       settlement: undefined,
     });
@@ -91,7 +96,7 @@ describe('the one exit of an attempt (against dynalite)', () => {
 
   it('keeps the count of a cancelled task, which its late charge then corrects', async () => {
     const who = await holding();
-    await exitAttempt(db, who, { kind: 'ended', accepted: true, cancelled: true });
+    await exitAttempt(holdings(), who, { kind: 'ended', accepted: true, cancelled: true });
     expect(await db.budget.chargeLate(who.jobId, who.attempt, 0.3)).toMatchObject({
       previousUsd: 1.088,
       newUsd: 0.3,
@@ -106,7 +111,7 @@ describe('the one exit of an attempt (against dynalite)', () => {
       stages: { VALIDATED: '2026-11-24T10:00:12.000Z', SUBMITTED: '2026-11-24T10:01:00.000Z' },
     });
     const who = { jobId: job.jobId, attempt: 1 };
-    expect(await takeSlot(db, who, 1000)).toBe(true);
+    expect(await takeSlot(holdings(), who)).toBe(true);
     await reserveEstimate(db, who, 1.088, NO_LIMIT);
     const before = await held(who);
     const out = await failJob(
@@ -121,6 +126,7 @@ describe('the one exit of an attempt (against dynalite)', () => {
       {
         jobs: db.jobs,
         slots: db.slots,
+        maxConcurrentTasks: 1000,
         tasks: db.tasks,
         budget: db.budget,
         outputs: outputs('out'),

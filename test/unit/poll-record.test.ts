@@ -157,7 +157,13 @@ describe('poll', () => {
 
 describe('record', () => {
   /** What the record step is given: the stores of this file. */
-  const recordDeps = () => ({ jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget });
+  const recordDeps = () => ({
+    jobs: db.jobs,
+    tasks: db.tasks,
+    slots: db.slots,
+    maxConcurrentTasks: 1000,
+    budget: db.budget,
+  });
   /** Runs the record step for attempt 1 of `job`. */
   const record = (job: { jobId: string }) => recordResults({ jobId: job.jobId, attempt: 1 }, recordDeps());
 

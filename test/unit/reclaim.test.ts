@@ -7,7 +7,14 @@ import { seedValidatedJob } from '../support/jobs.js';
 const db = useStores();
 const NOW = new Date('2026-11-24T12:00:00Z');
 const budget = () => new DynamoBudgetStore(db.table, { now: () => NOW });
-const reclaim = () => reclaimSlots({ jobs: db.jobs, slots: db.slots, budget: budget(), now: () => NOW });
+const reclaim = () =>
+  reclaimSlots({
+    jobs: db.jobs,
+    slots: db.slots,
+    maxConcurrentTasks: 1000,
+    budget: budget(),
+    now: () => NOW,
+  });
 const holding = async () => (await db.slots.holders()).map((h) => h.jobId);
 const NO_LIMIT = { dailyUsd: 0, monthlyUsd: 0 };
 
@@ -42,8 +49,8 @@ describe('slot reaper (sweep)', () => {
     const gone = await seedValidatedJob(db.jobs, { status: 'FAILED' });
     await db.slots.acquire('blocker', 1, 1000);
     const cap = (await db.slots.holders()).length;
-    expect(await db.slots.acquire(waiting.jobId, 1, cap)).toBe(false);
-    expect(await db.slots.acquire(gone.jobId, 1, cap)).toBe(false);
+    expect((await db.slots.acquire(waiting.jobId, 1, cap)).taken).toBe(false);
+    expect((await db.slots.acquire(gone.jobId, 1, cap)).taken).toBe(false);
 
     const out = await reclaim();
     expect(out.dequeued).toEqual([`${gone.jobId}#1`]);

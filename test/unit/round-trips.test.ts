@@ -50,12 +50,14 @@ beforeAll(async () => {
   stores = {
     jobs: new DynamoJobStore(table, () => NOW),
     tasks: new DynamoTaskStore(table),
-    // As the functions make it: a release wakes the waiters owed the freed slot.
-    slots: new DynamoSlotStore(table, { now: () => NOW, wake: { waker: woken, max: 10 } }),
+    slots: new DynamoSlotStore(table, { now: () => NOW }),
     budget: new DynamoBudgetStore(table, { now: () => NOW }),
   };
 });
 afterAll(async () => dynamo.stop());
+
+/** As the functions have them: the cap, and a waker, so a release wakes the waiters owed the freed slot. */
+const holdings = () => ({ ...stores, maxConcurrentTasks: 10, waker: woken });
 
 async function counted(run: () => Promise<unknown>): Promise<string[]> {
   calls = [];
@@ -69,6 +71,7 @@ const deps = (): SubmitDeps =>
   submitDeps(stores, new FakeRunware(), new RecordingNotifier(), {
     now: () => NOW,
     maxConcurrentTasks: 10,
+    waker: woken,
     budgetLimits: { dailyUsd: 100, monthlyUsd: 1000 },
   });
 
@@ -87,7 +90,7 @@ describe('DynamoDB requests per job', () => {
     const { job, wait, submit } = await submitted();
     const taskUUID = (await stores.jobs.get(job.jobId))?.taskUUID ?? '';
     await stores.tasks.addResult(taskUUID, result(1));
-    const record = await counted(() => recordResults({ jobId: job.jobId, attempt: 1 }, stores));
+    const record = await counted(() => recordResults({ jobId: job.jobId, attempt: 1 }, holdings()));
 
     const failing = await submitted();
     const fail = await counted(() =>
@@ -98,7 +101,7 @@ describe('DynamoDB requests per job', () => {
           stem: failing.job.stem,
           error: { Error: 'States.Timeout' },
         },
-        { ...stores, outputs: outputs('out'), events: new RecordingEvents(), now: () => NOW },
+        { ...holdings(), outputs: outputs('out'), events: new RecordingEvents(), now: () => NOW },
       ),
     );
     const counts = { wait, submit, record, fail };

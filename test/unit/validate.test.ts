@@ -368,6 +368,7 @@ describe('validateOrRefuse (the validate function)', () => {
     const failDeps = {
       jobs: db.jobs,
       slots: db.slots,
+      maxConcurrentTasks: 1000,
       tasks: db.tasks,
       budget: db.budget,
       outputs: outputs as never,

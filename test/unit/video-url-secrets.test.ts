@@ -102,7 +102,7 @@ async function recorded(videoURL: string) {
   );
   const output = await recordResults(
     { jobId: job.jobId, attempt: 1 },
-    { jobs: db.jobs, tasks: db.tasks, slots: db.slots, budget: db.budget },
+    { jobs: db.jobs, tasks: db.tasks, slots: db.slots, maxConcurrentTasks: 1000, budget: db.budget },
   );
   await reserveOutputNames(job.stem, { outputFormat: 'MP4', numberResults: 1 }, db.outputNames, new Date());
   return { job, taskUUID, output };

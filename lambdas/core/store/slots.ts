@@ -39,9 +39,11 @@ const DUE = TABLE_SCHEMA.dueIndex;
  *
  * Waking: a waiter may leave the task token of its waiting step (`WaitForSlot`) on its item. Whoever frees a slot
  * (or sees one free that it may not take) completes the tokens of the oldest live waiters, as many as slots are
- * free ({@link DynamoSlotStore.wake}), so a freed slot is taken within a second instead of at the waiter's next
- * timed retry. The token is stored *before* the waiter looks at the slots, so a slot freed in between is seen by
- * one of the two: the waiter (which then takes it) or the releaser (which then finds the token).
+ * free, so a freed slot is taken within a second instead of at the waiter's next timed retry. The token is stored
+ * *before* the waiter looks at the slots, so a slot freed in between is seen by one of the two: the waiter (which
+ * then takes it) or the releaser (which then finds the token). This store reads and writes the items a wake needs
+ * ({@link SlotStore.wakeCandidates}, {@link SlotStore.claimToken}, {@link SlotStore.dropUnwaited}); the wake itself
+ * (who is woken, in which order, until the free slots are spent) is `core/slot-wake.ts`.
  */
 
 export { holderOf } from '../rules/slot-queue.js';
@@ -77,32 +79,59 @@ export interface SlotWaker {
   wake(taskToken: string): Promise<'delivered' | 'gone'>;
 }
 
+/** What asking for a slot came to. */
+export interface SlotAsk {
+  /** The attempt holds a slot (taken now or before). */
+  taken: boolean;
+  /**
+   * Slots free that older live waiters are owed (so this attempt may not take them): a wake may have been lost (a
+   * releaser that crashed), so they are to be woken. 0 when taken, or when no slot is free.
+   */
+  owed: number;
+}
+
+/** A waiter to wake, as read by its key: its token, if it left one and no releaser has claimed it. */
+export type WakeCandidate = Pick<Waiter, 'jobId' | 'attempt' | 'heartbeatAt' | 'taskToken'>;
+
 export interface SlotStore {
   /**
-   * Takes a slot for the attempt if one is free and no older live waiter is owed it; true when the attempt holds
-   * one (taken now or before: asking again is harmless). Otherwise lists it as waiting (with `taskToken`, to be
-   * woken when a slot is freed) and returns false.
+   * Takes a slot (one of `max`) for the attempt if one is free and no older live waiter is owed it: `taken` when the
+   * attempt holds one (taken now or before: asking again is harmless). Otherwise lists it as waiting (with
+   * `taskToken`, to be woken when a slot is freed), and says how many free slots older waiters are owed.
    */
-  acquire(jobId: string, attempt: number, max: number, taskToken?: string): Promise<boolean>;
+  acquire(jobId: string, attempt: number, max: number, taskToken?: string): Promise<SlotAsk>;
   /**
-   * Gives the attempt's slot back and ends its wait; false when it held none (already released). With a waker
-   * (`SlotStoreOptions.wake`), then wakes the waiters the free slots are owed to.
+   * Gives the attempt's slot back and ends its wait: how many slots are still held after it, or undefined when it
+   * held none (already released). The count comes from the write itself: whoever wakes the waiters the freed slots
+   * are owed to needs no read of its own.
    */
-  release(jobId: string, attempt: number): Promise<boolean>;
-  /** Wakes the oldest live waiters with a token, as many as slots are free of `max`; how many were woken. */
-  wake(max: number): Promise<number>;
+  release(jobId: string, attempt: number): Promise<{ held: number } | undefined>;
   /** Every slot taken. */
   holders(): Promise<SlotHolder[]>;
   /** The attempts waiting for a slot, oldest first (at most `limit`). */
   waiters(limit: number): Promise<Waiter[]>;
+  /**
+   * The live waiters (heard from lately) the next `free` slots may go to, oldest first, each as its own item says
+   * now (the queue's index may lag behind it): one that has left the queue since (took a slot, was released) is left
+   * out. Read lazily, one item per step, so a wake reads no more items than it uses.
+   */
+  wakeCandidates(free: number): AsyncIterable<WakeCandidate>;
+  /**
+   * Claims the waiter's token, so that two releasers never both complete it: false when another releaser claimed it,
+   * or the waiter asked again with a new one.
+   */
+  claimToken(waiter: WakeCandidate, token: string): Promise<boolean>;
+  /**
+   * Takes out of the queue a waiter whose claimed token no step waited on (its step timed out, its execution ended),
+   * unless it asked again since (a new token or a new heartbeat); like any waiter, it joins again when it next asks.
+   */
+  dropUnwaited(waiter: WakeCandidate): Promise<void>;
 }
 
 export interface SlotStoreOptions {
   now?: () => Date;
   /** A waiter not heard from for this long is skipped (its execution is gone or stuck). @default 300000 */
   staleAfterMs?: number;
-  /** Given, a release wakes the waiters owed the free slots of `max`. */
-  wake?: { waker: SlotWaker; max: number };
   /** Called when this store took a slot for an attempt, with how long it had waited (0: it never waited). */
   onTaken?: (waitedSeconds: number) => void;
 }
@@ -119,20 +148,17 @@ export class DynamoSlotStore implements SlotStore {
     this.staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
   }
 
-  async acquire(jobId: string, attempt: number, max: number, taskToken?: string): Promise<boolean> {
+  async acquire(jobId: string, attempt: number, max: number, taskToken?: string): Promise<SlotAsk> {
     const holder = holderOf(jobId, attempt);
-    if (Object.hasOwn(await this.taken(), holder)) return true;
+    if (Object.hasOwn(await this.taken(), holder)) return { taken: true, owed: 0 };
     const now = this.now().toISOString();
     const me = await this.wait(holder, jobId, attempt, now, taskToken);
     // Read after the token is stored: a slot freed before this read is seen here, one freed after it finds the token.
     const item = await this.slotsItem();
     const free = freeSlots(max, Object.keys(item?.holders ?? {}).length);
-    if (free <= 0) return false;
-    if (!(await this.isFirst(me, free, now))) {
-      // A free slot owed to older waiters: a wake may have been lost (a releaser that crashed), so wake them.
-      if (this.options.wake) await this.wakeFree(free);
-      return false;
-    }
+    if (free <= 0) return { taken: false, owed: 0 };
+    // A free slot owed to older waiters: the caller wakes them.
+    if (!(await this.isFirst(me, free, now))) return { taken: false, owed: free };
     // The item of the slots is made once, by the first taker ever; the read above says whether it exists.
     if (!item) await this.table.write({ put: { ...keys.slots(), holders: {} }, if: itemIsNew });
     const took = await this.table.write({
@@ -149,13 +175,13 @@ export class DynamoSlotStore implements SlotStore {
       await this.stopWaiting(holder);
       this.options.onTaken?.(waitedSeconds(me.queuedAt, now));
     }
-    return took;
+    return { taken: took, owed: 0 };
   }
 
-  async release(jobId: string, attempt: number): Promise<boolean> {
+  async release(jobId: string, attempt: number): Promise<{ held: number } | undefined> {
     const holder = holderOf(jobId, attempt);
     await this.stopWaiting(holder);
-    // The item as the release left it says how many slots are free: the wake needs no read of its own.
+    // The item as the release left it says how many slots are still held.
     const left = await this.table.update(
       {
         update: keys.slots(),
@@ -164,66 +190,39 @@ export class DynamoSlotStore implements SlotStore {
       },
       SlotsItemSchema,
     );
-    if (!left) return false;
-    const wake = this.options.wake;
-    if (wake) await this.wakeFree(freeSlots(wake.max, Object.keys(left.holders).length));
-    return true;
+    return left ? { held: Object.keys(left.holders).length } : undefined;
   }
 
-  async wake(max: number): Promise<number> {
-    return this.wakeFree(freeSlots(max, Object.keys(await this.taken()).length));
-  }
-
-  /** Wakes the oldest live waiters with a token, as many as `free`; how many were woken. */
-  private async wakeFree(slotsFree: number): Promise<number> {
-    const waker = this.options.wake?.waker;
-    let free = slotsFree;
-    if (!waker || free <= 0) return 0;
+  async *wakeCandidates(free: number): AsyncIterable<WakeCandidate> {
+    if (free <= 0) return;
     const now = this.now().toISOString();
     const listed = await this.table.due(duePartitions.slotQueue, now, queueReadLimit(free), WaiterSchema);
-    let woken = 0;
     for (const listedWaiter of wakeCandidates(listed, now, this.staleAfterMs)) {
-      if (free <= 0) break;
       // The index may lag behind the item: its token is read from the item itself.
       const waiter = await this.table.get(
         keys.waiter(holderOf(listedWaiter.jobId, listedWaiter.attempt)),
         WaiterItemSchema,
       );
-      if (!waiter?.dueSk) continue; // it took a slot or was released meanwhile
-      const outcome = waiter.taskToken ? await this.wakeOne(waiter, waiter.taskToken, waker) : 'pending';
-      if (outcome === 'gone') continue; // not owed a slot any more: the next waiter is
-      free -= 1; // woken now, or before (a waiter without a token is on its way to take its slot)
-      if (outcome === 'woken') woken += 1;
+      if (waiter?.dueSk) yield waiter; // else it took a slot or was released meanwhile
     }
-    return woken;
   }
 
-  /**
-   * Claims the waiter's token (so that two releasers never both use it) and completes it. A token no step waits
-   * on means the waiter's step timed out or its execution ended: it leaves the queue unless it asked again since
-   * (then it has a new token or a new heartbeat) and, like any waiter, joins it again the next time it asks.
-   */
-  private async wakeOne(
-    waiter: Pick<Waiter, 'jobId' | 'attempt' | 'heartbeatAt'>,
-    token: string,
-    waker: SlotWaker,
-  ): Promise<'woken' | 'gone' | 'pending'> {
-    const key = keys.waiter(holderOf(waiter.jobId, waiter.attempt));
-    const claimed = await this.table.write({
-      update: key,
+  claimToken(waiter: WakeCandidate, token: string): Promise<boolean> {
+    return this.table.write({
+      update: keys.waiter(holderOf(waiter.jobId, waiter.attempt)),
       set: expr('REMOVE taskToken'),
       if: expr('taskToken = :token', undefined, { ':token': token }),
     });
-    if (!claimed) return 'pending'; // another releaser woke it, or it asked again with a new token
-    if ((await waker.wake(token)) === 'delivered') return 'woken';
+  }
+
+  async dropUnwaited(waiter: WakeCandidate): Promise<void> {
     await this.table.write({
-      update: key,
+      update: keys.waiter(holderOf(waiter.jobId, waiter.attempt)),
       set: expr(leaveDueIndex),
       if: expr('attribute_not_exists(taskToken) AND heartbeatAt = :seen', undefined, {
         ':seen': waiter.heartbeatAt,
       }),
     });
-    return 'gone';
   }
 
   async holders(): Promise<SlotHolder[]> {
