@@ -213,8 +213,8 @@ export class Workflow extends Construct {
     for (const step of [validateStep, waitForSlotStep, submitStep, pollStep, recordStep, deliverStep]) {
       step.addCatch(failStep, catchAll);
     }
-    // A step that failed as stale between an operator's cancel mark and the stop of the execution ends here too:
-    // the fail step ended the job CANCELLED (and put JobCancelled), so no JobFailed is published for it.
+    // A step that failed as superseded between an operator's cancel mark and the stop of the execution ends here
+    // too: the fail step ended the job CANCELLED (and put JobCancelled), so no JobFailed is published for it.
     const isCancelled = new sfn.Choice(this, 'IsCancelled');
     failStep.next(
       isCancelled

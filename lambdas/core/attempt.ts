@@ -1,4 +1,4 @@
-import { JobStateError, RunwareRejectedError, StaleAttemptError } from './errors.js';
+import { JobStateError, RunwareRejectedError, SupersededAttemptError } from './errors.js';
 import type { AdoptedTask, AttemptSummary, JobRecord, StepInput } from './job.js';
 import { RETRYABLE_STATUSES } from './job.js';
 import type { RunwareClient, TaskPoll } from './runware/client.js';
@@ -16,7 +16,7 @@ export async function loadAttempt(jobs: JobStore, input: StepInput): Promise<Job
     job.cancel !== undefined
   ) {
     const state = job.cancel && job.status !== 'CANCELLED' ? `${job.status}, being cancelled` : job.status;
-    throw new StaleAttemptError(
+    throw new SupersededAttemptError(
       `Job ${input.jobId} attempt ${input.attempt} is over (the job is on attempt ${job.attempt}, ${state}).`,
     );
   }

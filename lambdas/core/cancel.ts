@@ -14,11 +14,11 @@ import type { TaskStore } from './store/tasks.js';
  *
  * 1. {@link requestCancel} (the CLI): one conditional write marks the running attempt as cancelled (only if it is
  *    the current attempt and still RECEIVED to SUBMITTED), then its execution is stopped. From the mark on, no step
- *    of the attempt can change it (the job store's `liveAttempt`): a step that was half-way fails as stale, so no
- *    task is sent to Runware after the mark.
+ *    of the attempt can change it (the job store's `liveAttempt`): a step that was half-way fails as superseded, so
+ *    no task is sent to Runware after the mark.
  * 2. {@link finishCancel} (the fail function): whichever comes first, the ABORTED execution (the rule of
- *    lib/rules.ts) or a stale step caught by the state machine, turns the marked attempt CANCELLED: its slot given
- *    back, `<stem>.error.json` with code CANCELLED, and a `JobCancelled` event.
+ *    lib/rules.ts) or a superseded step caught by the state machine, turns the marked attempt CANCELLED: its slot
+ *    given back, `<stem>.error.json` with code CANCELLED, and a `JobCancelled` event.
  *
  * When Runware had already accepted the task it cannot be recalled: its charge may still come. If its result
  * arrives (before the finish, or later through the webhook: {@link recordLateCharge}) what Runware charged is

@@ -56,7 +56,7 @@ export const ERROR_KINDS = {
   /** The video could not be copied to the output bucket (bad URL, host not allowed, wrong content...). */
   DeliveryError: { stage: 'DELIVERED' },
   ConfigurationError: { code: 'CONFIGURATION' },
-  /** The job is not in a state where this step may run (a stale attempt, a missing record). */
+  /** The job is not in a state where this step may run (a superseded attempt, a missing record). */
   JobStateError: {},
 
   // Raised by Step Functions or Lambda: no code in the message.
@@ -201,7 +201,7 @@ export class RunwareRejectedError extends PipelineError {
 }
 
 /** The attempt a step works for is over (failed, retried or gone): its work is no longer wanted. */
-export class StaleAttemptError extends JobStateError {
+export class SupersededAttemptError extends JobStateError {
   constructor(message: string) {
     super('STALE_ATTEMPT', message);
   }

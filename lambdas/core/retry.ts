@@ -1,6 +1,6 @@
 import { claimNextAttempt, isRetryable } from './attempt.js';
 import type { ExecutionStarter } from './aws/executions.js';
-import { StaleAttemptError } from './errors.js';
+import { SupersededAttemptError } from './errors.js';
 import type { FileRef, JobRecord } from './job.js';
 import type { FileStore } from './store/files.js';
 import type { JobStore } from './store/jobs.js';
@@ -118,7 +118,7 @@ export async function retryJob(job: JobRecord, by: string, deps: RetryDeps): Pro
     .update(next.jobId, next.attempt, { executionArn: started.executionArn })
     .catch((error: unknown) => {
       // Started, and already over (or cancelled) before the ARN was written: the start is what counts.
-      if (error instanceof StaleAttemptError) return { ...next, executionArn: started.executionArn };
+      if (error instanceof SupersededAttemptError) return { ...next, executionArn: started.executionArn };
       throw error;
     });
   return { kind: 'started', job: recorded, executionArn: started.executionArn };

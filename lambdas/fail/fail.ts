@@ -56,7 +56,7 @@ export interface FailDeps extends Holdings {
  * The attempt's Runware slot (or its place in the queue for one) is given back: its generation has ended,
  * whether the failure was caught by the state machine or the execution ended (timed out, aborted).
  * An attempt an operator cancelled ends CANCELLED instead, however its execution ended (see core/cancel.ts): the
- * stop makes it ABORTED, and a step that ran after the cancel was asked for fails as stale.
+ * stop makes it ABORTED, and a step that ran after the cancel was asked for fails as superseded.
  */
 export async function failJob(input: FailInput, deps: FailDeps): Promise<FailOutput> {
   const current = await deps.jobs.get(input.jobId);

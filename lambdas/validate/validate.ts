@@ -59,8 +59,8 @@ export interface ValidateRefusal {
 
 /**
  * {@link validateJob}, with its refusals of the input ({@link ValidationError}: bad files, a bad sidecar, an
- * ambiguous or changed input) returned as a {@link ValidateRefusal} instead of thrown. Every other error (a stale
- * attempt, S3 or DynamoDB failing) is still thrown: those are faults.
+ * ambiguous or changed input) returned as a {@link ValidateRefusal} instead of thrown. Every other error (a
+ * superseded attempt, S3 or DynamoDB failing) is still thrown: those are faults.
  */
 export async function validateOrRefuse(
   input: StepInput,

@@ -410,7 +410,7 @@ describe('state machine definition', () => {
     expect(stateOf(definition, 'Failed')).toMatchObject({ Type: 'Fail', Error: 'JobFailed' });
   });
 
-  it('ends an attempt the fail step found cancelled in Cancelled, without JobFailed (a step stale after the cancel mark)', () => {
+  it('ends an attempt the fail step found cancelled in Cancelled, without JobFailed (a step superseded by the cancel mark)', () => {
     expect(stateOf(definition, 'IsCancelled')).toMatchObject({
       Type: 'Choice',
       Choices: [

@@ -8,8 +8,8 @@ import { type AslDefinition, definitionOf } from '../infra/definition';
 import { type Synthesized, synth } from '../infra/synth';
 
 /**
- * The synthesized state machine run by aws-local-stepfunctions with scripted functions: a step that fails as stale
- * because an operator marked the cancel (before StopExecution reached the execution) goes through Fail, which ends
+ * The synthesized state machine run by aws-local-stepfunctions with scripted functions: a step that fails as
+ * superseded because an operator marked the cancel (before StopExecution reached the execution) goes through Fail, which ends
  * the job CANCELLED and puts JobCancelled itself; the execution must then not publish JobFailed as well.
  */
 
@@ -26,14 +26,14 @@ const arnOf = (name: FunctionName) =>
     s.stack.pipeline.functions[name].node.defaultChild as CfnResource,
   )}`;
 
-/** Validate fails as stale (the cancel mark); fail answers `failure`. */
+/** Validate fails as superseded (the cancel mark); fail answers `failure`. */
 async function run(failure: Record<string, unknown>) {
   const calls: FunctionName[] = [];
   const host = {
     invoke: async (name: FunctionName) => {
       calls.push(name);
       if (name === 'validate')
-        throw new LambdaFunctionError('StaleAttemptError', 'Attempt 1 of job j was cancelled.');
+        throw new LambdaFunctionError('SupersededAttemptError', 'Attempt 1 of job j was cancelled.');
       if (name === 'fail') return failure;
       throw new Error(`unexpected ${name}`);
     },

@@ -8,7 +8,7 @@ import type {
 } from '../../lambdas/core/aws/executions.js';
 import { finishCancel, recordLateCharge, requestCancel } from '../../lambdas/core/cancel.js';
 import { JobCancelledDetailSchema } from '../../lambdas/core/contract/job-events.js';
-import { StaleAttemptError } from '../../lambdas/core/errors.js';
+import { SupersededAttemptError } from '../../lambdas/core/errors.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import { retryJob } from '../../lambdas/core/retry.js';
 import { failJob } from '../../lambdas/fail/fail.js';
@@ -115,9 +115,11 @@ describe('cancel', () => {
     const marked = await db.jobs.get(job.jobId);
     expect(marked).toMatchObject({ status: 'QUEUED', cancel: { by: 'ops@laptop', during: 'QUEUED' } });
     // A submit that was half-way when the cancel was written can neither take the task nor move the job on.
-    await expect(loadAttempt(db.jobs, { jobId: job.jobId, attempt: 1 })).rejects.toThrow(StaleAttemptError);
-    await expect(db.jobs.assignTaskUUID(job.jobId, 1, 'uuid')).rejects.toThrow(StaleAttemptError);
-    await expect(db.jobs.advance(job.jobId, 1, 'SUBMITTED')).rejects.toThrow(StaleAttemptError);
+    await expect(loadAttempt(db.jobs, { jobId: job.jobId, attempt: 1 })).rejects.toThrow(
+      SupersededAttemptError,
+    );
+    await expect(db.jobs.assignTaskUUID(job.jobId, 1, 'uuid')).rejects.toThrow(SupersededAttemptError);
+    await expect(db.jobs.advance(job.jobId, 1, 'SUBMITTED')).rejects.toThrow(SupersededAttemptError);
     // Asking again stops the execution again and changes nothing else.
     expect(await requestCancel(marked as JobRecord, 'someone@else', requestDeps())).toMatchObject({
       kind: 'requested',
@@ -175,7 +177,7 @@ describe('cancel', () => {
     ]);
     // What is put is what docs/events.md documents.
     expect(JobCancelledDetailSchema.safeParse(events.cancelled[0]).success).toBe(true);
-    // The state machine's catch of a stale step, or a retried invocation, finishes it again: no second event.
+    // The state machine's catch of a superseded step, or a retried invocation, finishes it again: no second event.
     expect(await failJob(aborted(job), finishDeps())).toMatchObject({ code: 'CANCELLED', repeated: true });
     expect(out.repeated).toBeUndefined();
     expect(events.cancelled).toHaveLength(1);

@@ -8,7 +8,7 @@ import {
   PipelineError,
   parseErrorCause,
   RunwareRejectedError,
-  StaleAttemptError,
+  SupersededAttemptError,
   TRANSIENT_ERROR_NAMES,
   TransientError,
   ValidationError,
@@ -24,7 +24,7 @@ describe('error kinds', () => {
       [new TransientError('RUNWARE_BUSY', 'Later.'), 'TransientError', undefined],
       [new DeadlineExceededError('Too late.'), 'DeadlineExceededError', 'GENERATED'],
       [new ConfigurationError('Broken.'), 'ConfigurationError', undefined],
-      [new StaleAttemptError('Over.'), 'JobStateError', undefined],
+      [new SupersededAttemptError('Over.'), 'JobStateError', undefined],
     ] as const;
     for (const [error, name, stage] of errors) {
       expect(error).toBeInstanceOf(PipelineError);
@@ -33,8 +33,8 @@ describe('error kinds', () => {
       const info = parseErrorCause(name, JSON.stringify({ errorType: name, errorMessage: error.message }));
       expect(info).toEqual({ name, code: error.code, message: error.message.replace(/^\[[A-Z_]+\] /, '') });
     }
-    expect(new StaleAttemptError('Over.')).toBeInstanceOf(JobStateError);
-    expect(new StaleAttemptError('Over.').code).toBe('STALE_ATTEMPT');
+    expect(new SupersededAttemptError('Over.')).toBeInstanceOf(JobStateError);
+    expect(new SupersededAttemptError('Over.').code).toBe('STALE_ATTEMPT');
     expect(new DeadlineExceededError('x').code).toBe('DEADLINE_EXCEEDED');
     expect(new ConfigurationError('x').code).toBe('CONFIGURATION');
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StaleAttemptError } from '../../lambdas/core/errors.js';
+import { SupersededAttemptError } from '../../lambdas/core/errors.js';
 import { useStores } from '../support/harness.js';
 import { result, seedValidatedJob } from '../support/jobs.js';
 
@@ -27,8 +27,8 @@ describe('job store', () => {
   it('refuses to touch a failed or replaced attempt', async () => {
     const job = await seedValidatedJob(db.jobs);
     await db.jobs.fail(job.jobId, 1, { stage: 'SUBMITTED', code: 'X', message: 'x', at: 'then' });
-    await expect(db.jobs.advance(job.jobId, 1, 'SUBMITTED')).rejects.toBeInstanceOf(StaleAttemptError);
-    await expect(db.jobs.advance(job.jobId, 2, 'SUBMITTED')).rejects.toBeInstanceOf(StaleAttemptError);
+    await expect(db.jobs.advance(job.jobId, 1, 'SUBMITTED')).rejects.toBeInstanceOf(SupersededAttemptError);
+    await expect(db.jobs.advance(job.jobId, 2, 'SUBMITTED')).rejects.toBeInstanceOf(SupersededAttemptError);
   });
 
   it('keeps the first failure', async () => {

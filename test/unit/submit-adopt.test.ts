@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { newAttempt } from '../../lambdas/core/attempt.js';
-import { RunwareRejectedError, StaleAttemptError } from '../../lambdas/core/errors.js';
+import { RunwareRejectedError, SupersededAttemptError } from '../../lambdas/core/errors.js';
 import type { JobRecord } from '../../lambdas/core/job.js';
 import type { TaskPoll } from '../../lambdas/core/runware/client.js';
 import { webhookToken } from '../../lambdas/core/webhook-token.js';
@@ -113,7 +113,7 @@ describe("submit of an attempt that adopted the previous attempt's task", () => 
     runware.pollAnswer = finished(taskUUID);
     const pollDeps = { jobs: db.jobs, tasks: db.tasks, runware, now };
     await expect(pollJob({ jobId: job.jobId, attempt: 1 }, pollDeps)).rejects.toBeInstanceOf(
-      StaleAttemptError,
+      SupersededAttemptError,
     );
     await expect(pollJob({ jobId: job.jobId, attempt: 2 }, pollDeps)).resolves.toEqual({
       done: true,
@@ -190,10 +190,10 @@ describe("submit of an attempt that adopted the previous attempt's task", () => 
     await db.slots.release(job.jobId, 2);
   });
 
-  it('keeps a stale attempt from taking the task back', async () => {
+  it('keeps a superseded attempt from taking the task back', async () => {
     const { job, taskUUID } = await adopting();
     await submitJob({ jobId: job.jobId, attempt: 2, taskToken: 'token-2' }, deps);
-    const stale = {
+    const superseded = {
       taskUUID,
       jobId: job.jobId,
       attempt: 1,
@@ -201,10 +201,10 @@ describe("submit of an attempt that adopted the previous attempt's task", () => 
       taskToken: 'token-of-attempt-1-again',
       createdAt: '2026-11-24T09:00:00.000Z',
     };
-    await expect(db.tasks.save(stale)).rejects.toBeInstanceOf(StaleAttemptError);
-    await expect(db.tasks.adopt(stale)).rejects.toBeInstanceOf(StaleAttemptError);
-    await expect(db.tasks.adopt({ ...stale, attempt: 3, jobId: 'another-job' })).rejects.toBeInstanceOf(
-      StaleAttemptError,
+    await expect(db.tasks.save(superseded)).rejects.toBeInstanceOf(SupersededAttemptError);
+    await expect(db.tasks.adopt(superseded)).rejects.toBeInstanceOf(SupersededAttemptError);
+    await expect(db.tasks.adopt({ ...superseded, attempt: 3, jobId: 'another-job' })).rejects.toBeInstanceOf(
+      SupersededAttemptError,
     );
     expect(await db.tasks.get(taskUUID)).toMatchObject({ attempt: 2, taskToken: 'token-2' });
     await db.slots.release(job.jobId, 2);

@@ -1,5 +1,5 @@
 import { STAGES, type Stage } from '../contract/lifecycle.js';
-import { StaleAttemptError } from '../errors.js';
+import { SupersededAttemptError } from '../errors.js';
 import {
   CANCELLABLE_STATUSES,
   type CancelRequest,
@@ -22,10 +22,11 @@ export interface JobStore {
   get(jobId: string): Promise<JobRecord | undefined>;
   /**
    * Moves the attempt forward to `status` with extra fields. A step that runs late (the job already went
-   * further) changes nothing and gets the current record; throws {@link StaleAttemptError} if the attempt is over.
+   * further) changes nothing and gets the current record; throws {@link SupersededAttemptError} if the attempt is
+   * over.
    */
   advance(jobId: string, attempt: number, status: Stage, fields?: Partial<JobRecord>): Promise<JobRecord>;
-  /** Sets fields of the attempt without changing its status; throws {@link StaleAttemptError} if it is over. */
+  /** Sets fields of the attempt without changing its status; throws {@link SupersededAttemptError} if it is over. */
   update(jobId: string, attempt: number, fields: Partial<JobRecord>): Promise<JobRecord>;
   /** Gives the attempt its Runware task UUID unless it has one; returns the one stored. */
   assignTaskUUID(jobId: string, attempt: number, taskUUID: string): Promise<string>;
@@ -61,7 +62,7 @@ const statusIn = (prefix: string, statuses: readonly string[]): Expr =>
 
 /**
  * The attempt named is the job's current one, it has not ended FAILED or CANCELLED, and no operator asked to
- * cancel it: a step that runs after a cancel request changes nothing (it gets a {@link StaleAttemptError}).
+ * cancel it: a step that runs after a cancel request changes nothing (it gets a {@link SupersededAttemptError}).
  */
 const liveAttempt = (attempt: number) =>
   expr(
@@ -167,7 +168,7 @@ export class DynamoJobStore implements JobStore {
     );
     if (moved) return moved;
     const current = await this.get(jobId);
-    if (!isLive(current, attempt)) throw stale(jobId, attempt);
+    if (!isLive(current, attempt)) throw superseded(jobId, attempt);
     return this.change(jobId, attempt, [...setFields(fields, now), stampLate(status)]);
   }
 
@@ -184,7 +185,7 @@ export class DynamoJobStore implements JobStore {
       },
       JobRecordSchema,
     );
-    if (!job) throw stale(jobId, attempt);
+    if (!job) throw superseded(jobId, attempt);
     return String(job.taskUUID);
   }
 
@@ -287,16 +288,16 @@ export class DynamoJobStore implements JobStore {
     );
   }
 
-  /** Applies `parts` to the live attempt; throws {@link StaleAttemptError} if it is over. */
+  /** Applies `parts` to the live attempt; throws {@link SupersededAttemptError} if it is over. */
   private async change(jobId: string, attempt: number, parts: Expr[]): Promise<JobRecord> {
     const job = await this.table.update(
       { update: keys.job(jobId), set: set(parts), if: liveAttempt(attempt) },
       JobRecordSchema,
     );
-    if (!job) throw stale(jobId, attempt);
+    if (!job) throw superseded(jobId, attempt);
     return job;
   }
 }
 
-const stale = (jobId: string, attempt: number) =>
-  new StaleAttemptError(`Job ${jobId} attempt ${attempt} is over (failed, retried or missing).`);
+const superseded = (jobId: string, attempt: number) =>
+  new SupersededAttemptError(`Job ${jobId} attempt ${attempt} is over (failed, retried or missing).`);

@@ -1,5 +1,5 @@
 import { taskExpiresAt } from '../contract/retention.js';
-import { StaleAttemptError } from '../errors.js';
+import { SupersededAttemptError } from '../errors.js';
 import type { GenerationResult, TaskError, TaskRecord } from '../job.js';
 import { TaskRecordSchema } from '../job.js';
 import { expr, itemExists, itemIsNew, keys, type Table } from './table.js';
@@ -11,14 +11,14 @@ export type NewTask = Omit<TaskRecord, 'results' | 'errors' | 'completedAt'>;
 export interface TaskStore {
   /**
    * Creates the task lookup, or rotates its token when the submit step runs again. Returns the stored task.
-   * Throws {@link StaleAttemptError} when the task belongs to another attempt (or job).
+   * Throws {@link SupersededAttemptError} when the task belongs to another attempt (or job).
    */
   save(task: NewTask): Promise<TaskRecord>;
   /**
    * Hands the task of an earlier attempt of the same job over to `task.attempt` (see `adoptableTask`): the
    * webhook and the poller then complete this attempt's token, and a result already recorded is told to it
    * again. Creates the lookup when the earlier attempt never stored it, rotates the token when this attempt
-   * already took it over. Throws {@link StaleAttemptError} when a later attempt (or another job) holds it.
+   * already took it over. Throws {@link SupersededAttemptError} when a later attempt (or another job) holds it.
    */
   adopt(task: NewTask): Promise<TaskRecord>;
   get(taskUUID: string): Promise<TaskRecord | undefined>;
@@ -59,7 +59,7 @@ export class DynamoTaskStore implements TaskStore {
       },
       TaskRecordSchema,
     );
-    if (!saved) throw staleTask(task);
+    if (!saved) throw supersededTask(task);
     return saved;
   }
 
@@ -82,7 +82,7 @@ export class DynamoTaskStore implements TaskStore {
       },
       TaskRecordSchema,
     );
-    // Not an earlier attempt's: never stored (created now), already this attempt's (token rotated) or stale.
+    // Not an earlier attempt's: never stored (created now), already this attempt's (token rotated) or superseded.
     return adopted ?? this.save(task);
   }
 
@@ -138,7 +138,7 @@ export class DynamoTaskStore implements TaskStore {
   }
 }
 
-const staleTask = (task: NewTask) =>
-  new StaleAttemptError(
+const supersededTask = (task: NewTask) =>
+  new SupersededAttemptError(
     `Task ${task.taskUUID} is not job ${task.jobId} attempt ${task.attempt}'s: a later attempt (or another job) holds it.`,
   );
