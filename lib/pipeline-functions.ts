@@ -21,7 +21,7 @@ import {
   type PipelineFunctionProps,
 } from './pipeline-function';
 import type { Settings } from './settings';
-import { slotWait, staleWaiterSeconds } from './slot-wait';
+import { slotWait, waiterLapseSeconds } from './slot-wait';
 
 /** The stateful resources the pipeline uses (provided by `Storage`). */
 export interface PipelineStorage {
@@ -129,11 +129,12 @@ export class PipelineFunctions extends Construct {
     bindBucket(validate, inputBucket, { actions: ['s3:PutObject'], keyPattern: `${NORMALIZED_PREFIX}*` });
 
     const submitTimeout = Duration.seconds(120);
-    // Every function that gives a Runware slot back wakes the waiters owed it: they need the cap and the staleness.
+    // Every function that gives a Runware slot back wakes the waiters owed it: they need the cap and how long a
+    // waiter may go unheard (then it has lapsed, and is skipped).
     const slotEnvironment = {
       MAX_CONCURRENT_TASKS: String(settings.maxConcurrentTasks),
-      STALE_WAITER_SECONDS: String(
-        staleWaiterSeconds(slotWait(settings.hardDeadlineSeconds), submitTimeout.toSeconds()),
+      WAITER_LAPSE_SECONDS: String(
+        waiterLapseSeconds(slotWait(settings.hardDeadlineSeconds), submitTimeout.toSeconds()),
       ),
     };
     const submit = fn('submit', {

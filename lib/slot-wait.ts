@@ -6,7 +6,7 @@
  *   queue; whoever frees a slot completes the tokens of the oldest waiters (lambdas/core/holdings.ts), so a
  *   freed slot is taken within a second and a waiting job costs no state transition. The step times out after
  *   `wakeTimeoutSeconds` and runs again (a Retry of States.Timeout): that refreshes the waiter's heartbeat (so it
- *   is not skipped as stale) and its token, and takes a slot whose wake was lost.
+ *   is not skipped as lapsed) and its token, and takes a slot whose wake was lost.
  * - While Runware is busy (429 / 503 / 504): a Retry of the Submit step with backoff and full jitter.
  *
  * A Standard workflow's history holds at most 25,000 events. Each round of WaitForSlot adds about five; each
@@ -42,6 +42,6 @@ export function slotWait(hardDeadlineSeconds: number): SlotWait {
  * A waiting job not heard from for this long is skipped in the queue: it missed three of its longest waits
  * (WaitForSlot rounds or Submit retries).
  */
-export function staleWaiterSeconds(wait: SlotWait, submitTimeoutSeconds: number): number {
+export function waiterLapseSeconds(wait: SlotWait, submitTimeoutSeconds: number): number {
   return 3 * Math.max(wait.maxDelaySeconds, wait.wakeTimeoutSeconds) + submitTimeoutSeconds;
 }

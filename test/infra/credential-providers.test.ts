@@ -47,7 +47,7 @@ describe('bundles leave out the credential providers Lambda never reaches', () =
           ENTRY: pathToFileURL(bundle).href,
           TABLE_NAME: 'jobs',
           MAX_CONCURRENT_TASKS: '5',
-          STALE_WAITER_SECONDS: '300',
+          WAITER_LAPSE_SECONDS: '300',
           AWS_REGION: 'us-east-1',
           AWS_MAX_ATTEMPTS: '1',
           AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',

@@ -624,7 +624,7 @@ describe('secrets', () => {
         'RESULT_TTL_SECONDS',
         'MIN_RESULT_TTL_SECONDS',
         'MAX_CONCURRENT_TASKS',
-        'STALE_WAITER_SECONDS',
+        'WAITER_LAPSE_SECONDS',
       ].map((k) => [k, (v: unknown) => typeof v === 'string' && /^\d+$/.test(v)]),
     ),
   };

@@ -137,16 +137,16 @@ describe('function environment (the contract with lambdas/*)', () => {
         'WEBHOOK_URL',
         'PRESIGN_TTL_SECONDS',
         'MAX_CONCURRENT_TASKS',
-        'STALE_WAITER_SECONDS',
+        'WAITER_LAPSE_SECONDS',
         'DAILY_BUDGET_USD',
         'MONTHLY_BUDGET_USD',
       ],
     ],
     ['webhook', ['TABLE_NAME', 'WEBHOOK_SECRET_ARN']],
     ['poll', ['TABLE_NAME', 'RUNWARE_API_URL', 'RUNWARE_API_KEY_SECRET']],
-    ['record', ['TABLE_NAME', 'MAX_CONCURRENT_TASKS', 'STALE_WAITER_SECONDS']],
+    ['record', ['TABLE_NAME', 'MAX_CONCURRENT_TASKS', 'WAITER_LAPSE_SECONDS']],
     ['deliver', ['TABLE_NAME', 'OUTPUT_BUCKET', 'ALLOWED_VIDEO_HOSTS']],
-    ['fail', ['TABLE_NAME', 'OUTPUT_BUCKET', 'MAX_CONCURRENT_TASKS', 'STALE_WAITER_SECONDS']],
+    ['fail', ['TABLE_NAME', 'OUTPUT_BUCKET', 'MAX_CONCURRENT_TASKS', 'WAITER_LAPSE_SECONDS']],
   ] as const)('gives %s exactly its variables', (name, expected) => {
     expect(Object.keys(environmentOf(name)).sort()).toEqual([...HOUSE, ...expected].sort());
   });
@@ -362,7 +362,7 @@ describe('state machine definition', () => {
     expect((longest / (maxDelaySeconds / 2)) * 5).toBeLessThan(12_500);
     expect(environmentOf('submit')).toMatchObject({
       MAX_CONCURRENT_TASKS: String(DEFAULT_SETTINGS.maxConcurrentTasks),
-      STALE_WAITER_SECONDS: String(3 * 60 + 120),
+      WAITER_LAPSE_SECONDS: String(3 * 60 + 120),
     });
   });
 

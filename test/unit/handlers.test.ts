@@ -36,7 +36,7 @@ beforeAll(() => {
     JOB_RECORD_RETENTION_DAYS: String(DEFAULT_SETTINGS.jobRecordRetentionDays),
     // Whoever gives a slot back wakes the next waiter: the stack sets these for fail, record, submit and sweep.
     MAX_CONCURRENT_TASKS: String(DEFAULT_SETTINGS.maxConcurrentTasks),
-    STALE_WAITER_SECONDS: '300',
+    WAITER_LAPSE_SECONDS: '300',
   });
 });
 afterEach(() => {

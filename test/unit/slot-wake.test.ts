@@ -6,7 +6,7 @@ import { useStores } from '../support/harness.js';
 
 const db = useStores();
 
-/** A clock the test moves; each test starts from a later time, so waiters of earlier tests are long stale. */
+/** A clock the test moves; each test starts from a later time, so waiters of earlier tests have long lapsed. */
 let clock = Date.parse('2026-12-24T10:00:00Z');
 const now = () => new Date(clock);
 
@@ -27,7 +27,7 @@ let waker: FakeWaker;
 /** The slots as the functions take and give them back (`holdings.ts`): a cap of `max`, and the waker. */
 const slots = (max: number, table: Table = db.table, onTaken?: (s: number) => void) => {
   const deps = {
-    slots: new DynamoSlotStore(table, { now, staleAfterMs: 60_000, ...(onTaken ? { onTaken } : {}) }),
+    slots: new DynamoSlotStore(table, { now, lapseAfterMs: 60_000, ...(onTaken ? { onTaken } : {}) }),
     budget: db.budget,
     maxConcurrentTasks: max,
     waker,
@@ -90,14 +90,14 @@ describe('waking the jobs that wait for a slot (against dynalite)', () => {
     expect(await store.acquire('mid', 1)).toBe(true);
   });
 
-  it('skips a stale waiter and wakes the live one behind it', async () => {
+  it('skips a lapsed waiter and wakes the live one behind it', async () => {
     const store = slots(1);
     await store.acquire('holder', 1);
     clock += 1000;
-    expect(await store.acquire('stale', 1, 'tok-stale')).toBe(false);
+    expect(await store.acquire('lapsed', 1, 'tok-lapsed')).toBe(false);
     clock += 50_000;
     expect(await store.acquire('live', 1, 'tok-live')).toBe(false);
-    clock += 20_000; // `stale` last asked 70 s ago (> staleAfterMs), `live` 20 s ago
+    clock += 20_000; // `lapsed` last asked 70 s ago (> lapseAfterMs), `live` 20 s ago
     await store.release('holder', 1);
     expect(waker.woken).toEqual(['tok-live']);
   });
@@ -190,13 +190,13 @@ describe('waking the jobs that wait for a slot (against dynalite)', () => {
     await store.acquire('took', 1, 'tok-took');
     clock += 1000;
     await store.acquire('behind', 1, 'tok-behind');
-    const stale = await db.table.due(duePartitions.slotQueue, now().toISOString(), 10, WaiterSchema);
+    const listedBefore = await db.table.due(duePartitions.slotQueue, now().toISOString(), 10, WaiterSchema);
     // `took` takes a slot that frees up, and leaves the queue; the lagging index still lists it.
     await new DynamoSlotStore(db.table, { now }).release('full', 1);
     expect(await store.acquire('took', 1)).toBe(true);
     const lagging = new Proxy(db.table, {
       get: (target, property, receiver) =>
-        property === 'due' ? async () => stale : Reflect.get(target, property, receiver),
+        property === 'due' ? async () => listedBefore : Reflect.get(target, property, receiver),
     });
     await expect(slots(2, lagging).release('holder', 1)).resolves.toBe(true);
     expect(waker.woken).toEqual(['tok-behind']);

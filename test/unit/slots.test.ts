@@ -4,10 +4,10 @@ import { useStores } from '../support/harness.js';
 
 const db = useStores();
 
-/** A clock the test moves; each test starts from a later time, so waiters of earlier tests are long stale. */
+/** A clock the test moves; each test starts from a later time, so waiters of earlier tests have long lapsed. */
 let clock = Date.parse('2026-11-24T10:00:00Z');
 const now = () => new Date(clock);
-const slots = () => new DynamoSlotStore(db.table, { now, staleAfterMs: 60_000 });
+const slots = () => new DynamoSlotStore(db.table, { now, lapseAfterMs: 60_000 });
 
 async function releaseAll(store: DynamoSlotStore): Promise<void> {
   for (const h of await store.holders()) await store.release(h.jobId, h.attempt);
@@ -88,7 +88,7 @@ describe('slot store (against dynalite)', () => {
     clock += 1000;
     expect((await store.acquire('live', 1, 1)).taken).toBe(false);
     await store.release('holder', 1);
-    clock += 120_000; // past staleAfterMs for both; `live` asks again now, `gone` never does
+    clock += 120_000; // past lapseAfterMs for both; `live` asks again now, `gone` never does
     expect((await store.acquire('live', 1, 1)).taken).toBe(true);
     await store.release('gone', 1);
   });

@@ -8,7 +8,7 @@
 export const holderOf = (jobId: string, attempt: number): string => `${jobId}#${attempt}`;
 
 /** A waiter not heard from for this long is skipped (its execution is gone or stuck). */
-export const DEFAULT_STALE_AFTER_MS = 300_000;
+export const DEFAULT_LAPSE_AFTER_MS = 300_000;
 
 /** Longer than any job may wait (the largest hard deadline is 7 days). */
 export const WAITER_TTL_SECONDS = 8 * 86_400;
@@ -29,12 +29,12 @@ export const freeSlots = (max: number, taken: number): number => Math.max(0, max
 /** How many waiters to read from the queue to find who `free` slots are owed to. */
 export const queueReadLimit = (free: number): number => free + WAITER_LOOKAHEAD;
 
-/** Whether the waiter asked for a slot within `staleAfterMs` of `now` (a waiter that stopped asking is skipped). */
+/** Whether the waiter asked for a slot within `lapseAfterMs` of `now` (a waiter that stopped asking is skipped). */
 export const isLive = (
   waiter: Pick<QueuedWaiter, 'heartbeatAt'>,
   now: string,
-  staleAfterMs: number,
-): boolean => Date.parse(waiter.heartbeatAt) >= Date.parse(now) - staleAfterMs;
+  lapseAfterMs: number,
+): boolean => Date.parse(waiter.heartbeatAt) >= Date.parse(now) - lapseAfterMs;
 
 /**
  * Fairness: whether `me` may take one of `free` slots, i.e. fewer than `free` live waiters are ahead of it in
@@ -45,9 +45,9 @@ export function isOwedSlot(
   listed: readonly QueuedWaiter[],
   free: number,
   now: string,
-  staleAfterMs: number,
+  lapseAfterMs: number,
 ): boolean {
-  const ahead = listed.filter((w) => w.dueSk < me.dueSk && isLive(w, now, staleAfterMs));
+  const ahead = listed.filter((w) => w.dueSk < me.dueSk && isLive(w, now, lapseAfterMs));
   return ahead.length < free;
 }
 
@@ -55,8 +55,8 @@ export function isOwedSlot(
 export const wakeCandidates = <W extends QueuedWaiter>(
   listed: readonly W[],
   now: string,
-  staleAfterMs: number,
-): W[] => listed.filter((w) => isLive(w, now, staleAfterMs));
+  lapseAfterMs: number,
+): W[] => listed.filter((w) => isLive(w, now, lapseAfterMs));
 
 /** How long a waiter that took its slot at `now` had waited since `queuedAt`, in whole seconds (0: never). */
 export const waitedSeconds = (queuedAt: string, now: string): number =>

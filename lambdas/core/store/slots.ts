@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import {
-  DEFAULT_STALE_AFTER_MS,
+  DEFAULT_LAPSE_AFTER_MS,
   freeSlots,
   holderOf,
   isOwedSlot,
@@ -34,7 +34,7 @@ const DUE = TABLE_SCHEMA.dueIndex;
  *
  * Fairness: an attempt that finds no slot it may take is listed as a waiter in the due index (partition `QUEUE`,
  * sorted by when it started waiting). A free slot goes to the oldest waiters still alive (heard from within
- * `staleAfterMs`), so no job waits behind newer ones for ever; a waiter that stopped asking (its execution died)
+ * `lapseAfterMs`), so no job waits behind newer ones for ever; a waiter that stopped asking (its execution died)
  * is skipped, and removed when its attempt is released.
  *
  * Waking: a waiter may leave the task token of its waiting step (`WaitForSlot`) on its item. Whoever frees a slot
@@ -131,21 +131,21 @@ export interface SlotStore {
 export interface SlotStoreOptions {
   now?: () => Date;
   /** A waiter not heard from for this long is skipped (its execution is gone or stuck). @default 300000 */
-  staleAfterMs?: number;
+  lapseAfterMs?: number;
   /** Called when this store took a slot for an attempt, with how long it had waited (0: it never waited). */
   onTaken?: (waitedSeconds: number) => void;
 }
 
 export class DynamoSlotStore implements SlotStore {
   private readonly now: () => Date;
-  private readonly staleAfterMs: number;
+  private readonly lapseAfterMs: number;
 
   constructor(
     private readonly table: Table,
     private readonly options: SlotStoreOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    this.staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+    this.lapseAfterMs = options.lapseAfterMs ?? DEFAULT_LAPSE_AFTER_MS;
   }
 
   async acquire(jobId: string, attempt: number, max: number, taskToken?: string): Promise<SlotAsk> {
@@ -197,7 +197,7 @@ export class DynamoSlotStore implements SlotStore {
     if (free <= 0) return;
     const now = this.now().toISOString();
     const listed = await this.table.due(duePartitions.slotQueue, now, queueReadLimit(free), WaiterSchema);
-    for (const listedWaiter of wakeCandidates(listed, now, this.staleAfterMs)) {
+    for (const listedWaiter of wakeCandidates(listed, now, this.lapseAfterMs)) {
       // The index may lag behind the item: its token is read from the item itself.
       const waiter = await this.table.get(
         keys.waiter(holderOf(listedWaiter.jobId, listedWaiter.attempt)),
@@ -296,6 +296,6 @@ export class DynamoSlotStore implements SlotStore {
   /** Whether `me` is among the `free` oldest live waiters (the index may not show its own write yet). */
   private async isFirst(me: Waiter, free: number, now: string): Promise<boolean> {
     const listed = await this.table.due(duePartitions.slotQueue, now, queueReadLimit(free), WaiterSchema);
-    return isOwedSlot(me, listed, free, now, this.staleAfterMs);
+    return isOwedSlot(me, listed, free, now, this.lapseAfterMs);
   }
 }
