@@ -26,7 +26,7 @@ export interface ObjectCreated {
 export type IngestOutcome =
   | { kind: 'ignored'; key: string }
   | { kind: 'forgotten'; key: string; stem: string }
-  | { kind: 'stale'; key: string }
+  | { kind: 'outdated'; key: string }
   | { kind: 'waiting'; stem: string; missing: FileRole }
   | { kind: 'ambiguous'; stem: string; keys: string[] }
   | { kind: 'started'; jobId: string; attempt: number; executionArn: string }
@@ -74,7 +74,7 @@ export async function ingestObject(event: ObjectCreated, deps: IngestDeps): Prom
     seenAt: deps.now().toISOString(),
   };
   if (!(await deps.files.put(file, pairingExpiresAt(file.seenAt, deps.orphanAfterSeconds))))
-    return { kind: 'stale', key };
+    return { kind: 'outdated', key };
 
   const files = await deps.files.list(inbox.stem);
   const images = files.filter((f) => f.role === 'image');
@@ -175,7 +175,7 @@ export async function forgetObject(
   const inbox = classifyKey(key);
   if (!inbox) return { kind: 'ignored', key };
   if (!(await deps.files.forget(inbox.stem, key, normalizeSequencer(event.sequencer)))) {
-    return { kind: 'stale', key };
+    return { kind: 'outdated', key };
   }
   // A sidecar left alone is still watched: it is reported like a lone image or audio file.
   const left = await deps.files.list(inbox.stem);

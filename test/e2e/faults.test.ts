@@ -371,7 +371,7 @@ describe('S3 events: duplicated, reordered, simultaneous, dropped again', () => 
   );
 
   it(
-    'an older event delivered after a newer one of the same key is stale and changes nothing',
+    'an older event delivered after a newer one of the same key is outdated and changes nothing',
     async () => {
       const stem = stemOf('events/reordered');
       await drop(stack, `${stem}.wav`, samples.voice3s);
@@ -396,7 +396,7 @@ describe('S3 events: duplicated, reordered, simultaneous, dropped again', () => 
       expect(job.media?.audio.durationSeconds).toBeCloseTo(5, 0);
       expect(Math.abs((await probeOutput(`${stem}.mp4`)).durationSeconds - 5)).toBeLessThan(0.5);
 
-      // And late again after the job succeeded: still stale, nothing moves.
+      // And late again after the job succeeded: still outdated, nothing moves.
       stack.deliverToIngest(older);
       await stack.idle();
       expect(executionsOf(stem)).toHaveLength(1);

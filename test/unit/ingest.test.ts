@@ -74,7 +74,7 @@ describe('ingest', () => {
     const older = drop('inbox/late/d.jpg', 'old');
     const newer = drop('inbox/late/d.jpg', 'new');
     await ingestObject(newer, deps);
-    expect(await ingestObject(older, deps)).toEqual({ kind: 'stale', key: 'inbox/late/d.jpg' });
+    expect(await ingestObject(older, deps)).toEqual({ kind: 'outdated', key: 'inbox/late/d.jpg' });
   });
 
   it('treats the same bytes dropped again as the same job and changed bytes as a new one', async () => {
@@ -327,7 +327,7 @@ describe('ingest', () => {
     const upload = drop('inbox/late-delete/n.jpg');
     await ingestObject(upload, deps);
     expect(await forgetObject({ encodedKey: 'inbox/late-delete/n.jpg', sequencer: '1' }, deps)).toMatchObject(
-      { kind: 'stale' },
+      { kind: 'outdated' },
     );
     expect((await db.files.list('late-delete/n')).map((f) => f.key)).toEqual(['inbox/late-delete/n.jpg']);
   });

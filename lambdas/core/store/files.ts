@@ -26,7 +26,7 @@ export type OrphanWatch = z.infer<typeof OrphanWatchSchema>;
 /** The inbox as the pipeline saw it: the files of each stem (pairing) and the orphan clocks of lone files. */
 export interface FileStore {
   /**
-   * Records a file; false when a newer event of the same key was recorded already (stale event). `expiresAt`
+   * Records a file; false when a newer event of the same key was recorded already (an outdated event). `expiresAt`
    * (epoch seconds) lets the table's TTL delete the record once no job can need it.
    */
   put(file: StoredFile, expiresAt?: number): Promise<boolean>;
