@@ -4,7 +4,8 @@
  * URL with a user and password) and in HTTP headers (`Authorization`), and they reach us in many spellings:
  * plain, percent-encoded (a URL nested in another URL's query), JSON-escaped (`\/` and `\u0026` in a provider
  * message that quotes a JSON body), or inside another library's message (fetch quotes the URL it refused).
- * No heavy import (only the bounds helpers), so the local simulator can use it too.
+ * No heavy import (only the bounds helpers). The Runware simulator has its own, smaller pass
+ * (local/runware/redact.ts): it imports nothing from lambdas/.
  */
 
 import { truncateChars } from './contract/bounds.js';

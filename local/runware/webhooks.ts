@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FailureShape } from './faults.js';
-import { redactText, redactUrl } from './redact.js';
+import { redactText } from './redact.js';
 import { describe, type Runtime } from './runtime.js';
 import {
   resultItem,
@@ -103,7 +103,7 @@ export class WebhookSender {
     if (url === undefined) return;
     if (task.faults.loseWebhook) {
       this.runtime.log(
-        `runware-sim: webhook for ${task.taskUUID} to ${redactUrl(url)} dropped (loseWebhook)`,
+        `runware-sim: webhook for ${task.taskUUID} to ${redactText(url)} dropped (loseWebhook)`,
       );
       return;
     }
@@ -121,7 +121,7 @@ export class WebhookSender {
     onFirstAttempt?: () => void,
   ): Promise<void> {
     const { runtime } = this;
-    const shown = redactUrl(url);
+    const shown = redactText(url);
     const attempts = WEBHOOK_RETRY_DELAYS_MS.length + 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       let status: number | null = null;
