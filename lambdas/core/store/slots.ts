@@ -43,7 +43,7 @@ const DUE = TABLE_SCHEMA.dueIndex;
  * *before* the waiter looks at the slots, so a slot freed in between is seen by one of the two: the waiter (which
  * then takes it) or the releaser (which then finds the token). This store reads and writes the items a wake needs
  * ({@link SlotStore.wakeCandidates}, {@link SlotStore.claimToken}, {@link SlotStore.dropUnwaited}); the wake itself
- * (who is woken, in which order, until the free slots are spent) is `core/slot-wake.ts`.
+ * (who is woken, in which order, until the free slots are spent) is in `core/holdings.ts`.
  */
 
 export { holderOf } from '../rules/slot-queue.js';
