@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * The console's one page: its HTML with the style sheet and the script inlined, so that one request (the one whose
+ * The console's one page: its HTML with the style sheets and the script inlined, so that one request (the one whose
  * address carries the token) brings everything, and the page's policy runs only what carries this answer's nonce.
  */
 
+/** The style sheets, in cascade order. */
+export const STYLE_SHEETS = ['base.css', 'controls.css', 'list.css', 'detail.css'] as const;
+
 const read = (name: string) => readFileSync(new URL(`./page/${name}`, import.meta.url), 'utf8');
 const TEMPLATE = read('index.html');
-const CSS = read('console.css');
+const CSS = STYLE_SHEETS.map((name) => read(`style/${name}`)).join('\n');
 const JS = read('console.js');
 
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
