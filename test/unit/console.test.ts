@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { transformSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotCache } from '../../cli/console/api.js';
 import {
@@ -8,6 +9,7 @@ import {
   type JobMedia,
   limitsFromOutputs,
 } from '../../cli/console/backend.js';
+import { joinModules, renderPage } from '../../cli/console/page.js';
 import { checkRequest, tokenMatches } from '../../cli/console/security.js';
 import { type RunningConsole, startConsole } from '../../cli/console/server.js';
 import { errorReport, jobDetail, selectJobs, timeline } from '../../cli/console/view.js';
@@ -274,6 +276,26 @@ describe('the console server', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('serves no file by its path: the page files, unknown names and ../ all answer 404', async () => {
+    for (const path of [
+      '/console.js',
+      '/script/console.js',
+      '/page/script/api.js',
+      '/page/style/base.css',
+      '/page/index.html',
+      '/page.ts',
+      '/../page.ts',
+      '/page/../page.ts',
+      '/%2e%2e/security.ts',
+      '/..%2fpage.ts',
+      '/api/../page.ts',
+    ]) {
+      const answer = await call(rw.port, `${path}?token=${TOKEN}`);
+      expect(answer.status, path).toBe(404);
+      expect(answer.headers['content-type'], path).toContain('application/json');
+    }
+  });
+
   it('refuses an estimate of something that is not an audio file by its name', async () => {
     const answer = await call(rw.port, '/api/estimate?ext=exe', {
       method: 'POST',
@@ -281,6 +303,39 @@ describe('the console server', () => {
       body: Buffer.from('x'),
     });
     expect(answer.status).toBe(400);
+  });
+});
+
+describe('the page', () => {
+  const html = renderPage({ nonce: 'N0nce', readOnly: false, target: 'local' });
+
+  it('inlines its script modules as one module script that parses, with no import or export left', () => {
+    const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.map((s) => s[1])).toEqual([' type="module" nonce="N0nce"']);
+    const js = scripts[0]?.[2] ?? '';
+    // One scope for all the modules: a name declared twice would be a syntax error here.
+    expect(() => transformSync(js, { format: 'esm', loader: 'js' })).not.toThrow();
+    expect(js).not.toMatch(/^(import|export)\b/m);
+    for (const name of ['format.js', 'dom.js', 'api.js', 'list.js', 'detail.js', 'media.js', 'console.js'])
+      expect(js).toContain(`// ---- ${name}\n`);
+    expect(html.match(/<style nonce="N0nce">/g)).toHaveLength(1);
+    expect(html).toContain('.panes.open .detail');
+  });
+
+  it('refuses to inline a module that imports one after it, or anything but a page module', () => {
+    const sources: Record<string, string> = {
+      'a.js': "import { b } from './b.js';\nexport const a = b;\n",
+      'b.js': 'export const b = 1;\n',
+      'c.js': "import { readFileSync } from 'node:fs';\n",
+    };
+    const source = (name: string) => sources[name] ?? '';
+    expect(joinModules(['b.js', 'a.js'], source)).toBe(
+      '// ---- b.js\nconst b = 1;\n\n// ---- a.js\nconst a = b;\n',
+    );
+    expect(() => joinModules(['a.js', 'b.js'], source)).toThrow('a.js imports b.js');
+    expect(() => joinModules(['c.js'], source)).toThrow(
+      'cannot inline "import { readFileSync } from \'node:fs\';"',
+    );
   });
 });
 
