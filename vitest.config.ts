@@ -6,6 +6,10 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
     globalSetup: ['test/global-setup.ts'],
+    // aws-cdk-lib checks each synthesized template against CloudFormation's schemas, in WebAssembly: about 6
+    // CPU-seconds a synth, and the suite synthesizes dozens of times (in-process and through local mode's `cdk
+    // synth`). test/infra/cfn-validation.test.ts runs that check on the real stack; everything else skips it.
+    env: { CDK_VALIDATION: 'false' },
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
