@@ -60,12 +60,6 @@ async function giveSlotBack(deps: SlotDeps, who: AttemptRef): Promise<boolean> {
   return true;
 }
 
-/** Wakes the oldest live waiters with a token, as many as slots are free now; how many were woken. */
-export async function wakeWaiters(deps: SlotDeps): Promise<number> {
-  if (!deps.waker) return 0;
-  return wakeFree(deps, freeSlots(deps.maxConcurrentTasks, (await deps.slots.holders()).length));
-}
-
 /**
  * Wakes the oldest live waiters with a token, as many as `slotsFree`; how many were woken. A waiter without a token
  * counts as woken (it is on its way to take its slot), and so does one another releaser claimed first. A token no

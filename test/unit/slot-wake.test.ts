@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { exitAttempt, takeSlot, wakeWaiters } from '../../lambdas/core/holdings.js';
+import { exitAttempt, takeSlot } from '../../lambdas/core/holdings.js';
 import { DynamoSlotStore, type SlotWaker, WaiterSchema } from '../../lambdas/core/store/slots.js';
 import { duePartitions, type Table } from '../../lambdas/core/store/table.js';
 import { useStores } from '../support/harness.js';
@@ -38,7 +38,6 @@ const slots = (max: number, table: Table = db.table, onTaken?: (s: number) => vo
     /** Through the attempt's one exit, as a 429 ends it (no reservation to close). */
     release: async (jobId: string, attempt: number) =>
       (await exitAttempt(deps, { jobId, attempt }, { kind: 'busy' })).slotReleased,
-    wake: () => wakeWaiters(deps),
     waiters: (limit: number) => deps.slots.waiters(limit),
   };
 };
@@ -166,20 +165,6 @@ describe('waking the jobs that wait for a slot (against dynalite)', () => {
     clock += 1000;
     expect(await store.acquire('new', 1, 'tok-new')).toBe(false);
     expect(waker.woken).toEqual(['tok-old']);
-  });
-
-  it('wakes the oldest waiters owed the free slots when asked to, with no slot given back', async () => {
-    const store = slots(2);
-    await store.acquire('holder', 1);
-    await store.acquire('full', 1);
-    clock += 1000;
-    await store.acquire('w1', 1, 'tok-w1');
-    clock += 1000;
-    await store.acquire('w2', 1, 'tok-w2');
-    // Released by a function that crashed before it could wake anyone: one slot free, owed to `w1`.
-    await new DynamoSlotStore(db.table, { now }).release('full', 1);
-    expect(await store.wake()).toBe(1);
-    expect(waker.woken).toEqual(['tok-w1']);
   });
 
   it('passes over a waiter the index still lists after it took its slot (the index lags behind the table)', async () => {
