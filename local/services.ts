@@ -15,6 +15,7 @@ import type { LocalSecret } from './aws-endpoint.js';
 import { RunwareSimulator, type RunwareSimulatorOptions } from './runware-simulator.js';
 import { installS3rverListing } from './s3-listing.js';
 import { S3FaultProxy } from './s3-proxy.js';
+import { makeObjectWritesAtomic } from './s3rver-atomic.js';
 import { trimS3rverOverheads } from './s3rver-overheads.js';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalAssembly, type LocalNames } from './template.js';
 
@@ -161,6 +162,8 @@ export async function startS3(
     configureBuckets: [{ name: names.inputBucket }, { name: names.outputBucket }],
   });
   trimS3rverOverheads(server);
+  // A GET racing a PUT or a copy of its key gets one whole version, as on S3.
+  makeObjectWritesAtomic(server);
   const address = await server.run();
   stoppers.add(() => {
     // s3rver's close() waits for every open connection, such as a download a client abandoned half-way: end them.
