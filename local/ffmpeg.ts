@@ -5,7 +5,10 @@
  * on the machine.
  */
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import { z } from 'zod';
@@ -285,6 +288,35 @@ function channel(index: 0 | 1 | 2): string {
 }
 
 /**
+ * Writes `file` with ffmpeg `inputArgs` (everything but the output), from a copy kept in the temporary folder: the
+ * samples are synthetic and the same for the same command, so each is made once per machine (the suite asks for
+ * them in every end-to-end file, about 1 CPU-second each). The key is the command itself, binary included.
+ */
+async function generated(file: string, inputArgs: readonly string[]): Promise<void> {
+  const key = createHash('sha256')
+    .update(JSON.stringify([FFMPEG_PATH, ...inputArgs]))
+    .digest('hex');
+  const dir = join(tmpdir(), 'avatar-pipeline-samples');
+  const kept = join(dir, `${key.slice(0, 32)}${extname(file)}`);
+  try {
+    await copyFile(kept, file);
+    return;
+  } catch {
+    // Not made yet on this machine.
+  }
+  await mkdir(dir, { recursive: true });
+  // Made beside the kept name and renamed onto it: a reader sees no file or a whole one.
+  const making = `${kept}.${randomUUID()}${extname(file)}`;
+  try {
+    await run(FFMPEG_PATH, [...inputArgs, making]);
+    await rename(making, kept);
+  } finally {
+    await rm(making, { force: true });
+  }
+  await copyFile(kept, file);
+}
+
+/**
  * Writes a sample head-and-shoulders portrait (a drawn face over a studio gradient) for the demo and the tests.
  * The format follows the extension: `.png`, `.jpg`, `.webp`.
  *
@@ -297,10 +329,10 @@ export async function makeSamplePortrait(
 ): Promise<void> {
   const size = `${options.width ?? 720}x${options.height ?? 960}`;
   const geq = `geq=r='${channel(0)}':g='${channel(1)}':b='${channel(2)}'`;
-  await run(FFMPEG_PATH, [
+  await generated(file, [
     ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-y'],
     ...['-f', 'lavfi', '-i', `color=c=black:s=${size}:d=1,format=rgb24,${geq}`],
-    ...['-frames:v', '1', file],
+    ...['-frames:v', '1'],
   ]);
 }
 
@@ -316,9 +348,9 @@ export async function makeSampleVoice(file: string, seconds: number): Promise<vo
   const syllables = '(0.5-0.5*cos(2*PI*3.5*t))';
   // Silent for ~30% of every 2.5 s phrase, like breaths between sentences.
   const phrases = 'gt(sin(2*PI*0.4*t),-0.6)';
-  await run(FFMPEG_PATH, [
+  await generated(file, [
     ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-y'],
     ...['-f', 'lavfi', '-i', `aevalsrc='0.3*${harmonics}*${syllables}*${phrases}':s=44100:d=${seconds}`],
-    ...['-af', 'vibrato=f=5:d=0.3', '-ac', '1', file],
+    ...['-af', 'vibrato=f=5:d=0.3', '-ac', '1'],
   ]);
 }
