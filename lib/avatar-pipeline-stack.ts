@@ -44,27 +44,27 @@ export class AvatarPipelineStack extends Stack {
     const settings = props.settings ?? loadSettings(this.node);
     this.settings = settings;
 
-    this.storage = new Storage(this, IDS.storage, {
+    this.storage = new Storage(this, IDS.storage.id, {
       normalizedCopyExpiration: Duration.days(
         normalizedCopyExpirationDays(settings.hardDeadlineSeconds, settings.presignTtlSeconds),
       ),
     });
-    this.secrets = new Secrets(this, IDS.secrets, {
+    this.secrets = new Secrets(this, IDS.secrets.id, {
       runwareApiKeySecretName: settings.runwareApiKeySecretName,
     });
-    this.pipeline = new PipelineFunctions(this, IDS.functions, {
+    this.pipeline = new PipelineFunctions(this, IDS.functions.id, {
       storage: this.storage,
       secrets: this.secrets,
       settings,
     });
     const { functions, deadLetterQueue } = this.pipeline;
-    this.webhookApi = new WebhookApi(this, IDS.webhookApi, {
+    this.webhookApi = new WebhookApi(this, IDS.webhookApi.id, {
       handler: functions.webhook,
       logRetention: settings.logRetentionDays,
     });
     this.pipeline.useWebhookUrl(this.webhookApi.url);
-    this.workflow = new Workflow(this, IDS.workflow, { functions, settings });
-    this.rules = new PipelineRules(this, IDS.rules, {
+    this.workflow = new Workflow(this, IDS.workflow.id, { functions, settings });
+    this.rules = new PipelineRules(this, IDS.rules.id, {
       inputBucket: this.storage.inputBucket,
       stateMachine: this.workflow.stateMachine,
       ingest: functions.ingest,
@@ -76,23 +76,23 @@ export class AvatarPipelineStack extends Stack {
       ...(settings.dailyBudgetUsd > 0 ? { dailyBudgetUsd: settings.dailyBudgetUsd } : {}),
       ...(settings.monthlyBudgetUsd > 0 ? { monthlyBudgetUsd: settings.monthlyBudgetUsd } : {}),
     };
-    this.monitoring = new Monitoring(this, IDS.monitoring, {
+    this.monitoring = new Monitoring(this, IDS.monitoring.id, {
       stateMachine: this.workflow.stateMachine,
       functions,
-      deadLetterQueues: { [IDS.deadLetterQueue]: deadLetterQueue },
+      deadLetterQueues: { [IDS.functions.deadLetterQueue]: deadLetterQueue },
       ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
       slotWaitAlarmSeconds: settings.slotWaitAlarmSeconds,
       webhookRefusedThreshold: WEBHOOK_REFUSED_ALARM_THRESHOLD,
       ...budgets,
     });
-    this.dashboard = new Dashboard(this, IDS.dashboard, {
+    this.dashboard = new Dashboard(this, IDS.dashboard.id, {
       functions,
       slotWaitAlarmSeconds: settings.slotWaitAlarmSeconds,
       webhookRefusedThreshold: WEBHOOK_REFUSED_ALARM_THRESHOLD,
       ...budgets,
     });
     if (settings.notificationEmail) {
-      this.notifications = new JobNotifications(this, IDS.notifications, {
+      this.notifications = new JobNotifications(this, IDS.notifications.id, {
         email: settings.notificationEmail,
       });
     }

@@ -7,45 +7,47 @@
 /** The stack as `bin/app.ts` (and local mode's synth) creates it. */
 export const STACK_NAME = 'AvatarPipeline';
 
+/**
+ * The ids as the constructs nest: each group's own `id`, then the ids of what it holds that other code looks up
+ * (`CONSTRUCT_IDS.rules.ingestRule` sits under `CONSTRUCT_IDS.rules.id`).
+ */
 export const CONSTRUCT_IDS = {
-  storage: 'Storage',
-  inputBucket: 'InputBucket',
-  outputBucket: 'OutputBucket',
-  accessLogBucket: 'AccessLogBucket',
-  table: 'Table',
-  secrets: 'Secrets',
-  runwareApiKey: 'RunwareApiKey',
-  webhookSigningSecret: 'WebhookSigningSecret',
+  storage: {
+    id: 'Storage',
+    inputBucket: 'InputBucket',
+    outputBucket: 'OutputBucket',
+    accessLogBucket: 'AccessLogBucket',
+    table: 'Table',
+  },
+  secrets: { id: 'Secrets', runwareApiKey: 'RunwareApiKey', webhookSigningSecret: 'WebhookSigningSecret' },
   /** The functions and the dead-letter queue (the id predates the split: their logical ids stay). */
-  functions: 'Pipeline',
-  deadLetterQueue: 'EventsDeadLetterQueue',
-  workflow: 'Workflow',
-  stateMachine: 'StateMachine',
-  executionLogs: 'ExecutionLogs',
-  rules: 'Rules',
-  ingestRule: 'InputObjectCreated',
-  executionEndedRule: 'ExecutionEndedUnhandled',
-  orphanSweepRule: 'OrphanSweepSchedule',
-  webhookApi: 'WebhookApi',
-  httpApi: 'Api',
-  monitoring: 'Monitoring',
-  dashboard: 'Dashboard',
-  notifications: 'JobNotifications',
+  functions: { id: 'Pipeline', deadLetterQueue: 'EventsDeadLetterQueue' },
+  workflow: { id: 'Workflow', stateMachine: 'StateMachine', executionLogs: 'ExecutionLogs' },
+  rules: {
+    id: 'Rules',
+    ingestRule: 'InputObjectCreated',
+    executionEndedRule: 'ExecutionEndedUnhandled',
+    orphanSweepRule: 'OrphanSweepSchedule',
+  },
+  webhookApi: { id: 'WebhookApi', httpApi: 'Api' },
+  monitoring: { id: 'Monitoring' },
+  dashboard: { id: 'Dashboard' },
+  notifications: { id: 'JobNotifications' },
 } as const;
 
-const ids = CONSTRUCT_IDS;
+const { storage, secrets, functions, workflow, rules, webhookApi } = CONSTRUCT_IDS;
 
 /** Where each looked-up resource sits under the stack: its `aws:cdk:path` is `<stack>/<path>/Resource`. */
 export const CONSTRUCT_PATHS = {
-  inputBucket: `${ids.storage}/${ids.inputBucket}`,
-  outputBucket: `${ids.storage}/${ids.outputBucket}`,
-  table: `${ids.storage}/${ids.table}`,
-  webhookSigningSecret: `${ids.secrets}/${ids.webhookSigningSecret}`,
-  deadLetterQueue: `${ids.functions}/${ids.deadLetterQueue}`,
-  stateMachine: `${ids.workflow}/${ids.stateMachine}`,
-  ingestRule: `${ids.rules}/${ids.ingestRule}`,
-  executionEndedRule: `${ids.rules}/${ids.executionEndedRule}`,
-  orphanSweepRule: `${ids.rules}/${ids.orphanSweepRule}`,
-  httpApi: `${ids.webhookApi}/${ids.httpApi}`,
+  inputBucket: `${storage.id}/${storage.inputBucket}`,
+  outputBucket: `${storage.id}/${storage.outputBucket}`,
+  table: `${storage.id}/${storage.table}`,
+  webhookSigningSecret: `${secrets.id}/${secrets.webhookSigningSecret}`,
+  deadLetterQueue: `${functions.id}/${functions.deadLetterQueue}`,
+  stateMachine: `${workflow.id}/${workflow.stateMachine}`,
+  ingestRule: `${rules.id}/${rules.ingestRule}`,
+  executionEndedRule: `${rules.id}/${rules.executionEndedRule}`,
+  orphanSweepRule: `${rules.id}/${rules.orphanSweepRule}`,
+  httpApi: `${webhookApi.id}/${webhookApi.httpApi}`,
 } as const;
 export type LookedUpResource = keyof typeof CONSTRUCT_PATHS;

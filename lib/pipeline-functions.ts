@@ -63,7 +63,7 @@ export class PipelineFunctions extends Construct {
     // Where an event ends up when nothing could handle it: EventBridge puts events it could not deliver to ingest
     // or fail here (the original event), and Lambda puts asynchronous invocations of ingest and fail that still
     // failed after their retries here (an invocation record with `requestPayload`). Either way, redrive by hand.
-    this.deadLetterQueue = new sqs.Queue(this, CONSTRUCT_IDS.deadLetterQueue, {
+    this.deadLetterQueue = new sqs.Queue(this, CONSTRUCT_IDS.functions.deadLetterQueue, {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),

@@ -47,7 +47,7 @@ export class PipelineRules extends Construct {
       maxEventAge: Duration.hours(2),
     } satisfies targets.LambdaFunctionProps;
 
-    this.ingestRule = new events.Rule(this, CONSTRUCT_IDS.ingestRule, {
+    this.ingestRule = new events.Rule(this, CONSTRUCT_IDS.rules.ingestRule, {
       description: 'avatar-pipeline: a file landed under inbox/ in the input bucket',
       eventPattern: {
         source: ['aws.s3'],
@@ -60,7 +60,7 @@ export class PipelineRules extends Construct {
       targets: [new targets.LambdaFunction(props.ingest, targetOptions)],
     });
 
-    this.executionEndedRule = new events.Rule(this, CONSTRUCT_IDS.executionEndedRule, {
+    this.executionEndedRule = new events.Rule(this, CONSTRUCT_IDS.rules.executionEndedRule, {
       description: 'avatar-pipeline: an execution timed out or was aborted; record the job as failed',
       eventPattern: {
         source: ['aws.states'],
@@ -70,7 +70,7 @@ export class PipelineRules extends Construct {
       targets: [new targets.LambdaFunction(props.fail, targetOptions)],
     });
 
-    this.orphanSweepRule = new events.Rule(this, CONSTRUCT_IDS.orphanSweepRule, {
+    this.orphanSweepRule = new events.Rule(this, CONSTRUCT_IDS.rules.orphanSweepRule, {
       description: 'avatar-pipeline: report lone inbox files whose partner never arrived',
       schedule: events.Schedule.rate(ORPHAN_SWEEP_INTERVAL),
       targets: [new targets.LambdaFunction(props.sweep, { retryAttempts: 2 })],

@@ -238,10 +238,10 @@ export class Workflow extends Construct {
         ),
     );
 
-    const executionLogs = new logs.LogGroup(this, CONSTRUCT_IDS.executionLogs, {
+    const executionLogs = new logs.LogGroup(this, CONSTRUCT_IDS.workflow.executionLogs, {
       retention: settings.logRetentionDays,
     });
-    this.stateMachine = new sfn.StateMachine(this, CONSTRUCT_IDS.stateMachine, {
+    this.stateMachine = new sfn.StateMachine(this, CONSTRUCT_IDS.workflow.stateMachine, {
       comment: 'avatar-pipeline: one execution per job attempt',
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),

@@ -345,7 +345,7 @@ export class LocalStack {
 
   /** Runs the scheduled orphan sweep now (what its EventBridge schedule does every few minutes on AWS). */
   async sweep(): Promise<unknown> {
-    const [result] = await this.bus.runSchedule(CONSTRUCT_IDS.orphanSweepRule);
+    const [result] = await this.bus.runSchedule(CONSTRUCT_IDS.rules.orphanSweepRule);
     return result;
   }
 
@@ -392,7 +392,7 @@ export class LocalStack {
    * with an earlier event to model what EventBridge allows: duplicated and out-of-order deliveries.
    */
   deliverToIngest(event: IngestEvent): void {
-    this.bus.deliverTo(CONSTRUCT_IDS.ingestRule, event);
+    this.bus.deliverTo(CONSTRUCT_IDS.rules.ingestRule, event);
   }
 }
 

@@ -140,7 +140,7 @@ export function loadAssembly(cdkOut: string, stackName: string, webhookOrigin: s
 
   const functionIds = new Map<string, FunctionName>();
   for (const name of FUNCTION_NAMES) {
-    const logicalId = at(`${CONSTRUCT_IDS.functions}/${functionConstructId(name)}`);
+    const logicalId = at(`${CONSTRUCT_IDS.functions.id}/${functionConstructId(name)}`);
     if (!logicalId) throw new Error(`The synthesized template has no ${name} function`);
     functionIds.set(logicalId, name);
   }
@@ -344,9 +344,9 @@ const RuleProperties = z.object({
 /** The rules' logical ids in the template, with their construct ids (what local mode names them by). */
 function ruleConstructIds(ids: Record<LookedUpResource, string>): Record<string, string> {
   return {
-    [ids.ingestRule]: CONSTRUCT_IDS.ingestRule,
-    [ids.executionEndedRule]: CONSTRUCT_IDS.executionEndedRule,
-    [ids.orphanSweepRule]: CONSTRUCT_IDS.orphanSweepRule,
+    [ids.ingestRule]: CONSTRUCT_IDS.rules.ingestRule,
+    [ids.executionEndedRule]: CONSTRUCT_IDS.rules.executionEndedRule,
+    [ids.orphanSweepRule]: CONSTRUCT_IDS.rules.orphanSweepRule,
   };
 }
 

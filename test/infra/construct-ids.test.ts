@@ -24,10 +24,10 @@ describe('the names local mode and monitoring look up', () => {
     'finds the %s function at its construct id, with an error alarm named after it',
     (name) => {
       expect(
-        paths.get(`${STACK_NAME}/${CONSTRUCT_IDS.functions}/${functionConstructId(name)}/Resource`),
+        paths.get(`${STACK_NAME}/${CONSTRUCT_IDS.functions.id}/${functionConstructId(name)}/Resource`),
       ).toBe('AWS::Lambda::Function');
       expect(
-        paths.get(`${STACK_NAME}/${CONSTRUCT_IDS.monitoring}/${functionConstructId(name)}Errors/Resource`),
+        paths.get(`${STACK_NAME}/${CONSTRUCT_IDS.monitoring.id}/${functionConstructId(name)}Errors/Resource`),
       ).toBe('AWS::CloudWatch::Alarm');
     },
   );
