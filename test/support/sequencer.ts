@@ -1,19 +1,16 @@
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
-/**
- * The levels, slowest first: what starts processes (a local stack, servers, renders: e2e and integration, taken
- * together so that a long integration file does not start last) goes before the quick files that fill the tail.
- */
-const LEVELS = [['e2e', 'integration'], ['infra'], ['unit']];
+/** The levels, slowest first: what starts a local stack goes before the quick files that fill the tail. */
+const LEVELS = ['e2e', 'integration', 'infra', 'unit'];
 
 const levelOf = (spec: TestSpecification) => {
-  const index = LEVELS.findIndex((level) => level.some((name) => spec.moduleId.includes(`/test/${name}/`)));
+  const index = LEVELS.findIndex((level) => spec.moduleId.includes(`/test/${level}/`));
   return index < 0 ? LEVELS.length : index;
 };
 
 /**
  * vitest's order (failed first, then the longest by the last run's times, or the largest files when there are
- * none, as in a fresh clone), with the end-to-end and integration files before the infra and unit ones: the few long
+ * none, as in a fresh clone), with the end-to-end files before the integration, infra and unit ones: the few long
  * files start at once and the many short ones fill the workers while the last long ones finish.
  */
 export class LevelSequencer extends BaseSequencer {
