@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type LocalS3, Stoppers, startS3 } from '../../local/services.js';
-import type { LocalNames } from '../../local/template.js';
+import { TEST_NAMES } from '../support/names.js';
 
 /**
  * Local mode must stop when asked (Ctrl-C) even with a download left half-way: a client that cancelled its read of
@@ -17,14 +17,7 @@ import type { LocalNames } from '../../local/template.js';
 const dir = mkdtempSync(join(tmpdir(), 'local-stop-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const names: LocalNames = {
-  inputBucket: 'input',
-  outputBucket: 'output',
-  tableName: 'jobs',
-  stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:x',
-  webhookSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:x',
-  webhookOrigin: 'http://127.0.0.1:1',
-};
+const names = TEST_NAMES;
 
 /** s3rver and its pass-through holding a 10 MB object, as local mode starts them. */
 async function s3WithBigObject(name: string): Promise<{ s3: LocalS3; stoppers: Stoppers }> {

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalS3, Stoppers, startS3 } from '../../local/services.js';
-import type { LocalNames } from '../../local/template.js';
+import { TEST_NAMES } from '../support/names.js';
 
 /**
  * A GET of a key that is being replaced returns the old object or the new one, whole, as S3 does (Amazon S3 User
@@ -21,14 +21,7 @@ import type { LocalNames } from '../../local/template.js';
  * replaces objects people read: a record restored over `<stem>.json`, a video copied over its visible name.
  */
 
-const NAMES: LocalNames = {
-  inputBucket: 'avatar-pipeline-input',
-  outputBucket: 'avatar-pipeline-output',
-  tableName: 'avatar-pipeline-jobs',
-  stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:AvatarPipeline',
-  webhookSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:x',
-  webhookOrigin: 'http://127.0.0.1:1',
-};
+const NAMES = TEST_NAMES;
 const BUCKET = NAMES.outputBucket;
 const KEY = 'race/anna.mp4';
 

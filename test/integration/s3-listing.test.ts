@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREDENTIALS, type LocalS3, Stoppers, startS3 } from '../../local/services.js';
-import type { LocalNames } from '../../local/template.js';
+import { TEST_NAMES } from '../support/names.js';
 
 /**
  * Listing a local bucket of more than 1,000 keys, through the clients people use on it: the AWS CLI (`s3 ls`, and
@@ -22,14 +22,7 @@ import type { LocalNames } from '../../local/template.js';
  * with a 500 on OpenSSL 3 (its DES token) until local mode replaced its listing (local/s3-listing.ts).
  */
 
-const NAMES: LocalNames = {
-  inputBucket: 'avatar-pipeline-input',
-  outputBucket: 'avatar-pipeline-output',
-  tableName: 'avatar-pipeline-jobs',
-  stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:AvatarPipeline',
-  webhookSecretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:x',
-  webhookOrigin: 'http://127.0.0.1:1',
-};
+const NAMES = TEST_NAMES;
 const BUCKET = NAMES.outputBucket;
 
 /** 1,247 jobs' outputs (video + record) plus keys that URL encoding must carry: 2,500 keys under `batch/`. */
